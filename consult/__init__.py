@@ -1,0 +1,76 @@
+"""Consult: consultation sessions, sign-ups, minutes and resolutions for a town."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from consult.config import load_config
+from consult.extensions import csrf, db, limiter, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the application."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_mapping(load_config(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+
+    from consult import models  # noqa: F401  (the whole schema, for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_for_pages():
+        # Pages use the session cookie and need CSRF tokens; the API uses Bearer tokens
+        # (a cookie only ever reads there), so it has nothing to forge.
+        from flask import request
+
+        if app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
+            csrf.protect()
+    limiter.init_app(app)
+
+    from consult.i18n import init_i18n
+
+    init_i18n(app)
+
+    from consult.accounts import init_login
+
+    init_login(app)
+
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from consult.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from consult.accounts.views import bp as accounts_bp
+    from consult.api import init_api
+    from consult.web.views import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(accounts_bp)
+    init_api(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from consult.accounts.cli import tokens_cli, users_cli
+    from consult.demo.cli import demo_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(demo_cli)

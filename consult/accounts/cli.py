@@ -1,0 +1,76 @@
+"""`flask users create` and `flask tokens create` (API.md)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from consult.accounts.models import User
+from consult.accounts.operations import (
+    AccountError,
+    create_api_token,
+    create_user,
+    normalise_email,
+)
+from consult.enums import ROLES
+from consult.extensions import db
+
+
+def fail(message: str) -> None:
+    """Print one line on stderr and exit non-zero, leaving the database as it was."""
+    db.session.rollback()
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(1)
+
+
+@click.group("users", help="Manage accounts.")
+def users_cli() -> None:
+    pass
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name, as shown to others.")
+@click.option("--role", required=True, help=f"One of: {', '.join(ROLES)}.")
+@click.option("--password", default=None, help="Password for signing in (optional).")
+@click.option("--community", default=None, help="Community the user belongs to (created if new).")
+@click.option("--representative", is_flag=True, help="Mark as a residents' representative.")
+@with_appcontext
+def create_user_command(email, name, role, password, community, representative) -> None:
+    """Create a user."""
+    try:
+        user = create_user(
+            {
+                "email": email,
+                "name": name,
+                "role": role,
+                "password": password,
+                "community": community,
+                "representative": representative,
+            }
+        )
+        db.session.commit()
+    except AccountError as exc:
+        fail(str(exc))
+    click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@click.group("tokens", help="Manage API tokens.")
+def tokens_cli() -> None:
+    pass
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default=None, help="A label for the token.")
+@with_appcontext
+def create_token_command(email, name) -> None:
+    """Print a new API token for EMAIL as the last line of output."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        fail(f"No user with email {email}.")
+    token = create_api_token(user, name)
+    db.session.commit()
+    click.echo(f"API token for {user.email} (shown once, keep it secret):")
+    click.echo(token)

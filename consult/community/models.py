@@ -1,0 +1,160 @@
+"""The town, its communities, venues, and the "1+X" alliance of partner units."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consult.enums import UNIT_KINDS, VENUE_KINDS, check_in
+from consult.extensions import db
+from consult.types import UTCDateTime, utcnow
+
+
+class Town(db.Model):
+    __tablename__ = "towns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: IANA zone used for sessions created without one.
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    communities: Mapped[list[Community]] = relationship(back_populates="town")
+
+    def __repr__(self) -> str:
+        return f"<Town {self.id} {self.name}>"
+
+
+class Community(db.Model):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int | None] = mapped_column(
+        ForeignKey("towns.id", ondelete="SET NULL"), index=True
+    )
+    #: Unique across the installation: the API names communities by name.
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: The community's brand for its work, e.g. "Hehe New Neighbors".
+    brand: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    town: Mapped[Town | None] = relationship(back_populates="communities")
+    venues: Mapped[list[Venue]] = relationship(back_populates="community")
+    alliance: Mapped[list[AllianceMember]] = relationship(
+        back_populates="community", order_by="AllianceMember.rotation_position"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Community {self.id} {self.name}>"
+
+
+class Unit(db.Model):
+    """A partner organisation of the alliance ("X" in "1+X")."""
+
+    __tablename__ = "units"
+    __table_args__ = (check_in("kind", UNIT_KINDS), Index("ix_units_kind", "kind"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    representatives = relationship("User", back_populates="unit")
+    memberships: Mapped[list[AllianceMember]] = relationship(back_populates="unit")
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.id} {self.name} ({self.kind})>"
+
+
+class AllianceMember(db.Model):
+    """A unit's place in a community's alliance, and its turn in the host rotation."""
+
+    __tablename__ = "alliance_members"
+    __table_args__ = (
+        UniqueConstraint("community_id", "unit_id"),
+        UniqueConstraint("community_id", "rotation_position"),
+        CheckConstraint("rotation_position IS NULL OR rotation_position >= 1", name="rotation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    #: 1-based order in which units host joint meetings; None: not in the rotation.
+    rotation_position: Mapped[int | None] = mapped_column(Integer)
+
+    community: Mapped[Community] = relationship(back_populates="alliance")
+    unit: Mapped[Unit] = relationship(back_populates="memberships")
+
+    def __repr__(self) -> str:
+        return f"<AllianceMember community={self.community_id} unit={self.unit_id}>"
+
+
+class Agreement(db.Model):
+    """A joint-construction agreement between a community and a unit."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        CheckConstraint("ends_on IS NULL OR ends_on >= signed_on", name="term"),
+        Index("ix_agreements_community_unit", "community_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    signed_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    #: What the unit commits to (services, resources, volunteers).
+    commitments: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    community: Mapped[Community] = relationship()
+    unit: Mapped[Unit] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Agreement {self.id} community={self.community_id} unit={self.unit_id}>"
+
+
+class Venue(db.Model):
+    """A room or hall; owned by a community, or offered by a unit ("resource joint use")."""
+
+    __tablename__ = "venues"
+    __table_args__ = (
+        check_in("kind", VENUE_KINDS),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint("community_id IS NOT NULL OR unit_id IS NOT NULL", name="owner"),
+        UniqueConstraint("community_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The community the venue serves; its name is unique within it.
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    #: The unit that offers the venue, when it is not the community's own.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="meeting_room")
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    community: Mapped[Community | None] = relationship(back_populates="venues")
+    unit: Mapped[Unit | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Venue {self.id} {self.name}>"

@@ -1,0 +1,6 @@
+import click
+
+
+@click.group("demo", help="The demo town.")
+def demo_cli() -> None:
+    pass

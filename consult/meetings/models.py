@@ -1,0 +1,284 @@
+"""Sessions (meetings), weekly series, sign-ups, invitations and attendance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consult.enums import (
+    ATTENDANCE_STATUSES,
+    PARTSTATS,
+    REGISTRATION_STATUSES,
+    SESSION_KINDS,
+    SESSION_STATUSES,
+    VISIBILITIES,
+    check_in,
+)
+from consult.extensions import db
+from consult.types import UTCDateTime, utcnow
+
+
+class Series(db.Model):
+    """A recurring session: one RRULE; its occurrences are Meeting rows linked to it.
+
+    Skipped weeks are occurrences with status "cancelled"; moved weeks are occurrences
+    whose ``starts_at`` differs from their ``recurrence_id`` (the original start).
+    """
+
+    __tablename__ = "series"
+    __table_args__ = (
+        check_in("kind", SESSION_KINDS),
+        check_in("visibility", VISIBILITIES),
+        check_in("status", ("active", "cancelled")),
+        CheckConstraint("duration_minutes > 0", name="duration"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint("sequence >= 0", name="sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: iCalendar UID shared by the series' VEVENT and all its overrides.
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"))
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    host_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    #: RFC 5545 RRULE value, e.g. "FREQ=WEEKLY;BYDAY=FR;COUNT=12".
+    rrule: Mapped[str] = mapped_column(String(500))
+    #: First occurrence's start (UTC); the rule is expanded in ``timezone``.
+    dtstart: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    #: SEQUENCE of the series' master VEVENT.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    #: Occurrences exist as rows up to this instant; later ones are made as time passes.
+    materialised_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    community = relationship("Community")
+    venue = relationship("Venue")
+    organiser = relationship("User")
+    host_unit = relationship("Unit")
+    occurrences: Mapped[list[Meeting]] = relationship(
+        back_populates="series", order_by="Meeting.recurrence_id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Series {self.id} {self.kind} {self.rrule}>"
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+
+class Meeting(db.Model):
+    """One session: a roundtable, a week's Friday Talk Day, a mediation, ..."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        check_in("kind", SESSION_KINDS),
+        check_in("status", SESSION_STATUSES),
+        check_in("visibility", VISIBILITIES),
+        CheckConstraint("ends_at > starts_at", name="interval"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        # The claim counter never leaves [0, capacity]: the database itself refuses an
+        # overbooking, whatever the code above it does.
+        CheckConstraint(
+            "confirmed_count >= 0 AND (capacity IS NULL OR confirmed_count <= capacity)",
+            name="confirmed_count",
+        ),
+        CheckConstraint("sequence >= 0", name="sequence"),
+        CheckConstraint(
+            "(series_id IS NULL) = (recurrence_id IS NULL)", name="occurrence"
+        ),
+        UniqueConstraint("series_id", "recurrence_id"),
+        Index("ix_meetings_community_starts", "community_id", "starts_at"),
+        Index("ix_meetings_venue_starts", "venue_id", "starts_at"),
+        Index("ix_meetings_kind_starts", "kind", "starts_at"),
+        Index("ix_meetings_starts_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: iCalendar UID; occurrences of a series use the series' UID in calendars.
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: IANA zone the session is held in; times are shown and exported in it.
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: None: unlimited places.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    #: Confirmed registrations, claimed atomically against ``capacity``.
+    confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    #: The alliance unit hosting a joint meeting in the rotation.
+    host_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    #: For an occurrence: its original start (UTC), the RECURRENCE-ID.
+    recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: iCalendar SEQUENCE: rises on every change of time, venue or status.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    community = relationship("Community")
+    venue = relationship("Venue")
+    organiser = relationship("User")
+    host_unit = relationship("Unit")
+    series: Mapped[Series | None] = relationship(back_populates="occurrences")
+    registrations: Mapped[list[Registration]] = relationship(
+        back_populates="meeting", order_by="Registration.created_at"
+    )
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="meeting")
+    agenda_items = relationship(
+        "AgendaItem", back_populates="meeting", order_by="AgendaItem.position"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Meeting {self.id} {self.kind} {self.starts_at:%Y-%m-%d %H:%M}Z>"
+
+    @property
+    def places_left(self) -> int | None:
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.confirmed_count, 0)
+
+
+class Registration(db.Model):
+    """A sign-up for one session: a resident's own, or a proxy entry by a cadre."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        check_in("status", REGISTRATION_STATUSES),
+        # One registration per person and session; proxies (no account) have no user.
+        UniqueConstraint("meeting_id", "user_id"),
+        CheckConstraint("user_id IS NOT NULL OR name IS NOT NULL", name="who"),
+        Index("ix_registrations_meeting_status_created", "meeting_id", "status", "created_at"),
+        Index("ix_registrations_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: For a proxy sign-up: the person's name and phone as given at the desk.
+    name: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12))
+    #: Sign-up time: the waiting list is served in this order.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who entered it (the cadre, for a proxy sign-up).
+    registered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="registrations")
+    user = relationship("User", foreign_keys=[user_id])
+    registered_by = relationship("User", foreign_keys=[registered_by_id])
+
+    def __repr__(self) -> str:
+        return f"<Registration {self.id} meeting={self.meeting_id} {self.status}>"
+
+    @property
+    def display_name(self) -> str:
+        return self.user.name if self.user is not None else (self.name or "")
+
+
+class Invitation(db.Model):
+    """An invitation sent to an address (a unit's representative, a named person)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        check_in("partstat", PARTSTATS),
+        UniqueConstraint("meeting_id", "email"),
+        Index("ix_invitations_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    #: Lower-cased; an account with this email may see a private session.
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The unit this invitation went to, for invitations to a unit's representatives.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    #: True when the invitation covers every occurrence of the session's series.
+    whole_series: Mapped[bool] = mapped_column(Boolean, default=False)
+    partstat: Mapped[str] = mapped_column(String(16), default="NEEDS-ACTION")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="invitations")
+    user = relationship("User", foreign_keys=[user_id])
+    unit = relationship("Unit")
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} meeting={self.meeting_id} {self.email} {self.partstat}>"
+
+
+class Attendance(db.Model):
+    """Who was at a session: a registrant, an invitee, or a walk-in."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        check_in("status", ATTENDANCE_STATUSES),
+        UniqueConstraint("meeting_id", "registration_id"),
+        UniqueConstraint("meeting_id", "invitation_id"),
+        CheckConstraint(
+            "registration_id IS NOT NULL OR invitation_id IS NOT NULL OR name IS NOT NULL",
+            name="who",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE")
+    )
+    #: A walk-in's name (no registration, no invitation).
+    name: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(10))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    meeting: Mapped[Meeting] = relationship()
+    registration: Mapped[Registration | None] = relationship()
+    invitation: Mapped[Invitation | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Attendance {self.id} meeting={self.meeting_id} {self.status}>"

@@ -1,0 +1,47 @@
+"""Import every model, so that the metadata (and Alembic) sees the whole schema."""
+
+from consult.accounts.models import ApiToken, Membership, User
+from consult.audit.models import AuditEntry
+from consult.calendar.models import FeedToken
+from consult.cases.models import Case, CaseEvent, Evaluation, Issue
+from consult.community.models import AllianceMember, Agreement, Community, Town, Unit, Venue
+from consult.mail.models import OutboxMessage
+from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
+from consult.minutes.models import (
+    ActionItem,
+    AgendaItem,
+    Minutes,
+    MinutesRevision,
+    Resolution,
+    resolution_cases,
+)
+
+__all__ = [
+    "ActionItem",
+    "AgendaItem",
+    "Agreement",
+    "AllianceMember",
+    "ApiToken",
+    "Attendance",
+    "AuditEntry",
+    "Case",
+    "CaseEvent",
+    "Community",
+    "Evaluation",
+    "FeedToken",
+    "Invitation",
+    "Issue",
+    "Meeting",
+    "Membership",
+    "Minutes",
+    "MinutesRevision",
+    "OutboxMessage",
+    "Registration",
+    "Resolution",
+    "Series",
+    "Town",
+    "Unit",
+    "User",
+    "Venue",
+    "resolution_cases",
+]

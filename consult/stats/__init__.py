@@ -1,0 +1,1 @@
+"""Statistics of the programme: cases, issues and sessions, by aggregate SQL."""

@@ -1,0 +1,104 @@
+"""The figures of /api/v1/stats and the statistics page, computed in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, select
+
+from consult.cases.models import Case, Issue
+from consult.enums import CASE_CATEGORIES, CASE_LEVELS
+from consult.extensions import db
+from consult.meetings.models import Meeting
+from consult.minutes.models import AgendaItem, Resolution
+
+DONE = ("resolved", "closed")
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    community_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    source: str | None = None
+    session_kind: str | None = None
+
+
+def _resolved_by_kind(resolution_col, kind: str):
+    """Select the rows whose resolution was decided at a session of ``kind``."""
+    kind_of_resolution = (
+        select(Resolution.id)
+        .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(Meeting.kind == kind)
+    )
+    return resolution_col.in_(kind_of_resolution)
+
+
+def case_stats(f: StatsFilter) -> dict:
+    conditions = []
+    if f.community_id is not None:
+        conditions.append(Case.community_id == f.community_id)
+    if f.start is not None:
+        conditions.append(Case.created_at >= f.start)
+    if f.end is not None:
+        conditions.append(Case.created_at < f.end)
+    if f.source is not None:
+        conditions.append(Case.source == f.source)
+    if f.session_kind is not None:
+        conditions.append(_resolved_by_kind(Case.resolution_id, f.session_kind))
+    done = Case.status.in_(DONE)
+    columns = [func.count(Case.id), func.count(case((done, 1)))]
+    columns += [func.count(case((and_(done, Case.level == lv), 1))) for lv in CASE_LEVELS]
+    columns += [func.count(case((and_(done, Case.category == c), 1))) for c in CASE_CATEGORIES]
+    row = db.session.execute(select(*columns).where(*conditions)).one()
+    total, resolved, *rest = row
+    levels, categories = rest[: len(CASE_LEVELS)], rest[len(CASE_LEVELS) :]
+    return {
+        "total": total,
+        "resolved": resolved,
+        "by_level": {str(lv): n for lv, n in zip(CASE_LEVELS, levels, strict=True)},
+        "by_category": dict(zip(CASE_CATEGORIES, categories, strict=True)),
+    }
+
+
+def issue_stats(f: StatsFilter) -> dict:
+    conditions = []
+    if f.community_id is not None:
+        conditions.append(Issue.community_id == f.community_id)
+    if f.start is not None:
+        conditions.append(Issue.created_at >= f.start)
+    if f.end is not None:
+        conditions.append(Issue.created_at < f.end)
+    if f.session_kind is not None:
+        conditions.append(_resolved_by_kind(Issue.resolution_id, f.session_kind))
+    total, resolved = db.session.execute(
+        select(func.count(Issue.id), func.count(case((Issue.status.in_(DONE), 1)))).where(
+            *conditions
+        )
+    ).one()
+    return {"total": total, "resolved": resolved}
+
+
+def session_stats(f: StatsFilter) -> dict:
+    conditions = [Meeting.status != "cancelled"]
+    if f.community_id is not None:
+        conditions.append(Meeting.community_id == f.community_id)
+    if f.start is not None:
+        conditions.append(Meeting.starts_at >= f.start)
+    if f.end is not None:
+        conditions.append(Meeting.starts_at < f.end)
+    if f.session_kind is not None:
+        conditions.append(Meeting.kind == f.session_kind)
+    total, held = db.session.execute(
+        select(func.count(Meeting.id), func.count(case((Meeting.status == "held", 1)))).where(
+            *conditions
+        )
+    ).one()
+    return {"total": total, "held": held}
+
+
+def programme_stats(f: StatsFilter) -> dict:
+    """Return the statistics document of API.md for the filter ``f``."""
+    return {"cases": case_stats(f), "issues": issue_stats(f), "sessions": session_stats(f)}

@@ -1,0 +1,1 @@
+"""The web shell: home page, statistics page, health check."""

@@ -1,0 +1,232 @@
+"""Fixtures: a database built by the real migrations, an app, clients, mail, factories.
+
+The suite runs on SQLite by default. With CONSULT_TEST_DATABASE_URL set (a PostgreSQL
+database that may be wiped), it runs on that database instead; `.ci/run` does both.
+Each test starts from empty tables: after it, every table is emptied (the schema
+stays, built once per run by `flask db upgrade`), so tests may commit for real and
+several connections, processes and servers can share the database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from consult import create_app
+from consult.extensions import db
+
+PG_URL = os.environ.get("CONSULT_TEST_DATABASE_URL") or None
+
+
+def _normalise(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """Create the test database with the real migrations, once per run."""
+    if PG_URL:
+        url = _normalise(PG_URL)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'consult-test.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+def _empty_all_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url) -> dict:
+    """Configuration for the test app; tests may change it before asking for `app`."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SERVER_NAME": None,
+        "RATELIMIT_ENABLED": False,
+        "SMTP_HOST": None,
+        "BASE_URL": "http://consult.test",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    application = create_app(app_config)
+    ctx = application.app_context()
+    ctx.push()
+    try:
+        yield application
+    finally:
+        db.session.remove()
+        ctx.pop()
+        _empty_all_tables(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no csrf_token field in the page"
+    return match.group(1)
+
+
+def login(client, email: str, password: str = "secret-pw"):
+    """Sign in through the real form, CSRF token included."""
+    page = client.get("/login")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def login_as(client):
+    def _login(user, password: str = "secret-pw"):
+        response = login(client, user.email, password)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return _login
+
+
+@dataclass
+class ApiClient:
+    """A test client that sends a Bearer token and JSON bodies."""
+
+    client: object
+    token: str | None
+
+    def _headers(self, headers=None):
+        out = dict(headers or {})
+        if self.token:
+            out.setdefault("Authorization", f"Bearer {self.token}")
+        return out
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, url, **kw):
+        return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(
+            url, json=json, headers=self._headers(kw.pop("headers", None)), **kw
+        )
+
+    def patch(self, url, json=None, **kw):
+        return self.client.patch(
+            url, json=json, headers=self._headers(kw.pop("headers", None)), **kw
+        )
+
+    def put(self, url, json=None, **kw):
+        return self.client.put(url, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+@pytest.fixture
+def api_as(app):
+    """Return a factory: api_as(user) gives an ApiClient authenticated as that user."""
+    from consult.accounts.operations import create_api_token
+
+    def _api(user=None):
+        token = None
+        if user is not None:
+            token = create_api_token(user)
+            db.session.commit()
+        return ApiClient(app.test_client(), token)
+
+    return _api
+
+
+@pytest.fixture
+def factories(app):
+    from tests import factories as f
+
+    return f
+
+
+# -- mail: a real SMTP server on a loopback port -------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self) -> list[EmailMessage]:
+        with self.lock:
+            return list(self.messages)
+
+
+@pytest.fixture
+def smtp_server():
+    """Run aiosmtpd on 127.0.0.1 and collect what it receives."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink("127.0.0.1", 0)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+            msg = message_from_bytes(envelope.original_content, policy=policy.default)
+            with sink.lock:
+                sink.messages.append(msg)
+                sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+    controller.start()
+    sink.port = controller.server.sockets[0].getsockname()[1]
+    try:
+        yield sink
+    finally:
+        controller.stop()
