@@ -59,18 +59,33 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from consult.accounts.views import bp as accounts_bp
+    from consult.admin.views import bp as admin_bp
     from consult.api import init_api
+    from consult.attendance.views import bp as attendance_bp
+    from consult.calendar.views import bp as calendar_bp
+    from consult.cases.views import bp as cases_bp
+    from consult.meetings.views import bp as meetings_bp
+    from consult.minutes.views import bp as minutes_bp
     from consult.web.views import bp as web_bp
 
-    app.register_blueprint(web_bp)
-    app.register_blueprint(accounts_bp)
+    for blueprint in (
+        web_bp,
+        accounts_bp,
+        admin_bp,
+        meetings_bp,
+        calendar_bp,
+        attendance_bp,
+        cases_bp,
+        minutes_bp,
+    ):
+        app.register_blueprint(blueprint)
     init_api(app)
 
 
 def _register_cli(app: Flask) -> None:
     from consult.accounts.cli import tokens_cli, users_cli
     from consult.demo.cli import demo_cli
+    from consult.mail.cli import mail_cli
 
-    app.cli.add_command(users_cli)
-    app.cli.add_command(tokens_cli)
-    app.cli.add_command(demo_cli)
+    for command in (users_cli, tokens_cli, demo_cli, mail_cli):
+        app.cli.add_command(command)

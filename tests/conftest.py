@@ -230,3 +230,44 @@ def smtp_server():
         yield sink
     finally:
         controller.stop()
+
+
+# -- query counting --------------------------------------------------------------------
+
+
+@pytest.fixture
+def count_queries(app):
+    """Return a context manager counting the SQL statements run inside it.
+
+    with count_queries() as counted:
+        client.get("/")
+    assert counted.n == 4
+    """
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def _count():
+        class Counted:
+            n = 0
+            statements: list[str] = []
+
+        counted = Counted()
+        counted.statements = []
+        engine = db.engine
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA",
+                                                       "SAVEPOINT", "RELEASE")):
+                return
+            counted.n += 1
+            counted.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counted
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return _count

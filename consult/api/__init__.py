@@ -64,9 +64,9 @@ def init_api(app: Flask) -> None:
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
 
-    from consult.api import me, stats
+    from consult.api import cases, feeds, me, minutes, registrations, sessions, stats
 
-    for module in (me, stats):
+    for module in (me, sessions, registrations, feeds, cases, minutes, stats):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
 
     app.before_request(authenticate)

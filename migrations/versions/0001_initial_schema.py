@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 58a56800b790
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:00:37.573756
+Create Date: 2026-11-26 14:02:21.712460
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import consult.types
 
 
 # revision identifiers, used by Alembic.
-revision = '58a56800b790'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -550,8 +550,7 @@ def upgrade():
     with op.batch_alter_table('resolution_cases', schema=None) as batch_op:
         batch_op.create_index('ix_resolution_cases_case_id', ['case_id'], unique=False)
 
-    # Foreign keys that close a cycle (issues/cases/events -> resolutions -> agenda
-    # items -> issues, agenda items -> action items) are added once both tables exist.
+    # Foreign keys that close a cycle between tables are added once both tables exist.
     with op.batch_alter_table('issues', schema=None) as batch_op:
         batch_op.create_foreign_key(op.f('fk_issues_resolution_id_resolutions'), 'resolutions', ['resolution_id'], ['id'], ondelete='SET NULL')
     with op.batch_alter_table('cases', schema=None) as batch_op:

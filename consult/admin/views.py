@@ -1,0 +1,7 @@
+"""Administration: communities, venues, units, accounts."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

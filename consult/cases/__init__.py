@@ -1,0 +1,1 @@
+"""Case intake, escalation, issues and evaluation."""

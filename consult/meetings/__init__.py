@@ -1,0 +1,1 @@
+"""Sessions: scheduling, series, venues."""

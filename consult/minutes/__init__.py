@@ -1,0 +1,1 @@
+"""Agendas, minutes, resolutions and actions."""
