@@ -1,71 +1,139 @@
-"""Configuration read from the environment (see the README for each variable)."""
+"""Configuration read from the environment (API.md lists each variable)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from limits import parse as parse_rate_limit
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(RuntimeError):
     """A configuration variable holds a value the application cannot use."""
 
 
+def _env(name: str) -> str | None:
+    """Return the variable's value, or None when it is unset or blank."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return SECRET_KEY, or a key generated once and kept in the instance folder."""
-    if key := os.environ.get("SECRET_KEY"):
+    if key := _env("SECRET_KEY"):
         return key
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    # Create the file with owner-only permissions, atomically: two workers starting at
-    # once must end up with the same key.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if not path.exists():
+            # Owner-only permissions, created atomically: two workers starting at once
+            # must end up with the same key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
     except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+        pass
+    except OSError as exc:
+        raise ConfigError(f"Cannot create the secret key file {path}: {exc.strerror}") from None
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it to have a new key generated.")
     return key
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
+def _int(name: str, default: int, lowest: int, highest: int) -> int:
+    raw = _env(name)
+    if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if not lowest <= value <= highest:
+        raise ConfigError(f"{name} must be between {lowest} and {highest}, not {value}")
+    return value
+
+
+def _database_url(instance_path: Path) -> str:
+    url = _env("DATABASE_URL") or f"sqlite:///{instance_path / 'consult.db'}"
+    # psycopg 3 is the driver we ship; the bare schemes would ask for psycopg2.
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            url = "postgresql+psycopg://" + url.removeprefix(bare)
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from None
+    return url
+
+
+def _timezone() -> str:
+    timezone = _env("CONSULT_TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CONSULT_TIMEZONE names no known time zone: {timezone!r}") from None
+    return timezone
+
+
+def _mail_from() -> str:
+    value = _env("MAIL_FROM") or "consult@localhost"
+    address = parseaddr(value)[1]
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise ConfigError(f"MAIL_FROM is not an email address: {value!r}")
+    return value
+
+
+def _base_url() -> str:
+    value = (_env("BASE_URL") or "http://localhost:5000").rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"BASE_URL must be an http:// or https:// address, not {value!r}")
+    return value
+
+
+def _rate_limit(name: str, default: str | None) -> str | None:
+    value = _env(name) or default
+    if value is None:
+        return None
+    try:
+        parse_rate_limit(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} is not a rate limit such as '10 per minute': {value!r}"
+        ) from None
+    return value
 
 
 def load_config(instance_path: Path) -> dict:
     """Build the Flask configuration mapping from the environment."""
     instance_path.mkdir(parents=True, exist_ok=True)
-    timezone = os.environ.get("CONSULT_TIMEZONE") or "Asia/Shanghai"
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"CONSULT_TIMEZONE names no known time zone: {timezone!r}") from None
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'consult.db'}"
-    if database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    timezone = _timezone()
+    base_url = _base_url()
+    secure = base_url.startswith("https://")
     return {
         "SECRET_KEY": _secret_key(instance_path),
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
-        "SMTP_PORT": _int("SMTP_PORT", 25),
-        "MAIL_FROM": os.environ.get("MAIL_FROM") or "consult@localhost",
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "SMTP_HOST": _env("SMTP_HOST"),
+        "SMTP_PORT": _int("SMTP_PORT", 25, 1, 65535),
+        "MAIL_FROM": _mail_from(),
         "CONSULT_TIMEZONE": timezone,
-        "BASE_URL": (os.environ.get("BASE_URL") or "http://localhost:5000").rstrip("/"),
+        "BASE_URL": base_url,
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
         # Flask-Limiter: sign-in is rate limited; the store defaults to memory so that a
         # single process needs nothing else, and RATELIMIT_STORAGE_URI may name Redis.
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT") or "10 per minute",
+        "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Authenticated API requests are not limited unless this is set (per token).
+        "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", None),
         # The API documents itself with flask-smorest.
         "API_TITLE": "Consult",
         "API_VERSION": "v1",
@@ -78,6 +146,10 @@ def load_config(instance_path: Path) -> dict:
         "LANGUAGES": ["zh_CN", "en"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Cookies only travel over TLS when the site is served over TLS.
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }

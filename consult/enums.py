@@ -57,5 +57,5 @@ ACTION_STATUSES = ("open", "done", "cancelled")
 MINUTES_STATUSES = ("draft", "approved", "published")
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 
-OUTBOX_STATUSES = ("queued", "sent", "failed")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
 FEED_SCOPES = ("mine", "community")

@@ -25,6 +25,47 @@ CODES = {
 }
 
 
+class RefusedInput(ValueError):
+    """Input an operation refuses, with a message for the person who gave it.
+
+    ``field`` names the form field or JSON field at fault (None: the input as a whole);
+    ``status`` is the API status to answer with (422, or 409 for a conflict).
+    """
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+def clean_text(value, field: str, max_length: int, required: bool = True, label=None,
+               multiline: bool = False):
+    """Return ``value`` trimmed (None when blank and not required), or refuse it.
+
+    Control characters are refused (PostgreSQL cannot store NUL, and none belongs in a
+    name), except line breaks and tabs in ``multiline`` text. ``label`` names the field.
+    """
+    from flask_babel import lazy_gettext as _l
+
+    label = field if label is None else label
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if required:
+            raise RefusedInput(_l("The %(label)s must not be empty.", label=label), field)
+        return None
+    allowed = "\n\r\t" if multiline else ""
+    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text):
+        raise RefusedInput(
+            _l("The %(label)s contains a control character.", label=label), field
+        )
+    if len(text) > max_length:
+        raise RefusedInput(
+            _l("The %(label)s has at most %(n)d characters.", label=label, n=max_length), field
+        )
+    return text
+
+
 class ApiError(HTTPException):
     """An API error with its own machine code and, optionally, more detail."""
 
@@ -36,6 +77,7 @@ class ApiError(HTTPException):
 
 
 def is_api_request() -> bool:
+    """Return whether the current request is one for the JSON API."""
     return request.path.startswith("/api/")
 
 
@@ -85,29 +127,63 @@ def api_error_response(exc: HTTPException):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="consult"'
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
     if status == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 
 
+def refused_input_response(exc: RefusedInput):
+    """Answer an operation's refusal with the API's error body."""
+    extra = {"fields": {exc.field: [exc.message]}} if exc.field else {}
+    code = CODES.get(exc.status, "invalid")
+    return api_error_response(ApiError(exc.status, code, exc.message, **extra))
+
+
 def register_error_handlers(app: Flask) -> None:
     # Registered after flask-smorest's own handler, so this one wins everywhere.
+    @app.errorhandler(RefusedInput)
+    def handle_refused_input(exc: RefusedInput):
+        db_rollback()
+        if is_api_request():
+            return refused_input_response(exc)
+        # Pages turn refusals into field errors; one that gets here is a bad request.
+        error = HTTPException(description=exc.message)
+        error.code = 400
+        return render_template("errors/generic.html", error=error), 400
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
+        if exc.code is not None and exc.code >= 400:
+            # Whatever the failed request had written stays unwritten.
+            db_rollback()
         if is_api_request():
             return api_error_response(exc)
         if exc.code is None or exc.code < 400:
             return exc
-        template = f"errors/{exc.code}.html" if exc.code in (403, 404, 500) else "errors/generic.html"
+        template = (
+            f"errors/{exc.code}.html" if exc.code in (403, 404, 500) else "errors/generic.html"
+        )
         return render_template(template, error=exc), exc.code
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        from consult.extensions import db
-
-        db.session.rollback()
+        db_rollback()
         wrapped = InternalServerError()
         if is_api_request():
             return api_error_response(wrapped)
         return render_template("errors/500.html", error=wrapped), 500
+
+
+def db_rollback() -> None:
+    """Undo whatever the failed request had started to write."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from consult.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # the connection is gone, and with it the transaction
+        db.session.close()

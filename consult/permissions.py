@@ -33,6 +33,10 @@ RULES: dict[str, frozenset[str]] = {
     "registration.proxy": ORGANISERS,
     "registration.list": STAFF,
     "registration.cancel_any": ORGANISERS,
+    # Object rule in can(): one's own registration, or any for organisers.
+    "registration.cancel": EVERYONE,
+    "rotation.view": EVERYONE,
+    "rotation.manage": ORGANISERS,
     "attendance.record": STAFF,
     "case.create": frozenset({"admin", "cadre", "unit_rep"}),
     "case.create_at_session": STAFF,
@@ -52,6 +56,11 @@ RULES: dict[str, frozenset[str]] = {
     "stats.view": EVERYONE,
     "feed.create": EVERYONE,
     "audit.view": STAFF,
+    # Naming a community that does not exist yet creates it (API.md: sessions, cases).
+    "community.create_by_name": ORGANISERS,
+    # Entries of the navigation bar that no other rule covers.
+    "nav.issues": STAFF,
+    "nav.actions": frozenset({"admin", "cadre", "unit_rep"}),
 }
 
 
@@ -123,8 +132,12 @@ def meeting_is_theirs(user, meeting) -> bool:
     """Return whether ``user`` is registered for, or invited to, ``meeting``."""
     from consult.extensions import db
 
-    ids = _registered_meeting_ids(user).union(_invited_meeting_ids(user)).subquery()
-    return db.session.scalar(select(ids.c[0]).where(ids.c[0] == meeting.id)) is not None
+    # One query per part: SQLite refuses a UNION nested in another UNION.
+    for part in (_registered_meeting_ids(user), _invited_meeting_ids(user)):
+        ids = part.subquery()
+        if db.session.scalar(select(ids.c[0]).where(ids.c[0] == meeting.id)) is not None:
+            return True
+    return False
 
 
 def visible_meetings_clause(user):

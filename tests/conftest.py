@@ -25,6 +25,9 @@ from consult.extensions import db
 
 PG_URL = os.environ.get("CONSULT_TEST_DATABASE_URL") or None
 
+# The browser fixtures (live_server, page) for any test folder.
+pytest_plugins = ["tests.browser_fixtures"]
+
 
 def _normalise(url: str) -> str:
     if url.startswith("postgresql://"):
@@ -271,3 +274,23 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", before)
 
     return _count
+
+
+# -- translations: compile the catalogues the tests read -------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """Compile each messages.po that is newer than its .mo (a fresh clone has no .mo)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in Path(__file__).parent.parent.glob("consult/translations/*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as src:
+                catalog = read_po(src, locale=po.parent.parent.name)
+            partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+            with partial.open("wb") as out:
+                write_mo(out, catalog)
+            partial.replace(mo)  # atomic: another run may be reading it

@@ -106,3 +106,168 @@ def make_issue(community=None, title: str | None = None, cases=()):
         case.issue_id = issue.id
     db.session.commit()
     return issue
+
+
+def make_series(community=None, kind: str = "friday_talk", count: int = 3,
+                starts_in=timedelta(days=2), capacity=None, visibility: str = "public",
+                title: str | None = None):
+    """A weekly series with ``count`` materialised occurrences; returns (series, meetings)."""
+    from consult.meetings.models import Series
+
+    community = community or make_community()
+    start = (utcnow() + starts_in).replace(microsecond=0)
+    series = Series(
+        uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title or f"{kind} series",
+        community_id=community.id, rrule=f"FREQ=WEEKLY;COUNT={count}", dtstart=start,
+        duration_minutes=120, timezone="Asia/Shanghai", capacity=capacity,
+        visibility=visibility,
+    )
+    db.session.add(series)
+    db.session.flush()
+    meetings = []
+    for week in range(count):
+        at = start + timedelta(weeks=week)
+        meeting = Meeting(
+            uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=series.title,
+            community_id=community.id, starts_at=at, ends_at=at + timedelta(hours=2),
+            timezone="Asia/Shanghai", capacity=capacity, visibility=visibility,
+            series_id=series.id, recurrence_id=at,
+        )
+        db.session.add(meeting)
+        meetings.append(meeting)
+    db.session.commit()
+    return series, meetings
+
+
+def make_invitation(meeting, email: str | None = None, name: str | None = None, unit=None,
+                    partstat: str = "NEEDS-ACTION"):
+    from consult.meetings.models import Invitation
+
+    invitation = Invitation(
+        meeting_id=meeting.id, email=email or f"guest{next(_counter)}@example.org", name=name,
+        unit_id=unit.id if unit else None, partstat=partstat,
+    )
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation
+
+
+def make_alliance_member(community, unit=None, position: int | None = None):
+    from consult.community.models import AllianceMember
+
+    unit = unit or make_unit()
+    member = AllianceMember(community_id=community.id, unit_id=unit.id,
+                            rotation_position=position)
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def make_api_token(user) -> str:
+    from consult.accounts.operations import create_api_token
+
+    token = create_api_token(user)
+    db.session.commit()
+    return token
+
+
+# -- calendars: series expanded by dateutil in local time, sign-ups, skipped and moved weeks --
+
+
+def next_weekday_at(weekday: int, hour: int, zone: str = "Asia/Shanghai", weeks_ahead: int = 1):
+    """Return a naive local datetime: the given weekday (0 = Monday) at ``hour``, at least
+    ``weeks_ahead`` weeks from now in ``zone``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(zone)).replace(tzinfo=None).date()
+    day = today + timedelta(days=(weekday - today.weekday()) % 7 + 7 * weeks_ahead)
+    return datetime(day.year, day.month, day.day, hour)
+
+
+def make_calendar_series(community=None, first_local=None, zone: str = "Asia/Shanghai",
+                         rrule: str = "FREQ=WEEKLY;BYDAY=FR;COUNT=12", minutes: int = 120,
+                         title: str = "Friday Talk Day", kind: str = "friday_talk",
+                         venue=None, organiser=None, visibility: str = "public",
+                         description: str = "", capacity=None):
+    """A series whose occurrences are the rule's expansion (dateutil) in local wall-clock
+    time, made into UTC rows; returns (series, occurrences)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from dateutil.rrule import rrulestr
+
+    from consult.meetings.models import Series
+
+    community = community or make_community()
+    tz = ZoneInfo(zone)
+    first_local = first_local or next_weekday_at(4, 15, zone)
+    # dateutil expands on naive wall-clock times: a UTC bound becomes local for it.
+    parts = []
+    for part in rrule.split(";"):
+        name, _, value = part.partition("=")
+        if name == "UNTIL" and value.endswith("Z"):
+            bound = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            value = bound.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+        parts.append(f"{name}={value}")
+    starts = [
+        naive.replace(tzinfo=tz).astimezone(UTC)
+        for naive in list(rrulestr(";".join(parts), dtstart=first_local))[:60]
+    ]
+    series = Series(
+        uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title, description=description,
+        community_id=community.id, venue_id=venue.id if venue else None,
+        organiser_id=organiser.id if organiser else None, rrule=rrule, dtstart=starts[0],
+        duration_minutes=minutes, timezone=zone, capacity=capacity, visibility=visibility,
+        materialised_until=starts[-1],
+    )
+    db.session.add(series)
+    db.session.flush()
+    occurrences = []
+    for at in starts:
+        occurrence = Meeting(
+            uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title, description=description,
+            community_id=community.id, venue_id=series.venue_id,
+            organiser_id=series.organiser_id, starts_at=at, ends_at=at + timedelta(minutes=minutes),
+            timezone=zone, capacity=capacity, visibility=visibility, series_id=series.id,
+            recurrence_id=at,
+        )
+        db.session.add(occurrence)
+        occurrences.append(occurrence)
+    db.session.commit()
+    return series, occurrences
+
+
+def cancel_occurrence(meeting):
+    """Skip one week of a series (or cancel a session): status cancelled, SEQUENCE up."""
+    meeting.status = "cancelled"
+    meeting.cancelled_at = utcnow()
+    meeting.sequence += 1
+    db.session.commit()
+    return meeting
+
+
+def reschedule_occurrence(meeting, starts_at, ends_at=None):
+    """Move a session to the aware ``starts_at`` (keeping its length unless ``ends_at``)."""
+    length = meeting.ends_at - meeting.starts_at
+    meeting.starts_at = starts_at
+    meeting.ends_at = ends_at or starts_at + length
+    meeting.sequence += 1
+    db.session.commit()
+    return meeting
+
+
+def make_signup(meeting, user=None, name: str | None = None, status: str = "confirmed"):
+    """A registration: the user's own, or a proxy one (``name``, no account)."""
+    from consult.meetings.models import Registration
+
+    registration = Registration(
+        meeting_id=meeting.id, user_id=user.id if user else None,
+        name=None if user else (name or "王秀英"), status=status,
+        confirmed_at=utcnow() if status == "confirmed" else None,
+    )
+    db.session.add(registration)
+    if status == "confirmed":
+        meeting.confirmed_count += 1
+    db.session.commit()
+    return registration

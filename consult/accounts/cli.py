@@ -7,21 +7,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from consult.accounts.models import User
-from consult.accounts.operations import (
-    AccountError,
-    create_api_token,
-    create_user,
-    normalise_email,
-)
+from consult.accounts.operations import create_api_token, create_user, normalise_email
+from consult.cli import cli_errors, fail
 from consult.enums import ROLES
 from consult.extensions import db
-
-
-def fail(message: str) -> None:
-    """Print one line on stderr and exit non-zero, leaving the database as it was."""
-    db.session.rollback()
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(1)
 
 
 @click.group("users", help="Manage accounts.")
@@ -37,22 +26,20 @@ def users_cli() -> None:
 @click.option("--community", default=None, help="Community the user belongs to (created if new).")
 @click.option("--representative", is_flag=True, help="Mark as a residents' representative.")
 @with_appcontext
+@cli_errors
 def create_user_command(email, name, role, password, community, representative) -> None:
     """Create a user."""
-    try:
-        user = create_user(
-            {
-                "email": email,
-                "name": name,
-                "role": role,
-                "password": password,
-                "community": community,
-                "representative": representative,
-            }
-        )
-        db.session.commit()
-    except AccountError as exc:
-        fail(str(exc))
+    user = create_user(
+        {
+            "email": email,
+            "name": name,
+            "role": role,
+            "password": password,
+            "community": community,
+            "representative": representative,
+        }
+    )
+    db.session.commit()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
@@ -65,6 +52,7 @@ def tokens_cli() -> None:
 @click.argument("email")
 @click.option("--name", default=None, help="A label for the token.")
 @with_appcontext
+@cli_errors
 def create_token_command(email, name) -> None:
     """Print a new API token for EMAIL as the last line of output."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))

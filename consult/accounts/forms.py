@@ -1,12 +1,40 @@
+"""Forms of the account pages: one per use case."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, Length
+
+from consult.i18n import LANGUAGE_NAMES
+from consult.web.forms import options
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(), Email(), Length(max=254)],
+        filters=[_strip],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField(_l("Keep me signed in"))
+
+
+class LanguageForm(FlaskForm):
+    """Choose the interface language of one's account."""
+
+    locale = SelectField(
+        _l("Interface language"),
+        choices=options([("", _l("As my browser asks")), *LANGUAGE_NAMES.items()]),
+        default="",
+    )

@@ -1,82 +1,264 @@
-"""Every write about accounts. Operations flush; the caller commits once."""
+"""Every write about accounts. Operations flush and audit; the caller commits once."""
 
 from __future__ import annotations
 
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from consult import audit
 from consult.accounts.models import ApiToken, Membership, User, new_token
-from consult.community.models import Community
+from consult.community.models import Community, Unit
+from consult.community.operations import get_or_create_community
 from consult.enums import ROLES
+from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.types import utcnow
+
+__all__ = [
+    "AccountError",
+    "MIN_PASSWORD_LENGTH",
+    "create_api_token",
+    "create_user",
+    "get_or_create_community",
+    "normalise_email",
+    "revoke_api_token",
+    "set_user_password",
+    "update_profile",
+    "update_user",
+]
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+LOCALES = ("zh_CN", "en")
 
 
-class AccountError(ValueError):
-    """Refused input, with a message for the person who gave it."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class AccountError(RefusedInput):
+    """Refused input about an account, with a message for the person who gave it."""
 
 
 def normalise_email(email: str) -> str:
+    """Return the stored (lower-cased, trimmed) form of an email address."""
     return email.strip().lower()
 
 
-def get_or_create_community(name: str, user=None) -> Community:
-    """Return the community called ``name``, creating it on first use."""
-    name = name.strip()
-    if not name:
-        raise AccountError("A community needs a name.", "community")
-    community = db.session.scalar(select(Community).where(Community.name == name))
-    if community is None:
-        community = Community(name=name)
-        db.session.add(community)
-        db.session.flush()
-        audit.record("community.create", community, user, name=name)
-    return community
+def valid_email(raw: str | None) -> str:
+    """Return the stored form of ``raw``, or refuse it when it is not an email address.
+
+    Intranet domains without a dot are accepted: town mail servers often use them.
+    """
+    email = normalise_email(raw or "")
+    if not email:
+        raise AccountError(_l("An email address is required."), "email")
+    try:
+        validate_email(
+            email, check_deliverability=False, globally_deliverable=False, test_environment=True
+        )
+    except EmailNotValidError:
+        raise AccountError(
+            _l("Not an email address: %(email)s", email=raw.strip()), "email"
+        ) from None
+    if len(email) > 254:
+        raise AccountError(_l("An email address has at most 254 characters."), "email")
+    return email
+
+
+def _role(role) -> str:
+    if role not in ROLES:
+        raise AccountError(
+            _l("Unknown role \"%(role)s\"; choose one of %(roles)s.",
+               role=role, roles=", ".join(ROLES)),
+            "role",
+        )
+    return role
+
+
+def _password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            _l("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(
+            _l("A password has at most %(n)d characters.", n=MAX_PASSWORD_LENGTH), "password"
+        )
+    return password
+
+
+def _unit_id(unit_id, role: str) -> int | None:
+    """Check the unit a unit_rep speaks for; other roles speak for none."""
+    if unit_id is None:
+        return None
+    if role != "unit_rep":
+        raise AccountError(_l("Only a unit representative speaks for a unit."), "unit")
+    if db.session.get(Unit, unit_id) is None:
+        raise AccountError(_l("No such unit."), "unit")
+    return unit_id
+
+
+def _email_taken(email: str, but: User | None = None) -> bool:
+    query = select(func.count(User.id)).where(func.lower(User.email) == email)
+    if but is not None:
+        query = query.where(User.id != but.id)
+    return bool(db.session.scalar(query))
+
+
+def _set_memberships(user: User, memberships: dict[int, bool]) -> dict:
+    """Make ``user`` a member of exactly these communities ({id: representative})."""
+    if memberships:
+        known = set(
+            db.session.scalars(select(Community.id).where(Community.id.in_(memberships)))
+        )
+        if missing := set(memberships) - known:
+            raise AccountError(
+                _l("No such community: %(ids)s", ids=", ".join(map(str, sorted(missing)))),
+                "communities",
+            )
+    current = {m.community_id: m for m in user.memberships}
+    before = {cid: m.is_representative for cid, m in current.items()}
+    for community_id, membership in current.items():
+        if community_id not in memberships:
+            user.memberships.remove(membership)
+    for community_id, representative in memberships.items():
+        membership = current.get(community_id)
+        if membership is None:
+            user.memberships.append(
+                Membership(community_id=community_id, is_representative=bool(representative))
+            )
+        else:
+            membership.is_representative = bool(representative)
+    after = {cid: bool(rep) for cid, rep in memberships.items()}
+    return {} if before == after else {"memberships": [_json_keys(before), _json_keys(after)]}
+
+
+def _json_keys(mapping: dict[int, bool]) -> dict[str, bool]:
+    return {str(k): v for k, v in sorted(mapping.items())}
 
 
 def create_user(data: dict, actor=None) -> User:
-    """Create an account from {email, name, role, password?, community?, phone?}."""
-    email = normalise_email(data.get("email") or "")
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise AccountError(f"Not an email address: {data.get('email')!r}", "email")
-    name = (data.get("name") or "").strip()
-    if not name:
-        raise AccountError("A user needs a name.", "name")
-    role = data.get("role")
-    if role not in ROLES:
+    """Create an account from {email, name, role, password?, community?, phone?, ...}.
+
+    ``community`` names one community (created on first use, as the CLI promises);
+    ``memberships`` maps community ids to the representative flag; ``unit_id`` is the
+    unit a unit_rep speaks for.
+    """
+    email = valid_email(data.get("email"))
+    name = clean_text(data.get("name"), "name", 120, label=_l("name"))
+    role = _role(data.get("role"))
+    phone = clean_text(data.get("phone"), "phone", 32, required=False, label=_l("phone"))
+    password = data.get("password") or None
+    if password is not None:
+        _password(password)
+    unit_id = _unit_id(data.get("unit_id"), role)
+    if _email_taken(email):
         raise AccountError(
-            f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.", "role"
+            _l("A user with email %(email)s already exists.", email=email), "email", status=409
         )
-    exists = db.session.scalar(select(func.count()).where(func.lower(User.email) == email))
-    if exists:
-        raise AccountError(f"A user with email {email} already exists.", "email")
-    user = User(email=email, name=name, role=role, phone=data.get("phone") or None)
-    if data.get("password"):
-        user.set_password(data["password"])
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        phone=phone,
+        unit_id=unit_id,
+        active=bool(data.get("active", True)),
+    )
+    if password is not None:
+        user.set_password(password)
     db.session.add(user)
-    db.session.flush()
+    memberships = dict(data.get("memberships") or {})
     if data.get("community"):
         community = get_or_create_community(data["community"], actor)
-        db.session.add(
-            Membership(
-                user=user,
-                community_id=community.id,
-                is_representative=bool(data.get("representative")),
-            )
-        )
-    audit.record("user.create", user, actor, email=email, role=role)
+        memberships[community.id] = bool(data.get("representative"))
+    _set_memberships(user, memberships)
     db.session.flush()
+    audit.record("user.create", user, actor, email=email, role=role)
+    return user
+
+
+def update_user(user: User, data: dict, actor) -> User:
+    """Change an account's name, role, phone, active flag, unit and communities."""
+    changes: dict = {}
+    name = clean_text(data.get("name", user.name), "name", 120, label=_l("name"))
+    role = _role(data.get("role", user.role))
+    active = bool(data.get("active", user.active))
+    phone = clean_text(data.get("phone", user.phone), "phone", 32, required=False,
+                       label=_l("phone"))
+    unit_id = _unit_id(data.get("unit_id", user.unit_id), role)
+    if actor is not None and actor.id == user.id:
+        # An administrator who locks themself out may leave nobody to undo it.
+        if role != user.role:
+            raise AccountError(_l("You cannot change your own role."), "role")
+        if not active:
+            raise AccountError(_l("You cannot deactivate your own account."), "active")
+    for field, value in (
+        ("name", name), ("role", role), ("active", active), ("phone", phone), ("unit_id", unit_id)
+    ):
+        old = getattr(user, field)
+        if old != value:
+            changes[field] = [old, value]
+            setattr(user, field, value)
+    if "memberships" in data:
+        changes.update(_set_memberships(user, dict(data["memberships"])))
+    db.session.flush()
+    if changes:
+        audit.record("user.update", user, actor, **changes)
+    return user
+
+
+def set_user_password(user: User, password: str, actor) -> User:
+    """Give ``user`` a new password (the old one stops working at once)."""
+    user.set_password(_password(password or ""))
+    db.session.flush()
+    audit.record("user.password_reset", user, actor)
+    return user
+
+
+def update_profile(user: User, data: dict, actor) -> User:
+    """Change what a person may change about themself: name, language, naming in minutes."""
+    values: dict = {}
+    if "name" in data:
+        values["name"] = clean_text(data["name"], "name", 120, label=_l("name"))
+    if "locale" in data:
+        locale = data["locale"]
+        if locale is not None and locale not in LOCALES:
+            raise AccountError(
+                _l("Unknown language \"%(locale)s\"; choose one of %(locales)s.",
+                   locale=locale, locales=", ".join(LOCALES)),
+                "locale",
+            )
+        values["locale"] = locale
+    if "named_in_minutes" in data:
+        values["named_in_minutes"] = bool(data["named_in_minutes"])
+    changes = {}
+    for field, value in values.items():
+        if getattr(user, field) != value:
+            changes[field] = [getattr(user, field), value]
+            setattr(user, field, value)
+    db.session.flush()
+    if changes:
+        audit.record("user.profile", user, actor, **changes)
     return user
 
 
 def create_api_token(user: User, name: str | None = None, actor=None) -> str:
     """Create an API token for ``user`` and return the secret (shown once, stored hashed)."""
+    if not user.active:
+        raise AccountError(
+            _l("The account %(email)s is deactivated.", email=user.email), "email"
+        )
+    name = clean_text(name, "name", 120, required=False, label=_l("name"))
     token, token_hash = new_token()
     row = ApiToken(user_id=user.id, token_hash=token_hash, name=name)
     db.session.add(row)
     db.session.flush()
     audit.record("token.create", row, actor, user=user.id)
+    return token
+
+
+def revoke_api_token(token: ApiToken, actor) -> ApiToken:
+    """Revoke an API token: requests bearing it are refused from now on."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        audit.record("token.revoke", token, actor, user=token.user_id)
     return token

@@ -1,33 +1,73 @@
-"""Sign-in and sign-out."""
+"""Sign-in, sign-out and one's own account."""
 
 from __future__ import annotations
 
+from functools import cache
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from consult.accounts.forms import LoginForm
-from consult.accounts.models import User
-from consult.accounts.operations import normalise_email
+from consult.accounts.forms import LanguageForm, LoginForm
+from consult.accounts.models import Membership, User
+from consult.accounts.operations import AccountError, normalise_email, update_profile
+from consult.community.models import Community
 from consult.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Return ``target`` if it is a path on this site, else the home page."""
-    if target:
+    """Return ``target`` if it is a path on this site, else the home page.
+
+    Browsers read "//host", "/\\host" and paths with tabs or line breaks in them as
+    another site, so only a plain "/path" is followed.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(ch > " " and ch != "\x7f" for ch in target)
+    ):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+        if not parts.scheme and not parts.netloc:
             return target
     return url_for("web.index")
 
 
+@cache
+def _decoy_hash() -> str:
+    """A password hash to check against when the email is unknown (same time as a miss)."""
+    return generate_password_hash("no account has this password", method="scrypt")
+
+
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _renew_session() -> None:
+    """Start a new session, keeping only the chosen language (no fixation)."""
+    lang = session.get("lang")
+    session.clear()
+    # The CSRF token cached for this request belonged to the old session.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    if lang:
+        session["lang"] = lang
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,15 +81,14 @@ def login():
         user = db.session.scalar(
             select(User).where(User.email == normalise_email(form.email.data))
         )
-        if user is not None and user.active and user.check_password(form.password.data):
-            lang = session.get("lang")
-            # A new session at sign-in: nothing from before (fixation) carries over.
-            session.clear()
-            if lang:
-                session["lang"] = lang
+        if user is None or not user.password_hash:
+            check_password_hash(_decoy_hash(), form.password.data)
+        elif user.check_password(form.password.data) and user.active:
+            _renew_session()
             login_user(user, remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")))
+        # One message for an unknown email, a wrong password and a closed account.
         form.password.errors.append(_("Wrong email or password."))
     return render_template("accounts/login.html", form=form)
 
@@ -58,10 +97,36 @@ def login():
 @login_required
 def logout():
     """Sign out."""
-    lang = session.get("lang")
     logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _renew_session()
     flash(_("You are signed out."), "info")
     return redirect(url_for("web.index"))
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Show one's account and change its interface language."""
+    user = current_user._get_current_object()
+    form = LanguageForm(locale=user.locale or "")
+    if form.validate_on_submit():
+        try:
+            update_profile(user, {"locale": form.locale.data or None}, user)
+        except AccountError as exc:
+            form.locale.errors.append(exc.message)
+        else:
+            db.session.commit()
+            # The account's choice now wins over a language picked earlier with ?lang=.
+            session.pop("lang", None)
+            refresh()
+            flash(_("Your preferences are saved."), "success")
+            return redirect(url_for("accounts.profile"))
+    communities = db.session.execute(
+        select(Community.name, Community.brand, Membership.is_representative)
+        .join(Membership, Membership.community_id == Community.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Community.name)
+    ).all()
+    return render_template(
+        "accounts/profile.html", user=user, form=form, communities=communities
+    )

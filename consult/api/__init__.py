@@ -3,50 +3,145 @@
 from __future__ import annotations
 
 import json
+import logging
+from datetime import timedelta
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from limits import parse as parse_rate_limit
+from marshmallow import Schema, fields
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from consult.accounts.models import ApiToken, hash_token
 from consult.errors import ApiError
-from consult.extensions import api, db
+from consult.extensions import api, db, limiter
+from consult.types import utcnow
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 PUBLIC_PATHS = {f"{PREFIX}/openapi.json"}
+#: ``last_used_at`` is written at most this often per token: reads stay reads.
+LAST_USED_PRECISION = timedelta(minutes=1)
+READ_METHODS = ("GET", "HEAD")
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "A machine code"})
+    message = fields.String(required=True, metadata={"description": "A human text"})
+    fields = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Messages per invalid field (422)"},
+    )
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer of the API."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+def _is_api_path() -> bool:
+    return request.path.startswith(PREFIX + "/") or request.path == PREFIX
 
 
 def authenticate() -> None:
     """Find the caller: a Bearer token, or the browser session for reading."""
-    if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
+    if not _is_api_path():
         return None
     g.api_user = None
+    # A route that does not exist is 404 (or 405) for everyone, signed in or not.
+    if isinstance(request.routing_exception, NotFound | MethodNotAllowed):
+        raise request.routing_exception
     if request.path in PUBLIC_PATHS:
         return None
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer <token>'.")
         row = db.session.scalar(
-            select(ApiToken).where(
-                ApiToken.token_hash == hash_token(token.strip()),
-                ApiToken.revoked_at.is_(None),
-            )
+            select(ApiToken)
+            .options(joinedload(ApiToken.user))
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
         )
         if row is None or not row.user.active:
             raise ApiError(401, "unauthorized", "The API token is not valid.")
         g.api_user = row.user
+        _end_read_transaction()
+        _touch(row)
+        _rate_limit(f"token:{row.id}")
         return None
-    if request.method in ("GET", "HEAD") and current_user.is_authenticated:
+    if request.method in READ_METHODS and current_user.is_authenticated:
         g.api_user = current_user._get_current_object()
+        _rate_limit(f"user:{g.api_user.id}")
         return None
+    if current_user.is_authenticated:
+        raise ApiError(
+            401, "unauthorized", "A browser session may only read; send a Bearer token to write."
+        )
     raise ApiError(401, "unauthorized", "Authentication required: send a Bearer token.")
+
+
+def _end_read_transaction() -> None:
+    """Close the transaction the token lookup opened, keeping the loaded caller.
+
+    The handler then starts its own transaction, as it needs it (SQLite handlers that
+    write may ask for BEGIN IMMEDIATE, which must come first in a transaction).
+    """
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def _touch(token: ApiToken) -> None:
+    """Record when a token was last used, at most once per LAST_USED_PRECISION.
+
+    Written on a connection of its own, so that a failure here (say, SQLite busy)
+    costs only the timestamp, never the request.
+    """
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
+        return
+    try:
+        with db.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                conn.execute(
+                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                )
+        # Known to the loaded object without making it dirty (no second UPDATE later).
+        set_committed_value(token, "last_used_at", now)
+    except SQLAlchemyError:
+        log.warning("could not record the use of API token %s", token.id, exc_info=True)
+
+
+def _rate_limit(key: str) -> None:
+    """Refuse the request with 429 when API_RATE_LIMIT is set and ``key`` exceeded it."""
+    value = current_app.config.get("API_RATE_LIMIT")
+    if not value or not current_app.config.get("RATELIMIT_ENABLED", True) or not limiter.enabled:
+        return
+    item = parse_rate_limit(value)
+    if not limiter.limiter.hit(item, "api", key):
+        reset_at = limiter.limiter.get_window_stats(item, "api", key).reset_time
+        error = ApiError(429, "too_many_requests", f"Too many requests: at most {value}.")
+        error.retry_after = max(int(reset_at - utcnow().timestamp()), 1)
+        raise error
 
 
 def check_json_body() -> None:
     """Answer 400 when a request to the API carries a body that is not JSON at all."""
-    if not request.path.startswith(PREFIX + "/") or request.method in ("GET", "HEAD"):
+    if not _is_api_path() or request.method in READ_METHODS:
         return
     raw = request.get_data(cache=True)
     if not raw.strip():
@@ -58,9 +153,12 @@ def check_json_body() -> None:
 
 
 def init_api(app: Flask) -> None:
+    # Document the error body the API really sends (consult.errors), not the library's.
+    api.ERROR_SCHEMA = ErrorSchema
     api.init_app(app)
     api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "`flask tokens create`"}
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "`flask --app wsgi tokens create`"},
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
 

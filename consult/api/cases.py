@@ -1,7 +1,232 @@
-"""Cases and issues."""
+"""Cases and issues: intake, escalation through the four-level grid, evaluation."""
 
 from __future__ import annotations
 
+from flask import abort
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from consult.api import api_user
+from consult.api.schemas import QuerySchema, StrictInt, StrictSchema
+from consult.cases import queries
+from consult.cases.models import Case, Issue
+from consult.cases.operations import create_case, create_issue, escalate_case, evaluate_issue
+from consult.community.models import Community
+from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
+from consult.extensions import db
+from consult.minutes.operations import write_transaction
+from consult.permissions import require
 
 blp = Blueprint("api_cases", __name__, description="Cases and issues")
+
+class CaseCreateSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=20_000))
+    community = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    category = fields.String(required=True, validate=validate.OneOf(CASE_CATEGORIES))
+    reporter = fields.String(allow_none=True, validate=validate.Length(max=120))
+    source = fields.String(load_default="grid", validate=validate.OneOf(CASE_SOURCES))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=32),
+                          metadata={"description": "The reporter's phone (extension)"})
+    grid = fields.String(allow_none=True, validate=validate.Length(max=120),
+                         metadata={"description": "The grid cell (extension)"})
+    reference = fields.String(
+        allow_none=True, validate=validate.Length(min=1, max=64),
+        metadata={"description": "The grid platform's own id; a second case with it is 409"},
+    )
+
+
+class ResolutionRefSchema(Schema):
+    id = fields.Integer()
+    session = fields.Integer()
+    agenda_item = fields.Integer()
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String()
+    status = fields.String(metadata={"enum": list(CASE_STATUSES)})
+    level = fields.Integer()
+    category = fields.String()
+    source = fields.String()
+    community = fields.String()
+    grid = fields.String(allow_none=True)
+    reporter = fields.String(allow_none=True)
+    reported_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    level_since = fields.String()
+    due_at = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    issue = fields.Integer(allow_none=True)
+    session = fields.Integer(allow_none=True, metadata={"description": "Session it was raised at"})
+    resolution = fields.Nested(ResolutionRefSchema, allow_none=True)
+
+
+class CaseListQuery(QuerySchema):
+    community = fields.String(validate=validate.Length(min=1, max=120))
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    level = fields.Integer(validate=validate.Range(min=1, max=4))
+    category = fields.String(validate=validate.OneOf(CASE_CATEGORIES))
+    source = fields.String(validate=validate.OneOf(CASE_SOURCES))
+    overdue = fields.Boolean()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=queries.PER_PAGE,
+                              validate=validate.Range(min=1, max=queries.MAX_PER_PAGE))
+
+
+class CaseListSchema(Schema):
+    items = fields.List(fields.Nested(CaseSchema))
+    page = fields.Integer()
+    pages = fields.Integer()
+    total = fields.Integer()
+
+
+class EscalateSchema(StrictSchema):
+    reason = fields.String(load_default="", validate=validate.Length(max=2_000))
+
+
+class IssueCreateSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    community = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    cases = fields.List(StrictInt(), required=True)
+    description = fields.String(load_default="", validate=validate.Length(max=20_000))
+
+
+class IssueSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+    community = fields.String()
+    cases = fields.List(fields.Integer())
+    resolution = fields.Integer(allow_none=True)
+    evaluation_round = fields.Integer()
+
+
+class EvaluationCreateSchema(StrictSchema):
+    rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
+    comment = fields.String(load_default="", validate=validate.Length(max=2_000))
+
+
+class EvaluationSchema(Schema):
+    id = fields.Integer()
+    issue = fields.Integer()
+    round = fields.Integer()
+    rating = fields.String()
+    comment = fields.String()
+    issue_status = fields.String(metadata={"description": "The issue's status after rating"})
+
+
+def _case(case_id: int) -> Case:
+    db.get_or_404(Case, case_id)
+    return queries.load_case(case_id)
+
+
+@blp.route("/cases", methods=["POST"])
+@blp.arguments(CaseCreateSchema)
+@blp.response(201, CaseSchema)
+def post_case(data):
+    """Open a case at grid level 1 (admin, cadre, unit_rep)."""
+    user = api_user()
+    require(user, "case.create")
+    case = create_case(data, user)
+    db.session.commit()
+    return queries.case_document(queries.load_case(case.id), user)
+
+
+@blp.route("/cases", methods=["GET"])
+@blp.arguments(CaseListQuery, location="query")
+@blp.response(200, CaseListSchema)
+def list_cases(args):
+    """List cases with filters (admin, cadre, secretary, unit_rep; extension)."""
+    user = api_user()
+    require(user, "case.list")
+    community_id = None
+    if args.get("community"):
+        community = db.session.scalar(
+            select(Community).where(Community.name == args["community"])
+        )
+        if community is None:
+            return {"items": [], "page": args["page"], "pages": 0, "total": 0}
+        community_id = community.id
+    f = queries.CaseFilter(community_id=community_id, status=args.get("status"),
+                           level=args.get("level"), category=args.get("category"),
+                           source=args.get("source"), overdue=args.get("overdue"))
+    page = queries.case_page(f, args["page"], args["per_page"])
+    return {
+        "items": [queries.case_document(c, user) for c in page.items],
+        "page": page.page,
+        "pages": page.pages,
+        "total": page.total,
+    }
+
+
+@blp.route("/cases/<int:case_id>")
+@blp.response(200, CaseSchema)
+def get_case(case_id):
+    """Return one case, with the resolution, agenda item and session that closed it."""
+    user = api_user()
+    require(user, "case.view")
+    return queries.case_document(_case(case_id), user)
+
+
+@blp.route("/cases/<int:case_id>/escalate", methods=["POST"])
+@blp.arguments(EscalateSchema)
+@blp.response(200, CaseSchema)
+def escalate(data, case_id):
+    """Hand the case to the next grid level, at most 4 (admin, cadre)."""
+    user = api_user()
+    require(user, "case.escalate")
+    write_transaction()
+    case = db.get_or_404(Case, case_id)
+    escalate_case(case, user, data.get("reason") or "")
+    db.session.commit()
+    return queries.case_document(_case(case_id), user)
+
+
+@blp.route("/issues", methods=["POST"])
+@blp.arguments(IssueCreateSchema)
+@blp.response(201, IssueSchema)
+def post_issue(data):
+    """Group cases of one community into an issue (admin, cadre, secretary)."""
+    user = api_user()
+    require(user, "issue.create")
+    write_transaction()
+    issue = create_issue(data, user)
+    db.session.commit()
+    return queries.issue_document(queries.load_issue(issue.id))
+
+
+@blp.route("/issues/<int:issue_id>")
+@blp.response(200, IssueSchema)
+def get_issue(issue_id):
+    """Return one issue with its cases (extension)."""
+    user = api_user()
+    require(user, "case.view")
+    db.get_or_404(Issue, issue_id)
+    return queries.issue_document(queries.load_issue(issue_id))
+
+
+@blp.route("/issues/<int:issue_id>/evaluations", methods=["POST"])
+@blp.arguments(EvaluationCreateSchema)
+@blp.response(201, EvaluationSchema)
+def post_evaluation(data, issue_id):
+    """Rate a resolved issue as a residents' representative of its community (extension)."""
+    user = api_user()
+    write_transaction()
+    issue = db.session.scalar(select(Issue).where(Issue.id == issue_id).with_for_update())
+    if issue is None:
+        abort(404)
+    require(user, "evaluation.create", issue)
+    evaluation = evaluate_issue(issue, data, user)
+    db.session.commit()
+    return {
+        "id": evaluation.id,
+        "issue": issue.id,
+        "round": evaluation.round,
+        "rating": evaluation.rating,
+        "comment": evaluation.comment,
+        "issue_status": issue.status,
+    }

@@ -1,7 +1,163 @@
-"""Calendar feeds."""
+"""Calendar feeds, and invitations to a session."""
 
 from __future__ import annotations
 
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-blp = Blueprint("api_feeds", __name__, description="Calendar feeds")
+from consult.api import api_user
+from consult.api.schemas import StrictInt, StrictSchema
+from consult.calendar.models import FeedToken
+from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
+from consult.enums import FEED_SCOPES
+from consult.errors import ApiError, RefusedInput
+from consult.extensions import db
+from consult.meetings.models import Meeting
+from consult.permissions import can, may_see_meeting
+
+blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitations")
+
+#: Ids above this cannot exist (PostgreSQL integer); asking for one is a 404, not an error.
+MAX_ID = 2**31 - 1
+
+
+def _refused(exc: RefusedInput) -> ApiError:
+    """Undo the request's writes and turn a refusal into the API's error."""
+    db.session.rollback()
+    message = str(exc.message)
+    extra = {"fields": {exc.field: [message]}} if exc.field and exc.status == 422 else {}
+    code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid")
+    return ApiError(exc.status, code, message, **extra)
+
+
+# -- feeds -------------------------------------------------------------------------------
+
+
+class FeedCreateSchema(StrictSchema):
+    scope = fields.String(required=True, validate=validate.OneOf(FEED_SCOPES))
+    community = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=120),
+        metadata={"description": "The community's name; only with scope community."},
+    )
+
+
+class FeedCreatedSchema(Schema):
+    id = fields.Integer()
+    url = fields.String(metadata={"description": "/calendar/<token>.ics; shown only here."})
+
+
+class FeedSchema(Schema):
+    id = fields.Integer()
+    scope = fields.String(metadata={"enum": list(FEED_SCOPES)})
+    community = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class FeedListSchema(Schema):
+    items = fields.List(fields.Nested(FeedSchema))
+
+
+@blp.route("/feeds", methods=["GET"])
+@blp.response(200, FeedListSchema)
+def list_feeds():
+    """List the caller's live feeds (their secrets are never shown again)."""
+    from consult.calendar.queries import user_feeds
+
+    return {
+        "items": [
+            {
+                "id": feed.id,
+                "scope": feed.scope,
+                "community": feed.community.name if feed.community else None,
+                "created_at": feed.created_at,
+            }
+            for feed in user_feeds(api_user())
+        ]
+    }
+
+
+@blp.route("/feeds", methods=["POST"])
+@blp.arguments(FeedCreateSchema)
+@blp.response(201, FeedCreatedSchema)
+def post_feed(data):
+    """Create a subscribable feed: the caller's own sessions, or a community's."""
+    user = api_user()
+    if not can(user, "feed.create"):
+        raise ApiError(403, "forbidden", "You may not create calendar feeds.")
+    try:
+        feed, token = create_feed(data, user)
+    except RefusedInput as exc:
+        raise _refused(exc) from None
+    db.session.commit()
+    return {"id": feed.id, "url": f"/calendar/{token}.ics"}
+
+
+@blp.route("/feeds/<int:feed_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_feed(feed_id):
+    """Revoke one of the caller's feeds: its URL answers 404 from now on."""
+    user = api_user()
+    if feed_id > MAX_ID:
+        raise ApiError(404, "not_found", "No such feed.")
+    feed = db.session.scalar(
+        select(FeedToken).where(
+            FeedToken.id == feed_id,
+            FeedToken.user_id == user.id,
+            FeedToken.revoked_at.is_(None),
+        )
+    )
+    if feed is None:
+        raise ApiError(404, "not_found", "No such feed.")
+    revoke_feed(feed, user)
+    db.session.commit()
+
+
+# -- invitations -------------------------------------------------------------------------
+
+
+class InvitationsSchema(StrictSchema):
+    emails = fields.List(
+        fields.String(validate=validate.Length(max=254)),
+        validate=validate.Length(max=MAX_INVITEES),
+        metadata={"description": "Addresses to invite."},
+    )
+    units = fields.List(
+        StrictInt(),
+        validate=validate.Length(max=100),
+        metadata={"description": "Alliance units whose representatives are invited."},
+    )
+    registered = fields.Boolean(metadata={"description": "Invite everyone signed up."})
+    whole_series = fields.Boolean(
+        metadata={"description": "For an occurrence: invite to the whole series (default)."}
+    )
+
+
+class QueuedSchema(Schema):
+    queued = fields.Integer(metadata={"description": "Invitations queued for delivery."})
+
+
+@blp.route("/sessions/<int:meeting_id>/invitations", methods=["POST"])
+@blp.arguments(InvitationsSchema)
+@blp.response(202, QueuedSchema)
+def post_invitations(data, meeting_id):
+    """Invite people: each gets a mail with an iCalendar METHOD:REQUEST part."""
+    user = api_user()
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
+    if meeting is None or not may_see_meeting(user, meeting):
+        raise ApiError(404, "not_found", "No such session.")
+    if not can(user, "meeting.invite", meeting):
+        raise ApiError(403, "forbidden", "You may not invite people to this session.")
+    try:
+        invitations = invite_people(meeting, data, user)
+        db.session.commit()
+    except RefusedInput as exc:
+        raise _refused(exc) from None
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(
+            409, "conflict", "Someone invited the same people at the same time; try again."
+        ) from None
+    return {"queued": len(invitations)}

@@ -1,7 +1,247 @@
-"""Agendas, resolutions and minutes."""
+"""Agendas, resolutions, actions and minutes of sessions."""
 
 from __future__ import annotations
 
+from flask import abort
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from consult.api import api_user
+from consult.api.schemas import StrictInt, StrictSchema
+from consult.enums import OUTCOMES
+from consult.errors import ApiError
+from consult.extensions import db
+from consult.meetings.models import Meeting
+from consult.minutes import operations as ops
+from consult.minutes import queries
+from consult.minutes.models import ActionItem, AgendaItem
+from consult.permissions import require, visible_or_404
 
 blp = Blueprint("api_minutes", __name__, description="Agendas, resolutions and minutes")
+
+
+class MinutesStepSchema(StrictSchema):
+    """No data: an empty body or {}."""
+
+
+class AgendaItemCreateSchema(StrictSchema):
+    title = fields.String(validate=validate.Length(min=1, max=200),
+                          metadata={"description": "Required unless an issue or action is given"})
+    issue = StrictInt(allow_none=True)
+    carried_action = StrictInt(allow_none=True, metadata={
+        "description": "An open action item of an earlier session to follow up (extension)"})
+    duration_minutes = StrictInt(allow_none=True, validate=validate.Range(min=1, max=600))
+
+
+class AgendaItemSchema(Schema):
+    id = fields.Integer()
+    position = fields.Integer()
+    title = fields.String()
+    issue = fields.Integer(allow_none=True)
+    carried_action = fields.Integer(allow_none=True)
+    duration_minutes = fields.Integer(allow_none=True)
+    resolution = fields.Integer(allow_none=True)
+
+
+class AgendaSchema(Schema):
+    items = fields.List(fields.Nested(AgendaItemSchema))
+
+
+class ActionCreateSchema(StrictSchema):
+    description = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    unit = StrictInt(allow_none=True)
+    assignee = StrictInt(allow_none=True)
+    due_on = fields.Date(allow_none=True)
+
+
+class ResolutionCreateSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    closes_cases = fields.List(StrictInt(), load_default=list)
+    actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
+    referred_unit = StrictInt(allow_none=True)
+
+
+class ActionSchema(Schema):
+    id = fields.Integer()
+    description = fields.String()
+    unit = fields.Integer(allow_none=True)
+    assignee = fields.Integer(allow_none=True)
+    due_on = fields.Date(allow_none=True)
+    status = fields.String()
+    done_note = fields.String()
+
+
+class ResolutionSchema(Schema):
+    id = fields.Integer()
+    agenda_item = fields.Integer()
+    session = fields.Integer()
+    text = fields.String()
+    outcome = fields.String()
+    closes_cases = fields.List(fields.Integer())
+    actions = fields.List(fields.Nested(ActionSchema))
+
+
+class MinutesSchema(Schema):
+    session = fields.Integer()
+    status = fields.String(metadata={"enum": ["draft", "approved", "published"]})
+    version = fields.Integer()
+    notes = fields.Dict(keys=fields.String(), values=fields.String())
+    html = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class MinutesSaveSchema(StrictSchema):
+    version = StrictInt(required=True, validate=validate.Range(min=0))
+    notes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class ActionDoneSchema(StrictSchema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+def _meeting(session_id: int, user) -> Meeting:
+    return visible_or_404(db.session.get(Meeting, session_id), user)
+
+
+def _item_document(item: AgendaItem) -> dict:
+    return {
+        "id": item.id,
+        "position": item.position,
+        "title": item.title,
+        "issue": item.issue_id,
+        "carried_action": item.carried_action_id,
+        "duration_minutes": item.duration_minutes,
+        "resolution": item.resolution.id if item.resolution is not None else None,
+    }
+
+
+def _action_document(action: ActionItem) -> dict:
+    return {
+        "id": action.id,
+        "description": action.description,
+        "unit": action.unit_id,
+        "assignee": action.assignee_id,
+        "due_on": action.due_on,
+        "status": action.status,
+        "done_note": action.done_note,
+    }
+
+
+@blp.route("/sessions/<int:session_id>/agenda", methods=["POST"])
+@blp.arguments(AgendaItemCreateSchema)
+@blp.response(201, AgendaItemSchema)
+def post_agenda_item(data, session_id):
+    """Put an item on a session's agenda (admin, cadre, secretary)."""
+    user = api_user()
+    require(user, "agenda.edit")
+    ops.write_transaction()
+    meeting = _meeting(session_id, user)
+    item = ops.add_agenda_item(meeting, data, user)
+    db.session.commit()
+    return _item_document(queries.load_agenda_item(item.id))
+
+
+@blp.route("/sessions/<int:session_id>/agenda", methods=["GET"])
+@blp.response(200, AgendaSchema)
+def get_agenda(session_id):
+    """Return a session's agenda in order (extension)."""
+    user = api_user()
+    meeting = _meeting(session_id, user)
+    return {"items": [_item_document(i) for i in queries.agenda_items(meeting)]}
+
+
+@blp.route("/agenda/<int:item_id>/resolution", methods=["POST"])
+@blp.arguments(ResolutionCreateSchema)
+@blp.response(201, ResolutionSchema)
+def post_resolution(data, item_id):
+    """Record the resolution of an agenda item and close the cases it names."""
+    user = api_user()
+    require(user, "resolution.create")
+    ops.write_transaction()
+    item = queries.load_agenda_item(item_id)
+    if item is None:
+        abort(404)
+    visible_or_404(item.meeting, user)
+    resolution = ops.create_resolution(item, data, user)
+    db.session.commit()
+    return {
+        "id": resolution.id,
+        "agenda_item": item.id,
+        "session": item.meeting_id,
+        "text": resolution.text,
+        "outcome": resolution.outcome,
+        "closes_cases": [c.id for c in resolution.cases],
+        "actions": [_action_document(a) for a in resolution.actions],
+    }
+
+
+@blp.route("/sessions/<int:session_id>/minutes", methods=["GET"])
+@blp.response(200, MinutesSchema)
+def get_minutes(session_id):
+    """Return a session's minutes: staff in any status, others once published."""
+    user = api_user()
+    meeting = _meeting(session_id, user)
+    minutes = queries.minutes_for(meeting)
+    if not queries.may_read_minutes(user, meeting, minutes):
+        abort(404)
+    return queries.minutes_document(meeting, minutes, user)
+
+
+@blp.route("/sessions/<int:session_id>/minutes", methods=["PUT"])
+@blp.arguments(MinutesSaveSchema)
+@blp.response(200, MinutesSchema)
+def put_minutes(data, session_id):
+    """Save a session's notes from the version they were read at (409 when stale)."""
+    user = api_user()
+    require(user, "minutes.edit")
+    ops.write_transaction()
+    meeting = _meeting(session_id, user)
+    try:
+        minutes = ops.save_minutes(meeting, data, user)
+    except ops.StaleMinutes as exc:
+        db.session.rollback()
+        current = queries.minutes_document(meeting, queries.minutes_for(meeting), user)
+        raise ApiError(409, "stale_version", exc.message, current=current) from None
+    db.session.commit()
+    return queries.minutes_document(meeting, minutes, user)
+
+
+def _move(session_id: int, action: str, operation):
+    user = api_user()
+    require(user, action)
+    ops.write_transaction()
+    meeting = _meeting(session_id, user)
+    minutes = operation(meeting, user)
+    db.session.commit()
+    return queries.minutes_document(meeting, minutes, user)
+
+
+@blp.route("/sessions/<int:session_id>/minutes/approve", methods=["POST"])
+@blp.arguments(MinutesStepSchema)
+@blp.response(200, MinutesSchema)
+def approve(_data, session_id):
+    """Approve draft minutes (admin, cadre)."""
+    return _move(session_id, "minutes.approve", ops.approve_minutes)
+
+
+@blp.route("/sessions/<int:session_id>/minutes/publish", methods=["POST"])
+@blp.arguments(MinutesStepSchema)
+@blp.response(200, MinutesSchema)
+def publish(_data, session_id):
+    """Publish approved minutes (admin, cadre)."""
+    return _move(session_id, "minutes.publish", ops.publish_minutes)
+
+
+@blp.route("/actions/<int:action_id>/done", methods=["POST"])
+@blp.arguments(ActionDoneSchema)
+@blp.response(200, ActionSchema)
+def action_done(data, action_id):
+    """Report an action done, with a note (its unit's representative; extension)."""
+    user = api_user()
+    require(user, "action.report")
+    ops.write_transaction()
+    action = db.get_or_404(ActionItem, action_id)
+    require(user, "action.report", action)
+    ops.report_action(action, data, user)
+    db.session.commit()
+    return _action_document(action)

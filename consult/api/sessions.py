@@ -2,6 +2,310 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+
+from consult.api import api_user
+from consult.api.schemas import AwareDateTime, QuerySchema, StrictInt, StrictSchema
+from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
+from consult.errors import ApiError, RefusedInput
+from consult.extensions import db
+from consult.meetings import operations, queries
+from consult.meetings.operations import ClashError
+from consult.permissions import require, visible_or_404
 
 blp = Blueprint("api_sessions", __name__, description="Sessions and series")
+
+MAX_ID = 2**31 - 1
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be empty.")
+
+
+def _no_control(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("Must not contain a NUL character.")
+
+
+def Text(required: bool = False, allow_none: bool = False, max_length: int = 200,  # noqa: N802
+         **kwargs):
+    """A string field that refuses blank values and NUL characters."""
+    checks = [validate.Length(max=max_length), _no_control]
+    if not allow_none:
+        checks.append(_not_blank)
+    return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+class SessionSchema(Schema):
+    """A session (one occurrence, for a series), as API.md shows it."""
+
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": list(SESSION_KINDS)})
+    title = fields.String()
+    community = fields.String()
+    venue = fields.String(allow_none=True)
+    starts_at = fields.DateTime(metadata={"description": "In the session's own offset."})
+    ends_at = fields.DateTime()
+    timezone = fields.String()
+    status = fields.String(metadata={"enum": list(SESSION_STATUSES)})
+    capacity = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    sequence = fields.Integer()
+    series = fields.Integer(allow_none=True)
+    visibility = fields.String(metadata={"enum": list(VISIBILITIES)})
+    ics_url = fields.String()
+
+
+class SessionPageSchema(Schema):
+    items = fields.List(fields.Nested(SessionSchema))
+    page = fields.Integer()
+    pages = fields.Integer()
+    total = fields.Integer()
+
+
+class SessionCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
+    title = Text(required=True)
+    description = fields.String(validate=[validate.Length(max=operations.MAX_DESCRIPTION),
+                                          _no_control])
+    community = Text(required=True, max_length=120)
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+    timezone = Text(max_length=64, metadata={"description": "IANA zone; default CONSULT_TIMEZONE"})
+    venue = Text(allow_none=True)
+    capacity = StrictInt(allow_none=True, validate=validate.Range(
+        min=0, max=operations.MAX_CAPACITY))
+    recurrence = fields.String(allow_none=True, validate=[validate.Length(max=500), _no_control],
+                               metadata={"description": "RFC 5545 RRULE value"})
+    visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
+    host_unit = StrictInt(allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
+
+
+class SessionUpdateSchema(StrictSchema):
+    title = Text()
+    description = fields.String(validate=[validate.Length(max=operations.MAX_DESCRIPTION),
+                                          _no_control])
+    starts_at = AwareDateTime()
+    ends_at = AwareDateTime()
+    venue = Text(allow_none=True)
+    capacity = StrictInt(allow_none=True, validate=validate.Range(
+        min=0, max=operations.MAX_CAPACITY))
+    host_unit = StrictInt(allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
+
+
+class EmptySchema(StrictSchema):
+    """No data: an empty body or {}."""
+
+
+class SeriesCancelledSchema(Schema):
+    series = fields.Integer()
+    cancelled = fields.Integer(metadata={"description": "Occurrences cancelled now"})
+
+
+class DateOrDateTime(fields.Field):
+    """An aware ISO 8601 datetime, or a date (its midnight in CONSULT_TIMEZONE)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValidationError("Not a date or datetime.")
+        # A '+' left unencoded in a query string arrives as a space.
+        text = value.strip().replace(" ", "+")
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                zone = ZoneInfo(current_app.config["CONSULT_TIMEZONE"])
+                return datetime.combine(day, time(), zone)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError("Not a date or an ISO 8601 datetime.") from None
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise ValidationError("The datetime needs a UTC offset.")
+        return parsed
+
+
+class SessionListQuery(QuerySchema):
+    community = fields.String(validate=[validate.Length(min=1, max=120), _no_control])
+    kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
+    series = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
+    from_ = DateOrDateTime(data_key="from")
+    to = DateOrDateTime()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1),
+                              metadata={"description": "Capped at API_PER_PAGE_MAX"})
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def session_payload(meeting, waitlisted: int = 0) -> dict:
+    """Return the session object of API.md for ``meeting``."""
+    tz = ZoneInfo(meeting.timezone)
+    return {
+        "id": meeting.id,
+        "kind": meeting.kind,
+        "title": meeting.title,
+        "community": meeting.community.name,
+        "venue": meeting.venue.name if meeting.venue else None,
+        "starts_at": meeting.starts_at.astimezone(tz),
+        "ends_at": meeting.ends_at.astimezone(tz),
+        "timezone": meeting.timezone,
+        "status": meeting.status,
+        "capacity": meeting.capacity,
+        "confirmed": meeting.confirmed_count,
+        "waitlisted": waitlisted,
+        "sequence": meeting.sequence,
+        "series": meeting.series_id,
+        "visibility": meeting.visibility,
+        "ics_url": f"/sessions/{meeting.id}.ics",
+    }
+
+
+def _payload_of(meeting) -> dict:
+    return session_payload(meeting, queries.waitlisted_counts([meeting.id]).get(meeting.id, 0))
+
+
+def refused(exc: RefusedInput) -> ApiError:
+    """Turn an operation's refusal into the API's error, after undoing its writes."""
+    db.session.rollback()
+    message = str(exc.message)
+    extra = {"fields": {exc.field: [message]}} if exc.field and exc.status == 422 else {}
+    code = "invalid" if exc.status == 422 else "conflict"
+    if isinstance(exc, ClashError):
+        code = "venue_clash"
+        extra["clash"] = exc.clash.as_dict()
+    elif exc.status == 409 and exc.field == "capacity":
+        code = "capacity_below_confirmed"
+    return ApiError(exc.status, code, message, **extra)
+
+
+def _load_meeting(meeting_id: int):
+    """Return the session, or answer 404 when it does not exist or may not be seen."""
+    return visible_or_404(queries.get_meeting(meeting_id), api_user())
+
+
+def allowed(action: str, load: bool = False):
+    """Check the caller's role (and that the session may be seen) before reading the body."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if load:
+                _load_meeting(kwargs["meeting_id"])
+            require(api_user(), action)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+@blp.route("/sessions")
+class Sessions(MethodView):
+    @blp.arguments(SessionListQuery, location="query")
+    @blp.response(200, SessionPageSchema)
+    def get(self, args):
+        """List the sessions the caller may see, by start time."""
+        if args.get("series") is not None:
+            made = operations.extend_due_series(args["series"])
+        else:
+            made = operations.extend_due_series()
+        if made:
+            db.session.commit()
+        per_page = min(args["per_page"], current_app.config.get("API_PER_PAGE_MAX", 100))
+        f = queries.MeetingFilter(
+            community=args.get("community"),
+            kind=args.get("kind"),
+            series_id=args.get("series"),
+            start=args.get("from_"),
+            end=args.get("to"),
+            status=args.get("status"),
+        )
+        page = queries.list_meetings(api_user(), f, args["page"], per_page)
+        waiting = queries.waitlisted_counts(m.id for m in page.items)
+        return {
+            "items": [session_payload(m, waiting.get(m.id, 0)) for m in page.items],
+            "page": page.page,
+            "pages": page.pages,
+            "total": page.total,
+        }
+
+    @allowed("meeting.create")
+    @blp.arguments(SessionCreateSchema)
+    @blp.response(201, SessionSchema)
+    def post(self, data):
+        """Schedule a session, or a series when `recurrence` is given (admin, cadre)."""
+        try:
+            meeting = operations.create_meeting(data, api_user())
+        except RefusedInput as exc:
+            raise refused(exc) from None
+        db.session.commit()
+        return session_payload(meeting, 0)
+
+
+@blp.route("/sessions/<int:meeting_id>")
+class SessionItem(MethodView):
+    @blp.response(200, SessionSchema)
+    def get(self, meeting_id):
+        """Return one session (404 when the caller may not see it)."""
+        meeting = _load_meeting(meeting_id)
+        if meeting.series_id is not None and operations.extend_due_series(meeting.series_id):
+            db.session.commit()
+        return _payload_of(meeting)
+
+    @allowed("meeting.edit", load=True)
+    @blp.arguments(SessionUpdateSchema)
+    @blp.response(200, SessionSchema)
+    def patch(self, data, meeting_id):
+        """Change or move a session; an occurrence of a series changes alone (admin, cadre)."""
+        meeting = _load_meeting(meeting_id)
+        try:
+            operations.update_meeting(meeting, data, api_user())
+        except RefusedInput as exc:
+            raise refused(exc) from None
+        db.session.commit()
+        return _payload_of(meeting)
+
+
+@blp.route("/sessions/<int:meeting_id>/cancel", methods=["POST"])
+@allowed("meeting.cancel", load=True)
+@blp.arguments(EmptySchema, required=False)
+@blp.response(200, SessionSchema)
+def cancel_session(data, meeting_id):
+    """Cancel a session; for a series, that occurrence only (admin, cadre)."""
+    meeting = _load_meeting(meeting_id)
+    try:
+        operations.cancel_meeting(meeting, api_user())
+    except RefusedInput as exc:
+        raise refused(exc) from None
+    db.session.commit()
+    return _payload_of(meeting)
+
+
+@blp.route("/series/<int:series_id>/cancel", methods=["POST"])
+@allowed("meeting.cancel")
+@blp.arguments(EmptySchema, required=False)
+@blp.response(200, SeriesCancelledSchema)
+def cancel_series(data, series_id):
+    """Cancel a whole series: every occurrence not yet started (admin, cadre)."""
+    series = queries.get_series(series_id)
+    if series is None:
+        raise ApiError(404, "not_found", "No such series.")
+    cancelled = operations.cancel_series(series, api_user())
+    db.session.commit()
+    return {"series": series.id, "cancelled": cancelled}

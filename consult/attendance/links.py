@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 RSVP_SALT = "consult.rsvp"
@@ -25,8 +25,9 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def _absolute(endpoint: str, **values) -> str:
-    path = url_for(endpoint, _external=False, **values)
-    return current_app.config["BASE_URL"] + path
+    """Return BASE_URL + the endpoint's path; works in a request, a CLI command or a worker."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
 
 
 def rsvp_token(invitation_id: int, partstat: str) -> str:

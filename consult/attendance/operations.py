@@ -1,18 +1,59 @@
-"""Writes about sign-ups: places are claimed atomically against the session's capacity."""
+"""Writes about sign-ups, invitation answers and attendance.
+
+Places are claimed atomically against the session's capacity: the session's row is
+locked first (FOR UPDATE on PostgreSQL; on SQLite the request runs in BEGIN IMMEDIATE,
+see consult.attendance.transactions), then one conditional UPDATE takes a place only
+while ``confirmed_count < capacity``, and the database's CHECK refuses anything past
+it. Operations flush and audit; the caller commits once.
+"""
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from sqlalchemy import select, update
+import re
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from consult import audit
+from consult.enums import ATTENDANCE_STATUSES
+from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
-from consult.meetings.models import Meeting, Registration
+from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
 from consult.types import utcnow
 
+#: Attendance may be taken (and people checked in) from this long before the start.
+ATTENDANCE_OPENS_BEFORE = timedelta(days=1)
+#: Answers an invitee may give from the signed link.
+RSVP_ANSWERS = ("ACCEPTED", "TENTATIVE", "DECLINED")
 
-class CapacityError(ValueError):
+#: A mainland mobile number, or a landline with its area code (0936-6621188).
+MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+LANDLINE_RE = re.compile(r"0\d{2,3}-?\d{7,8}")
+
+
+class AttendanceError(RefusedInput):
+    """Refused input about sign-ups, invitations or attendance."""
+
+
+class CapacityError(AttendanceError):
     """A capacity change that would un-confirm people, or another refused change."""
+
+    def __init__(self, message, field: str | None = "capacity", status: int = 409):
+        super().__init__(message, field, status)
+
+
+class AlreadyRegistered(AttendanceError):
+    """The person already holds a place or a place on the waiting list."""
+
+    def __init__(self, message=None):
+        super().__init__(
+            message or _l("You are already registered for this session."), None, 409
+        )
+
+
+# -- the atomic claim -----------------------------------------------------------------
 
 
 def claim_place(meeting_id: int) -> bool:
@@ -39,32 +80,208 @@ def release_place(meeting_id: int) -> None:
     )
 
 
+def lock_meeting(meeting: Meeting) -> Meeting:
+    """Lock the session's row until the transaction ends and reload what sign-ups read.
+
+    Every write about a session's places takes this lock first, so sign-ups, cancels and
+    capacity changes of one session run one after the other and the waiting list keeps
+    its order. SQLite has no row locks; there the whole transaction holds the write lock.
+    """
+    with db.session.no_autoflush:
+        db.session.refresh(
+            meeting,
+            ["status", "starts_at", "capacity", "confirmed_count"],
+            with_for_update=True,
+        )
+    return meeting
+
+
+def _ensure_open(meeting: Meeting) -> None:
+    if meeting.status == "cancelled":
+        raise AttendanceError(_l("This session has been cancelled."), None, 409)
+    if meeting.starts_at <= utcnow():
+        raise AttendanceError(_l("This session has already started."), None, 409)
+
+
+def _has_waitlist(meeting_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Registration.meeting_id == meeting_id,
+                    Registration.status == "waitlisted",
+                )
+            )
+        )
+    )
+
+
+def _place(registration: Registration, meeting: Meeting, actor, action: str) -> Registration:
+    """Give ``registration`` a confirmed place if one is free, else a place in the queue."""
+    from consult.mail import notify
+
+    now = utcnow()
+    # A re-sign-up joins the end of the queue like anyone else.
+    registration.created_at = now
+    registration.cancelled_at = None
+    # Nobody overtakes the waiting list: a free place goes to those already waiting.
+    if _has_waitlist(meeting.id):
+        promote_waitlisted(meeting, actor)
+    if claim_place(meeting.id):
+        registration.status = "confirmed"
+        registration.confirmed_at = now
+    else:
+        registration.status = "waitlisted"
+        registration.confirmed_at = None
+    db.session.add(registration)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two sign-ups of one person raced past the lookup: the unique key keeps one.
+        raise AlreadyRegistered() from None
+    db.session.expire(meeting, ["confirmed_count"])
+    audit.record(action, registration, actor, meeting=meeting.id, status=registration.status)
+    if registration.status == "confirmed":
+        notify.registration_confirmed(registration)
+    return registration
+
+
+def sign_up(meeting: Meeting, user, actor=None) -> Registration:
+    """Sign ``user`` up for ``meeting``: a confirmed place if one is free, else the queue."""
+    lock_meeting(meeting)
+    _ensure_open(meeting)
+    registration = db.session.scalar(
+        select(Registration).where(
+            Registration.meeting_id == meeting.id, Registration.user_id == user.id
+        )
+    )
+    if registration is not None and registration.status != "cancelled":
+        raise AlreadyRegistered()
+    action = "registration.renew"
+    if registration is None:
+        # The unique key (meeting, user) stays: a cancelled sign-up is reused below.
+        registration = Registration(meeting_id=meeting.id, user_id=user.id)
+        action = "registration.create"
+    registration.registered_by_id = getattr(actor or user, "id", None)
+    return _place(registration, meeting, actor or user, action)
+
+
+def normalise_phone(value) -> str:
+    """Return a phone number in its stored form, or refuse it."""
+    text = re.sub(r"[\s()]", "", "" if value is None else str(value))
+    text = re.sub(r"^(\+|00)?86(?=1\d{10}$)", "", text)
+    if not text:
+        raise AttendanceError(_l("A phone number is required."), "phone")
+    if not (MOBILE_RE.fullmatch(text) or LANDLINE_RE.fullmatch(text)):
+        raise AttendanceError(
+            _l("Enter a mobile number of 11 digits (13812345678) or a landline with its "
+               "area code (0936-6621188)."),
+            "phone",
+        )
+    return text
+
+
+def proxy_values(data: dict) -> dict:
+    """Check a proxy sign-up's {name, phone, note?}; return the cleaned values."""
+    return {
+        "name": clean_text(data.get("name"), "name", 120, label=_l("name")),
+        "phone": normalise_phone(data.get("phone")),
+        "note": clean_text(data.get("note"), "note", 500, required=False, label=_l("note")),
+    }
+
+
+def sign_up_proxy(meeting: Meeting, data: dict, actor) -> Registration:
+    """Sign up a person without an account ({name, phone, note?}), entered by a cadre."""
+    values = proxy_values(data)
+    lock_meeting(meeting)
+    _ensure_open(meeting)
+    taken = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == meeting.id,
+            Registration.user_id.is_(None),
+            Registration.phone == values["phone"],
+            Registration.status != "cancelled",
+        )
+    )
+    if taken:
+        raise AlreadyRegistered(_l("Someone with this phone number is already registered."))
+    registration = Registration(
+        meeting_id=meeting.id, registered_by_id=getattr(actor, "id", None), **values
+    )
+    return _place(registration, meeting, actor, "registration.proxy")
+
+
+def coming_occurrences(series: Series, visible_clause=None) -> list[Meeting]:
+    """Return the series' occurrences still open for sign-up, in order."""
+    query = select(Meeting).where(
+        Meeting.series_id == series.id,
+        Meeting.status == "scheduled",
+        Meeting.starts_at > utcnow(),
+    )
+    if visible_clause is not None:
+        query = query.where(visible_clause)
+    return list(db.session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
+
+
+def sign_up_series(series: Series, user, occurrences: list[Meeting]) -> list[Registration]:
+    """Sign ``user`` up for every coming occurrence of ``series`` not already theirs."""
+    if not occurrences:
+        raise AttendanceError(_l("This series has no coming session to sign up for."), None, 409)
+    registrations = []
+    for meeting in occurrences:
+        try:
+            registrations.append(sign_up(meeting, user, user))
+        except AlreadyRegistered:
+            continue
+    if not registrations:
+        raise AlreadyRegistered(_l("You are already registered for every coming session."))
+    return registrations
+
+
+def cancel_registration(registration: Registration, actor) -> list[Registration]:
+    """Cancel a sign-up; a freed place goes to the first person waiting. Return those promoted."""
+    meeting = lock_meeting(registration.meeting)
+    db.session.refresh(registration, ["status"])
+    if registration.status == "cancelled":
+        raise AttendanceError(_l("This registration is already cancelled."), None, 409)
+    if meeting.starts_at <= utcnow():
+        raise AttendanceError(
+            _l("The session has already started; the registration can no longer be cancelled."),
+            None,
+            409,
+        )
+    was_confirmed = registration.status == "confirmed"
+    registration.status = "cancelled"
+    registration.cancelled_at = utcnow()
+    db.session.flush()
+    audit.record("registration.cancel", registration, actor, confirmed=was_confirmed)
+    if not was_confirmed:
+        return []
+    release_place(meeting.id)
+    return promote_waitlisted(meeting, actor)
+
+
 def promote_waitlisted(meeting: Meeting, actor=None) -> list[Registration]:
     """Confirm waiting people in sign-up order while places are free; return them."""
-    promoted: list[Registration] = []
-    while True:
-        query = (
-            select(Registration)
-            .where(Registration.meeting_id == meeting.id, Registration.status == "waitlisted")
-            .order_by(Registration.created_at, Registration.id)
-            .limit(1)
-        )
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        first = db.session.scalar(query)
-        if first is None or not claim_place(meeting.id):
-            break
-        first.status = "confirmed"
-        first.confirmed_at = utcnow()
-        db.session.flush()
-        audit.record("registration.promote", first, actor)
-        promoted.append(first)
-    db.session.refresh(meeting, ["confirmed_count"])
-    if promoted:
-        from consult.mail import notify
+    from consult.mail import notify
 
-        for registration in promoted:
-            notify.registration_promoted(registration)
+    promoted: list[Registration] = []
+    waiting = db.session.scalars(
+        select(Registration)
+        .where(Registration.meeting_id == meeting.id, Registration.status == "waitlisted")
+        .order_by(Registration.created_at, Registration.id)
+    ).all()
+    for registration in waiting:
+        if not claim_place(meeting.id):
+            break
+        registration.status = "confirmed"
+        registration.confirmed_at = utcnow()
+        db.session.flush()
+        audit.record("registration.promote", registration, actor)
+        promoted.append(registration)
+    db.session.expire(meeting, ["confirmed_count"])
+    for registration in promoted:
+        notify.registration_promoted(registration)
     return promoted
 
 
@@ -74,18 +291,158 @@ def set_capacity(meeting: Meeting, capacity: int | None, actor=None) -> list[Reg
     Lowering it below the number already confirmed is refused: nobody is ever
     un-confirmed silently.
     """
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)):
+        raise CapacityError(_l("The capacity must be a whole number."), status=422)
     if capacity is not None and capacity < 0:
-        raise CapacityError(_("The capacity cannot be negative."))
-    db.session.refresh(meeting, ["confirmed_count", "capacity"])
+        raise CapacityError(_l("The capacity cannot be negative."), status=422)
+    lock_meeting(meeting)
     if capacity is not None and capacity < meeting.confirmed_count:
         raise CapacityError(
-            _(
+            _l(
                 "%(n)d people are already confirmed; the capacity cannot be lower than that.",
                 n=meeting.confirmed_count,
             )
         )
     old = meeting.capacity
+    if old == capacity:
+        return []
     meeting.capacity = capacity
     db.session.flush()
     audit.record("meeting.capacity", meeting, actor, capacity=[old, capacity])
     return promote_waitlisted(meeting, actor)
+
+
+# -- invitations ----------------------------------------------------------------------
+
+
+def answer_invitation(invitation: Invitation, partstat: str, actor=None) -> Invitation:
+    """Record an invitee's answer (ACCEPTED, TENTATIVE or DECLINED) to an invitation."""
+    if partstat not in RSVP_ANSWERS:
+        raise AttendanceError(_l("Not an answer to an invitation."), "partstat")
+    if invitation.meeting.status == "cancelled":
+        raise AttendanceError(_l("This session has been cancelled."), None, 409)
+    old = invitation.partstat
+    invitation.partstat = partstat
+    invitation.responded_at = utcnow()
+    db.session.flush()
+    audit.record("invitation.answer", invitation, actor, partstat=[old, partstat])
+    return invitation
+
+
+# -- attendance -----------------------------------------------------------------------
+
+
+def _ensure_attendance_open(meeting: Meeting) -> None:
+    if meeting.status == "cancelled":
+        raise AttendanceError(_l("This session has been cancelled."), None, 409)
+    if utcnow() < meeting.starts_at - ATTENDANCE_OPENS_BEFORE:
+        raise AttendanceError(
+            _l("Attendance can be taken from one day before the session."), None, 409
+        )
+
+
+def _mark_held(meeting: Meeting) -> None:
+    """Count who came; a session with attendance taken is "held"."""
+    db.session.flush()
+    meeting.attended_count = db.session.scalar(
+        select(func.count(Attendance.id)).where(
+            Attendance.meeting_id == meeting.id, Attendance.status.in_(("present", "late"))
+        )
+    )
+    if meeting.status != "cancelled":
+        meeting.status = "held"
+    db.session.flush()
+
+
+def _status(value: str) -> str:
+    if value not in ATTENDANCE_STATUSES:
+        raise AttendanceError(_l("Choose present, absent or late."), "status")
+    return value
+
+
+def record_attendance(meeting: Meeting, marks: dict[tuple[str, int], str], actor) -> int:
+    """Mark registrants, invitees and walk-ins present, absent or late; return the count.
+
+    ``marks`` maps ("registration" | "invitation" | "attendance", id) to a status.
+    """
+    _ensure_attendance_open(meeting)
+    rows = db.session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id)).all()
+    by_registration = {a.registration_id: a for a in rows if a.registration_id}
+    by_invitation = {a.invitation_id: a for a in rows if a.invitation_id}
+    by_id = {a.id: a for a in rows}
+    registrations = set(
+        db.session.scalars(
+            select(Registration.id).where(
+                Registration.meeting_id == meeting.id, Registration.status != "cancelled"
+            )
+        )
+    )
+    invitations = set(
+        db.session.scalars(select(Invitation.id).where(Invitation.meeting_id == meeting.id))
+    )
+    changed = {}
+    for (kind, target_id), value in marks.items():
+        status = _status(value)
+        if kind == "registration" and target_id in registrations:
+            row = by_registration.get(target_id)
+            if row is None:
+                row = Attendance(meeting_id=meeting.id, registration_id=target_id)
+                db.session.add(row)
+        elif kind == "invitation" and target_id in invitations:
+            row = by_invitation.get(target_id)
+            if row is None:
+                row = Attendance(meeting_id=meeting.id, invitation_id=target_id)
+                db.session.add(row)
+        elif kind == "attendance" and target_id in by_id:
+            row = by_id[target_id]
+        else:
+            raise AttendanceError(_l("Someone in the list does not belong to this session."))
+        if row.status != status:
+            row.status = status
+            row.recorded_by_id = getattr(actor, "id", None)
+            row.recorded_at = utcnow()
+            changed[f"{kind}:{target_id}"] = status
+    _mark_held(meeting)
+    audit.record("attendance.record", meeting, actor, marks=changed,
+                 count=meeting.attended_count)
+    return meeting.attended_count
+
+
+def add_walk_in(meeting: Meeting, data: dict, actor) -> Attendance:
+    """Add someone who came without a sign-up or an invitation ({name, status?})."""
+    _ensure_attendance_open(meeting)
+    name = clean_text(data.get("name"), "name", 120, label=_l("name"))
+    row = Attendance(
+        meeting_id=meeting.id,
+        name=name,
+        status=_status(data.get("status") or "present"),
+        recorded_by_id=getattr(actor, "id", None),
+        recorded_at=utcnow(),
+    )
+    db.session.add(row)
+    _mark_held(meeting)
+    audit.record("attendance.walk_in", row, actor, meeting=meeting.id, name=name)
+    return row
+
+
+def check_in(registration: Registration, actor) -> Attendance:
+    """Mark the holder of a check-in code present (a late arrival stays "late")."""
+    meeting = registration.meeting
+    if registration.status == "cancelled":
+        raise AttendanceError(_l("This registration was cancelled."), None, 409)
+    _ensure_attendance_open(meeting)
+    row = db.session.scalar(
+        select(Attendance).where(
+            Attendance.meeting_id == meeting.id, Attendance.registration_id == registration.id
+        )
+    )
+    if row is None:
+        row = Attendance(meeting_id=meeting.id, registration_id=registration.id)
+        db.session.add(row)
+    if row.status not in ("present", "late"):
+        row.status = "present"
+        row.recorded_by_id = getattr(actor, "id", None)
+        row.recorded_at = utcnow()
+    _mark_held(meeting)
+    audit.record("attendance.check_in", registration, actor, meeting=meeting.id)
+    return row

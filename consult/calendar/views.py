@@ -1,7 +1,269 @@
-"""Calendar files and subscribable feeds."""
+"""Calendar files, subscribable feeds, the feeds page and invitations to a session."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from consult.calendar import ics
+from consult.calendar.documents import feed_calendar, session_calendar
+from consult.calendar.forms import FeedForm, InviteForm
+from consult.calendar.models import FeedToken
+from consult.calendar.operations import (
+    CalendarError,
+    alliance_units,
+    create_feed,
+    invite_people,
+    revoke_feed,
+    rotate_feed,
+)
+from consult.calendar.queries import (
+    feed_content,
+    feed_etag,
+    feed_for_token,
+    feed_scope,
+    feed_window,
+    meeting_invitations,
+    user_feeds,
+)
+from consult.community.models import Community
+from consult.extensions import db
+from consult.meetings.models import Meeting
+from consult.permissions import can, require, visible_or_404
+from consult.types import utcnow
 
 bp = Blueprint("calendar", __name__)
+
+ICS_MIMETYPE = "text/calendar; charset=utf-8"
+MAX_ID = 2**31 - 1
+#: Where the secret URL of a feed just made waits to be shown once.
+NEW_FEED_KEY = "calendar.new_feed"
+
+
+def _calendar_response(body: bytes, filename: str | None = None) -> Response:
+    response = Response(body, status=200, headers={"Content-Type": ICS_MIMETYPE})
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _meeting_or_404(meeting_id: int) -> Meeting:
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
+    return visible_or_404(meeting, current_user)
+
+
+@bp.route("/sessions/<int:meeting_id>.ics")
+def meeting_ics(meeting_id: int):
+    """Serve a session (for an occurrence: its whole series) as an iCalendar file."""
+    meeting = _meeting_or_404(meeting_id)
+    body = ics.to_ics(session_calendar(meeting))
+    return _calendar_response(body, f"session-{meeting.id}.ics")
+
+
+@bp.route("/calendar/<token>.ics")
+def feed(token: str):
+    """Serve a subscribable feed; answer 304 when the client's copy is current."""
+    found = feed_for_token(token)
+    if found is None:
+        abort(404)
+    scope = feed_scope(found, feed_window(utcnow()))
+    etag = feed_etag(found, scope)
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = _calendar_response(ics.to_ics(feed_calendar(found, feed_content(scope))))
+    response.set_etag(etag, weak=True)
+    # The URL is a secret: shared caches must not keep it; clients revalidate.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+# -- the feeds page ----------------------------------------------------------------------
+
+
+def feed_address(path: str) -> str:
+    return current_app.config["BASE_URL"] + path
+
+
+def _communities() -> list[Community]:
+    return list(db.session.scalars(select(Community).order_by(Community.name)))
+
+
+def _own_feed_or_404(feed_id: int) -> FeedToken:
+    found = db.session.scalar(
+        select(FeedToken).where(
+            FeedToken.id == feed_id,
+            FeedToken.user_id == current_user.id,
+            FeedToken.revoked_at.is_(None),
+        )
+    ) if feed_id <= MAX_ID else None
+    if found is None:
+        abort(404)
+    return found
+
+
+def _remember_new(feed: FeedToken, token: str) -> None:
+    session[NEW_FEED_KEY] = {"id": feed.id, "path": f"/calendar/{token}.ics"}
+
+
+@bp.route("/me/calendars", methods=["GET", "POST"])
+@login_required
+def feeds():
+    """List the signed-in person's calendar feeds and make new ones."""
+    communities = _communities()
+    form = FeedForm(communities)
+    if form.validate_on_submit():
+        require(current_user, "feed.create")
+        try:
+            new, token = create_feed(form.data_for_operation(), current_user)
+        except CalendarError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "scope").errors.append(exc.message)
+        else:
+            db.session.commit()
+            _remember_new(new, token)
+            flash(_("Your calendar address is ready. Copy it now: it is shown only once."),
+                  "success")
+            return redirect(url_for("calendar.feeds"))
+    shown = session.pop(NEW_FEED_KEY, None)
+    new_url = feed_address(shown["path"]) if shown else None
+    return render_template(
+        "calendar/feeds.html",
+        form=form,
+        feeds=user_feeds(current_user),
+        new_feed_id=shown["id"] if shown else None,
+        new_url=new_url,
+        webcal_url=_webcal(new_url) if new_url else None,
+    )
+
+
+def _webcal(url: str) -> str:
+    parts = urlsplit(url)
+    return "webcal://" + url[len(parts.scheme) + 3:]
+
+
+@bp.route("/me/calendars/<int:feed_id>/rotate", methods=["POST"])
+@login_required
+def rotate(feed_id: int):
+    """Give a feed a new address; the old one stops working."""
+    old = _own_feed_or_404(feed_id)
+    new, token = rotate_feed(old, current_user)
+    db.session.commit()
+    _remember_new(new, token)
+    flash(_("The calendar has a new address; the old one no longer works."), "success")
+    return redirect(url_for("calendar.feeds"))
+
+
+@bp.route("/me/calendars/<int:feed_id>/revoke", methods=["POST"])
+@login_required
+def revoke(feed_id: int):
+    """Revoke a feed: its address answers 404 from now on."""
+    revoke_feed(_own_feed_or_404(feed_id), current_user)
+    db.session.commit()
+    flash(_("The calendar address no longer works."), "info")
+    return redirect(url_for("calendar.feeds"))
+
+
+# -- invitations -------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None, meeting: Meeting) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("calendar.invite", meeting_id=meeting.id)
+
+
+def _invite_form(meeting: Meeting, **kwargs) -> InviteForm:
+    return InviteForm(meeting, alliance_units(meeting.community_id), **kwargs)
+
+
+@bp.route("/sessions/<int:meeting_id>/invite", methods=["GET", "POST"])
+@login_required
+def invite(meeting_id: int):
+    """Invite people to a session (addresses, alliance units, everyone signed up)."""
+    meeting = _meeting_or_404(meeting_id)
+    require(current_user, "meeting.invite", meeting)
+    form = _invite_form(meeting)
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            invitations = invite_people(meeting, form.data_for_operation(), current_user)
+            db.session.commit()
+        except CalendarError as exc:
+            db.session.rollback()
+            field = getattr(form, exc.field or "emails", None) or form.emails
+            field.errors = [*field.errors, exc.message]
+        except IntegrityError:
+            db.session.rollback()
+            form.emails.errors = [
+                *form.emails.errors,
+                _("Someone invited the same people at the same time; try again."),
+            ]
+        else:
+            flash(
+                ngettext("%(num)d invitation is on its way.",
+                         "%(num)d invitations are on their way.", len(invitations)),
+                "success",
+            )
+            return redirect(_safe_next(form.next.data, meeting))
+    return render_template(
+        "calendar/invite.html",
+        meeting=meeting,
+        form=form,
+        invitations=meeting_invitations(meeting),
+    )
+
+
+@bp.app_template_global("invite_panel")
+def invite_panel(meeting: Meeting) -> dict | None:
+    """Return what the invitation panel of a session page shows, or None when the
+    viewer may not invite (or the session can no longer be invited to)."""
+    if not can(current_user, "meeting.invite", meeting):
+        return None
+    open_for_invitations = meeting.status != "cancelled" and meeting.ends_at > utcnow()
+    # formdata=None: the page hosting the panel may itself be answering a POST.
+    form = _invite_form(meeting, formdata=None) if open_for_invitations else None
+    if form is not None:
+        form.next.data = request.full_path.rstrip("?") if has_request_context() else ""
+    return {
+        "form": form,
+        "invitations": meeting_invitations(meeting),
+        "action": url_for("calendar.invite", meeting_id=meeting.id),
+    }
+
+
+#: How an invitee's answer (PARTSTAT) is shown.
+PARTSTAT_LABELS = {
+    "NEEDS-ACTION": _l("No answer yet"),
+    "ACCEPTED": _l("Accepted"),
+    "DECLINED": _l("Declined"),
+    "TENTATIVE": _l("Maybe"),
+}
+
+
+@bp.app_template_global("partstat_label")
+def partstat_label(value: str) -> str:
+    return PARTSTAT_LABELS.get(value, value)

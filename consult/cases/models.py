@@ -108,6 +108,10 @@ class Case(db.Model):
         ForeignKey("resolutions.id", ondelete="RESTRICT", use_alter=True)
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The session where a resident raised it (source "session").
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -117,6 +121,7 @@ class Case(db.Model):
     issue: Mapped[Issue | None] = relationship(back_populates="cases")
     resolution = relationship("Resolution", foreign_keys=[resolution_id])
     created_by = relationship("User")
+    meeting = relationship("Meeting")
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.at", cascade="all, delete-orphan"
     )

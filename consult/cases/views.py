@@ -1,7 +1,311 @@
-"""Cases, issues and the four-level grid."""
+"""Pages of cases and issues: intake, import, lists, timeline, escalation, evaluation."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from consult.cases import queries
+from consult.cases.forms import (
+    CaseForm,
+    CommentForm,
+    EscalateForm,
+    EvaluationForm,
+    ImportForm,
+    IssueForm,
+)
+from consult.cases.grid import due_at, is_overdue, level_days
+from consult.cases.importer import ImportRefused, import_export
+from consult.cases.labels import case_label, status_colour
+from consult.cases.models import Case, Issue
+from consult.cases.operations import (
+    comment_case,
+    create_case,
+    create_issue,
+    escalate_case,
+    evaluate_issue,
+)
+from consult.community.models import Community
+from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES
+from consult.errors import RefusedInput
+from consult.extensions import db
+from consult.meetings.models import Meeting
+from consult.minutes.operations import write_transaction
+from consult.permissions import can, require, visible_or_404
+from consult.types import utcnow
 
 bp = Blueprint("cases", __name__)
+
+
+@bp.app_template_global("case_label")
+def _case_label(value, vocabulary):
+    return case_label(value, vocabulary)
+
+
+@bp.app_template_global("status_colour")
+def _status_colour(value):
+    return status_colour(value)
+
+
+def show_refusal(form, exc: RefusedInput) -> None:
+    """Put an operation's refusal on the form field it names, or above the form."""
+    name = (exc.field or "").split(".")[0]
+    field = form._fields.get(name) if name else None
+    if field is not None:
+        field.errors = [*list(field.errors or []), exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+def _page_arg() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _filter_from_args() -> queries.CaseFilter:
+    args = request.args
+    level = args.get("level", type=int)
+    overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
+    return queries.CaseFilter(
+        community_id=args.get("community", type=int),
+        status=args.get("status") if args.get("status") in CASE_STATUSES else None,
+        level=level if level in (1, 2, 3, 4) else None,
+        category=args.get("category") if args.get("category") in CASE_CATEGORIES else None,
+        source=args.get("source") if args.get("source") in CASE_SOURCES else None,
+        overdue=overdue,
+    )
+
+
+@bp.route("/cases")
+@login_required
+def index():
+    """List cases with filters and pages."""
+    require(current_user, "case.list")
+    f = _filter_from_args()
+    page = queries.case_page(f, _page_arg())
+    now, days = utcnow(), level_days()
+    return render_template(
+        "cases/index.html", page=page, f=f, communities=queries.communities(),
+        statuses=CASE_STATUSES, categories=CASE_CATEGORIES, sources=CASE_SOURCES,
+        late_ids={c.id for c in page.items if is_overdue(c, now, days)},
+    )
+
+
+@bp.route("/cases/overdue")
+@login_required
+def overdue():
+    """List the cases past their grid level's time limit."""
+    require(current_user, "case.list")
+    community_id = request.args.get("community", type=int)
+    page = db.paginate(queries.overdue_select(community_id), page=_page_arg(),
+                       per_page=queries.PER_PAGE, error_out=False)
+    days = level_days()
+    return render_template("cases/overdue.html", page=page, communities=queries.communities(),
+                           community_id=community_id, now=utcnow(),
+                           due={c.id: due_at(c, days) for c in page.items})
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Record a new case; with ?session= it is a concern raised at that session."""
+    meeting = None
+    session_id = request.args.get("session", type=int)
+    if session_id is not None:
+        meeting = visible_or_404(db.session.get(Meeting, session_id), current_user)
+        require(current_user, "case.create_at_session")
+    else:
+        require(current_user, "case.create")
+    form = CaseForm(communities=queries.communities() if meeting is None else (),
+                    meeting=meeting)
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        if meeting is None:
+            community = db.session.get(Community, data.pop("community"))
+            data["community"] = community.name
+        try:
+            case = create_case(data, current_user, meeting=meeting)
+        except RefusedInput as exc:
+            db.session.rollback()
+            show_refusal(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Case %(id)s recorded.", id=case.id), "success")
+            return redirect(url_for("cases.show", case_id=case.id))
+    return render_template("cases/new.html", form=form, meeting=meeting)
+
+
+@bp.route("/cases/import", methods=["GET", "POST"])
+@login_required
+def import_cases():
+    """Import the grid platform's export: every row or none, with a report of problems."""
+    require(current_user, "case.import")
+    form = ImportForm()
+    errors = []
+    if form.validate_on_submit():
+        raw = form.file.data.read()
+        try:
+            write_transaction()
+            result = import_export(raw, current_app.config["CONSULT_TIMEZONE"], current_user)
+        except ImportRefused as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("%(new)d new, %(old)d already imported.", new=len(result.new),
+                    old=result.already), "success")
+            return redirect(url_for("cases.index", source="grid"))
+    return render_template("cases/import.html", form=form, errors=errors)
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def show(case_id):
+    """Show a case: its state, timeline, resolution and audit log."""
+    require(current_user, "case.view")
+    case = queries.load_case(case_id)
+    if case is None:
+        abort(404)
+    return render_template(
+        "cases/show.html", case=case, timeline=queries.case_timeline(case),
+        resolutions=queries.case_resolutions(case),
+        audit=queries.audit_trail(case) if can(current_user, "audit.view") else [],
+        escalate_form=EscalateForm(), comment_form=CommentForm(),
+        due=due_at(case), overdue=is_overdue(case, utcnow()),
+        mask=not can(current_user, "case.list"), mask_name=queries.mask_name,
+    )
+
+
+@bp.route("/cases/<int:case_id>/escalate", methods=["POST"])
+@login_required
+def escalate(case_id):
+    """Hand a case to the next grid level, with a reason."""
+    require(current_user, "case.escalate")
+    form = EscalateForm()
+    if not form.validate_on_submit():
+        flash(_("Give the reason for escalating."), "danger")
+        return redirect(url_for("cases.show", case_id=case_id))
+    write_transaction()
+    case = db.get_or_404(Case, case_id)
+    try:
+        escalate_case(case, current_user, form.reason.data)
+    except RefusedInput as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("Case escalated to level %(n)d.", n=case.level), "success")
+    return redirect(url_for("cases.show", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/comment", methods=["POST"])
+@login_required
+def comment(case_id):
+    """Add a comment to a case's timeline."""
+    require(current_user, "case.list")
+    case = db.get_or_404(Case, case_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        try:
+            comment_case(case, {"comment": form.comment.data}, current_user)
+        except RefusedInput as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+    return redirect(url_for("cases.show", case_id=case_id) + "#timeline")
+
+
+# -- issues ---------------------------------------------------------------------------
+
+
+@bp.route("/issues")
+@login_required
+def issues():
+    """List issues by status and community."""
+    require(current_user, "case.view")
+    status = request.args.get("status") or None
+    community_id = request.args.get("community", type=int)
+    page = queries.issue_page(status, community_id, _page_arg())
+    counts = queries.case_counts([i.id for i in page.items])
+    return render_template("cases/issues.html", page=page, counts=counts, status=status,
+                           community_id=community_id, communities=queries.communities())
+
+
+@bp.route("/issues/new", methods=["GET", "POST"])
+@login_required
+def new_issue():
+    """Group cases of a community into an issue for a session."""
+    require(current_user, "issue.create")
+    community_id = request.args.get("community", type=int)
+    community = db.session.get(Community, community_id) if community_id else None
+    candidates = queries.candidate_cases(community.id) if community else []
+    form = IssueForm(candidates=candidates)
+    if request.method == "GET" and request.args.getlist("cases"):
+        form.cases.data = request.args.getlist("cases", type=int)
+    if community is not None and form.validate_on_submit():
+        try:
+            write_transaction()
+            issue = create_issue(
+                {"title": form.title.data, "description": form.description.data,
+                 "community_obj": db.session.get(Community, community.id),
+                 "cases": form.cases.data},
+                current_user,
+            )
+        except RefusedInput as exc:
+            db.session.rollback()
+            show_refusal(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Issue %(id)s created.", id=issue.id), "success")
+            return redirect(url_for("cases.issue", issue_id=issue.id))
+    return render_template("cases/new_issue.html", form=form, community=community,
+                           communities=queries.communities(), candidates=candidates)
+
+
+@bp.route("/issues/<int:issue_id>")
+@login_required
+def issue(issue_id):
+    """Show an issue: its cases, the sessions that discussed it, its evaluation."""
+    require(current_user, "case.view")
+    item = queries.load_issue(issue_id)
+    if item is None:
+        abort(404)
+    may_rate = (
+        can(current_user, "evaluation.create", item)
+        and item.status == "resolved"
+        and not queries.has_rated(item, current_user)
+    )
+    return render_template(
+        "cases/issue.html", issue=item, agenda=queries.issue_agenda_items(item),
+        summary=queries.evaluation_summary(item), form=EvaluationForm(), may_rate=may_rate,
+        audit=queries.audit_trail(item) if can(current_user, "audit.view") else [],
+    )
+
+
+@bp.route("/issues/<int:issue_id>/evaluate", methods=["POST"])
+@login_required
+def evaluate(issue_id):
+    """Record a representative's rating of a resolved issue."""
+    form = EvaluationForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a rating."), "danger")
+        return redirect(url_for("cases.issue", issue_id=issue_id))
+    write_transaction()
+    item = db.session.scalar(
+        select(Issue).where(Issue.id == issue_id).with_for_update()
+    )
+    if item is None:
+        abort(404)
+    require(current_user, "evaluation.create", item)
+    try:
+        evaluate_issue(item, {"rating": form.rating.data, "comment": form.comment.data},
+                       current_user)
+    except RefusedInput as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("Thank you: your rating is recorded."), "success")
+    return redirect(url_for("cases.issue", issue_id=issue_id))

@@ -1,10 +1,106 @@
-"""`flask mail send` (API.md)."""
+"""`flask mail send` (API.md) and `flask mail worker`."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import click
+from flask.cli import with_appcontext
+
+from consult.extensions import db
+from consult.mail.delivery import (
+    DeliveryReport,
+    MailNotConfigured,
+    MailServerUnavailable,
+    deliver,
+    waiting_count,
+)
+from consult.mail.reminders import queue_due_reminders
+
+
+def _fail(message: str) -> None:
+    """Print one line on stderr and exit non-zero."""
+    db.session.rollback()
+    click.echo(f"Error: {' '.join(message.split())}", err=True)
+    raise SystemExit(1)
+
+
+def _queue_reminders() -> int:
+    """Queue the reminders that are due, in a transaction of their own."""
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    queued = queue_due_reminders()
+    db.session.commit()
+    return queued
+
+
+def _summary(report: DeliveryReport) -> str:
+    parts = [f"{report.sent} sent"]
+    if report.retrying:
+        parts.append(f"{report.retrying} to retry later")
+    if report.failed:
+        parts.append(f"{report.failed} failed")
+    return ", ".join(parts)
 
 
 @click.group("mail", help="Deliver queued mail.")
 def mail_cli() -> None:
     pass
+
+
+@mail_cli.command("send")
+@with_appcontext
+def send_command() -> None:
+    """Queue due reminders, then deliver every queued message now."""
+    reminders = _queue_reminders()
+    if reminders:
+        click.echo(f"Queued {reminders} reminder(s).")
+    waiting = waiting_count()
+    if not waiting:
+        click.echo("No mail to send.")
+        return
+    try:
+        report = deliver(due_only=False)
+    except MailNotConfigured as exc:
+        _fail(f"{waiting} message(s) queued, but {exc}; they stay queued.")
+    except MailServerUnavailable as exc:
+        _fail(f"{exc}; {waiting} message(s) stay queued.")
+    click.echo(f"Mail: {_summary(report)}.")
+    if not report.ok:
+        reason = report.errors[0] if report.errors else "the mail server refused some messages"
+        _fail(f"not every message was delivered ({_summary(report)}): {reason}.")
+
+
+@mail_cli.command("worker")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds between two rounds.")
+@click.option("--once", is_flag=True, help="Run one round and stop.")
+@with_appcontext
+def worker_command(interval: int, once: bool) -> None:
+    """Every INTERVAL seconds: queue due reminders and deliver the messages that are due."""
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    while True:
+        try:
+            _queue_reminders()
+            report = deliver(due_only=True)
+            if report.sent or not report.ok:
+                click.echo(f"Mail: {_summary(report)}.")
+        except (MailNotConfigured, MailServerUnavailable) as exc:
+            db.session.rollback()
+            click.echo(f"Mail not delivered: {exc}.", err=True)
+        db.session.remove()
+        if once or stopping:
+            return
+        deadline = time.monotonic() + interval
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(min(1.0, deadline - time.monotonic()))
+        if stopping:
+            return

@@ -6,25 +6,186 @@ flushed; it only adds OutboxMessage rows (delivery is `flask mail send`).
 
 from __future__ import annotations
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from consult.extensions import db
+from consult.mail.compose import Recipient, recipient_for_user
+from consult.mail.messages import (
+    Member,
+    cancellation_message,
+    confirmation_message,
+    promotion_message,
+    series_cancellation_message,
+    update_message,
+)
+from consult.mail.outbox import pending_with, queue_message, withdraw
+from consult.meetings.models import Invitation, Meeting, Registration, Series
+from consult.types import utcnow
+
+#: Registrations that still hold (or wait for) a place.
+ACTIVE_REGISTRATIONS = ("confirmed", "waitlisted")
+
+
+def _invitee(invitation: Invitation) -> Recipient:
+    user = invitation.user
+    return Recipient(
+        email=invitation.email,
+        name=invitation.name or (user.name if user is not None else None),
+        locale=user.locale if user is not None else None,
+    )
+
+
+def _merge(invitations, registrations) -> list[Member]:
+    """One member per address: invitations first, then registrants with an account."""
+    members: dict[str, Member] = {}
+    for invitation in invitations:
+        email = invitation.email.lower()
+        known = members.get(email)
+        whole = invitation.whole_series or (known is not None and known.whole_series)
+        members[email] = Member(_invitee(invitation), invitation, None, whole)
+    for registration in registrations:
+        user = registration.user
+        # Proxy sign-ups (no account) have no address: they get no mail.
+        if user is None or not user.email or not user.active:
+            continue
+        email = user.email.lower()
+        known = members.get(email)
+        if known is None:
+            members[email] = Member(recipient_for_user(user), None, registration, False)
+        else:
+            members[email] = Member(known.recipient, known.invitation, registration,
+                                    known.whole_series)
+    return list(members.values())
+
+
+def meeting_audience(meeting: Meeting) -> list[Member]:
+    """Everyone invited to (the series of) ``meeting`` or registered for it."""
+    clause = Invitation.meeting_id == meeting.id
+    if meeting.series_id is not None:
+        occurrences = select(Meeting.id).where(Meeting.series_id == meeting.series_id)
+        clause = or_(
+            clause,
+            Invitation.whole_series.is_(True) & Invitation.meeting_id.in_(occurrences),
+        )
+    invitations = db.session.scalars(
+        select(Invitation).where(clause).options(joinedload(Invitation.user)).order_by(Invitation.id)
+    ).all()
+    registrations = db.session.scalars(
+        select(Registration)
+        .where(
+            Registration.meeting_id == meeting.id,
+            Registration.status.in_(ACTIVE_REGISTRATIONS),
+        )
+        .options(joinedload(Registration.user))
+        .order_by(Registration.id)
+    ).all()
+    return _merge(invitations, registrations)
+
+
+def series_audience(series: Series) -> list[Member]:
+    """Everyone invited to, or registered for, any occurrence of ``series``."""
+    occurrences = select(Meeting.id).where(Meeting.series_id == series.id)
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(Invitation.meeting_id.in_(occurrences))
+        .options(joinedload(Invitation.user))
+        .order_by(Invitation.id)
+    ).all()
+    registrations = db.session.scalars(
+        select(Registration)
+        .where(
+            Registration.meeting_id.in_(occurrences),
+            Registration.status.in_(ACTIVE_REGISTRATIONS),
+        )
+        .options(joinedload(Registration.user))
+        .order_by(Registration.id)
+    ).all()
+    return [
+        Member(m.recipient, m.invitation, m.registration, True)
+        for m in _merge(invitations, registrations)
+    ]
+
+
+def _calendar_uid(meeting: Meeting) -> str:
+    return meeting.series.uid if meeting.series_id is not None else meeting.uid
+
+
+def _instance(meeting: Meeting, member: Member):
+    """What a member's message is about: the whole series, or this occurrence."""
+    if meeting.series_id is None or member.whole_series:
+        return None
+    return meeting.recurrence_id.isoformat()
+
 
 def meeting_changed(meeting, actor, changes: set[str]) -> None:
     """Queue updated invitations (METHOD:REQUEST, same UID, higher SEQUENCE) to everyone
     invited to or registered for ``meeting``; ``changes`` names what changed
     (e.g. {"starts_at", "venue"})."""
+    uid = _calendar_uid(meeting)
+    for member in meeting_audience(meeting):
+        key = ("update", uid, member.recipient.email.lower(), _instance(meeting, member))
+        queue_message(update_message(meeting, member), "update", meeting.id, key=key)
 
 
 def meeting_cancelled(meeting, actor) -> None:
     """Queue METHOD:CANCEL (STATUS:CANCELLED; RECURRENCE-ID for one occurrence of a
     series) to everyone invited to or registered for ``meeting``."""
+    uid = _calendar_uid(meeting)
+    instance = meeting.recurrence_id.isoformat() if meeting.series_id is not None else None
+    for member in meeting_audience(meeting):
+        email = member.recipient.email.lower()
+        if pending_with(lambda k, email=email: k == ("cancel", uid, email, None)):
+            continue  # the whole series is cancelled in this transaction already
+        key = ("cancel", uid, email, instance)
+        queue_message(cancellation_message(meeting, member), "cancellation", meeting.id, key=key)
 
 
 def series_cancelled(series, actor) -> None:
     """Queue METHOD:CANCEL for a whole series to everyone invited or registered."""
+    # The mail shows the next occurrence that was due (or the first one).
+    occurrences = select(Meeting).where(Meeting.series_id == series.id)
+    first = db.session.scalar(
+        occurrences.where(Meeting.recurrence_id >= utcnow()).order_by(Meeting.recurrence_id)
+    ) or db.session.scalar(occurrences.order_by(Meeting.recurrence_id))
+    if first is None:
+        return
+    for member in series_audience(series):
+        email = member.recipient.email.lower()
+        # One message cancels everything: drop this transaction's messages about single
+        # occurrences of the series to the same person.
+        for key, _row in pending_with(
+            lambda k, email=email: len(k) == 4 and k[1] == series.uid and k[2] == email
+        ):
+            withdraw(key)
+        key = ("cancel", series.uid, email, None)
+        queue_message(
+            series_cancellation_message(series, first, member), "cancellation", first.id, key=key
+        )
+
+
+def _registrant(registration) -> Recipient | None:
+    user = registration.user
+    if user is None or not user.email or not user.active:
+        return None
+    return recipient_for_user(user)
 
 
 def registration_confirmed(registration) -> None:
     """Queue the sign-up confirmation (with the .ics and the check-in QR code)."""
+    recipient = _registrant(registration)
+    if recipient is None:
+        return
+    queue_message(
+        confirmation_message(registration, recipient), "confirmation", registration.meeting_id
+    )
 
 
 def registration_promoted(registration) -> None:
     """Queue the mail telling a waitlisted person that they now have a place."""
+    recipient = _registrant(registration)
+    if recipient is None:
+        return
+    queue_message(
+        promotion_message(registration, recipient), "promotion", registration.meeting_id
+    )

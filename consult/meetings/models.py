@@ -105,6 +105,7 @@ class Meeting(db.Model):
             name="confirmed_count",
         ),
         CheckConstraint("sequence >= 0", name="sequence"),
+        CheckConstraint("attended_count IS NULL OR attended_count >= 0", name="attended_count"),
         CheckConstraint(
             "(series_id IS NULL) = (recurrence_id IS NULL)", name="occurrence"
         ),
@@ -131,6 +132,8 @@ class Meeting(db.Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     #: Confirmed registrations, claimed atomically against ``capacity``.
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: People present (late included) as the attendance last recorded; None: not taken.
+    attended_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default="scheduled")
     visibility: Mapped[str] = mapped_column(String(10), default="public")
     organiser_id: Mapped[int | None] = mapped_column(

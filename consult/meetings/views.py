@@ -1,7 +1,367 @@
-"""Sessions: scheduling, series, venues."""
+"""Session pages: list, calendar, schedule, show, change, cancel, skip and move."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from consult.errors import RefusedInput
+from consult.extensions import db
+from consult.meetings import links, operations, queries, recurrence
+from consult.meetings.forms import (
+    EditSessionForm,
+    FilterForm,
+    MoveOccurrenceForm,
+    NewSessionForm,
+)
+from consult.permissions import can, require, visible_or_404
+from consult.types import utcnow
 
 bp = Blueprint("meetings", __name__)
+
+PER_PAGE = 20
+
+
+def _local(value: datetime, zone: str) -> datetime:
+    return value.astimezone(ZoneInfo(zone))
+
+
+def _day(value: datetime, zone: str, width: str = "full") -> str:
+    return format_date(_local(value, zone), width, locale=get_locale())
+
+
+def _clock(value: datetime, zone: str) -> str:
+    return format_time(_local(value, zone), "HH:mm", locale=get_locale())
+
+
+def _zone_label(zone: str, at: datetime | None = None) -> str:
+    """Return the zone's name with its UTC offset at ``at`` (e.g. "Europe/Berlin, UTC+01:00")."""
+    offset = _local(at or utcnow(), zone).strftime("%z")
+    return f"{zone}, UTC{offset[:3]}:{offset[3:]}"
+
+
+@bp.context_processor
+def _time_helpers():
+    return {
+        "local_day": _day,
+        "local_clock": _clock,
+        "zone_label": _zone_label,
+        "format_day": lambda day, width="medium": format_date(day, width, locale=get_locale()),
+        "home_zone": current_app.config["CONSULT_TIMEZONE"],
+    }
+
+
+def _load(meeting_id: int):
+    """Return the session, or 404 when it does not exist or ``current_user`` may not see it."""
+    return visible_or_404(queries.get_meeting(meeting_id), current_user)
+
+
+def _show_refusal(form, exc: RefusedInput) -> None:
+    """Put an operation's refusal on the form field it is about (or on the whole form)."""
+    db.session.rollback()
+    field = form.error_field(exc.field)
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+@bp.route("/sessions")
+def index():
+    """List the sessions the visitor may see, with filters by community and kind."""
+    if operations.extend_due_series():
+        db.session.commit()
+    communities = queries.community_choices()
+    form = FilterForm(communities, request.args)
+    when = form.when_value()
+    now = utcnow()
+    f = queries.MeetingFilter(
+        community_id=form.community_id(),
+        kind=form.kind_value(),
+        start=now if when == "upcoming" else None,
+        end=now if when == "past" else None,
+        newest_first=when == "past",
+    )
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
+    pagination = queries.list_meetings(current_user, f, page, PER_PAGE)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("meetings/index.html", form=form, pagination=pagination, args=args)
+
+
+def _anchor_day() -> date:
+    raw = request.args.get("date", "")
+    try:
+        day = date.fromisoformat(raw)
+        if recurrence.YEARS[0] < day.year < recurrence.YEARS[1]:
+            return day
+    except ValueError:
+        pass
+    return utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date()
+
+
+@bp.route("/sessions/calendar")
+def calendar():
+    """Show a month or a week of sessions, per community, filtered by kind."""
+    if operations.extend_due_series():
+        db.session.commit()
+    communities = queries.community_choices()
+    form = FilterForm(communities, request.args)
+    view = "week" if request.args.get("view") == "week" else "month"
+    day = _anchor_day()
+    if view == "month":
+        weeks = queries.month_days(day.year, day.month)
+        first = day.replace(day=1)
+        previous = (first - timedelta(days=1)).replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+
+        def in_period(d):
+            return d.month == day.month
+
+        title = format_date(first, "LLLL y", locale=get_locale())
+    else:
+        weeks = [queries.week_days(day)]
+        previous, following = day - timedelta(days=7), day + timedelta(days=7)
+
+        def in_period(d):
+            return True
+
+        title = "{} – {}".format(
+            format_date(weeks[0][0], "medium", locale=get_locale()),
+            format_date(weeks[0][-1], "medium", locale=get_locale()),
+        )
+    grid = queries.calendar_weeks(
+        current_user, weeks, in_period, community_id=form.community_id(), kind=form.kind_value()
+    )
+    args = {k: v for k, v in request.args.items() if k in ("community", "kind", "view")}
+    return render_template(
+        "meetings/calendar.html",
+        form=form,
+        grid=grid,
+        view=view,
+        title=title,
+        previous=previous,
+        following=following,
+        today=utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date(),
+        args=args,
+    )
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Schedule a session or a series."""
+    require(current_user, "meeting.create")
+    form = NewSessionForm()
+    if request.method == "GET":
+        form.community.data = form.community.data or _home_community()
+    if form.validate_on_submit():
+        data = form.to_data()
+        if data is not None:
+            try:
+                meeting = operations.create_meeting(data, current_user)
+            except RefusedInput as exc:
+                _show_refusal(form, exc)
+            else:
+                db.session.commit()
+                flash(_("The session is scheduled."), "success")
+                return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    return render_template(
+        "meetings/new.html",
+        form=form,
+        communities=[name for _id, name in queries.community_choices()],
+        zones=sorted(recurrence.known_zones()),
+    )
+
+
+def _home_community() -> str:
+    memberships = getattr(current_user, "memberships", None) or []
+    return memberships[0].community.name if len(memberships) == 1 else ""
+
+
+@bp.route("/sessions/<int:meeting_id>")
+def show(meeting_id: int):
+    """Show a session: time in its zone, place, places left, its series, calendar links."""
+    meeting = _load(meeting_id)
+    occurrences = []
+    if meeting.series_id is not None:
+        if operations.extend_due_series(meeting.series_id):
+            db.session.commit()
+        occurrences = queries.series_occurrences(meeting.series_id, current_user)
+    page_url = current_app.config["BASE_URL"] + url_for("meetings.show", meeting_id=meeting.id)
+    ics_url = None
+    if "calendar.meeting_ics" in current_app.view_functions:
+        ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
+    rule = None
+    if meeting.series is not None:
+        rule = describe_rule(meeting.series)
+    return render_template(
+        "meetings/show.html",
+        meeting=meeting,
+        occurrences=occurrences,
+        rule=rule,
+        ics_url=ics_url,
+        google_url=links.google_calendar_url(meeting, page_url),
+        may_edit=can(current_user, "meeting.edit"),
+        may_cancel=can(current_user, "meeting.cancel"),
+        now=utcnow(),
+    )
+
+
+def describe_rule(series) -> str:
+    """Say in words how a series repeats (the common patterns; the RRULE otherwise)."""
+    parts = dict(piece.split("=", 1) for piece in series.rrule.split(";"))
+    interval = int(parts.get("INTERVAL", "1"))
+    names = dict(zip(recurrence.WEEKDAYS, _weekday_names(), strict=True))
+    byday = parts.get("BYDAY", "")
+    other = set(parts) - {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
+    text = None
+    if parts["FREQ"] == "WEEKLY" and not other:
+        days = [names.get(d, d) for d in byday.split(",")] if byday else [
+            names[recurrence.WEEKDAYS[_local(series.dtstart, series.timezone).weekday()]]]
+        days_text = ", ".join(str(d) for d in days)
+        text = (_("Every week on %(days)s", days=days_text) if interval == 1
+                else _("Every %(n)d weeks on %(days)s", n=interval, days=days_text))
+    elif parts["FREQ"] == "MONTHLY" and not other and byday and "," not in byday:
+        nth, code = byday[:-2], byday[-2:]
+        ordinals = {"1": _("first"), "2": _("second"), "3": _("third"), "4": _("fourth"),
+                    "-1": _("last"), "+1": _("first")}
+        if nth in ordinals and code in names:
+            text = (_("The %(nth)s %(day)s of each month", nth=ordinals[nth], day=names[code])
+                    if interval == 1 else
+                    _("The %(nth)s %(day)s of every %(n)d months", nth=ordinals[nth],
+                      day=names[code], n=interval))
+    if text is None:
+        text = _("Repeats by the rule %(rule)s", rule=series.rrule)
+    ends = recurrence.ends(series.rrule)
+    if ends["count"]:
+        text += _(", %(n)d times", n=ends["count"])
+    elif ends["until"]:
+        text += _(", until %(day)s", day=_day(ends["until"], series.timezone, "medium"))
+    return text
+
+
+def _weekday_names():
+    from consult.meetings.forms import WEEKDAY_NAMES
+
+    return [str(n) for n in WEEKDAY_NAMES]
+
+
+def _require_change(meeting_id: int, action: str):
+    meeting = _load(meeting_id)
+    require(current_user, action)
+    return meeting
+
+
+@bp.route("/sessions/<int:meeting_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(meeting_id: int):
+    """Reschedule a session, change its venue, places or description."""
+    meeting = _require_change(meeting_id, "meeting.edit")
+    if meeting.status == "cancelled":
+        flash(_("A cancelled session cannot be changed."), "warning")
+        return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    form = EditSessionForm.for_meeting(meeting)
+    if form.validate_on_submit():
+        data = form.to_data(meeting.timezone)
+        if data is not None:
+            try:
+                operations.update_meeting(meeting, data, current_user)
+            except RefusedInput as exc:
+                _show_refusal(form, exc)
+            else:
+                db.session.commit()
+                flash(_("The session is changed."), "success")
+                return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    return render_template("meetings/edit.html", form=form, meeting=meeting,
+                           venues=[v.name for v in meeting.community.venues])
+
+
+@bp.route("/sessions/<int:meeting_id>/move", methods=["GET", "POST"])
+@login_required
+def move(meeting_id: int):
+    """Move one occurrence of a series to another time."""
+    meeting = _require_change(meeting_id, "meeting.edit")
+    if meeting.series_id is None:
+        abort(404)
+    if meeting.status == "cancelled":
+        flash(_("A cancelled session cannot be changed."), "warning")
+        return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    form = MoveOccurrenceForm.for_meeting(meeting)
+    if form.validate_on_submit():
+        times = form.aware_times(meeting.timezone)
+        if times is not None:
+            try:
+                operations.move_occurrence(meeting, times[0], times[1], current_user)
+            except RefusedInput as exc:
+                _show_refusal(form, exc)
+            else:
+                db.session.commit()
+                flash(_("This occurrence is moved; the others stay."), "success")
+                return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    return render_template("meetings/move.html", form=form, meeting=meeting)
+
+
+def _post_action(meeting_id: int, action, done_message):
+    meeting = _require_change(meeting_id, "meeting.cancel")
+    try:
+        result = action(meeting)
+    except RefusedInput as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(done_message(result), "success")
+    return redirect(url_for("meetings.show", meeting_id=meeting.id))
+
+
+@bp.route("/sessions/<int:meeting_id>/cancel", methods=["POST"])
+@login_required
+def cancel(meeting_id: int):
+    """Cancel a session (for a series: this occurrence only)."""
+    return _post_action(
+        meeting_id,
+        lambda m: operations.cancel_meeting(m, current_user),
+        lambda _m: _("The session is cancelled."),
+    )
+
+
+@bp.route("/sessions/<int:meeting_id>/skip", methods=["POST"])
+@login_required
+def skip(meeting_id: int):
+    """Skip this occurrence of a series (a holiday week)."""
+    return _post_action(
+        meeting_id,
+        lambda m: operations.skip_occurrence(m, current_user),
+        lambda _m: _("This week is skipped; the series goes on."),
+    )
+
+
+@bp.route("/sessions/<int:meeting_id>/cancel-series", methods=["POST"])
+@login_required
+def cancel_series(meeting_id: int):
+    """Cancel the whole series this occurrence belongs to."""
+
+    def action(meeting):
+        if meeting.series is None:
+            raise operations.MeetingError(_("This session is not part of a series."), None)
+        return operations.cancel_series(meeting.series, current_user)
+
+    return _post_action(
+        meeting_id, action, lambda n: _("The series is cancelled (%(n)d sessions).", n=n)
+    )

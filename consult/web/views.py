@@ -1,44 +1,46 @@
-"""Pages that belong to no single domain."""
+"""Pages that belong to no single domain: home, statistics, health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
-from flask_login import current_user
-from sqlalchemy import select, text
-from sqlalchemy.orm import joinedload
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import text
 
-from consult.community.models import Community
 from consult.extensions import db
-from consult.meetings.models import Meeting
-from consult.permissions import visible_meetings_clause
-from consult.stats.queries import StatsFilter, programme_stats
-from consult.types import utcnow
+from consult.permissions import require
+from consult.stats.queries import programme_stats
+from consult.web.forms import StatsFilterForm
+from consult.web.queries import alliance_counts, community_choices, upcoming_sessions
+from consult.web.shell import SHELL_GLOBALS, user_or_visitor_on_error
 
 bp = Blueprint("web", __name__)
 
 
+@bp.record_once
+def _install_shell(state) -> None:
+    state.app.jinja_env.globals.update(SHELL_GLOBALS)
+    # Ahead of Flask-Login's own, which loads the user for every template.
+    state.app.template_context_processors[None].insert(0, user_or_visitor_on_error)
+
+
 @bp.route("/")
 def index():
-    """Show upcoming sessions and the town's communities."""
-    upcoming = db.session.scalars(
-        select(Meeting)
-        .where(
-            Meeting.starts_at >= utcnow(),
-            Meeting.status != "cancelled",
-            visible_meetings_clause(current_user),
-        )
-        .options(joinedload(Meeting.community), joinedload(Meeting.venue))
-        .order_by(Meeting.starts_at)
-        .limit(10)
-    ).all()
-    communities = db.session.scalars(select(Community).order_by(Community.name)).all()
-    return render_template("web/index.html", upcoming=upcoming, communities=communities)
+    """Show what Consult is, the upcoming sessions one may see, and one's shortcuts."""
+    return render_template("web/index.html", upcoming=upcoming_sessions(current_user))
 
 
 @bp.route("/stats")
+@login_required
 def stats():
-    """Show the programme's figures."""
-    return render_template("web/stats.html", stats=programme_stats(StatsFilter()))
+    """Show the programme's figures, optionally filtered."""
+    require(current_user, "stats.view")
+    form = StatsFilterForm(request.args, communities=community_choices())
+    figures = alliance = None
+    if form.validate():
+        selected = form.to_filter(current_app.config["CONSULT_TIMEZONE"])
+        figures = programme_stats(selected)
+        alliance = alliance_counts(selected.community_id)
+    return render_template("web/stats.html", form=form, stats=figures, alliance=alliance)
 
 
 @bp.route("/healthz")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 14:02:21.712460
+Create Date: 2026-11-26 14:14:04.207791
 
 """
 from alembic import op
@@ -244,46 +244,6 @@ def upgrade():
     with op.batch_alter_table('series', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_series_community_id'), ['community_id'], unique=False)
 
-    op.create_table('cases',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('reference', sa.String(length=64), nullable=True),
-    sa.Column('community_id', sa.Integer(), nullable=False),
-    sa.Column('grid', sa.String(length=120), nullable=True),
-    sa.Column('category', sa.String(length=10), nullable=False),
-    sa.Column('source', sa.String(length=10), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('reporter_name', sa.String(length=120), nullable=True),
-    sa.Column('reporter_phone', sa.String(length=32), nullable=True),
-    sa.Column('reported_at', consult.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('level', sa.Integer(), nullable=False),
-    sa.Column('level_since', consult.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('issue_id', sa.Integer(), nullable=True),
-    sa.Column('resolution_id', sa.Integer(), nullable=True),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', consult.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', consult.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', consult.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reopened_at', consult.types.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("(status IN ('resolved', 'closed')) = (resolution_id IS NOT NULL)", name=op.f('ck_cases_resolved_by_resolution')),
-    sa.CheckConstraint("category IN ('concern', 'conflict', 'urgent')", name=op.f('ck_cases_category')),
-    sa.CheckConstraint("source IN ('grid', 'session', 'walk_in', 'hotline', 'online')", name=op.f('ck_cases_source')),
-    sa.CheckConstraint("status IN ('open', 'resolved', 'closed', 'reopened')", name=op.f('ck_cases_status')),
-    sa.CheckConstraint('level BETWEEN 1 AND 4', name=op.f('ck_cases_level')),
-    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_cases_community_id_communities')),
-    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_cases_created_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['issue_id'], ['issues.id'], name=op.f('fk_cases_issue_id_issues'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
-    sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
-    )
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index('ix_cases_community_created', ['community_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_cases_issue_id', ['issue_id'], unique=False)
-        batch_op.create_index('ix_cases_resolution_id', ['resolution_id'], unique=False)
-        batch_op.create_index('ix_cases_source', ['source'], unique=False)
-        batch_op.create_index('ix_cases_status_level', ['status', 'level'], unique=False)
-
     op.create_table('evaluations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('issue_id', sa.Integer(), nullable=False),
@@ -311,6 +271,7 @@ def upgrade():
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('confirmed_count', sa.Integer(), nullable=False),
+    sa.Column('attended_count', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('visibility', sa.String(length=10), nullable=False),
     sa.Column('organiser_id', sa.Integer(), nullable=True),
@@ -325,6 +286,7 @@ def upgrade():
     sa.CheckConstraint("status IN ('scheduled', 'cancelled', 'held')", name=op.f('ck_meetings_status')),
     sa.CheckConstraint("visibility IN ('public', 'private')", name=op.f('ck_meetings_visibility')),
     sa.CheckConstraint('(series_id IS NULL) = (recurrence_id IS NULL)', name=op.f('ck_meetings_occurrence')),
+    sa.CheckConstraint('attended_count IS NULL OR attended_count >= 0', name=op.f('ck_meetings_attended_count')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_meetings_capacity')),
     sa.CheckConstraint('confirmed_count >= 0 AND (capacity IS NULL OR confirmed_count <= capacity)', name=op.f('ck_meetings_confirmed_count')),
     sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_meetings_interval')),
@@ -363,23 +325,48 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_agenda_items_issue_id'), ['issue_id'], unique=False)
         batch_op.create_index('ix_agenda_items_meeting_position', ['meeting_id', 'position'], unique=False)
 
-    op.create_table('case_events',
+    op.create_table('cases',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('at', consult.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('from_value', sa.String(length=20), nullable=True),
-    sa.Column('to_value', sa.String(length=20), nullable=True),
-    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('grid', sa.String(length=120), nullable=True),
+    sa.Column('category', sa.String(length=10), nullable=False),
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reporter_name', sa.String(length=120), nullable=True),
+    sa.Column('reporter_phone', sa.String(length=32), nullable=True),
+    sa.Column('reported_at', consult.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('level_since', consult.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('issue_id', sa.Integer(), nullable=True),
     sa.Column('resolution_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint("kind IN ('created', 'status', 'level', 'issue', 'comment')", name=op.f('ck_case_events_kind')),
-    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_case_events_actor_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_events_case_id_cases'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_events'))
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', consult.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', consult.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', consult.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reopened_at', consult.types.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("(status IN ('resolved', 'closed')) = (resolution_id IS NOT NULL)", name=op.f('ck_cases_resolved_by_resolution')),
+    sa.CheckConstraint("category IN ('concern', 'conflict', 'urgent')", name=op.f('ck_cases_category')),
+    sa.CheckConstraint("source IN ('grid', 'session', 'walk_in', 'hotline', 'online')", name=op.f('ck_cases_source')),
+    sa.CheckConstraint("status IN ('open', 'resolved', 'closed', 'reopened')", name=op.f('ck_cases_status')),
+    sa.CheckConstraint('level BETWEEN 1 AND 4', name=op.f('ck_cases_level')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_cases_community_id_communities')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_cases_created_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['issue_id'], ['issues.id'], name=op.f('fk_cases_issue_id_issues'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_cases_meeting_id_meetings'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
+    sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
     )
-    with op.batch_alter_table('case_events', schema=None) as batch_op:
-        batch_op.create_index('ix_case_events_case_at', ['case_id', 'at'], unique=False)
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_community_created', ['community_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_cases_issue_id', ['issue_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index('ix_cases_resolution_id', ['resolution_id'], unique=False)
+        batch_op.create_index('ix_cases_source', ['source'], unique=False)
+        batch_op.create_index('ix_cases_status_level', ['status', 'level'], unique=False)
 
     op.create_table('invitations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -437,7 +424,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', consult.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', consult.types.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name=op.f('ck_outbox_status')),
+    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name=op.f('ck_outbox_status')),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_outbox_meeting_id_meetings'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
@@ -489,6 +476,24 @@ def upgrade():
     sa.UniqueConstraint('meeting_id', 'invitation_id', name=op.f('uq_attendance_meeting_id_invitation_id')),
     sa.UniqueConstraint('meeting_id', 'registration_id', name=op.f('uq_attendance_meeting_id_registration_id'))
     )
+    op.create_table('case_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('at', consult.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('from_value', sa.String(length=20), nullable=True),
+    sa.Column('to_value', sa.String(length=20), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('resolution_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind IN ('created', 'status', 'level', 'issue', 'comment')", name=op.f('ck_case_events_kind')),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_case_events_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_events_case_id_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_events'))
+    )
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.create_index('ix_case_events_case_at', ['case_id', 'at'], unique=False)
+
     op.create_table('minutes_revisions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('minutes_id', sa.Integer(), nullable=False),
@@ -553,10 +558,10 @@ def upgrade():
     # Foreign keys that close a cycle between tables are added once both tables exist.
     with op.batch_alter_table('issues', schema=None) as batch_op:
         batch_op.create_foreign_key(op.f('fk_issues_resolution_id_resolutions'), 'resolutions', ['resolution_id'], ['id'], ondelete='SET NULL')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_foreign_key(op.f('fk_cases_resolution_id_resolutions'), 'resolutions', ['resolution_id'], ['id'], ondelete='RESTRICT')
     with op.batch_alter_table('agenda_items', schema=None) as batch_op:
         batch_op.create_foreign_key(op.f('fk_agenda_items_carried_action_id_action_items'), 'action_items', ['carried_action_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_foreign_key(op.f('fk_cases_resolution_id_resolutions'), 'resolutions', ['resolution_id'], ['id'], ondelete='RESTRICT')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.create_foreign_key(op.f('fk_case_events_resolution_id_resolutions'), 'resolutions', ['resolution_id'], ['id'], ondelete='SET NULL')
     # ### end Alembic commands ###
@@ -566,10 +571,10 @@ def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('issues', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_issues_resolution_id_resolutions'), type_='foreignkey')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('fk_cases_resolution_id_resolutions'), type_='foreignkey')
     with op.batch_alter_table('agenda_items', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_agenda_items_carried_action_id_action_items'), type_='foreignkey')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('fk_cases_resolution_id_resolutions'), type_='foreignkey')
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_case_events_resolution_id_resolutions'), type_='foreignkey')
     with op.batch_alter_table('resolution_cases', schema=None) as batch_op:
@@ -584,6 +589,10 @@ def downgrade():
     op.drop_table('action_items')
     op.drop_table('resolutions')
     op.drop_table('minutes_revisions')
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_events_case_at')
+
+    op.drop_table('case_events')
     op.drop_table('attendance')
     with op.batch_alter_table('registrations', schema=None) as batch_op:
         batch_op.drop_index('ix_registrations_user_id')
@@ -600,10 +609,15 @@ def downgrade():
         batch_op.drop_index('ix_invitations_email')
 
     op.drop_table('invitations')
-    with op.batch_alter_table('case_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_case_events_case_at')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_status_level')
+        batch_op.drop_index('ix_cases_source')
+        batch_op.drop_index('ix_cases_resolution_id')
+        batch_op.drop_index(batch_op.f('ix_cases_meeting_id'))
+        batch_op.drop_index('ix_cases_issue_id')
+        batch_op.drop_index('ix_cases_community_created')
 
-    op.drop_table('case_events')
+    op.drop_table('cases')
     with op.batch_alter_table('agenda_items', schema=None) as batch_op:
         batch_op.drop_index('ix_agenda_items_meeting_position')
         batch_op.drop_index(batch_op.f('ix_agenda_items_issue_id'))
@@ -619,14 +633,6 @@ def downgrade():
 
     op.drop_table('meetings')
     op.drop_table('evaluations')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index('ix_cases_status_level')
-        batch_op.drop_index('ix_cases_source')
-        batch_op.drop_index('ix_cases_resolution_id')
-        batch_op.drop_index('ix_cases_issue_id')
-        batch_op.drop_index('ix_cases_community_created')
-
-    op.drop_table('cases')
     with op.batch_alter_table('series', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_series_community_id'))
 

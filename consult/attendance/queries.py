@@ -1,0 +1,305 @@
+"""Reads about sign-ups, invitations, attendance and the host rotation.
+
+Shared by the pages and the API; none of them writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from consult.community.models import AllianceMember, Community, Unit
+from consult.extensions import db
+from consult.meetings.models import Attendance, Invitation, Meeting, Registration
+from consult.permissions import can, visible_meetings_clause
+from consult.types import utcnow
+
+# -- sign-ups -------------------------------------------------------------------------
+
+
+def signup_closed_reason(meeting: Meeting) -> str | None:
+    """Return why ``meeting`` takes no sign-up ("cancelled", "started"), or None."""
+    if meeting.status == "cancelled":
+        return "cancelled"
+    if meeting.starts_at <= utcnow():
+        return "started"
+    return None
+
+
+def waitlist_position(registration: Registration) -> int | None:
+    """Return the registration's place on the waiting list (1 = next), or None."""
+    if registration.status != "waitlisted":
+        return None
+    ahead = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == registration.meeting_id,
+            Registration.status == "waitlisted",
+            or_(
+                Registration.created_at < registration.created_at,
+                and_(
+                    Registration.created_at == registration.created_at,
+                    Registration.id < registration.id,
+                ),
+            ),
+        )
+    )
+    return ahead + 1
+
+
+def registrations_in_order(meeting_id: int) -> list[tuple[Registration, int | None]]:
+    """Return the session's live sign-ups: confirmed, then the waiting list, in order.
+
+    Each comes with its waiting-list position (None when confirmed).
+    """
+    rows = db.session.scalars(
+        select(Registration)
+        .where(Registration.meeting_id == meeting_id, Registration.status != "cancelled")
+        .options(joinedload(Registration.user))
+        .order_by(Registration.status, Registration.created_at, Registration.id)
+    ).all()
+    # "confirmed" sorts before "waitlisted"; number the waiting ones.
+    out: list[tuple[Registration, int | None]] = []
+    position = 0
+    for registration in rows:
+        if registration.status == "waitlisted":
+            position += 1
+            out.append((registration, position))
+        else:
+            out.append((registration, None))
+    return out
+
+
+def user_registration(meeting_id: int, user) -> Registration | None:
+    """Return ``user``'s registration for the session (cancelled ones included), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(
+        select(Registration).where(
+            Registration.meeting_id == meeting_id, Registration.user_id == user.id
+        )
+    )
+
+
+def coming_unregistered_count(series_id: int, user) -> int:
+    """Count the series' coming occurrences ``user`` may see and has not signed up for."""
+    mine = select(Registration.meeting_id).where(
+        Registration.user_id == user.id, Registration.status != "cancelled"
+    )
+    return db.session.scalar(
+        select(func.count(Meeting.id)).where(
+            Meeting.series_id == series_id,
+            Meeting.status == "scheduled",
+            Meeting.starts_at > utcnow(),
+            Meeting.id.not_in(mine),
+            visible_meetings_clause(user),
+        )
+    )
+
+
+def invitations_of(meeting_id: int) -> list[Invitation]:
+    """Return the session's invitations with their answers, by name then address."""
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(Invitation.meeting_id == meeting_id)
+            .options(joinedload(Invitation.unit))
+            .order_by(func.coalesce(Invitation.name, Invitation.email), Invitation.id)
+        )
+    )
+
+
+@dataclass
+class Panel:
+    """What the session page shows about sign-ups, answers and attendance."""
+
+    meeting: Meeting
+    closed: str | None
+    waitlisted: int = 0
+    mine: Registration | None = None
+    position: int | None = None
+    series_open: int = 0
+    invitations: list[Invitation] = field(default_factory=list)
+    partstats: dict[str, int] = field(default_factory=dict)
+    staff: bool = False
+    organiser: bool = False
+
+
+def panel(meeting: Meeting, user) -> Panel:
+    """Gather the session page's sign-up panel for ``user``."""
+    data = Panel(meeting=meeting, closed=signup_closed_reason(meeting))
+    data.waitlisted = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == meeting.id, Registration.status == "waitlisted"
+        )
+    )
+    if getattr(user, "is_authenticated", False):
+        data.mine = user_registration(meeting.id, user)
+        if data.mine is not None and data.mine.status == "cancelled":
+            data.mine = None
+        if data.mine is not None:
+            data.position = waitlist_position(data.mine)
+        if meeting.series_id is not None and data.closed is None:
+            data.series_open = coming_unregistered_count(meeting.series_id, user)
+    data.staff = can(user, "registration.list")
+    data.organiser = can(user, "registration.proxy")
+    if data.staff:
+        data.invitations = invitations_of(meeting.id)
+        for invitation in data.invitations:
+            data.partstats[invitation.partstat] = data.partstats.get(invitation.partstat, 0) + 1
+    return data
+
+
+# -- attendance -----------------------------------------------------------------------
+
+
+@dataclass
+class SheetRow:
+    """One line of the attendance list: a registrant, an invitee or a walk-in."""
+
+    kind: str  # "registration", "invitation" or "attendance" (a walk-in)
+    target_id: int
+    name: str
+    detail: str = ""
+    #: Registration status (confirmed, waitlisted) or the invitation's PARTSTAT.
+    answer: str = ""
+    position: int | None = None
+    attendance: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.target_id}"
+
+
+def attendance_sheet(meeting: Meeting) -> list[SheetRow]:
+    """Return everyone expected at the session, then the walk-ins, with their attendance."""
+    marks = db.session.scalars(
+        select(Attendance).where(Attendance.meeting_id == meeting.id).order_by(Attendance.id)
+    ).all()
+    by_registration = {a.registration_id: a.status for a in marks if a.registration_id}
+    by_invitation = {a.invitation_id: a.status for a in marks if a.invitation_id}
+    rows: list[SheetRow] = []
+    for registration, position in registrations_in_order(meeting.id):
+        rows.append(
+            SheetRow(
+                "registration",
+                registration.id,
+                registration.display_name,
+                registration.phone or "",
+                registration.status,
+                position,
+                by_registration.get(registration.id),
+            )
+        )
+    for invitation in invitations_of(meeting.id):
+        detail = invitation.unit.name if invitation.unit is not None else invitation.email
+        rows.append(
+            SheetRow(
+                "invitation",
+                invitation.id,
+                invitation.name or invitation.email,
+                detail if detail != (invitation.name or invitation.email) else "",
+                invitation.partstat,
+                None,
+                by_invitation.get(invitation.id),
+            )
+        )
+    for mark in marks:
+        if mark.registration_id is None and mark.invitation_id is None:
+            rows.append(SheetRow("attendance", mark.id, mark.name or "", "", "walk_in", None,
+                                 mark.status))
+    return rows
+
+
+def attendance_of(registration: Registration) -> Attendance | None:
+    """Return what attendance recorded for a registrant, or None."""
+    return db.session.scalar(
+        select(Attendance).where(
+            Attendance.meeting_id == registration.meeting_id,
+            Attendance.registration_id == registration.id,
+        )
+    )
+
+
+# -- host rotation --------------------------------------------------------------------
+
+
+def rotation_of(community_id: int) -> list[AllianceMember]:
+    """Return the community's units in their hosting order."""
+    return list(
+        db.session.scalars(
+            select(AllianceMember)
+            .where(
+                AllianceMember.community_id == community_id,
+                AllianceMember.rotation_position.is_not(None),
+            )
+            .options(joinedload(AllianceMember.unit))
+            .order_by(AllianceMember.rotation_position)
+        )
+    )
+
+
+def outside_rotation(community_id: int) -> list[AllianceMember]:
+    """Return the community's alliance units that take no turn in hosting."""
+    return list(
+        db.session.scalars(
+            select(AllianceMember)
+            .join(AllianceMember.unit)
+            .where(
+                AllianceMember.community_id == community_id,
+                AllianceMember.rotation_position.is_(None),
+            )
+            .options(joinedload(AllianceMember.unit))
+            .order_by(Unit.name)
+        )
+    )
+
+
+def _hosted_joint_meetings(community_id: int):
+    return select(Meeting).where(
+        Meeting.community_id == community_id,
+        Meeting.kind == "joint_meeting",
+        Meeting.host_unit_id.is_not(None),
+        Meeting.status != "cancelled",
+    )
+
+
+def hosting_history(community_id: int, limit: int = 50) -> list[Meeting]:
+    """Return the community's joint meetings with a host, the latest first."""
+    return list(
+        db.session.scalars(
+            _hosted_joint_meetings(community_id)
+            .options(selectinload(Meeting.host_unit))
+            .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def last_hosted(community_id: int) -> Meeting | None:
+    """Return the community's latest joint meeting (scheduled or held) that has a host."""
+    return db.session.scalar(
+        _hosted_joint_meetings(community_id)
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+        .limit(1)
+    )
+
+
+def next_host(community: Community | int) -> Unit | None:
+    """Propose the unit whose turn it is to host the community's next joint meeting.
+
+    The turn passes, in rotation order, to the unit after the host of the latest joint
+    meeting; the first unit opens the rotation (also when that host has left it).
+    None when no unit is in the rotation.
+    """
+    community_id = community if isinstance(community, int) else community.id
+    rotation = rotation_of(community_id)
+    if not rotation:
+        return None
+    last = last_hosted(community_id)
+    units = [member.unit for member in rotation]
+    ids = [unit.id for unit in units]
+    if last is None or last.host_unit_id not in ids:
+        return units[0]
+    return units[(ids.index(last.host_unit_id) + 1) % len(units)]

@@ -1,0 +1,351 @@
+"""Calendar objects (RFC 5545, RFC 5546) built through the icalendar library's API.
+
+Every function here is pure: it reads the sessions it is given and an ``IcsContext``
+(base URL, fallback organiser, time stamp) and returns icalendar components; nothing
+touches the database, the request or the clock. A one-off session is one VEVENT with
+the session's UID; a series is one master VEVENT (the series' UID, RRULE, EXDATE for
+the cancelled weeks) plus an override VEVENT, with the same UID and a RECURRENCE-ID,
+for each occurrence that differs from the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vCalAddress, vRecur
+
+if TYPE_CHECKING:
+    from consult.meetings.models import Meeting, Series
+
+PRODID = "-//Consult//Consultation sessions//EN"
+
+#: Methods of RFC 5546 that Consult emits.
+PUBLISH = "PUBLISH"
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class IcsContext:
+    """What a calendar needs besides the sessions themselves."""
+
+    #: Absolute base of the site, without a trailing slash (BASE_URL).
+    base_url: str
+    #: ORGANIZER when a session has no organiser with an email (MAIL_FROM).
+    fallback_organizer: str
+    #: DTSTAMP, an aware datetime (written in UTC).
+    stamp: datetime
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One ATTENDEE line of a scheduling message."""
+
+    email: str
+    name: str | None = None
+    partstat: str = "NEEDS-ACTION"
+    rsvp: bool = True
+
+
+def clean_text(value: str | None) -> str:
+    """Return ``value`` as iCalendar TEXT can carry it.
+
+    TEXT has one line break (escaped as ``\\n``) and no other control characters, so
+    CRLF and CR become LF and the other controls (tab excepted) are dropped.
+    """
+    if not value:
+        return ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", value)
+
+
+def bare_address(value: str) -> str:
+    """Return the address part of ``value`` ("Name <a@b>" or "a@b"), lower-cased."""
+    return parseaddr(value)[1].strip().lower()
+
+
+def session_url(ctx: IcsContext, meeting_id: int) -> str:
+    """Return the absolute URL of a session's page."""
+    return f"{ctx.base_url}/sessions/{meeting_id}"
+
+
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local(moment: datetime, zone_name: str) -> datetime:
+    """Return the aware UTC ``moment`` as wall-clock time in ``zone_name`` (with TZID)."""
+    return moment.astimezone(zone(zone_name))
+
+
+def _description(text: str | None, url: str) -> str:
+    body = clean_text(text)
+    return f"{body}\n\n{url}" if body else url
+
+
+def _location(venue) -> str | None:
+    if venue is None:
+        return None
+    parts = [venue.name]
+    if getattr(venue, "address", None):
+        parts.append(venue.address)
+    return clean_text(", ".join(parts))
+
+
+def _organizer(ctx: IcsContext, organiser) -> vCalAddress:
+    email = getattr(organiser, "email", None) or ctx.fallback_organizer
+    return vCalAddress(f"mailto:{bare_address(email)}")
+
+
+def _attendee(person: Attendee) -> vCalAddress:
+    address = vCalAddress(f"mailto:{bare_address(person.email)}")
+    if person.name:
+        # A parameter value cannot hold a line break or a double quote.
+        address.params["CN"] = clean_text(person.name).replace("\n", " ").replace('"', "'")
+    address.params["CUTYPE"] = "INDIVIDUAL"
+    address.params["ROLE"] = "REQ-PARTICIPANT"
+    address.params["PARTSTAT"] = person.partstat
+    address.params["RSVP"] = "TRUE" if person.rsvp else "FALSE"
+    return address
+
+
+def _status(status: str) -> str:
+    return "CANCELLED" if status == "cancelled" else "CONFIRMED"
+
+
+def _common(
+    event: Event,
+    *,
+    ctx: IcsContext,
+    title: str,
+    description: str | None,
+    url: str,
+    venue,
+    organiser,
+    status: str,
+    visibility: str,
+    sequence: int,
+    attendees: Sequence[Attendee],
+) -> None:
+    event.add("dtstamp", ctx.stamp.astimezone(UTC))
+    event.add("sequence", sequence)
+    event.add("summary", clean_text(title))
+    location = _location(venue)
+    if location:
+        event.add("location", location)
+    # Many clients ignore URL, so the link goes into DESCRIPTION as well.
+    event.add("description", _description(description, url))
+    event.add("url", url)
+    event.add("status", _status(status))
+    event.add("class", "PRIVATE" if visibility == "private" else "PUBLIC")
+    event.add("organizer", _organizer(ctx, organiser))
+    for person in attendees:
+        event.add("attendee", _attendee(person))
+
+
+def meeting_event(
+    meeting: Meeting, ctx: IcsContext, attendees: Sequence[Attendee] = ()
+) -> Event:
+    """Return the VEVENT of a one-off session (UID: the session's own)."""
+    event = Event()
+    event.add("uid", meeting.uid)
+    event.add("dtstart", local(meeting.starts_at, meeting.timezone))
+    event.add("dtend", local(meeting.ends_at, meeting.timezone))
+    _common(
+        event,
+        ctx=ctx,
+        title=meeting.title,
+        description=meeting.description,
+        url=session_url(ctx, meeting.id),
+        venue=meeting.venue,
+        organiser=meeting.organiser,
+        status=meeting.status,
+        visibility=meeting.visibility,
+        sequence=meeting.sequence,
+        attendees=attendees,
+    )
+    return event
+
+
+def occurrence_sequence(series: Series, occurrence: Meeting) -> int:
+    """SEQUENCE of an occurrence's VEVENT: rises with a change of the series or of it."""
+    return series.sequence + occurrence.sequence
+
+
+def occurrence_event(
+    series: Series, occurrence: Meeting, ctx: IcsContext, attendees: Sequence[Attendee] = ()
+) -> Event:
+    """Return one occurrence of a series as a VEVENT with the series' UID and a
+    RECURRENCE-ID (its original start, in the master's TZID)."""
+    event = Event()
+    event.add("uid", series.uid)
+    event.add("recurrence-id", local(occurrence.recurrence_id, series.timezone))
+    event.add("dtstart", local(occurrence.starts_at, occurrence.timezone))
+    event.add("dtend", local(occurrence.ends_at, occurrence.timezone))
+    _common(
+        event,
+        ctx=ctx,
+        title=occurrence.title,
+        description=occurrence.description,
+        url=session_url(ctx, occurrence.id),
+        venue=occurrence.venue,
+        organiser=occurrence.organiser or series.organiser,
+        status=occurrence.status,
+        visibility=occurrence.visibility,
+        sequence=occurrence_sequence(series, occurrence),
+        attendees=attendees,
+    )
+    return event
+
+
+def series_rule(series: Series) -> vRecur:
+    """Return the series' RRULE, with UNTIL in UTC and never both COUNT and UNTIL."""
+    text = series.rrule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:"):]
+    rule = vRecur.from_ical(text)
+    if "COUNT" in rule and "UNTIL" in rule:
+        # RFC 5545 forbids both; the count is the organiser's explicit limit.
+        del rule["UNTIL"]
+    if "UNTIL" in rule:
+        until = rule["UNTIL"][0]
+        tz = zone(series.timezone)
+        if isinstance(until, datetime):
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=tz)
+        else:
+            # A DATE bound with a DATE-TIME start: the whole of that local day.
+            until = datetime.combine(until, time(23, 59, 59), tz)
+        rule["UNTIL"] = [until.astimezone(UTC)]
+    return rule
+
+
+def differs_from_rule(series: Series, occurrence: Meeting) -> bool:
+    """Return whether an occurrence needs an override VEVENT (moved or changed)."""
+    return (
+        occurrence.starts_at != occurrence.recurrence_id
+        or occurrence.ends_at - occurrence.starts_at != series.duration
+        or occurrence.timezone != series.timezone
+        or occurrence.title != series.title
+        or (occurrence.description or "") != (series.description or "")
+        or occurrence.venue_id != series.venue_id
+    )
+
+
+def _first_occurrence_url(series: Series, occurrences: Sequence[Meeting], ctx: IcsContext) -> str:
+    if not occurrences:
+        return f"{ctx.base_url}/sessions"
+    first = min(occurrences, key=lambda m: m.recurrence_id)
+    return session_url(ctx, first.id)
+
+
+def series_master_event(
+    series: Series,
+    occurrences: Sequence[Meeting],
+    ctx: IcsContext,
+    attendees: Sequence[Attendee] = (),
+) -> Event:
+    """Return the master VEVENT of a series: RRULE, and EXDATE for cancelled weeks."""
+    event = Event()
+    event.add("uid", series.uid)
+    start = local(series.dtstart, series.timezone)
+    event.add("dtstart", start)
+    event.add("dtend", start + series.duration)
+    event.add("rrule", series_rule(series))
+    skipped = sorted(
+        local(o.recurrence_id, series.timezone) for o in occurrences if o.status == "cancelled"
+    )
+    if skipped:
+        event.add("exdate", skipped)
+    _common(
+        event,
+        ctx=ctx,
+        title=series.title,
+        description=series.description,
+        url=_first_occurrence_url(series, occurrences, ctx),
+        venue=series.venue,
+        organiser=series.organiser,
+        status=series.status,
+        visibility=series.visibility,
+        sequence=series.sequence,
+        attendees=attendees,
+    )
+    return event
+
+
+def series_events(
+    series: Series,
+    occurrences: Sequence[Meeting],
+    ctx: IcsContext,
+    attendees: Sequence[Attendee] = (),
+) -> list[Event]:
+    """Return a whole series: the master VEVENT, then one override per moved or changed
+    occurrence (cancelled occurrences are EXDATEs of the master)."""
+    events = [series_master_event(series, occurrences, ctx, attendees)]
+    for occurrence in sorted(occurrences, key=lambda m: m.recurrence_id):
+        if occurrence.status != "cancelled" and differs_from_rule(series, occurrence):
+            events.append(occurrence_event(series, occurrence, ctx, attendees))
+    return events
+
+
+def cancelled(event: Event) -> Event:
+    """Return ``event`` marked STATUS:CANCELLED (for METHOD:CANCEL)."""
+    event.pop("STATUS", None)
+    event.add("status", "CANCELLED")
+    return event
+
+
+def _earliest(events: Iterable[Event]) -> date | None:
+    moments = []
+    for event in events:
+        for name in ("DTSTART", "RECURRENCE-ID"):
+            if name in event:
+                moments.append(event.decoded(name))
+    if not moments:
+        return None
+    return min(m.date() if isinstance(m, datetime) else m for m in moments)
+
+
+def build_calendar(
+    events: Sequence[Event],
+    method: str | None = PUBLISH,
+    *,
+    name: str | None = None,
+    refresh: timedelta | None = None,
+) -> Calendar:
+    """Return a VCALENDAR holding ``events`` and a VTIMEZONE for every TZID they use."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if method:
+        cal.add("method", method)
+    if name:
+        cal.calendar_name = clean_text(name).replace("\n", " ")
+    if refresh:
+        cal.refresh_interval = refresh
+        cal.add("x-published-ttl", refresh)
+    for event in events:
+        if method == CANCEL:
+            cancelled(event)
+        cal.add_component(event)
+    earliest = _earliest(events)
+    if earliest is not None:
+        # Transitions from the start of the earliest year: the zone stays short.
+        cal.add_missing_timezones(first_date=date(earliest.year, 1, 1))
+    else:
+        cal.add_missing_timezones()
+    return cal
+
+
+def to_ics(cal: Calendar) -> bytes:
+    """Serialise a calendar: UTF-8, CRLF line ends, lines folded at 75 octets."""
+    return cal.to_ical()

@@ -1,0 +1,86 @@
+"""The four-level grid: time limits per level, and which cases are past them."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, false, or_
+
+from consult.cases.models import Case
+from consult.enums import CASE_LEVELS
+
+DEFAULT_LEVEL_DAYS = "3,7,15,30"
+DEFAULT_EVALUATION_QUORUM = 3
+#: Statuses in which a case is still being handled (and so can be overdue or escalated).
+ACTIVE = ("open", "reopened")
+
+
+def _setting(name: str, default):
+    value = current_app.config.get(name)
+    if value in (None, ""):
+        value = os.environ.get(name) or default
+    return value
+
+
+def level_days() -> dict[int, int]:
+    """Return the time limit in days of each grid level (config CASE_LEVEL_DAYS)."""
+    raw = _setting("CASE_LEVEL_DAYS", DEFAULT_LEVEL_DAYS)
+    if isinstance(raw, list | tuple):
+        parts = list(raw)
+    else:
+        parts = [p.strip() for p in str(raw).split(",")]
+    try:
+        days = [int(p) for p in parts]
+    except ValueError:
+        days = []
+    if len(days) != len(CASE_LEVELS) or any(d <= 0 for d in days):
+        raise ValueError(
+            f"CASE_LEVEL_DAYS must be {len(CASE_LEVELS)} positive whole numbers, not {raw!r}"
+        )
+    return dict(zip(CASE_LEVELS, days, strict=True))
+
+
+def evaluation_quorum() -> int:
+    """Return how many ratings decide an evaluation round (config EVALUATION_QUORUM)."""
+    raw = _setting("EVALUATION_QUORUM", DEFAULT_EVALUATION_QUORUM)
+    try:
+        quorum = int(raw)
+    except (TypeError, ValueError):
+        quorum = 0
+    if quorum < 1:
+        raise ValueError(f"EVALUATION_QUORUM must be a positive whole number, not {raw!r}")
+    return quorum
+
+
+def due_at(case: Case, days: dict[int, int] | None = None) -> datetime:
+    """Return when the case's current level runs out of time."""
+    days = days or level_days()
+    return case.level_since + timedelta(days=days[case.level])
+
+
+def is_overdue(case: Case, now: datetime, days: dict[int, int] | None = None) -> bool:
+    """Return whether the case is still being handled and past its level's limit."""
+    return case.status in ACTIVE and due_at(case, days) < now
+
+
+def overdue_clause(now: datetime):
+    """Return a WHERE clause for Case keeping the cases past their level's limit.
+
+    Each level's limit is turned into a cut-off instant here, so the database compares
+    plain timestamps on every engine.
+    """
+    days = level_days()
+    per_level = [
+        and_(Case.level == level, Case.level_since < now - timedelta(days=limit))
+        for level, limit in days.items()
+    ]
+    return and_(Case.status.in_(ACTIVE), or_(false(), *per_level))
+
+
+def not_overdue_clause(now: datetime):
+    """Return the opposite of ``overdue_clause``."""
+    from sqlalchemy import not_
+
+    return not_(overdue_clause(now))

@@ -1,0 +1,260 @@
+"""Import of the grid platform's case export (DESIGN.md, samples/grid-cases.csv).
+
+The file is UTF-8 (with or without a byte-order mark), with CRLF or LF line ends,
+quoted fields that may hold commas, quotes and line breaks, and Chinese headers.
+Reading is a pure function that returns the rows and every problem it found; the
+import is all-or-nothing: one bad row and nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from consult import audit
+from consult.cases.models import Case, CaseEvent
+from consult.cases.labels import as_text
+from consult.errors import RefusedInput
+from consult.extensions import db
+from consult.types import utcnow
+
+#: Header of each column -> the key it is read into.
+COLUMNS = {
+    "编号": "reference",
+    "社区": "community",
+    "网格": "grid",
+    "类别": "category",
+    "标题": "title",
+    "描述": "description",
+    "反映人": "reporter",
+    "联系电话": "phone",
+    "上报时间": "reported_at",
+}
+REQUIRED = ("编号", "社区", "类别", "标题", "上报时间")
+#: The platform's categories; the programme's own codes are accepted too.
+CATEGORIES = {
+    "民生诉求": "concern",
+    "矛盾纠纷": "conflict",
+    "急难愁盼": "urgent",
+    "concern": "concern",
+    "conflict": "conflict",
+    "urgent": "urgent",
+}
+MAX_LENGTHS = {
+    "编号": 64, "社区": 120, "网格": 120, "标题": 200, "描述": 20_000, "反映人": 120,
+    "联系电话": 32,
+}
+TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class RowError:
+    """One problem: the row (1 = first case after the header; 0 = the file), the column."""
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.row == 0:
+            message = as_text(self.message)
+            return f"{self.column}: {message}" if self.column else message
+        return as_text(_l("row %(row)d, %(column)s: %(message)s",
+                      row=self.row, column=self.column, message=self.message))
+
+
+@dataclass
+class ParsedExport:
+    rows: list[dict] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    new: list[Case] = field(default_factory=list)
+    already: int = 0
+
+
+class ImportRefused(RefusedInput):
+    """The export has problems; nothing was imported. ``errors`` lists them all."""
+
+    def __init__(self, errors: list[RowError]):
+        summary = "; ".join(str(e) for e in errors[:20])
+        if len(errors) > 20:
+            summary += "; …"
+        super().__init__(
+            as_text(_l("Nothing imported: %(summary)s", summary=summary)), "file"
+        )
+        self.errors = errors
+
+
+def _text(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    # Line breaks inside quoted fields are kept, written the same way on every system.
+    return text
+
+
+def _clean(value: str) -> str:
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _reported_at(value: str, zone: ZoneInfo) -> datetime | None:
+    value = value.strip().replace("/", "-").replace("T", " ")
+    for fmt in TIME_FORMATS:
+        try:
+            local = datetime.strptime(value, fmt)  # noqa: DTZ007 (zone applied below)
+        except ValueError:
+            continue
+        return local.replace(tzinfo=zone).astimezone(UTC)
+    return None
+
+
+def parse_export(raw: bytes, timezone: str) -> ParsedExport:
+    """Read the grid platform's export; collect every row and every problem."""
+    out = ParsedExport()
+    if len(raw) > MAX_BYTES:
+        out.errors.append(RowError(0, "", _l("The file is larger than 10 MB.")))
+        return out
+    text = _text(raw)
+    if text is None:
+        out.errors.append(RowError(0, "", _l("The file is not UTF-8 text.")))
+        return out
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        out.errors.append(RowError(0, "", _l("The file is not CSV: %(e)s", e=str(exc))))
+        return out
+    if not records or not any(cell.strip() for cell in records[0]):
+        out.errors.append(RowError(0, "", _l("The file is empty.")))
+        return out
+    header = [h.strip().lstrip("\ufeff") for h in records[0]]
+    missing = [name for name in REQUIRED if name not in header]
+    for name in missing:
+        out.errors.append(RowError(0, name, _l("the column is missing.")))
+    if missing:
+        return out
+    index = {name: header.index(name) for name in COLUMNS if name in header}
+    zone = ZoneInfo(timezone)
+    seen: dict[str, int] = {}
+    number = 0
+    for cells in records[1:]:
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line
+        number += 1
+        if len(cells) > len(header):
+            out.errors.append(RowError(number, "", _l(
+                "the row has %(n)d fields, the header %(m)d.", n=len(cells), m=len(header))))
+            continue
+        values = {name: _clean(cells[i]) if i < len(cells) else "" for name, i in index.items()}
+        row = _check_row(number, values, zone, out.errors)
+        if row is None:
+            continue
+        if row["reference"] in seen:
+            out.errors.append(RowError(number, "编号", _l(
+                "%(ref)s appears in row %(other)d too.", ref=row["reference"],
+                other=seen[row["reference"]])))
+            continue
+        seen[row["reference"]] = number
+        out.rows.append(row)
+    if number == 0 and not out.errors:
+        out.errors.append(RowError(0, "", _l("The file has no cases.")))
+    return out
+
+
+def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]):
+    before = len(errors)
+    for name in REQUIRED:
+        if not values.get(name):
+            errors.append(RowError(number, name, _l("empty.")))
+    for name, limit in MAX_LENGTHS.items():
+        if len(values.get(name, "")) > limit:
+            errors.append(RowError(number, name, _l("longer than %(n)d characters.", n=limit)))
+    for name, value in values.items():
+        allowed = "\n\t" if name == "描述" else ""
+        if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
+            errors.append(RowError(number, name, _l("contains a control character.")))
+    category = CATEGORIES.get(values.get("类别", ""))
+    if values.get("类别") and category is None:
+        errors.append(RowError(number, "类别", _l(
+            "unknown category %(value)s (expected 民生诉求, 矛盾纠纷 or 急难愁盼).",
+            value=repr(values["类别"]))))
+    reported_at = None
+    if values.get("上报时间"):
+        reported_at = _reported_at(values["上报时间"], zone)
+        if reported_at is None:
+            errors.append(RowError(number, "上报时间", _l(
+                "%(value)s is not a time like 2026-09-01 09:12.",
+                value=repr(values["上报时间"]))))
+    if len(errors) > before:
+        return None
+    row = {key: values.get(name, "") for name, key in COLUMNS.items()}
+    row["category"] = category
+    row["reported_at"] = reported_at
+    row["source"] = "grid"
+    return row
+
+
+def import_export(raw: bytes, timezone: str, user) -> ImportResult:
+    """Import every new case of the export, or none if any row is bad.
+
+    Cases whose reference (编号) is already known are counted, not imported again.
+    """
+    from consult.cases.operations import community_by_name
+
+    parsed = parse_export(raw, timezone)
+    if parsed.errors:
+        raise ImportRefused(parsed.errors)
+    references = [row["reference"] for row in parsed.rows]
+    known: set[str] = set()
+    for start in range(0, len(references), 500):
+        chunk = references[start:start + 500]
+        known.update(db.session.scalars(select(Case.reference).where(Case.reference.in_(chunk))))
+    result = ImportResult(already=len(known))
+    communities: dict[str, int] = {}
+    now = utcnow()
+    for number, row in enumerate(parsed.rows, start=1):
+        if row["reference"] in known:
+            continue
+        name = row["community"]
+        if name not in communities:
+            try:
+                communities[name] = community_by_name(name, user).id
+            except RefusedInput as exc:
+                raise ImportRefused([RowError(number, "社区", exc.message)]) from None
+        case = Case(
+            reference=row["reference"],
+            community_id=communities[name],
+            grid=row["grid"] or None,
+            category=row["category"],
+            source="grid",
+            title=row["title"],
+            description=row["description"],
+            reporter_name=row["reporter"] or None,
+            reporter_phone=row["phone"] or None,
+            reported_at=row["reported_at"],
+            level=1,
+            level_since=now,
+            status="open",
+            created_by_id=getattr(user, "id", None),
+            created_at=now,
+        )
+        db.session.add(case)
+        result.new.append(case)
+    db.session.flush()
+    reason = as_text(_l("Imported from the grid platform's export."))
+    for case in result.new:
+        db.session.add(CaseEvent(case_id=case.id, kind="created", to_value="open",
+                                 actor_id=getattr(user, "id", None), reason=reason, at=now))
+        audit.record("case.import", case, user, reference=case.reference)
+    db.session.flush()
+    return result

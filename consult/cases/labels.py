@@ -1,0 +1,91 @@
+"""Display names of the accountability vocabularies (statuses, outcomes, ratings)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, dict] = {
+    "case_status": {
+        "open": _l("Open"),
+        "resolved": _l("Resolved"),
+        "closed": _l("Closed"),
+        "reopened": _l("Reopened"),
+    },
+    "issue_status": {
+        "open": _l("Open"),
+        "resolved": _l("Resolved"),
+        "closed": _l("Closed"),
+        "reopened": _l("Reopened"),
+    },
+    "outcome": {
+        "resolved": _l("Resolved"),
+        "deferred": _l("Deferred"),
+        "escalated": _l("Escalated"),
+        "referred": _l("Referred to a unit"),
+    },
+    "rating": {
+        "satisfied": _l("Satisfied"),
+        "basically_satisfied": _l("Basically satisfied"),
+        "unsatisfied": _l("Unsatisfied"),
+    },
+    "minutes_status": {
+        "draft": _l("Draft"),
+        "approved": _l("Approved"),
+        "published": _l("Published"),
+    },
+    "action_status": {
+        "open": _l("Open"),
+        "done": _l("Done"),
+        "cancelled": _l("Cancelled"),
+    },
+    "attendance": {
+        "present": _l("Present"),
+        "absent": _l("Absent"),
+        "late": _l("Late"),
+    },
+    "event": {
+        "created": _l("Opened"),
+        "status": _l("Status"),
+        "level": _l("Grid level"),
+        "issue": _l("Issue"),
+        "comment": _l("Comment"),
+    },
+}
+
+#: Bootstrap colours of statuses.
+COLOURS = {
+    "open": "primary",
+    "reopened": "warning",
+    "resolved": "success",
+    "closed": "secondary",
+    "draft": "secondary",
+    "approved": "info",
+    "published": "success",
+    "done": "success",
+    "cancelled": "secondary",
+}
+
+
+def case_label(value, vocabulary: str):
+    """Return the display name of ``value``; other vocabularies go to consult.i18n."""
+    if vocabulary in LABELS:
+        return LABELS[vocabulary].get(str(value), value)
+    from consult.i18n import label
+
+    return label(value, vocabulary)
+
+
+def status_colour(value) -> str:
+    return COLOURS.get(str(value), "light")
+
+
+def as_text(message) -> str:
+    """Return a (lazy) message as text to store or print: in the request's language, or
+    in the installation's default language where there is no request (CLI, loaders)."""
+    from flask import current_app, has_request_context
+    from flask_babel import force_locale
+
+    if has_request_context():
+        return str(message)
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        return str(message)

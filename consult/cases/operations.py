@@ -1,0 +1,430 @@
+"""Every write about cases, issues and evaluations. Operations flush; the caller commits.
+
+Status and level changes go through ``transition`` and ``escalate_case``, which check
+the table of allowed moves, stamp the time, add a timeline entry and an audit entry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from consult import audit
+from consult.cases.grid import ACTIVE, evaluation_quorum
+from consult.cases.models import Case, CaseEvent, Evaluation, Issue
+from consult.community.models import Community
+from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
+from consult.cases.labels import as_text
+from consult.errors import RefusedInput, clean_text
+from consult.extensions import db
+from consult.permissions import can
+from consult.types import utcnow
+
+MAX_DESCRIPTION = 20_000
+MAX_REASON = 2_000
+MAX_LEVEL = 4
+
+
+class CaseError(RefusedInput):
+    """Refused input about cases, issues or evaluations."""
+
+
+#: The case's life (API.md): resolved by a resolution, closed or reopened by the
+#: representatives' evaluation, and resolved again after reopening. (from, to) -> the
+#: timestamp column the move sets.
+CASE_MOVES: dict[tuple[str, str], str] = {
+    ("open", "resolved"): "resolved_at",
+    ("reopened", "resolved"): "resolved_at",
+    ("resolved", "closed"): "closed_at",
+    ("resolved", "reopened"): "reopened_at",
+}
+
+#: The same life for issues.
+ISSUE_MOVES: dict[tuple[str, str], str | None] = {
+    ("open", "resolved"): "resolved_at",
+    ("reopened", "resolved"): "resolved_at",
+    ("resolved", "closed"): None,
+    ("resolved", "reopened"): None,
+}
+
+
+# -- communities by name ---------------------------------------------------------------
+
+
+def community_by_name(name, user, field: str = "community") -> Community:
+    """Return the community called ``name``; organisers (and the CLI) create it on first use."""
+    from consult.community.operations import get_or_create_community
+
+    name = clean_text(name, field, 120, label=_l("community"))
+    community = db.session.scalar(select(Community).where(Community.name == name))
+    if community is not None:
+        return community
+    # The command line (no user) may create communities, as organisers may.
+    if user is not None and not can(user, "community.create_by_name"):
+        raise CaseError(_l("There is no community called %(name)s.", name=name), field)
+    return get_or_create_community(name, user)
+
+
+# -- cases ----------------------------------------------------------------------------
+
+
+def _event(case: Case, kind: str, user, reason: str = "", from_value=None, to_value=None,
+           resolution=None) -> CaseEvent:
+    event = CaseEvent(
+        case=case,
+        kind=kind,
+        actor_id=getattr(user, "id", None),
+        from_value=None if from_value is None else str(from_value),
+        to_value=None if to_value is None else str(to_value),
+        reason=reason or "",
+        resolution_id=getattr(resolution, "id", None),
+        at=utcnow(),
+    )
+    db.session.add(event)
+    return event
+
+
+def case_values(data: dict, user) -> dict:
+    """Check the fields of a new case; return the column values."""
+    category = data.get("category")
+    if category not in CASE_CATEGORIES:
+        raise CaseError(
+            _l("Choose a category: %(values)s.", values=", ".join(CASE_CATEGORIES)), "category"
+        )
+    source = data.get("source") or "grid"
+    if source not in CASE_SOURCES:
+        raise CaseError(
+            _l("Choose a source: %(values)s.", values=", ".join(CASE_SOURCES)), "source"
+        )
+    values = {
+        "title": clean_text(data.get("title"), "title", 200, label=_l("title")),
+        "description": clean_text(
+            data.get("description"), "description", MAX_DESCRIPTION, required=False,
+            label=_l("description"), multiline=True,
+        ) or "",
+        "category": category,
+        "source": source,
+        "reporter_name": clean_text(
+            data.get("reporter"), "reporter", 120, required=False, label=_l("reporter")
+        ),
+        "reporter_phone": clean_text(
+            data.get("phone"), "phone", 32, required=False, label=_l("phone")
+        ),
+        "grid": clean_text(data.get("grid"), "grid", 120, required=False, label=_l("grid")),
+        "reference": clean_text(
+            data.get("reference"), "reference", 64, required=False, label=_l("reference")
+        ),
+        "reported_at": data.get("reported_at"),
+    }
+    return values
+
+
+def create_case(data: dict, user, meeting=None) -> Case:
+    """Open a case at grid level 1 from {title, description, community, category, ...}.
+
+    With ``meeting`` the case was raised at that session: its community and the source
+    "session" come from there.
+    """
+    values = case_values(data, user)
+    if meeting is not None:
+        community_id = meeting.community_id
+        values["source"] = "session"
+    else:
+        community_id = community_by_name(data.get("community"), user).id
+    if values["reference"] and db.session.scalar(
+        select(func.count(Case.id)).where(Case.reference == values["reference"])
+    ):
+        raise CaseError(
+            _l("A case with reference %(ref)s exists already.", ref=values["reference"]),
+            "reference",
+            status=409,
+        )
+    now = utcnow()
+    case = Case(
+        community_id=community_id,
+        created_by_id=getattr(user, "id", None),
+        meeting_id=getattr(meeting, "id", None),
+        level=1,
+        level_since=now,
+        status="open",
+        created_at=now,
+        **values,
+    )
+    db.session.add(case)
+    db.session.flush()
+    _event(case, "created", user, data.get("note") or "", to_value="open")
+    audit.record("case.create", case, user, source=case.source, category=case.category,
+                 meeting=case.meeting_id)
+    return case
+
+
+def transition(case: Case, to_status: str, user, reason: str = "", resolution=None) -> Case:
+    """Move ``case`` to ``to_status`` if the table allows it; stamp, log and audit it."""
+    from_status = case.status
+    stamp = CASE_MOVES.get((from_status, to_status))
+    if stamp is None:
+        raise CaseError(
+            _l("Case %(id)s is %(from)s and cannot become %(to)s.",
+               id=case.id, **{"from": from_status, "to": to_status}),
+            "status",
+        )
+    if to_status == "resolved":
+        if resolution is None:
+            raise CaseError(_l("Only a resolution resolves a case."), "status")
+        case.resolution_id = resolution.id
+        resolution.cases.append(case)
+    elif to_status == "reopened":
+        # Resolved and closed cases point to their resolution, others do not; the
+        # resolution keeps the case in its list (resolution_cases) all the same.
+        case.resolution_id = None
+    now = utcnow()
+    case.status = to_status
+    setattr(case, stamp, now)
+    _event(case, "status", user, reason, from_status, to_status, resolution)
+    db.session.flush()
+    audit.record("case.status", case, user, status=[from_status, to_status], reason=reason,
+                 resolution=getattr(resolution, "id", None))
+    return case
+
+
+def escalate_case(case: Case, user, reason: str = "") -> Case:
+    """Hand a case still being handled to the next grid level (at most level 4)."""
+    reason = clean_text(reason, "reason", MAX_REASON, required=False, label=_l("reason"),
+                        multiline=True) or ""
+    if case.status not in ACTIVE:
+        raise CaseError(
+            _l("A %(status)s case cannot be escalated.", status=case.status), "status"
+        )
+    if case.level >= MAX_LEVEL:
+        raise CaseError(
+            _l("The case is at level %(n)d already, the highest.", n=MAX_LEVEL), "level"
+        )
+    old = case.level
+    case.level = old + 1
+    case.level_since = utcnow()
+    _event(case, "level", user, reason, old, case.level)
+    db.session.flush()
+    audit.record("case.escalate", case, user, level=[old, case.level], reason=reason)
+    return case
+
+
+def comment_case(case: Case, data: dict, user) -> CaseEvent:
+    """Add a comment to a case's timeline."""
+    text = clean_text(data.get("comment"), "comment", MAX_REASON, label=_l("comment"),
+                      multiline=True)
+    event = _event(case, "comment", user, text)
+    db.session.flush()
+    audit.record("case.comment", case, user)
+    return event
+
+
+# -- issues ---------------------------------------------------------------------------
+
+
+def _issue_transition(issue: Issue, to_status: str, user, reason: str = "",
+                      resolution=None) -> Issue:
+    from_status = issue.status
+    if (from_status, to_status) not in ISSUE_MOVES:
+        raise CaseError(
+            _l("Issue %(id)s is %(from)s and cannot become %(to)s.",
+               id=issue.id, **{"from": from_status, "to": to_status}),
+            "status",
+        )
+    stamp = ISSUE_MOVES[(from_status, to_status)]
+    issue.status = to_status
+    if stamp:
+        setattr(issue, stamp, utcnow())
+    if to_status == "resolved":
+        issue.resolution_id = resolution.id
+    elif to_status == "reopened":
+        issue.resolution_id = None
+        issue.resolved_at = None
+        issue.evaluation_round += 1
+    db.session.flush()
+    audit.record("issue.status", issue, user, status=[from_status, to_status], reason=reason,
+                 resolution=getattr(resolution, "id", None))
+    return issue
+
+
+def resolve_issue(issue: Issue, resolution, user) -> Issue:
+    """Mark ``issue`` resolved by ``resolution`` (outcome "resolved")."""
+    return _issue_transition(issue, "resolved", user, resolution=resolution)
+
+
+def _case_ids(value, field: str = "cases") -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or any(
+        isinstance(v, bool) or not isinstance(v, int) for v in value
+    ):
+        raise CaseError(_l("Give a list of case numbers."), field)
+    ids = list(dict.fromkeys(value))
+    return ids
+
+
+def create_issue(data: dict, user) -> Issue:
+    """Group cases of one community into an issue from {title, community, cases, description?}."""
+    title = clean_text(data.get("title"), "title", 200, label=_l("title"))
+    description = clean_text(data.get("description"), "description", MAX_DESCRIPTION,
+                             required=False, label=_l("description"), multiline=True) or ""
+    community = data.get("community_obj") or community_by_name(data.get("community"), user)
+    ids = _case_ids(data.get("cases"))
+    cases = _cases_for_issue(ids, community, exclude_issue=None)
+    issue = Issue(community_id=community.id, title=title, description=description,
+                  status="open", evaluation_round=1, created_by_id=getattr(user, "id", None),
+                  created_at=utcnow())
+    db.session.add(issue)
+    db.session.flush()
+    for case in cases:
+        _put_in_issue(case, issue, user)
+    audit.record("issue.create", issue, user, title=title, cases=[c.id for c in cases])
+    return issue
+
+
+def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> list[Case]:
+    """Load and check cases that are to join an issue of ``community``."""
+    if not ids:
+        return []
+    found = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Case).where(Case.id.in_(ids)).with_for_update()
+        )
+    }
+    busy_issue_ids = {c.issue_id for c in found.values() if c.issue_id is not None}
+    busy = {}
+    if busy_issue_ids:
+        busy = {
+            i.id: i
+            for i in db.session.scalars(
+                select(Issue).where(Issue.id.in_(busy_issue_ids), Issue.status.in_(ACTIVE))
+            )
+        }
+    cases = []
+    for case_id in ids:
+        case = found.get(case_id)
+        if case is None:
+            raise CaseError(_l("There is no case %(id)s.", id=case_id), "cases")
+        if case.community_id != community.id:
+            raise CaseError(
+                _l("Case %(id)s belongs to another community.", id=case_id), "cases"
+            )
+        if case.status not in ACTIVE:
+            raise CaseError(
+                _l("Case %(id)s is %(status)s already.", id=case_id, status=case.status),
+                "cases",
+            )
+        if case.issue_id in busy and case.issue_id != exclude_issue:
+            raise CaseError(
+                _l("Case %(id)s is already part of open issue %(issue)s.",
+                   id=case_id, issue=case.issue_id),
+                "cases",
+            )
+        cases.append(case)
+    return cases
+
+
+def _put_in_issue(case: Case, issue: Issue, user) -> None:
+    old = case.issue_id
+    case.issue_id = issue.id
+    _event(case, "issue", user, issue.title, old, issue.id)
+    audit.record("case.issue", case, user, issue=[old, issue.id])
+
+
+def add_cases_to_issue(issue: Issue, data: dict, user) -> Issue:
+    """Add more cases of the issue's community to an open issue."""
+    if issue.status not in ACTIVE:
+        raise CaseError(_l("Only open issues take more cases."), "cases", status=409)
+    cases = _cases_for_issue(_case_ids(data.get("cases")), issue.community,
+                             exclude_issue=issue.id)
+    for case in cases:
+        if case.issue_id != issue.id:
+            _put_in_issue(case, issue, user)
+    db.session.flush()
+    return issue
+
+
+def issue_for_case(case: Case, user) -> Issue:
+    """Return the open issue a case is part of, or a new issue holding just that case."""
+    if case.issue is not None and case.issue.status in ACTIVE:
+        return case.issue
+    return create_issue(
+        {"title": case.title, "community_obj": case.community, "cases": [case.id]}, user
+    )
+
+
+# -- evaluation -----------------------------------------------------------------------
+
+
+def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
+    """Record a representative's rating of a resolved issue; decide the round at quorum.
+
+    Once EVALUATION_QUORUM ratings of the round are in, a majority of "unsatisfied"
+    reopens the issue and its resolved cases; a majority of the other ratings closes
+    them. A tie waits for more ratings.
+    """
+    rating = data.get("rating")
+    if rating not in RATINGS:
+        raise CaseError(
+            _l("Choose a rating: %(values)s.", values=", ".join(RATINGS)), "rating"
+        )
+    comment = clean_text(data.get("comment"), "comment", MAX_REASON, required=False,
+                         label=_l("comment"), multiline=True) or ""
+    if issue.status != "resolved":
+        raise CaseError(_l("Only a resolved issue can be evaluated."), "issue", status=409)
+    already = db.session.scalar(
+        select(func.count(Evaluation.id)).where(
+            Evaluation.issue_id == issue.id,
+            Evaluation.user_id == user.id,
+            Evaluation.round == issue.evaluation_round,
+        )
+    )
+    if already:
+        raise CaseError(_l("You have rated this issue in this round already."), "rating",
+                        status=409)
+    evaluation = Evaluation(issue_id=issue.id, user_id=user.id, round=issue.evaluation_round,
+                            rating=rating, comment=comment, created_at=utcnow())
+    db.session.add(evaluation)
+    db.session.flush()
+    audit.record("evaluation.create", issue, user, rating=rating, round=evaluation.round)
+    _decide_round(issue, user)
+    return evaluation
+
+
+def _decide_round(issue: Issue, user) -> None:
+    counts = Counter(
+        db.session.scalars(
+            select(Evaluation.rating).where(
+                Evaluation.issue_id == issue.id, Evaluation.round == issue.evaluation_round
+            )
+        )
+    )
+    total = sum(counts.values())
+    if total < evaluation_quorum():
+        return
+    unsatisfied = counts["unsatisfied"]
+    satisfied = total - unsatisfied
+    if unsatisfied * 2 > total:
+        reason = as_text(
+            _l("Residents' representatives rated the result unsatisfied "
+               "(%(n)d of %(total)d ratings, round %(round)d).",
+               n=unsatisfied, total=total, round=issue.evaluation_round)
+        )
+        to_status = "reopened"
+    elif satisfied * 2 > total:
+        reason = as_text(
+            _l("Residents' representatives accepted the result "
+               "(%(n)d of %(total)d ratings satisfied or basically satisfied, round %(round)d).",
+               n=satisfied, total=total, round=issue.evaluation_round)
+        )
+        to_status = "closed"
+    else:
+        return
+    for case in db.session.scalars(
+        select(Case).where(Case.issue_id == issue.id, Case.status == "resolved")
+        .order_by(Case.id)
+    ):
+        transition(case, to_status, user, reason)
+    _issue_transition(issue, to_status, user, reason)

@@ -1,0 +1,258 @@
+"""Delivering the outbox over SMTP: claim, send, record; retry with back-off.
+
+Each message is claimed before it is sent: its status becomes "sending" in a committed
+transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
+SQLite, and a conditional UPDATE on both), so two deliveries running at once never
+send the same message. While a message is being sent, ``next_attempt_at`` is when its
+claim lapses: a run that died mid-way leaves the message to be taken up again then.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+
+from consult.calendar.ics import bare_address
+from consult.extensions import db
+from consult.mail.models import OutboxMessage
+from consult.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Defaults of the settings below (each may be set in the app's configuration).
+DEFAULTS = {
+    # Attempts before a message is marked failed.
+    "MAIL_MAX_ATTEMPTS": 8,
+    # First retry after this many seconds, then twice as long each time...
+    "MAIL_RETRY_SECONDS": 60,
+    # ...but never longer than this.
+    "MAIL_RETRY_MAX_SECONDS": 6 * 3600,
+    # A claim older than this is taken to belong to a run that died.
+    "MAIL_CLAIM_SECONDS": 600,
+    # Timeout of each SMTP operation.
+    "SMTP_TIMEOUT": 30,
+}
+
+
+def setting(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULTS[name]))
+
+
+class MailNotConfigured(RuntimeError):
+    """SMTP_HOST is not set."""
+
+
+class MailServerUnavailable(RuntimeError):
+    """The mail server cannot be reached (nothing was claimed)."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    #: Messages that will be tried again later.
+    retrying: int = 0
+    #: Messages given up (refused for good, or out of attempts).
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.retrying or self.failed or self.errors)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return the wait before the next attempt after ``attempts`` failed ones."""
+    delay = setting("MAIL_RETRY_SECONDS") * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(delay, setting("MAIL_RETRY_MAX_SECONDS")))
+
+
+def _claimable(now: datetime, due_only: bool):
+    queued = OutboxMessage.status == "queued"
+    if due_only:
+        queued = and_(queued, OutboxMessage.next_attempt_at <= now)
+    lapsed = and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
+    return or_(queued, lapsed)
+
+
+def waiting_count(now: datetime | None = None) -> int:
+    """Return how many messages wait for delivery (queued, or with a lapsed claim)."""
+    return db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(_claimable(now or utcnow(), False))
+    )
+
+
+def _begin_write() -> None:
+    """End the session's transaction and start one that writes at once (SQLite: BEGIN
+    IMMEDIATE, so that two deliveries queue on the lock instead of racing)."""
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def claim_next(due_only: bool, skip: Collection[int] = ()) -> OutboxMessage | None:
+    """Claim the oldest deliverable message and return it (committed as "sending")."""
+    max_attempts = setting("MAIL_MAX_ATTEMPTS")
+    while True:
+        now = utcnow()
+        _begin_write()
+        query = (
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
+            .where(_claimable(now, due_only))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        if skip:
+            query = query.where(OutboxMessage.id.not_in(skip))
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = db.session.execute(query).first()
+        if row is None:
+            db.session.commit()
+            return None
+        if row.status == "sending" and row.attempts >= max_attempts:
+            # Its last attempt was interrupted: give up rather than risk a loop.
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, _claimable(now, due_only))
+                .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+            continue
+        claimed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, _claimable(now, due_only))
+            .values(
+                status="sending",
+                attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if claimed.rowcount == 1:
+            return db.session.get(OutboxMessage, row.id, populate_existing=True)
+
+
+def _finish(message_id: int, **values) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def mark_sent(message: OutboxMessage) -> None:
+    _finish(message.id, status="sent", sent_at=utcnow(), last_error=None)
+
+
+def mark_failed(message: OutboxMessage, error: str, permanent: bool) -> str:
+    """Record a failed attempt: queued again after a back-off, or failed for good.
+    Return the new status."""
+    error = " ".join(error.split())[:1000]
+    if permanent or message.attempts >= setting("MAIL_MAX_ATTEMPTS"):
+        _finish(message.id, status="failed", last_error=error)
+        return "failed"
+    _finish(
+        message.id,
+        status="queued",
+        last_error=error,
+        next_attempt_at=utcnow() + retry_delay(message.attempts),
+    )
+    return "queued"
+
+
+def connect() -> smtplib.SMTP:
+    """Open a connection to SMTP_HOST:SMTP_PORT."""
+    config = current_app.config
+    host = config.get("SMTP_HOST")
+    if not host:
+        raise MailNotConfigured("no mail server is configured (SMTP_HOST is not set)")
+    port = int(config.get("SMTP_PORT") or 25)
+    try:
+        smtp = smtplib.SMTP(host, port, timeout=setting("SMTP_TIMEOUT"))
+        smtp.ehlo_or_helo_if_needed()
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise MailServerUnavailable(
+            f"cannot reach the mail server {host}:{port}: {reason}"
+        ) from None
+    return smtp
+
+
+def _smtp_code(exc: smtplib.SMTPException) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        return min(codes) if codes else None
+    return getattr(exc, "smtp_code", None)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{rcpt}: {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+            for rcpt, (code, msg) in exc.recipients.items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error
+        text = msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)
+        return f"{exc.smtp_code} {text}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def deliver(due_only: bool) -> DeliveryReport:
+    """Send the waiting messages: all of them, or (``due_only``) those whose retry time
+    has come. Raise MailNotConfigured or MailServerUnavailable when nothing can be sent."""
+    report = DeliveryReport()
+    sender = bare_address(current_app.config["MAIL_FROM"])
+    smtp = connect()
+    tried: set[int] = set()
+    try:
+        while True:
+            message = claim_next(due_only, tried)
+            if message is None:
+                break
+            tried.add(message.id)
+            recipients = [r for r in message.recipients.split(",") if r]
+            try:
+                refused = smtp.sendmail(sender, recipients, message.body)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                # The connection is gone: the message waits for the next run.
+                status = mark_failed(message, _describe(exc), permanent=False)
+                report.retrying += status == "queued"
+                report.failed += status == "failed"
+                report.errors.append(f"the connection to the mail server broke: {_describe(exc)}")
+                break
+            except smtplib.SMTPException as exc:
+                code = _smtp_code(exc)
+                permanent = code is not None and code >= 500
+                status = mark_failed(message, _describe(exc), permanent=permanent)
+                report.retrying += status == "queued"
+                report.failed += status == "failed"
+                _reset(smtp)
+                continue
+            if refused:
+                log.warning("outbox %s: some recipients refused: %s", message.id, refused)
+            mark_sent(message)
+            report.sent += 1
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+    return report
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        pass

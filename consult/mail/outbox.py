@@ -1,0 +1,84 @@
+"""Queueing mail: a message is an OutboxMessage row written in the caller's transaction,
+so it exists exactly when the change that caused it is committed."""
+
+from __future__ import annotations
+
+import weakref
+from email.message import EmailMessage
+
+from sqlalchemy import inspect
+
+from consult.extensions import db
+from consult.mail.compose import envelope_recipients
+from consult.mail.models import OutboxMessage
+
+_PENDING = "consult.mail.pending"
+
+
+def _pending() -> dict:
+    """Messages queued in the current transaction, by key (see ``queue_message``)."""
+    transaction = db.session.get_transaction()
+    if transaction is None:
+        return {}
+    entry = db.session.info.get(_PENDING)
+    if entry is None or entry[0]() is not transaction:
+        entry = (weakref.ref(transaction), {})
+        db.session.info[_PENDING] = entry
+    return entry[1]
+
+
+def queue_message(
+    message: EmailMessage,
+    kind: str,
+    meeting_id: int | None = None,
+    key: tuple | None = None,
+) -> OutboxMessage:
+    """Add ``message`` to the outbox (flushed with the caller's transaction, never committed).
+
+    ``key`` names what the message is about; a second message with the same key in the
+    same transaction replaces the first instead of adding another (an operation that
+    changes several occurrences of a series mails each person once, with the final state).
+    """
+    recipients = envelope_recipients(message)
+    values = {
+        "kind": kind,
+        "recipients": ",".join(recipients),
+        "subject": str(message["Subject"] or "")[:255],
+        "body": message.as_string(),
+        "meeting_id": meeting_id,
+    }
+    pending = _pending()
+    row = pending.get(key) if key is not None else None
+    if row is not None and _still_queued(row):
+        for name, value in values.items():
+            setattr(row, name, value)
+    else:
+        row = OutboxMessage(status="queued", attempts=0, **values)
+        db.session.add(row)
+        if key is not None:
+            pending[key] = row
+    db.session.flush()
+    return row
+
+
+def pending_with(match) -> list[tuple[tuple, OutboxMessage]]:
+    """Return the (key, message) pairs queued in this transaction whose key matches."""
+    return [(k, row) for k, row in _pending().items() if match(k) and _still_queued(row)]
+
+
+def withdraw(key: tuple) -> None:
+    """Remove a message queued in this transaction (superseded by another)."""
+    row = _pending().pop(key, None)
+    if row is None or not _still_queued(row):
+        return
+    state = inspect(row)
+    if state.pending:
+        db.session.expunge(row)
+    else:
+        db.session.delete(row)
+    db.session.flush()
+
+
+def _still_queued(row: OutboxMessage) -> bool:
+    state = inspect(row)
+    return (state.pending or state.persistent) and not state.deleted

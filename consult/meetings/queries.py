@@ -1,0 +1,266 @@
+"""Reads about sessions that pages and the API share: lists, calendars, clashes."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from consult.community.models import Community
+from consult.extensions import db
+from consult.meetings import recurrence
+from consult.meetings.models import Meeting, Registration, Series
+from consult.permissions import visible_meetings_clause
+
+
+def list_options():
+    """Loader options for lists: community and venue in the same query."""
+    return (joinedload(Meeting.community), joinedload(Meeting.venue))
+
+
+@dataclass(frozen=True)
+class MeetingFilter:
+    """What a list of sessions is narrowed to; None: not narrowed."""
+
+    community_id: int | None = None
+    #: A community's name (the API names communities by name).
+    community: str | None = None
+    kind: str | None = None
+    series_id: int | None = None
+    #: Sessions starting at or after ``start`` and before ``end``.
+    start: datetime | None = None
+    end: datetime | None = None
+    status: str | None = None
+    newest_first: bool = False
+
+
+def meetings_select(user, f: MeetingFilter):
+    """Return the SELECT of the sessions ``user`` may see that match ``f``, in order."""
+    query = select(Meeting).where(visible_meetings_clause(user))
+    if f.community_id is not None:
+        query = query.where(Meeting.community_id == f.community_id)
+    if f.community is not None:
+        named = select(Community.id).where(Community.name == f.community).scalar_subquery()
+        query = query.where(Meeting.community_id == named)
+    if f.kind is not None:
+        query = query.where(Meeting.kind == f.kind)
+    if f.series_id is not None:
+        query = query.where(Meeting.series_id == f.series_id)
+    if f.start is not None:
+        query = query.where(Meeting.starts_at >= f.start)
+    if f.end is not None:
+        query = query.where(Meeting.starts_at < f.end)
+    if f.status is not None:
+        query = query.where(Meeting.status == f.status)
+    if f.newest_first:
+        return query.order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+    return query.order_by(Meeting.starts_at, Meeting.id)
+
+
+def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
+    """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
+    return db.paginate(
+        meetings_select(user, f).options(*list_options()),
+        page=page,
+        per_page=per_page,
+        max_per_page=None,
+        error_out=False,
+    )
+
+
+def waitlisted_counts(meeting_ids) -> dict[int, int]:
+    """Return {meeting id: number of waitlisted registrations} in one query."""
+    ids = list(meeting_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Registration.meeting_id, func.count(Registration.id))
+        .where(Registration.meeting_id.in_(ids), Registration.status == "waitlisted")
+        .group_by(Registration.meeting_id)
+    )
+    return dict(rows.all())
+
+
+def get_meeting(meeting_id: int) -> Meeting | None:
+    """Return the session with everything its page shows, or None."""
+    if not 0 < meeting_id < 2**31:
+        return None
+    return db.session.scalar(
+        select(Meeting)
+        .where(Meeting.id == meeting_id)
+        .options(
+            joinedload(Meeting.community),
+            joinedload(Meeting.venue),
+            joinedload(Meeting.organiser),
+            joinedload(Meeting.host_unit),
+            joinedload(Meeting.series),
+        )
+    )
+
+
+def get_series(series_id: int) -> Series | None:
+    if not 0 < series_id < 2**31:
+        return None
+    return db.session.get(Series, series_id)
+
+
+def series_occurrences(series_id: int, user) -> list[Meeting]:
+    """Return the occurrences of a series that ``user`` may see, cancelled ones included."""
+    return list(
+        db.session.scalars(
+            select(Meeting)
+            .where(Meeting.series_id == series_id, visible_meetings_clause(user))
+            .options(joinedload(Meeting.venue))
+            .order_by(Meeting.recurrence_id)
+        )
+    )
+
+
+def community_choices() -> list[tuple[int, str]]:
+    """Return (id, name) of every community, by name."""
+    return [tuple(row) for row in db.session.execute(
+        select(Community.id, Community.name).order_by(Community.name)
+    )]
+
+
+# -- month and week calendars ------------------------------------------------------------
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    #: False for the days of the neighbouring months that fill the month's first and last week.
+    in_period: bool
+    meetings: list[Meeting] = field(default_factory=list)
+
+
+def month_days(year: int, month: int) -> list[list[date]]:
+    """Return the weeks (Monday first) that show the month, as lists of 7 dates."""
+    return pycalendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
+
+
+def week_days(day: date) -> list[date]:
+    """Return the Monday-to-Sunday week holding ``day``."""
+    monday = day - timedelta(days=day.weekday())
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def calendar_weeks(user, weeks: list[list[date]], in_period, community_id: int | None = None,
+                   kind: str | None = None) -> list[list[CalendarDay]]:
+    """Fill the given weeks with the sessions ``user`` may see, on their local day.
+
+    A session lies on the day its own time zone gives it; ``in_period(day)`` says whether
+    a day belongs to the month or week shown.
+    """
+    first, last = weeks[0][0], weeks[-1][-1]
+    # A day wider on both sides: any zone's local day lies within that window.
+    start = datetime.combine(first - timedelta(days=1), time(), UTC)
+    end = datetime.combine(last + timedelta(days=2), time(), UTC)
+    f = MeetingFilter(community_id=community_id, kind=kind, start=start, end=end)
+    found = db.session.scalars(meetings_select(user, f).options(*list_options())).all()
+    by_day: dict[date, list[Meeting]] = {}
+    for meeting in found:
+        local_day = meeting.starts_at.astimezone(ZoneInfo(meeting.timezone)).date()
+        by_day.setdefault(local_day, []).append(meeting)
+    return [
+        [CalendarDay(day, in_period(day), by_day.get(day, [])) for day in week]
+        for week in weeks
+    ]
+
+
+# -- venue clashes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A booking that overlaps the requested time at the same venue."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    #: The clashing session; None for an occurrence of a series not yet made a row.
+    meeting_id: int | None
+    series_id: int | None
+
+    def local_start(self) -> str:
+        return self.starts_at.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M")
+
+    def local_end(self) -> str:
+        local = self.ends_at.astimezone(ZoneInfo(self.timezone))
+        start = self.starts_at.astimezone(ZoneInfo(self.timezone))
+        text = local.strftime("%H:%M" if local.date() == start.date() else "%Y-%m-%d %H:%M")
+        return f"{text} ({self.timezone})"
+
+    def as_dict(self) -> dict:
+        tz = ZoneInfo(self.timezone)
+        return {
+            "session": self.meeting_id,
+            "series": self.series_id,
+            "title": self.title,
+            "starts_at": self.starts_at.astimezone(tz).isoformat(),
+            "ends_at": self.ends_at.astimezone(tz).isoformat(),
+        }
+
+
+def _bookings(venue_id: int, lo: datetime, hi: datetime, exclude_meeting_id: int | None):
+    """Yield (start, end, Clash) of every live booking of the venue overlapping [lo, hi)."""
+    rows = db.session.scalars(
+        select(Meeting).where(
+            Meeting.venue_id == venue_id,
+            Meeting.status != "cancelled",
+            Meeting.starts_at < hi,
+            Meeting.ends_at > lo,
+            Meeting.id != (exclude_meeting_id or 0),
+        )
+    ).all()
+    for m in rows:
+        yield m.starts_at, m.ends_at, Clash(m.title, m.starts_at, m.ends_at, m.timezone, m.id,
+                                            m.series_id)
+    # Occurrences after a series' last row exist only in its rule: expand them.
+    series_rows = db.session.scalars(
+        select(Series).where(
+            Series.venue_id == venue_id, Series.status == "active", Series.dtstart < hi
+        )
+    ).all()
+    for s in series_rows:
+        after = lo - s.duration
+        if s.materialised_until is not None:
+            after = max(after, s.materialised_until)
+        for start in recurrence.occurrences(s.rrule, s.dtstart, s.timezone, after, hi):
+            end = start + s.duration
+            yield start, end, Clash(s.title, start, end, s.timezone, None, s.id)
+
+
+def find_clash(venue_id: int, intervals, exclude_meeting_id: int | None = None) -> Clash | None:
+    """Return a booking of the venue that overlaps one of ``intervals`` [start, end), or None.
+
+    Touching intervals (one ends when the other starts) do not clash; cancelled sessions
+    never do; occurrences of series count, also those beyond the rows made so far.
+    """
+    if not intervals:
+        return None
+    lo = min(s for s, _ in intervals)
+    hi = max(e for _, e in intervals)
+    events = [(s, e, None) for s, e in intervals]
+    events += list(_bookings(venue_id, lo, hi, exclude_meeting_id))
+    # Sweep by start: an interval overlaps an earlier one exactly when it starts before
+    # the latest end seen so far on the other side.
+    events.sort(key=lambda item: (item[0], item[1]))
+    new_end: datetime | None = None
+    other: tuple[datetime, Clash] | None = None
+    for start, end, clash in events:
+        if clash is None:
+            if other is not None and other[0] > start:
+                return other[1]
+            new_end = end if new_end is None else max(new_end, end)
+        else:
+            if new_end is not None and new_end > start:
+                return clash
+            if other is None or end > other[0]:
+                other = (end, clash)
+    return None

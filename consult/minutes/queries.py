@@ -1,0 +1,262 @@
+"""Reads about agendas, minutes and actions that the pages and the API share."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from consult.cases.models import Case
+from consult.extensions import db
+from consult.meetings.models import Attendance, Invitation, Meeting, Registration
+from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
+from consult.minutes.render import mask_html, mask_text, render_markdown
+from consult.permissions import can
+
+
+def agenda_items(meeting: Meeting) -> list[AgendaItem]:
+    """Return the session's agenda in order, with issues, resolutions, cases and actions."""
+    return list(
+        db.session.scalars(
+            select(AgendaItem)
+            .where(AgendaItem.meeting_id == meeting.id)
+            .options(
+                joinedload(AgendaItem.issue),
+                joinedload(AgendaItem.resolution).selectinload(Resolution.cases),
+                joinedload(AgendaItem.resolution)
+                .selectinload(Resolution.actions)
+                .options(joinedload(ActionItem.unit), joinedload(ActionItem.assignee)),
+            )
+            .order_by(AgendaItem.position, AgendaItem.id)
+        ).unique()
+    )
+
+
+def issue_cases(items: list[AgendaItem]) -> dict[int, list[Case]]:
+    """Return {issue id: its cases} for the agenda's issues, in one query."""
+    issue_ids = {i.issue_id for i in items if i.issue_id is not None}
+    out: dict[int, list[Case]] = {i: [] for i in issue_ids}
+    if issue_ids:
+        for case in db.session.scalars(
+            select(Case).where(Case.issue_id.in_(issue_ids)).order_by(Case.id)
+        ):
+            out[case.issue_id].append(case)
+    return out
+
+
+def minutes_for(meeting: Meeting) -> Minutes | None:
+    return db.session.scalar(select(Minutes).where(Minutes.meeting_id == meeting.id))
+
+
+def may_read_minutes(user, meeting: Meeting, minutes: Minutes | None) -> bool:
+    """Staff read minutes in any status; others only published minutes of sessions they
+    may see (the caller has checked that)."""
+    if can(user, "minutes.read_draft"):
+        return True
+    return minutes is not None and minutes.status == "published"
+
+
+@dataclass
+class Present:
+    name: str
+    status: str
+    #: Whether the name is hidden in published minutes (a resident who did not agree).
+    masked: bool
+    role: str | None = None
+
+
+def _person_masked(user) -> bool:
+    return user.role == "resident" and not user.named_in_minutes
+
+
+def attendance(meeting: Meeting) -> list[Present]:
+    """Return who was recorded at the session (present, late or absent), by name."""
+    rows = db.session.scalars(
+        select(Attendance)
+        .where(Attendance.meeting_id == meeting.id)
+        .options(
+            joinedload(Attendance.registration).joinedload(Registration.user),
+            joinedload(Attendance.invitation).joinedload(Invitation.user),
+            joinedload(Attendance.invitation).joinedload(Invitation.unit),
+        )
+        .order_by(Attendance.recorded_at, Attendance.id)
+    )
+    out = []
+    for row in rows:
+        if row.registration is not None:
+            user = row.registration.user
+            if user is not None:
+                out.append(Present(user.name, row.status, _person_masked(user), user.role))
+            else:
+                out.append(Present(row.registration.name or "", row.status, True))
+        elif row.invitation is not None:
+            inv = row.invitation
+            if inv.user is not None:
+                out.append(Present(inv.user.name, row.status, _person_masked(inv.user),
+                                   inv.user.role))
+            else:
+                name = inv.name or inv.email
+                if inv.unit is not None:
+                    name = f"{name} ({inv.unit.name})"
+                out.append(Present(name, row.status, inv.unit is None))
+        else:
+            out.append(Present(row.name or "", row.status, True))
+    return out
+
+
+def confirmed_registrations(meeting: Meeting) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+        )
+    ) or 0
+
+
+def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set[str]:
+    """Return the names of residents who did not agree to be named in the minutes:
+    registrants and attendees without consent, and the reporters of the cases discussed."""
+    names = {p.name for p in (present if present is not None else attendance(meeting))
+             if p.masked}
+    for registration in db.session.scalars(
+        select(Registration)
+        .where(Registration.meeting_id == meeting.id, Registration.status != "cancelled")
+        .options(joinedload(Registration.user))
+    ):
+        if registration.user is None:
+            names.add(registration.name or "")
+        elif _person_masked(registration.user):
+            names.add(registration.user.name)
+    issue_ids = select(AgendaItem.issue_id).where(
+        AgendaItem.meeting_id == meeting.id, AgendaItem.issue_id.is_not(None)
+    )
+    names.update(
+        db.session.scalars(
+            select(Case.reporter_name).where(
+                or_(Case.issue_id.in_(issue_ids), Case.meeting_id == meeting.id),
+                Case.reporter_name.is_not(None),
+            )
+        )
+    )
+    names.discard("")
+    return names
+
+
+def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
+    """Return the minutes object of the API; residents' names masked for non-staff."""
+    notes = dict(minutes.notes) if minutes is not None else {}
+    html = {key: render_markdown(text) for key, text in notes.items()}
+    if not can(user, "minutes.read_draft") and notes:
+        names = names_to_mask(meeting)
+        notes = {key: mask_text(text, names) for key, text in notes.items()}
+        html = {key: mask_html(markup, names) for key, markup in html.items()}
+    return {
+        "session": meeting.id,
+        "status": minutes.status if minutes is not None else "draft",
+        "version": minutes.version if minutes is not None else 0,
+        "notes": notes,
+        "html": html,
+    }
+
+
+def revisions(minutes: Minutes | None) -> list[MinutesRevision]:
+    if minutes is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(MinutesRevision)
+            .where(MinutesRevision.minutes_id == minutes.id)
+            .options(joinedload(MinutesRevision.author))
+            .order_by(MinutesRevision.version.desc())
+        )
+    )
+
+
+@dataclass
+class ItemDiff:
+    key: str
+    title: str
+    lines: list[tuple[str, str]]
+
+    @property
+    def changed(self) -> bool:
+        return any(kind in ("add", "del") for kind, _ in self.lines)
+
+
+def revision_diff(old: MinutesRevision, new: MinutesRevision,
+                  titles: dict[str, str]) -> list[ItemDiff]:
+    """Return, per agenda item, the lines of a unified diff between two revisions."""
+    keys = sorted(set(old.notes) | set(new.notes), key=lambda k: (len(k), k))
+    out = []
+    for key in keys:
+        a = (old.notes.get(key) or "").splitlines()
+        b = (new.notes.get(key) or "").splitlines()
+        lines = []
+        for line in difflib.unified_diff(a, b, f"v{old.version}", f"v{new.version}",
+                                         lineterm="", n=2):
+            if line.startswith(("---", "+++")):
+                continue
+            kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+            lines.append((kind, line))
+        out.append(ItemDiff(key, titles.get(key, f"#{key}"), lines))
+    return out
+
+
+def actions_select(user, status: str | None = "open"):
+    """Select the actions ``user`` reports on: a unit representative's unit's, and
+    those assigned to them; organisers see every action."""
+    from consult.meetings.models import Meeting
+
+    query = (
+        select(ActionItem)
+        .join(Resolution, Resolution.id == ActionItem.resolution_id)
+        .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .options(
+            joinedload(ActionItem.unit),
+            joinedload(ActionItem.assignee),
+            joinedload(ActionItem.done_by),
+            joinedload(ActionItem.resolution)
+            .joinedload(Resolution.agenda_item)
+            .joinedload(AgendaItem.meeting),
+        )
+        .order_by(ActionItem.due_on.is_(None), ActionItem.due_on, ActionItem.id)
+    )
+    if status:
+        query = query.where(ActionItem.status == status)
+    if user.role == "unit_rep":
+        mine = ActionItem.assignee_id == user.id
+        if user.unit_id is not None:
+            mine = or_(mine, ActionItem.unit_id == user.unit_id)
+        query = query.where(mine)
+    return query
+
+
+def load_agenda_item(item_id: int) -> AgendaItem | None:
+    return db.session.scalar(
+        select(AgendaItem)
+        .where(AgendaItem.id == item_id)
+        .options(joinedload(AgendaItem.meeting), joinedload(AgendaItem.issue),
+                 joinedload(AgendaItem.resolution))
+    )
+
+
+def item_titles(items: list[AgendaItem]) -> dict[str, str]:
+    return {str(i.id): f"{i.position}. {i.title}" for i in items}
+
+
+def revision_pair(minutes: Minutes, a: int, b: int):
+    rows = {
+        r.version: r
+        for r in db.session.scalars(
+            select(MinutesRevision).where(
+                MinutesRevision.minutes_id == minutes.id, MinutesRevision.version.in_((a, b))
+            ).options(selectinload(MinutesRevision.author))
+        )
+    }
+    return rows.get(a), rows.get(b)
+
+

@@ -1,0 +1,137 @@
+"""The layout's helpers: the navigation bar per role, language links, error details."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import current_app, g, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import BuildError
+
+from consult.extensions import db
+from consult.permissions import can
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    endpoint: str
+    label: object
+    #: A rule of consult.permissions; None: everyone (signed in or not, see ``signed_in``).
+    rule: str | None = None
+    signed_in: bool = False
+    #: One line shown with the shortcut on the home page.
+    hint: object = ""
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("meetings.index", _l("Sessions"), hint=_l("Upcoming sessions; sign up or cancel.")),
+    NavEntry("meetings.calendar", _l("Calendar"), hint=_l("The month's sessions at a glance.")),
+    NavEntry("cases.index", _l("Cases"), "case.list", True,
+             _l("Residents' cases through the four-level grid.")),
+    NavEntry("cases.issues", _l("Issues"), "nav.issues", True,
+             _l("Issues put to sessions, and their cases.")),
+    NavEntry("minutes.actions", _l("Actions"), "nav.actions", True,
+             _l("What resolutions asked units to do.")),
+    NavEntry("web.stats", _l("Statistics"), "stats.view", True,
+             _l("Cases, issues and sessions in figures.")),
+    NavEntry("admin.index", _l("Administration"), "admin.manage", True,
+             _l("Communities, venues, units and accounts.")),
+)
+
+
+def nav_url(endpoint: str, **values) -> str | None:
+    """Return the URL of ``endpoint``, or None when the application has no such page."""
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def object_url(endpoint: str, object_id: int) -> str | None:
+    """Return the page of one object (``meetings.show``...), whatever its argument's name.
+
+    None when there is no such page, or its URL takes anything but the one id.
+    """
+    if endpoint not in current_app.view_functions:
+        return None
+    for rule in current_app.url_map.iter_rules(endpoint):
+        if len(rule.arguments) == 1:
+            return url_for(endpoint, **{next(iter(rule.arguments)): object_id})
+    return None
+
+
+def nav_entries(user) -> list[tuple[NavEntry, str]]:
+    """Return the entries ``user`` may use whose page exists, with their URLs."""
+    signed_in = getattr(user, "is_authenticated", False)
+    entries = []
+    for entry in NAV:
+        if entry.signed_in and not signed_in:
+            continue
+        if entry.rule is not None and not can(user, entry.rule):
+            continue
+        url = nav_url(entry.endpoint)
+        if url is not None:
+            entries.append((entry, url))
+    return entries
+
+
+def lang_url(language: str) -> str:
+    """Return the current page's URL with ``?lang=`` set to ``language``."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", language))
+    return f"{request.path}?{urlencode(args)}"
+
+
+def error_detail(error) -> str | None:
+    """Return what an error says beyond its status, if it was given one of its own.
+
+    Werkzeug's stock descriptions are English prose that the page already says in the
+    visitor's language, and CSRF failures are explained by the 400 page itself.
+    """
+    description = getattr(error, "description", None)
+    if not description or isinstance(error, CSRFError):
+        return None
+    if description == getattr(type(error), "description", None):
+        return None
+    return str(description)
+
+
+def user_or_visitor_on_error() -> dict:
+    """Let error pages render when the database cannot even load the signed-in user.
+
+    Runs only while an error is being handled: the visitor is then shown the page as
+    anyone would see it, instead of a second failure in place of the 500 page.
+    """
+    if sys.exc_info()[0] is not None and "_login_user" not in g:
+        try:
+            current_user._get_current_object()
+        except SQLAlchemyError:
+            db.session.rollback()
+            g._login_user = current_app.login_manager.anonymous_user()
+    return {}
+
+
+def _can(action: str, obj=None) -> bool:
+    return can(current_user, action, obj)
+
+
+def _nav_entries() -> list[tuple[NavEntry, str]]:
+    return nav_entries(current_user)
+
+
+#: Functions the templates call; none of them runs unless a template does.
+SHELL_GLOBALS = {
+    "nav_url": nav_url,
+    "object_url": object_url,
+    "nav_entries": _nav_entries,
+    "lang_url": lang_url,
+    "can": _can,
+    "error_detail": error_detail,
+}

@@ -1,0 +1,139 @@
+"""API authentication: Bearer tokens (hashed, revocable), the browser session for reading."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from consult.accounts.models import ApiToken
+from consult.accounts.operations import create_api_token, revoke_api_token
+from consult.extensions import db
+from consult.types import utcnow
+
+
+def assert_401(response) -> None:
+    assert response.status_code == 401
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == "unauthorized"
+    assert body["error"]["message"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer    ", "Basic dXNlcjpwdw==", "Token abc", "Bearer not-a-token",
+     "Bearer " + "x" * 5000],
+    ids=["none", "empty", "bearer-alone", "bearer-blank", "basic", "other-scheme",
+         "unknown-token", "huge-token"],
+)
+def test_requests_without_a_valid_token_get_401(client, factories, header):
+    factories.make_user()
+    headers = {} if header is None else {"Authorization": header}
+    assert_401(client.get("/api/v1/me", headers=headers))
+
+
+def test_a_valid_token_authenticates_its_user(api_as, factories):
+    user = factories.make_user(role="secretary", email="mi@example.org")
+    response = api_as(user).get("/api/v1/me")
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "mi@example.org"
+    assert response.get_json()["role"] == "secretary"
+
+
+def test_tokens_are_stored_hashed(factories):
+    user = factories.make_user()
+    token = create_api_token(user)
+    db.session.commit()
+    stored = db.session.scalar(select(ApiToken.token_hash))
+    assert token not in stored
+    assert len(stored) == 64
+
+
+def test_a_revoked_token_is_refused(client, factories):
+    user = factories.make_user()
+    token = create_api_token(user)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    revoke_api_token(db.session.scalar(select(ApiToken)), user)
+    db.session.commit()
+    assert_401(client.get("/api/v1/me", headers=headers))
+
+
+def test_the_token_of_a_deactivated_account_is_refused(api_as, factories):
+    user = factories.make_user()
+    api = api_as(user)
+    user.active = False
+    db.session.commit()
+    assert_401(api.get("/api/v1/me"))
+
+
+def test_last_used_at_is_recorded_at_most_once_a_minute(api_as, factories, count_queries):
+    user = factories.make_user()
+    api = api_as(user)
+    row = db.session.scalar(select(ApiToken))
+    assert row.last_used_at is None
+
+    started = utcnow()
+    assert api.get("/api/v1/me").status_code == 200
+    db.session.expire_all()
+    first = db.session.scalar(select(ApiToken.last_used_at))
+    assert first is not None and first >= started - timedelta(seconds=1)
+
+    with count_queries() as counted:
+        assert api.get("/api/v1/me").status_code == 200
+    assert not [s for s in counted.statements if s.lstrip().upper().startswith("UPDATE")]
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken.last_used_at)) == first
+
+    # A minute later the next use is recorded again.
+    row = db.session.scalar(select(ApiToken))
+    row.last_used_at = first - timedelta(minutes=2)
+    db.session.commit()
+    assert api.get("/api/v1/me").status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken.last_used_at)) >= first
+
+
+def test_an_authenticated_read_costs_three_statements(api_as, factories, count_queries):
+    user = factories.make_user()
+    api = api_as(user)
+    api.get("/api/v1/me")  # records last_used_at
+    with count_queries() as counted:
+        assert api.get("/api/v1/me").status_code == 200
+    # The token with its user, then /me's own read of the communities.
+    assert counted.n == 2, counted.statements
+
+
+def test_the_browser_session_may_read(client, factories, login_as):
+    user = factories.make_user(email="fang@example.org")
+    login_as(user)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "fang@example.org"
+
+
+def test_the_browser_session_may_not_write(client, factories, login_as):
+    user = factories.make_user(name="原名")
+    login_as(user)
+    response = client.patch("/api/v1/me", json={"name": "新名"})
+    assert_401(response)
+    assert "Bearer" in response.get_json()["error"]["message"]
+    db.session.expire_all()
+    assert user.name == "原名"
+
+
+def test_the_openapi_document_needs_no_token(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json()["openapi"].startswith("3.")
+
+
+def test_an_unknown_route_is_404_even_without_a_token(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"

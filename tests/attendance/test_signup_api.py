@@ -1,0 +1,341 @@
+"""Sign-ups through the JSON API (API.md "Registrations")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from consult.audit.models import AuditEntry
+from consult.extensions import db
+from consult.meetings.models import Meeting, Registration
+
+
+def _count(**where) -> int:
+    query = select(func.count(Registration.id))
+    for key, value in where.items():
+        query = query.where(getattr(Registration, key) == value)
+    return db.session.scalar(query)
+
+
+def _url(meeting) -> str:
+    return f"/api/v1/sessions/{meeting.id}/registrations"
+
+
+def test_resident_signs_up_with_an_empty_body(api_as, factories):
+    meeting = factories.make_meeting(capacity=2)
+    resident = factories.make_user()
+    response = api_as(resident).post(_url(meeting))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body == {"id": body["id"], "session": meeting.id, "status": "confirmed",
+                    "position": None}
+    registration = db.session.get(Registration, body["id"])
+    assert registration.user_id == resident.id
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+    assert db.session.scalar(
+        select(func.count(AuditEntry.id)).where(AuditEntry.action == "registration.create")
+    ) == 1
+
+
+def test_an_empty_object_is_accepted_too(api_as, factories):
+    meeting = factories.make_meeting()
+    response = api_as(factories.make_user()).post(_url(meeting), json={})
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "confirmed"
+
+
+def test_full_session_puts_people_on_the_waiting_list_in_order(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    answers = [api_as(factories.make_user()).post(_url(meeting)).get_json() for _ in range(4)]
+    assert [(a["status"], a["position"]) for a in answers] == [
+        ("confirmed", None), ("waitlisted", 1), ("waitlisted", 2), ("waitlisted", 3)]
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+
+
+def test_signing_up_twice_is_a_conflict_and_keeps_one_row(api_as, factories):
+    meeting = factories.make_meeting(capacity=5)
+    client = api_as(factories.make_user())
+    assert client.post(_url(meeting)).status_code == 201
+    again = client.post(_url(meeting))
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "conflict"
+    assert _count(meeting_id=meeting.id) == 1
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ({"status": "cancelled"}, "cancelled"),
+        ({"starts_in": timedelta(minutes=-5)}, "started"),
+        ({"starts_in": timedelta(days=-3)}, "started"),
+    ],
+)
+def test_cancelled_or_started_session_is_a_conflict_and_saves_nothing(
+    api_as, factories, setup, message
+):
+    meeting = factories.make_meeting(capacity=5, **setup)
+    response = api_as(factories.make_user()).post(_url(meeting))
+    assert response.status_code == 409
+    assert message in response.get_json()["error"]["message"]
+    assert _count() == 0
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 0
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action.like("registration.%"))) == 0
+
+
+def test_private_session_is_invisible_to_a_stranger(api_as, factories):
+    meeting = factories.make_meeting(kind="mediation")
+    response = api_as(factories.make_user()).post(_url(meeting))
+    assert response.status_code == 404
+    assert _count() == 0
+
+
+def test_unknown_session_is_404(api_as, factories):
+    assert api_as(factories.make_user()).post("/api/v1/sessions/999/registrations").status_code \
+        == 404
+
+
+def test_anonymous_caller_is_401(api_as, factories):
+    meeting = factories.make_meeting()
+    assert api_as(None).post(_url(meeting)).status_code == 401
+
+
+def test_body_that_is_not_json_is_400(api_as, factories):
+    meeting = factories.make_meeting()
+    response = api_as(factories.make_user()).post(
+        _url(meeting), data="name=x", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert _count() == 0
+
+
+def test_unknown_field_is_422(api_as, factories):
+    meeting = factories.make_meeting()
+    response = api_as(factories.make_user(role="cadre")).post(_url(meeting), json={"nam": "x"})
+    assert response.status_code == 422
+    assert "nam" in response.get_json()["error"]["fields"]
+    assert _count() == 0
+
+
+# -- proxy sign-up -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["admin", "cadre"])
+@pytest.mark.parametrize("phone", ["13812345678", "0936-6621188", "09366621188", "+86 138 1234 5678"])
+def test_organisers_sign_up_someone_without_an_account(api_as, factories, role, phone):
+    meeting = factories.make_meeting(capacity=3)
+    staff = factories.make_user(role=role)
+    response = api_as(staff).post(
+        _url(meeting), json={"name": "王秀英", "phone": phone, "note": "needs a seat near the door"}
+    )
+    assert response.status_code == 201, response.get_json()
+    registration = db.session.get(Registration, response.get_json()["id"])
+    assert registration.user_id is None
+    assert registration.name == "王秀英"
+    assert registration.registered_by_id == staff.id
+    assert registration.status == "confirmed"
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+
+
+@pytest.mark.parametrize("role", ["secretary", "resident", "unit_rep"])
+def test_others_may_not_sign_up_someone_else(api_as, factories, role):
+    meeting = factories.make_meeting()
+    response = api_as(factories.make_user(role=role)).post(
+        _url(meeting), json={"name": "王秀英", "phone": "13812345678"}
+    )
+    assert response.status_code == 403
+    assert _count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"phone": "13812345678"}, "name"),
+        ({"name": "   ", "phone": "13812345678"}, "name"),
+        ({"name": "王秀英"}, "phone"),
+        ({"name": "王秀英", "phone": "12345678901"}, "phone"),
+        ({"name": "王秀英", "phone": "1381234567"}, "phone"),
+        ({"name": "王秀英", "phone": "0936-66211"}, "phone"),
+        ({"name": "王秀英", "phone": "phone"}, "phone"),
+        ({"name": "王秀英", "phone": 13812345678}, "phone"),
+        ({"name": "x" * 121, "phone": "13812345678"}, "name"),
+        ({"note": "only a note"}, "name"),
+    ],
+)
+def test_proxy_sign_up_with_bad_fields_is_422(api_as, factories, body, field):
+    meeting = factories.make_meeting()
+    response = api_as(factories.make_user(role="cadre")).post(_url(meeting), json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert _count() == 0
+
+
+def test_same_phone_twice_for_one_session_is_a_conflict(api_as, factories):
+    meeting = factories.make_meeting()
+    client = api_as(factories.make_user(role="cadre"))
+    assert client.post(_url(meeting), json={"name": "王秀英", "phone": "13812345678"}
+                       ).status_code == 201
+    again = client.post(_url(meeting), json={"name": "王秀英", "phone": "138 1234 5678"})
+    assert again.status_code == 409
+    assert _count() == 1
+
+
+def test_proxies_count_against_capacity(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    cadre = api_as(factories.make_user(role="cadre"))
+    cadre.post(_url(meeting), json={"name": "李桂兰", "phone": "13900000001"})
+    response = api_as(factories.make_user()).post(_url(meeting))
+    assert response.get_json()["status"] == "waitlisted"
+    assert response.get_json()["position"] == 1
+
+
+# -- cancel and promotion --------------------------------------------------------------
+
+
+def test_cancel_frees_the_place_for_the_first_waiting_person(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    first, second, third = (factories.make_user() for _ in range(3))
+    mine = api_as(first).post(_url(meeting)).get_json()
+    waiting = [api_as(u).post(_url(meeting)).get_json() for u in (second, third)]
+    response = api_as(first).delete(f"/api/v1/registrations/{mine['id']}")
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert db.session.get(Registration, mine["id"]).status == "cancelled"
+    assert db.session.get(Registration, waiting[0]["id"]).status == "confirmed"
+    assert db.session.get(Registration, waiting[0]["id"]).confirmed_at is not None
+    assert db.session.get(Registration, waiting[1]["id"]).status == "waitlisted"
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+    # The one still waiting is now first in line.
+    listing = api_as(factories.make_user(role="secretary")).get(_url(meeting)).get_json()
+    assert [(i["id"], i["position"]) for i in listing["items"]] == [
+        (waiting[0]["id"], None), (waiting[1]["id"], 1)]
+
+
+def test_cancelling_a_waiting_registration_promotes_nobody(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    users = [factories.make_user() for _ in range(3)]
+    answers = [api_as(u).post(_url(meeting)).get_json() for u in users]
+    assert api_as(users[1]).delete(f"/api/v1/registrations/{answers[1]['id']}").status_code \
+        == 204
+    assert db.session.get(Registration, answers[0]["id"]).status == "confirmed"
+    assert db.session.get(Registration, answers[2]["id"]).status == "waitlisted"
+    assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+
+
+@pytest.mark.parametrize(("role", "status"), [
+    ("admin", 204), ("cadre", 204), ("secretary", 403), ("resident", 403), ("unit_rep", 403)])
+def test_who_may_cancel_someone_elses_registration(api_as, factories, role, status):
+    meeting = factories.make_meeting()
+    mine = api_as(factories.make_user()).post(_url(meeting)).get_json()
+    response = api_as(factories.make_user(role=role)).delete(f"/api/v1/registrations/{mine['id']}")
+    assert response.status_code == status
+    expected = "cancelled" if status == 204 else "confirmed"
+    assert db.session.get(Registration, mine["id"]).status == expected
+
+
+def test_cancel_twice_or_after_the_start_is_a_conflict(api_as, factories):
+    meeting = factories.make_meeting()
+    resident = factories.make_user()
+    mine = api_as(resident).post(_url(meeting)).get_json()
+    url = f"/api/v1/registrations/{mine['id']}"
+    assert api_as(resident).delete(url).status_code == 204
+    assert api_as(resident).delete(url).status_code == 409
+    started = factories.make_meeting()
+    other = api_as(resident).post(_url(started)).get_json()
+    db.session.get(Meeting, started.id).starts_at = started.starts_at - timedelta(days=8)
+    db.session.get(Meeting, started.id).ends_at = started.ends_at - timedelta(days=8)
+    db.session.commit()
+    assert api_as(resident).delete(f"/api/v1/registrations/{other['id']}").status_code == 409
+    assert db.session.get(Registration, other["id"]).status == "confirmed"
+
+
+def test_cancel_of_unknown_registration_is_404(api_as, factories):
+    assert api_as(factories.make_user()).delete("/api/v1/registrations/424242").status_code \
+        == 404
+
+
+def test_signing_up_again_after_cancelling_reuses_the_row(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    resident, other = factories.make_user(), factories.make_user()
+    first = api_as(resident).post(_url(meeting)).get_json()
+    api_as(resident).delete(f"/api/v1/registrations/{first['id']}")
+    api_as(other).post(_url(meeting))
+    again = api_as(resident).post(_url(meeting))
+    assert again.status_code == 201
+    body = again.get_json()
+    assert body["id"] == first["id"]
+    # The place went to someone else meanwhile: back of the queue.
+    assert (body["status"], body["position"]) == ("waitlisted", 1)
+    assert _count(meeting_id=meeting.id, user_id=resident.id) == 1
+
+
+# -- the list --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "status"), [
+    ("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 403), ("unit_rep", 403)])
+def test_who_may_list_registrations(api_as, factories, role, status):
+    meeting = factories.make_meeting()
+    assert api_as(factories.make_user(role=role)).get(_url(meeting)).status_code == status
+
+
+def test_list_gives_names_and_the_waiting_order(api_as, factories):
+    meeting = factories.make_meeting(capacity=1)
+    a = factories.make_user(name="张伟")
+    b = factories.make_user(name="刘洋")
+    api_as(a).post(_url(meeting))
+    api_as(b).post(_url(meeting))
+    api_as(factories.make_user(role="cadre")).post(
+        _url(meeting), json={"name": "赵敏", "phone": "0936-6621188"})
+    items = api_as(factories.make_user(role="secretary")).get(_url(meeting)).get_json()["items"]
+    assert [(i["name"], i["status"], i["position"], i["session"]) for i in items] == [
+        ("张伟", "confirmed", None, meeting.id),
+        ("刘洋", "waitlisted", 1, meeting.id),
+        ("赵敏", "waitlisted", 2, meeting.id),
+    ]
+
+
+def test_list_of_a_private_session_hides_it_from_nobody_on_the_staff(api_as, factories):
+    meeting = factories.make_meeting(kind="mediation")
+    assert api_as(factories.make_user(role="secretary")).get(_url(meeting)).status_code == 200
+
+
+# -- a whole series ----------------------------------------------------------------------
+
+
+def test_sign_up_for_every_coming_occurrence_of_a_series(api_as, factories):
+    series, meetings = factories.make_series(count=3, capacity=1)
+    past = meetings[0]
+    past.starts_at -= timedelta(days=5)
+    past.ends_at -= timedelta(days=5)
+    db.session.commit()
+    someone = factories.make_user()
+    api_as(someone).post(_url(meetings[2]))
+    resident = factories.make_user()
+    response = api_as(resident).post(f"/api/v1/series/{series.id}/registrations")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["series"] == series.id
+    assert [(i["session"], i["status"], i["position"]) for i in body["items"]] == [
+        (meetings[1].id, "confirmed", None), (meetings[2].id, "waitlisted", 1)]
+    again = api_as(resident).post(f"/api/v1/series/{series.id}/registrations", json={})
+    assert again.status_code == 409
+    assert _count(user_id=resident.id) == 2
+
+
+def test_series_sign_up_of_an_unknown_or_private_series_is_404(api_as, factories):
+    resident = factories.make_user()
+    assert api_as(resident).post("/api/v1/series/999/registrations").status_code == 404
+    series, _meetings = factories.make_series(kind="mediation", visibility="private")
+    assert api_as(resident).post(f"/api/v1/series/{series.id}/registrations").status_code == 404
+    assert _count() == 0
+
+
+def test_routes_are_in_the_openapi_document(api_as):
+    paths = api_as(None).get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"post", "get"} <= set(paths["/api/v1/sessions/{meeting_id}/registrations"])
+    assert "delete" in paths["/api/v1/registrations/{registration_id}"]
+    assert "post" in paths["/api/v1/series/{series_id}/registrations"]
