@@ -76,5 +76,9 @@ def cli_errors(command: Callable) -> Callable:
             except SQLAlchemyError as exc:
                 _rollback()
                 raise CommandError(describe_database_error(exc)) from None
+            except UnicodeEncodeError:
+                # An argument held bytes that are not UTF-8 (the shell passes them through).
+                _rollback()
+                raise CommandError("An argument is not valid UTF-8 text.") from None
 
     return wrapper

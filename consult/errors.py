@@ -39,12 +39,22 @@ class RefusedInput(ValueError):
         self.status = status
 
 
+def unstorable(text: str) -> bool:
+    """Return whether ``text`` holds what no database can store: NUL, lone surrogates.
+
+    Lone surrogates come from bytes that are not UTF-8 (Python decodes command-line
+    arguments that way) and from JSON escapes such as "\\ud800".
+    """
+    return "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
 def clean_text(value, field: str, max_length: int, required: bool = True, label=None,
-               multiline: bool = False):
+               multiline: bool = False, error: type[RefusedInput] = RefusedInput):
     """Return ``value`` trimmed (None when blank and not required), or refuse it.
 
     Control characters are refused (PostgreSQL cannot store NUL, and none belongs in a
-    name), except line breaks and tabs in ``multiline`` text. ``label`` names the field.
+    name), except line breaks and tabs in ``multiline`` text. ``label`` names the field;
+    ``error`` is the RefusedInput subclass to raise.
     """
     from flask_babel import lazy_gettext as _l
 
@@ -52,15 +62,15 @@ def clean_text(value, field: str, max_length: int, required: bool = True, label=
     text = "" if value is None else str(value).strip()
     if not text:
         if required:
-            raise RefusedInput(_l("The %(label)s must not be empty.", label=label), field)
+            raise error(_l("The %(label)s must not be empty.", label=label), field)
         return None
     allowed = "\n\r\t" if multiline else ""
-    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text):
-        raise RefusedInput(
+    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text) or unstorable(text):
+        raise error(
             _l("The %(label)s contains a control character.", label=label), field
         )
     if len(text) > max_length:
-        raise RefusedInput(
+        raise error(
             _l("The %(label)s has at most %(n)d characters.", label=label, n=max_length), field
         )
     return text

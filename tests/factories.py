@@ -209,6 +209,8 @@ def make_calendar_series(community=None, first_local=None, zone: str = "Asia/Sha
         if name == "UNTIL" and value.endswith("Z"):
             bound = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             value = bound.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+        if name == "UNTIL" and "COUNT=" in rrule:
+            continue  # both is invalid (RFC 5545); the count wins, as in calendars
         parts.append(f"{name}={value}")
     starts = [
         naive.replace(tzinfo=tz).astimezone(UTC)

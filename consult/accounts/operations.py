@@ -11,7 +11,7 @@ from consult.accounts.models import ApiToken, Membership, User, new_token
 from consult.community.models import Community, Unit
 from consult.community.operations import get_or_create_community
 from consult.enums import ROLES
-from consult.errors import RefusedInput, clean_text
+from consult.errors import RefusedInput, clean_text, unstorable
 from consult.extensions import db
 from consult.types import utcnow
 
@@ -37,6 +37,10 @@ class AccountError(RefusedInput):
     """Refused input about an account, with a message for the person who gave it."""
 
 
+def _text(value, field: str, max_length: int, **kwargs):
+    return clean_text(value, field, max_length, error=AccountError, **kwargs)
+
+
 def normalise_email(email: str) -> str:
     """Return the stored (lower-cased, trimmed) form of an email address."""
     return email.strip().lower()
@@ -50,6 +54,8 @@ def valid_email(raw: str | None) -> str:
     email = normalise_email(raw or "")
     if not email:
         raise AccountError(_l("An email address is required."), "email")
+    if unstorable(email):
+        raise AccountError(_l("Not an email address: %(email)s", email=repr(email)), "email")
     try:
         validate_email(
             email, check_deliverability=False, globally_deliverable=False, test_environment=True
@@ -143,9 +149,9 @@ def create_user(data: dict, actor=None) -> User:
     unit a unit_rep speaks for.
     """
     email = valid_email(data.get("email"))
-    name = clean_text(data.get("name"), "name", 120, label=_l("name"))
+    name = _text(data.get("name"), "name", 120, label=_l("name"))
     role = _role(data.get("role"))
-    phone = clean_text(data.get("phone"), "phone", 32, required=False, label=_l("phone"))
+    phone = _text(data.get("phone"), "phone", 32, required=False, label=_l("phone"))
     password = data.get("password") or None
     if password is not None:
         _password(password)
@@ -178,10 +184,10 @@ def create_user(data: dict, actor=None) -> User:
 def update_user(user: User, data: dict, actor) -> User:
     """Change an account's name, role, phone, active flag, unit and communities."""
     changes: dict = {}
-    name = clean_text(data.get("name", user.name), "name", 120, label=_l("name"))
+    name = _text(data.get("name", user.name), "name", 120, label=_l("name"))
     role = _role(data.get("role", user.role))
     active = bool(data.get("active", user.active))
-    phone = clean_text(data.get("phone", user.phone), "phone", 32, required=False,
+    phone = _text(data.get("phone", user.phone), "phone", 32, required=False,
                        label=_l("phone"))
     unit_id = _unit_id(data.get("unit_id", user.unit_id), role)
     if actor is not None and actor.id == user.id:
@@ -217,7 +223,7 @@ def update_profile(user: User, data: dict, actor) -> User:
     """Change what a person may change about themself: name, language, naming in minutes."""
     values: dict = {}
     if "name" in data:
-        values["name"] = clean_text(data["name"], "name", 120, label=_l("name"))
+        values["name"] = _text(data["name"], "name", 120, label=_l("name"))
     if "locale" in data:
         locale = data["locale"]
         if locale is not None and locale not in LOCALES:
@@ -246,7 +252,7 @@ def create_api_token(user: User, name: str | None = None, actor=None) -> str:
         raise AccountError(
             _l("The account %(email)s is deactivated.", email=user.email), "email"
         )
-    name = clean_text(name, "name", 120, required=False, label=_l("name"))
+    name = _text(name, "name", 120, required=False, label=_l("name"))
     token, token_hash = new_token()
     row = ApiToken(user_id=user.id, token_hash=token_hash, name=name)
     db.session.add(row)

@@ -37,10 +37,8 @@ def _no_control(value: str) -> None:
 
 def Text(required: bool = False, allow_none: bool = False, max_length: int = 200,  # noqa: N802
          **kwargs):
-    """A string field that refuses blank values and NUL characters."""
-    checks = [validate.Length(max=max_length), _no_control]
-    if not allow_none:
-        checks.append(_not_blank)
+    """A string field that refuses blank values and NUL characters (null: ``allow_none``)."""
+    checks = [validate.Length(max=max_length), _no_control, _not_blank]
     return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
 
 

@@ -18,6 +18,7 @@ from wtforms.validators import Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from consult.calendar.operations import CalendarError, normalise_address
+from consult.web.forms import options
 
 #: Addresses may be separated by commas (also full-width), semicolons, spaces or lines.
 _SEPARATORS = re.compile(r"[\s,;，；、]+")
@@ -30,19 +31,19 @@ def split_addresses(text: str | None) -> list[str]:
 class FeedForm(FlaskForm):
     scope = RadioField(
         _l("Which sessions"),
-        choices=[
+        choices=options([
             ("mine", _l("My sessions: my sign-ups and invitations")),
             ("community", _l("All public sessions of a community")),
-        ],
+        ]),
         default="mine",
     )
     community = SelectField(_l("Community"), choices=[], validate_choice=False)
 
     def __init__(self, communities, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.community.choices = [("", _l("Choose a community"))] + [
-            (c.name, c.name) for c in communities
-        ]
+        self.community.choices = options(
+            [("", _l("Choose a community"))] + [(c.name, c.name) for c in communities]
+        )
         self._names = {c.name for c in communities}
 
     def validate_scope(self, field):
@@ -83,7 +84,7 @@ class InviteForm(FlaskForm):
     def __init__(self, meeting, units, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.meeting = meeting
-        self.units.choices = [(unit.id, unit.name) for unit in units]
+        self.units.choices = options([(unit.id, unit.name) for unit in units])
 
     def validate_emails(self, field):
         for value in split_addresses(field.data):

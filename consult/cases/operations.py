@@ -170,18 +170,20 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
                id=case.id, **{"from": from_status, "to": to_status}),
             "status",
         )
+    if to_status == "resolved" and resolution is None:
+        raise CaseError(_l("Only a resolution resolves a case."), "status")
+    # Status and resolution change together (a CHECK constraint ties them): resolved and
+    # closed cases point to their resolution, others do not. The resolution keeps a
+    # reopened case in its list (resolution_cases) all the same.
     if to_status == "resolved":
-        if resolution is None:
-            raise CaseError(_l("Only a resolution resolves a case."), "status")
         case.resolution_id = resolution.id
-        resolution.cases.append(case)
     elif to_status == "reopened":
-        # Resolved and closed cases point to their resolution, others do not; the
-        # resolution keeps the case in its list (resolution_cases) all the same.
         case.resolution_id = None
-    now = utcnow()
     case.status = to_status
-    setattr(case, stamp, now)
+    setattr(case, stamp, utcnow())
+    if to_status == "resolved":
+        with db.session.no_autoflush:
+            resolution.cases.append(case)
     _event(case, "status", user, reason, from_status, to_status, resolution)
     db.session.flush()
     audit.record("case.status", case, user, status=[from_status, to_status], reason=reason,

@@ -25,6 +25,10 @@ class CommunityError(RefusedInput):
     """Refused input about communities, venues, units or agreements."""
 
 
+def _text(value, field: str, max_length: int, **kwargs):
+    return clean_text(value, field, max_length, error=CommunityError, **kwargs)
+
+
 def _changes(obj, values: dict) -> dict:
     """Apply ``values`` to ``obj``; return {field: [old, new]} for what changed."""
     changed = {}
@@ -53,7 +57,7 @@ def _exists(model, object_id, field: str, message):
 
 
 def _community_values(data: dict, community: Community | None) -> dict:
-    name = clean_text(data.get("name"), "name", 120, label=_l("name"))
+    name = _text(data.get("name"), "name", 120, label=_l("name"))
     taken = select(func.count(Community.id)).where(Community.name == name)
     if community is not None:
         taken = taken.where(Community.id != community.id)
@@ -61,13 +65,13 @@ def _community_values(data: dict, community: Community | None) -> dict:
         raise CommunityError(
             _l("A community called %(name)s already exists.", name=name), "name", status=409
         )
-    brand = clean_text(data.get("brand"), "brand", 120, required=False, label=_l("brand"))
+    brand = _text(data.get("brand"), "brand", 120, required=False, label=_l("brand"))
     return {"name": name, "brand": brand}
 
 
 def get_or_create_community(name: str, user=None) -> Community:
     """Return the community called ``name``, creating it on first use."""
-    name = clean_text(name, "community", 120, label=_l("community"))
+    name = _text(name, "community", 120, label=_l("community"))
     community = db.session.scalar(select(Community).where(Community.name == name))
     if community is None:
         community = Community(name=name)
@@ -113,7 +117,7 @@ def _capacity(value) -> int | None:
 
 
 def _venue_values(data: dict, venue: Venue | None) -> dict:
-    name = clean_text(data.get("name"), "name", 200, label=_l("name"))
+    name = _text(data.get("name"), "name", 200, label=_l("name"))
     kind = data.get("kind") or "meeting_room"
     if kind not in VENUE_KINDS:
         raise CommunityError(_l("Unknown kind of venue."), "kind")
@@ -140,7 +144,7 @@ def _venue_values(data: dict, venue: Venue | None) -> dict:
         "name": name,
         "kind": kind,
         "capacity": _capacity(data.get("capacity")),
-        "address": clean_text(data.get("address"), "address", 255, required=False,
+        "address": _text(data.get("address"), "address", 255, required=False,
                               label=_l("address")),
         "community_id": community.id if community else None,
         "unit_id": unit.id if unit else None,
@@ -171,7 +175,7 @@ def update_venue(venue: Venue, data: dict, user) -> Venue:
 def _unit_values(data: dict, unit: Unit | None) -> dict:
     from consult.accounts.operations import valid_email
 
-    name = clean_text(data.get("name"), "name", 200, label=_l("name"))
+    name = _text(data.get("name"), "name", 200, label=_l("name"))
     kind = data.get("kind")
     if kind not in UNIT_KINDS:
         raise CommunityError(_l("Unknown kind of unit."), "kind")
@@ -190,7 +194,7 @@ def _unit_values(data: dict, unit: Unit | None) -> dict:
             raise CommunityError(exc.message, "contact_email") from None
     else:
         email = None
-    phone = clean_text(data.get("contact_phone"), "contact_phone", 32, required=False,
+    phone = _text(data.get("contact_phone"), "contact_phone", 32, required=False,
                        label=_l("phone"))
     return {"name": name, "kind": kind, "contact_email": email, "contact_phone": phone}
 
@@ -338,7 +342,7 @@ def _agreement_values(data: dict) -> dict:
         raise CommunityError(_l("Not a date."), "ends_on")
     if ends_on is not None and ends_on < signed_on:
         raise CommunityError(_l("The agreement cannot end before it is signed."), "ends_on")
-    commitments = clean_text(data.get("commitments"), "commitments", MAX_COMMITMENTS,
+    commitments = _text(data.get("commitments"), "commitments", MAX_COMMITMENTS,
                              required=False, label=_l("commitments"), multiline=True)
     return {
         "community_id": community.id,

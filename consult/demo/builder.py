@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
 from consult import audit
@@ -166,8 +166,8 @@ def load_demo(scale: int = 1, now: datetime | None = None) -> DemoResult:
     return _Builder(scale, now or utcnow()).build()
 
 
-def _bulk_insert(model, rows: list[dict]) -> None:
-    """INSERT ``rows`` (dicts) in batches and store each new primary key in row["id"].
+def _bulk_insert(model, rows: list[dict], ids: bool = True) -> None:
+    """INSERT ``rows`` (dicts) in batches and, if ``ids``, store each new key in row["id"].
 
     Keys starting with "_" are planning notes, except "_ref_<column>", whose value is
     another planned row (or None): the column gets that row's id.
@@ -183,11 +183,29 @@ def _bulk_insert(model, rows: list[dict]) -> None:
             elif not key.startswith("_") and key != "id":
                 values[key] = value
         payload.append(values)
-    ids = db.session.scalars(
-        insert(model).returning(model.id, sort_by_parameter_order=True), payload
-    ).all()
-    for row, new_id in zip(rows, ids, strict=True):
-        row["id"] = new_id
+    table = model.__table__
+    if ids:
+        for values, new_id in zip(payload, _reserve_ids(table, len(payload)), strict=True):
+            values["id"] = new_id
+    # A plain executemany: psycopg pipelines it, sqlite3 runs it in C.
+    db.session.execute(insert(table), payload)
+    if ids:
+        for row, values in zip(rows, payload, strict=True):
+            row["id"] = values["id"]
+
+
+def _reserve_ids(table, count: int) -> list[int]:
+    """Return ``count`` new primary keys for ``table``, never handed out before."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                 "FROM generate_series(1, :count)"),
+            {"table": table.name, "count": count},
+        ))
+    # SQLite has no sequences; the transaction holds the database's only write lock, so
+    # the keys above the largest one are free.
+    first = (db.session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(first, first + count))
 
 
 class _Builder:
@@ -1269,14 +1287,14 @@ class _Builder:
         _bulk_insert(Unit, rows["units"])
         _bulk_insert(Venue, rows["venues"])
         _bulk_insert(User, rows["users"])
-        _bulk_insert(Membership, rows["memberships"])
-        _bulk_insert(AllianceMember, rows["alliance_members"])
-        _bulk_insert(Agreement, rows["agreements"])
+        _bulk_insert(Membership, rows["memberships"], ids=False)
+        _bulk_insert(AllianceMember, rows["alliance_members"], ids=False)
+        _bulk_insert(Agreement, rows["agreements"], ids=False)
         _bulk_insert(Series, rows["series"])
         _bulk_insert(Meeting, rows["meetings"])
         _bulk_insert(Registration, rows["registrations"])
         _bulk_insert(Invitation, rows["invitations"])
-        _bulk_insert(Attendance, rows["attendance"])
+        _bulk_insert(Attendance, rows["attendance"], ids=False)
         _bulk_insert(Issue, rows["issues"])
         _bulk_insert(AgendaItem, rows["agenda_items"])
         _bulk_insert(Resolution, rows["resolutions"])
@@ -1290,20 +1308,20 @@ class _Builder:
         if resolved:
             db.session.execute(update(Issue), resolved)
         _bulk_insert(ActionItem, rows["action_items"])
-        _bulk_insert(AgendaItem, rows["carried_items"])
+        _bulk_insert(AgendaItem, rows["carried_items"], ids=False)
         for minutes in rows["minutes"]:
             minutes["notes"] = _notes(minutes["_items"], 1.0)
         for revision in rows["minutes_revisions"]:
             revision["notes"] = _notes(revision["_items"], revision["_share"])
         _bulk_insert(Minutes, rows["minutes"])
-        _bulk_insert(MinutesRevision, rows["minutes_revisions"])
+        _bulk_insert(MinutesRevision, rows["minutes_revisions"], ids=False)
         # Timelines in the order things happened, so ids follow time as well.
         rows["case_events"].sort(key=lambda e: e["at"])
         for event in rows["case_events"]:
             if event["_issue"] is not None:
                 event["to_value"] = str(event["_issue"]["id"])
-        _bulk_insert(CaseEvent, rows["case_events"])
-        _bulk_insert(Evaluation, rows["evaluations"])
+        _bulk_insert(CaseEvent, rows["case_events"], ids=False)
+        _bulk_insert(Evaluation, rows["evaluations"], ids=False)
 
 
 def _notes(items: list[dict], share: float) -> dict:

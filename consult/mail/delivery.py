@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -180,7 +181,7 @@ def connect() -> smtplib.SMTP:
     try:
         smtp = smtplib.SMTP(host, port, timeout=setting("SMTP_TIMEOUT"))
         smtp.ehlo_or_helo_if_needed()
-    except (OSError, smtplib.SMTPException) as exc:
+    except OSError as exc:  # smtplib.SMTPException included
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise MailServerUnavailable(
             f"cannot reach the mail server {host}:{port}: {reason}"
@@ -224,14 +225,8 @@ def deliver(due_only: bool) -> DeliveryReport:
             recipients = [r for r in message.recipients.split(",") if r]
             try:
                 refused = smtp.sendmail(sender, recipients, message.body)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                # The connection is gone: the message waits for the next run.
-                status = mark_failed(message, _describe(exc), permanent=False)
-                report.retrying += status == "queued"
-                report.failed += status == "failed"
-                report.errors.append(f"the connection to the mail server broke: {_describe(exc)}")
-                break
-            except smtplib.SMTPException as exc:
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+                # The server answered with a refusal: 5xx for good, 4xx for now.
                 code = _smtp_code(exc)
                 permanent = code is not None and code >= 500
                 status = mark_failed(message, _describe(exc), permanent=permanent)
@@ -239,6 +234,14 @@ def deliver(due_only: bool) -> DeliveryReport:
                 report.failed += status == "failed"
                 _reset(smtp)
                 continue
+            except OSError as exc:
+                # Disconnected or the network failed (SMTPException is an OSError too):
+                # this message and the rest wait for the next run.
+                status = mark_failed(message, _describe(exc), permanent=False)
+                report.retrying += status == "queued"
+                report.failed += status == "failed"
+                report.errors.append(f"the connection to the mail server broke: {_describe(exc)}")
+                break
             if refused:
                 log.warning("outbox %s: some recipients refused: %s", message.id, refused)
             mark_sent(message)
@@ -246,13 +249,11 @@ def deliver(due_only: bool) -> DeliveryReport:
     finally:
         try:
             smtp.quit()
-        except (OSError, smtplib.SMTPException):
+        except OSError:
             smtp.close()
     return report
 
 
 def _reset(smtp: smtplib.SMTP) -> None:
-    try:
+    with suppress(OSError):
         smtp.rset()
-    except (OSError, smtplib.SMTPException):
-        pass

@@ -17,13 +17,14 @@ _PENDING = "consult.mail.pending"
 
 def _pending() -> dict:
     """Messages queued in the current transaction, by key (see ``queue_message``)."""
-    transaction = db.session.get_transaction()
+    session = db.session()
+    transaction = session.get_transaction()
     if transaction is None:
         return {}
-    entry = db.session.info.get(_PENDING)
+    entry = session.info.get(_PENDING)
     if entry is None or entry[0]() is not transaction:
         entry = (weakref.ref(transaction), {})
-        db.session.info[_PENDING] = entry
+        session.info[_PENDING] = entry
     return entry[1]
 
 

@@ -21,7 +21,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from consult.enums import SESSION_KINDS
@@ -127,7 +134,7 @@ class _TimesForm(FlaskForm):
 
     def validate_ends_at(self, field):
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
-            raise ValueError(_l("The end must be after the start."))
+            raise ValidationError(_l("The end must be after the start."))
 
     def aware_times(self, zone_name: str) -> tuple[datetime, datetime] | None:
         """Return (start, end) as aware datetimes in the zone, or None after adding errors."""
@@ -222,23 +229,25 @@ class NewSessionForm(_TimesForm):
         try:
             recurrence.zone(field.data.strip())
         except RuleError as exc:
-            raise ValueError(exc.message) from None
+            raise ValidationError(exc.message) from None
 
-    def validate_count(self, field):
-        if self.repeat.data in ("weekly", "monthly") and self.end.data == "count" \
-                and field.data is None:
-            raise ValueError(_l("How many sessions?"))
-
-    def validate_until(self, field):
-        if self.repeat.data in ("weekly", "monthly") and self.end.data == "until":
-            if field.data is None:
-                raise ValueError(_l("Which is the last date?"))
-            if self.starts_at.data and field.data < self.starts_at.data.date():
-                raise ValueError(_l("The last date is before the first session."))
-
-    def validate_rrule(self, field):
-        if self.repeat.data == "custom" and not (field.data or "").strip():
-            raise ValueError(_l("Type the rule, or choose another pattern."))
+    def validate(self, extra_validators=None) -> bool:
+        """Check the fields, then what the chosen repeat pattern needs."""
+        valid = super().validate(extra_validators)
+        pattern = self.repeat.data
+        if pattern in ("weekly", "monthly"):
+            if self.end.data == "count" and self.count.data is None and not self.count.errors:
+                self.count.errors = [*self.count.errors, _l("How many sessions?")]
+            if self.end.data == "until" and not self.until.errors:
+                if self.until.data is None:
+                    self.until.errors = [*self.until.errors, _l("Which is the last date?")]
+                elif self.starts_at.data and self.until.data < self.starts_at.data.date():
+                    self.until.errors = [
+                        *self.until.errors, _l("The last date is before the first session.")]
+        if pattern == "custom" and not (self.rrule.data or "").strip():
+            self.rrule.errors = [*self.rrule.errors,
+                                 _l("Type the rule, or choose another pattern.")]
+        return valid and not (self.count.errors or self.until.errors or self.rrule.errors)
 
     def recurrence_rule(self) -> str | None:
         """Return the RRULE the chosen pattern stands for (None: a one-off session)."""

@@ -155,11 +155,45 @@ def normalise(value: str, tz_name: str) -> str:
         parts["INTERVAL"] = str(_positive("INTERVAL", parts["INTERVAL"], MAX_INTERVAL))
     if "UNTIL" in parts:
         parts["UNTIL"] = _parse_until(parts["UNTIL"], tz).strftime(UTC_FORMAT)
+    _check_frequency_table(parts)
     ordered = ["FREQ"] + [name for name in parts if name != "FREQ"]
     normalised = ";".join(f"{name}={parts[name]}" for name in ordered)
     # Let dateutil judge the rest (weekday codes, ranges) on a sample start.
     build(normalised, datetime(2026, 1, 1, 12, 0), tz)
     return normalised
+
+
+#: RFC 5545 (3.3.10): the parts each frequency may use (BYSETPOS: kept to MONTHLY and YEARLY).
+NOT_WITH = {
+    "BYMONTHDAY": ("WEEKLY",),
+    "BYYEARDAY": ("DAILY", "WEEKLY", "MONTHLY"),
+    "BYWEEKNO": ("DAILY", "WEEKLY", "MONTHLY"),
+    "BYSETPOS": ("DAILY", "WEEKLY"),
+}
+
+
+def _check_frequency_table(parts: dict[str, str]) -> None:
+    freq = parts["FREQ"]
+    for name, frequencies in NOT_WITH.items():
+        if name in parts and freq in frequencies:
+            raise RuleError(_l("%(part)s cannot be used with FREQ=%(freq)s.", part=name,
+                               freq=freq))
+    if freq in ("DAILY", "WEEKLY") and any(
+        day.strip() not in WEEKDAYS for day in parts.get("BYDAY", "").split(",") if day
+    ):
+        raise RuleError(_l("A numbered weekday (such as 2TU) needs FREQ=MONTHLY or YEARLY."))
+
+
+def _exists(value: str, start: datetime) -> bool:
+    """Return whether the rule (COUNT and UNTIL aside) has any occurrence.
+
+    dateutil looks for a match up to year 9999, which takes seconds when there is none.
+    The calendar repeats every 400 years, so the same rule started a multiple of 400
+    years later yields the same dates shifted, and ends its search within 400 years.
+    """
+    parts = [p for p in value.split(";") if not p.startswith(("COUNT=", "UNTIL="))]
+    shifted = start.replace(year=start.year + (9599 - start.year) // 400 * 400)
+    return next(iter(rrulestr(";".join(parts), dtstart=shifted)), None) is not None
 
 
 def build(value: str, start: datetime, tz: ZoneInfo, bound: datetime | None = None) -> rrule:
@@ -193,7 +227,10 @@ def first_occurrence(value: str, start: datetime, tz_name: str) -> datetime:
     tz = zone(tz_name)
     local = wall_clock(start, tz)
     rule = build(value, local, tz, bound=local + FIRST_SEARCH)
-    first = next(iter(rule), None)
+    try:
+        first = next(iter(rule), None) if _exists(value, local) else None
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError):
+        raise RuleError(_l("The recurrence rule does not parse.")) from None
     if first is None:
         raise RuleError(_l("The recurrence rule yields no occurrence."))
     return localise(first, tz)

@@ -44,6 +44,18 @@ NAV: tuple[NavEntry, ...] = (
 )
 
 
+#: The home page's shortcuts: what each role comes to do, then the navigation's pages.
+SHORTCUTS: tuple[NavEntry, ...] = (
+    NavEntry("meetings.new", _l("Schedule a session"), "meeting.create", True,
+             _l("A one-off session or a weekly series.")),
+    NavEntry("cases.new", _l("Record a case"), "case.create", True,
+             _l("A resident's concern, conflict or urgent problem.")),
+    *NAV,
+    NavEntry("calendar.feeds", _l("Calendar subscriptions"), None, True,
+             _l("Sessions in your phone's calendar.")),
+)
+
+
 def nav_url(endpoint: str, **values) -> str | None:
     """Return the URL of ``endpoint``, or None when the application has no such page."""
     if endpoint not in current_app.view_functions:
@@ -67,19 +79,19 @@ def object_url(endpoint: str, object_id: int) -> str | None:
     return None
 
 
-def nav_entries(user) -> list[tuple[NavEntry, str]]:
+def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntry, str]]:
     """Return the entries ``user`` may use whose page exists, with their URLs."""
     signed_in = getattr(user, "is_authenticated", False)
-    entries = []
-    for entry in NAV:
+    usable = []
+    for entry in entries:
         if entry.signed_in and not signed_in:
             continue
         if entry.rule is not None and not can(user, entry.rule):
             continue
         url = nav_url(entry.endpoint)
         if url is not None:
-            entries.append((entry, url))
-    return entries
+            usable.append((entry, url))
+    return usable
 
 
 def lang_url(language: str) -> str:
@@ -126,11 +138,16 @@ def _nav_entries() -> list[tuple[NavEntry, str]]:
     return nav_entries(current_user)
 
 
+def _shortcuts() -> list[tuple[NavEntry, str]]:
+    return nav_entries(current_user, SHORTCUTS)
+
+
 #: Functions the templates call; none of them runs unless a template does.
 SHELL_GLOBALS = {
     "nav_url": nav_url,
     "object_url": object_url,
     "nav_entries": _nav_entries,
+    "shortcuts": _shortcuts,
     "lang_url": lang_url,
     "can": _can,
     "error_detail": error_detail,

@@ -92,10 +92,12 @@ def test_users_create_without_password_makes_an_account_that_cannot_sign_in(runn
         (["new@example.org", "--name", "刘洋", "--role", "resident", "--community", " "],
          ["community"]),
         (["new@example.org", "--name", "a\tb", "--role", "resident"], ["control character"]),
+        (["new@example.org", "--name", "a\udcffb", "--role", "resident"], ["control character"]),
+        (["n\udcff@example.org", "--name", "刘洋", "--role", "resident"], ["not an email"]),
     ],
     ids=["duplicate", "duplicate-other-case", "unknown-role", "malformed-email",
          "double-at", "empty-name", "blank-name", "long-name", "short-password",
-         "blank-community", "tab-in-name"],
+         "blank-community", "tab-in-name", "not-utf8-name", "not-utf8-email"],
 )
 def test_users_create_refuses_bad_input_and_writes_nothing(runner, factories, args, words):
     factories.make_user(email="dup@example.org", community="Hehe")
@@ -133,6 +135,11 @@ def test_tokens_create_refuses_an_unknown_email(runner, factories):
     result = runner.invoke(args=["tokens", "create", "nobody@example.org"])
     assert_refused(result, "nobody@example.org")
     assert db.session.scalar(select(func.count(ApiToken.id))) == 0
+
+
+def test_tokens_create_refuses_an_email_that_is_not_utf8(runner, factories):
+    factories.make_user(email="someone@example.org")
+    assert_refused(runner.invoke(args=["tokens", "create", "some\udcffone@example.org"]))
 
 
 def test_tokens_create_refuses_a_deactivated_account(runner, factories):

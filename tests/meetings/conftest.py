@@ -32,7 +32,7 @@ def body(start: datetime, hours: float = 2, **overrides) -> dict:
         "community": "Hehe",
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=hours)).isoformat(),
-        "timezone": str(start.tzinfo),
+        "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"),
         "venue": "Community hall",
         "capacity": 30,
     }

@@ -37,3 +37,26 @@ def text_of(response) -> str:
     """Return the page's text without tags (entities decoded), whitespace collapsed."""
     body = re.sub(r"<script.*?</script>", " ", html_of(response), flags=re.S)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def as_new_request() -> None:
+    """Forget what the tests' application context keeps between requests (the signed-in
+    user, loaded objects), so that a request counts its queries as it would when served."""
+    from flask import g
+
+    from consult.extensions import db
+
+    g.pop("_login_user", None)
+    db.session.expire_all()
+
+
+def add_missing_pages(app, endpoints) -> set[str]:
+    """Give the app a page for each endpoint it lacks; return those added."""
+    added = set()
+    for endpoint in endpoints:
+        if endpoint not in app.view_functions:
+            app.add_url_rule(
+                f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page"
+            )
+            added.add(endpoint)
+    return added

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from consult.permissions import require
 from consult.web.shell import NAV
 from tests.conftest import csrf_token_from
-from tests.web.helpers import html_of, nav_endpoints, page_lang, text_of
+from tests.web.helpers import add_missing_pages, html_of, nav_endpoints, page_lang, text_of
 
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -27,18 +27,6 @@ EXPECTED_NAV = {
     "cadre": SIGNED_IN | {"cases.index", "cases.issues", "minutes.actions"},
     "admin": SIGNED_IN | {"cases.index", "cases.issues", "minutes.actions", "admin.index"},
 }
-
-
-def _add_missing_pages(app, endpoints) -> set[str]:
-    """Give the app a page for each endpoint it lacks; return those added."""
-    added = set()
-    for endpoint in endpoints:
-        if endpoint not in app.view_functions:
-            app.add_url_rule(
-                f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page"
-            )
-            added.add(endpoint)
-    return added
 
 
 def test_bootstrap_is_served_from_the_app(client):
@@ -74,7 +62,7 @@ def test_layout_is_responsive(client):
 
 @pytest.mark.parametrize("role", list(EXPECTED_NAV))
 def test_navigation_depends_on_the_role(app, client, factories, login_as, role):
-    _add_missing_pages(app, [entry.endpoint for entry in NAV])
+    add_missing_pages(app, [entry.endpoint for entry in NAV])
     if role is not None:
         login_as(factories.make_user(role))
     response = client.get("/")
@@ -96,7 +84,7 @@ def test_navigation_marks_the_current_page(client, factories, login_as):
 
 
 def test_navigation_is_translated(app, client, factories, login_as):
-    _add_missing_pages(app, [entry.endpoint for entry in NAV])
+    add_missing_pages(app, [entry.endpoint for entry in NAV])
     login_as(factories.make_user("admin"))
     text = text_of(client.get("/", headers=ZH))
     for label in ("会议", "日历", "诉求", "议题", "任务", "统计", "系统管理", "退出登录"):

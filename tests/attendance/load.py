@@ -1,0 +1,140 @@
+"""Load harness: a real multi-process server, concurrent clients, and the overbooking check."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving wsgi:app on 127.0.0.1 with N worker processes."""
+
+    def __init__(self, database_url: str, log_path: Path, workers: int = 4,
+                 secret_key: str = "load-test-secret"):
+        self.port = free_port()
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secret_key,
+            "BASE_URL": f"http://127.0.0.1:{self.port}",
+        }
+        env.pop("SMTP_HOST", None)
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers),
+             "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
+             "--graceful-timeout", "5", "--no-control-socket", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log()}")
+            try:
+                status, body = request(self.port, "GET", "/healthz")
+                if status == 200 and json.loads(body) == {"status": "ok"}:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not answer /healthz in {timeout}s: {self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGINT: quick shutdown (the test is over, nothing is in flight).
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None, timeout: float = 60.0) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        conn.close()
+
+
+def all_at_once(jobs) -> list:
+    """Run each callable in its own thread, released together by a barrier; return results."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def run(index, job):
+        barrier.wait()
+        try:
+            results[index] = job()
+        except Exception as exc:  # noqa: BLE001 (reported to the test as a result)
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@dataclass
+class Booking:
+    """What the database says about one session's places."""
+
+    capacity: int | None
+    counter: int
+    confirmed: int
+    waitlisted: int
+
+    @property
+    def overbooked(self) -> bool:
+        return self.capacity is not None and (
+            self.confirmed > self.capacity or self.counter > self.capacity
+        )
+
+
+def booking(conn, meeting_id: int) -> Booking:
+    """Read a session's capacity, its counter and its registrations by status."""
+    capacity, counter = conn.execute(
+        text("SELECT capacity, confirmed_count FROM meetings WHERE id = :m"), {"m": meeting_id}
+    ).one()
+    counts = dict(
+        conn.execute(
+            text("SELECT status, count(*) FROM registrations WHERE meeting_id = :m "
+                 "GROUP BY status"),
+            {"m": meeting_id},
+        ).all()
+    )
+    return Booking(capacity, counter, counts.get("confirmed", 0), counts.get("waitlisted", 0))

@@ -1,0 +1,54 @@
+"""A real SMTP server (aiosmtpd) on a free loopback port, that can refuse recipients.
+
+The suite's own ``smtp_server`` fixture asks aiosmtpd for port 0, which aiosmtpd 1.4
+cannot check for readiness; this one picks a free port first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+from tests.conftest import SmtpSink
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_sink(refuse: dict[str, str] | None = None, port: int | None = None,
+                 delay: float = 0.0):
+    """Yield an SmtpSink served on 127.0.0.1; ``refuse`` maps recipient addresses to the
+    SMTP reply their RCPT gets (e.g. "451 4.3.0 try later"); ``delay`` slows each DATA."""
+    refuse = refuse or {}
+    sink = SmtpSink("127.0.0.1", port or free_port())
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+            if address in refuse:
+                return refuse[address]
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+            if delay:
+                await asyncio.sleep(delay)
+            msg = message_from_bytes(envelope.original_content, policy=policy.default)
+            with sink.lock:
+                sink.messages.append(msg)
+                sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()

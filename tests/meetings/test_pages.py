@@ -1,0 +1,596 @@
+"""Session pages: list, calendar, schedule form, session page, change, skip, move, cancel."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from consult.extensions import db
+from consult.meetings import operations
+from consult.meetings.models import Meeting, Series
+from tests.conftest import csrf_token_from
+from tests.meetings.conftest import FRIDAY, body, friday_talk, local_start
+
+LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _form(client, url: str, **fields) -> dict:
+    token = csrf_token_from(client.get(url).get_data(as_text=True))
+    return {"csrf_token": token, **fields}
+
+
+def _new_session_form(client, start: datetime, **fields) -> dict:
+    data = {
+        "kind": "roundtable", "title": "社工委圆桌会", "community": "Hehe",
+        "venue": "Community hall", "starts_at": start.strftime(LOCAL),
+        "ends_at": (start + timedelta(hours=2)).strftime(LOCAL),
+        "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"), "capacity": "30",
+        "visibility": "", "host_unit": "", "description": "", "repeat": "none",
+        "interval": "1", "month_week": "1", "month_weekday": "", "end": "count",
+        "count": "", "until": "", "rrule": "",
+    }
+    data.update(fields)
+    return _form(client, "/sessions/new", **data)
+
+
+def _create(cadre, start=None, **overrides):
+    return operations.create_meeting(
+        {**_data(start or local_start()), **overrides}, cadre)
+
+
+def _data(start):
+    raw = body(start)
+    return {**raw, "starts_at": start, "ends_at": start + timedelta(hours=2)}
+
+
+def _count(model=Meeting):
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+# -- scheduling through the form ------------------------------------------------------------
+
+
+def test_cadre_schedules_a_session_in_its_own_zone(client, login_as, cadre):
+    login_as(cadre)
+    start = local_start("Europe/Berlin", hour=18)
+
+    response = client.post("/sessions/new", data=_new_session_form(
+        client, start, description="议题：楼道堆物"))
+
+    assert response.status_code == 302
+    meeting = db.session.scalars(select(Meeting)).one()
+    assert response.headers["Location"].endswith(f"/sessions/{meeting.id}")
+    assert meeting.starts_at == start.astimezone(UTC)
+    assert meeting.timezone == "Europe/Berlin"
+    assert meeting.capacity == 30 and meeting.description == "议题：楼道堆物"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "18:00" in page and "Europe/Berlin" in page
+
+
+@pytest.mark.parametrize(("fields", "rule"), [
+    ({"repeat": "weekly", "weekdays": ["FR"], "count": "12"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=12"),
+    ({"repeat": "weekly", "interval": "2", "weekdays": ["TU", "FR"], "end": "never"},
+     "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR"),
+    ({"repeat": "weekly", "count": "4"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=4"),
+    ({"repeat": "monthly", "month_week": "2", "month_weekday": "TU", "count": "6"},
+     "FREQ=MONTHLY;BYDAY=2TU;COUNT=6"),
+    ({"repeat": "monthly", "month_week": "-1", "count": "3"}, "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3"),
+    ({"repeat": "custom", "rrule": "FREQ=WEEKLY;BYDAY=FR;COUNT=5"},
+     "FREQ=WEEKLY;BYDAY=FR;COUNT=5"),
+])
+def test_the_form_offers_the_common_patterns(client, login_as, cadre, fields, rule):
+    login_as(cadre)
+    start = local_start(weekday=FRIDAY)
+
+    response = client.post("/sessions/new", data=_new_session_form(
+        client, start, kind="friday_talk", **fields))
+
+    assert response.status_code == 302, _errors(response)
+    series = db.session.scalars(select(Series)).one()
+    assert series.rrule == rule
+    assert series.occurrences[0].starts_at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 15
+
+
+def test_end_date_pattern_keeps_the_last_day(client, login_as, cadre):
+    login_as(cadre)
+    start = local_start(weekday=FRIDAY)
+    last = (start + timedelta(weeks=3)).date()
+
+    response = client.post("/sessions/new", data=_new_session_form(
+        client, start, repeat="weekly", end="until", until=last.isoformat()))
+
+    assert response.status_code == 302, _errors(response)
+    series = db.session.scalars(select(Series)).one()
+    assert len(series.occurrences) == 4
+    assert series.occurrences[-1].starts_at.astimezone(ZoneInfo("Asia/Shanghai")).date() == last
+
+
+def _errors(response) -> list[str]:
+    html = response.get_data(as_text=True)
+    return [unescape(m) for m in re.findall(r'class="invalid-feedback[^"]*">([^<]+)<', html)] + [
+        unescape(m) for m in re.findall(r'<div class="alert alert-danger"[^>]*>\s*<div>([^<]+)<',
+                                        html)]
+
+
+def _value(response, name: str) -> str | None:
+    """Return what the form shows in the input or textarea called ``name``."""
+    html = response.get_data(as_text=True)
+    area = re.search(rf'<textarea[^>]*name="{name}"[^>]*>([^<]*)</textarea>', html)
+    if area:
+        return unescape(area.group(1)).strip()
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+    if tag is None:
+        return None
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return unescape(value.group(1)) if value else ""
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ("end_before_start", "The end must be after the start."),
+    ({"timezone": "Mars/Olympus"}, "Unknown time zone: Mars/Olympus."),
+    ({"kind": "party"}, "Not a valid choice."),
+    ({"title": "  "}, "This field is required."),
+    ({"capacity": "-2"}, "Number must be between 0 and 100000."),
+    ({"repeat": "custom", "rrule": "every friday"}, "The recurrence rule does not parse."),
+    ({"repeat": "custom", "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
+     "The recurrence rule yields no occurrence."),
+    ({"repeat": "custom", "rrule": "FREQ=WEEKLY;COUNT=2;UNTIL=20301231"},
+     "A rule has either COUNT or UNTIL, not both."),
+    ({"repeat": "custom", "rrule": ""}, "Type the rule, or choose another pattern."),
+    ({"repeat": "weekly", "end": "count", "count": ""}, "How many sessions?"),
+    ({"repeat": "weekly", "end": "until", "until": ""}, "Which is the last date?"),
+    ({"host_unit": "不存在的单位"}, "No such unit."),
+    ({"timezone": "Europe/Berlin", "starts_at": "2027-03-28T02:30",
+      "ends_at": "2027-03-28T04:00"},
+     "This time does not exist in Europe/Berlin: the clocks change then."),
+])
+def test_bad_input_gives_a_field_error_keeps_the_input_and_saves_nothing(
+        client, login_as, cadre, fields, message):
+    login_as(cadre)
+    start = local_start()
+    if fields == "end_before_start":
+        fields = {"ends_at": (start - timedelta(hours=1)).strftime(LOCAL)}
+    before = (_count(Meeting), _count(Series))
+
+    typed = {"title": "楼道堆物协商会", "description": "请带上照片", **fields}
+    response = client.post("/sessions/new", data=_new_session_form(client, start, **typed))
+
+    assert response.status_code == 200
+    assert message in _errors(response)
+    assert (_count(Meeting), _count(Series)) == before
+    if "title" not in fields:
+        assert _value(response, "title") == "楼道堆物协商会"
+    assert _value(response, "description") == "请带上照片"
+    assert _value(response, "venue") == "Community hall"
+
+
+def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, login_as, cadre):
+    start = local_start()
+    _create(cadre, start, title="居民议事会")
+    db.session.commit()
+    login_as(cadre)
+
+    response = client.post("/sessions/new", data=_new_session_form(
+        client, start + timedelta(minutes=30)))
+
+    assert response.status_code == 200
+    errors = _errors(response)
+    assert any("居民议事会" in e for e in errors)
+    assert 'name="venue"' in response.get_data(as_text=True)
+    assert _count() == 1
+
+
+def test_the_form_lists_communities_and_defaults_to_the_configured_zone(app, client, login_as,
+                                                                      cadre):
+    app.config["CONSULT_TIMEZONE"] = "Asia/Shanghai"
+    login_as(cadre)
+    html = client.get("/sessions/new").get_data(as_text=True)
+
+    assert 'value="Asia/Shanghai"' in html
+    assert '<option value="Hehe">' in html
+    for kind in ("roundtable", "friday_talk", "joint_meeting", "sentiment_talk",
+                 "deliberation", "mediation"):
+        assert f'value="{kind}"' in html
+
+
+# -- the list ---------------------------------------------------------------------------------
+
+
+def test_list_shows_upcoming_sessions_with_filters(client, cadre, factories):
+    start = local_start()
+    _create(cadre, start, title="和合圆桌会")
+    _create(cadre, start + timedelta(days=1), title="安乐议事会", community="Anle",
+            kind="deliberation")
+    _create(cadre, start - timedelta(days=60), title="上月的会")
+    db.session.commit()
+    anle = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "安乐议事会"))
+
+    upcoming = client.get("/sessions").get_data(as_text=True)
+    only_anle = client.get(f"/sessions?community={anle}").get_data(as_text=True)
+    only_kind = client.get("/sessions?kind=roundtable&when=all").get_data(as_text=True)
+    past = client.get("/sessions?when=past").get_data(as_text=True)
+    nonsense = client.get("/sessions?community=abc&kind=party&when=x&page=-1")
+
+    assert "和合圆桌会" in upcoming and "安乐议事会" in upcoming and "上月的会" not in upcoming
+    assert "安乐议事会" in only_anle and "和合圆桌会" not in only_anle
+    assert "和合圆桌会" in only_kind and "上月的会" in only_kind and "安乐议事会" not in only_kind
+    assert "上月的会" in past and "和合圆桌会" not in past
+    assert nonsense.status_code == 200
+
+
+def test_list_paginates(client, cadre):
+    start = local_start()
+    for i in range(23):
+        _create(cadre, start + timedelta(hours=3 * i), title=f"会议{i:02d}")
+    db.session.commit()
+
+    first = client.get("/sessions").get_data(as_text=True)
+    second = client.get("/sessions?page=2").get_data(as_text=True)
+
+    assert first.count("data-session=") == 20 and "会议00" in first and "会议20" not in first
+    assert second.count("data-session=") == 3 and "会议22" in second
+    assert 'href="/sessions?page=2"' in first
+
+
+def test_list_query_count_is_fixed_and_does_not_grow_with_rows(client, login_as, cadre,
+                                                              count_queries):
+    login_as(cadre)
+    start = local_start()
+    for i in range(3):
+        _create(cadre, start + timedelta(hours=3 * i), title=f"会议{i}")
+    db.session.commit()
+    client.get("/sessions")
+
+    with count_queries() as few:
+        assert client.get("/sessions").status_code == 200
+    for i in range(3, 15):
+        _create(cadre, start + timedelta(hours=3 * i), title=f"会议{i}",
+                venue=f"Room {i}", community="Anle" if i % 2 else "Hehe")
+    db.session.commit()
+    with count_queries() as many:
+        page = client.get("/sessions").get_data(as_text=True)
+
+    assert page.count("data-session=") == 15
+    # The series due for extension, the communities of the filter, the count and the
+    # page of sessions with their community and venue (the signed-in user is already
+    # in the session here).
+    assert few.n == 4, few.statements
+    assert many.n == few.n, ([s[:60] for s in few.statements], [s[:60] for s in many.statements])
+
+
+def test_list_hides_private_sessions_from_residents(client, login_as, cadre, factories):
+    _create(cadre, title="邻里纠纷调解", kind="mediation")
+    _create(cadre, local_start(days=20), title="公开议事会")
+    db.session.commit()
+
+    anonymous = client.get("/sessions").get_data(as_text=True)
+    login_as(factories.make_user())
+    resident = client.get("/sessions").get_data(as_text=True)
+
+    for html in (anonymous, resident):
+        assert "公开议事会" in html and "邻里纠纷调解" not in html
+
+
+# -- the session page --------------------------------------------------------------------------
+
+
+def test_session_page_shows_time_in_its_zone_and_everything_about_it(client, cadre, factories):
+    unit = factories.make_unit("城关供电所")
+    start = local_start("Europe/Berlin", hour=19, minute=30)
+    meeting = _create(cadre, start, timezone="Europe/Berlin", kind="joint_meeting",
+                      title="联席会议", host_unit=unit.id, capacity=25, description="季度联席")
+    db.session.commit()
+
+    html = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
+
+    assert "联席会议" in html and "Joint meeting" in html
+    assert "19:30" in html and "21:30" in html
+    assert "Europe/Berlin, UTC+0" in html
+    assert "Community hall" in html and "Hehe" in html
+    assert "王建国" in html and "城关供电所" in html
+    assert "25 of 25 places left" in html
+    google = re.search(r'href="(https://calendar\.google\.com/[^"]+)"', html).group(1)
+    query = parse_qs(urlsplit(unescape(google)).query)
+    utc = meeting.starts_at.strftime("%Y%m%dT%H%M%SZ")
+    assert query["action"] == ["TEMPLATE"] and query["text"] == ["联席会议"]
+    assert query["dates"] == [f"{utc}/{meeting.ends_at.strftime('%Y%m%dT%H%M%SZ')}"]
+    assert query["location"] == ["Community hall"]
+    assert query["details"][0].endswith(f"/sessions/{meeting.id}")
+
+
+def test_session_page_links_the_calendar_file_when_there_is_one(app, client, cadre):
+    meeting = _create(cadre)
+    db.session.commit()
+
+    html = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
+
+    if "calendar.meeting_ics" in app.view_functions:
+        assert f'href="/sessions/{meeting.id}.ics"' in html
+    else:
+        assert ".ics" not in html
+
+
+def test_series_page_lists_the_occurrences_and_describes_the_rule(client, cadre_api, cadre):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(6)).get_json()
+    items = cadre_api.get(f"/api/v1/sessions?series={first['series']}").get_json()["items"]
+    cadre_api.post(f"/api/v1/sessions/{items[1]['id']}/cancel")
+
+    html = client.get(f"/sessions/{items[2]['id']}").get_data(as_text=True)
+
+    assert "Every week on Friday, 6 times" in html
+    assert html.count("data-occurrence=") == 6
+    assert 'data-status="cancelled"' in html
+
+
+@pytest.mark.parametrize("url", [
+    "/sessions/{id}", "/sessions/{id}/edit", "/sessions/{id}/move",
+])
+def test_private_session_pages_are_404_for_residents(client, login_as, cadre, factories, url):
+    meeting = _create(cadre, kind="mediation", title="邻里纠纷调解")
+    db.session.commit()
+    login_as(factories.make_user())
+
+    assert client.get(url.format(id=meeting.id)).status_code == 404
+
+
+def test_private_session_posts_are_404_for_residents(client, login_as, cadre, factories):
+    meeting = _create(cadre, kind="mediation", title="邻里纠纷调解")
+    db.session.commit()
+    login_as(factories.make_user())
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+
+    for action in ("cancel", "skip", "cancel-series", "edit"):
+        response = client.post(f"/sessions/{meeting.id}/{action}", data={"csrf_token": token})
+        assert response.status_code == 404
+    assert db.session.get(Meeting, meeting.id).status == "scheduled"
+
+
+def test_private_session_page_for_staff_and_for_the_invited(client, login_as, cadre, factories):
+    meeting = _create(cadre, kind="mediation", title="邻里纠纷调解")
+    db.session.commit()
+    factories.make_invitation(meeting, email="li.na@example.org")
+
+    assert client.get(f"/sessions/{meeting.id}").status_code == 404
+    login_as(factories.make_user(email="li.na@example.org"))
+    assert client.get(f"/sessions/{meeting.id}").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token_from(
+        client.get("/sessions").get_data(as_text=True))})
+    login_as(factories.make_user(role="secretary"))
+    assert "邻里纠纷调解" in client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
+
+
+def test_unknown_session_is_404(client):
+    assert client.get("/sessions/4242").status_code == 404
+    assert client.get("/sessions/99999999999999999999").status_code == 404
+
+
+# -- who may do what -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "status"), [
+    ("admin", 200), ("cadre", 200), ("secretary", 403), ("resident", 403), ("unit_rep", 403),
+])
+@pytest.mark.parametrize("url", ["/sessions/new", "/sessions/{id}/edit", "/sessions/{id}/move"])
+def test_schedule_and_change_pages_per_role(client, login_as, cadre_api, factories, role, status,
+                                            url):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
+    login_as(factories.make_user(role=role))
+
+    assert client.get(url.format(id=first["id"])).status_code == status
+
+
+@pytest.mark.parametrize("url", ["/sessions/new", "/sessions/1/edit"])
+def test_anonymous_visitors_are_sent_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(("role", "may"), [
+    ("admin", True), ("cadre", True), ("secretary", False), ("resident", False),
+])
+def test_action_buttons_only_for_those_allowed(client, login_as, cadre_api, factories, role,
+                                               may):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
+    login_as(factories.make_user(role=role))
+
+    html = client.get(f"/sessions/{first['id']}").get_data(as_text=True)
+
+    for action in ("edit", "move", "skip", "cancel-series"):
+        assert (f'data-action="{action}"' in html) is may
+
+
+@pytest.mark.parametrize("role", ["secretary", "resident"])
+def test_other_roles_cannot_post_changes(client, login_as, cadre_api, factories, role):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
+    login_as(factories.make_user(role=role))
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+
+    for action in ("cancel", "skip", "cancel-series", "edit", "move"):
+        response = client.post(f"/sessions/{first['id']}/{action}", data={"csrf_token": token})
+        assert response.status_code == 403
+    assert db.session.get(Meeting, first["id"]).status == "scheduled"
+
+
+# -- changing, skipping, moving, cancelling ------------------------------------------------------
+
+
+def test_reschedule_through_the_edit_form(client, login_as, cadre):
+    meeting = _create(cadre, local_start("Europe/Berlin"), timezone="Europe/Berlin")
+    db.session.commit()
+    login_as(cadre)
+    edit = client.get(f"/sessions/{meeting.id}/edit").get_data(as_text=True)
+    local = meeting.starts_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f'value="{local.strftime(LOCAL)}"' in edit
+    later = local + timedelta(hours=2)
+
+    response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
+        client, f"/sessions/{meeting.id}/edit", title="改期的圆桌会",
+        starts_at=later.strftime(LOCAL), ends_at=(later + timedelta(hours=1)).strftime(LOCAL),
+        venue="Room 3", capacity="", host_unit="", description=""))
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    changed = db.session.get(Meeting, meeting.id)
+    assert changed.starts_at == later.astimezone(UTC)
+    assert changed.title == "改期的圆桌会" and changed.venue.name == "Room 3"
+    assert changed.capacity is None and changed.sequence == 1
+
+
+def test_edit_form_shows_capacity_below_confirmed_as_a_field_error(client, login_as, cadre,
+                                                                    factories):
+    from consult.attendance.operations import sign_up
+
+    meeting = _create(cadre, capacity=5)
+    for _ in range(2):
+        sign_up(meeting, factories.make_user())
+    db.session.commit()
+    login_as(cadre)
+    local = meeting.starts_at.astimezone(ZoneInfo("Asia/Shanghai"))
+
+    response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
+        client, f"/sessions/{meeting.id}/edit", title="圆桌会",
+        starts_at=local.strftime(LOCAL), ends_at=(local + timedelta(hours=2)).strftime(LOCAL),
+        venue="Community hall", capacity="1", host_unit="", description=""))
+
+    assert response.status_code == 200
+    assert any("already confirmed" in e for e in _errors(response))
+    assert _value(response, "capacity") == "1"
+    assert db.session.get(Meeting, meeting.id).capacity == 5
+
+
+def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_api, cadre):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(5)).get_json()
+    items = cadre_api.get(f"/api/v1/sessions?series={first['series']}").get_json()["items"]
+    login_as(cadre)
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+
+    skipped = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
+    assert skipped.status_code == 302
+    moved_to = datetime.fromisoformat(items[2]["starts_at"]) + timedelta(days=1)
+    moved = client.post(f"/sessions/{items[2]['id']}/move", data=_form(
+        client, f"/sessions/{items[2]['id']}/move", starts_at=moved_to.strftime(LOCAL),
+        ends_at=(moved_to + timedelta(hours=2)).strftime(LOCAL)))
+    assert moved.status_code == 302
+
+    db.session.expire_all()
+    rows = {m.id: m for m in db.session.get(Series, first["series"]).occurrences}
+    assert rows[items[1]["id"]].status == "cancelled"
+    assert rows[items[2]["id"]].starts_at == moved_to.astimezone(UTC)
+    assert rows[items[2]["id"]].recurrence_id != rows[items[2]["id"]].starts_at
+    assert [m.status for m in rows.values()].count("scheduled") == 4
+    page = client.get(f"/sessions/{items[2]['id']}").get_data(as_text=True)
+    assert "data-moved" in page
+
+    cancelled = client.post(f"/sessions/{items[0]['id']}/cancel-series",
+                            data={"csrf_token": token}, follow_redirects=True)
+    assert "The series is cancelled (4 sessions)." in cancelled.get_data(as_text=True)
+    db.session.expire_all()
+    assert {m.status for m in db.session.get(Series, first["series"]).occurrences} == {
+        "cancelled"}
+
+
+def test_cancel_a_one_off_session(client, login_as, cadre):
+    meeting = _create(cadre)
+    db.session.commit()
+    login_as(cadre)
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+
+    response = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token},
+                           follow_redirects=True)
+
+    assert "This session has been cancelled." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).status == "cancelled"
+    assert db.session.get(Meeting, meeting.id).sequence == 1
+    assert client.get(f"/sessions/{meeting.id}/edit").status_code == 302
+
+
+def test_posts_without_a_csrf_token_are_refused(client, login_as, cadre):
+    meeting = _create(cadre)
+    db.session.commit()
+    login_as(cadre)
+
+    assert client.post(f"/sessions/{meeting.id}/cancel").status_code == 400
+    assert db.session.get(Meeting, meeting.id).status == "scheduled"
+
+
+def test_moving_a_one_off_session_is_404(client, login_as, cadre):
+    meeting = _create(cadre)
+    db.session.commit()
+    login_as(cadre)
+    assert client.get(f"/sessions/{meeting.id}/move").status_code == 404
+
+
+# -- the calendar -------------------------------------------------------------------------------
+
+
+def test_month_calendar_puts_sessions_on_their_local_day(client, cadre):
+    # 23:30 in Shanghai is 15:30 UTC: the session belongs to the Shanghai day.
+    start = local_start(days=20, hour=23, minute=30)
+    meeting = _create(cadre, start, title="夜间议事")
+    db.session.commit()
+    day = start.date()
+
+    html = client.get(f"/sessions/calendar?date={day.isoformat()}").get_data(as_text=True)
+
+    cell = re.search(rf'data-day="{day.isoformat()}">(.*?)</td>', html, re.S).group(1)
+    assert f'data-session="{meeting.id}"' in cell and "23:30" in cell
+
+
+def test_week_calendar_and_kind_filter(client, cadre):
+    start = local_start(days=20)
+    _create(cadre, start, title="圆桌会A")
+    _create(cadre, start + timedelta(hours=3), title="调解会B", kind="deliberation")
+    _create(cadre, start + timedelta(days=8), title="下周的会")
+    db.session.commit()
+
+    week = client.get(f"/sessions/calendar?view=week&date={start.date().isoformat()}"
+                      ).get_data(as_text=True)
+    only_roundtables = client.get(
+        f"/sessions/calendar?view=week&kind=roundtable&date={start.date().isoformat()}"
+    ).get_data(as_text=True)
+
+    assert "圆桌会A" in week and "调解会B" in week and "下周的会" not in week
+    assert week.count("data-day=") == 7
+    assert "圆桌会A" in only_roundtables and "调解会B" not in only_roundtables
+
+
+def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, cadre,
+                                                              factories):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    _create(cadre, start, title="安乐的会", community="Anle")
+    _create(cadre, start + timedelta(hours=4), title="邻里调解", kind="mediation")
+    db.session.commit()
+    anle = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "安乐的会"))
+    login_as(factories.make_user())
+
+    html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
+    per_community = client.get(f"/sessions/calendar?community={anle}&date={start.date()}"
+                               ).get_data(as_text=True)
+
+    assert "和合的会" in html and "安乐的会" in html and "邻里调解" not in html
+    assert "安乐的会" in per_community and "和合的会" not in per_community
+
+
+@pytest.mark.parametrize("query", ["date=nonsense", "date=0001-01-01", "view=year",
+                                   "community=999999999999999", "kind=party"])
+def test_calendar_survives_odd_parameters(client, query):
+    assert client.get(f"/sessions/calendar?{query}").status_code == 200
+
+
+def test_pages_in_chinese(client, cadre):
+    meeting = _create(cadre)
+    db.session.commit()
+
+    response = client.get(f"/sessions/{meeting.id}?lang=zh_CN")
+
+    assert response.status_code == 200
+    assert 'lang="zh-CN"' in response.get_data(as_text=True)
