@@ -54,14 +54,19 @@ def live_server(app):
         server.server_close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Launch Debian's chromium once per run through Playwright."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
+def require_chromium(path: Path = CHROMIUM) -> None:
+    """Skip when chromium is missing; fail instead when CI is set (CI must run them)."""
+    if not path.exists():
+        reason = f"{path} is not installed (apt-get install chromium)"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI is set, so browser tests must run")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch Debian's chromium once per run through Playwright."""
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

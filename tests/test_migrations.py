@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from consult import create_app
 from consult.accounts.models import User
 from consult.cases.models import Case
-from consult.community.models import AllianceMember, Agreement, Venue
+from consult.community.models import Agreement, AllianceMember, Venue
 from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
 
@@ -37,7 +37,8 @@ def current_migrate_options() -> dict:
     from flask import current_app
 
     configured = current_app.extensions["migrate"].configure_args
-    return {key: configured[key] for key in ("compare_type", "render_as_batch") if key in configured}
+    keys = ("compare_type", "render_as_batch")
+    return {key: configured[key] for key in keys if key in configured}
 
 
 def table_names() -> set[str]:

@@ -51,8 +51,25 @@ UNIT_KIND_LABELS = {
     "owners_committee": _l("Owners' committee"),
     "property_company": _l("Property company"),
 }
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+
+    def choice(value, label):
+        return SelectChoice(value=value, label=label)
+
+except ImportError:  # pragma: no cover  (WTForms before 3.3)
+
+    def choice(value, label):
+        return (value, label)
+
+
+def choices(pairs) -> list:
+    """Return the options of a select field from (value, label) pairs."""
+    return [choice(value, label) for value, label in pairs]
+
+
 NONE = 0
-NO_CHOICE = (NONE, _l("(none)"))
+NO_CHOICE = choice(NONE, _l("(none)"))
 
 
 def _strip(value):
@@ -76,9 +93,9 @@ class _MembershipFields:
     """Communities, the representative flag per community, and the unit spoken for."""
 
     def _set_choices(self, communities, units) -> None:
-        self.communities.choices = list(communities)
-        self.representative_of.choices = list(communities)
-        self.unit.choices = [NO_CHOICE, *units]
+        self.communities.choices = choices(communities)
+        self.representative_of.choices = choices(communities)
+        self.unit.choices = [NO_CHOICE, *choices(units)]
 
     def validate_representative_of(self, field) -> None:
         outside = set(field.data or ()) - set(self.communities.data or ())
@@ -108,7 +125,7 @@ class UserCreateForm(_MembershipFields, FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=120), _one_line]
     )
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ROLES))
     password = PasswordField(
         _l("Password"),
         validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
@@ -141,7 +158,7 @@ class UserEditForm(_MembershipFields, FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=120), _one_line]
     )
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ROLES))
     active = BooleanField(
         _l("Active"), description=_l("A deactivated account can neither sign in nor use the API.")
     )
@@ -180,7 +197,8 @@ class PasswordResetForm(FlaskForm):
 
 class CommunityForm(FlaskForm):
     name = StringField(
-        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=120), _one_line]
+        _l("Community name"), filters=[_strip],
+        validators=[DataRequired(), Length(max=120), _one_line],
     )
     brand = StringField(
         _l("Brand"),
@@ -195,9 +213,10 @@ class CommunityForm(FlaskForm):
 
 class VenueForm(FlaskForm):
     name = StringField(
-        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=200), _one_line]
+        _l("Venue name"), filters=[_strip],
+        validators=[DataRequired(), Length(max=200), _one_line],
     )
-    kind = SelectField(_l("Kind"), choices=[(k, VENUE_KIND_LABELS[k]) for k in VENUE_KINDS])
+    kind = SelectField(_l("Kind"), choices=choices((k, VENUE_KIND_LABELS[k]) for k in VENUE_KINDS))
     capacity = IntegerField(
         _l("Capacity"),
         validators=[
@@ -220,8 +239,8 @@ class VenueForm(FlaskForm):
 
     def __init__(self, communities=(), units=(), **kwargs):
         super().__init__(**kwargs)
-        self.community.choices = [NO_CHOICE, *communities]
-        self.unit.choices = [NO_CHOICE, *units]
+        self.community.choices = [NO_CHOICE, *choices(communities)]
+        self.unit.choices = [NO_CHOICE, *choices(units)]
 
     def validate_community(self, field) -> None:
         if field.data == NONE and self.unit.data == NONE:
@@ -242,9 +261,10 @@ class VenueForm(FlaskForm):
 
 class UnitForm(FlaskForm):
     name = StringField(
-        _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=200), _one_line]
+        _l("Unit name"), filters=[_strip],
+        validators=[DataRequired(), Length(max=200), _one_line],
     )
-    kind = SelectField(_l("Kind"), choices=[(k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS])
+    kind = SelectField(_l("Kind"), choices=choices((k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS))
     contact_email = StringField(
         _l("Contact email"), filters=[_strip], validators=[Optional(), Length(max=254), _email]
     )
@@ -268,7 +288,7 @@ class AllianceMemberForm(FlaskForm):
 
     def __init__(self, units=(), **kwargs):
         super().__init__(**kwargs)
-        self.unit.choices = list(units)
+        self.unit.choices = choices(units)
 
     def to_data(self) -> dict:
         return {
@@ -297,8 +317,8 @@ class AgreementForm(FlaskForm):
 
     def __init__(self, communities=(), units=(), **kwargs):
         super().__init__(**kwargs)
-        self.community.choices = list(communities)
-        self.unit.choices = list(units)
+        self.community.choices = choices(communities)
+        self.unit.choices = choices(units)
 
     def validate_ends_on(self, field) -> None:
         if field.data and self.signed_on.data and field.data < self.signed_on.data:

@@ -80,18 +80,18 @@ def release_place(meeting_id: int) -> None:
     )
 
 
-def lock_meeting(meeting: Meeting) -> Meeting:
-    """Lock the session's row until the transaction ends and reload what sign-ups read.
+def lock_meeting(meeting: Meeting, reload=("status", "starts_at")) -> Meeting:
+    """Lock the session's row until the transaction ends and reload its places.
 
     Every write about a session's places takes this lock first, so sign-ups, cancels and
     capacity changes of one session run one after the other and the waiting list keeps
     its order. SQLite has no row locks; there the whole transaction holds the write lock.
+    Only the places and ``reload`` are read again: other changes the caller has made to
+    the object and not yet flushed are kept.
     """
     with db.session.no_autoflush:
         db.session.refresh(
-            meeting,
-            ["status", "starts_at", "capacity", "confirmed_count"],
-            with_for_update=True,
+            meeting, [*reload, "capacity", "confirmed_count"], with_for_update=True
         )
     return meeting
 
@@ -295,7 +295,7 @@ def set_capacity(meeting: Meeting, capacity: int | None, actor=None) -> list[Reg
         raise CapacityError(_l("The capacity must be a whole number."), status=422)
     if capacity is not None and capacity < 0:
         raise CapacityError(_l("The capacity cannot be negative."), status=422)
-    lock_meeting(meeting)
+    lock_meeting(meeting, reload=())
     if capacity is not None and capacity < meeting.confirmed_count:
         raise CapacityError(
             _l(

@@ -40,8 +40,9 @@ def parse_scale(raw: str) -> int:
 def load_command(scale: str, if_empty: bool) -> None:
     """Fill an empty database with the demo town and print its demo accounts."""
     n = parse_scale(scale)
-    # Take SQLite's write lock now, so that two loads cannot both find the database empty.
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    if db.session().get_transaction() is None:
+        # Take SQLite's write lock now, so that two loads cannot both find it empty.
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     if not database_is_empty():
         if if_empty:
             db.session.rollback()

@@ -7,6 +7,7 @@ import time
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from consult.extensions import db
 from consult.mail.delivery import (
@@ -53,7 +54,19 @@ def mail_cli() -> None:
 @mail_cli.command("send")
 @with_appcontext
 def send_command() -> None:
-    """Queue due reminders, then deliver every queued message now."""
+    """Queue due reminders, then deliver every queued message now.
+
+    Exits 0 when everything went out (or nothing was queued), non-zero with a one-line
+    reason otherwise; undelivered messages stay queued. Run it every minute, e.g. from
+    cron: `* * * * * cd /srv/consult && .venv/bin/flask --app wsgi mail send`.
+    """
+    try:
+        _send()
+    except SQLAlchemyError as exc:
+        _fail(f"database error: {getattr(exc, 'orig', None) or exc}")
+
+
+def _send() -> None:
     reminders = _queue_reminders()
     if reminders:
         click.echo(f"Queued {reminders} reminder(s).")
@@ -96,6 +109,11 @@ def worker_command(interval: int, once: bool) -> None:
         except (MailNotConfigured, MailServerUnavailable) as exc:
             db.session.rollback()
             click.echo(f"Mail not delivered: {exc}.", err=True)
+        except SQLAlchemyError as exc:
+            # The database may be restarting: try again next round.
+            db.session.rollback()
+            click.echo(f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}",
+                       err=True)
         db.session.remove()
         if once or stopping:
             return

@@ -96,7 +96,18 @@ def _begin_write() -> None:
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def claim_next(due_only: bool, skip: Collection[int] = ()) -> OutboxMessage | None:
+@dataclass(frozen=True)
+class Claimed:
+    """A message this run has claimed (read before the claim was committed)."""
+
+    id: int
+    recipients: list[str]
+    body: str
+    #: Attempts so far, this one included.
+    attempts: int
+
+
+def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
     """Claim the oldest deliverable message and return it (committed as "sending")."""
     max_attempts = setting("MAIL_MAX_ATTEMPTS")
     while True:
@@ -136,12 +147,24 @@ def claim_next(due_only: bool, skip: Collection[int] = ()) -> OutboxMessage | No
             )
             .execution_options(synchronize_session=False)
         )
+        if claimed.rowcount != 1:
+            db.session.commit()
+            continue
+        recipients, body = db.session.execute(
+            select(OutboxMessage.recipients, OutboxMessage.body).where(OutboxMessage.id == row.id)
+        ).one()
         db.session.commit()
-        if claimed.rowcount == 1:
-            return db.session.get(OutboxMessage, row.id, populate_existing=True)
+        return Claimed(
+            id=row.id,
+            recipients=[r for r in recipients.split(",") if r],
+            body=body,
+            attempts=row.attempts + 1,
+        )
 
 
 def _finish(message_id: int, **values) -> None:
+    """Record the outcome of an attempt, if the claim is still this run's."""
+    _begin_write()
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
@@ -151,11 +174,11 @@ def _finish(message_id: int, **values) -> None:
     db.session.commit()
 
 
-def mark_sent(message: OutboxMessage) -> None:
+def mark_sent(message: Claimed) -> None:
     _finish(message.id, status="sent", sent_at=utcnow(), last_error=None)
 
 
-def mark_failed(message: OutboxMessage, error: str, permanent: bool) -> str:
+def mark_failed(message: Claimed, error: str, permanent: bool) -> str:
     """Record a failed attempt: queued again after a back-off, or failed for good.
     Return the new status."""
     error = " ".join(error.split())[:1000]
@@ -222,9 +245,8 @@ def deliver(due_only: bool) -> DeliveryReport:
             if message is None:
                 break
             tried.add(message.id)
-            recipients = [r for r in message.recipients.split(",") if r]
             try:
-                refused = smtp.sendmail(sender, recipients, message.body)
+                refused = smtp.sendmail(sender, message.recipients, message.body)
             except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
                 # The server answered with a refusal: 5xx for good, 4xx for now.
                 code = _smtp_code(exc)

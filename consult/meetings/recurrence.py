@@ -43,7 +43,7 @@ class RuleError(ValueError):
     """A recurrence rule or time zone that cannot be used, with a message for people."""
 
     def __init__(self, message):
-        super().__init__(str(message))
+        super().__init__(message)
         self.message = message
 
 

@@ -6,7 +6,9 @@ from datetime import date
 
 import pytest
 from flask import url_for
+from sqlalchemy import select
 
+from consult.accounts.models import ApiToken
 from consult.community.models import Agreement
 from consult.extensions import db
 from tests.admin.conftest import audit_count
@@ -74,12 +76,12 @@ def targets(factories):
     venue = factories.make_venue(community)
     agreement = Agreement(community_id=community.id, unit_id=unit.id, signed_on=date(2025, 1, 1))
     db.session.add(agreement)
-    target = factories.make_user(email="target@example.org", role="resident")
+    target = factories.make_user(email="target@example.org", role="resident", password=None)
     db.session.commit()
-    token = factories.make_api_token(target)
-    del token
+    factories.make_api_token(target)
+    token_id = db.session.scalar(select(ApiToken.id))
     return {
-        "user_id": target.id, "token_id": 1, "community_id": community.id,
+        "user_id": target.id, "token_id": token_id, "community_id": community.id,
         "member_id": member.id, "venue_id": venue.id, "unit_id": unit.id,
         "agreement_id": agreement.id, "unit": unit.id, "community": community.id,
     }

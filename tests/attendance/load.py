@@ -29,7 +29,7 @@ class Server:
     """gunicorn serving wsgi:app on 127.0.0.1 with N worker processes."""
 
     def __init__(self, database_url: str, log_path: Path, workers: int = 4,
-                 secret_key: str = "load-test-secret"):
+                 secret_key: str = "load-test-secret"):  # noqa: S107 (a test server's key)
         self.port = free_port()
         self.log_path = log_path
         env = {
@@ -40,11 +40,16 @@ class Server:
         }
         env.pop("SMTP_HOST", None)
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        # --preload: the app is built once and forked, so all workers serve from the start.
+        # The access log records each request's worker pid (%(p)s).
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers),
-             "--bind", f"127.0.0.1:{self.port}", "--timeout", "60",
-             "--graceful-timeout", "5", "--no-control-socket", "wsgi:app"],
+             "--bind", f"127.0.0.1:{self.port}", "--preload", "--no-control-socket",
+             "--timeout", "60", "--graceful-timeout", "2",
+             "--access-logfile", "-", "--access-logformat", 'ACCESS %(p)s "%(r)s" %(s)s',
+             "wsgi:app"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -66,11 +71,22 @@ class Server:
             # SIGINT: quick shutdown (the test is over, nothing is in flight).
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # The server's own process group: the master and its workers.
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
+
+    def worker_pids(self, request_line: str) -> set[str]:
+        """Return the pids of the workers that answered requests starting with ``request_line``."""
+        pids = set()
+        for line in self.log().splitlines():
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and parts[0] == "ACCESS" and parts[2].startswith(
+                    f'"{request_line}'):
+                pids.add(parts[1])
+        return pids
 
     def log(self) -> str:
         if not self._log.closed:

@@ -119,7 +119,7 @@ def test_marks_for_someone_of_another_session_are_refused(client, login_as, fact
     login_as(factories.make_user(role="secretary"))
     response = _marks(client, meeting, {f"mark-registration-{regs[0].id}": "present",
                                         f"mark-registration-{stranger.id}": "present"})
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert "does not belong to this session" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
 
@@ -185,7 +185,8 @@ def test_csv_export_is_utf8_with_bom_and_chinese(client, login_as, factories, se
     assert rows[0] == ["No.", "Name", "Phone or unit", "Sign-up", "Attendance"]
     assert rows[1] == ["1", "张伟", "", "Confirmed", "Present"]
     assert ["4", "赵敏", "0936-6621188", "Waiting list", ""] in rows
-    assert ["5", "马建国", "城关供电所", "Invited, accepted", ""] in rows
+    assert ["5", "li@example.org", "", "Invited, no answer yet", ""] in rows
+    assert ["6", "马建国", "城关供电所", "Invited, accepted", ""] in rows
     assert b"\r\n" in raw
 
 
@@ -294,3 +295,22 @@ def test_cancelled_registration_cannot_be_checked_in(client, login_as, factories
     response = client.post(_checkin_path(regs[0]), data={"csrf_token": csrf_token_from(html)})
     assert response.status_code == 409
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
+
+
+def test_attendance_page_query_count_does_not_grow_with_rows(client, login_as, factories,
+                                                             count_queries):
+    meeting = factories.make_meeting(capacity=2, starts_in=timedelta(hours=1))
+    login_as(factories.make_user(role="secretary"))
+    url = f"/sessions/{meeting.id}/attendance"
+    counts = []
+    for batch in (1, 6):
+        for i in range(batch):
+            operations.sign_up(meeting, factories.make_user())
+            operations.add_walk_in(meeting, {"name": f"孙{i}"}, None)
+            db.session.commit()
+            factories.make_invitation(meeting, unit=factories.make_unit())
+        db.session.expire_all()
+        with count_queries() as counted:
+            assert client.get(url).status_code == 200
+        counts.append(counted.n)
+    assert counts == [6, 6], counts

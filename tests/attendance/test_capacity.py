@@ -46,12 +46,13 @@ def test_unlimited_capacity_confirms_everyone_waiting(factories):
     assert _statuses(registrations) == ["confirmed"] * 3
 
 
-def test_lowering_below_the_confirmed_is_refused_and_changes_nothing(factories):
+def test_lowering_below_the_confirmed_is_refused_and_changes_nothing(app, factories):
     meeting = factories.make_meeting(capacity=5)
     _fill(factories, meeting, 3)
     with pytest.raises(CapacityError) as refused:
         operations.set_capacity(db.session.get(Meeting, meeting.id), 2)
-    assert "3 people are already confirmed" in str(refused.value.message)
+    with app.test_request_context():
+        assert "3 people are already confirmed" in str(refused.value.message)
     assert refused.value.field == "capacity" and refused.value.status == 409
     db.session.rollback()
     assert db.session.get(Meeting, meeting.id).capacity == 5
@@ -76,6 +77,23 @@ def test_a_pending_lower_capacity_on_the_object_is_still_refused_cleanly(factori
         operations.set_capacity(meeting, 1)
     db.session.rollback()
     assert db.session.get(Meeting, meeting.id).capacity == 5
+
+
+def test_other_pending_changes_of_the_session_are_kept(factories):
+    from datetime import timedelta
+
+    meeting = factories.make_meeting(capacity=1, title="Old title")
+    registrations = _fill(factories, meeting, 2)
+    meeting = db.session.get(Meeting, meeting.id)
+    new_start = meeting.starts_at + timedelta(hours=3)
+    meeting.title = "New title"
+    meeting.starts_at, meeting.ends_at = new_start, meeting.ends_at + timedelta(hours=3)
+    operations.set_capacity(meeting, 2)
+    db.session.commit()
+    db.session.expire_all()
+    meeting = db.session.get(Meeting, meeting.id)
+    assert (meeting.title, meeting.starts_at, meeting.capacity) == ("New title", new_start, 2)
+    assert _statuses(registrations) == ["confirmed", "confirmed"]
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "10", True])

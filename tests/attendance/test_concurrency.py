@@ -98,6 +98,8 @@ def test_forty_concurrent_sign_ups_never_overbook(app, factories, server):
 
     log = server.log()
     assert "database is locked" not in log and "Traceback" not in log
+    # Several processes really served the sign-ups at once.
+    assert len(server.worker_pids(f"POST {path}")) >= 2, log[-3000:]
     assert elapsed < 30
 
 

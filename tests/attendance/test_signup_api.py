@@ -124,7 +124,8 @@ def test_unknown_field_is_422(api_as, factories):
 
 
 @pytest.mark.parametrize("role", ["admin", "cadre"])
-@pytest.mark.parametrize("phone", ["13812345678", "0936-6621188", "09366621188", "+86 138 1234 5678"])
+@pytest.mark.parametrize(
+    "phone", ["13812345678", "0936-6621188", "09366621188", "+86 138 1234 5678"])
 def test_organisers_sign_up_someone_without_an_account(api_as, factories, role, phone):
     meeting = factories.make_meeting(capacity=3)
     staff = factories.make_user(role=role)

@@ -393,6 +393,7 @@ def test_feeds_page_rotate_and_revoke_are_for_the_owner_only(app, client, factor
     feed_id = api_as(owner).post("/api/v1/feeds", json={"scope": "mine"}).get_json()["id"]
     login_as(factories.make_user())
     token = csrf_token_from(client.get("/me/calendars").get_data(as_text=True))
-    assert client.post(f"/me/calendars/{feed_id}/rotate", data={"csrf_token": token}).status_code == 404
-    assert client.post(f"/me/calendars/{feed_id}/revoke", data={"csrf_token": token}).status_code == 404
+    for action in ("rotate", "revoke"):
+        response = client.post(f"/me/calendars/{feed_id}/{action}", data={"csrf_token": token})
+        assert response.status_code == 404
     assert db.session.get(FeedToken, feed_id).revoked_at is None

@@ -16,7 +16,9 @@ from consult.community.models import Venue
 from consult.meetings.models import Meeting
 from tests.calendar.helpers import expand, parse, raw_lines, unfolded, vevents
 
-CHINESE_TITLE = "周五议事日：关于老旧小区加装电梯、停车位划分以及垃圾分类督导员排班的居民恳谈会（第十二期）"
+CHINESE_TITLE = (
+    "周五议事日：关于老旧小区加装电梯、停车位划分以及垃圾分类督导员排班的居民恳谈会（第十二期）"
+)
 CTX = ics.IcsContext(
     base_url="http://consult.test",
     fallback_organizer="consult@localhost",
@@ -50,7 +52,8 @@ def test_every_line_ends_in_crlf(app, factories):
 
 
 def test_long_chinese_lines_fold_at_75_octets_without_splitting_a_character(app, factories):
-    venue = factories.make_venue(factories.make_community(), name="城关镇和合社区党群服务中心三楼多功能厅")
+    hall = "城关镇和合社区党群服务中心三楼多功能厅"
+    venue = factories.make_venue(factories.make_community(), name=hall)
     meeting = factories.make_meeting(title=CHINESE_TITLE, venue=venue)
     body = body_of(meeting)
     lines = raw_lines(body)
@@ -193,7 +196,8 @@ def test_rrule_until_is_written_in_utc(app, factories, until):
     rule = next(e for e in vevents(parse(body)) if "RRULE" in e)["RRULE"]
     assert rule["UNTIL"][0].utcoffset() == timedelta(0)
     # The bound means the same instants as before: the last Friday stays in.
-    instances = expand(parse(body), datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC))
+    window = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC))
+    instances = expand(parse(body), *window)
     assert instances[-1].decoded("DTSTART").date() == datetime(2027, 2, 26).date()
 
 
