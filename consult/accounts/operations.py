@@ -156,6 +156,8 @@ def create_user(data: dict, actor=None) -> User:
     if password is not None:
         _password(password)
     unit_id = _unit_id(data.get("unit_id"), role)
+    if data.get("representative") and not data.get("community"):
+        raise AccountError(_l("A residents' representative needs a community."), "community")
     if _email_taken(email):
         raise AccountError(
             _l("A user with email %(email)s already exists.", email=email), "email", status=409

@@ -1,1 +1,1 @@
-"""admin pages."""
+"""Administration pages: accounts, communities, venues, alliance units and agreements."""

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, QuerySchema, StrictInt, StrictSchema
+from consult.attendance.transactions import run_write
 from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
@@ -189,6 +190,14 @@ def refused(exc: RefusedInput) -> ApiError:
     return ApiError(exc.status, code, message, **extra)
 
 
+def _write(work):
+    """Run ``work`` in one writing transaction and commit it; refusals become API errors."""
+    try:
+        return run_write(work)
+    except RefusedInput as exc:
+        raise refused(exc) from None
+
+
 def _load_meeting(meeting_id: int):
     """Return the session, or answer 404 when it does not exist or may not be seen."""
     return visible_or_404(queries.get_meeting(meeting_id), api_user())
@@ -248,11 +257,7 @@ class Sessions(MethodView):
     @blp.response(201, SessionSchema)
     def post(self, data):
         """Schedule a session, or a series when `recurrence` is given (admin, cadre)."""
-        try:
-            meeting = operations.create_meeting(data, api_user())
-        except RefusedInput as exc:
-            raise refused(exc) from None
-        db.session.commit()
+        meeting = _write(lambda: operations.create_meeting(data, api_user()))
         return session_payload(meeting, 0)
 
 
@@ -271,12 +276,9 @@ class SessionItem(MethodView):
     @blp.response(200, SessionSchema)
     def patch(self, data, meeting_id):
         """Change or move a session; an occurrence of a series changes alone (admin, cadre)."""
-        meeting = _load_meeting(meeting_id)
-        try:
-            operations.update_meeting(meeting, data, api_user())
-        except RefusedInput as exc:
-            raise refused(exc) from None
-        db.session.commit()
+        meeting = _write(
+            lambda: operations.update_meeting(_load_meeting(meeting_id), data, api_user())
+        )
         return _payload_of(meeting)
 
 
@@ -286,12 +288,7 @@ class SessionItem(MethodView):
 @blp.response(200, SessionSchema)
 def cancel_session(data, meeting_id):
     """Cancel a session; for a series, that occurrence only (admin, cadre)."""
-    meeting = _load_meeting(meeting_id)
-    try:
-        operations.cancel_meeting(meeting, api_user())
-    except RefusedInput as exc:
-        raise refused(exc) from None
-    db.session.commit()
+    meeting = _write(lambda: operations.cancel_meeting(_load_meeting(meeting_id), api_user()))
     return _payload_of(meeting)
 
 
@@ -301,9 +298,10 @@ def cancel_session(data, meeting_id):
 @blp.response(200, SeriesCancelledSchema)
 def cancel_series(data, series_id):
     """Cancel a whole series: every occurrence not yet started (admin, cadre)."""
-    series = queries.get_series(series_id)
-    if series is None:
-        raise ApiError(404, "not_found", "No such series.")
-    cancelled = operations.cancel_series(series, api_user())
-    db.session.commit()
-    return {"series": series.id, "cancelled": cancelled}
+    def work():
+        series = queries.get_series(series_id)
+        if series is None:
+            raise ApiError(404, "not_found", "No such series.")
+        return operations.cancel_series(series, api_user())
+
+    return {"series": series_id, "cancelled": _write(work)}

@@ -120,7 +120,7 @@ class Panel:
     mine: Registration | None = None
     position: int | None = None
     series_open: int = 0
-    invitations: list[Invitation] = field(default_factory=list)
+    #: Invitations by answer (PARTSTAT), for staff.
     partstats: dict[str, int] = field(default_factory=dict)
     staff: bool = False
     organiser: bool = False
@@ -145,9 +145,13 @@ def panel(meeting: Meeting, user) -> Panel:
     data.staff = can(user, "registration.list")
     data.organiser = can(user, "registration.proxy")
     if data.staff:
-        data.invitations = invitations_of(meeting.id)
-        for invitation in data.invitations:
-            data.partstats[invitation.partstat] = data.partstats.get(invitation.partstat, 0) + 1
+        data.partstats = dict(
+            db.session.execute(
+                select(Invitation.partstat, func.count(Invitation.id))
+                .where(Invitation.meeting_id == meeting.id)
+                .group_by(Invitation.partstat)
+            ).all()
+        )
     return data
 
 

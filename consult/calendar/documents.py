@@ -13,7 +13,7 @@ from icalendar import Calendar, Event
 from consult.calendar import ics
 from consult.calendar.models import FeedToken
 from consult.calendar.queries import FeedContent, series_with_occurrences
-from consult.meetings.models import Meeting
+from consult.meetings.models import Meeting, Series
 from consult.types import utcnow
 
 #: How often subscribed clients are asked to refresh a feed.
@@ -31,15 +31,21 @@ def ics_context(stamp: datetime | None = None) -> ics.IcsContext:
 
 
 def session_events(
-    meeting: Meeting, ctx: ics.IcsContext, attendees=(), whole_series: bool = True
+    meeting: Meeting,
+    ctx: ics.IcsContext,
+    attendees=(),
+    whole_series: bool = True,
+    series: Series | None = None,
 ) -> list[Event]:
     """Return the VEVENTs of a session: the whole series for an occurrence (or only
-    that occurrence, with its RECURRENCE-ID, when ``whole_series`` is false)."""
+    that occurrence, with its RECURRENCE-ID, when ``whole_series`` is false).
+    ``series``: the occurrence's series with its occurrences, when already loaded."""
     if meeting.series_id is None:
         return [ics.meeting_event(meeting, ctx, attendees)]
     if not whole_series:
         return [ics.occurrence_event(meeting.series, meeting, ctx, attendees)]
-    series = series_with_occurrences(meeting.series_id)
+    if series is None:
+        series = series_with_occurrences(meeting.series_id)
     return ics.series_events(series, series.occurrences, ctx, attendees)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from consult import audit
 from consult.accounts.models import User, new_token
 from consult.calendar.models import FeedToken
+from consult.calendar.queries import series_with_occurrences
 from consult.community.models import AllianceMember, Community, Unit
 from consult.enums import FEED_SCOPES
 from consult.errors import RefusedInput
@@ -230,6 +231,7 @@ def invite_people(meeting: Meeting, data: dict, user) -> list[Invitation]:
         invitations[email] = invitation
     db.session.flush()
 
+    series = series_with_occurrences(meeting.series_id) if whole_series else None
     for invitation in invitations.values():
         recipient = Recipient(
             email=invitation.email,
@@ -237,7 +239,7 @@ def invite_people(meeting: Meeting, data: dict, user) -> list[Invitation]:
             locale=invitation.user.locale if invitation.user is not None else None,
         )
         member = Member(recipient, invitation, None, invitation.whole_series)
-        queue_message(invitation_message(meeting, member), "invitation", meeting.id)
+        queue_message(invitation_message(meeting, member, series), "invitation", meeting.id)
     audit.record(
         "meeting.invite", meeting, user,
         invited=len(invitations),

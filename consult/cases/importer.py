@@ -18,8 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from consult import audit
-from consult.cases.models import Case, CaseEvent
 from consult.cases.labels import as_text
+from consult.cases.models import Case, CaseEvent
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.types import utcnow

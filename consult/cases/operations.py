@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from consult import audit
 from consult.cases.grid import ACTIVE, evaluation_quorum
+from consult.cases.labels import as_text
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
-from consult.cases.labels import as_text
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.permissions import can

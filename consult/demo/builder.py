@@ -22,7 +22,7 @@ from werkzeug.security import generate_password_hash
 from consult import audit
 from consult.accounts.models import Membership, User
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
-from consult.community.models import AllianceMember, Agreement, Community, Town, Unit, Venue
+from consult.community.models import Agreement, AllianceMember, Community, Town, Unit, Venue
 from consult.demo import data
 from consult.demo.data import chinese_number
 from consult.extensions import db
@@ -44,7 +44,7 @@ PAST_DAYS = 120
 FUTURE_DAYS = 60
 DOMAIN = "chengguan.example"
 #: Password of every demo account that is not one of DEMO_ACCOUNTS.
-SHARED_PASSWORD = "consult-demo"
+SHARED_PASSWORD = "consult-demo"  # noqa: S105 (printed for everyone to use)
 #: One account per role: (role, email local part, password, name).
 DEMO_ACCOUNTS = (
     ("admin", "admin", "admin-demo", "周建华"),
@@ -135,8 +135,8 @@ KIND_FOR_LEVEL = {1: "friday_talk", 2: "deliberation", 3: "roundtable", 4: "join
 LEVEL_BODIES = {2: "网格党组织", 3: "社区党委", 4: "镇党委"}
 SOURCES = ("grid", "session", "walk_in", "hotline", "online")
 CATEGORIES = ("concern", "conflict", "urgent")
+#: Times of day a session may move to when its room is taken at the wished time.
 SLOTS = ((9, 0), (14, 30), (19, 0))
-DONE = ("resolved", "closed")
 
 
 class DemoError(Exception):
@@ -223,6 +223,7 @@ class _Builder:
         self.busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
         self.position: dict[int, int] = defaultdict(int)
         self.accounts: list[tuple[str, str, str]] = []
+        self.estate_names: dict[tuple[int, int], list[str]] = {}
 
     # -- small helpers --------------------------------------------------------------------
 
@@ -292,13 +293,12 @@ class _Builder:
             db.session.flush()
         self.town = town
         self.communities = []
-        roads = ("和合路", "东关街", "西街", "南门街", "北苑路", "文昌路", "滨河路", "新华街")
-        for ci, (name, brand) in enumerate(data.COMMUNITIES):
+        for ci, (name, brand, street) in enumerate(data.COMMUNITIES):
             community = self.add(
                 "communities",
                 {"town_id": town.id, "name": name, "brand": brand,
                  "created_at": self.now - timedelta(days=1000 + ci),
-                 "_short": name.removesuffix("社区"), "_road": roads[ci]},
+                 "_short": name.removesuffix("社区")},
             )
             self.communities.append(community)
             community["_venues"] = {}
@@ -307,7 +307,7 @@ class _Builder:
                     "venues",
                     {"_ref_community_id": community, "_ref_unit_id": None, "name": vname,
                      "kind": kind, "capacity": capacity,
-                     "address": f"{data.TOWN}{roads[ci]}{18 + ci * 7}号{name}党群服务中心",
+                     "address": f"{data.TOWN}{street}{18 + ci * 7}号{name}党群服务中心",
                      "created_at": community["created_at"]},
                 )
 
@@ -406,7 +406,6 @@ class _Builder:
 
     def plan_alliance(self) -> None:
         self.rotation: dict[int, list[dict]] = defaultdict(list)
-        self.unit_venue: dict[tuple[int, int], dict] = {}
         core_kinds = ("enterprise", "government_agency", "public_institution",
                       "property_company", "social_organisation")
         for block in range(self.scale):
@@ -444,7 +443,7 @@ class _Builder:
                 # A room a unit of the alliance opens to the community.
                 host = next((u for u in core if u["kind"] == "public_institution"), core[0])
                 room, kind, capacity = data.UNIT_ROOMS[(block + ci) % len(data.UNIT_ROOMS)]
-                self.unit_venue[(block, ci)] = host["_venue"] = self.add(
+                host["_venue"] = self.add(
                     "venues",
                     {"_ref_community_id": community, "_ref_unit_id": host,
                      "name": host["name"] + room, "kind": kind, "capacity": capacity,
@@ -526,7 +525,8 @@ class _Builder:
     def plan_series(self, block: int, ci: int) -> None:
         community = self.communities[ci]
         if block == 0:
-            venue, title = community["_venues"]["党群服务中心大厅"], data.SESSION_TITLES["friday_talk"]
+            venue = community["_venues"]["党群服务中心大厅"]
+            title = data.SESSION_TITLES["friday_talk"]
         else:
             grid = f"第{chinese_number(block + 1)}网格"
             venue = self.add(
@@ -709,7 +709,7 @@ class _Builder:
                 {"_ref_meeting_id": m, "_ref_user_id": person,
                  "name": data.person_name(self.rng) if how == "proxy" else None,
                  "phone": data.phone_number(self.rng) if how == "proxy" else None,
-                 "note": data.WALK_IN_NAMES_NOTE if how == "proxy" else None,
+                 "note": data.PROXY_NOTE if how == "proxy" else None,
                  "status": status, "created_at": at,
                  "confirmed_at": at if status == "confirmed" else None,
                  "cancelled_at": (self.between(at, min(m["starts_at"], self.now))
@@ -773,8 +773,9 @@ class _Builder:
                                   else self.between(sent, min(m["starts_at"], self.now)))},
             ))
         if kind == "friday_talk" and m["recurrence_id"] == self.first_start(m):
-            # The community police station follows the whole series.
-            police = next((u for u in units if u["kind"] == "government_agency"), units[0])
+            # A government agency of the alliance follows the whole series.
+            police = next((u for u in units if "派出所" in u["name"]),
+                          next((u for u in units if u["kind"] == "government_agency"), units[0]))
             if id(police) not in seen:
                 rep = police["_rep"]
                 m["_invitations"].append(self.add(
@@ -829,21 +830,21 @@ class _Builder:
         issue_title, case_titles, description, fix = self.pick(data.TOPICS[category])
         estate = self.pick(self.estates(ci))
         return {"estate": estate, "issue_title": issue_title.format(estate=estate),
-                "case_titles": case_titles, "description": description, "fix": fix}
+                "case_titles": case_titles, "description": description, "fix": fix,
+                "in_estate": "{estate}" in issue_title}
 
     def estates(self, ci: int) -> list[str]:
+        """Return the housing estates of a community: those with an owners' committee."""
         key = (self.block, ci)
-        if not hasattr(self, "_estates"):
-            self._estates = {}
-        if key not in self._estates:
-            self._estates[key] = [
+        if key not in self.estate_names:
+            self.estate_names[key] = [
                 u["name"].removesuffix("业主委员会") for u in self.block_units[key]
                 if u["kind"] == "owners_committee"
             ] or [self.communities[ci]["_short"] + "小区"]
-        return self._estates[key]
+        return self.estate_names[key]
 
     def new_case(self, ci: int, topic: dict, category: str, source: str,
-                 created: datetime, issue: dict | None, raised_at: dict | None = None) -> dict:
+                 created: datetime, raised_at: dict | None = None) -> dict:
         key = (self.block, ci)
         community = self.communities[ci]
         building = self.rng.randint(1, 32)
@@ -862,11 +863,11 @@ class _Builder:
              "reporter_phone": None if source == "online" else data.phone_number(self.rng),
              "reported_at": created - timedelta(minutes=self.rng.randint(5, 600))
              if source == "grid" else created,
-             "level": 1, "level_since": created, "status": "open", "_ref_issue_id": issue,
+             "level": 1, "level_since": created, "status": "open", "_ref_issue_id": None,
              "_ref_resolution_id": None,
              "_ref_created_by_id": None if source == "grid" else self.cadres[key][1],
              "created_at": created, "resolved_at": None, "closed_at": None,
-             "reopened_at": None, "_ci": ci},
+             "reopened_at": None},
         )
         if source == "grid":
             n = len(self.rows["cases"])
@@ -915,11 +916,13 @@ class _Builder:
                        self.cadres[key][0], issue=issue)
         return issue
 
-    def raising_session(self, ci: int, before: datetime) -> dict | None:
+    def raising_session(self, ci: int, before: datetime,
+                        since: datetime | None = None) -> dict | None:
         """Return a public session of the community held before ``before``, if any."""
         options = [m for kind in ("friday_talk", "sentiment_talk", "deliberation")
                    for m in self.sessions[(self.block, ci, kind)]
-                   if m["ends_at"] < before - timedelta(days=1)]
+                   if m["ends_at"] < before - timedelta(days=1)
+                   and (since is None or m["starts_at"] > since)]
         return self.pick(options) if options else None
 
     def cases_for(self, ci: int, topic: dict, category: str, sources, level: int,
@@ -943,7 +946,7 @@ class _Builder:
                 created = before - timedelta(
                     minutes=self.rng.randint(2 * 1440, earliest_days * 1440))
                 settled = before - timedelta(hours=1)
-            case = self.new_case(ci, topic, category, source, created, None, raised_at)
+            case = self.new_case(ci, topic, category, source, created, raised_at)
             self.raise_level(case, level, created, settled, self.cadres[(self.block, ci)][0])
             cases.append(case)
         return cases
@@ -1002,24 +1005,22 @@ class _Builder:
             last = self.evaluate(issue, ci, ratings, resolved_at,
                                  resolved_at + timedelta(days=10))
             issue["status"] = "closed"
-            for case in self.issue_cases(issue):
-                self.event(case, last, "status", "resolved", "closed", "居民代表评议满意",
-                           None)
+            for case in issue["_cases"]:
+                self.event(case, last, "status", "resolved", "closed", data.CLOSE_REASON, None)
                 case.update(status="closed", closed_at=last)
         elif age > timedelta(days=4):
             self.evaluate(issue, ci, self.rng.sample(good, self.rng.randint(1, 2)),
                           resolved_at, self.now - timedelta(hours=1))
 
-    def issue_cases(self, issue: dict) -> list[dict]:
-        return issue["_cases"]
-
-    def responsible_unit(self, ci: int) -> dict:
-        units = [u for u in self.block_units[(self.block, ci)]
-                 if u["kind"] in ("property_company", "government_agency", "enterprise",
-                                  "owners_committee", "public_institution")]
+    def responsible_unit(self, ci: int, topic: dict) -> dict:
+        """Pick the alliance unit that helps carry out a decision on ``topic``."""
+        kinds = (("property_company", "owners_committee") if topic["in_estate"]
+                 else ("government_agency", "social_organisation"))
+        units = [u for u in self.block_units[(self.block, ci)] if u["kind"] in kinds]
         return self.pick(units)
 
-    def plan_actions(self, resolution: dict, ci: int, session: dict, fix: str) -> None:
+    def plan_actions(self, resolution: dict, ci: int, session: dict, fix: str,
+                     lead: dict) -> None:
         key = (self.block, ci)
         at = resolution["created_at"]
         count = 1 if session["kind"] in ("friday_talk", "sentiment_talk", "mediation") else 2
@@ -1028,7 +1029,7 @@ class _Builder:
                 unit, assignee = None, self.cadres[key][n % CADRES]
                 description = "回访调解协议履行情况"
             else:
-                unit, assignee = self.responsible_unit(ci), None
+                unit, assignee = lead, None
                 description = fix if n == 0 else "向居民代表通报办理结果"
             due = at.astimezone(self.tz).date() + timedelta(days=self.rng.randint(7, 21))
             status, done_at, done_by, note = "open", None, None, ""
@@ -1048,12 +1049,12 @@ class _Builder:
                  "done_note": note, "created_at": at},
             )
 
-    def resolution_text(self, kind: str, fix: str, unit: dict | None) -> str:
+    def resolution_text(self, kind: str, fix: str, unit: dict) -> str:
         if kind == "mediation":
-            return f"经调解，{fix}，双方当事人签字确认。"
+            return f"调解达成一致：{fix}。双方当事人签字确认，网格员定期回访。"
         if kind in ("friday_talk", "sentiment_talk"):
-            return f"网格员已现场处理：{fix}。"
-        return f"经协商，{fix}，由{unit['name']}牵头落实，网格员跟踪回访。"
+            return f"现场协调处理：{fix}。网格员跟踪回访。"
+        return f"经协商议定：{fix}。{unit['name']}配合落实，网格员跟踪回访。"
 
     def plan_resolved(self, block: int) -> None:
         """Plan the resolved cases and issues behind the published figures."""
@@ -1106,7 +1107,7 @@ class _Builder:
         created = max(created, max(c["created_at"] for c in cases) + timedelta(minutes=5))
         issue = self.new_issue(ci, topic, cases, created)
         issue["_cases"] = cases
-        unit = self.responsible_unit(ci)
+        unit = self.responsible_unit(ci, topic)
         text = self.resolution_text(kind, topic["fix"], unit)
         if earlier is not None:
             # Resolved once, judged poorly by the representatives, reopened, then resolved
@@ -1121,7 +1122,7 @@ class _Builder:
         else:
             resolution = self.resolve(session, issue, cases, "resolved", text)
         if kind not in ("friday_talk", "sentiment_talk") or self.rng.random() < 0.3:
-            self.plan_actions(resolution, ci, session, topic["fix"])
+            self.plan_actions(resolution, ci, session, topic["fix"], unit)
         self.close_or_wait(issue, ci, resolution["created_at"])
 
     def reopen(self, issue: dict, cases: list[dict], at: datetime) -> None:
@@ -1149,10 +1150,10 @@ class _Builder:
         issue = self.new_issue(ci, topic, cases,
                                max(c["created_at"] for c in cases) + timedelta(minutes=5))
         issue["_cases"] = cases
-        unit = self.responsible_unit(ci)
+        unit = self.responsible_unit(ci, topic)
         resolution = self.resolve(session, issue, cases, "resolved",
                                   self.resolution_text(kind, topic["fix"], unit))
-        self.plan_actions(resolution, ci, session, topic["fix"])
+        self.plan_actions(resolution, ci, session, topic["fix"], unit)
         ratings = ["unsatisfied", "basically_satisfied", "unsatisfied"]
         last = self.evaluate(issue, ci, ratings, resolution["created_at"],
                              resolution["created_at"] + timedelta(days=10))
@@ -1190,7 +1191,7 @@ class _Builder:
                                    session=session)
             issue = self.new_issue(ci, topic, cases,
                                    max(c["created_at"] for c in cases) + timedelta(minutes=5))
-            unit = self.responsible_unit(ci)
+            unit = self.responsible_unit(ci, topic)
             if plan == "deferred":
                 text = "情况尚需进一步核实，责成网格员会同相关单位调查，下次会议继续讨论。"
                 self.resolve(session, issue, [], "deferred", text)
@@ -1228,10 +1229,11 @@ class _Builder:
         topic = self.topic(category, ci)
         source = SOURCES[i % len(SOURCES)]
         created = self.days_ago(0.5, 25)
-        raised_at = self.raising_session(ci, self.now) if source == "session" else None
+        raised_at = (self.raising_session(ci, self.now, self.now - timedelta(days=25))
+                     if source == "session" else None)
         if raised_at is not None:
             created = raised_at["ends_at"] - timedelta(minutes=20)
-        case = self.new_case(ci, topic, category, source, created, None, raised_at)
+        case = self.new_case(ci, topic, category, source, created, raised_at)
         self.raise_level(case, level, created, self.now - timedelta(hours=1),
                          self.cadres[(block, ci)][0])
 
@@ -1275,7 +1277,8 @@ class _Builder:
                 self.add(
                     "minutes_revisions",
                     {"_ref_minutes_id": minutes, "version": v, "notes": None,
-                     "_ref_author_id": secretary, "created_at": m["ends_at"] + timedelta(hours=3 * v),
+                     "_ref_author_id": secretary,
+                     "created_at": m["ends_at"] + timedelta(hours=3 * v),
                      "_items": minutes["_items"], "_share": v / versions},
                 )
 

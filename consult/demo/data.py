@@ -11,18 +11,18 @@ from itertools import count
 
 TOWN = "城关镇"
 
-#: (community, brand) of the town's 8 communities.
+#: (community, brand, the street of its Party-and-masses service centre) of the town's
+#: 8 communities.
 COMMUNITIES = (
-    ("和合社区", "和合新邻"),
-    ("东关社区", "东关红管家"),
-    ("西街社区", "西街老街坊"),
-    ("南门社区", "南门暖心汇"),
-    ("北苑社区", "北苑议事坊"),
-    ("文昌社区", "文昌书香邻里"),
-    ("滨河社区", "滨河同心圆"),
-    ("新华社区", "新华一家亲"),
+    ("和合社区", "和合新邻", "和合路"),
+    ("东关社区", "东关红管家", "东关街"),
+    ("西街社区", "西街老街坊", "西大街"),
+    ("南门社区", "南门暖心汇", "南门街"),
+    ("北苑社区", "北苑议事坊", "北苑路"),
+    ("文昌社区", "文昌书香邻里", "文昌路"),
+    ("滨河社区", "滨河同心圆", "滨河路"),
+    ("新华社区", "新华一家亲", "新华街"),
 )
-
 #: A community's own rooms: (name, kind, capacity).
 COMMUNITY_VENUES = (
     ("党群服务中心大厅", "hall", 80),
@@ -175,7 +175,7 @@ def unit_names(kind: str) -> Iterator[str]:
                 yield f"{prefix}第{chinese_number(n)}志愿服务队"
     elif kind == "mass_organisation":
         yield from MASS_ORGANISATIONS
-        for community, _brand in COMMUNITIES:
+        for community, _brand, _street in COMMUNITIES:
             yield f"{community}妇女联合会"
             yield f"{community}团支部"
         yield from (f"{firm}工会委员会" for firm in ENTERPRISES)
@@ -292,7 +292,8 @@ REPLIES = (
     "这件事需要多方协商，我们先拿出初步方案征求大家意见。",
     "已联系相关单位，近期上门查看。",
 )
-WALK_IN_NAMES_NOTE = "现场登记"
+#: The note on a sign-up a cadre took at the desk or by phone.
+PROXY_NOTE = "现场登记"
 EVALUATION_COMMENTS = {
     "satisfied": ("问题已经解决，感谢社区和联盟单位。", "处理及时，居民很满意。", "效果很好。"),
     "basically_satisfied": ("基本解决，希望后续持续关注。", "总体满意，个别细节还需完善。"),
@@ -404,3 +405,4 @@ LEVEL_REASONS = {
     4: "需跨部门协调，提请镇党委协调督办",
 }
 REOPEN_REASON = "居民代表评议多数不满意，重新办理"
+CLOSE_REASON = "居民代表评议满意"

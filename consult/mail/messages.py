@@ -105,13 +105,13 @@ def _ics_file(meeting: Meeting, whole_series: bool = False) -> Attachment:
     )
 
 
-def invitation_message(meeting: Meeting, member: Member) -> EmailMessage:
+def invitation_message(meeting: Meeting, member: Member,
+                       series: Series | None = None) -> EmailMessage:
     """Return an invitation (METHOD:REQUEST) to ``meeting`` (its series when the member
-    is invited to the whole series)."""
+    is invited to the whole series; ``series`` when already loaded)."""
     with in_language(member.recipient) as locale:
-        events = session_events(
-            meeting, ics_context(), [member.attendee()], whole_series=member.whole_series
-        )
+        events = session_events(meeting, ics_context(), [member.attendee()],
+                                whole_series=member.whole_series, series=series)
         context = _details(meeting, locale) | _rsvp_links(member.invitation)
         text, html = render_parts(
             "invitation", recipient=member.recipient, whole_series=member.whole_series, **context
@@ -122,12 +122,12 @@ def invitation_message(meeting: Meeting, member: Member) -> EmailMessage:
                    calendar=_calendar(events, ics.REQUEST), method=ics.REQUEST)
 
 
-def update_message(meeting: Meeting, member: Member) -> EmailMessage:
+def update_message(meeting: Meeting, member: Member,
+                   series: Series | None = None) -> EmailMessage:
     """Return an updated invitation (METHOD:REQUEST, same UID, higher SEQUENCE)."""
     with in_language(member.recipient) as locale:
-        events = session_events(
-            meeting, ics_context(), [member.attendee()], whole_series=member.whole_series
-        )
+        events = session_events(meeting, ics_context(), [member.attendee()],
+                                whole_series=member.whole_series, series=series)
         context = _details(meeting, locale) | _rsvp_links(member.invitation)
         text, html = render_parts(
             "update", recipient=member.recipient, whole_series=member.whole_series, **context

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
+from consult.calendar.queries import series_with_occurrences
 from consult.extensions import db
 from consult.mail.compose import Recipient, recipient_for_user
 from consult.mail.messages import (
@@ -111,6 +112,13 @@ def _calendar_uid(meeting: Meeting) -> str:
     return meeting.series.uid if meeting.series_id is not None else meeting.uid
 
 
+def _loaded_series(meeting: Meeting) -> Series | None:
+    """The series of an occurrence with all its occurrences, loaded once for every message."""
+    if meeting.series_id is None:
+        return None
+    return series_with_occurrences(meeting.series_id)
+
+
 def _instance(meeting: Meeting, member: Member):
     """What a member's message is about: the whole series, or this occurrence."""
     if meeting.series_id is None or member.whole_series:
@@ -123,9 +131,10 @@ def meeting_changed(meeting, actor, changes: set[str]) -> None:
     invited to or registered for ``meeting``; ``changes`` names what changed
     (e.g. {"starts_at", "venue"})."""
     uid = _calendar_uid(meeting)
+    series = _loaded_series(meeting)
     for member in meeting_audience(meeting):
         key = ("update", uid, member.recipient.email.lower(), _instance(meeting, member))
-        queue_message(update_message(meeting, member), "update", meeting.id, key=key)
+        queue_message(update_message(meeting, member, series), "update", meeting.id, key=key)
 
 
 def meeting_cancelled(meeting, actor) -> None:

@@ -157,28 +157,36 @@ def _venue_name(value) -> str | None:
     return clean_text(value, "venue", 200, required=False, label=_l("venue"))
 
 
-def _find_community(value) -> tuple[str, Community | None]:
+def _community(value, user) -> Community:
+    """Return the community named ``value``, creating it on first use."""
     name = clean_text(value, "community", 120, label=_l("community"))
-    return name, db.session.scalar(select(Community).where(Community.name == name))
+    try:
+        with db.session.begin_nested():
+            return get_or_create_community(name, user)
+    except IntegrityError:
+        # Another request created it a moment ago.
+        return db.session.scalars(select(Community).where(Community.name == name)).one()
 
 
-def _find_venue(community_id: int | None, name: str | None) -> Venue | None:
-    if name is None or community_id is None:
+def _venue(community: Community, name: str | None, kind: str, user) -> Venue | None:
+    """Return the community's venue called ``name``, creating it on first use."""
+    if name is None:
         return None
-    return db.session.scalar(
-        select(Venue).where(Venue.community_id == community_id, Venue.name == name)
-    )
-
-
-def _create_venue(community: Community, name: str, kind: str, user) -> Venue:
-    """Create a venue of ``community`` on first use of its name."""
-    venue = Venue(
-        community_id=community.id,
-        name=name,
-        kind="mediation_room" if kind == "mediation" else "meeting_room",
-    )
-    db.session.add(venue)
-    db.session.flush()
+    query = select(Venue).where(Venue.community_id == community.id, Venue.name == name)
+    venue = db.session.scalar(query)
+    if venue is not None:
+        return venue
+    try:
+        with db.session.begin_nested():
+            venue = Venue(
+                community_id=community.id,
+                name=name,
+                kind="mediation_room" if kind == "mediation" else "meeting_room",
+            )
+            db.session.add(venue)
+            db.session.flush()
+    except IntegrityError:
+        return db.session.scalars(query).one()
     audit.record("venue.create", venue, user, name=name)
     return venue
 
@@ -225,23 +233,16 @@ def create_meeting(data: dict, user) -> Meeting:
     capacity = _capacity(data.get("capacity"))
     visibility = _visibility(data.get("visibility"), kind)
     host_unit = _host_unit(data.get("host_unit"))
-    community_name, community = _find_community(data.get("community"))
     venue_name = _venue_name(data.get("venue"))
-    venue = _find_venue(community.id if community else None, venue_name)
     rule = data.get("recurrence")
-    if rule is None or (isinstance(rule, str) and not rule.strip()):
-        _check_free(venue.id if venue else None, [(starts, ends)])
-        series = None
-    else:
+    series = intervals = None
+    if rule is not None and not (isinstance(rule, str) and not rule.strip()):
         series, intervals = _series_values(rule, starts, ends, tz_name)
         starts, ends = intervals[0]
-        if venue is not None:
-            _check_free(venue.id, intervals)
-
-    if community is None:
-        community = get_or_create_community(community_name, user)
-    if venue is None and venue_name is not None:
-        venue = _create_venue(community, venue_name, kind, user)
+    community = _community(data.get("community"), user)
+    venue = _venue(community, venue_name, kind, user)
+    if venue is not None:
+        _check_free(venue.id, intervals or [(starts, ends)])
     common = {
         "kind": kind,
         "title": title,
@@ -423,12 +424,9 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         ends = _instant(data.get("ends_at"), "ends_at")
     if ends <= starts:
         raise MeetingError(_l("The end must be after the start."), "ends_at")
-    venue_id, venue_name, new_venue = meeting.venue_id, None, False
+    venue_id, venue_name = meeting.venue_id, None
     if "venue" in data:
         venue_name = _venue_name(data["venue"])
-        venue = _find_venue(meeting.community_id, venue_name)
-        venue_id = venue.id if venue else None
-        new_venue = venue is None and venue_name is not None
     if "host_unit" in data:
         unit = _host_unit(data["host_unit"])
         values["host_unit_id"] = unit.id if unit else None
@@ -436,8 +434,11 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
     if "capacity" in data:
         capacity = _capacity(data["capacity"])
 
+    if "venue" in data:
+        venue = _venue(meeting.community, venue_name, meeting.kind, user)
+        venue_id = venue.id if venue else None
     time_changed = (starts, ends) != (meeting.starts_at, meeting.ends_at)
-    venue_changed = new_venue or venue_id != meeting.venue_id
+    venue_changed = venue_id != meeting.venue_id
     if (time_changed or venue_changed) and venue_id is not None:
         _check_free(venue_id, [(starts, ends)], exclude_meeting_id=meeting.id)
 
@@ -450,8 +451,6 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
             message = getattr(exc, "message", None) or str(exc)
             raise MeetingError(message, "capacity", status=getattr(exc, "status", 409)) from None
         changes["capacity"] = [old, capacity]
-    if new_venue:
-        venue_id = _create_venue(meeting.community, venue_name, meeting.kind, user).id
     if venue_changed:
         changes["venue"] = [meeting.venue.name if meeting.venue else None, venue_name]
         meeting.venue_id = venue_id

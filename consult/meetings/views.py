@@ -20,6 +20,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from consult.attendance.transactions import run_write
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.meetings import links, operations, queries, recurrence
@@ -173,12 +174,12 @@ def new():
     if form.validate_on_submit():
         data = form.to_data()
         if data is not None:
+            user = current_user._get_current_object()
             try:
-                meeting = operations.create_meeting(data, current_user)
+                meeting = run_write(lambda: operations.create_meeting(data, user))
             except RefusedInput as exc:
                 _show_refusal(form, exc)
             else:
-                db.session.commit()
                 flash(_("The session is scheduled."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
     return render_template(
@@ -280,12 +281,12 @@ def edit(meeting_id: int):
     if form.validate_on_submit():
         data = form.to_data(meeting.timezone)
         if data is not None:
+            user = current_user._get_current_object()
             try:
-                operations.update_meeting(meeting, data, current_user)
+                run_write(lambda: operations.update_meeting(_load(meeting_id), data, user))
             except RefusedInput as exc:
                 _show_refusal(form, exc)
             else:
-                db.session.commit()
                 flash(_("The session is changed."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
     return render_template("meetings/edit.html", form=form, meeting=meeting,
@@ -306,28 +307,27 @@ def move(meeting_id: int):
     if form.validate_on_submit():
         times = form.aware_times(meeting.timezone)
         if times is not None:
+            user = current_user._get_current_object()
             try:
-                operations.move_occurrence(meeting, times[0], times[1], current_user)
+                run_write(lambda: operations.move_occurrence(_load(meeting_id), *times, user))
             except RefusedInput as exc:
                 _show_refusal(form, exc)
             else:
-                db.session.commit()
                 flash(_("This occurrence is moved; the others stay."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
     return render_template("meetings/move.html", form=form, meeting=meeting)
 
 
 def _post_action(meeting_id: int, action, done_message):
-    meeting = _require_change(meeting_id, "meeting.cancel")
+    """Check the right to cancel, run ``action`` on the session in one transaction, report."""
+    _require_change(meeting_id, "meeting.cancel")
     try:
-        result = action(meeting)
+        result = run_write(lambda: action(_load(meeting_id)))
     except RefusedInput as exc:
-        db.session.rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(done_message(result), "success")
-    return redirect(url_for("meetings.show", meeting_id=meeting.id))
+    return redirect(url_for("meetings.show", meeting_id=meeting_id))
 
 
 @bp.route("/sessions/<int:meeting_id>/cancel", methods=["POST"])
@@ -336,7 +336,7 @@ def cancel(meeting_id: int):
     """Cancel a session (for a series: this occurrence only)."""
     return _post_action(
         meeting_id,
-        lambda m: operations.cancel_meeting(m, current_user),
+        lambda m: operations.cancel_meeting(m, current_user._get_current_object()),
         lambda _m: _("The session is cancelled."),
     )
 
@@ -347,7 +347,7 @@ def skip(meeting_id: int):
     """Skip this occurrence of a series (a holiday week)."""
     return _post_action(
         meeting_id,
-        lambda m: operations.skip_occurrence(m, current_user),
+        lambda m: operations.skip_occurrence(m, current_user._get_current_object()),
         lambda _m: _("This week is skipped; the series goes on."),
     )
 
@@ -360,7 +360,7 @@ def cancel_series(meeting_id: int):
     def action(meeting):
         if meeting.series is None:
             raise operations.MeetingError(_("This session is not part of a series."), None)
-        return operations.cancel_series(meeting.series, current_user)
+        return operations.cancel_series(meeting.series, current_user._get_current_object())
 
     return _post_action(
         meeting_id, action, lambda n: _("The series is cancelled (%(n)d sessions).", n=n)

@@ -13,11 +13,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from consult import audit
 from consult.accounts.models import User
 from consult.cases.grid import ACTIVE
+from consult.cases.labels import as_text
 from consult.cases.models import Case, Issue
 from consult.cases.operations import resolve_issue, transition
 from consult.community.models import Unit
 from consult.enums import OUTCOMES
-from consult.cases.labels import as_text
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.meetings.models import Meeting

@@ -260,3 +260,32 @@ def revision_pair(minutes: Minutes, a: int, b: int):
     return rows.get(a), rows.get(b)
 
 
+
+
+def meeting_audit(minutes: Minutes | None, items: list[AgendaItem]):
+    """Return the audit entries of the minutes, the agenda items and their resolutions."""
+    from sqlalchemy import and_
+
+    from consult.audit.models import AuditEntry
+
+    clauses = []
+    if minutes is not None:
+        clauses.append(and_(AuditEntry.object_type == "minutes",
+                            AuditEntry.object_id == minutes.id))
+    if items:
+        clauses.append(and_(AuditEntry.object_type == "agenda_items",
+                            AuditEntry.object_id.in_([i.id for i in items])))
+        resolution_ids = [i.resolution.id for i in items if i.resolution is not None]
+        if resolution_ids:
+            clauses.append(and_(AuditEntry.object_type == "resolutions",
+                                AuditEntry.object_id.in_(resolution_ids)))
+    if not clauses:
+        return []
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(or_(*clauses))
+            .options(joinedload(AuditEntry.actor))
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+    )

@@ -42,7 +42,7 @@ def agenda_panel(meeting: Meeting) -> dict:
     """Return what the session page's agenda panel shows (templates/minutes/_agenda.html)."""
     minutes = queries.minutes_for(meeting)
     return {
-        "items": queries.agenda_items(meeting),
+        "agenda": queries.agenda_items(meeting),
         "minutes": minutes,
         "may_read": queries.may_read_minutes(current_user, meeting, minutes),
     }
@@ -216,7 +216,6 @@ def _minutes_context(meeting: Meeting, minutes) -> dict:
         "mask": (lambda text: case_queries.mask_name(text)) if not staff else (lambda t: t),
         "mask_html": (lambda markup: mask_html(markup, names)),
         "confirmed": queries.confirmed_registrations(meeting),
-        "cases": queries.issue_cases(items),
     }
 
 
@@ -226,11 +225,12 @@ def show(session_id):
     meeting = _meeting(session_id)
     minutes = _readable(meeting)
     context = _minutes_context(meeting, minutes)
+    audit = []
+    if can(current_user, "audit.view"):
+        audit = queries.meeting_audit(minutes, context["items"])
     return render_template(
         "minutes/show.html", step=StepForm(), revisions=queries.revisions(minutes),
-        audit=case_queries.audit_trail(minutes) if minutes is not None
-        and can(current_user, "audit.view") else [],
-        **context,
+        audit=audit, **context,
     )
 
 

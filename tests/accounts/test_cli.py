@@ -93,11 +93,14 @@ def test_users_create_without_password_makes_an_account_that_cannot_sign_in(runn
          ["community"]),
         (["new@example.org", "--name", "a\tb", "--role", "resident"], ["control character"]),
         (["new@example.org", "--name", "a\udcffb", "--role", "resident"], ["control character"]),
+        (["new@example.org", "--name", "刘洋", "--role", "resident", "--representative"],
+         ["needs a community"]),
         (["n\udcff@example.org", "--name", "刘洋", "--role", "resident"], ["not an email"]),
     ],
     ids=["duplicate", "duplicate-other-case", "unknown-role", "malformed-email",
          "double-at", "empty-name", "blank-name", "long-name", "short-password",
-         "blank-community", "tab-in-name", "not-utf8-name", "not-utf8-email"],
+         "blank-community", "tab-in-name", "not-utf8-name", "representative-nowhere",
+         "not-utf8-email"],
 )
 def test_users_create_refuses_bad_input_and_writes_nothing(runner, factories, args, words):
     factories.make_user(email="dup@example.org", community="Hehe")

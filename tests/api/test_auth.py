@@ -99,7 +99,7 @@ def test_last_used_at_is_recorded_at_most_once_a_minute(api_as, factories, count
     assert db.session.scalar(select(ApiToken.last_used_at)) >= first
 
 
-def test_an_authenticated_read_costs_three_statements(api_as, factories, count_queries):
+def test_an_authenticated_read_costs_two_statements(api_as, factories, count_queries):
     user = factories.make_user()
     api = api_as(user)
     api.get("/api/v1/me")  # records last_used_at
@@ -137,3 +137,11 @@ def test_an_unknown_route_is_404_even_without_a_token(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_healthz_answers_with_one_select_and_no_authentication(client, count_queries):
+    with count_queries() as counted:
+        response = client.get("/healthz", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert [s.strip().upper() for s in counted.statements] == ["SELECT 1"]

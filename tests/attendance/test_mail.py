@@ -92,7 +92,7 @@ def test_check_in_link_in_the_mail_checks_the_person_in(client, api_as, login_as
 @pytest.mark.parametrize(("button", "partstat"), [("accept", "ACCEPTED"),
                                                   ("decline", "DECLINED")])
 def test_rsvp_link_from_the_invitation_mail_records_the_answer(
-        client, api_as, factories, runner, smtp_server, button, partstat):
+        client, api_as, login_as, factories, runner, smtp_server, button, partstat):
     meeting = factories.make_meeting(kind="joint_meeting", title="联席会议")
     cadre = factories.make_user(role="cadre")
     response = api_as(cadre).post(f"/api/v1/sessions/{meeting.id}/invitations",
@@ -114,9 +114,6 @@ def test_rsvp_link_from_the_invitation_mail_records_the_answer(
     invitation = db.session.get(Invitation, invitation.id)
     assert invitation.partstat == partstat and invitation.responded_at is not None
     # The organiser sees the answer on the session page.
-    from tests.conftest import login
-
-    organiser = client.application.test_client()
-    login(organiser, cadre.email)
-    html = organiser.get(f"/sessions/{meeting.id}").get_data(as_text=True)
+    login_as(cadre)
+    html = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
     assert f'data-partstat="{partstat}"' in html

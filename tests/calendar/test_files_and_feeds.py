@@ -397,3 +397,15 @@ def test_feeds_page_rotate_and_revoke_are_for_the_owner_only(app, client, factor
         response = client.post(f"/me/calendars/{feed_id}/{action}", data={"csrf_token": token})
         assert response.status_code == 404
     assert db.session.get(FeedToken, feed_id).revoked_at is None
+
+
+def test_routes_are_in_the_openapi_document(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    assert "post" in paths["/api/v1/feeds"]
+    assert "delete" in paths["/api/v1/feeds/{feed_id}"]
+    invitations = paths["/api/v1/sessions/{meeting_id}/invitations"]["post"]
+    assert "202" in invitations["responses"]
+    ref = invitations["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"emails", "units", "registered", "whole_series"} <= set(schema["properties"])

@@ -179,7 +179,8 @@ def test_escalation_climbs_one_level_at_a_time_up_to_4(api_as, factories):
     case = db.session.get(Case, case.id)
     assert case.level == 4
     events = [(e.kind, e.from_value, e.to_value, e.reason) for e in case.events]
-    assert events[1:] == [("level", "1", "2", "网格员无法解决"), ("level", "2", "3", "需社区党委专题研究"),
+    assert events[1:] == [("level", "1", "2", "网格员无法解决"),
+                          ("level", "2", "3", "需社区党委专题研究"),
                           ("level", "3", "4", "需镇党委协调")]
     assert audit_actions(case).count("case.escalate") == 3
 

@@ -121,7 +121,8 @@ def resolved_issue(factories):
     cases = [new_case(cadre), new_case(cadre, title="电动车充电难")]
     issue = new_issue(cadre, cases)
     resolve(agenda_item(factories.make_meeting(kind="joint_meeting"), cadre, issue), cadre, cases)
-    reps = [factories.make_user(representative=True, name=n) for n in ("赵敏", "钱伟", "孙丽", "李强")]
+    names = ("赵敏", "钱伟", "孙丽", "李强")
+    reps = [factories.make_user(representative=True, name=n) for n in names]
     return issue, cases, reps
 
 

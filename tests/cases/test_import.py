@@ -104,10 +104,16 @@ def test_reimporting_the_same_file_adds_nothing(app):
 def test_a_longer_export_adds_only_the_new_rows(app):
     import_export(sample(), TZ, None)
     db.session.commit()
-    extra = "GT-2026-0021,和合社区,第一网格,民生诉求,新增路灯,小区东侧缺少路灯,何平,13900000000,2026-09-18 08:00\n"
+    extra = ("GT-2026-0021,和合社区,第一网格,民生诉求,新增路灯,小区东侧缺少路灯,何平,"
+             "13900000000,2026-09-18 08:00\n")
     result = import_export(sample() + extra.encode(), TZ, None)
     db.session.commit()
     assert (len(result.new), result.already) == (1, 20)
+
+
+#: The start of the third case row, and the same with a category the platform never uses.
+ROW_3 = "GT-2026-0003,城北社区,第一网格,急难愁盼"
+ROW_3_BAD = "GT-2026-0003,城北社区,第一网格,投诉"
 
 
 def _broken(old: str, new: str) -> bytes:
@@ -119,7 +125,7 @@ def _broken(old: str, new: str) -> bytes:
 @pytest.mark.parametrize(
     ("raw", "row", "column", "text"),
     [
-        (lambda: _broken("GT-2026-0003,城北社区,第一网格,急难愁盼", "GT-2026-0003,城北社区,第一网格,投诉"),
+        (lambda: _broken(ROW_3, ROW_3_BAD),
          3, "类别", "投诉"),
         (lambda: _broken("GT-2026-0005,南街社区,第二网格,矛盾纠纷,广场舞噪音扰民",
                          "GT-2026-0005,南街社区,第二网格,矛盾纠纷,"), 5, "标题", "empty"),
@@ -143,8 +149,8 @@ def test_a_bad_row_imports_nothing_and_is_named(app, raw, row, column, text):
 
 
 def test_every_bad_row_is_reported_at_once(app):
-    raw = _broken("GT-2026-0003,城北社区,第一网格,急难愁盼", "GT-2026-0003,城北社区,第一网格,投诉")
-    raw = raw.replace("2026-09-17 06:55".encode(), b"17/09/2026")
+    raw = _broken(ROW_3, ROW_3_BAD)
+    raw = raw.replace(b"2026-09-17 06:55", b"17/09/2026")
     parsed = parse_export(raw, TZ)
     assert [(e.row, e.column) for e in parsed.errors] == [(3, "类别"), (20, "上报时间")]
 
@@ -200,7 +206,7 @@ def test_cli_imports_the_sample(runner, app):
 
 def test_cli_refuses_a_bad_file_in_one_line(runner, app, tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(_broken("GT-2026-0003,城北社区,第一网格,急难愁盼", "GT-2026-0003,城北社区,第一网格,投诉"))
+    bad.write_bytes(_broken(ROW_3, ROW_3_BAD))
     result = runner.invoke(args=["cases", "import", str(bad)])
     assert result.exit_code != 0
     assert "row 3" in result.output and "类别" in result.output
@@ -235,7 +241,7 @@ def test_a_cadre_uploads_the_export(client, login_as, factories):
 
 def test_a_bad_upload_shows_the_report_and_imports_nothing(client, login_as, factories):
     login_as(factories.make_user("admin"))
-    raw = _broken("GT-2026-0003,城北社区,第一网格,急难愁盼", "GT-2026-0003,城北社区,第一网格,投诉")
+    raw = _broken(ROW_3, ROW_3_BAD)
     response = _upload(client, raw)
     html = response.get_data(as_text=True)
     assert response.status_code == 200

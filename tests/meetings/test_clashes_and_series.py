@@ -278,3 +278,36 @@ def test_cli_extends_every_active_series(app, cadre_api, runner):
 def test_cli_refuses_a_bad_horizon(runner):
     result = runner.invoke(args=["sessions", "extend", "--days", "-5"])
     assert result.exit_code != 0
+
+
+# -- at the same time -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("venue", ["Community hall", "新建的活动室"])
+def test_simultaneous_bookings_of_one_slot_let_exactly_one_through(api_as, factories, venue):
+    import threading
+
+    apis = [api_as(factories.make_user(role="cadre")) for _ in range(4)]
+    start = local_start()
+    # The hall already exists (with a booking the day before); the other venue is new.
+    apis[0].post("/api/v1/sessions", json=body(start - timedelta(days=1)))
+    barrier = threading.Barrier(len(apis))
+    statuses: list[int] = []
+
+    def book(api, i):
+        barrier.wait()
+        response = api.post("/api/v1/sessions", json=body(
+            start + timedelta(minutes=10 * i), title=f"同时预订 {i}", venue=venue))
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=book, args=(api, i)) for i, api in enumerate(apis)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(statuses) == [201, 409, 409, 409]
+    db.session.rollback()  # read after the other transactions, not from an older snapshot
+    booked = db.session.scalar(select(func.count(Meeting.id)).where(
+        Meeting.title.like("同时预订%")))
+    assert booked == 1

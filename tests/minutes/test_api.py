@@ -72,7 +72,8 @@ def test_bad_agenda_items(api_as, factories, make, status, field):
     cadre = factories.make_user("cadre")
     meeting = factories.make_meeting()
     ctx = {
-        "foreign": new_issue(cadre, [new_case(cadre, community="城北社区")], community="城北社区").id,
+        "foreign": new_issue(cadre, [new_case(cadre, community="城北社区")],
+                             community="城北社区").id,
         "on_agenda": agenda_item(meeting, cadre, new_issue(cadre, [new_case(cadre)])).issue_id,
     }
     api = api_as(cadre)
@@ -379,8 +380,9 @@ def test_residents_names_are_masked_for_residents(api_as, factories, hearing):
     api.post(_minutes_url(meeting) + "/publish")
     resident = api_as(factories.make_user()).get(_minutes_url(meeting)).json
     assert resident["notes"][key] == "王**、张**和李建国发言；**王****要求清理。"
-    assert "王秀兰" not in resident["html"][key] and "<strong>王**</strong>" in resident["html"][key]
-    assert "张桂芳" not in resident["html"][key] and "李建国" in resident["html"][key]
+    html = resident["html"][key]
+    assert "王秀兰" not in html and "<strong>王**</strong>" in html
+    assert "张桂芳" not in html and "李建国" in html
     staff = api.get(_minutes_url(meeting)).json
     assert "王秀兰" in staff["notes"][key]
 
