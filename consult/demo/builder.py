@@ -217,7 +217,6 @@ class _Builder:
         self.today = self.now.astimezone(self.tz).date()
         self.first_day = self.today - timedelta(days=PAST_DAYS)
         self.last_day = self.today + timedelta(days=FUTURE_DAYS)
-        self.has_case_meeting = "meeting_id" in Case.__table__.columns
         # Planned rows, table by table, in the order they are written.
         self.rows: dict[str, list[dict]] = defaultdict(list)
         self.busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -873,8 +872,7 @@ class _Builder:
             n = len(self.rows["cases"])
             local_day = created.astimezone(self.tz)
             case["reference"] = f"WG{local_day:%Y%m%d}{n:06d}"
-        if self.has_case_meeting:
-            case["_ref_meeting_id"] = raised_at if source == "session" else None
+        case["_ref_meeting_id"] = raised_at if source == "session" else None
         self.event(case, created, "created", None, "open", "", case["_ref_created_by_id"])
         return case
 
