@@ -47,7 +47,7 @@ LABELS: dict[str, dict] = {
     "source": {
         "grid": _l("Grid collection"),
         "session": _l("Raised at a session"),
-        "walk_in": _l("Walk-in"),
+        "walk_in": _l("Walk-in visit"),
         "hotline": _l("Hotline"),
         "online": _l("Online"),
     },

@@ -11,6 +11,7 @@ from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
+from consult.calendar.queries import user_feeds
 from consult.enums import FEED_SCOPES
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
@@ -64,8 +65,6 @@ class FeedListSchema(Schema):
 @blp.response(200, FeedListSchema)
 def list_feeds():
     """List the caller's live feeds (their secrets are never shown again)."""
-    from consult.calendar.queries import user_feeds
-
     return {
         "items": [
             {

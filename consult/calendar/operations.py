@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from consult import audit
 from consult.accounts.models import User, new_token
 from consult.calendar.models import FeedToken
-from consult.calendar.queries import series_with_occurrences
-from consult.community.models import AllianceMember, Community, Unit
+from consult.calendar.queries import alliance_units, series_with_occurrences
+from consult.community.models import Community, Unit
 from consult.enums import FEED_SCOPES
 from consult.errors import RefusedInput
 from consult.extensions import db
@@ -100,19 +100,6 @@ def normalise_address(value) -> str:
             _l("Not an email address: %(value)s", value=value.strip()[:254]), "emails"
         ) from None
     return checked.normalized.lower()
-
-
-def alliance_units(community_id: int) -> list[Unit]:
-    """Return the units of a community's alliance, by rotation order then name."""
-    return list(
-        db.session.scalars(
-            select(Unit)
-            .join(AllianceMember, AllianceMember.unit_id == Unit.id)
-            .where(AllianceMember.community_id == community_id)
-            .order_by(AllianceMember.rotation_position.is_(None), AllianceMember.rotation_position,
-                      Unit.name)
-        )
-    )
 
 
 #: An address to invite: (email, name, account, unit).

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from consult.accounts.models import User, hash_token
 from consult.calendar.models import FeedToken
+from consult.community.models import AllianceMember, Community, Unit
 from consult.extensions import db
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 from consult.permissions import visible_meetings_clause
@@ -205,3 +206,21 @@ def meeting_invitations(meeting: Meeting) -> list[Invitation]:
             .order_by(Invitation.created_at, Invitation.id)
         )
     )
+
+
+def alliance_units(community_id: int) -> list[Unit]:
+    """Return the units of a community's alliance, by rotation order then name."""
+    return list(
+        db.session.scalars(
+            select(Unit)
+            .join(AllianceMember, AllianceMember.unit_id == Unit.id)
+            .where(AllianceMember.community_id == community_id)
+            .order_by(AllianceMember.rotation_position.is_(None), AllianceMember.rotation_position,
+                      Unit.name)
+        )
+    )
+
+
+def all_communities() -> list[Community]:
+    """Return every community, by name (the feed form's choices)."""
+    return list(db.session.scalars(select(Community).order_by(Community.name)))

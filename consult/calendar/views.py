@@ -30,13 +30,14 @@ from consult.calendar.forms import FeedForm, InviteForm
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import (
     CalendarError,
-    alliance_units,
     create_feed,
     invite_people,
     revoke_feed,
     rotate_feed,
 )
 from consult.calendar.queries import (
+    all_communities,
+    alliance_units,
     feed_content,
     feed_etag,
     feed_for_token,
@@ -45,7 +46,6 @@ from consult.calendar.queries import (
     meeting_invitations,
     user_feeds,
 )
-from consult.community.models import Community
 from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.permissions import can, require, visible_or_404
@@ -104,10 +104,6 @@ def feed_address(path: str) -> str:
     return current_app.config["BASE_URL"] + path
 
 
-def _communities() -> list[Community]:
-    return list(db.session.scalars(select(Community).order_by(Community.name)))
-
-
 def _own_feed_or_404(feed_id: int) -> FeedToken:
     found = db.session.scalar(
         select(FeedToken).where(
@@ -129,7 +125,7 @@ def _remember_new(feed: FeedToken, token: str) -> None:
 @login_required
 def feeds():
     """List the signed-in person's calendar feeds and make new ones."""
-    communities = _communities()
+    communities = all_communities()
     form = FeedForm(communities)
     if form.validate_on_submit():
         require(current_user, "feed.create")
@@ -196,7 +192,8 @@ def _safe_next(target: str | None, meeting: Meeting) -> str:
 
 
 def _invite_form(meeting: Meeting, **kwargs) -> InviteForm:
-    return InviteForm(meeting, alliance_units(meeting.community_id), **kwargs)
+    # Prefixed: the form shares the session page with others (unique ids and names).
+    return InviteForm(meeting, alliance_units(meeting.community_id), prefix="invite", **kwargs)
 
 
 @bp.route("/sessions/<int:meeting_id>/invite", methods=["GET", "POST"])

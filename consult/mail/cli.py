@@ -99,26 +99,35 @@ def worker_command(interval: int, once: bool) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, _stop)
-    while True:
-        try:
-            _queue_reminders()
-            report = deliver(due_only=True)
-            if report.sent or not report.ok:
-                click.echo(f"Mail: {_summary(report)}.")
-        except (MailNotConfigured, MailServerUnavailable) as exc:
-            db.session.rollback()
-            click.echo(f"Mail not delivered: {exc}.", err=True)
-        except SQLAlchemyError as exc:
-            # The database may be restarting: try again next round.
-            db.session.rollback()
-            click.echo(f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}",
-                       err=True)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        while True:
+            _round()
+            if once or stopping:
+                return
+            deadline = time.monotonic() + interval
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(min(1.0, deadline - time.monotonic()))
+            if stopping:
+                return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _round() -> None:
+    """Queue due reminders and deliver what is due; report problems on stderr."""
+    try:
+        _queue_reminders()
+        report = deliver(due_only=True)
+        if report.sent or not report.ok:
+            click.echo(f"Mail: {_summary(report)}.")
+    except (MailNotConfigured, MailServerUnavailable) as exc:
+        db.session.rollback()
+        click.echo(f"Mail not delivered: {exc}.", err=True)
+    except SQLAlchemyError as exc:
+        # The database may be restarting: try again next round.
+        db.session.rollback()
+        click.echo(f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}",
+                   err=True)
+    finally:
         db.session.remove()
-        if once or stopping:
-            return
-        deadline = time.monotonic() + interval
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(min(1.0, deadline - time.monotonic()))
-        if stopping:
-            return

@@ -35,7 +35,7 @@ from consult.enums import SESSION_KINDS
 from consult.i18n import label
 from consult.meetings import recurrence
 from consult.meetings.operations import MAX_CAPACITY, MAX_DESCRIPTION
-from consult.meetings.recurrence import WEEKDAYS, RuleError
+from consult.meetings.recurrence import ORDINALS, WEEKDAY_NAMES, WEEKDAYS, RuleError
 
 try:
     from wtforms import SelectChoice
@@ -50,23 +50,6 @@ def options(pairs) -> list:
     if SelectChoice is None:
         return list(pairs)
     return [SelectChoice(value, text) for value, text in pairs]
-
-WEEKDAY_NAMES = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
-ORDINALS = (
-    ("1", _l("first")),
-    ("2", _l("second")),
-    ("3", _l("third")),
-    ("4", _l("fourth")),
-    ("-1", _l("last")),
-)
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_date
 from dateutil.rrule import rrule, rrulestr
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 #: The rule parts sessions may use; the time of day comes from the session's start.
@@ -37,6 +40,23 @@ MAX_INTERVAL = 1_000
 YEARS = (1970, 2199)
 UTC_FORMAT = "%Y%m%dT%H%M%SZ"
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+WEEKDAY_NAMES = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
+#: BYDAY positions offered for monthly series: the first to fourth, or the last, weekday.
+ORDINALS = (
+    ("1", _l("first")),
+    ("2", _l("second")),
+    ("3", _l("third")),
+    ("4", _l("fourth")),
+    ("-1", _l("last")),
+)
 
 
 class RuleError(ValueError):
@@ -267,3 +287,36 @@ def ends(value: str) -> dict:
         "count": int(parts["COUNT"]) if "COUNT" in parts else None,
         "until": datetime.strptime(until, UTC_FORMAT).replace(tzinfo=UTC) if until else None,
     }
+
+
+def describe(value: str, dtstart: datetime, tz_name: str) -> str:
+    """Say in words how a series repeats (the common patterns; the RRULE value otherwise)."""
+    parts = dict(piece.split("=", 1) for piece in value.split(";"))
+    interval = int(parts.get("INTERVAL", "1"))
+    names = {code: str(name) for code, name in zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)}
+    ordinals = {nth: str(name) for nth, name in ORDINALS} | {"+1": str(ORDINALS[0][1])}
+    byday = parts.get("BYDAY", "")
+    plain = not set(parts) - {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
+    text = None
+    if parts["FREQ"] == "WEEKLY" and plain:
+        codes = byday.split(",") if byday else [WEEKDAYS[dtstart.astimezone(zone(tz_name))
+                                                         .weekday()]]
+        days = ", ".join(names.get(code, code) for code in codes)
+        text = (_("Every week on %(days)s", days=days) if interval == 1
+                else _("Every %(n)d weeks on %(days)s", n=interval, days=days))
+    elif parts["FREQ"] == "MONTHLY" and plain and byday and "," not in byday:
+        nth, code = byday[:-2], byday[-2:]
+        if nth in ordinals and code in names:
+            text = (_("The %(nth)s %(day)s of each month", nth=ordinals[nth], day=names[code])
+                    if interval == 1 else
+                    _("The %(nth)s %(day)s of every %(n)d months", nth=ordinals[nth],
+                      day=names[code], n=interval))
+    if text is None:
+        text = _("Repeats by the rule %(rule)s", rule=value)
+    limits = ends(value)
+    if limits["count"]:
+        text += _(", %(n)d times", n=limits["count"])
+    elif limits["until"]:
+        last = limits["until"].astimezone(zone(tz_name))
+        text += _(", until %(day)s", day=format_date(last, "medium", locale=get_locale()))
+    return text

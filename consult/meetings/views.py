@@ -210,7 +210,8 @@ def show(meeting_id: int):
         ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
     rule = None
     if meeting.series is not None:
-        rule = describe_rule(meeting.series)
+        rule = recurrence.describe(meeting.series.rrule, meeting.series.dtstart,
+                                   meeting.series.timezone)
     return render_template(
         "meetings/show.html",
         meeting=meeting,
@@ -220,47 +221,7 @@ def show(meeting_id: int):
         google_url=links.google_calendar_url(meeting, page_url),
         may_edit=can(current_user, "meeting.edit"),
         may_cancel=can(current_user, "meeting.cancel"),
-        now=utcnow(),
     )
-
-
-def describe_rule(series) -> str:
-    """Say in words how a series repeats (the common patterns; the RRULE otherwise)."""
-    parts = dict(piece.split("=", 1) for piece in series.rrule.split(";"))
-    interval = int(parts.get("INTERVAL", "1"))
-    names = dict(zip(recurrence.WEEKDAYS, _weekday_names(), strict=True))
-    byday = parts.get("BYDAY", "")
-    other = set(parts) - {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
-    text = None
-    if parts["FREQ"] == "WEEKLY" and not other:
-        days = [names.get(d, d) for d in byday.split(",")] if byday else [
-            names[recurrence.WEEKDAYS[_local(series.dtstart, series.timezone).weekday()]]]
-        days_text = ", ".join(str(d) for d in days)
-        text = (_("Every week on %(days)s", days=days_text) if interval == 1
-                else _("Every %(n)d weeks on %(days)s", n=interval, days=days_text))
-    elif parts["FREQ"] == "MONTHLY" and not other and byday and "," not in byday:
-        nth, code = byday[:-2], byday[-2:]
-        ordinals = {"1": _("first"), "2": _("second"), "3": _("third"), "4": _("fourth"),
-                    "-1": _("last"), "+1": _("first")}
-        if nth in ordinals and code in names:
-            text = (_("The %(nth)s %(day)s of each month", nth=ordinals[nth], day=names[code])
-                    if interval == 1 else
-                    _("The %(nth)s %(day)s of every %(n)d months", nth=ordinals[nth],
-                      day=names[code], n=interval))
-    if text is None:
-        text = _("Repeats by the rule %(rule)s", rule=series.rrule)
-    ends = recurrence.ends(series.rrule)
-    if ends["count"]:
-        text += _(", %(n)d times", n=ends["count"])
-    elif ends["until"]:
-        text += _(", until %(day)s", day=_day(ends["until"], series.timezone, "medium"))
-    return text
-
-
-def _weekday_names():
-    from consult.meetings.forms import WEEKDAY_NAMES
-
-    return [str(n) for n in WEEKDAY_NAMES]
 
 
 def _require_change(meeting_id: int, action: str):

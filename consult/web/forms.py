@@ -48,8 +48,8 @@ class StatsFilterForm(FlaskForm):
     community = SelectField(_l("Community"), choices=[], default="")
     source = SelectField(_l("Source"), choices=[], default="")
     session_kind = SelectField(_l("Session kind"), choices=[], default="")
-    start = DateField(_l("From"), name="from", validators=[Optional()])
-    end = DateField(_l("To"), name="to", validators=[Optional()])
+    start = DateField(_l("From date"), name="from", validators=[Optional()])
+    end = DateField(_l("To date"), name="to", validators=[Optional()])
 
     def __init__(self, formdata, communities: list[tuple[int, str]], **kwargs):
         super().__init__(formdata, **kwargs)

@@ -29,7 +29,7 @@ def test_cadre_signs_in_switches_to_chinese_and_signs_out(page, live_server, fac
     page.wait_for_url(re.compile(r"\?lang=zh_CN$"))
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     nav = page.get_by_role("navigation", name="主导航")
-    for label in ("会议", "诉求", "议题", "统计"):
+    for label in ("会议", "案件", "议题", "统计"):
         assert nav.get_by_role("link", name=label, exact=True).is_visible(), label
     assert nav.get_by_text("社区干部").is_visible()
 

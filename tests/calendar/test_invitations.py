@@ -288,8 +288,8 @@ def test_invite_page_sends_and_lists_invitees(app, client, factories, login_as):
     assert 'data-partstat="ACCEPTED"' in html
     response = client.post(
         f"/sessions/{meeting.id}/invite",
-        data={"emails": "wang.fang@example.org，zhao.lei@example.org\nli.na@example.org",
-              "csrf_token": csrf_token_from(html), "next": f"/sessions/{meeting.id}"},
+        data={"invite-emails": "wang.fang@example.org，zhao.lei@example.org\nli.na@example.org",
+              "invite-csrf_token": csrf_token_from(html), "invite-next": f"/sessions/{meeting.id}"},
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/sessions/{meeting.id}")
@@ -304,13 +304,14 @@ def test_invite_page_keeps_the_input_on_a_bad_address(app, client, factories, lo
     login_as(factories.make_user("cadre"))
     token = csrf_token_from(client.get(f"/sessions/{meeting.id}/invite").get_data(as_text=True))
     response = client.post(f"/sessions/{meeting.id}/invite",
-                           data={"emails": "wang.fang@example.org, not-an-address",
-                                 "csrf_token": token})
+                           data={"invite-emails": "wang.fang@example.org, not-an-address",
+                                 "invite-csrf_token": token})
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "not-an-address" in html and "invalid-feedback" in html
     assert count(Invitation) == 0 and count(OutboxMessage) == 0
-    empty = client.post(f"/sessions/{meeting.id}/invite", data={"emails": "", "csrf_token": token})
+    empty = client.post(f"/sessions/{meeting.id}/invite",
+                        data={"invite-emails": "", "invite-csrf_token": token})
     assert empty.status_code == 200 and "invalid-feedback" in empty.get_data(as_text=True)
 
 
@@ -319,8 +320,8 @@ def test_invite_page_refuses_an_outside_redirect(app, client, factories, login_a
     login_as(factories.make_user("cadre"))
     token = csrf_token_from(client.get(f"/sessions/{meeting.id}/invite").get_data(as_text=True))
     response = client.post(f"/sessions/{meeting.id}/invite",
-                           data={"emails": "a@example.org", "csrf_token": token,
-                                 "next": "//evil.example.org/"})
+                           data={"invite-emails": "a@example.org", "invite-csrf_token": token,
+                                 "invite-next": "//evil.example.org/"})
     assert response.headers["Location"].endswith(f"/sessions/{meeting.id}/invite")
 
 
@@ -350,3 +351,4 @@ def test_session_page_shows_the_panel_only_to_those_who_may_invite(
     assert 'data-panel="invite"' in html
     assert "李娜" in html
     assert f'action="/sessions/{meeting.id}/invite"' in html
+    assert 'name="invite-emails"' in html

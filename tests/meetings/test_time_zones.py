@@ -128,3 +128,20 @@ def test_unknown_zones_are_refused():
         with pytest.raises(RuleError):
             recurrence.zone(name)
     assert recurrence.zone("Asia/Shanghai") == SHANGHAI
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("FREQ=WEEKLY;BYDAY=FR;COUNT=12", "Every week on Friday, 12 times"),
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR", "Every 2 weeks on Tuesday, Friday"),
+    ("FREQ=WEEKLY", "Every week on Friday"),
+    ("FREQ=MONTHLY;BYDAY=2TU;UNTIL=20271231T155959Z",
+     "The second Tuesday of each month, until Dec 31, 2027"),
+    ("FREQ=MONTHLY;INTERVAL=3;BYDAY=-1FR", "The last Friday of every 3 months"),
+    ("FREQ=YEARLY;BYMONTH=3", "Repeats by the rule FREQ=YEARLY;BYMONTH=3"),
+])
+def test_rules_are_described_in_words(app, rule, words):
+    friday = datetime(2027, 1, 1, 15, tzinfo=SHANGHAI).astimezone(UTC)
+    with app.test_request_context("/?lang=en"):
+        assert recurrence.describe(rule, friday, "Asia/Shanghai") == words
+    with app.test_request_context("/?lang=zh_CN"):
+        assert recurrence.describe(rule, friday, "Asia/Shanghai")

@@ -87,7 +87,7 @@ def test_navigation_is_translated(app, client, factories, login_as):
     add_missing_pages(app, [entry.endpoint for entry in NAV])
     login_as(factories.make_user("admin"))
     text = text_of(client.get("/", headers=ZH))
-    for label in ("会议", "日历", "诉求", "议题", "任务", "统计", "系统管理", "退出登录"):
+    for label in ("会议", "日历", "案件", "议题", "任务", "统计", "系统管理", "退出登录"):
         assert label in text
 
 
