@@ -243,7 +243,8 @@ def import_export(raw: bytes, timezone: str, user) -> ImportResult:
             reporter_phone=row["phone"] or None,
             reported_at=row["reported_at"],
             level=1,
-            level_since=now,
+            # The grid began handling it when it was reported on the platform.
+            level_since=min(row["reported_at"], now),
             status="open",
             created_by_id=getattr(user, "id", None),
             created_at=now,

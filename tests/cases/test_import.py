@@ -56,6 +56,8 @@ def test_importing_the_sample_creates_its_20_cases(app):
     assert first.reporter_name == "王秀兰" and first.reporter_phone == "13909361234"
     # 2026-09-01 09:12 in Shanghai (UTC+8) is 01:12 UTC.
     assert first.reported_at == datetime(2026, 9, 1, 1, 12, tzinfo=UTC)
+    # The level's time limit runs from the report (or from now, for a report dated ahead).
+    assert first.level_since == min(first.reported_at, first.created_at)
     second = db.session.scalar(select(Case).where(Case.reference == "GT-2026-0002"))
     assert second.category == "conflict"
     assert second.description == (
