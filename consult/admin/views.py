@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.routing import IntegerConverter
 
 from consult.accounts.models import ApiToken, User
 from consult.accounts.operations import (
@@ -53,6 +54,18 @@ from consult.extensions import db
 from consult.permissions import require
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class IdConverter(IntegerConverter):
+    """A row id: a positive 32-bit integer, so that a huge number is 404, not an overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
+@bp.record_once
+def _add_id_converter(state) -> None:
+    state.app.url_map.converters.setdefault("id", IdConverter)
 
 #: Operation field names that the forms call otherwise.
 FIELD_NAMES = {"unit_id": "unit", "community_id": "community"}
@@ -169,7 +182,7 @@ def _user_edit_form(user, **kwargs) -> UserEditForm:
     )
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 def user_edit(user_id):
     """Change an account's name, role, communities, unit or active flag."""
     user = db.get_or_404(User, user_id)
@@ -182,7 +195,7 @@ def user_edit(user_id):
     return _user_page(user, form, PasswordResetForm(formdata=None))
 
 
-@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@bp.route("/users/<id:user_id>/password", methods=["POST"])
 def user_password(user_id):
     """Give an account a new password."""
     user = db.get_or_404(User, user_id)
@@ -196,7 +209,7 @@ def user_password(user_id):
     return _user_page(user, _user_edit_form(user, formdata=None), password_form)
 
 
-@bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
+@bp.route("/users/<id:user_id>/tokens/<id:token_id>/revoke", methods=["POST"])
 def token_revoke(user_id, token_id):
     """Revoke one of an account's API tokens."""
     token = db.session.scalar(
@@ -236,7 +249,7 @@ def community_new():
     return _form_page(form, _("New community"), url_for(".communities"))
 
 
-@bp.route("/communities/<int:community_id>", methods=["GET", "POST"])
+@bp.route("/communities/<id:community_id>", methods=["GET", "POST"])
 def community_edit(community_id):
     """Rename a community or change its brand."""
     community = db.get_or_404(Community, community_id)
@@ -248,7 +261,7 @@ def community_edit(community_id):
     return _form_page(form, _("Edit community"), url_for(".communities"))
 
 
-@bp.route("/communities/<int:community_id>/alliance", methods=["GET", "POST"])
+@bp.route("/communities/<id:community_id>/alliance", methods=["GET", "POST"])
 def alliance(community_id):
     """Show a community's alliance and host rotation; add a unit to it."""
     community = db.get_or_404(Community, community_id)
@@ -285,7 +298,7 @@ def _alliance_action(community_id: int, operation, *args):
     return redirect(url_for(".alliance", community_id=community_id))
 
 
-@bp.route("/communities/<int:community_id>/alliance/<int:member_id>/move", methods=["POST"])
+@bp.route("/communities/<id:community_id>/alliance/<id:member_id>/move", methods=["POST"])
 def alliance_move(community_id, member_id):
     """Move a unit one place earlier or later in the host rotation."""
     member = _member(community_id, member_id)
@@ -295,7 +308,7 @@ def alliance_move(community_id, member_id):
     return _alliance_action(community_id, move_alliance_member, member, offset, current_user)
 
 
-@bp.route("/communities/<int:community_id>/alliance/<int:member_id>/rotation",
+@bp.route("/communities/<id:community_id>/alliance/<id:member_id>/rotation",
           methods=["POST"])
 def alliance_rotation(community_id, member_id):
     """Put a unit into the host rotation, or take it out."""
@@ -305,7 +318,7 @@ def alliance_rotation(community_id, member_id):
                             current_user)
 
 
-@bp.route("/communities/<int:community_id>/alliance/<int:member_id>/remove", methods=["POST"])
+@bp.route("/communities/<id:community_id>/alliance/<id:member_id>/remove", methods=["POST"])
 def alliance_remove(community_id, member_id):
     """Take a unit out of the community's alliance."""
     member = _member(community_id, member_id)
@@ -352,7 +365,7 @@ def venue_new():
     return _form_page(form, _("New venue"), url_for(".venues"))
 
 
-@bp.route("/venues/<int:venue_id>", methods=["GET", "POST"])
+@bp.route("/venues/<id:venue_id>", methods=["GET", "POST"])
 def venue_edit(venue_id):
     """Change a venue's name, kind, capacity, address or owner."""
     venue = db.get_or_404(Venue, venue_id)
@@ -401,7 +414,7 @@ def unit_new():
     return _form_page(form, _("New unit"), url_for(".units"))
 
 
-@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+@bp.route("/units/<id:unit_id>", methods=["GET", "POST"])
 def unit_edit(unit_id):
     """Change a unit's name, kind or contacts."""
     unit = db.get_or_404(Unit, unit_id)
@@ -451,7 +464,7 @@ def agreement_new():
     return _form_page(form, _("New agreement"), url_for(".agreements"))
 
 
-@bp.route("/agreements/<int:agreement_id>", methods=["GET", "POST"])
+@bp.route("/agreements/<id:agreement_id>", methods=["GET", "POST"])
 def agreement_edit(agreement_id):
     """Change an agreement's parties, dates or commitments."""
     agreement = db.get_or_404(Agreement, agreement_id)

@@ -78,9 +78,3 @@ def overdue_clause(now: datetime):
     ]
     return and_(Case.status.in_(ACTIVE), or_(false(), *per_level))
 
-
-def not_overdue_clause(now: datetime):
-    """Return the opposite of ``overdue_clause``."""
-    from sqlalchemy import not_
-
-    return not_(overdue_clause(now))

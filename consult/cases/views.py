@@ -41,11 +41,13 @@ bp = Blueprint("cases", __name__)
 
 @bp.app_template_global("case_label")
 def _case_label(value, vocabulary):
+    """Return the display name of a status, outcome or rating (templates)."""
     return case_label(value, vocabulary)
 
 
 @bp.app_template_global("status_colour")
 def _status_colour(value):
+    """Return the Bootstrap colour of a status badge (templates)."""
     return status_colour(value)
 
 

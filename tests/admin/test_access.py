@@ -121,3 +121,10 @@ def test_administrators_see_every_page(app, as_admin, targets, method, endpoint)
     response = as_admin.get(url_of(app, endpoint, targets))
     assert response.status_code == 200
     assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("number", ["0", "99999999999999999999999", "2147483648"])
+@pytest.mark.parametrize("path", ["/admin/users/{}", "/admin/venues/{}", "/admin/units/{}",
+                                  "/admin/communities/{}/alliance", "/admin/agreements/{}"])
+def test_ids_out_of_range_are_404_not_an_overflow(as_admin, path, number):
+    assert as_admin.get(path.format(number)).status_code == 404
