@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from consult.cases.models import Case, CaseEvent, Issue
 from consult.community.models import Community
 from consult.extensions import db
-from tests.cases.helpers import ROLES, agenda_item, audit_actions, new_case, new_issue, resolve
+from tests.cases.builders import ROLES, agenda_item, audit_actions, new_case, new_issue, resolve
 
 CASE = {"title": "楼道堆放杂物影响通行", "description": "3号楼2单元楼道长期堆放纸箱。",
         "community": "Hehe", "category": "concern", "reporter": "王秀兰"}

@@ -14,7 +14,7 @@ from consult.cases.queries import CaseFilter, case_select
 from consult.enums import CASE_STATUSES
 from consult.extensions import db
 from consult.types import utcnow
-from tests.cases.helpers import agenda_item, audit_actions, new_case, new_issue, resolve, snapshot
+from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue, resolve, snapshot
 
 
 @pytest.mark.parametrize("from_status", CASE_STATUSES)

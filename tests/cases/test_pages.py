@@ -12,7 +12,7 @@ from consult.cases.models import Case, Evaluation, Issue
 from consult.cases.operations import comment_case
 from consult.extensions import db
 from consult.types import utcnow
-from tests.cases.helpers import ROLES, agenda_item, new_case, new_issue, resolve
+from tests.cases.builders import ROLES, agenda_item, new_case, new_issue, resolve
 from tests.conftest import csrf_token_from
 
 

@@ -13,7 +13,7 @@ from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
 from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
 from consult.minutes.operations import save_minutes
-from tests.cases.helpers import (
+from tests.cases.builders import (
     ROLES,
     agenda_item,
     audit_actions,

@@ -15,7 +15,7 @@ from consult.meetings.models import Attendance, Registration
 from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
 from consult.minutes.operations import approve_minutes, publish_minutes, save_minutes
 from consult.types import utcnow
-from tests.cases.helpers import agenda_item, new_case, new_issue, resolve, snapshot
+from tests.cases.builders import agenda_item, new_case, new_issue, resolve, snapshot
 from tests.conftest import csrf_token_from, login
 
 

@@ -12,7 +12,7 @@ from consult.cases.operations import escalate_case, evaluate_issue
 from consult.extensions import db
 from consult.minutes.operations import save_minutes
 from consult.stats.queries import StatsFilter, programme_stats
-from tests.cases.helpers import ROLES, agenda_item, new_case, new_issue, resolve
+from tests.cases.builders import ROLES, agenda_item, new_case, new_issue, resolve
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
 

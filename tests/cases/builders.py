@@ -1,4 +1,4 @@
-"""Helpers of the accountability tests: state built through the real operations."""
+"""Builders of the accountability tests: state made through the real operations."""
 
 from __future__ import annotations
 
