@@ -4,7 +4,7 @@ from consult.accounts.models import ApiToken, Membership, User
 from consult.audit.models import AuditEntry
 from consult.calendar.models import FeedToken
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
-from consult.community.models import AllianceMember, Agreement, Community, Town, Unit, Venue
+from consult.community.models import Agreement, AllianceMember, Community, Town, Unit, Venue
 from consult.mail.models import OutboxMessage
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
 from consult.minutes.models import (

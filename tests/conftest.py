@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from consult import create_app
@@ -89,9 +88,24 @@ def app_config(database_url) -> dict:
     }
 
 
+class FreshRequestClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as when served.
+
+    The test's application context stays pushed (factories use the database), and a
+    request reuses it; without this, what one request cached in ``g`` (the signed-in
+    user, the CSRF token, the language) would leak into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     application = create_app(app_config)
+    application.test_client_class = FreshRequestClient
     ctx = application.app_context()
     ctx.push()
     try:
@@ -198,41 +212,13 @@ def factories(app):
 # -- mail: a real SMTP server on a loopback port -------------------------------------
 
 
-@dataclass
-class SmtpSink:
-    host: str
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def received(self) -> list[EmailMessage]:
-        with self.lock:
-            return list(self.messages)
-
-
 @pytest.fixture
 def smtp_server():
-    """Run aiosmtpd on 127.0.0.1 and collect what it receives."""
-    from aiosmtpd.controller import Controller
+    """Run aiosmtpd on a free port of 127.0.0.1 and collect what it receives."""
+    from tests.mail.sink import running_sink
 
-    sink = SmtpSink("127.0.0.1", 0)
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-            msg = message_from_bytes(envelope.original_content, policy=policy.default)
-            with sink.lock:
-                sink.messages.append(msg)
-                sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=0)
-    controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]
-    try:
+    with running_sink() as sink:
         yield sink
-    finally:
-        controller.stop()
 
 
 # -- query counting --------------------------------------------------------------------

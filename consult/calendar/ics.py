@@ -15,10 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vRecur
+from icalendar import Calendar, Event, Timezone, vCalAddress, vRecur
 
 if TYPE_CHECKING:
     from consult.meetings.models import Meeting, Series
@@ -338,12 +339,29 @@ def build_calendar(
             cancelled(event)
         cal.add_component(event)
     earliest = _earliest(events)
-    if earliest is not None:
-        # Transitions from the start of the earliest year: the zone stays short.
-        cal.add_missing_timezones(first_date=date(earliest.year, 1, 1))
-    else:
-        cal.add_missing_timezones()
+    # Transitions from the start of the earliest year: the zone stays short.
+    first_year = earliest.year if earliest is not None else Timezone.DEFAULT_FIRST_DATE.year
+    position = len(cal.timezones)
+    for tzid in sorted(cal.get_missing_tzids()):
+        known = _vtimezone(tzid, first_year)
+        if known is not None:
+            # VTIMEZONEs go before the components that reference them.
+            cal.subcomponents.insert(position, Timezone.from_ical(known))
+            position += 1
     return cal
+
+
+@lru_cache(maxsize=256)
+def _vtimezone(tzid: str, first_year: int) -> bytes | None:
+    """Return the VTIMEZONE of ``tzid`` from ``first_year`` on, serialised (None if unknown).
+
+    Computing a zone's transitions is the slowest part of building an invitation, and
+    the answer only depends on the zone and the year, so it is done once per process.
+    """
+    try:
+        return Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1)).to_ical()
+    except ValueError:
+        return None
 
 
 def to_ics(cal: Calendar) -> bytes:

@@ -1,19 +1,32 @@
 """A real SMTP server (aiosmtpd) on a free loopback port, that can refuse recipients.
 
-The suite's own ``smtp_server`` fixture asks aiosmtpd for port 0, which aiosmtpd 1.4
-cannot check for readiness; this one picks a free port first.
+aiosmtpd 1.4 cannot check a server on port 0 for readiness, so a free port is picked first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from tests.conftest import SmtpSink
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self) -> list[EmailMessage]:
+        with self.lock:
+            return list(self.messages)
 
 
 def free_port() -> int:
