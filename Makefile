@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Tests run in parallel, one database per worker; TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 PO     := $(wildcard consult/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
@@ -35,7 +37,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
 test: $(VENV)/.installed translations lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed translations
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -1,3 +1,10 @@
-from consult import create_app
+import sys
 
-app = create_app()
+from consult import create_app
+from consult.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    # One line, no traceback: the operator has a variable to fix.
+    sys.exit(f"Configuration error: {exc}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from consult import create_app
 from consult.extensions import db
@@ -39,6 +39,17 @@ def database_url(tmp_path_factory) -> str:
     """Create the test database with the real migrations, once per run."""
     if PG_URL:
         url = _normalise(PG_URL)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            # Each pytest-xdist worker gets its own database beside the one named.
+            given = make_url(url)
+            url = given.set(database=f"{given.database}_{worker}").render_as_string(False)
+            server = create_engine(given, isolation_level="AUTOCOMMIT")
+            with server.connect() as conn:
+                name = make_url(url).database
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            server.dispose()
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))

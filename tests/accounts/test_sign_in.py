@@ -25,6 +25,15 @@ def test_email_is_matched_whatever_its_case(client, factories):
     assert login(client, "WANG@Example.org").status_code == 302
 
 
+def test_an_intranet_address_without_a_dot_signs_in(client, factories):
+    # `users create` accepts town-intranet addresses such as chen@mail; so must sign-in.
+    user = factories.make_user(email="chen@mail")
+    response = login(client, "  chen@mail ")
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert session["_user_id"] == str(user.id)
+
+
 @pytest.mark.parametrize(
     ("email", "password"),
     [("wang@example.org", "wrong-password"), ("nobody@example.org", "secret-pw")],
