@@ -48,6 +48,15 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
+def _level_days() -> str:
+    """Return CASE_LEVEL_DAYS: the time limit in days of each of the four grid levels."""
+    raw = _env("CASE_LEVEL_DAYS") or "3,7,15,30"
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(f"CASE_LEVEL_DAYS must be four positive whole numbers, not {raw!r}")
+    return ",".join(parts)
+
+
 def _int(name: str, default: int, lowest: int, highest: int) -> int:
     raw = _env(name)
     if raw is None:
@@ -135,6 +144,14 @@ def load_config(instance_path: Path) -> dict:
         # Authenticated API requests are not limited unless this is set (per token).
         "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", None),
         # The API documents itself with flask-smorest.
+        # Tunables of the programme (README, "Configuration").
+        "SERIES_HORIZON_DAYS": _int("SERIES_HORIZON_DAYS", 183, 7, 3660),
+        "FEED_DAYS_BACK": _int("FEED_DAYS_BACK", 90, 0, 3660),
+        "FEED_DAYS_AHEAD": _int("FEED_DAYS_AHEAD", 365, 1, 3660),
+        "REMINDER_HOURS": _int("REMINDER_HOURS", 24, 1, 720),
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8, 1, 100),
+        "CASE_LEVEL_DAYS": _level_days(),
+        "EVALUATION_QUORUM": _int("EVALUATION_QUORUM", 3, 1, 100),
         "API_TITLE": "Consult",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

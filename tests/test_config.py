@@ -15,7 +15,9 @@ from consult.config import ConfigError, load_config
 from consult.extensions import db
 
 VARIABLES = ("DATABASE_URL", "SECRET_KEY", "SMTP_HOST", "SMTP_PORT", "MAIL_FROM",
-             "CONSULT_TIMEZONE", "BASE_URL", "LOGIN_RATE_LIMIT", "API_RATE_LIMIT")
+             "CONSULT_TIMEZONE", "BASE_URL", "LOGIN_RATE_LIMIT", "API_RATE_LIMIT",
+             "SERIES_HORIZON_DAYS", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "REMINDER_HOURS",
+             "MAIL_MAX_ATTEMPTS", "CASE_LEVEL_DAYS", "EVALUATION_QUORUM")
 
 
 @pytest.fixture
@@ -37,6 +39,29 @@ def test_defaults(env, tmp_path):
     assert config["LOGIN_RATE_LIMIT"] == "10 per minute"
     assert config["API_RATE_LIMIT"] is None
     assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_the_programme_tunables_have_defaults_and_are_read(env, tmp_path):
+    config = load_config(tmp_path)
+    assert (config["SERIES_HORIZON_DAYS"], config["FEED_DAYS_BACK"], config["FEED_DAYS_AHEAD"],
+            config["REMINDER_HOURS"], config["MAIL_MAX_ATTEMPTS"], config["EVALUATION_QUORUM"],
+            config["CASE_LEVEL_DAYS"]) == (183, 90, 365, 24, 8, 3, "3,7,15,30")
+    env.setenv("REMINDER_HOURS", "48")
+    env.setenv("CASE_LEVEL_DAYS", " 1, 2,3 ,4")
+    config = load_config(tmp_path)
+    assert config["REMINDER_HOURS"] == 48
+    assert config["CASE_LEVEL_DAYS"] == "1,2,3,4"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REMINDER_HOURS", "soon"), ("REMINDER_HOURS", "0"), ("FEED_DAYS_AHEAD", "-1"),
+     ("CASE_LEVEL_DAYS", "3,7,15"), ("CASE_LEVEL_DAYS", "3,7,0,30"), ("EVALUATION_QUORUM", "x")],
+)
+def test_a_bad_tunable_is_refused_at_start_up_by_name(env, tmp_path, name, value):
+    env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path)
 
 
 def test_the_instance_folder_is_created(env, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -19,9 +18,7 @@ ACTIVE = ("open", "reopened")
 
 def _setting(name: str, default):
     value = current_app.config.get(name)
-    if value in (None, ""):
-        value = os.environ.get(name) or default
-    return value
+    return default if value in (None, "") else value
 
 
 def level_days() -> dict[int, int]:
