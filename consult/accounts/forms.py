@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Regexp
 
 from consult.i18n import LANGUAGE_NAMES
 from consult.web.forms import options
@@ -18,9 +18,13 @@ def _strip(value):
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("Email"),
-        # No address syntax check: accounts on intranet domains ("x@host") must sign in,
-        # and a wrong address simply matches no account.
-        validators=[DataRequired(), Length(max=254)],
+        # Only the shape every account's address has: intranet domains ("x@host") must
+        # sign in too, and a wrong address simply matches no account.
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Regexp(r"^[^@\s]+@[^@\s]+$", message=_l("Enter an email address.")),
+        ],
         filters=[_strip],
         render_kw={"autocomplete": "username", "autofocus": True},
     )
