@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from consult.config import load_config
 from consult.extensions import csrf, db, limiter, migrate
@@ -29,15 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
-
-    @app.before_request
-    def _csrf_for_pages():
-        # Pages use the session cookie and need CSRF tokens; the API uses Bearer tokens
-        # (a cookie only ever reads there), so it has nothing to forge.
-        from flask import request
-
-        if app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
-            csrf.protect()
+    app.before_request(_csrf_for_pages)
     limiter.init_app(app)
 
     from consult.i18n import init_i18n
@@ -55,6 +47,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     return app
+
+
+def _csrf_for_pages() -> None:
+    # Pages use the session cookie and need CSRF tokens; the API uses Bearer tokens
+    # (a cookie only ever reads there), so it has nothing to forge.
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
+        csrf.protect()
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -128,16 +128,22 @@ def _registered_meeting_ids(user):
     )
 
 
+def _theirs_clause(user):
+    from consult.meetings.models import Meeting
+
+    return or_(
+        Meeting.id.in_(_registered_meeting_ids(user)),
+        Meeting.id.in_(_invited_meeting_ids(user)),
+    )
+
+
 def meeting_is_theirs(user, meeting) -> bool:
     """Return whether ``user`` is registered for, or invited to, ``meeting``."""
     from consult.extensions import db
+    from consult.meetings.models import Meeting
 
-    # One query per part: SQLite refuses a UNION nested in another UNION.
-    for part in (_registered_meeting_ids(user), _invited_meeting_ids(user)):
-        ids = part.subquery()
-        if db.session.scalar(select(ids.c[0]).where(ids.c[0] == meeting.id)) is not None:
-            return True
-    return False
+    found = select(Meeting.id).where(Meeting.id == meeting.id, _theirs_clause(user))
+    return db.session.scalar(found) is not None
 
 
 def visible_meetings_clause(user):
@@ -150,11 +156,7 @@ def visible_meetings_clause(user):
     public = Meeting.visibility == "public"
     if not signed_in:
         return public
-    return or_(
-        public,
-        Meeting.id.in_(_registered_meeting_ids(user)),
-        Meeting.id.in_(_invited_meeting_ids(user)),
-    )
+    return or_(public, _theirs_clause(user))
 
 
 def visible_or_404(meeting, user):
