@@ -12,8 +12,8 @@ from consult.attendance import operations, queries
 from consult.attendance.transactions import run_write
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
-from consult.meetings.models import Meeting, Registration, Series
-from consult.permissions import can, require, visible_meetings_clause, visible_or_404
+from consult.meetings.models import Meeting, Registration
+from consult.permissions import can, require, visible_or_404
 
 blp = Blueprint("api_registrations", __name__, description="Registrations (sign-ups)")
 
@@ -143,13 +143,7 @@ def create_series_registrations(_data, series_id: int):
     user = api_user()
 
     def work():
-        series = db.session.get(Series, series_id)
-        if series is None:
-            abort(404)
-        require(user, "registration.create")
-        occurrences = operations.coming_occurrences(series, visible_meetings_clause(user))
-        if not occurrences and series.visibility == "private":
-            abort(404)
+        series, occurrences = queries.series_open_to(series_id, user)
         registrations = operations.sign_up_series(series, user, occurrences)
         return {"series": series.id, "items": [_out(r) for r in registrations]}
 

@@ -28,8 +28,8 @@ from consult.attendance.transactions import run_write
 from consult.community.models import AllianceMember, Community
 from consult.errors import RefusedInput
 from consult.extensions import db
-from consult.meetings.models import Invitation, Meeting, Registration, Series
-from consult.permissions import can, require, visible_meetings_clause, visible_or_404
+from consult.meetings.models import Invitation, Meeting, Registration
+from consult.permissions import can, require, visible_or_404
 
 bp = Blueprint("attendance", __name__)
 
@@ -132,13 +132,7 @@ def sign_up_series(series_id: int):
     user = _user()
 
     def work():
-        series = db.session.get(Series, series_id)
-        if series is None:
-            abort(404)
-        require(user, "registration.create")
-        occurrences = operations.coming_occurrences(series, visible_meetings_clause(user))
-        if not occurrences and series.visibility == "private":
-            abort(404)
+        series, occurrences = queries.series_open_to(series_id, user)
         registrations = operations.sign_up_series(series, user, occurrences)
         return [(r.meeting_id, r.status) for r in registrations]
 
