@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, request
 
-from consult.config import load_config
+from consult.config import engine_options, load_config
 from consult.extensions import csrf, db, limiter, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from consult import models  # noqa: F401  (the whole schema, for Alembic)
 
@@ -31,6 +37,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     app.before_request(_csrf_for_pages)
     limiter.init_app(app)
+
+    from consult.web.headers import init_headers
+
+    init_headers(app)
 
     from consult.i18n import init_i18n
 
