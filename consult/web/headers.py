@@ -50,6 +50,9 @@ def security_headers(response: Response) -> Response:
         # Pages and exports are personal; views that allow caching say so themselves.
         if "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
+    elif response.mimetype == "text/calendar" and "Cache-Control" not in headers:
+        # Calendars may name private sessions: kept by the subscriber only, revalidated.
+        headers["Cache-Control"] = "private, no-cache"
     return response
 
 
