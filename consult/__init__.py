@@ -93,10 +93,12 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from consult.accounts.cli import tokens_cli, users_cli
+    from consult.backup import backup_command
     from consult.cases.cli import cases_cli
     from consult.demo.cli import demo_cli
     from consult.mail.cli import mail_cli
     from consult.meetings.cli import sessions_cli
 
-    for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli):
+    for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli,
+                    backup_command):
         app.cli.add_command(command)
