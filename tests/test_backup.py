@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from consult import create_app
