@@ -9,7 +9,15 @@ from flask import Flask, current_app, request
 from consult.config import engine_options, load_config
 from consult.extensions import csrf, db, limiter, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def _data_folder(name: str) -> Path:
+    """templates/ or migrations/: inside the installed package (a wheel carries them
+    there), else beside it in the checkout."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -17,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(_data_folder("templates")),
     )
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
@@ -32,7 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from consult import models  # noqa: F401  (the whole schema, for Alembic)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(_data_folder("migrations")))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
     app.before_request(_csrf_for_pages)
@@ -42,8 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_headers(app)
 
+    from consult.catalogs import compile_missing_catalogs
     from consult.i18n import init_i18n
 
+    compile_missing_catalogs()
     init_i18n(app)
 
     from consult.accounts import init_login
