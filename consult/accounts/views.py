@@ -126,7 +126,10 @@ def logout():
     logout_user()
     _renew_session()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("web.index"))
+    response = redirect(url_for("web.index"))
+    # What the browser cached of the signed-in pages goes too.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
 
 
 @bp.route("/me", methods=["GET", "POST"])

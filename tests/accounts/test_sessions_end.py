@@ -173,3 +173,21 @@ def test_users_create_and_resets_apply_the_policy(app, factories):
     user = factories.make_user()
     with pytest.raises(AccountError):
         set_user_password(user, "letmein1", None)
+
+
+def test_keep_me_signed_in_lasts_30_days(client, factories):
+    from datetime import UTC, datetime, timedelta
+
+    _sign_in(client, factories.make_user(), remember=True)
+    cookie = client.get_cookie("remember_token")
+    assert cookie.http_only
+    lasts = cookie.expires - datetime.now(UTC)
+    assert timedelta(days=29) < lasts <= timedelta(days=30)
+
+
+def test_sign_out_clears_the_browsers_cache_of_the_site(client, factories):
+    _sign_in(client, factories.make_user())
+    page = client.get("/me")
+    response = client.post("/logout",
+                           data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    assert response.headers["Clear-Site-Data"] == '"cache"'
