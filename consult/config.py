@@ -197,6 +197,9 @@ def load_config(instance_path: Path) -> dict:
         # single process needs nothing else, and RATELIMIT_STORAGE_URI may name Redis.
         "RATELIMIT_STORAGE_URI": _rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Should the store fail later on, each worker counts in memory until it is back,
+        # rather than failing every sign-in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute"),
         # Failed sign-ins on one account, from any address.
         "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit("LOGIN_ACCOUNT_RATE_LIMIT", "10 per hour"),

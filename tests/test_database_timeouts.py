@@ -113,3 +113,30 @@ def test_an_address_where_nothing_listens_is_503_fast():
         "DATABASE_CONNECT_TIMEOUT": 2})
     response, took = _timed(lambda: app.test_client().get("/healthz"))
     assert response.status_code == 503 and took < 3
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DATABASE_CONNECT_TIMEOUT", "0"), ("DATABASE_STATEMENT_TIMEOUT", "-1"),
+    ("DATABASE_KEEPALIVE_SECONDS", "soon"), ("HEALTHZ_TIMEOUT", "600"),
+    ("TRUSTED_PROXIES", "-1"), ("MAX_CONTENT_LENGTH", "lots"),
+])
+def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, tmp_path, name, value):
+    from consult.config import ConfigError, load_config
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path)
+
+
+def test_the_defaults(monkeypatch, tmp_path):
+    from consult.config import load_config
+
+    for name in ("DATABASE_CONNECT_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT",
+                 "DATABASE_KEEPALIVE_SECONDS", "HEALTHZ_TIMEOUT", "TRUSTED_PROXIES",
+                 "MAX_CONTENT_LENGTH", "LOGIN_ACCOUNT_RATE_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(tmp_path)
+    assert (config["DATABASE_CONNECT_TIMEOUT"], config["DATABASE_STATEMENT_TIMEOUT"],
+            config["DATABASE_KEEPALIVE_SECONDS"], config["HEALTHZ_TIMEOUT"]) == (5, 30, 30, 2)
+    assert (config["TRUSTED_PROXIES"], config["MAX_CONTENT_LENGTH"]) == (0, 10 * 1024 * 1024)
+    assert config["LOGIN_ACCOUNT_RATE_LIMIT"] == "10 per hour"

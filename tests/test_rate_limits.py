@@ -199,3 +199,15 @@ def test_successful_sign_ins_do_not_count_against_the_account(app_config, factor
     for _ in range(4):
         client = limited.test_client()
         assert _attempt(client, user.email, "secret-pw").status_code == 302
+
+
+def test_a_store_lost_after_start_up_falls_back_to_counting_in_memory(app_config, factories):
+    user = factories.make_user()
+    # As if Redis went away after the start-up check: nothing listens there.
+    limited = _limited_app(app_config, LOGIN_RATE_LIMIT="2 per minute",
+                           LOGIN_ACCOUNT_RATE_LIMIT="100 per minute")
+    limited = create_app({**app_config,
+                          "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{_free_port()}/0"})
+    client = limited.test_client()
+    statuses = [_attempt(client, user.email, "nope").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
