@@ -27,10 +27,10 @@ from consult.enums import PRIVATE_KINDS, SESSION_KINDS, VISIBILITIES
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.mail import notify
-from consult.notices import notify as notices
 from consult.meetings import queries, recurrence
 from consult.meetings.models import Meeting, Series
 from consult.meetings.recurrence import RuleError
+from consult.notices import notify as notices
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ def agenda_items(meeting: Meeting) -> list[AgendaItem]:
             .where(AgendaItem.meeting_id == meeting.id)
             .options(
                 joinedload(AgendaItem.issue),
+                joinedload(AgendaItem.vote),
                 joinedload(AgendaItem.resolution).selectinload(Resolution.cases),
                 joinedload(AgendaItem.resolution)
                 .selectinload(Resolution.actions)
@@ -153,12 +154,18 @@ def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
         names = names_to_mask(meeting)
         notes = {key: mask_text(text, names) for key, text in notes.items()}
         html = {key: mask_html(markup, names) for key, markup in html.items()}
+    from consult.votes.queries import vote_document, votes_of
+
+    item_ids = list(db.session.scalars(
+        select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id)
+    ))
     return {
         "session": meeting.id,
         "status": minutes.status if minutes is not None else "draft",
         "version": minutes.version if minutes is not None else 0,
         "notes": notes,
         "html": html,
+        "votes": {str(k): vote_document(v) for k, v in votes_of(item_ids).items()},
     }
 
 
@@ -240,7 +247,7 @@ def load_agenda_item(item_id: int) -> AgendaItem | None:
         select(AgendaItem)
         .where(AgendaItem.id == item_id)
         .options(joinedload(AgendaItem.meeting), joinedload(AgendaItem.issue),
-                 joinedload(AgendaItem.resolution))
+                 joinedload(AgendaItem.resolution), joinedload(AgendaItem.vote))
     )
 
 
