@@ -69,6 +69,16 @@ LABELS: dict[str, dict] = {
         "webhook": _l("JSON webhook"),
         "sms": _l("SMS gateway"),
     },
+    "outbox_status": {
+        "queued": _l("Queued"),
+        "sending": _l("Sending"),
+        "sent": _l("Sent"),
+        "failed": _l("Failed"),
+    },
+    "outbox_transport": {
+        "mail": _l("Mail"),
+        "channel": _l("Channel notices"),
+    },
     "event": {
         "created": _l("Opened"),
         "status": _l("Status"),
