@@ -243,6 +243,8 @@ def actions_select(user, status: str | None = "open"):
 
 
 def load_agenda_item(item_id: int) -> AgendaItem | None:
+    if not 0 < item_id < 2**31:
+        return None  # no row has such an id (and the database could not compare it)
     return db.session.scalar(
         select(AgendaItem)
         .where(AgendaItem.id == item_id)

@@ -78,7 +78,8 @@ def voters_present(meeting: Meeting) -> list[Voter]:
             unit_ids.add(voter.unit_id)
         voters.append(voter)
     if unit_ids:
-        names = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))))
+        names = {row.id: row.name for row in db.session.execute(
+            select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
         for voter in voters:
             voter.unit_name = names.get(voter.unit_id)
     return voters
