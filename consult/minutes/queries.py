@@ -146,26 +146,26 @@ def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set
     return names
 
 
-def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
-    """Return the minutes object of the API; residents' names masked for non-staff."""
+def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
+                     with_votes: bool = True) -> dict:
+    """Return the minutes object of the API; residents' names masked for non-staff.
+    ``with_votes=False`` leaves out the votes (for a page that has them already)."""
     notes = dict(minutes.notes) if minutes is not None else {}
     html = {key: render_markdown(text) for key, text in notes.items()}
     if not can(user, "minutes.read_draft") and notes:
         names = names_to_mask(meeting)
         notes = {key: mask_text(text, names) for key, text in notes.items()}
         html = {key: mask_html(markup, names) for key, markup in html.items()}
-    from consult.votes.queries import vote_document, votes_of
+    from consult.votes.queries import meeting_votes, vote_document
 
-    item_ids = list(db.session.scalars(
-        select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id)
-    ))
     return {
         "session": meeting.id,
         "status": minutes.status if minutes is not None else "draft",
         "version": minutes.version if minutes is not None else 0,
         "notes": notes,
         "html": html,
-        "votes": {str(k): vote_document(v) for k, v in votes_of(item_ids).items()},
+        "votes": {str(k): vote_document(v) for k, v in meeting_votes(meeting).items()}
+        if with_votes else {},
     }
 
 

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from consult.admin.forms import choices
 from consult.cases.labels import LABELS
 from consult.enums import CHANNEL_KINDS
 
@@ -14,8 +15,8 @@ LANGUAGE_LABELS = {"zh_CN": "中文", "en": "English"}
 
 
 class ChannelForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[(k, LABELS["channel_kind"][k]) for k in CHANNEL_KINDS],
-                       validators=[DataRequired()])
+    kind = SelectField(_l("Kind"), validators=[DataRequired()],
+                       choices=choices((k, LABELS["channel_kind"][k]) for k in CHANNEL_KINDS))
     community = SelectField(_l("Community"), coerce=int, default=0)
     name = StringField(_l("Name"), validators=[Optional(), Length(max=120)],
                        description=_l("For you: e.g. the group chat's name."))
@@ -33,8 +34,9 @@ class ChannelForm(FlaskForm):
 
     def __init__(self, communities, languages, default_language, **kwargs):
         super().__init__(**kwargs)
-        self.community.choices = [(0, _l("The whole town"))] + list(communities)
-        self.language.choices = [(code, LANGUAGE_LABELS.get(code, code)) for code in languages]
+        self.community.choices = choices([(0, _l("The whole town")), *communities])
+        self.language.choices = choices((code, LANGUAGE_LABELS.get(code, code))
+                                        for code in languages)
         if not self.language.data:
             self.language.data = default_language
 

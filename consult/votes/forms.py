@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from consult.admin.forms import choices
 from consult.cases.labels import LABELS
 from consult.enums import MAJORITIES, QUORUM_BASES, VOTE_CHOICES
 
@@ -15,7 +16,8 @@ class VoteForm(FlaskForm):
     """Counts, or each present person's choice (fields ``ballot_<attendance id>``)."""
 
     method = RadioField(_l("How the vote is recorded"), default="counts",
-                        choices=[("counts", _l("As counts")), ("ballots", _l("By name"))])
+                        choices=choices([("counts", _l("As counts")),
+                                         ("ballots", _l("By name"))]))
     votes_for = IntegerField(_l("For"), validators=[Optional()])
     votes_against = IntegerField(_l("Against"), validators=[Optional()])
     votes_abstain = IntegerField(_l("Abstain"), validators=[Optional()])
@@ -30,8 +32,8 @@ class VoteForm(FlaskForm):
         for voter in voters:
             setattr(_Form, f"ballot_{voter.attendance_id}", SelectField(
                 voter.name, default="",
-                choices=[("", _l("Did not vote"))]
-                + [(c, LABELS["vote_choice"][c]) for c in VOTE_CHOICES]))
+                choices=choices([("", _l("Did not vote"))]
+                                + [(c, LABELS["vote_choice"][c]) for c in VOTE_CHOICES])))
         form = _Form(**kwargs)
         form.voters = voters
         return form
@@ -56,13 +58,13 @@ def _whole(field) -> int:
 
 class QuorumRuleForm(FlaskForm):
     base = SelectField(_l("Who counts"),
-                       choices=[(b, LABELS["quorum_base"][b]) for b in QUORUM_BASES])
+                       choices=choices((b, LABELS["quorum_base"][b]) for b in QUORUM_BASES))
     numerator = IntegerField(_l("Present at least"), validators=[
         InputRequired(), NumberRange(min=0, max=100)])
     denominator = IntegerField(_l("out of"), validators=[
         InputRequired(), NumberRange(min=1, max=100)])
     majority = SelectField(_l("Carried by"),
-                           choices=[(m, LABELS["majority"][m]) for m in MAJORITIES])
+                           choices=choices((m, LABELS["majority"][m]) for m in MAJORITIES))
 
     def to_data(self) -> dict:
         return {"base": self.base.data, "numerator": self.numerator.data,

@@ -133,13 +133,14 @@ def vote_document(vote: Vote | None) -> dict | None:
     }
 
 
-def votes_of(item_ids: list[int]) -> dict[int, Vote]:
-    """The votes of these agenda items, by item id, with their ballots."""
-    if not item_ids:
-        return {}
+def meeting_votes(meeting: Meeting) -> dict[int, Vote]:
+    """The votes taken at a session, by agenda item id."""
+    from consult.minutes.models import AgendaItem
+
     return {
         v.agenda_item_id: v
         for v in db.session.scalars(
-            select(Vote).where(Vote.agenda_item_id.in_(item_ids))
+            select(Vote).join(AgendaItem, AgendaItem.id == Vote.agenda_item_id)
+            .where(AgendaItem.meeting_id == meeting.id)
         )
     }

@@ -87,7 +87,8 @@ def quorum_rules(community_id):
         return community
     forms = {}
     for rule in rules_of(community.id):
-        forms[rule.kind] = QuorumRuleForm(prefix=rule.kind, data={
+        # One form per kind, prefixed; the page's CSRF token is checked for every POST.
+        forms[rule.kind] = QuorumRuleForm(prefix=rule.kind, meta={"csrf": False}, data={
             "base": rule.base, "numerator": rule.numerator,
             "denominator": rule.denominator, "majority": rule.majority})
     return render_template("votes/quorum.html", community=community, rules=rules_of(community.id),
@@ -102,7 +103,7 @@ def quorum_rule_save(community_id, kind):
         return community
     if kind not in SESSION_KINDS:
         abort(404)
-    form = QuorumRuleForm(prefix=kind)
+    form = QuorumRuleForm(prefix=kind, meta={"csrf": False})
     if form.validate_on_submit():
         try:
             ops.set_quorum_rule(community, kind, form.to_data(), current_user)
