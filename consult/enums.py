@@ -65,9 +65,9 @@ CHANNEL_KINDS = ("wecom", "dingtalk", "feishu", "webhook", "sms")
 
 VOTE_CHOICES = ("for", "against", "abstain")
 VOTE_RESULTS = ("carried", "rejected")
-#: Whom a quorum counts: everyone expected (invited or signed up), the community's
-#: alliance units (one vote per unit present), or nobody (anyone present may vote).
-QUORUM_BASES = ("expected", "alliance", "none")
+#: Whom a quorum counts: everyone expected (invited or signed up), the alliance units
+#: invited (one vote per unit present), or nobody (anyone present may vote).
+QUORUM_BASES = ("expected", "units", "none")
 #: What carries a motion: more for than against; two thirds of for and against;
 #: for without a single against.
 MAJORITIES = ("simple", "two_thirds", "unanimous")

@@ -54,7 +54,7 @@ LABELS: dict[str, dict] = {
     },
     "quorum_base": {
         "expected": _l("Everyone invited or signed up"),
-        "alliance": _l("The alliance's units (one vote per unit)"),
+        "units": _l("The alliance units invited (one vote per unit)"),
         "none": _l("No presence quorum"),
     },
     "majority": {

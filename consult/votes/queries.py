@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from consult.community.models import AllianceMember, Unit
+from consult.community.models import Unit
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
 from consult.votes.models import Vote
@@ -31,7 +31,7 @@ class Voter:
 @dataclass
 class QuorumState:
     rule: Rule
-    #: How many count for the quorum (people expected, or alliance units).
+    #: How many count for the quorum (people expected, or units invited).
     members: int
     #: How many of them are present (people, or units).
     present: int
@@ -101,9 +101,11 @@ def expected_members(meeting: Meeting) -> int:
     return len(people)
 
 
-def alliance_size(community_id: int) -> int:
+def invited_units(meeting: Meeting) -> int:
+    """The alliance units invited to the session (each has one vote at a joint meeting)."""
     return db.session.scalar(
-        select(func.count(AllianceMember.id)).where(AllianceMember.community_id == community_id)
+        select(func.count(func.distinct(Invitation.unit_id))).where(
+            Invitation.meeting_id == meeting.id, Invitation.unit_id.is_not(None))
     ) or 0
 
 
@@ -112,7 +114,7 @@ def quorum_state(meeting: Meeting) -> QuorumState:
     rule = rule_for(meeting.community_id, meeting.kind)
     voters = voters_present(meeting)
     if rule.per_unit:
-        members = alliance_size(meeting.community_id)
+        members = invited_units(meeting)
         present = len({v.unit_id for v in voters if v.unit_id is not None})
     else:
         members = expected_members(meeting) if rule.base == "expected" else len(voters)

@@ -5,7 +5,7 @@ Defaults (a community may change each on its administration page):
 | kind | who counts | presence needed | carried by |
 | --- | --- | --- | --- |
 | deliberation | everyone invited or signed up | two thirds | simple majority |
-| joint_meeting | alliance units, one vote per unit present | half | simple majority |
+| joint_meeting | the alliance units invited, one vote per unit present | half | simple majority |
 | roundtable | everyone invited or signed up | half | simple majority |
 | sentiment_talk | anyone present (no presence quorum) | - | simple majority |
 | friday_talk | anyone present (no presence quorum) | - | simple majority |
@@ -31,7 +31,7 @@ from consult.votes.models import QuorumRule
 @dataclass(frozen=True)
 class Rule:
     kind: str
-    #: "expected", "alliance" or "none" (QUORUM_BASES).
+    #: "expected", "units" or "none" (QUORUM_BASES).
     base: str
     numerator: int
     denominator: int
@@ -42,7 +42,7 @@ class Rule:
 
     @property
     def per_unit(self) -> bool:
-        return self.base == "alliance"
+        return self.base == "units"
 
     def required(self, members: int) -> int:
         """Presence the quorum needs out of ``members`` (at least one person or unit)."""
@@ -60,7 +60,7 @@ class Rule:
 
 DEFAULTS: dict[str, Rule] = {
     "deliberation": Rule("deliberation", "expected", 2, 3, "simple"),
-    "joint_meeting": Rule("joint_meeting", "alliance", 1, 2, "simple"),
+    "joint_meeting": Rule("joint_meeting", "units", 1, 2, "simple"),
     "roundtable": Rule("roundtable", "expected", 1, 2, "simple"),
     "sentiment_talk": Rule("sentiment_talk", "none", 0, 1, "simple"),
     "friday_talk": Rule("friday_talk", "none", 0, 1, "simple"),
