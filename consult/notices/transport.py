@@ -109,8 +109,11 @@ def build_request(channel: Channel, notice: dict, recipients: str = "",
             "config": {"wide_screen_mode": True},
             "header": {"title": {"tag": "plain_text", "content": title},
                        "template": "red" if "cancelled" in notice.get("event", "") else "blue"},
+            # lark_md has no block quotes: quoted lines become bullets.
             "elements": [{"tag": "div", "text": {
-                "tag": "lark_md", "content": _cut("\n".join(lines), MAX_BODY_BYTES - 2000)}}],
+                "tag": "lark_md",
+                "content": _cut("\n".join("• " + line[2:] if line.startswith("> ") else line
+                                          for line in lines), MAX_BODY_BYTES - 2000)}}],
         }
         body = _json(payload)
     elif channel.kind == "sms":

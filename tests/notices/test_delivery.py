@@ -185,3 +185,28 @@ def test_sms_gateway_reminds_desk_sign_ups_with_the_template(app, runner, factor
     # Reminded once.
     runner.invoke(args=["mail", "send"])
     assert len(robots.at("/sms")) == 1
+
+
+def test_long_minutes_are_cut_to_what_each_robot_takes(app, runner, factories, robots,
+                                                      make_channel):
+    from consult.minutes.operations import approve_minutes, publish_minutes, save_minutes
+    from tests.cases.builders import agenda_item, resolve
+
+    every_robot(robots, make_channel, factories)
+    cadre = factories.make_user("cadre")
+    meeting = factories.make_meeting(kind="roundtable", starts_in=-timedelta(hours=2))
+    for n in range(40):
+        resolve(agenda_item(meeting, cadre, title=f"{n}号楼" + "加装电梯与停车位改造方案" * 12),
+                cadre, [], outcome="deferred")
+    save_minutes(meeting, {"version": 0, "notes": {}}, cadre)
+    approve_minutes(meeting, cadre)
+    publish_minutes(meeting, cadre)
+    db.session.commit()
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.stderr
+    assert [(r.path, r.problem) for r in robots.received if r.problem] == []
+    wecom, = robots.at("/wecom")
+    content = wecom.body["markdown"]["content"]
+    assert 4000 < len(content.encode()) <= 4096 and content.endswith("…")
+    feishu, = robots.at("/feishu")
+    assert "• 2. 1号楼" in feishu.body["card"]["elements"][0]["text"]["content"]
