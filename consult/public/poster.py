@@ -121,7 +121,8 @@ def poster_pdf(poster: Poster) -> bytes:
                    style(44, white, align=TA_CENTER), margin, top - 16, width)
         top -= 92
 
-    top = _paragraph(canvas, poster.kind, style(15, MUTED), margin, top, width) - 4
+    if poster.kind:
+        top = _paragraph(canvas, poster.kind, style(15, MUTED), margin, top, width) - 4
     top = _paragraph(canvas, poster.title, style(32, INK, leading=40), margin, top, width) - 14
     top = _paragraph(canvas, f"{poster.words.get('time', '')}: {poster.when}",
                      style(16), margin, top, width) - 4

@@ -217,11 +217,12 @@ def _poster(meeting) -> Poster:
         if meeting.venue.address:
             place = f"{place}, {meeting.venue.address}"
     mask = public_masker(meeting)
+    kind, title = str(label(meeting.kind, "kind")), mask(meeting.title)
     return Poster(
         brand=community.brand or community.name,
         community=community.name,
-        kind=str(label(meeting.kind, "kind")),
-        title=mask(meeting.title),
+        kind=kind if kind != title else "",
+        title=title,
         when=_when(meeting),
         place=place,
         url=_session_url(meeting),
