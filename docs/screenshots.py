@@ -56,6 +56,10 @@ def main() -> None:
             page.goto(f"{base}/public/1?lang=zh_CN")
             page.screenshot(path=HERE / "public-page.png")
             _shrink(HERE / "public-page.png", 640)
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{base}/board/1?lang=zh_CN")
+            page.screenshot(path=HERE / "board.png")
+            _shrink(HERE / "board.png", 640)
             browser.close()
     finally:
         server.shutdown()

@@ -34,8 +34,8 @@ PER_PAGE = 20
 #: Entries of the Atom feed: the newest published resolutions.
 FEED_ENTRIES = 50
 #: What the noticeboard shows at once.
-BOARD_SESSIONS = 8
-BOARD_RESOLUTIONS = 6
+BOARD_SESSIONS = 5
+BOARD_RESOLUTIONS = 5
 #: Coming weeks listed on a series' poster.
 POSTER_WEEKS = 8
 #: Agenda items listed on a poster (one A4 page).

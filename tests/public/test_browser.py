@@ -79,3 +79,17 @@ def test_print_button_opens_the_print_dialogue(town, page, live_server):
     page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
     page.click("[data-print]")
     page.wait_for_function("document.body.dataset.printed === 'yes'")
+
+
+def test_board_fills_a_tv_screen_without_scrolling(town, factories, page, live_server):
+    from datetime import timedelta
+
+    for day in (8, 9, 10):
+        factories.make_meeting(town.hehe, kind="joint_meeting", starts_in=timedelta(days=day),
+                               title="联席会议：老旧小区改造、加装电梯与停车管理协调推进会",
+                               capacity=40)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"/board/{town.hehe.id}?lang=zh_CN")
+    assert page.locator("[data-session]").count() == 5
+    assert page.evaluate("document.documentElement.scrollHeight") <= 1080
+    assert page.evaluate(OVERFLOW) <= 0
