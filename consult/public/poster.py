@@ -49,7 +49,8 @@ class Poster:
     agenda: list[str] = field(default_factory=list)
     more_items: int = 0
     weeks: list[Week] = field(default_factory=list)
-    #: Translated words: agenda, weeks, scan, cancelled, cancelled_week, more, time, place.
+    #: Translated words: agenda, weeks, scan, cancelled, cancelled_week, more, time, place,
+    #: and line ("%(label)s: %(value)s", a labelled line).
     words: dict[str, str] = field(default_factory=dict)
 
 
@@ -124,11 +125,13 @@ def poster_pdf(poster: Poster) -> bytes:
     if poster.kind:
         top = _paragraph(canvas, poster.kind, style(15, MUTED), margin, top, width) - 4
     top = _paragraph(canvas, poster.title, style(32, INK, leading=40), margin, top, width) - 14
-    top = _paragraph(canvas, f"{poster.words.get('time', '')}: {poster.when}",
-                     style(16), margin, top, width) - 4
+    line = poster.words.get("line", "%(label)s: %(value)s")
+    top = _paragraph(canvas, line % {"label": poster.words.get("time", ""),
+                                     "value": poster.when}, style(16), margin, top, width) - 4
     if poster.place:
-        top = _paragraph(canvas, f"{poster.words.get('place', '')}: {poster.place}",
-                         style(16), margin, top, width) - 4
+        top = _paragraph(canvas, line % {"label": poster.words.get("place", ""),
+                                         "value": poster.place}, style(16), margin, top,
+                         width) - 4
 
     qr_size = 150
     column = width - qr_size - 24

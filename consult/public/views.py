@@ -240,6 +240,8 @@ def _poster(meeting) -> Poster:
                              len(agenda) - len(shown)),
             "time": _("Time"),
             "place": _("Place"),
+            # A labelled line of the PDF, e.g. "Time: Friday 11 December 15:00".
+            "line": _("%(label)s: %(value)s"),
         },
     )
 
