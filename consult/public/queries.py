@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from consult.cases.models import Case, CaseEvent, Issue
+from consult.cases.queries import mask_name
 from consult.community.models import Community
 from consult.extensions import db
 from consult.meetings.models import Meeting
@@ -296,12 +297,6 @@ def _resolved_at(case: Case, resolution: Resolution, events) -> datetime:
                 and event.resolution_id == resolution.id:
             return event.at
     return resolution.created_at
-
-
-def mask_name(name: str | None) -> str | None:
-    from consult.cases.queries import mask_name as mask
-
-    return mask(name)
 
 
 # -- noticeboard and posters ----------------------------------------------------------

@@ -7,11 +7,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from consult.cases.labels import case_label
 from consult.i18n import current_language, label, session_time
 from consult.meetings.queries import get_meeting
 from consult.minutes.queries import public_masker
@@ -48,8 +58,6 @@ def iso_day(value: str | None) -> str:
 
 
 def _absolute(endpoint: str, **values) -> str:
-    from flask import url_for
-
     return current_app.config["BASE_URL"] + url_for(endpoint, **values)
 
 
@@ -137,13 +145,7 @@ def resolutions_csv(community_id: int):
 
 
 def _entry_title(record: dict) -> str:
-    return f"{record['agenda_item']['title']} · {label_outcome(record['outcome'])}"
-
-
-def label_outcome(outcome: str) -> str:
-    from consult.cases.labels import case_label
-
-    return str(case_label(outcome, "outcome"))
+    return f"{record['agenda_item']['title']} · {case_label(record['outcome'], 'outcome')}"
 
 
 def _entry_summary(record: dict) -> str:
