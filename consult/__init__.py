@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from consult.meetings.views import bp as meetings_bp
     from consult.minutes.views import bp as minutes_bp
     from consult.notices.views import bp as notices_bp
+    from consult.public.views import bp as public_bp
     from consult.votes.views import bp as votes_bp
     from consult.web.views import bp as web_bp
 
@@ -80,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
         minutes_bp,
         votes_bp,
         notices_bp,
+        public_bp,
     ):
         app.register_blueprint(blueprint)
     init_api(app)
