@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consult import audit
@@ -493,7 +493,11 @@ def cancel_meeting(meeting: Meeting, user) -> Meeting:
 
 
 def cancel_series(series: Series, user) -> int:
-    """Cancel a series: every occurrence not yet started; return how many were cancelled now."""
+    """Cancel a series: every occurrence not yet started; return how many were cancelled now.
+
+    The weeks already held stay: the rule is ended (UNTIL) at the last week that is not
+    cancelled, so calendars keep those weeks and drop only the ones cancelled now.
+    """
     if series.status == "cancelled":
         return 0
     now = utcnow()
@@ -511,8 +515,18 @@ def cancel_series(series: Series, user) -> int:
     series.status = "cancelled"
     series.sequence += 1
     db.session.flush()
-    audit.record("series.cancel", series, user, cancelled=len(upcoming))
-    notify.series_cancelled(series, user)
+    last_kept = db.session.scalar(
+        select(func.max(Meeting.recurrence_id)).where(
+            Meeting.series_id == series.id, Meeting.status != "cancelled"
+        )
+    )
+    rule = series.rrule
+    if last_kept is not None:
+        series.rrule = recurrence.ended(series.rrule, last_kept)
+        db.session.flush()
+    audit.record("series.cancel", series, user, cancelled=len(upcoming),
+                 rrule=[rule, series.rrule])
+    notify.series_cancelled(series, user, upcoming)
     return len(upcoming)
 
 

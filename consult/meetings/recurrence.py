@@ -279,6 +279,14 @@ def occurrences(value: str, dtstart: datetime, tz_name: str, after: datetime | N
     return found
 
 
+def ended(value: str, last: datetime) -> str:
+    """Return the normalised rule ``value`` ending at the UTC instant ``last`` (UNTIL,
+    inclusive; COUNT and any earlier bound are replaced)."""
+    parts = [p for p in value.split(";") if not p.startswith(("COUNT=", "UNTIL="))]
+    parts.append(f"UNTIL={last.astimezone(UTC).strftime(UTC_FORMAT)}")
+    return ";".join(parts)
+
+
 def ends(value: str) -> dict:
     """Return the rule's COUNT and UNTIL (UTC), for describing it."""
     parts = dict(piece.split("=", 1) for piece in value.split(";"))
