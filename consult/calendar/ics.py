@@ -6,8 +6,9 @@ touches the database, the request or the clock. A one-off session is one VEVENT 
 the session's UID; a series is one master VEVENT (the series' UID, RRULE) plus an
 override VEVENT, with the same UID and a RECURRENCE-ID, for each occurrence that differs
 from the rule. Skipped weeks are EXDATEs of the master in mail and files, and cancelled
-overrides (STATUS:CANCELLED) in feeds, which show cancelled one-offs the same way. A week someone signed up for alone is published
-as a standalone VEVENT with the occurrence's own UID, never as an orphan override.
+overrides (STATUS:CANCELLED) in feeds, which show cancelled one-offs the same way. A
+week someone signed up for alone is published as a standalone VEVENT with the
+occurrence's own UID, never as an orphan override.
 """
 
 from __future__ import annotations
