@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import click
@@ -153,7 +154,7 @@ def receive_command() -> None:
 
     from consult.mail.receive import MAX_BYTES, record_replies
 
-    raw = click.get_binary_stream("stdin").read(MAX_BYTES + 1)
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
         try:
             answered = record_replies(raw)
