@@ -169,8 +169,8 @@ def test_a_missing_column_is_named(app):
         (b"", "empty"),
         ("编号,标题\n".encode(), "missing"),
         ("编号,社区,类别,标题,上报时间\n".encode(), "no cases"),
-        ("编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12\n".encode("utf-16-le"),
-         "NUL"),
+        ("编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12\n"
+         .encode("utf-16-le"), "NUL"),
         (b"\xff\xfeA\x00\x00\xd8", "neither"),
         ("编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12,extra\n".encode(),
          "fields"),
@@ -201,9 +201,11 @@ def test_the_time_zone_is_the_installations(app):
 def test_cli_imports_the_sample(runner, app):
     result = runner.invoke(args=["cases", "import", str(SAMPLE)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines()[-1] == "20 new, 0 already imported (read as UTF-8 (BOM))."
+    last = result.output.strip().splitlines()[-1]
+    assert last == "20 new, 0 already imported (read as UTF-8 (BOM))."
     result = runner.invoke(args=["cases", "import", str(SAMPLE)])
-    assert result.output.strip().splitlines()[-1] == "0 new, 20 already imported (read as UTF-8 (BOM))."
+    last = result.output.strip().splitlines()[-1]
+    assert last == "0 new, 20 already imported (read as UTF-8 (BOM))."
     assert count_cases() == 20
 
 
