@@ -225,3 +225,28 @@ def test_the_invitations_list_is_for_staff(app, factories, api_as):
                                "partstat": "ACCEPTED"}]}
     assert api_as(factories.make_user("admin")).get(
         "/api/v1/sessions/0/invitations").status_code == 404
+
+
+def test_the_invitations_list_shows_answers_by_link_and_by_calendar_reply(
+    replies_on, client, factories, api_as, mailbox, runner
+):
+    import re
+
+    from tests.conftest import csrf_token_from
+
+    cadre = factories.make_user("cadre")
+    api = api_as(cadre)
+    meeting = factories.make_meeting(organiser=cadre)
+    invite(api, meeting, "wang.fang@example.org")
+    invite(api, meeting, "li.na@example.org")
+    sent = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in mailbox.send()}
+    # One answers with the signed link in the text of the mail...
+    text = sent["li.na@example.org"].get_body(("plain",)).get_content()
+    decline = re.findall(r"http://consult\.test(/rsvp/\S+)", text)[1]
+    token = csrf_token_from(client.get(decline).get_data(as_text=True))
+    assert client.post(decline, data={"csrf_token": token}).status_code == 302
+    # ...the other with the calendar client's Accept button.
+    assert receive(runner, reply_to(sent["wang.fang@example.org"], "ACCEPTED")).exit_code == 0
+    db.session.expire_all()
+    assert partstats(api, meeting) == {"wang.fang@example.org": "ACCEPTED",
+                                       "li.na@example.org": "DECLINED"}
