@@ -202,7 +202,7 @@ def test_cancelling_the_rest_of_a_series_keeps_its_held_weeks_in_every_client(
         first_local=factories.next_weekday_at(4, 15, weeks_ahead=-2), organiser=cadre,
         rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6")
     past = [w for w in weeks if w.starts_at < utcnow()]
-    assert len(past) == 2
+    assert len(past) in (2, 3)  # three on a Friday afternoon
     for week in past:
         week.status = "held"
     db.session.commit()
@@ -216,7 +216,7 @@ def test_cancelling_the_rest_of_a_series_keeps_its_held_weeks_in_every_client(
     assert len(clients.live(clients.icaljs(before, start, end))) == 6
 
     response = api.post(f"/api/v1/series/{series.id}/cancel", json={})
-    assert response.get_json()["cancelled"] == 4
+    assert response.get_json()["cancelled"] == 6 - len(past)
     db.session.expire_all()
     assert "COUNT" not in db.session.get(Series, series.id).rrule
     cancels = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in smtp()}
