@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from consult.accounts.models import User, hash_token
 from consult.calendar.models import FeedToken
 from consult.community.models import AllianceMember, Community, Unit
+from consult.enums import STAFF_ROLES
 from consult.extensions import db
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 from consult.permissions import visible_meetings_clause
@@ -130,39 +130,6 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
     return FeedScope(meeting_clause=single, series_clause=Series.id.in_(series_ids))
 
 
-def feed_etag(feed: FeedToken, scope: FeedScope) -> str:
-    """Return the feed's entity tag from what it would show, without building it:
-    the ids, versions and change times of its sessions and series."""
-    digest = hashlib.sha256()
-    digest.update(f"{feed.id}:{feed.scope}:{feed.community_id}:".encode())
-    digest.update(current_app.config["BASE_URL"].encode())
-    rows = db.session.execute(
-        select(Meeting.id, Meeting.updated_at, Meeting.sequence, Meeting.status)
-        .where(scope.meeting_clause)
-        .order_by(Meeting.id)
-    )
-    for row in rows:
-        digest.update(
-            f"|m{row.id}:{row.updated_at.isoformat()}:{row.sequence}:{row.status}".encode()
-        )
-    rows = db.session.execute(
-        select(
-            Series.id,
-            Series.updated_at,
-            Meeting.id.label("occurrence"),
-            Meeting.updated_at.label("changed"),
-        )
-        .join(Meeting, Meeting.series_id == Series.id)
-        .where(scope.series_clause)
-        .order_by(Series.id, Meeting.id)
-    )
-    for row in rows:
-        digest.update(
-            f"|s{row.id}:{row.updated_at.isoformat()}:{row.occurrence}:{row.changed.isoformat()}".encode()
-        )
-    return digest.hexdigest()[:40]
-
-
 @dataclass
 class FeedContent:
     meetings: list[Meeting] = field(default_factory=list)
@@ -188,6 +155,38 @@ def feed_content(scope: FeedScope) -> FeedContent:
         ).unique()
     )
     return FeedContent(meetings=meetings, series=series)
+
+
+def week_only(user, meeting: Meeting) -> bool:
+    """Return whether ``user`` follows only this week of a series: signed up for it (a
+    live registration), not staff, and not invited to the whole series. Such a person's
+    calendar holds that week as an event of its own, so the file they download is that
+    week alone; everyone else gets the whole series."""
+    if meeting.series_id is None or user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role in STAFF_ROLES:
+        return False
+    registered = db.session.scalar(
+        select(Registration.id).where(
+            Registration.meeting_id == meeting.id,
+            Registration.user_id == user.id,
+            Registration.status != "cancelled",
+        )
+    )
+    if registered is None:
+        return False
+    whole = db.session.scalar(
+        select(Invitation.id)
+        .join(Meeting, Meeting.id == Invitation.meeting_id)
+        .where(
+            Meeting.series_id == meeting.series_id,
+            Invitation.whole_series.is_(True),
+            Invitation.partstat != "DECLINED",
+            or_(Invitation.user_id == user.id, Invitation.email == user.email),
+        )
+        .limit(1)
+    )
+    return whole is None
 
 
 def meeting_invitations(meeting: Meeting) -> list[Invitation]:
