@@ -24,7 +24,12 @@ from consult.stats.dashboard import TABLES, headline_figures, table
 from consult.stats.queries import programme_stats
 from consult.web.dashboard import chart_of, csv_rows, headline_cards
 from consult.web.forms import StatsFilterForm
-from consult.web.queries import alliance_counts, community_choices, upcoming_sessions
+from consult.web.queries import (
+    alliance_counts,
+    community_choices,
+    upcoming_sessions,
+    waiting_for,
+)
 from consult.web.shell import SHELL_GLOBALS, user_or_visitor_on_error
 
 bp = Blueprint("web", __name__)
@@ -39,8 +44,10 @@ def _install_shell(state) -> None:
 
 @bp.route("/")
 def index():
-    """Show what Consult is, the upcoming sessions one may see, and one's shortcuts."""
-    return render_template("web/index.html", upcoming=upcoming_sessions(current_user))
+    """Show what Consult is, what waits for the reader, the upcoming sessions, shortcuts."""
+    waiting = waiting_for(current_user) if current_user.is_authenticated else None
+    return render_template("web/index.html", upcoming=upcoming_sessions(current_user),
+                           waiting=waiting)
 
 
 @bp.route("/stats")
