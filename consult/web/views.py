@@ -13,6 +13,7 @@ from flask import (
     jsonify,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -94,6 +95,13 @@ def stats_csv(name: str):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="consult-{name}.csv"'},
     )
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Serve the icon where browsers look for it without being told."""
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=86400)
 
 
 @bp.route("/healthz")
