@@ -136,7 +136,8 @@ def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, w
     assert [str(e["SUMMARY"]) for e in events] == ["和合周五说事日"]
 
     tab.after(page.locator("[data-panel=attendance] [data-action=cancel]").click, "cancelled")
-    registration = _fresh(db.session.scalars(select(Registration)).one())
+    _fresh()
+    registration = db.session.scalars(select(Registration)).one()
     assert registration.status == "cancelled"
     assert page.locator("[data-action=sign-up]").count() >= 1
 
@@ -180,7 +181,8 @@ def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_ra
     for case in cases:
         page.check(f"input[name=closes_cases][value='{case.id}']")
     secretary_tab.submit("form:has(textarea[name=text])", "resolution-recorded")
-    assert {c.status for c in _fresh(db.session.scalars(select(Case)).all())} == {"resolved"}
+    _fresh()
+    assert {c.status for c in db.session.scalars(select(Case))} == {"resolved"}
 
     cadre_tab = tabs("minutes", "cadre", width, language)
     cadre_tab.sign_in(cadre.email, PASSWORD)
@@ -192,7 +194,8 @@ def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_ra
     cadre_tab.after(waiting.locator("a").first.click, "minutes")
     cadre_tab.submit(f"form[action='/sessions/{meeting.id}/minutes/approve']", "approved")
     cadre_tab.submit(f"form[action='/sessions/{meeting.id}/minutes/publish']", "published")
-    minutes = _fresh(db.session.scalars(select(Minutes)).one())
+    _fresh()
+    minutes = db.session.scalars(select(Minutes)).one()
     assert minutes.status == "published"
 
     rep_tab = tabs("minutes", "representative", width, language)
@@ -207,5 +210,5 @@ def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_ra
     rating = db.session.scalars(select(Evaluation)).one()
     assert (rating.user_id, rating.issue_id, rating.rating) == (representative.id, issue.id,
                                                                "satisfied")
-    assert _fresh(db.session.get(Issue, issue.id)).evaluations
-    assert _fresh(db.session.get(Meeting, meeting.id)).status == "held"
+    assert db.session.get(Issue, issue.id).evaluations
+    assert db.session.get(Meeting, meeting.id).status == "held"
