@@ -243,7 +243,8 @@ def headline_figures(f: StatsFilter) -> list[Headline]:
         if filter_key not in documents:
             documents[filter_key] = programme_stats(
                 StatsFilter(f.community_id, f.start, f.end, args.get("source"),
-                            args.get("session_kind"))
+                            args.get("session_kind")),
+                issues_by_source=True,
             )
         value = documents[filter_key]
         for part in path:

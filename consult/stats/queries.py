@@ -52,11 +52,12 @@ def case_conditions(f: StatsFilter) -> list:
     return conditions
 
 
-def issue_conditions(f: StatsFilter) -> list:
+def issue_conditions(f: StatsFilter, by_source: bool = True) -> list:
     """Return the WHERE conditions on Issue that ``f`` asks for.
 
-    Issues follow the same filters as cases: ``source`` keeps the issues that group at
-    least one case of that source.
+    On the dashboard issues follow the same filters as cases: ``source`` keeps the issues
+    that group at least one case of that source. /api/v1/stats filters cases only by
+    source (API.md), hence ``by_source=False`` there.
     """
     conditions = []
     if f.community_id is not None:
@@ -65,7 +66,7 @@ def issue_conditions(f: StatsFilter) -> list:
         conditions.append(Issue.created_at >= f.start)
     if f.end is not None:
         conditions.append(Issue.created_at < f.end)
-    if f.source is not None:
+    if f.source is not None and by_source:
         conditions.append(
             Issue.id.in_(
                 select(Case.issue_id).where(Case.source == f.source, Case.issue_id.is_not(None))
@@ -107,8 +108,8 @@ def case_stats(f: StatsFilter) -> dict:
     }
 
 
-def issue_stats(f: StatsFilter) -> dict:
-    conditions = issue_conditions(f)
+def issue_stats(f: StatsFilter, by_source: bool = True) -> dict:
+    conditions = issue_conditions(f, by_source)
     total, resolved = db.session.execute(
         select(func.count(Issue.id), func.count(case((Issue.status.in_(DONE), 1)))).where(
             *conditions
@@ -127,6 +128,11 @@ def session_stats(f: StatsFilter) -> dict:
     return {"total": total, "held": held}
 
 
-def programme_stats(f: StatsFilter) -> dict:
-    """Return the statistics document of API.md for the filter ``f``."""
-    return {"cases": case_stats(f), "issues": issue_stats(f), "sessions": session_stats(f)}
+def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
+    """Return the statistics document of API.md for the filter ``f``.
+
+    ``issues_by_source``: issues follow the source filter too (the dashboard); the API
+    keeps API.md's rule that the source filters cases only.
+    """
+    return {"cases": case_stats(f), "issues": issue_stats(f, issues_by_source),
+            "sessions": session_stats(f)}

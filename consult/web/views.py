@@ -62,7 +62,7 @@ def stats():
     if form.validate():
         zone = current_app.config["CONSULT_TIMEZONE"]
         selected = form.to_filter(zone)
-        figures = programme_stats(selected)
+        figures = programme_stats(selected, issues_by_source=True)
         alliance = alliance_counts(selected.community_id)
         headlines = headline_cards(headline_figures(selected))
         kept = {k: v for k, v in request.args.items() if k in ("community", "from", "to")}
