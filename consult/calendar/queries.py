@@ -223,3 +223,51 @@ def alliance_units(community_id: int) -> list[Unit]:
 def all_communities() -> list[Community]:
     """Return every community, by name (the feed form's choices)."""
     return list(db.session.scalars(select(Community).order_by(Community.name)))
+
+
+#: How many units one search of the invitation picker shows (refine to see others).
+UNIT_SEARCH_LIMIT = 30
+
+
+@dataclass
+class UnitSearch:
+    """Alliance units matching a search, grouped by kind in the vocabulary's order."""
+
+    groups: list[tuple[str, list[Unit]]]
+    #: How many units match in all (more than shown when the search is too broad).
+    total: int
+    shown: int
+    #: Whether a name or a kind was asked for (without one, only the chosen are shown).
+    searched: bool = False
+
+
+def search_alliance_units(community_id: int, text: str = "", kind: str | None = None,
+                          chosen: tuple[int, ...] = (),
+                          limit: int = UNIT_SEARCH_LIMIT) -> UnitSearch:
+    """Return the alliance units of a community whose name contains ``text`` (and of
+    ``kind``), plus the ``chosen`` ones, grouped by unit kind; at most ``limit`` found."""
+    from sqlalchemy import func
+
+    from consult.enums import UNIT_KINDS
+
+    members = select(AllianceMember.unit_id).where(AllianceMember.community_id == community_id)
+    conditions = [Unit.id.in_(members)]
+    text = (text or "").strip()[:100]
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Unit.name.ilike(f"%{escaped}%", escape="\\"))
+    if kind in UNIT_KINDS:
+        conditions.append(Unit.kind == kind)
+    searched = bool(text or kind in UNIT_KINDS)
+    total = db.session.scalar(select(func.count(Unit.id)).where(*conditions)) if searched else 0
+    found = list(db.session.scalars(
+        select(Unit).where(*conditions).order_by(Unit.kind, Unit.name).limit(limit)
+    )) if searched else []
+    ids = {u.id for u in found}
+    extra = [i for i in chosen if i not in ids]
+    if extra:
+        found += db.session.scalars(select(Unit).where(Unit.id.in_(extra), Unit.id.in_(members)))
+    groups = [(k, sorted((u for u in found if u.kind == k), key=lambda u: u.name))
+              for k in UNIT_KINDS]
+    return UnitSearch([(k, units) for k, units in groups if units], total,
+                      min(total, limit), searched)

@@ -43,9 +43,11 @@ from consult.calendar.queries import (
     feed_scope,
     feed_window,
     meeting_invitations,
+    search_alliance_units,
     user_feeds,
     week_only,
 )
+from consult.enums import UNIT_KINDS
 from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.permissions import can, require, visible_or_404
@@ -234,7 +236,33 @@ def invite(meeting_id: int):
         meeting=meeting,
         form=form,
         invitations=meeting_invitations(meeting),
+        units=_unit_search(meeting, form.units.data or ()),
     )
+
+
+def _unit_search(meeting: Meeting, chosen=()):
+    """Search the alliance's units as the picker's query arguments say."""
+    return search_alliance_units(
+        meeting.community_id, request.args.get("unit_q", ""), request.args.get("unit_kind"),
+        tuple(chosen),
+    )
+
+
+@bp.route("/sessions/<int:meeting_id>/invite/units")
+@login_required
+def invite_units(meeting_id: int):
+    """Answer the unit picker's search with the matching units, grouped by kind (HTML)."""
+    meeting = _meeting_or_404(meeting_id)
+    require(current_user, "meeting.invite", meeting)
+    chosen = [int(v) for v in request.args.getlist("chosen") if v.isdigit() and len(v) < 12]
+    return render_template("calendar/_unit_results.html", search=_unit_search(meeting, chosen),
+                           field_name="invite-units", chosen=set(chosen))
+
+
+@bp.app_template_global("unit_kinds")
+def unit_kinds() -> tuple[str, ...]:
+    """Return the unit kinds, in the order the picker groups them."""
+    return UNIT_KINDS
 
 
 @bp.app_template_global("invite_panel")
