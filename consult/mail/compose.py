@@ -94,6 +94,7 @@ def compose(
     method: str | None = None,
     inline_png: tuple[str, bytes] | None = None,
     attachments: tuple[Attachment, ...] = (),
+    reply_to: str | None = None,
 ) -> EmailMessage:
     """Return a message: text and HTML alternatives, optionally an iTIP calendar part
     (``text/calendar; method=...``) as a third alternative, a PNG shown inline in the
@@ -104,6 +105,9 @@ def compose(
     # Headers take one flattened line: no stored text can break them (consult.text).
     msg["To"] = formataddr((header_text(recipient.name), recipient.email))
     msg["Subject"] = header_text(subject)
+    if reply_to:
+        # Answers (calendar replies included) go where `flask mail receive` reads them.
+        msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(utcnow())
     domain = bare_address(sender).partition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)
