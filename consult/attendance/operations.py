@@ -342,16 +342,47 @@ def _ensure_attendance_open(meeting: Meeting) -> None:
 
 
 def _mark_held(meeting: Meeting) -> None:
-    """Count who came; a session with attendance taken is "held"."""
+    """Count who came; a session that has started and someone attended is "held".
+
+    An early check-in (attendance opens a day before) does not make it held: the
+    session becomes held when attendance is taken after it started, or by
+    `hold_started_sessions` once its start has passed.
+    """
     db.session.flush()
     meeting.attended_count = db.session.scalar(
         select(func.count(Attendance.id)).where(
             Attendance.meeting_id == meeting.id, Attendance.status.in_(("present", "late"))
         )
     )
-    if meeting.status != "cancelled":
+    if meeting.status == "scheduled" and meeting.attended_count and utcnow() >= meeting.starts_at:
         meeting.status = "held"
+    elif meeting.status == "held" and not meeting.attended_count and not _has_minutes(meeting):
+        meeting.status = "scheduled"
     db.session.flush()
+
+
+def _has_minutes(meeting: Meeting) -> bool:
+    from consult.minutes.models import Minutes
+
+    return db.session.scalar(
+        select(func.count(Minutes.id)).where(Minutes.meeting_id == meeting.id)) > 0
+
+
+def hold_started_sessions(now=None) -> int:
+    """Mark "held" every scheduled session that has started and someone attended.
+
+    Attendance taken early (a check-in before the start) counts once the session has
+    started; `flask mail send` runs this with the reminders. The caller commits.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Meeting)
+        .where(Meeting.status == "scheduled", Meeting.starts_at <= now,
+               Meeting.attended_count > 0)
+        .values(status="held")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def _status(value: str) -> str:
