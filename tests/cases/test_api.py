@@ -310,7 +310,8 @@ def test_a_case_in_another_open_issue_is_refused(api_as, factories):
 def test_a_resolved_case_cannot_join_an_issue(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
+                        cadre, new_issue(cadre, [case])), cadre, [case])
     response = api_as(cadre).post("/api/v1/issues", json=_issue_body(cases=[case.id]))
     assert response.status_code == 422
 

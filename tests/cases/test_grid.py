@@ -107,7 +107,8 @@ def test_bad_time_limits_are_refused(app, value):
 def test_resolved_cases_are_never_overdue(factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
+                        cadre, new_issue(cadre, [case])), cadre, [case])
     case.level_since = utcnow() - timedelta(days=100)
     db.session.commit()
     assert not grid.is_overdue(case, utcnow())
@@ -123,7 +124,8 @@ def resolved_issue(factories):
     cadre = factories.make_user("cadre")
     cases = [new_case(cadre), new_case(cadre, title="电动车充电难")]
     issue = new_issue(cadre, cases)
-    resolve(agenda_item(factories.make_meeting(kind="joint_meeting", starts_in=PAST), cadre, issue), cadre, cases)
+    joint = factories.make_meeting(kind="joint_meeting", starts_in=PAST)
+    resolve(agenda_item(joint, cadre, issue), cadre, cases)
     names = ("赵敏", "钱伟", "孙丽", "李强")
     reps = [factories.make_user(representative=True, name=n) for n in names]
     return issue, cases, reps

@@ -43,7 +43,8 @@ def test_case_list_filters(client, login_as, factories):
     c = new_case(cadre)
     c.level, c.level_since = 2, utcnow() - timedelta(days=8)
     db.session.commit()
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [a])), cadre, [a])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [a])),
+            cadre, [a])
     login_as(cadre)
     hehe = a.community_id
 

@@ -190,7 +190,8 @@ def test_a_bad_resolution_changes_nothing(api_as, factories, hearing, make, fiel
     other = new_issue(cadre, [new_case(cadre, title="别的议题")], title="别的议题")
     done_case = new_case(cadre, title="已解决")
     done_issue = new_issue(cadre, [done_case], title="已解决议题")
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, done_issue), cadre, [done_case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, done_issue), cadre,
+            [done_case])
     # A case of another open issue, a case resolved in another issue, a case in no issue.
     ctx = {"cases": hearing["cases"], "elsewhere": other.cases[0], "done": done_case,
            "loose": new_case(cadre, title="无议题")}

@@ -204,7 +204,8 @@ def test_a_refused_resolution_keeps_the_input_and_changes_nothing(client, login_
     cadre, meeting = town["cadre"], town["meeting"]
     case = new_case(cadre)
     item = agenda_item(meeting, cadre, new_issue(cadre, [case]))
-    earlier = agenda_item(factories.make_meeting(starts_in=PAST), cadre, db.session.get(Issue, case.issue_id),
+    earlier = agenda_item(factories.make_meeting(starts_in=PAST), cadre,
+                          db.session.get(Issue, case.issue_id),
                           title="先前讨论")
     login_as(town["secretary"])
     url = f"/agenda/{item.id}/resolution"
