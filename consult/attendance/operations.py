@@ -118,7 +118,7 @@ def _has_waitlist(meeting_id: int) -> bool:
 
 def _place(registration: Registration, meeting: Meeting, actor, action: str) -> Registration:
     """Give ``registration`` a confirmed place if one is free, else a place in the queue."""
-    from consult.mail import notify
+    from consult.mail import notices, notify
 
     now = utcnow()
     # A re-sign-up joins the end of the queue like anyone else.
@@ -143,6 +143,8 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     audit.record(action, registration, actor, meeting=meeting.id, status=registration.status)
     if registration.status == "confirmed":
         notify.registration_confirmed(registration)
+    else:
+        notices.registration_waitlisted(registration)
     return registration
 
 
@@ -255,6 +257,9 @@ def cancel_registration(registration: Registration, actor) -> list[Registration]
     registration.cancelled_at = utcnow()
     db.session.flush()
     audit.record("registration.cancel", registration, actor, confirmed=was_confirmed)
+    from consult.mail import notices
+
+    notices.registration_cancelled(registration, actor)
     if not was_confirmed:
         return []
     release_place(meeting.id)

@@ -29,6 +29,14 @@ def signup_closed_reason(meeting: Meeting) -> str | None:
     return None
 
 
+def waitlist_count(meeting_id: int) -> int:
+    """Return how many people wait for a place in a session."""
+    return db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == meeting_id, Registration.status == "waitlisted")
+    ) or 0
+
+
 def waitlist_position(registration: Registration) -> int | None:
     """Return the registration's place on the waiting list (1 = next), or None."""
     if registration.status != "waitlisted":

@@ -527,6 +527,32 @@ def skip_occurrence(meeting: Meeting, user) -> Meeting:
     return cancel_meeting(meeting, user)
 
 
+def restore_occurrence(meeting: Meeting, user) -> Meeting:
+    """Bring back a skipped week of a series that is still going on and still to come.
+
+    Its venue must still be free; everyone invited or registered gets the updated
+    invitation (same UID, higher SEQUENCE).
+    """
+    _require_occurrence(meeting)
+    if meeting.status != "cancelled":
+        raise MeetingError(_l("This week is not skipped."), None, status=409)
+    if meeting.series.status == "cancelled":
+        raise MeetingError(_l("The whole series is cancelled; a week of it cannot come back."),
+                           None, status=409)
+    if meeting.starts_at <= utcnow():
+        raise MeetingError(_l("This week is past; it cannot come back."), None, status=409)
+    if meeting.venue_id is not None:
+        _check_free(meeting.venue_id, [(meeting.starts_at, meeting.ends_at)],
+                    exclude_meeting_id=meeting.id)
+    meeting.status = "scheduled"
+    meeting.cancelled_at = None
+    meeting.sequence += 1
+    db.session.flush()
+    audit.record("meeting.restore", meeting, user, series=meeting.series_id)
+    notify.meeting_changed(meeting, user, {"status"})
+    return meeting
+
+
 def move_occurrence(meeting: Meeting, starts_at: datetime, ends_at: datetime, user) -> Meeting:
     """Move one occurrence of a series to another time; the others stay."""
     _require_occurrence(meeting)

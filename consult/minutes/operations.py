@@ -20,6 +20,7 @@ from consult.community.models import Unit
 from consult.enums import OUTCOMES
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.mail import notices
 from consult.meetings.models import Meeting
 from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
 from consult.types import utcnow
@@ -383,12 +384,17 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
                     title=item.title, session=meeting.title))
     for case in cases:
         transition(case, "resolved", user, reason, resolution=resolution)
-    for values in actions:
-        db.session.add(ActionItem(resolution_id=resolution.id, status="open",
-                                  created_at=utcnow(), **values))
+    new_actions = [ActionItem(resolution_id=resolution.id, status="open", created_at=utcnow(),
+                              **values) for values in actions]
+    db.session.add_all(new_actions)
     db.session.flush()
+    for action in new_actions:
+        notices.action_assigned(action, meeting)
+    for case in cases:
+        notices.case_resolved(case, resolution, meeting)
     if outcome == "resolved" and item.issue is not None and item.issue.status in ACTIVE:
         resolve_issue(item.issue, resolution, user)
+        notices.issue_awaits_rating(item.issue, meeting)
     if left_open:
         _record_left_open(item.issue, left_open, reason_left_open, data, resolution, user)
     audit.record("resolution.create", resolution, user, outcome=outcome,
@@ -467,6 +473,7 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
     if version != current:
         raise StaleMinutes()
     now = utcnow()
+    was_approved = minutes is not None and minutes.status == "approved"
     try:
         with db.session.begin_nested():
             if minutes is None:
@@ -493,6 +500,8 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
         raise StaleMinutes() from None
     audit.record("minutes.save", minutes, user, session=meeting.id, version=minutes.version,
                  items=sorted(notes))
+    if (current == 0 or was_approved) and utcnow() >= meeting.starts_at:
+        notices.minutes_await_approval(meeting, user)
     if meeting.status == "scheduled" and utcnow() >= meeting.starts_at:
         meeting.status = "held"
         db.session.flush()
@@ -537,5 +546,8 @@ def approve_minutes(meeting: Meeting, user) -> Minutes:
 
 
 def publish_minutes(meeting: Meeting, user) -> Minutes:
-    """Publish approved minutes: residents can read them from now on."""
-    return _move_minutes(meeting, "approved", "published", user)
+    """Publish approved minutes: residents can read them from now on; those who attended
+    are told."""
+    minutes = _move_minutes(meeting, "approved", "published", user)
+    notices.minutes_published(meeting)
+    return minutes
