@@ -31,6 +31,7 @@ from consult.extensions import db
 from consult.i18n import session_time
 from consult.meetings.models import Invitation, Meeting, Registration
 from consult.permissions import can, require, visible_or_404
+from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
 
 bp = Blueprint("attendance", __name__)
@@ -207,6 +208,15 @@ def cancel(registration_id: int):
     else:
         flash(_("The registration is cancelled."), "info")
     return redirect(_back(session_url(meeting_id)))
+
+
+@bp.route("/me/signups")
+@login_required
+def my_signups():
+    """List one's own sign-ups: coming (with waiting-list places) and past."""
+    coming, past = queries.my_signups(_user())
+    return render_template("attendance/my_signups.html", coming=coming, past=past,
+                           now=utcnow())
 
 
 @bp.route("/sessions/<int:meeting_id>/proxy", methods=["GET", "POST"])

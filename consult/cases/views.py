@@ -279,6 +279,14 @@ def new_issue():
                            communities=queries.communities(), candidates=candidates)
 
 
+@bp.route("/issues/to-rate")
+@login_required
+def to_rate():
+    """List the resolved issues waiting for the signed-in representative's rating."""
+    return render_template("cases/to_rate.html",
+                           issues=queries.issues_to_rate(current_user._get_current_object()))
+
+
 @bp.route("/issues/<int:issue_id>")
 @login_required
 def issue(issue_id):
