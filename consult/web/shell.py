@@ -95,8 +95,9 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
             continue
         if entry.rule is not None and not can(user, entry.rule):
             continue
-        if entry.representatives and not any(
-                m.is_representative for m in getattr(user, "memberships", ())):
+        # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
+        if entry.representatives and (user.role != "resident" or not any(
+                m.is_representative for m in user.memberships)):
             continue
         url = nav_url(entry.endpoint)
         if url is not None:

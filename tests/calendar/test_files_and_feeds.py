@@ -235,7 +235,10 @@ def test_revoked_and_rotated_tokens_are_404(app, client, factories, login_as):
     path = url.removeprefix("http://consult.test")
     assert client.get(path).status_code == 200
     token = csrf_token_from(shown)
-    client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token})
+    asked = client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token})
+    assert "stops working" in asked.get_data(as_text=True)
+    assert client.get(path).status_code == 200  # not yet: only once confirmed
+    client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token, "confirmed": "1"})
     assert client.get(path).status_code == 404
     rotated = client.get("/me/calendars").get_data(as_text=True)
     new_path = rotated.split('id="new-feed-url"')[1].split('value="')[1].split('"')[0]

@@ -348,7 +348,7 @@ def test_private_session_posts_are_404_for_residents(client, login_as, cadre, fa
     login_as(factories.make_user())
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    for action in ("cancel", "skip", "cancel-series", "edit"):
+    for action in ("cancel", "skip", "cancel-series", "edit", "restore"):
         response = client.post(f"/sessions/{meeting.id}/{action}", data={"csrf_token": token})
         assert response.status_code == 404
     assert db.session.get(Meeting, meeting.id).status == "scheduled"
@@ -414,9 +414,11 @@ def test_other_roles_cannot_post_changes(client, login_as, cadre_api, factories,
     login_as(factories.make_user(role=role))
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    for action in ("cancel", "skip", "cancel-series", "edit", "move"):
-        response = client.post(f"/sessions/{first['id']}/{action}", data={"csrf_token": token})
-        assert response.status_code == 403
+    for action in ("cancel", "skip", "cancel-series", "edit", "move", "restore"):
+        for confirmation in ({}, {"confirmed": "1"}):
+            response = client.post(f"/sessions/{first['id']}/{action}",
+                                   data={"csrf_token": token, **confirmation})
+            assert response.status_code == 403
     assert db.session.get(Meeting, first["id"]).status == "scheduled"
 
 
@@ -473,7 +475,11 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
     login_as(cadre)
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    skipped = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
+    asked = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
+    assert asked.status_code == 200 and "can be restored" in asked.get_data(as_text=True)
+    assert db.session.get(Meeting, items[1]["id"]).status == "scheduled"
+    skipped = client.post(f"/sessions/{items[1]['id']}/skip",
+                          data={"csrf_token": token, "confirmed": "1"})
     assert skipped.status_code == 302
     moved_to = datetime.fromisoformat(items[2]["starts_at"]) + timedelta(days=1)
     moved = client.post(f"/sessions/{items[2]['id']}/move", data=_form(
@@ -490,12 +496,42 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
     page = client.get(f"/sessions/{items[2]['id']}").get_data(as_text=True)
     assert "data-moved" in page
 
+    asked = client.post(f"/sessions/{items[0]['id']}/cancel-series", data={"csrf_token": token})
+    assert "All 4 coming sessions" in asked.get_data(as_text=True)
     cancelled = client.post(f"/sessions/{items[0]['id']}/cancel-series",
-                            data={"csrf_token": token}, follow_redirects=True)
+                            data={"csrf_token": token, "confirmed": "1"},
+                            follow_redirects=True)
     assert "The series is cancelled (4 sessions)." in cancelled.get_data(as_text=True)
     db.session.expire_all()
     assert {m.status for m in db.session.get(Series, first["series"]).occurrences} == {
         "cancelled"}
+
+
+def test_a_skipped_week_is_restored(client, login_as, cadre_api, cadre, mailbox):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
+    items = cadre_api.get(f"/api/v1/sessions?series={first['series']}").get_json()["items"]
+    week = items[1]["id"]
+    cadre_api.post(f"/api/v1/sessions/{week}/invitations", json={"emails": ["li@example.org"]})
+    login_as(cadre)
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+    client.post(f"/sessions/{week}/skip", data={"csrf_token": token, "confirmed": "1"})
+    page = client.get(f"/sessions/{week}").get_data(as_text=True)
+    assert 'data-action="restore"' in page
+    before = len(mailbox.send())
+    response = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
+                           follow_redirects=True)
+    assert "This week is back on" in response.get_data(as_text=True)
+    db.session.expire_all()
+    restored = db.session.get(Meeting, week)
+    assert restored.status == "scheduled" and restored.cancelled_at is None
+    assert restored.sequence == 2  # skipped, then back
+    (update,) = mailbox.send()[before:]
+    assert "li@example.org" in str(update["To"]) and "Updated" in str(update["Subject"])
+    # Restoring what is not skipped changes nothing.
+    again = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
+                        follow_redirects=True)
+    assert "This week is not skipped." in again.get_data(as_text=True)
+    assert db.session.get(Meeting, week).sequence == 2
 
 
 def test_cancel_a_one_off_session(client, login_as, cadre):
@@ -504,8 +540,11 @@ def test_cancel_a_one_off_session(client, login_as, cadre):
     login_as(cadre)
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    response = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token},
-                           follow_redirects=True)
+    asked = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token})
+    assert "data-confirm" in asked.get_data(as_text=True)
+    assert db.session.get(Meeting, meeting.id).status == "scheduled"
+    response = client.post(f"/sessions/{meeting.id}/cancel",
+                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
 
     assert "This session has been cancelled." in response.get_data(as_text=True)
     db.session.expire_all()
