@@ -168,14 +168,21 @@ def _community(value, user) -> Community:
         return db.session.scalars(select(Community).where(Community.name == name)).one()
 
 
-def _venue(community: Community, name: str | None, kind: str, user) -> Venue | None:
-    """Return the community's venue called ``name``, creating it on first use."""
+def _venue(community: Community, name: str | None, kind: str, user,
+           create: bool = True) -> Venue | None:
+    """Return the community's venue called ``name``, creating it on first use when
+    ``create`` (the API, API.md); the pages choose from a list and create a venue only
+    as a deliberate "new venue", so a typo never makes one nor dodges the clash check."""
     if name is None:
         return None
     query = select(Venue).where(Venue.community_id == community.id, Venue.name == name)
     venue = db.session.scalar(query)
     if venue is not None:
         return venue
+    if not create:
+        raise MeetingError(
+            _l("%(community)s has no venue called %(name)s: choose one from the list, or "
+               "add it as a new venue.", community=community.name, name=name), "venue")
     try:
         with db.session.begin_nested():
             venue = Venue(
@@ -240,7 +247,7 @@ def create_meeting(data: dict, user) -> Meeting:
         series, intervals = _series_values(rule, starts, ends, tz_name)
         starts, ends = intervals[0]
     community = _community(data.get("community"), user)
-    venue = _venue(community, venue_name, kind, user)
+    venue = _venue(community, venue_name, kind, user, create=data.get("create_venue", True))
     if venue is not None:
         _check_free(venue.id, intervals or [(starts, ends)])
     common = {
@@ -435,7 +442,8 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         capacity = _capacity(data["capacity"])
 
     if "venue" in data:
-        venue = _venue(meeting.community, venue_name, meeting.kind, user)
+        venue = _venue(meeting.community, venue_name, meeting.kind, user,
+                       create=data.get("create_venue", True))
         venue_id = venue.id if venue else None
     time_changed = (starts, ends) != (meeting.starts_at, meeting.ends_at)
     venue_changed = venue_id != meeting.venue_id

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from consult.community.models import Venue
 from consult.extensions import db
 from consult.meetings import operations
 from consult.meetings.models import Meeting, Series
@@ -28,7 +29,7 @@ def _form(client, url: str, **fields) -> dict:
 def _new_session_form(client, start: datetime, **fields) -> dict:
     data = {
         "kind": "roundtable", "title": "社工委圆桌会", "community": "Hehe",
-        "venue": "Community hall", "starts_at": start.strftime(LOCAL),
+        "venue": "", "new_venue": "Community hall", "starts_at": start.strftime(LOCAL),
         "ends_at": (start + timedelta(hours=2)).strftime(LOCAL),
         "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"), "capacity": "30",
         "visibility": "", "host_unit": "", "description": "", "repeat": "none",
@@ -146,7 +147,7 @@ def _value(response, name: str) -> str | None:
     ({"repeat": "custom", "rrule": ""}, "Type the rule, or choose another pattern."),
     ({"repeat": "weekly", "end": "count", "count": ""}, "How many sessions?"),
     ({"repeat": "weekly", "end": "until", "until": ""}, "Which is the last date?"),
-    ({"host_unit": "不存在的单位"}, "No such unit."),
+    ({"host_unit": "不存在的单位"}, "Not a valid choice."),
     ({"timezone": "Europe/Berlin", "starts_at": "2027-03-28T02:30",
       "ends_at": "2027-03-28T04:00"},
      "This time does not exist in Europe/Berlin: the clocks change then."),
@@ -168,7 +169,35 @@ def test_bad_input_gives_a_field_error_keeps_the_input_and_saves_nothing(
     if "title" not in fields:
         assert _value(response, "title") == "楼道堆物协商会"
     assert _value(response, "description") == "请带上照片"
-    assert _value(response, "venue") == "Community hall"
+    assert _value(response, "new_venue") == "Community hall"
+
+
+def test_venues_and_host_units_are_chosen_from_lists(client, login_as, cadre, factories):
+    community = factories.make_community("Hehe")
+    factories.make_venue(community, name="议事厅")
+    factories.make_unit("和合物业公司", kind="property_company")
+    login_as(cadre)
+    page = client.get("/sessions/new").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="venue"', page)
+    assert re.search(r'<select[^>]*name="host_unit"', page)
+    assert '<option value="议事厅">' in page and '<option value="和合物业公司">' in page
+    start = local_start()
+    # A typo is no venue: nothing is created, nothing scheduled.
+    typo = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅室", new_venue=""))
+    assert typo.status_code == 200 and "Not a valid choice." in _errors(typo)
+    assert _count(Venue) == 1 and _count(Meeting) == 0
+    # The list's venue is used; it takes part in the clash check.
+    chosen = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅", new_venue="", host_unit="和合物业公司"))
+    assert chosen.status_code == 302
+    clash = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅", new_venue="", title="另一个会"))
+    assert clash.status_code == 200 and _count(Meeting) == 1
+    # A new venue is added only on purpose.
+    added = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="", new_venue="调解室"))
+    assert added.status_code == 302 and _count(Venue) == 2
 
 
 def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, login_as, cadre):
@@ -437,7 +466,7 @@ def test_reschedule_through_the_edit_form(client, login_as, cadre):
     response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
         client, f"/sessions/{meeting.id}/edit", title="改期的圆桌会",
         starts_at=later.strftime(LOCAL), ends_at=(later + timedelta(hours=1)).strftime(LOCAL),
-        venue="Room 3", capacity="", host_unit="", description=""))
+        venue="", new_venue="Room 3", capacity="", host_unit="", description=""))
 
     assert response.status_code == 302
     db.session.expire_all()
