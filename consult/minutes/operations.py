@@ -547,7 +547,10 @@ def approve_minutes(meeting: Meeting, user) -> Minutes:
 
 def publish_minutes(meeting: Meeting, user) -> Minutes:
     """Publish approved minutes: residents can read them from now on; those who attended
-    are told."""
+    are told by mail, and the community's group chats (resolutions, votes, cases closed)."""
+    from consult.notices import notify as channels
+
     minutes = _move_minutes(meeting, "approved", "published", user)
     notices.minutes_published(meeting)
+    channels.minutes_published(meeting)
     return minutes
