@@ -188,6 +188,19 @@ def engine_options(config: dict) -> dict:
     return options
 
 
+#: The languages of the interface, mail and calendars.
+LANGUAGES = ["zh_CN", "en"]
+
+
+def _default_language() -> str:
+    raw = _env("DEFAULT_LANGUAGE") or "zh_CN"
+    wanted = raw.replace("-", "_").lower()
+    for language in LANGUAGES:
+        if language.lower() == wanted:
+            return language
+    raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {raw!r}")
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask configuration mapping from the environment."""
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -245,7 +258,10 @@ def load_config(instance_path: Path) -> dict:
         "API_PER_PAGE_MAX": 100,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": timezone,
-        "LANGUAGES": ["zh_CN", "en"],
+        "LANGUAGES": list(LANGUAGES),
+        # Pages for browsers that name no supported language, and mail and calendar
+        # texts for people who chose none.
+        "DEFAULT_LANGUAGE": _default_language(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Cookies only travel over TLS when the site is served over TLS.

@@ -29,14 +29,17 @@ class RefusedInput(ValueError):
     """Input an operation refuses, with a message for the person who gave it.
 
     ``field`` names the form field or JSON field at fault (None: the input as a whole);
-    ``status`` is the API status to answer with (422, or 409 for a conflict).
+    ``status`` is the API status to answer with (422, or 409 for a conflict); ``code``
+    the API's machine code when it is more precise than the status's own.
     """
 
-    def __init__(self, message: str, field: str | None = None, status: int = 422):
+    def __init__(self, message: str, field: str | None = None, status: int = 422,
+                 code: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.code = code
 
 
 def unstorable(text: str) -> bool:
@@ -154,7 +157,7 @@ def api_error_response(exc: HTTPException):
 def refused_input_response(exc: RefusedInput):
     """Answer an operation's refusal with the API's error body."""
     extra = {"fields": {exc.field: [exc.message]}} if exc.field else {}
-    code = getattr(exc, "error_code", None) or CODES.get(exc.status, "invalid")
+    code = exc.code or getattr(exc, "error_code", None) or CODES.get(exc.status, "invalid")
     return api_error_response(ApiError(exc.status, code, exc.message, **extra))
 
 

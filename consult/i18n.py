@@ -1,7 +1,8 @@
 """Interface language and the labels of the programme's vocabularies.
 
 The language is, in order: ``?lang=`` (remembered in the session), the account's
-choice, the browser's Accept-Language, English.
+choice, the browser's Accept-Language, DEFAULT_LANGUAGE. Mail and calendar texts are
+in their recipient's language: their choice, else DEFAULT_LANGUAGE (``language_of``).
 """
 
 from __future__ import annotations
@@ -132,7 +133,18 @@ def select_locale() -> str:
     remembered = normalise_language(session.get("lang"))
     if remembered:
         return remembered
-    return _account_language() or browser_language() or "en"
+    return _account_language() or browser_language() or default_language()
+
+
+def default_language() -> str:
+    """Return DEFAULT_LANGUAGE: for visitors and recipients who chose no language."""
+    return normalise_language(current_app.config.get("DEFAULT_LANGUAGE")) or "zh_CN"
+
+
+def language_of(person_locale: str | None) -> str:
+    """Return the language of mail and calendar texts for someone whose setting is
+    ``person_locale`` (an account's ``locale``; None for no account or no choice)."""
+    return normalise_language(person_locale) or default_language()
 
 
 def current_language() -> str:

@@ -30,7 +30,8 @@ RULES: dict[str, frozenset[str]] = {
     "meeting.invite": ORGANISERS,
     "meeting.view": EVERYONE,
     "registration.create": EVERYONE,
-    "registration.proxy": ORGANISERS,
+    # Desk sign-up (someone without an account) is the secretary's job too.
+    "registration.proxy": STAFF,
     "registration.list": STAFF,
     "invitation.list": STAFF,
     "registration.cancel_any": ORGANISERS,

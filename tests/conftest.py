@@ -96,6 +96,9 @@ def app_config(database_url) -> dict:
         "RATELIMIT_ENABLED": False,
         "SMTP_HOST": None,
         "BASE_URL": "http://consult.test",
+        # The suite reads pages and mail in English unless a test asks otherwise; the
+        # installation's default (zh_CN) has tests of its own.
+        "DEFAULT_LANGUAGE": "en",
     }
 
 

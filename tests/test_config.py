@@ -258,3 +258,18 @@ def test_the_pragmas_hold_on_every_new_connection(tmp_path):
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         engine.dispose()
+
+
+@pytest.mark.parametrize(("value", "used"), [(None, "zh_CN"), ("en", "en"), ("zh-cn", "zh_CN"),
+                                             ("EN", "en")])
+def test_default_language(env, tmp_path, value, used):
+    if value is not None:
+        env.setenv("DEFAULT_LANGUAGE", value)
+    assert load_config(tmp_path)["DEFAULT_LANGUAGE"] == used
+
+
+@pytest.mark.parametrize("value", ["fr", "zh_TW", "chinese"])
+def test_an_unsupported_default_language_is_refused_by_name(env, tmp_path, value):
+    env.setenv("DEFAULT_LANGUAGE", value)
+    with pytest.raises(ConfigError, match="DEFAULT_LANGUAGE"):
+        load_config(tmp_path)

@@ -36,7 +36,7 @@ CONTRACT = {
     "meeting.invite": ORGANISERS,
     "meeting.view": EVERYONE,
     "registration.create": EVERYONE,
-    "registration.proxy": ORGANISERS,
+    "registration.proxy": STAFF,
     "registration.list": STAFF,
     "registration.cancel_any": ORGANISERS,
     "attendance.record": STAFF,

@@ -75,6 +75,10 @@ class ResolutionCreateSchema(StrictSchema):
     closes_cases = fields.List(StrictInt(), load_default=list)
     actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
     referred_unit = StrictInt(allow_none=True)
+    open_cases_reason = fields.String(allow_none=True, validate=validate.Length(max=20_000),
+                                      metadata={"description": (
+                                          "With outcome resolved: why cases of the issue "
+                                          "that this resolution does not close stay open")})
 
 
 class ActionSchema(Schema):

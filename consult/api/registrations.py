@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import fields
 
@@ -78,7 +79,7 @@ def _refused(exc: RefusedInput) -> ApiError:
 @blp.alt_response(404, description="No such session, or not visible to the caller")
 @blp.alt_response(409, description="Already registered; the session is cancelled or started")
 def create_registration(data, meeting_id: int):
-    """Sign up oneself, or (admin, cadre) someone without an account."""
+    """Sign up oneself, or (admin, cadre, secretary) someone without an account."""
     user = api_user()
     data = data or {}
     proxy = bool(data)
@@ -87,8 +88,8 @@ def create_registration(data, meeting_id: int):
         meeting = _meeting(meeting_id, user)
         if proxy:
             if not can(user, "registration.proxy"):
-                raise ApiError(403, "forbidden",
-                               "Only admins and cadres sign up people without an account.")
+                raise ApiError(403, "forbidden", _(
+                    "Only admins, cadres and secretaries sign up people without an account."))
             registration = operations.sign_up_proxy(meeting, data, user)
         else:
             require(user, "registration.create")

@@ -118,7 +118,7 @@ def _has_waitlist(meeting_id: int) -> bool:
 
 def _place(registration: Registration, meeting: Meeting, actor, action: str) -> Registration:
     """Give ``registration`` a confirmed place if one is free, else a place in the queue."""
-    from consult.mail import notify
+    from consult.mail import notices, notify
 
     now = utcnow()
     # A re-sign-up joins the end of the queue like anyone else.
@@ -143,6 +143,8 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     audit.record(action, registration, actor, meeting=meeting.id, status=registration.status)
     if registration.status == "confirmed":
         notify.registration_confirmed(registration)
+    else:
+        notices.registration_waitlisted(registration)
     return registration
 
 
@@ -255,6 +257,9 @@ def cancel_registration(registration: Registration, actor) -> list[Registration]
     registration.cancelled_at = utcnow()
     db.session.flush()
     audit.record("registration.cancel", registration, actor, confirmed=was_confirmed)
+    from consult.mail import notices
+
+    notices.registration_cancelled(registration, actor)
     if not was_confirmed:
         return []
     release_place(meeting.id)
@@ -342,16 +347,47 @@ def _ensure_attendance_open(meeting: Meeting) -> None:
 
 
 def _mark_held(meeting: Meeting) -> None:
-    """Count who came; a session with attendance taken is "held"."""
+    """Count who came; a session that has started and someone attended is "held".
+
+    An early check-in (attendance opens a day before) does not make it held: the
+    session becomes held when attendance is taken after it started, or by
+    `hold_started_sessions` once its start has passed.
+    """
     db.session.flush()
     meeting.attended_count = db.session.scalar(
         select(func.count(Attendance.id)).where(
             Attendance.meeting_id == meeting.id, Attendance.status.in_(("present", "late"))
         )
     )
-    if meeting.status != "cancelled":
+    if meeting.status == "scheduled" and meeting.attended_count and utcnow() >= meeting.starts_at:
         meeting.status = "held"
+    elif meeting.status == "held" and not meeting.attended_count and not _has_minutes(meeting):
+        meeting.status = "scheduled"
     db.session.flush()
+
+
+def _has_minutes(meeting: Meeting) -> bool:
+    from consult.minutes.models import Minutes
+
+    return db.session.scalar(
+        select(func.count(Minutes.id)).where(Minutes.meeting_id == meeting.id)) > 0
+
+
+def hold_started_sessions(now=None) -> int:
+    """Mark "held" every scheduled session that has started and someone attended.
+
+    Attendance taken early (a check-in before the start) counts once the session has
+    started; `flask mail send` runs this with the reminders. The caller commits.
+    """
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Meeting)
+        .where(Meeting.status == "scheduled", Meeting.starts_at <= now,
+               Meeting.attended_count > 0)
+        .values(status="held")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def _status(value: str) -> str:

@@ -29,6 +29,14 @@ def signup_closed_reason(meeting: Meeting) -> str | None:
     return None
 
 
+def waitlist_count(meeting_id: int) -> int:
+    """Return how many people wait for a place in a session."""
+    return db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.meeting_id == meeting_id, Registration.status == "waitlisted")
+    ) or 0
+
+
 def waitlist_position(registration: Registration) -> int | None:
     """Return the registration's place on the waiting list (1 = next), or None."""
     if registration.status != "waitlisted":
@@ -326,3 +334,32 @@ def series_open_to(series_id: int, user) -> tuple[Series, list[Meeting]]:
     if not occurrences and series.visibility == "private":
         abort(404)
     return series, occurrences
+
+
+@dataclass
+class MySignup:
+    """One of a person's sign-ups, for their "my sign-ups" page."""
+
+    registration: Registration
+    meeting: Meeting
+    position: int | None = None
+
+
+def my_signups(user) -> tuple[list[MySignup], list[MySignup]]:
+    """Return a person's sign-ups not cancelled: (coming, soonest first; past, latest first)."""
+    rows = db.session.scalars(
+        select(Registration)
+        .join(Meeting, Meeting.id == Registration.meeting_id)
+        .where(Registration.user_id == user.id, Registration.status != "cancelled")
+        .options(joinedload(Registration.meeting).joinedload(Meeting.venue))
+        .order_by(Meeting.starts_at)
+    ).all()
+    now = utcnow()
+    coming, past = [], []
+    for registration in rows:
+        meeting = registration.meeting
+        if meeting.ends_at >= now:
+            coming.append(MySignup(registration, meeting, waitlist_position(registration)))
+        else:
+            past.append(MySignup(registration, meeting))
+    return coming, list(reversed(past))

@@ -28,8 +28,11 @@ from consult.attendance.transactions import run_write
 from consult.community.models import AllianceMember, Community
 from consult.errors import RefusedInput
 from consult.extensions import db
+from consult.i18n import session_time
 from consult.meetings.models import Invitation, Meeting, Registration
 from consult.permissions import can, require, visible_or_404
+from consult.types import utcnow
+from consult.web.confirm import confirmation_page, confirmed
 
 bp = Blueprint("attendance", __name__)
 
@@ -151,11 +154,45 @@ def sign_up_series(series_id: int):
     return redirect(back)
 
 
+def _confirm_cancel(registration: Registration):
+    meeting = registration.meeting
+    when = session_time(meeting.starts_at, meeting.timezone)
+    if registration.user_id == current_user.id:
+        lines = [_("Your sign-up for “%(title)s” on %(when)s is cancelled.",
+                   title=meeting.title, when=when)]
+    else:
+        lines = [_("The sign-up of %(name)s for “%(title)s” on %(when)s is cancelled.",
+                   name=registration.name or getattr(registration.user, "name", ""),
+                   title=meeting.title, when=when)]
+    waiting = queries.waitlist_count(meeting.id)
+    if registration.status == "confirmed":
+        if waiting:
+            lines.append(_("The place goes to the first of the %(n)d people on the waiting "
+                           "list, who is told by mail.", n=waiting))
+        full = meeting.capacity is not None and meeting.confirmed_count >= meeting.capacity
+        if full or waiting:
+            lines.append(_("The session is full: signing up again later means joining the end "
+                           "of the waiting list."))
+    else:
+        lines.append(_("The place on the waiting list is given up."))
+    if registration.user_id is not None:
+        lines.append(_("A confirmation goes by mail to %(name)s.", name=registration.user.name))
+    return confirmation_page(
+        _("Cancel this sign-up?"), lines,
+        url_for("attendance.cancel", registration_id=registration.id),
+        _("Yes, cancel the sign-up"), _back(session_url(meeting.id)),
+        fields={"next": request.form.get("next", "")} if request.form.get("next") else None)
+
+
 @bp.route("/registrations/<int:registration_id>/cancel", methods=["POST"])
 @login_required
 def cancel(registration_id: int):
-    """Cancel a registration; the first person waiting gets the place."""
+    """Cancel a registration, once confirmed; the first person waiting gets the place."""
     user = _user()
+    if not confirmed():
+        registration = _registration(registration_id)
+        require(user, "registration.cancel", registration)
+        return _confirm_cancel(registration)
 
     def work():
         registration = _registration(registration_id)
@@ -171,6 +208,15 @@ def cancel(registration_id: int):
     else:
         flash(_("The registration is cancelled."), "info")
     return redirect(_back(session_url(meeting_id)))
+
+
+@bp.route("/me/signups")
+@login_required
+def my_signups():
+    """List one's own sign-ups: coming (with waiting-list places) and past."""
+    coming, past = queries.my_signups(_user())
+    return render_template("attendance/my_signups.html", coming=coming, past=past,
+                           now=utcnow())
 
 
 @bp.route("/sessions/<int:meeting_id>/proxy", methods=["GET", "POST"])

@@ -67,8 +67,9 @@ def session_calendar(meeting: Meeting, whole_series: bool = True) -> Calendar:
 
 def feed_name(feed: FeedToken) -> str:
     """Return the calendar name a feed shows in clients, in its owner's language."""
-    locale = feed.user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
+    from consult.i18n import language_of
+
+    with force_locale(language_of(feed.user.locale)):
         if feed.scope == "community":
             return _("%(community)s sessions", community=feed.community.name)
         return _("My sessions (%(name)s)", name=feed.user.name)

@@ -94,7 +94,8 @@ def _in_window(window):
 
 
 def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
-    """Return the WHERE clauses selecting the feed's sessions and series."""
+    """Return the WHERE clauses selecting the feed's sessions and series: a community's
+    public ones, or the owner's: signed up for, invited to, or organised by them."""
     if feed.scope == "community":
         # Community feeds carry public sessions only, whoever subscribes.
         base = (
@@ -110,11 +111,12 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
     owner = feed.user
     mine = or_(Invitation.user_id == owner.id, Invitation.email == owner.email)
     answered = Invitation.partstat != "DECLINED"
+    # The series the owner organises, whole, and those they are invited to, whole.
     whole_series = (
         select(Meeting.series_id)
         .join(Invitation, Invitation.meeting_id == Meeting.id)
         .where(mine, answered, Invitation.whole_series.is_(True), Meeting.series_id.is_not(None))
-    )
+    ).union(select(Series.id).where(Series.organiser_id == owner.id))
     registered = select(Registration.meeting_id).where(
         Registration.user_id == owner.id, Registration.status != "cancelled"
     )
@@ -123,7 +125,8 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
     visible = visible_meetings_clause(owner) & _in_window(window)
     single = (
         visible
-        & or_(Meeting.id.in_(registered), Meeting.id.in_(invited))
+        & or_(Meeting.id.in_(registered), Meeting.id.in_(invited),
+              Meeting.organiser_id == owner.id)
         & or_(Meeting.series_id.is_(None), Meeting.series_id.not_in(whole_series))
     )
     series_ids = select(Meeting.series_id).where(visible, Meeting.series_id.in_(whole_series))

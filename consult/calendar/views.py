@@ -52,6 +52,7 @@ from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.permissions import can, require, visible_or_404
 from consult.types import utcnow
+from consult.web.confirm import confirmation_page, confirmed
 
 bp = Blueprint("calendar", __name__)
 
@@ -165,8 +166,17 @@ def _webcal(url: str) -> str:
 @bp.route("/me/calendars/<int:feed_id>/rotate", methods=["POST"])
 @login_required
 def rotate(feed_id: int):
-    """Give a feed a new address; the old one stops working."""
+    """Give a feed a new address, once confirmed; the old one stops working."""
     old = _own_feed_or_404(feed_id)
+    if not confirmed():
+        return confirmation_page(
+            _("Renew this calendar's address?"),
+            [_("The current address stops working at once."),
+             _("Every phone or computer subscribed to it stops receiving updates until it "
+               "subscribes to the new address, which is shown only once."),
+             _("Your sessions and sign-ups stay as they are.")],
+            url_for("calendar.rotate", feed_id=feed_id), _("Yes, renew the address"),
+            url_for("calendar.feeds"))
     new, token = rotate_feed(old, current_user)
     db.session.commit()
     _remember_new(new, token)

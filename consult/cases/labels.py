@@ -85,6 +85,7 @@ LABELS: dict[str, dict] = {
         "level": _l("Grid level"),
         "issue": _l("Issue"),
         "comment": _l("Comment"),
+        "left_open": _l("Left open when its issue was resolved"),
     },
 }
 

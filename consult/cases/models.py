@@ -135,7 +135,7 @@ class CaseEvent(db.Model):
 
     __tablename__ = "case_events"
     __table_args__ = (
-        check_in("kind", ("created", "status", "level", "issue", "comment")),
+        check_in("kind", ("created", "status", "level", "issue", "comment", "left_open")),
         Index("ix_case_events_case_at", "case_id", "at"),
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from consult import audit
 from consult.cases.grid import ACTIVE, evaluation_quorum
-from consult.cases.labels import as_text
+from consult.cases.labels import as_text, case_label
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
@@ -70,8 +70,9 @@ def community_by_name(name, user, field: str = "community") -> Community:
 # -- cases ----------------------------------------------------------------------------
 
 
-def _event(case: Case, kind: str, user, reason: str = "", from_value=None, to_value=None,
-           resolution=None) -> CaseEvent:
+def case_event(case: Case, kind: str, user, reason: str = "", from_value=None, to_value=None,
+               resolution=None) -> CaseEvent:
+    """Add an event to a case's timeline (flushed with the caller's transaction)."""
     event = CaseEvent(
         case=case,
         kind=kind,
@@ -154,7 +155,7 @@ def create_case(data: dict, user, meeting=None) -> Case:
     )
     db.session.add(case)
     db.session.flush()
-    _event(case, "created", user, data.get("note") or "", to_value="open")
+    case_event(case, "created", user, data.get("note") or "", to_value="open")
     audit.record("case.create", case, user, source=case.source, category=case.category,
                  meeting=case.meeting_id)
     return case
@@ -166,8 +167,9 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
     stamp = CASE_MOVES.get((from_status, to_status))
     if stamp is None:
         raise CaseError(
-            _l("Case %(id)s is %(from)s and cannot become %(to)s.",
-               id=case.id, **{"from": from_status, "to": to_status}),
+            _l("Case %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
+               id=case.id, **{"from": case_label(from_status, "case_status"),
+                              "to": case_label(to_status, "case_status")}),
             "status",
         )
     if to_status == "resolved" and resolution is None:
@@ -184,7 +186,7 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
     if to_status == "resolved":
         with db.session.no_autoflush:
             resolution.cases.append(case)
-    _event(case, "status", user, reason, from_status, to_status, resolution)
+    case_event(case, "status", user, reason, from_status, to_status, resolution)
     db.session.flush()
     audit.record("case.status", case, user, status=[from_status, to_status], reason=reason,
                  resolution=getattr(resolution, "id", None))
@@ -197,7 +199,8 @@ def escalate_case(case: Case, user, reason: str = "") -> Case:
                         multiline=True) or ""
     if case.status not in ACTIVE:
         raise CaseError(
-            _l("A %(status)s case cannot be escalated.", status=case.status), "status"
+            _l("A case with the status “%(status)s” cannot be escalated.",
+               status=case_label(case.status, "case_status")), "status"
         )
     if case.level >= MAX_LEVEL:
         raise CaseError(
@@ -206,7 +209,7 @@ def escalate_case(case: Case, user, reason: str = "") -> Case:
     old = case.level
     case.level = old + 1
     case.level_since = utcnow()
-    _event(case, "level", user, reason, old, case.level)
+    case_event(case, "level", user, reason, old, case.level)
     db.session.flush()
     audit.record("case.escalate", case, user, level=[old, case.level], reason=reason)
     return case
@@ -216,7 +219,7 @@ def comment_case(case: Case, data: dict, user) -> CaseEvent:
     """Add a comment to a case's timeline."""
     text = clean_text(data.get("comment"), "comment", MAX_REASON, label=_l("comment"),
                       multiline=True)
-    event = _event(case, "comment", user, text)
+    event = case_event(case, "comment", user, text)
     db.session.flush()
     audit.record("case.comment", case, user)
     return event
@@ -230,8 +233,9 @@ def _issue_transition(issue: Issue, to_status: str, user, reason: str = "",
     from_status = issue.status
     if (from_status, to_status) not in ISSUE_MOVES:
         raise CaseError(
-            _l("Issue %(id)s is %(from)s and cannot become %(to)s.",
-               id=issue.id, **{"from": from_status, "to": to_status}),
+            _l("Issue %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
+               id=issue.id, **{"from": case_label(from_status, "issue_status"),
+                              "to": case_label(to_status, "issue_status")}),
             "status",
         )
     stamp = ISSUE_MOVES[(from_status, to_status)]
@@ -315,7 +319,8 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
             )
         if case.status not in ACTIVE:
             raise CaseError(
-                _l("Case %(id)s is %(status)s already.", id=case_id, status=case.status),
+                _l("Case %(id)s has the status “%(status)s” already.", id=case_id,
+                   status=case_label(case.status, "case_status")),
                 "cases",
             )
         if case.issue_id in busy and case.issue_id != exclude_issue:
@@ -331,7 +336,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
 def _put_in_issue(case: Case, issue: Issue, user) -> None:
     old = case.issue_id
     case.issue_id = issue.id
-    _event(case, "issue", user, issue.title, old, issue.id)
+    case_event(case, "issue", user, issue.title, old, issue.id)
     audit.record("case.issue", case, user, issue=[old, issue.id])
 
 

@@ -347,3 +347,22 @@ def backlog_issues(meeting) -> list[Issue]:
             .order_by(Issue.created_at, Issue.id)
         )
     )
+
+
+def issues_to_rate(user) -> list[Issue]:
+    """Return the resolved issues that wait for ``user``'s rating as a residents'
+    representative (of the issue's community, none given in the current round)."""
+    from consult.accounts.models import Membership
+
+    communities = select(Membership.community_id).where(
+        Membership.user_id == user.id, Membership.is_representative.is_(True))
+    rated = select(Evaluation.issue_id).where(
+        Evaluation.user_id == user.id, Evaluation.issue_id == Issue.id,
+        Evaluation.round == Issue.evaluation_round)
+    return list(db.session.scalars(
+        select(Issue)
+        .where(Issue.status == "resolved", Issue.community_id.in_(communities),
+               ~rated.exists())
+        .options(joinedload(Issue.community))
+        .order_by(Issue.resolved_at, Issue.id)
+    ))

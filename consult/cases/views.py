@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from consult.audit.describe import describe_action, describe_details
 from consult.cases import queries
 from consult.cases.forms import (
     CaseForm,
@@ -43,6 +44,18 @@ bp = Blueprint("cases", __name__)
 def _case_label(value, vocabulary):
     """Return the display name of a status, outcome or rating (templates)."""
     return case_label(value, vocabulary)
+
+
+@bp.app_template_global("audit_sentence")
+def _audit_sentence(entry):
+    """Return what an audit entry says happened, in the reader's language (templates)."""
+    return describe_action(entry)
+
+
+@bp.app_template_global("audit_details")
+def _audit_details(entry):
+    """Return an audit entry's details as sentences in the reader's language (templates)."""
+    return describe_details(entry)
 
 
 @bp.app_template_global("status_colour")
@@ -265,6 +278,14 @@ def new_issue():
             return redirect(url_for("cases.issue", issue_id=issue.id))
     return render_template("cases/new_issue.html", form=form, community=community,
                            communities=queries.communities(), candidates=candidates)
+
+
+@bp.route("/issues/to-rate")
+@login_required
+def to_rate():
+    """List the resolved issues waiting for the signed-in representative's rating."""
+    return render_template("cases/to_rate.html",
+                           issues=queries.issues_to_rate(current_user._get_current_object()))
 
 
 @bp.route("/issues/<int:issue_id>")

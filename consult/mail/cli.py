@@ -10,6 +10,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from consult.attendance.operations import hold_started_sessions
 from consult.extensions import db
 from consult.mail.delivery import (
     DeliveryReport,
@@ -31,10 +32,12 @@ def _fail(message: str) -> None:
 
 
 def _queue_reminders() -> int:
-    """Queue the reminders that are due, in a transaction of their own."""
+    """Queue the reminders that are due, in a transaction of their own; sessions that
+    have started with someone checked in early become held in the same stroke."""
     db.session.commit()
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    hold_started_sessions()
     queued = queue_due_reminders() + queue_due_sms_reminders()
     db.session.commit()
     return queued

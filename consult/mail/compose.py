@@ -11,7 +11,7 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import current_app, has_request_context, render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 
 from consult.calendar.ics import bare_address
@@ -37,20 +37,19 @@ def recipient_for_user(user) -> Recipient:
 
 
 def default_locale() -> str:
-    """The language of mail to people who chose none: the page's, else the default."""
-    if has_request_context():
-        from consult.i18n import current_language
+    """The language of mail to people who chose none: DEFAULT_LANGUAGE (never the
+    language of the page that caused the mail: that is the sender's)."""
+    from consult.i18n import default_language
 
-        return current_language()
-    return current_app.config.get("MAIL_LOCALE") or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return default_language()
 
 
 @contextmanager
 def in_language(recipient: Recipient) -> Iterator[str]:
     """Render the body of ``with`` in the recipient's language; yield its code."""
-    locale = recipient.locale or default_locale()
-    if locale not in current_app.config.get("LANGUAGES", [locale]):
-        locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    from consult.i18n import language_of
+
+    locale = language_of(recipient.locale)
     with force_locale(locale):
         yield locale
 

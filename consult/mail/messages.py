@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from consult.calendar import ics
 from consult.calendar.documents import ics_context, session_events
 from consult.mail.compose import Attachment, Recipient, compose, in_language, render_parts, when
+from consult.mail.notices import signups_url
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 
 
@@ -225,6 +226,7 @@ def _registration_message(template: str, registration: Registration,
         checkin, png = _checkin(registration)
         text, html = render_parts(
             template, recipient=recipient, registration=registration,
+            signups_url=signups_url() if has_endpoint("attendance.my_signups") else None,
             **_details(meeting, locale), **checkin,
         )
         subject = _SUBJECTS[template](title=meeting.title, date=_short_date(meeting, locale))

@@ -134,13 +134,51 @@ class _TimesForm(FlaskForm):
         return starts, ends
 
 
+def venue_choices(community_id: int | None = None, current: str | None = None) -> list:
+    """Return the venues to choose from (of one community, or every name once)."""
+    from sqlalchemy import select
+
+    from consult.community.models import Venue
+    from consult.extensions import db
+
+    query = select(Venue.name).distinct().order_by(Venue.name)
+    if community_id is not None:
+        query = query.where(Venue.community_id == community_id)
+    names = list(db.session.scalars(query))
+    if current and current not in names:
+        names.append(current)
+    return [("", _l("No venue")), *[(n, n) for n in names]]
+
+
+def unit_choices(current: str | None = None) -> list:
+    """Return the alliance units to choose a host from, by kind and name."""
+    from sqlalchemy import select
+
+    from consult.community.models import Unit
+    from consult.extensions import db
+
+    names = list(db.session.scalars(select(Unit.name).order_by(Unit.kind, Unit.name)))
+    if current and current not in names:
+        names.append(current)
+    return [("", _l("No host unit")), *[(n, n) for n in names]]
+
+
+def venue_data(form) -> dict:
+    """Return the operation's venue: the one chosen, or a new one named on purpose."""
+    new = (form.new_venue.data or "").strip()
+    if new:
+        return {"venue": new, "create_venue": True}
+    return {"venue": form.venue.data or None, "create_venue": False}
+
+
 class NewSessionForm(_TimesForm):
     """Schedule a session of any kind, one-off or repeating."""
 
     kind = SelectField(_l("Kind"), choices=[], validators=[DataRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     community = StringField(_l("Community"), validators=[DataRequired(), Length(max=120)])
-    venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
+    venue = SelectField(_l("Venue"), choices=[], validators=[Optional()])
+    new_venue = StringField(_l("Or a new venue"), validators=[Optional(), Length(max=200)])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     capacity = IntegerField(_l("Places"), validators=[Optional(), NumberRange(0, MAX_CAPACITY)])
     visibility = SelectField(
@@ -152,7 +190,7 @@ class NewSessionForm(_TimesForm):
         ]),
         default="",
     )
-    host_unit = StringField(_l("Host unit"), validators=[Optional(), Length(max=200)])
+    host_unit = SelectField(_l("Host unit"), choices=[], validators=[Optional()])
     description = TextAreaField(_l("Description"),
                                 validators=[Optional(), Length(max=MAX_DESCRIPTION)])
 
@@ -199,6 +237,7 @@ class NewSessionForm(_TimesForm):
         "title": "title",
         "community": "community",
         "venue": "venue",
+        "create_venue": "new_venue",
         "starts_at": "starts_at",
         "ends_at": "ends_at",
         "timezone": "timezone",
@@ -211,6 +250,8 @@ class NewSessionForm(_TimesForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind.choices = kind_choices()
+        self.venue.choices = venue_choices()
+        self.host_unit.choices = unit_choices()
         if not self.timezone.data:
             self.timezone.data = current_app.config["CONSULT_TIMEZONE"]
 
@@ -278,7 +319,7 @@ class NewSessionForm(_TimesForm):
             "kind": self.kind.data,
             "title": self.title.data,
             "community": self.community.data,
-            "venue": self.venue.data or None,
+            **venue_data(self),
             "starts_at": times[0],
             "ends_at": times[1],
             "timezone": zone_name,
@@ -294,9 +335,10 @@ class EditSessionForm(_TimesForm):
     """Reschedule a session, change its venue, places or description."""
 
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    venue = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
+    venue = SelectField(_l("Venue"), choices=[], validators=[Optional()])
+    new_venue = StringField(_l("Or a new venue"), validators=[Optional(), Length(max=200)])
     capacity = IntegerField(_l("Places"), validators=[Optional(), NumberRange(0, MAX_CAPACITY)])
-    host_unit = StringField(_l("Host unit"), validators=[Optional(), Length(max=200)])
+    host_unit = SelectField(_l("Host unit"), choices=[], validators=[Optional()])
     description = TextAreaField(_l("Description"),
                                 validators=[Optional(), Length(max=MAX_DESCRIPTION)])
 
@@ -306,7 +348,7 @@ class EditSessionForm(_TimesForm):
     def for_meeting(cls, meeting, **kwargs):
         """Return the form filled with the session's values (times in its own zone)."""
         tz = recurrence.zone(meeting.timezone)
-        return cls(
+        form = cls(
             title=meeting.title,
             venue=meeting.venue.name if meeting.venue else "",
             capacity=meeting.capacity,
@@ -316,6 +358,11 @@ class EditSessionForm(_TimesForm):
             ends_at=recurrence.wall_clock(meeting.ends_at, tz),
             **kwargs,
         )
+        form.venue.choices = venue_choices(meeting.community_id,
+                                           meeting.venue.name if meeting.venue else None)
+        form.host_unit.choices = unit_choices(
+            meeting.host_unit.name if meeting.host_unit else None)
+        return form
 
     def error_field(self, name: str | None):
         return getattr(self, name) if name in self.FIELDS else None
@@ -326,7 +373,7 @@ class EditSessionForm(_TimesForm):
             return None
         return {
             "title": self.title.data,
-            "venue": self.venue.data or None,
+            **venue_data(self),
             "capacity": self.capacity.data,
             "host_unit": self.host_unit.data or None,
             "description": self.description.data or "",

@@ -189,14 +189,21 @@ def _community(value, user) -> Community:
         return db.session.scalars(select(Community).where(Community.name == name)).one()
 
 
-def _venue(community: Community, name: str | None, kind: str, user) -> Venue | None:
-    """Return the community's venue called ``name``, creating it on first use."""
+def _venue(community: Community, name: str | None, kind: str, user,
+           create: bool = True) -> Venue | None:
+    """Return the community's venue called ``name``, creating it on first use when
+    ``create`` (the API, API.md); the pages choose from a list and create a venue only
+    as a deliberate "new venue", so a typo never makes one nor dodges the clash check."""
     if name is None:
         return None
     query = select(Venue).where(Venue.community_id == community.id, Venue.name == name)
     venue = db.session.scalar(query)
     if venue is not None:
         return venue
+    if not create:
+        raise MeetingError(
+            _l("%(community)s has no venue called %(name)s: choose one from the list, or "
+               "add it as a new venue.", community=community.name, name=name), "venue")
     try:
         with db.session.begin_nested():
             venue = Venue(
@@ -263,7 +270,7 @@ def create_meeting(data: dict, user) -> Meeting:
     else:
         _check_wall_clock(starts, tz_name)
     community = _community(data.get("community"), user)
-    venue = _venue(community, venue_name, kind, user)
+    venue = _venue(community, venue_name, kind, user, create=data.get("create_venue", True))
     if venue is not None:
         _check_free(venue.id, intervals or [(starts, ends)])
     common = {
@@ -466,7 +473,8 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         capacity = _capacity(data["capacity"])
 
     if "venue" in data:
-        venue = _venue(meeting.community, venue_name, meeting.kind, user)
+        venue = _venue(meeting.community, venue_name, meeting.kind, user,
+                       create=data.get("create_venue", True))
         venue_id = venue.id if venue else None
     time_changed = (starts, ends) != (meeting.starts_at, meeting.ends_at)
     venue_changed = venue_id != meeting.venue_id
@@ -575,6 +583,32 @@ def skip_occurrence(meeting: Meeting, user) -> Meeting:
     """Skip one week of a series (a holiday): cancel that occurrence only."""
     _require_occurrence(meeting)
     return cancel_meeting(meeting, user)
+
+
+def restore_occurrence(meeting: Meeting, user) -> Meeting:
+    """Bring back a skipped week of a series that is still going on and still to come.
+
+    Its venue must still be free; everyone invited or registered gets the updated
+    invitation (same UID, higher SEQUENCE).
+    """
+    _require_occurrence(meeting)
+    if meeting.status != "cancelled":
+        raise MeetingError(_l("This week is not skipped."), None, status=409)
+    if meeting.series.status == "cancelled":
+        raise MeetingError(_l("The whole series is cancelled; a week of it cannot come back."),
+                           None, status=409)
+    if meeting.starts_at <= utcnow():
+        raise MeetingError(_l("This week is past; it cannot come back."), None, status=409)
+    if meeting.venue_id is not None:
+        _check_free(meeting.venue_id, [(meeting.starts_at, meeting.ends_at)],
+                    exclude_meeting_id=meeting.id)
+    meeting.status = "scheduled"
+    meeting.cancelled_at = None
+    meeting.sequence += 1
+    db.session.flush()
+    audit.record("meeting.restore", meeting, user, series=meeting.series_id)
+    notify.meeting_changed(meeting, user, {"status"})
+    return meeting
 
 
 def move_occurrence(meeting: Meeting, starts_at: datetime, ends_at: datetime, user) -> Meeting:

@@ -16,13 +16,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from consult.attendance.transactions import run_write
 from consult.errors import RefusedInput
 from consult.extensions import db
+from consult.i18n import session_time
+from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
     EditSessionForm,
@@ -32,6 +34,7 @@ from consult.meetings.forms import (
 )
 from consult.permissions import can, require, visible_or_404
 from consult.types import utcnow
+from consult.web.confirm import confirmation_page, confirmed
 
 bp = Blueprint("meetings", __name__)
 
@@ -221,6 +224,7 @@ def show(meeting_id: int):
         google_url=links.google_calendar_url(meeting, page_url),
         may_edit=can(current_user, "meeting.edit"),
         may_cancel=can(current_user, "meeting.cancel"),
+        now=utcnow(),
     )
 
 
@@ -291,10 +295,35 @@ def _post_action(meeting_id: int, action, done_message):
     return redirect(url_for("meetings.show", meeting_id=meeting_id))
 
 
+def _when(meeting) -> str:
+    return session_time(meeting.starts_at, meeting.timezone)
+
+
+def _told(meeting) -> str:
+    n = len(notify.meeting_audience(meeting))
+    if not n:
+        return _("Nobody is invited or registered yet, so nobody is mailed.")
+    return ngettext("%(num)d person invited or registered gets a cancellation by mail.",
+                    "%(num)d people invited or registered get a cancellation by mail.", n)
+
+
+def _ask(meeting, endpoint: str, title: str, consequences: list[str], button: str):
+    return confirmation_page(title, consequences,
+                             url_for(endpoint, meeting_id=meeting.id), button,
+                             url_for("meetings.show", meeting_id=meeting.id))
+
+
 @bp.route("/sessions/<int:meeting_id>/cancel", methods=["POST"])
 @login_required
 def cancel(meeting_id: int):
-    """Cancel a session (for a series: this occurrence only)."""
+    """Cancel a session (for a series: this occurrence only), once confirmed."""
+    if not confirmed():
+        meeting = _require_change(meeting_id, "meeting.cancel")
+        return _ask(meeting, "meetings.cancel", _("Cancel this session?"), [
+            _("“%(title)s” on %(when)s is cancelled; nobody can sign up any more.",
+              title=meeting.title, when=_when(meeting)),
+            _told(meeting),
+        ], _("Yes, cancel the session"))
     return _post_action(
         meeting_id,
         lambda m: operations.cancel_meeting(m, current_user._get_current_object()),
@@ -305,7 +334,15 @@ def cancel(meeting_id: int):
 @bp.route("/sessions/<int:meeting_id>/skip", methods=["POST"])
 @login_required
 def skip(meeting_id: int):
-    """Skip this occurrence of a series (a holiday week)."""
+    """Skip this occurrence of a series (a holiday week), once confirmed."""
+    if not confirmed():
+        meeting = _require_change(meeting_id, "meeting.cancel")
+        return _ask(meeting, "meetings.skip", _("Skip this week?"), [
+            _("The session of %(when)s is skipped; the other weeks of “%(title)s” stay.",
+              title=meeting.title, when=_when(meeting)),
+            _told(meeting),
+            _("A skipped week can be restored from its page while it is still to come."),
+        ], _("Yes, skip this week"))
     return _post_action(
         meeting_id,
         lambda m: operations.skip_occurrence(m, current_user._get_current_object()),
@@ -313,10 +350,36 @@ def skip(meeting_id: int):
     )
 
 
+@bp.route("/sessions/<int:meeting_id>/restore", methods=["POST"])
+@login_required
+def restore(meeting_id: int):
+    """Bring back a skipped week of a series."""
+    return _post_action(
+        meeting_id,
+        lambda m: operations.restore_occurrence(m, current_user._get_current_object()),
+        lambda _m: _("This week is back on; everyone invited or registered is told."),
+    )
+
+
 @bp.route("/sessions/<int:meeting_id>/cancel-series", methods=["POST"])
 @login_required
 def cancel_series(meeting_id: int):
-    """Cancel the whole series this occurrence belongs to."""
+    """Cancel the whole series this occurrence belongs to, once confirmed."""
+    if not confirmed():
+        meeting = _require_change(meeting_id, "meeting.cancel")
+        if meeting.series is not None:
+            coming = sum(1 for m in meeting.series.occurrences
+                         if m.status == "scheduled" and m.starts_at > utcnow())
+            people = len(notify.series_audience(meeting.series))
+            return _ask(meeting, "meetings.cancel_series", _("Cancel the whole series?"), [
+                ngettext("The %(num)d coming session of “%(title)s” is cancelled.",
+                         "All %(num)d coming sessions of “%(title)s” are cancelled.", coming,
+                         title=meeting.series.title),
+                ngettext("%(num)d person invited or registered gets a cancellation by mail.",
+                         "%(num)d people invited or registered get a cancellation by mail.",
+                         people),
+                _("This cannot be undone: a new series would have to be scheduled."),
+            ], _("Yes, cancel the series"))
 
     def action(meeting):
         if meeting.series is None:

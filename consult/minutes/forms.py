@@ -11,6 +11,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -58,11 +59,21 @@ class ResolutionForm(FlaskForm):
                           choices=[(o, LABELS["outcome"][o]) for o in OUTCOMES])
     closes_cases = MultiCheckboxField(_l("Cases this resolution closes"), coerce=int)
     referred_unit = SelectField(_l("Referred to unit"), coerce=int, default=0)
+    open_cases_choice = RadioField(
+        _l("If the issue is resolved while some of its cases stay open"),
+        choices=[("defer", _l("Defer them to a later session")),
+                 ("reason", _l("Say why they stay open"))],
+        validators=[Optional()], validate_choice=True)
+    open_cases_reason = TextAreaField(_l("Why they stay open"),
+                                      validators=[Optional(), Length(max=20_000)])
     actions = FieldList(FormField(ActionForm), min_entries=3, max_entries=10)
 
     def __init__(self, cases=(), units=(), people=(), **kwargs):
         super().__init__(**kwargs)
         self.closes_cases.choices = [(c.id, f"#{c.id} {c.title}") for c in cases]
+        if not self.is_submitted():
+            # Every case still being handled starts ticked: resolving closes them.
+            self.closes_cases.data = [c.id for c in cases]
         unit_choices = [(0, "—"), *[(u.id, u.name) for u in units]]
         self.referred_unit.choices = unit_choices
         for entry in self.actions:
@@ -87,6 +98,9 @@ class ResolutionForm(FlaskForm):
             "closes_cases": list(self.closes_cases.data or []),
             "referred_unit": self.referred_unit.data or None,
             "actions": actions,
+            "open_cases_choice": self.open_cases_choice.data,
+            "open_cases_reason": (self.open_cases_reason.data
+                                  if self.open_cases_choice.data == "reason" else None),
         }
 
 

@@ -13,13 +13,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from consult import audit
 from consult.accounts.models import User
 from consult.cases.grid import ACTIVE
-from consult.cases.labels import as_text
+from consult.cases.labels import as_text, case_label
 from consult.cases.models import Case, Issue
-from consult.cases.operations import resolve_issue, transition
+from consult.cases.operations import case_event, resolve_issue, transition
 from consult.community.models import Unit
 from consult.enums import OUTCOMES
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.mail import notices
 from consult.meetings.models import Meeting
 from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
 from consult.types import utcnow
@@ -109,8 +110,8 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
             raise MinutesError(_l("The issue belongs to another community."), "issue")
         if issue.status not in ACTIVE:
             raise MinutesError(
-                _l("The issue is %(status)s; only open issues go on an agenda.",
-                   status=issue.status), "issue")
+                _l("The issue has the status “%(status)s”; only open issues go on an agenda.",
+                   status=case_label(issue.status, "issue_status")), "issue")
         if db.session.scalar(
             select(func.count(AgendaItem.id)).where(
                 AgendaItem.meeting_id == meeting.id, AgendaItem.issue_id == issue.id
@@ -271,19 +272,73 @@ def _closing_cases(item: AgendaItem, raw) -> list[Case]:
             )
         if case.status not in ACTIVE:
             raise MinutesError(
-                _l("Case %(id)s is %(status)s already.", id=case_id, status=case.status),
+                _l("Case %(id)s has the status “%(status)s” already.", id=case_id,
+                   status=case_label(case.status, "case_status")),
                 "closes_cases",
             )
         cases.append(case)
     return cases
 
 
+#: How the resolution form says why cases stay open when an issue is resolved.
+LEFT_OPEN_CHOICES = ("defer", "reason")
+
+
+def _left_open(item: AgendaItem, outcome: str, closing: list[Case],
+               data: dict) -> tuple[list[Case], str | None]:
+    """Return the cases of the item's issue a "resolved" outcome leaves open, and why.
+
+    Nothing closes silently: resolving an issue must close each of its cases still
+    being handled, or say why some stay open (``open_cases_reason``; the form's choice
+    "defer" gives a reason of its own).
+    """
+    if outcome != "resolved" or item.issue_id is None:
+        return [], None
+    closing_ids = {c.id for c in closing}
+    left = list(db.session.scalars(
+        select(Case).where(Case.issue_id == item.issue_id, Case.status.in_(ACTIVE),
+                           Case.id.not_in(closing_ids or [0])).order_by(Case.id)
+    ))
+    if not left:
+        return [], None
+    raw = data.get("open_cases_reason")
+    if raw is not None and not isinstance(raw, str):
+        raise MinutesError(_l("Say in words why cases stay open."), "open_cases_reason")
+    reason = (raw or "").strip()
+    if not reason and data.get("open_cases_choice") == "defer":
+        reason = as_text(_l("Deferred to a later session."))
+    if not reason:
+        raise MinutesError(
+            _l("Resolving the issue leaves %(cases)s open: close them, or say why they stay "
+               "open.", cases=", ".join(f"#{c.id}" for c in left)),
+            "open_cases_reason", code="cases_left_open")
+    reason = clean_text(reason, "open_cases_reason", MAX_TEXT, label=_l("reason"),
+                        multiline=True)
+    return left, reason
+
+
+def _record_left_open(issue: Issue, cases: list[Case], reason: str, data: dict,
+                      resolution: Resolution, user) -> None:
+    """Write on the timeline of the issue and of each case why they stay open."""
+    choice = "defer" if data.get("open_cases_choice") == "defer" else "reason"
+    ids = [c.id for c in cases]
+    audit.record("issue.cases_left_open", issue, user, cases=ids, choice=choice,
+                 reason=reason, resolution=resolution.id)
+    for case in cases:
+        case_event(case, "left_open", user, reason, resolution=resolution)
+        audit.record("case.left_open", case, user, issue=issue.id, choice=choice,
+                     reason=reason, resolution=resolution.id)
+
+
 def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
     """Record what the session decided on an agenda item, and close the cases it names.
 
-    {text, outcome, closes_cases: [case ids], actions?: [...], referred_unit?}. Every
-    case must be part of the item's issue and still being handled; one that is not and
-    nothing changes. The issue becomes resolved when the outcome is "resolved".
+    {text, outcome, closes_cases: [case ids], actions?: [...], referred_unit?,
+    open_cases_reason?, open_cases_choice?}. Every case must be part of the item's issue
+    and still being handled; one that is not and nothing changes. The issue becomes
+    resolved when the outcome is "resolved", which must close every case of the issue
+    still being handled or say why some stay open. Only a session that has started
+    resolves or closes anything.
     """
     meeting = item.meeting
     _refuse_cancelled(meeting)
@@ -291,7 +346,8 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
     outcome = data.get("outcome")
     if outcome not in OUTCOMES:
         raise MinutesError(
-            _l("Choose an outcome: %(values)s.", values=", ".join(OUTCOMES)), "outcome"
+            _l("Choose an outcome: %(values)s.",
+               values=", ".join(str(case_label(o, "outcome")) for o in OUTCOMES)), "outcome"
         )
     referred_unit_id = _int_or_none(data.get("referred_unit"), "referred_unit")
     if referred_unit_id is not None and db.session.get(Unit, referred_unit_id) is None:
@@ -306,6 +362,11 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         raise MinutesError(_l("This agenda item has a resolution already."), "agenda_item",
                            status=409)
     cases = _closing_cases(item, data.get("closes_cases"))
+    if (outcome == "resolved" or cases) and utcnow() < meeting.starts_at:
+        raise MinutesError(
+            _l("The session has not started yet: it cannot resolve an issue or close cases "
+               "before it is held."), "outcome", status=409, code="not_started")
+    left_open, reason_left_open = _left_open(item, outcome, cases, data)
 
     resolution = Resolution(agenda_item_id=item.id, text=text, outcome=outcome,
                             referred_unit_id=referred_unit_id,
@@ -323,12 +384,19 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
                     title=item.title, session=meeting.title))
     for case in cases:
         transition(case, "resolved", user, reason, resolution=resolution)
-    for values in actions:
-        db.session.add(ActionItem(resolution_id=resolution.id, status="open",
-                                  created_at=utcnow(), **values))
+    new_actions = [ActionItem(resolution_id=resolution.id, status="open", created_at=utcnow(),
+                              **values) for values in actions]
+    db.session.add_all(new_actions)
     db.session.flush()
+    for action in new_actions:
+        notices.action_assigned(action, meeting)
+    for case in cases:
+        notices.case_resolved(case, resolution, meeting)
     if outcome == "resolved" and item.issue is not None and item.issue.status in ACTIVE:
         resolve_issue(item.issue, resolution, user)
+        notices.issue_awaits_rating(item.issue, meeting)
+    if left_open:
+        _record_left_open(item.issue, left_open, reason_left_open, data, resolution, user)
     audit.record("resolution.create", resolution, user, outcome=outcome,
                  agenda_item=item.id, session=meeting.id, closes_cases=[c.id for c in cases],
                  actions=len(actions))
@@ -342,7 +410,8 @@ def report_action(action: ActionItem, data: dict, user) -> ActionItem:
     """Mark an action done with a note on what was done."""
     note = clean_text(data.get("note"), "note", MAX_TEXT, label=_l("note"), multiline=True)
     if action.status != "open":
-        raise MinutesError(_l("The action is %(status)s already.", status=action.status),
+        raise MinutesError(_l("The action has the status “%(status)s” already.",
+                                  status=case_label(action.status, "action_status")),
                            "status", status=409)
     action.status = "done"
     action.done_at = utcnow()
@@ -404,6 +473,7 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
     if version != current:
         raise StaleMinutes()
     now = utcnow()
+    was_approved = minutes is not None and minutes.status == "approved"
     try:
         with db.session.begin_nested():
             if minutes is None:
@@ -430,7 +500,9 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
         raise StaleMinutes() from None
     audit.record("minutes.save", minutes, user, session=meeting.id, version=minutes.version,
                  items=sorted(notes))
-    if meeting.status == "scheduled":
+    if (current == 0 or was_approved) and utcnow() >= meeting.starts_at:
+        notices.minutes_await_approval(meeting, user)
+    if meeting.status == "scheduled" and utcnow() >= meeting.starts_at:
         meeting.status = "held"
         db.session.flush()
         audit.record("meeting.held", meeting, user, status=["scheduled", "held"])
@@ -444,12 +516,19 @@ def _move_minutes(meeting: Meeting, from_status: str, to_status: str, user) -> M
                            status=409)
     if minutes.status != from_status:
         raise MinutesError(
-            _l("The minutes are %(status)s; only %(wanted)s minutes can become %(to)s.",
-               status=minutes.status, wanted=from_status, to=to_status),
+            _l("The minutes have the status “%(status)s”; only minutes with the status "
+               "“%(wanted)s” can become “%(to)s”.",
+               status=case_label(minutes.status, "minutes_status"),
+               wanted=case_label(from_status, "minutes_status"),
+               to=case_label(to_status, "minutes_status")),
             "status", status=409,
         )
-    minutes.status = to_status
     now = utcnow()
+    if to_status == "approved" and now < meeting.starts_at:
+        raise MinutesError(
+            _l("The session has not started yet; its minutes can be approved once it has."),
+            "status", status=409, code="not_started")
+    minutes.status = to_status
     if to_status == "approved":
         minutes.approved_at, minutes.approved_by_id = now, user.id
     else:
@@ -467,10 +546,11 @@ def approve_minutes(meeting: Meeting, user) -> Minutes:
 
 
 def publish_minutes(meeting: Meeting, user) -> Minutes:
-    """Publish approved minutes: residents can read them from now on; the community's
-    group chats are told (resolutions, votes, cases closed)."""
-    from consult.notices import notify as notices
+    """Publish approved minutes: residents can read them from now on; those who attended
+    are told by mail, and the community's group chats (resolutions, votes, cases closed)."""
+    from consult.notices import notify as channels
 
     minutes = _move_minutes(meeting, "approved", "published", user)
     notices.minutes_published(meeting)
+    channels.minutes_published(meeting)
     return minutes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import distinct, func, or_, select, true
+from sqlalchemy import case, distinct, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from consult.cases.grid import overdue_clause
@@ -24,20 +24,31 @@ AGENCY_KINDS = tuple(k for k in UNIT_KINDS if k not in ("owners_committee", "pro
 
 
 def upcoming_sessions(user, limit: int = 10) -> list[Meeting]:
-    """Return the next sessions ``user`` may see, soonest first, with community and venue."""
+    """Return the next sessions ``user`` may see, with community and venue: those of the
+    person's own communities first, then the others, each soonest first."""
+    query = select(Meeting).where(
+        Meeting.starts_at >= utcnow(),
+        Meeting.status != "cancelled",
+        visible_meetings_clause(user),
+    )
+    own = own_community_ids(user)
+    order = [Meeting.starts_at, Meeting.id]
+    if own:
+        order.insert(0, case((Meeting.community_id.in_(own), 0), else_=1))
     return list(
         db.session.scalars(
-            select(Meeting)
-            .where(
-                Meeting.starts_at >= utcnow(),
-                Meeting.status != "cancelled",
-                visible_meetings_clause(user),
-            )
-            .options(joinedload(Meeting.community), joinedload(Meeting.venue))
-            .order_by(Meeting.starts_at, Meeting.id)
+            query.options(joinedload(Meeting.community), joinedload(Meeting.venue))
+            .order_by(*order)
             .limit(limit)
         )
     )
+
+
+def own_community_ids(user) -> list[int]:
+    """Return the ids of the communities a signed-in person belongs to."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [m.community_id for m in user.memberships]
 
 
 def community_choices() -> list[tuple[int, str]]:

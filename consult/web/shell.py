@@ -26,6 +26,8 @@ class NavEntry:
     signed_in: bool = False
     #: One line shown with the shortcut on the home page.
     hint: object = ""
+    #: Only for residents' representatives (of any community).
+    representatives: bool = False
 
 
 NAV: tuple[NavEntry, ...] = (
@@ -37,6 +39,11 @@ NAV: tuple[NavEntry, ...] = (
              _l("Issues put to sessions, and their cases.")),
     NavEntry("minutes.actions", _l("Actions"), "nav.actions", True,
              _l("What resolutions asked units to do.")),
+    NavEntry("attendance.my_signups", _l("My sign-ups"), None, True,
+             _l("Your coming and past sign-ups, waiting lists, cancelling.")),
+    NavEntry("cases.to_rate", _l("To rate"), None, True,
+             _l("Resolved issues waiting for your rating as a representative."),
+             representatives=True),
     NavEntry("web.stats", _l("Statistics"), "stats.view", True,
              _l("Cases, issues and sessions in figures.")),
     NavEntry("admin.index", _l("Administration"), "admin.manage", True,
@@ -87,6 +94,10 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
         if entry.signed_in and not signed_in:
             continue
         if entry.rule is not None and not can(user, entry.rule):
+            continue
+        # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
+        if entry.representatives and (user.role != "resident" or not any(
+                m.is_representative for m in user.memberships)):
             continue
         url = nav_url(entry.endpoint)
         if url is not None:

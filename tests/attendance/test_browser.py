@@ -33,6 +33,9 @@ def test_resident_signs_up_waits_and_cancels(page, factories):
     assert page.locator("[data-mine=waitlisted]").inner_text().strip().endswith(
         "Waiting list, number 1")
     page.click("[data-action=cancel]")
+    # A page (no script) says what will happen and asks to confirm.
+    page.wait_for_selector("[data-confirm]")
+    page.click("[data-action=confirm]")
     page.wait_for_selector("[data-action=sign-up]")
     db.session.rollback()  # end the test's read snapshot: the server wrote meanwhile
     registration = db.session.scalar(select(Registration).where(

@@ -84,8 +84,14 @@ def test_cancel_from_the_page(client, login_as, factories):
     _sign_up(client, meeting)
     registration = db.session.scalar(select(Registration))
     token = csrf_token_from(_page(client, meeting))
+    # The first POST asks: the place of a full session would be lost.
+    asked = client.post(f"/registrations/{registration.id}/cancel", data={"csrf_token": token})
+    assert asked.status_code == 200 and "data-confirm" in asked.get_data(as_text=True)
+    assert "The session is full" in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Registration, registration.id).status == "confirmed"
     response = client.post(f"/registrations/{registration.id}/cancel",
-                           data={"csrf_token": token}, follow_redirects=True)
+                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
     assert "The registration is cancelled." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Registration, registration.id).status == "cancelled"
@@ -182,6 +188,16 @@ def test_cadre_signs_up_someone_and_prints_the_slip(client, login_as, factories)
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
 
 
+def test_the_secretary_reaches_desk_sign_up(client, login_as, factories):
+    meeting = factories.make_meeting(title="周五说事日")
+    login_as(factories.make_user(role="secretary"))
+    panel = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
+    assert f'href="/sessions/{meeting.id}/proxy"' in panel
+    response = _proxy(client, meeting, name="王秀英", phone="0936-6621188")
+    assert response.status_code == 302
+    assert db.session.scalar(select(Registration)).name == "王秀英"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -231,7 +247,7 @@ def test_proxy_for_a_cancelled_session_is_refused(client, login_as, factories):
 
 ROLES = ["admin", "cadre", "secretary", "resident", "unit_rep"]
 PAGES = {
-    "proxy": ("/sessions/{m}/proxy", {"admin", "cadre"}),
+    "proxy": ("/sessions/{m}/proxy", {"admin", "cadre", "secretary"}),
     "registrations": ("/sessions/{m}/registrations", {"admin", "cadre", "secretary"}),
     "attendance": ("/sessions/{m}/attendance", {"admin", "cadre", "secretary"}),
     "sheet": ("/sessions/{m}/attendance/sheet", {"admin", "cadre", "secretary"}),

@@ -213,6 +213,15 @@ def test_feed_etag_changes_when_the_owner_signs_up(app, client, factories, api_a
     assert uids(response) == {meeting.uid}
 
 
+def test_a_cadres_feed_carries_the_sessions_they_organise(app, client, factories, api_as):
+    cadre = factories.make_user("cadre")
+    organised = factories.make_meeting(organiser=cadre, kind="mediation")
+    factories.make_meeting(organiser=factories.make_user("cadre"))  # someone else's
+    series, _weeks = factories.make_calendar_series(organiser=cadre, title="周五说事日")
+    url = feed_path(api_as(cadre), {"scope": "mine"})
+    assert uids(client.get(url)) == {organised.uid, series.uid}
+
+
 def test_revoked_and_rotated_tokens_are_404(app, client, factories, login_as):
     user = factories.make_user()
     login_as(user)
@@ -225,7 +234,10 @@ def test_revoked_and_rotated_tokens_are_404(app, client, factories, login_as):
     path = url.removeprefix("http://consult.test")
     assert client.get(path).status_code == 200
     token = csrf_token_from(shown)
-    client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token})
+    asked = client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token})
+    assert "stops working" in asked.get_data(as_text=True)
+    assert client.get(path).status_code == 200  # not yet: only once confirmed
+    client.post(f"/me/calendars/{feed.id}/rotate", data={"csrf_token": token, "confirmed": "1"})
     assert client.get(path).status_code == 404
     rotated = client.get("/me/calendars").get_data(as_text=True)
     new_path = rotated.split('id="new-feed-url"')[1].split('value="')[1].split('"')[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -12,6 +14,9 @@ from tests.cases.builders import ROLES, agenda_item, audit_actions, new_case, ne
 
 CASE = {"title": "楼道堆放杂物影响通行", "description": "3号楼2单元楼道长期堆放纸箱。",
         "community": "Hehe", "category": "concern", "reporter": "王秀兰"}
+
+#: A session that has started: only those resolve issues and close cases.
+PAST = timedelta(hours=-2)
 
 
 def _count(model) -> int:
@@ -137,7 +142,7 @@ def test_the_case_names_the_resolution_that_closed_it(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
     issue = new_issue(cadre, [case])
-    meeting = factories.make_meeting(kind="joint_meeting")
+    meeting = factories.make_meeting(kind="joint_meeting", starts_in=PAST)
     item = agenda_item(meeting, cadre, issue)
     resolution = resolve(item, cadre, [case])
     body = api_as(cadre).get(f"/api/v1/cases/{case.id}").json
@@ -221,7 +226,7 @@ def test_escalating_a_missing_case_is_404(api_as, factories):
 def test_a_resolved_case_cannot_be_escalated(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    item = agenda_item(factories.make_meeting(), cadre, new_issue(cadre, [case]))
+    item = agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [case]))
     resolve(item, cadre, [case])
     response = api_as(cadre).post(f"/api/v1/cases/{case.id}/escalate", json={})
     assert response.status_code == 422
@@ -305,7 +310,8 @@ def test_a_case_in_another_open_issue_is_refused(api_as, factories):
 def test_a_resolved_case_cannot_join_an_issue(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(), cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
+                        cadre, new_issue(cadre, [case])), cadre, [case])
     response = api_as(cadre).post("/api/v1/issues", json=_issue_body(cases=[case.id]))
     assert response.status_code == 422
 

@@ -16,6 +16,9 @@ from consult.extensions import db
 from consult.types import utcnow
 from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue, resolve, snapshot
 
+#: A session that has started: only those resolve issues and close cases.
+PAST = timedelta(hours=-2)
+
 
 @pytest.mark.parametrize("from_status", CASE_STATUSES)
 @pytest.mark.parametrize("to_status", CASE_STATUSES)
@@ -24,7 +27,7 @@ def test_only_the_moves_of_the_table_are_allowed(factories, from_status, to_stat
     case = new_case(cadre)
     resolution = None
     if from_status != "open" or to_status == "resolved":
-        meeting = factories.make_meeting()
+        meeting = factories.make_meeting(starts_in=PAST)
         item = agenda_item(meeting, cadre, new_issue(cadre, [case]))
         resolution = resolve(item, cadre, [], outcome="deferred")
     # Put the case in ``from_status`` the way the data would have it.
@@ -104,7 +107,8 @@ def test_bad_time_limits_are_refused(app, value):
 def test_resolved_cases_are_never_overdue(factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(), cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
+                        cadre, new_issue(cadre, [case])), cadre, [case])
     case.level_since = utcnow() - timedelta(days=100)
     db.session.commit()
     assert not grid.is_overdue(case, utcnow())
@@ -120,7 +124,8 @@ def resolved_issue(factories):
     cadre = factories.make_user("cadre")
     cases = [new_case(cadre), new_case(cadre, title="电动车充电难")]
     issue = new_issue(cadre, cases)
-    resolve(agenda_item(factories.make_meeting(kind="joint_meeting"), cadre, issue), cadre, cases)
+    joint = factories.make_meeting(kind="joint_meeting", starts_in=PAST)
+    resolve(agenda_item(joint, cadre, issue), cadre, cases)
     names = ("赵敏", "钱伟", "孙丽", "李强")
     reps = [factories.make_user(representative=True, name=n) for n in names]
     return issue, cases, reps
@@ -184,7 +189,7 @@ def test_a_reopened_issue_is_resolved_again_and_rated_afresh(api_as, factories, 
     db.session.expire_all()
     issue = db.session.get(Issue, issue.id)
     cadre = factories.make_user("cadre")
-    item = agenda_item(factories.make_meeting(kind="roundtable"), cadre, issue)
+    item = agenda_item(factories.make_meeting(kind="roundtable", starts_in=PAST), cadre, issue)
     resolve(item, cadre, [db.session.get(Case, c.id) for c in cases], text="再次清理并每周巡查")
     # Same representatives, new round.
     assert _rate(api_as, reps[0], issue, "satisfied").status_code == 201

@@ -15,6 +15,9 @@ from consult.types import utcnow
 from tests.cases.builders import ROLES, agenda_item, new_case, new_issue, resolve
 from tests.conftest import csrf_token_from
 
+#: A session that has started: only those resolve issues and close cases.
+PAST = timedelta(hours=-2)
+
 
 def _ids(html: str, attribute: str = "data-case") -> list[int]:
     return [int(x) for x in re.findall(rf'<tr {attribute}="(\d+)"', html)]
@@ -40,7 +43,8 @@ def test_case_list_filters(client, login_as, factories):
     c = new_case(cadre)
     c.level, c.level_since = 2, utcnow() - timedelta(days=8)
     db.session.commit()
-    resolve(agenda_item(factories.make_meeting(), cadre, new_issue(cadre, [a])), cadre, [a])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [a])),
+            cadre, [a])
     login_as(cadre)
     hehe = a.community_id
 
@@ -215,7 +219,7 @@ def test_a_private_session_stays_hidden(client, login_as, factories):
 def test_the_case_page_shows_timeline_resolution_and_audit(client, login_as, factories):
     cadre = factories.make_user("cadre", name="刘书记")
     case = new_case(cadre, reporter="王秀兰")
-    meeting = factories.make_meeting(kind="joint_meeting", title="联席会议")
+    meeting = factories.make_meeting(kind="joint_meeting", title="联席会议", starts_in=PAST)
     item = agenda_item(meeting, cadre, new_issue(cadre, [case]), title="楼道治理")
     resolution = resolve(item, cadre, [case])
     login_as(cadre)
@@ -306,7 +310,7 @@ def test_representatives_evaluate_on_the_issue_page(client, login_as, factories)
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
     issue = new_issue(cadre, [case])
-    resolve(agenda_item(factories.make_meeting(), cadre, issue), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, issue), cadre, [case])
     rep = factories.make_user(representative=True, name="赵敏")
     login_as(rep)
     page = client.get(f"/issues/{issue.id}").get_data(as_text=True)
@@ -329,7 +333,7 @@ def test_a_resident_who_is_no_representative_sees_no_rating_form(client, login_a
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
     issue = new_issue(cadre, [case])
-    resolve(agenda_item(factories.make_meeting(), cadre, issue), cadre, [case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, issue), cadre, [case])
     login_as(factories.make_user())
     page = client.get(f"/issues/{issue.id}").get_data(as_text=True)
     assert 'name="rating"' not in page

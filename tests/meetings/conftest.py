@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.mail.conftest import mailbox  # noqa: F401 (the real SMTP sink, for mail tests)
+
 SESSION_KEYS = {
     "id", "kind", "title", "community", "venue", "starts_at", "ends_at", "timezone", "status",
     "capacity", "confirmed", "waitlisted", "sequence", "series", "visibility", "ics_url",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from consult.community.models import Venue
 from consult.extensions import db
 from consult.meetings import operations
 from consult.meetings.models import Meeting, Series
@@ -28,7 +29,7 @@ def _form(client, url: str, **fields) -> dict:
 def _new_session_form(client, start: datetime, **fields) -> dict:
     data = {
         "kind": "roundtable", "title": "社工委圆桌会", "community": "Hehe",
-        "venue": "Community hall", "starts_at": start.strftime(LOCAL),
+        "venue": "", "new_venue": "Community hall", "starts_at": start.strftime(LOCAL),
         "ends_at": (start + timedelta(hours=2)).strftime(LOCAL),
         "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"), "capacity": "30",
         "visibility": "", "host_unit": "", "description": "", "repeat": "none",
@@ -146,7 +147,7 @@ def _value(response, name: str) -> str | None:
     ({"repeat": "custom", "rrule": ""}, "Type the rule, or choose another pattern."),
     ({"repeat": "weekly", "end": "count", "count": ""}, "How many sessions?"),
     ({"repeat": "weekly", "end": "until", "until": ""}, "Which is the last date?"),
-    ({"host_unit": "不存在的单位"}, "No such unit."),
+    ({"host_unit": "不存在的单位"}, "Not a valid choice."),
     ({"timezone": "Europe/Berlin", "starts_at": "2027-03-28T02:30",
       "ends_at": "2027-03-28T04:00"},
      "This time does not exist in Europe/Berlin: the clocks change then."),
@@ -168,7 +169,35 @@ def test_bad_input_gives_a_field_error_keeps_the_input_and_saves_nothing(
     if "title" not in fields:
         assert _value(response, "title") == "楼道堆物协商会"
     assert _value(response, "description") == "请带上照片"
-    assert _value(response, "venue") == "Community hall"
+    assert _value(response, "new_venue") == "Community hall"
+
+
+def test_venues_and_host_units_are_chosen_from_lists(client, login_as, cadre, factories):
+    community = factories.make_community("Hehe")
+    factories.make_venue(community, name="议事厅")
+    factories.make_unit("和合物业公司", kind="property_company")
+    login_as(cadre)
+    page = client.get("/sessions/new").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="venue"', page)
+    assert re.search(r'<select[^>]*name="host_unit"', page)
+    assert '<option value="议事厅">' in page and '<option value="和合物业公司">' in page
+    start = local_start()
+    # A typo is no venue: nothing is created, nothing scheduled.
+    typo = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅室", new_venue=""))
+    assert typo.status_code == 200 and "Not a valid choice." in _errors(typo)
+    assert _count(Venue) == 1 and _count(Meeting) == 0
+    # The list's venue is used; it takes part in the clash check.
+    chosen = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅", new_venue="", host_unit="和合物业公司"))
+    assert chosen.status_code == 302
+    clash = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="议事厅", new_venue="", title="另一个会"))
+    assert clash.status_code == 200 and _count(Meeting) == 1
+    # A new venue is added only on purpose.
+    added = client.post("/sessions/new", data=_new_session_form(
+        client, start, venue="", new_venue="调解室"))
+    assert added.status_code == 302 and _count(Venue) == 2
 
 
 def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, login_as, cadre):
@@ -348,7 +377,7 @@ def test_private_session_posts_are_404_for_residents(client, login_as, cadre, fa
     login_as(factories.make_user())
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    for action in ("cancel", "skip", "cancel-series", "edit"):
+    for action in ("cancel", "skip", "cancel-series", "edit", "restore"):
         response = client.post(f"/sessions/{meeting.id}/{action}", data={"csrf_token": token})
         assert response.status_code == 404
     assert db.session.get(Meeting, meeting.id).status == "scheduled"
@@ -414,9 +443,11 @@ def test_other_roles_cannot_post_changes(client, login_as, cadre_api, factories,
     login_as(factories.make_user(role=role))
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    for action in ("cancel", "skip", "cancel-series", "edit", "move"):
-        response = client.post(f"/sessions/{first['id']}/{action}", data={"csrf_token": token})
-        assert response.status_code == 403
+    for action in ("cancel", "skip", "cancel-series", "edit", "move", "restore"):
+        for confirmation in ({}, {"confirmed": "1"}):
+            response = client.post(f"/sessions/{first['id']}/{action}",
+                                   data={"csrf_token": token, **confirmation})
+            assert response.status_code == 403
     assert db.session.get(Meeting, first["id"]).status == "scheduled"
 
 
@@ -435,7 +466,7 @@ def test_reschedule_through_the_edit_form(client, login_as, cadre):
     response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
         client, f"/sessions/{meeting.id}/edit", title="改期的圆桌会",
         starts_at=later.strftime(LOCAL), ends_at=(later + timedelta(hours=1)).strftime(LOCAL),
-        venue="Room 3", capacity="", host_unit="", description=""))
+        venue="", new_venue="Room 3", capacity="", host_unit="", description=""))
 
     assert response.status_code == 302
     db.session.expire_all()
@@ -473,7 +504,11 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
     login_as(cadre)
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    skipped = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
+    asked = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
+    assert asked.status_code == 200 and "can be restored" in asked.get_data(as_text=True)
+    assert db.session.get(Meeting, items[1]["id"]).status == "scheduled"
+    skipped = client.post(f"/sessions/{items[1]['id']}/skip",
+                          data={"csrf_token": token, "confirmed": "1"})
     assert skipped.status_code == 302
     moved_to = datetime.fromisoformat(items[2]["starts_at"]) + timedelta(days=1)
     moved = client.post(f"/sessions/{items[2]['id']}/move", data=_form(
@@ -490,12 +525,42 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
     page = client.get(f"/sessions/{items[2]['id']}").get_data(as_text=True)
     assert "data-moved" in page
 
+    asked = client.post(f"/sessions/{items[0]['id']}/cancel-series", data={"csrf_token": token})
+    assert "All 4 coming sessions" in asked.get_data(as_text=True)
     cancelled = client.post(f"/sessions/{items[0]['id']}/cancel-series",
-                            data={"csrf_token": token}, follow_redirects=True)
+                            data={"csrf_token": token, "confirmed": "1"},
+                            follow_redirects=True)
     assert "The series is cancelled (4 sessions)." in cancelled.get_data(as_text=True)
     db.session.expire_all()
     assert {m.status for m in db.session.get(Series, first["series"]).occurrences} == {
         "cancelled"}
+
+
+def test_a_skipped_week_is_restored(client, login_as, cadre_api, cadre, mailbox):
+    first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
+    items = cadre_api.get(f"/api/v1/sessions?series={first['series']}").get_json()["items"]
+    week = items[1]["id"]
+    cadre_api.post(f"/api/v1/sessions/{week}/invitations", json={"emails": ["li@example.org"]})
+    login_as(cadre)
+    token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
+    client.post(f"/sessions/{week}/skip", data={"csrf_token": token, "confirmed": "1"})
+    page = client.get(f"/sessions/{week}").get_data(as_text=True)
+    assert 'data-action="restore"' in page
+    before = len(mailbox.send())
+    response = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
+                           follow_redirects=True)
+    assert "This week is back on" in response.get_data(as_text=True)
+    db.session.expire_all()
+    restored = db.session.get(Meeting, week)
+    assert restored.status == "scheduled" and restored.cancelled_at is None
+    assert restored.sequence == 2  # skipped, then back
+    (update,) = mailbox.send()[before:]
+    assert "li@example.org" in str(update["To"]) and "Updated" in str(update["Subject"])
+    # Restoring what is not skipped changes nothing.
+    again = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
+                        follow_redirects=True)
+    assert "This week is not skipped." in again.get_data(as_text=True)
+    assert db.session.get(Meeting, week).sequence == 2
 
 
 def test_cancel_a_one_off_session(client, login_as, cadre):
@@ -504,8 +569,11 @@ def test_cancel_a_one_off_session(client, login_as, cadre):
     login_as(cadre)
     token = csrf_token_from(client.get("/sessions").get_data(as_text=True))
 
-    response = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token},
-                           follow_redirects=True)
+    asked = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token})
+    assert "data-confirm" in asked.get_data(as_text=True)
+    assert db.session.get(Meeting, meeting.id).status == "scheduled"
+    response = client.post(f"/sessions/{meeting.id}/cancel",
+                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
 
     assert "This session has been cancelled." in response.get_data(as_text=True)
     db.session.expire_all()

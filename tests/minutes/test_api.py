@@ -25,6 +25,9 @@ from tests.cases.builders import (
 
 # -- agenda ---------------------------------------------------------------------------
 
+#: A session that has started: only those resolve issues and close cases.
+PAST = timedelta(hours=-2)
+
 
 @pytest.mark.parametrize(("role", "status"), [("admin", 201), ("cadre", 201), ("secretary", 201),
                                               ("resident", 403), ("unit_rep", 403)])
@@ -111,7 +114,12 @@ def hearing(factories):
 
 
 def _resolve(api, item, **body):
-    data = {"text": "物业公司一周内清理，社区每周巡查", "outcome": "resolved", "closes_cases": []}
+    """Post a resolution; by default it closes every case of the issue still handled."""
+    db.session.expire_all()
+    still_open = [c.id for c in (item.issue.cases if item.issue else [])
+                  if c.status in ("open", "reopened")]
+    data = {"text": "物业公司一周内清理，社区每周巡查", "outcome": "resolved",
+            "closes_cases": still_open}
     data.update(body)
     return api.post(f"/api/v1/agenda/{item.id}/resolution", json=data)
 
@@ -182,7 +190,8 @@ def test_a_bad_resolution_changes_nothing(api_as, factories, hearing, make, fiel
     other = new_issue(cadre, [new_case(cadre, title="别的议题")], title="别的议题")
     done_case = new_case(cadre, title="已解决")
     done_issue = new_issue(cadre, [done_case], title="已解决议题")
-    resolve(agenda_item(factories.make_meeting(), cadre, done_issue), cadre, [done_case])
+    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, done_issue), cadre,
+            [done_case])
     # A case of another open issue, a case resolved in another issue, a case in no issue.
     ctx = {"cases": hearing["cases"], "elsewhere": other.cases[0], "done": done_case,
            "loose": new_case(cadre, title="无议题")}
@@ -198,13 +207,14 @@ def test_closing_an_already_closed_case_of_the_issue_changes_nothing(api_as, fac
     cadre = hearing["cadre"]
     first, second = hearing["cases"]
     # An earlier session closed the first case with a deferred outcome.
-    earlier = agenda_item(factories.make_meeting(), cadre, hearing["issue"], title="初次讨论")
+    earlier = agenda_item(factories.make_meeting(starts_in=PAST), cadre, hearing["issue"],
+                          title="初次讨论")
     resolve(earlier, cadre, [first], outcome="deferred")
     api = api_as(cadre)
     before = snapshot()
     response = _resolve(api, hearing["item"], closes_cases=[second.id, first.id])
     assert response.status_code == 422
-    assert "resolved already" in response.json["error"]["message"]
+    assert "“Resolved” already" in response.json["error"]["message"]
     assert snapshot() == before
     db.session.expire_all()
     assert db.session.get(Case, second.id).status == "open"
@@ -350,7 +360,7 @@ def test_who_reads_minutes_in_each_status(api_as, factories, hearing, role):
 
 def test_published_minutes_of_a_private_session_stay_hidden(api_as, factories):
     cadre = factories.make_user("cadre")
-    meeting = factories.make_meeting(kind="mediation")
+    meeting = factories.make_meeting(kind="mediation", starts_in=PAST)
     item = agenda_item(meeting, cadre, title="邻里漏水纠纷调解")
     _save(cadre, meeting, {str(item.id): "双方达成一致"})
     api = api_as(cadre)
@@ -477,7 +487,8 @@ def test_concurrent_saves_with_the_same_version_one_wins(app, factories, api_as,
 def test_concurrent_resolutions_close_a_case_once(app, factories, api_as, hearing):
     """Two resolutions of two items of the same issue race to close the same case."""
     cadre = hearing["cadre"]
-    second_item = agenda_item(factories.make_meeting(kind="roundtable"), cadre, hearing["issue"],
+    second_item = agenda_item(factories.make_meeting(kind="roundtable", starts_in=PAST), cadre,
+                              hearing["issue"],
                               title="同一议题")
     case_id = hearing["cases"][0].id
     clients = [api_as(factories.make_user("secretary")) for _ in range(2)]

@@ -70,8 +70,10 @@ def test_from_a_friday_talk_concern_to_a_closed_case(app, client, factories):
     community = factories.make_community("Hehe")
     friday = factories.make_meeting(community, kind="friday_talk", title="周五说事",
                                     starts_in=timedelta(hours=-1))
+    # The joint meeting has begun: its resolutions close cases (only a session that has
+    # started may).
     joint = factories.make_meeting(community, kind="joint_meeting", title="联盟联席会议",
-                                   starts_in=timedelta(days=3))
+                                   starts_in=timedelta(minutes=-30))
     browser = Browser(client)
 
     # 1. At Friday Talk Day the secretary records what a resident raised.

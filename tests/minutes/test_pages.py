@@ -18,6 +18,9 @@ from consult.types import utcnow
 from tests.cases.builders import agenda_item, new_case, new_issue, resolve, snapshot
 from tests.conftest import csrf_token_from, login
 
+#: A session that has started: only those resolve issues and close cases.
+PAST = timedelta(hours=-2)
+
 
 def _token(client, url="/cases"):
     return csrf_token_from(client.get(url).get_data(as_text=True))
@@ -201,7 +204,8 @@ def test_a_refused_resolution_keeps_the_input_and_changes_nothing(client, login_
     cadre, meeting = town["cadre"], town["meeting"]
     case = new_case(cadre)
     item = agenda_item(meeting, cadre, new_issue(cadre, [case]))
-    earlier = agenda_item(factories.make_meeting(), cadre, db.session.get(Issue, case.issue_id),
+    earlier = agenda_item(factories.make_meeting(starts_in=PAST), cadre,
+                          db.session.get(Issue, case.issue_id),
                           title="先前讨论")
     login_as(town["secretary"])
     url = f"/agenda/{item.id}/resolution"

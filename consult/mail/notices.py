@@ -1,0 +1,207 @@
+"""Short notices to people about their part: a place on a waiting list, a cancelled
+sign-up, a new action, published minutes, a resolved concern, an issue to rate,
+minutes waiting for approval.
+
+Each function is called by an operation, inside its transaction, after the change is
+flushed; it only adds OutboxMessage rows, each composed in its recipient's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from babel.dates import format_date
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from consult.accounts.models import Membership, User
+from consult.extensions import db
+from consult.mail.compose import Recipient, compose, in_language, recipient_for_user, render_parts
+from consult.mail.outbox import queue_message
+
+#: (subject, paragraphs, link, label of the link), built in the recipient's language.
+Notice = tuple[str, list[str], str | None, str | None]
+
+
+def _base() -> str:
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+def signups_url() -> str:
+    """The absolute address of one's own sign-ups page (mail links to it)."""
+    return f"{_base()}/me/signups"
+
+
+def _reachable(user) -> bool:
+    return user is not None and bool(user.email) and user.active
+
+
+def _queue(recipient: Recipient, kind: str, build: Callable[[str], Notice],
+           meeting_id: int | None = None) -> None:
+    with in_language(recipient) as locale:
+        subject, lines, url, link_label = build(locale)
+        text, html = render_parts("notice", recipient=recipient, subject=subject, lines=lines,
+                                  url=url, link_label=link_label)
+    queue_message(compose(recipient, subject, text, html), kind, meeting_id)
+
+
+def _to_users(users: Iterable, kind: str, build: Callable[[str], Notice],
+              meeting_id: int | None = None, skip=None) -> int:
+    sent: set[int] = set()
+    for user in users:
+        if not _reachable(user) or user.id in sent or (skip is not None and user.id == skip):
+            continue
+        sent.add(user.id)
+        _queue(recipient_for_user(user), kind, build, meeting_id)
+    return len(sent)
+
+
+def _session_date(meeting, locale: str) -> str:
+    from consult.calendar.ics import local
+
+    return format_date(local(meeting.starts_at, meeting.timezone).date(), "medium", locale=locale)
+
+
+# -- sign-ups -------------------------------------------------------------------------
+
+
+def registration_waitlisted(registration) -> None:
+    """Tell someone who joined a full session's waiting list their place in it."""
+    from consult.attendance.queries import waitlist_position
+
+    meeting = registration.meeting
+    position = waitlist_position(registration)
+
+    def build(locale):
+        return (
+            _("On the waiting list: %(title)s, %(date)s", title=meeting.title,
+              date=_session_date(meeting, locale)),
+            [_("The session is full. You are number %(n)d on its waiting list; if a place "
+               "becomes free it is yours, and we write to you.", n=position or 1)],
+            signups_url(), _("My sign-ups"),
+        )
+
+    _to_users([registration.user], "waitlisted", build, meeting.id)
+
+
+def registration_cancelled(registration, actor) -> None:
+    """Confirm a cancelled sign-up to the person it was for."""
+    meeting = registration.meeting
+    by_self = actor is not None and actor.id == registration.user_id
+
+    def build(locale):
+        if by_self:
+            line = _("You cancelled your sign-up; your place goes to the next person waiting.")
+        else:
+            line = _("Your sign-up was cancelled by %(name)s.", name=getattr(actor, "name", "")
+                     or _("the organisers"))
+        return (
+            _("Sign-up cancelled: %(title)s, %(date)s", title=meeting.title,
+              date=_session_date(meeting, locale)),
+            [line], signups_url(), _("My sign-ups"),
+        )
+
+    _to_users([registration.user], "cancelled", build, meeting.id)
+
+
+# -- accountability -------------------------------------------------------------------
+
+
+def action_assigned(action, meeting) -> None:
+    """Tell the unit's representatives (and the person named) of a new action."""
+    people = []
+    if action.assignee_id is not None:
+        people.append(db.session.get(User, action.assignee_id))
+    if action.unit_id is not None:
+        people.extend(db.session.scalars(
+            select(User).where(User.unit_id == action.unit_id, User.role == "unit_rep",
+                               User.active.is_(True)).order_by(User.id)))
+
+    def build(locale):
+        lines = [action.description,
+                 _("Decided at: %(title)s, %(date)s", title=meeting.title,
+                   date=_session_date(meeting, locale))]
+        if action.due_on is not None:
+            lines.append(_("Due on %(date)s",
+                           date=format_date(action.due_on, "medium", locale=locale)))
+        return (_("A new action for you: %(what)s", what=action.description[:80]), lines,
+                f"{_base()}/actions", _("Your actions"))
+
+    _to_users(people, "action", build, meeting.id)
+
+
+def case_resolved(case, resolution, meeting) -> None:
+    """Tell the person who raised a concern (with an account) that it is resolved."""
+    creator = db.session.get(User, case.created_by_id) if case.created_by_id else None
+    if creator is None or creator.role not in ("resident", "unit_rep"):
+        return  # staff recorded it for someone without an account
+
+    def build(locale):
+        return (_("Your concern is resolved: %(title)s", title=case.title),
+                [_("%(session)s decided:", session=meeting.title), resolution.text],
+                f"{_base()}/cases/{case.id}", _("See the case"))
+
+    _to_users([creator], "case_resolved", build, meeting.id)
+
+
+def issue_awaits_rating(issue, meeting) -> None:
+    """Ask the community's residents' representatives to rate a resolved issue."""
+    representatives = db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.community_id == issue.community_id,
+               Membership.is_representative.is_(True), User.active.is_(True))
+        .order_by(User.id))
+
+    def build(locale):
+        return (_("Please rate the result: %(title)s", title=issue.title),
+                [_("%(session)s resolved this issue. As a residents' representative, "
+                   "say whether you are satisfied with the result.", session=meeting.title)],
+                f"{_base()}/issues/{issue.id}", _("Rate it"))
+
+    _to_users(representatives, "rate", build, meeting.id)
+
+
+def minutes_published(meeting) -> None:
+    """Send the published minutes' address to those who attended (with an account)."""
+    from consult.meetings.models import Attendance, Invitation, Registration
+
+    attended = (Attendance.meeting_id == meeting.id) & Attendance.status.in_(("present", "late"))
+    people = list(db.session.scalars(
+        select(User).join(Registration, Registration.user_id == User.id)
+        .join(Attendance, Attendance.registration_id == Registration.id)
+        .where(attended).order_by(User.id)))
+    people += list(db.session.scalars(
+        select(User).join(Invitation, Invitation.user_id == User.id)
+        .join(Attendance, Attendance.invitation_id == Invitation.id)
+        .where(attended).order_by(User.id)))
+
+    def build(locale):
+        return (_("Minutes published: %(title)s, %(date)s", title=meeting.title,
+                  date=_session_date(meeting, locale)),
+                [_("The minutes of the session you attended are published.")],
+                f"{_base()}/sessions/{meeting.id}/minutes", _("Read the minutes"))
+
+    _to_users(people, "minutes", build, meeting.id)
+
+
+def minutes_await_approval(meeting, actor) -> None:
+    """Tell the session's organiser (else the community's cadres) that minutes wait."""
+    people = []
+    organiser = meeting.organiser
+    if organiser is not None and organiser.role in ("admin", "cadre"):
+        people.append(organiser)
+    else:
+        people.extend(db.session.scalars(
+            select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.community_id == meeting.community_id, User.role == "cadre",
+                   User.active.is_(True)).order_by(User.id)))
+
+    def build(locale):
+        return (_("Minutes to approve: %(title)s, %(date)s", title=meeting.title,
+                  date=_session_date(meeting, locale)),
+                [_("%(name)s has written the minutes; they wait for your approval.",
+                   name=getattr(actor, "name", ""))],
+                f"{_base()}/sessions/{meeting.id}/minutes", _("Read and approve"))
+
+    _to_users(people, "approve", build, meeting.id, skip=getattr(actor, "id", None))
