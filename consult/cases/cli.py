@@ -8,8 +8,7 @@ from flask.cli import with_appcontext
 
 from consult.cases.importer import import_export
 from consult.cli import cli_errors, fail
-from consult.extensions import db
-from consult.minutes.operations import write_transaction
+from consult.transactions import run_write
 
 
 @click.group("cases", help="Resident cases.")
@@ -28,7 +27,7 @@ def import_command(path) -> None:
             raw = fh.read()
     except OSError as exc:
         fail(f"Cannot read {path}: {exc.strerror}")
-    write_transaction()
-    result = import_export(raw, current_app.config["CONSULT_TIMEZONE"], None)
-    db.session.commit()
+    result = run_write(
+        lambda: import_export(raw, current_app.config["CONSULT_TIMEZONE"], None)
+    )
     click.echo(f"{len(result.new)} new, {result.already} already imported.")

@@ -18,6 +18,7 @@ from consult.mail.delivery import (
     waiting_count,
 )
 from consult.mail.reminders import queue_due_reminders
+from consult.transactions import run_write
 
 
 def _fail(message: str) -> None:
@@ -29,12 +30,7 @@ def _fail(message: str) -> None:
 
 def _queue_reminders() -> int:
     """Queue the reminders that are due, in a transaction of their own."""
-    db.session.commit()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    queued = queue_due_reminders()
-    db.session.commit()
-    return queued
+    return run_write(queue_due_reminders)
 
 
 def _summary(report: DeliveryReport) -> str:
