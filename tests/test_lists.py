@@ -151,3 +151,13 @@ def test_valid_id_reads_only_what_a_row_can_have():
                 "9" * 30):
         assert valid_id(bad) is None
     assert MAX_PER_PAGE == 100
+
+
+def test_numbers_in_the_query_of_a_page_with_an_id_stay_in_range(admin_clients, factories):
+    client, _api = admin_clients
+    meeting = factories.make_meeting()
+    for value in ABSURD:
+        url = f"/sessions/{meeting.id}/minutes/diff?from={value}&to={value}"
+        assert client.get(url).status_code == 404, url
+        url = f"/cases/new?session={value}"
+        assert client.get(url).status_code in (200, 404), url

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema
+from consult.community.queries import community_named
 from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
 from consult.errors import ApiError
 from consult.lists import Id, IdArg, PageQuery, page_envelope, page_schema
@@ -196,8 +197,13 @@ class Sessions(MethodView):
     @blp.response(200, SessionPageSchema)
     def get(self, args):
         """List the sessions the caller may see, by start time."""
+        community_id = None
+        if args.get("community"):
+            found = community_named(args["community"])
+            # An unknown community is a filter that matches nothing.
+            community_id = found.id if found is not None else 0
         f = queries.MeetingFilter(
-            community=args.get("community"),
+            community_id=community_id,
             kind=args.get("kind"),
             series_id=args.get("series"),
             start=args.get("from_"),

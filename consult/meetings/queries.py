@@ -28,8 +28,6 @@ class MeetingFilter:
     """What a list of sessions is narrowed to; None: not narrowed."""
 
     community_id: int | None = None
-    #: A community's name (the API names communities by name).
-    community: str | None = None
     kind: str | None = None
     series_id: int | None = None
     #: Sessions starting at or after ``start`` and before ``end``.
@@ -44,9 +42,6 @@ def meetings_select(user, f: MeetingFilter):
     query = select(Meeting).where(visible_meetings_clause(user))
     if f.community_id is not None:
         query = query.where(Meeting.community_id == f.community_id)
-    if f.community is not None:
-        named = select(Community.id).where(Community.name == f.community).scalar_subquery()
-        query = query.where(Meeting.community_id == named)
     if f.kind is not None:
         query = query.where(Meeting.kind == f.kind)
     if f.series_id is not None:

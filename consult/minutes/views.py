@@ -14,7 +14,7 @@ from consult.cases.operations import issue_for_case
 from consult.community.models import AllianceMember, Unit
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
-from consult.lists import page_arg, paginate
+from consult.lists import id_arg, page_arg, paginate
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
@@ -331,8 +331,8 @@ def diff(session_id):
     minutes = queries.minutes_for(meeting)
     if minutes is None:
         abort(404)
-    new_version = request.args.get("to", type=int) or minutes.version
-    old_version = request.args.get("from", type=int)
+    new_version = id_arg("to") or minutes.version
+    old_version = id_arg("from")
     if old_version is None:
         old_version = new_version - 1
     old, new = queries.revision_pair(minutes, old_version, new_version)
