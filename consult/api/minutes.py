@@ -10,7 +10,7 @@ from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
 from consult.enums import OUTCOMES
 from consult.extensions import db
-from consult.lists import Id
+from consult.lists import MAX_ID, Id
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
@@ -92,7 +92,7 @@ class MinutesSchema(Schema):
 
 
 class MinutesSaveSchema(StrictSchema):
-    version = StrictInt(required=True, validate=validate.Range(min=0))
+    version = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_ID))
     notes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
