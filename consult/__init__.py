@@ -82,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from consult.cases.views import bp as cases_bp
     from consult.meetings.views import bp as meetings_bp
     from consult.minutes.views import bp as minutes_bp
+    from consult.public.views import bp as public_bp
     from consult.web.views import bp as web_bp
 
     for blueprint in (
@@ -93,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
         attendance_bp,
         cases_bp,
         minutes_bp,
+        public_bp,
     ):
         app.register_blueprint(blueprint)
     init_api(app)

@@ -11,7 +11,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from consult.cases.models import Case
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
-from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
+from consult.minutes.models import (
+    ActionItem,
+    AgendaItem,
+    Minutes,
+    MinutesRevision,
+    Resolution,
+    resolution_cases,
+)
 from consult.minutes.render import mask_html, mask_text, render_markdown
 from consult.permissions import can
 
@@ -143,6 +150,62 @@ def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set
     )
     names.discard("")
     return names
+
+
+def community_resident_names(community_id: int) -> set[str]:
+    """Return the names of the residents who belong to a community."""
+    from consult.accounts.models import Membership, User
+
+    return set(
+        db.session.scalars(
+            select(User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.community_id == community_id, User.role == "resident")
+        )
+    )
+
+
+def public_masker(meeting: Meeting, community_residents: set[str] | None = None):
+    """Return the function that masks residents' names in what the public sees of a
+    session (public pages, open data, noticeboard, posters).
+
+    Masked there are the names the minutes mask, and besides every resident's name,
+    whether or not they agreed to be named in the minutes: registrants, attendees, the
+    reporters of the cases the session discussed or closed, and the residents of the
+    session's community (``community_residents`` when the caller loaded them already).
+    """
+    from consult.accounts.models import User
+
+    names = set(names_to_mask(meeting))
+    names.update(p.name for p in attendance(meeting) if p.role in (None, "resident"))
+    names.update(
+        db.session.scalars(
+            select(User.name)
+            .join(Registration, Registration.user_id == User.id)
+            .where(Registration.meeting_id == meeting.id, User.role == "resident")
+        )
+    )
+    closed = (
+        select(resolution_cases.c.case_id)
+        .join(Resolution, Resolution.id == resolution_cases.c.resolution_id)
+        .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+        .where(AgendaItem.meeting_id == meeting.id)
+    )
+    names.update(
+        db.session.scalars(
+            select(Case.reporter_name).where(Case.id.in_(closed),
+                                             Case.reporter_name.is_not(None))
+        )
+    )
+    if community_residents is None:
+        community_residents = community_resident_names(meeting.community_id)
+    names |= community_residents
+    names.discard("")
+
+    def mask(text: str | None) -> str:
+        return mask_text(text or "", names)
+
+    return mask
 
 
 def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
