@@ -203,7 +203,7 @@ def api_error_response(exc: HTTPException):
 def refusal_body(exc: RefusedInput) -> dict:
     """Return the API's error body of an operation's refusal (without the outer "error")."""
     message = str(exc.message)
-    error: dict = {"code": exc.code, "message": message}
+    error: dict = {"code": getattr(exc, "error_code", None) or exc.code, "message": message}
     if exc.field and exc.status == 422:
         error["fields"] = {exc.field: [message]}
     error.update(exc.extra)

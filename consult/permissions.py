@@ -32,6 +32,7 @@ RULES: dict[str, frozenset[str]] = {
     "registration.create": EVERYONE,
     "registration.proxy": ORGANISERS,
     "registration.list": STAFF,
+    "invitation.list": STAFF,
     "registration.cancel_any": ORGANISERS,
     # Object rule in can(): one's own registration, or any for organisers.
     "registration.cancel": EVERYONE,
@@ -43,10 +44,12 @@ RULES: dict[str, frozenset[str]] = {
     "case.view": EVERYONE,
     "case.list": frozenset({"admin", "cadre", "secretary", "unit_rep"}),
     "case.escalate": ORGANISERS,
-    "case.import": ORGANISERS,
+    # Object rule in can(): secretaries import into their own communities only.
+    "case.import": STAFF,
     "issue.create": STAFF,
     "agenda.edit": STAFF,
     "resolution.create": STAFF,
+    "vote.record": STAFF,
     "action.report": frozenset({"admin", "cadre", "unit_rep"}),
     "minutes.read_draft": STAFF,
     "minutes.edit": STAFF,
@@ -77,6 +80,8 @@ def can(user, action: str, obj=None) -> bool:
         return obj.user_id == user.id or user.role in ORGANISERS
     if action == "action.report" and obj is not None and user.role == "unit_rep":
         return obj.unit_id is not None and obj.unit_id == user.unit_id
+    if action == "case.import" and obj is not None and user.role == "secretary":
+        return any(m.community_id == obj.id for m in user.memberships)
     if action == "evaluation.create" and obj is not None:
         return is_representative(user, obj.community_id)
     return True

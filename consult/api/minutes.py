@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.enums import OUTCOMES
+from consult.enums import OUTCOMES, VOTE_RESULTS
 from consult.extensions import db
 from consult.lists import MAX_ID, Id
 from consult.meetings.models import Meeting
@@ -17,6 +17,7 @@ from consult.minutes import queries
 from consult.minutes.models import ActionItem, AgendaItem
 from consult.permissions import require, visible_or_404
 from consult.transactions import rollback
+from consult.votes.queries import vote_document
 
 blp = Blueprint("api_minutes", __name__, description="Agendas, resolutions and minutes")
 
@@ -34,6 +35,19 @@ class AgendaItemCreateSchema(StrictSchema):
     duration_minutes = StrictInt(allow_none=True, validate=validate.Range(min=1, max=600))
 
 
+class QuorumSchema(Schema):
+    required = fields.Integer(metadata={"description": "Presence the rule needed"})
+    present = fields.Integer(metadata={"description": "People (or units) present"})
+
+
+class VoteSchema(Schema):
+    result = fields.String(metadata={"enum": list(VOTE_RESULTS)})
+    for_ = fields.Integer(data_key="for", attribute="for")
+    against = fields.Integer()
+    abstain = fields.Integer()
+    quorum = fields.Nested(QuorumSchema)
+
+
 class AgendaItemSchema(Schema):
     id = fields.Integer()
     position = fields.Integer()
@@ -42,6 +56,7 @@ class AgendaItemSchema(Schema):
     carried_action = fields.Integer(allow_none=True)
     duration_minutes = fields.Integer(allow_none=True)
     resolution = fields.Integer(allow_none=True)
+    vote = fields.Nested(VoteSchema, allow_none=True)
 
 
 class AgendaSchema(Schema):
@@ -89,6 +104,8 @@ class MinutesSchema(Schema):
     version = fields.Integer()
     notes = fields.Dict(keys=fields.String(), values=fields.String())
     html = fields.Dict(keys=fields.String(), values=fields.String())
+    votes = fields.Dict(keys=fields.String(), values=fields.Nested(VoteSchema), metadata={
+        "description": "The vote of each agenda item put to one, by item id (extension)"})
 
 
 class MinutesSaveSchema(StrictSchema):
@@ -113,6 +130,7 @@ def _item_document(item: AgendaItem) -> dict:
         "carried_action": item.carried_action_id,
         "duration_minutes": item.duration_minutes,
         "resolution": item.resolution.id if item.resolution is not None else None,
+        "vote": vote_document(item.vote),
     }
 
 
@@ -147,6 +165,18 @@ def get_agenda(session_id):
     user = api_user()
     meeting = _meeting(session_id, user)
     return {"items": [_item_document(i) for i in queries.agenda_items(meeting)]}
+
+
+@blp.route("/agenda/<int:item_id>", methods=["GET"])
+@blp.response(200, AgendaItemSchema)
+def get_agenda_item(item_id):
+    """Return one agenda item with its resolution id and vote (extension)."""
+    user = api_user()
+    item = queries.load_agenda_item(item_id)
+    if item is None:
+        abort(404)
+    visible_or_404(item.meeting, user)
+    return _item_document(item)
 
 
 @blp.route("/agenda/<int:item_id>/resolution", methods=["POST"])

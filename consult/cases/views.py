@@ -52,6 +52,10 @@ def _status_colour(value):
     return status_colour(value)
 
 
+#: Pages put refusals on form fields through the one helper.
+show_refusal = refuse_on
+
+
 def _filter_from_args() -> queries.CaseFilter:
     args = request.args
     overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
@@ -136,8 +140,9 @@ def import_cases():
             rollback()
             errors = exc.errors
         else:
-            flash(_("%(new)d new, %(old)d already imported.", new=len(result.new),
-                    old=result.already), "success")
+            flash(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
+                    new=len(result.new), old=result.already, encoding=result.encoding),
+                  "success")
             return redirect(url_for("cases.index", source="grid"))
     return render_template("cases/import.html", form=form, errors=errors)
 

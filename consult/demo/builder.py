@@ -271,6 +271,7 @@ class _Builder:
             self.plan_cases(block)
         self.plan_minutes()
         self.write()
+        self.add_reach()
         counts = {
             "communities": len(self.communities),
             "units": len(self.rows["units"]),
@@ -1302,6 +1303,17 @@ class _Builder:
                 )
 
     # -- writing ------------------------------------------------------------------------------
+
+    def add_reach(self) -> None:
+        """Group-chat channels, and votes on decisions of past meetings."""
+        from consult.demo import reach
+
+        reach.add_channels(self.communities, self.now)
+        secretaries = {}
+        for (block, ci), row in self.secretary.items():
+            if block == 0:
+                secretaries[self.communities[ci]["id"]] = db.session.get(User, row["id"])
+        reach.add_votes([c["id"] for c in self.communities], secretaries, self.rng)
 
     def write(self) -> None:
         rows = self.rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import click
@@ -18,6 +19,8 @@ from consult.mail.delivery import (
     waiting_count,
 )
 from consult.mail.reminders import queue_due_reminders
+from consult.notices.delivery import deliver_notices
+from consult.notices.notify import queue_due_sms_reminders
 from consult.transactions import run_write
 
 
@@ -30,7 +33,7 @@ def _fail(message: str) -> None:
 
 def _queue_reminders() -> int:
     """Queue the reminders that are due, in a transaction of their own."""
-    return run_write(queue_due_reminders)
+    return run_write(lambda: queue_due_reminders() + queue_due_sms_reminders())
 
 
 def _summary(report: DeliveryReport) -> str:
@@ -66,9 +69,15 @@ def _send() -> None:
     reminders = _queue_reminders()
     if reminders:
         click.echo(f"Queued {reminders} reminder(s).")
+    notices = None
+    if waiting_count(transport="channel"):
+        notices = deliver_notices(due_only=False)
+        click.echo(f"Notices: {_summary(notices)}.")
     waiting = waiting_count()
     if not waiting:
-        click.echo("No mail to send.")
+        if notices is None:
+            click.echo("No mail to send.")
+        _notices_delivered(notices)
         return
     try:
         report = deliver(due_only=False)
@@ -80,6 +89,14 @@ def _send() -> None:
     if not report.ok:
         reason = report.errors[0] if report.errors else "the mail server refused some messages"
         _fail(f"not every message was delivered ({_summary(report)}): {reason}.")
+    _notices_delivered(notices)
+
+
+def _notices_delivered(report: DeliveryReport | None) -> None:
+    """Exit non-zero when a channel did not take every notice (they stay queued)."""
+    if report is not None and not report.ok:
+        reason = report.errors[0] if report.errors else "a channel refused some notices"
+        _fail(f"not every notice was delivered ({_summary(report)}): {reason}.")
 
 
 @mail_cli.command("worker")
@@ -114,6 +131,9 @@ def _round() -> None:
     """Queue due reminders and deliver what is due; report problems on stderr."""
     try:
         _queue_reminders()
+        notices = deliver_notices(due_only=True)
+        if notices.sent or not notices.ok:
+            click.echo(f"Notices: {_summary(notices)}.")
         report = deliver(due_only=True)
         if report.sent or not report.ok:
             click.echo(f"Mail: {_summary(report)}.")
@@ -127,3 +147,41 @@ def _round() -> None:
                    err=True)
     finally:
         db.session.remove()
+
+
+#: sysexits.h EX_TEMPFAIL: mail servers (Postfix, Exim, sendmail) keep the message and
+#: deliver it to the pipe again later, instead of bouncing it.
+EX_TEMPFAIL = 75
+
+
+@mail_cli.command("receive")
+@with_appcontext
+def receive_command() -> None:
+    """Read one mail message on standard input and record the calendar reply it carries.
+
+    Meant for a mail server's pipe alias (README, "Calendar replies"). A REPLY from an
+    invitee records their answer as the signed link does; anything else is logged and
+    ignored (exit 0). Exit 75 (try again later) when the database cannot be reached.
+    """
+    from flask import current_app
+    from flask_babel import force_locale, ngettext
+    from flask_babel import gettext as _
+
+    from consult.mail.receive import MAX_BYTES, record_replies
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        try:
+            answered = record_replies(raw)
+            db.session.commit()
+        except SQLAlchemyError as exc:
+            try:
+                db.session.rollback()
+            except SQLAlchemyError:
+                db.session.close()
+            detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            click.echo(_("Error: the database cannot be reached (%(detail)s); "
+                         "the message will be delivered again.", detail=detail), err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        click.echo(ngettext("%(num)d answer recorded.", "%(num)d answers recorded.",
+                            len(answered)), err=True)

@@ -22,7 +22,6 @@ from sqlalchemy import and_, func, or_, select, update
 from consult.calendar.ics import bare_address
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
-from consult.transactions import run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -74,19 +73,30 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(delay, setting("MAIL_RETRY_MAX_SECONDS")))
 
 
-def _claimable(now: datetime, due_only: bool):
+def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
     queued = OutboxMessage.status == "queued"
     if due_only:
         queued = and_(queued, OutboxMessage.next_attempt_at <= now)
     lapsed = and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
-    return or_(queued, lapsed)
+    return and_(OutboxMessage.transport == transport, or_(queued, lapsed))
 
 
-def waiting_count(now: datetime | None = None) -> int:
-    """Return how many messages wait for delivery (queued, or with a lapsed claim)."""
+def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
+    """Return how many messages of ``transport`` ("mail" or "channel") wait for delivery
+    (queued, or with a lapsed claim)."""
     return db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(_claimable(now or utcnow(), False))
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(_claimable(now or utcnow(), False, transport))
     )
+
+
+def _begin_write() -> None:
+    """End the session's transaction and start one that writes at once (SQLite: BEGIN
+    IMMEDIATE, so that two deliveries queue on the lock instead of racing)."""
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 @dataclass(frozen=True)
@@ -98,78 +108,80 @@ class Claimed:
     body: str
     #: Attempts so far, this one included.
     attempts: int
+    #: The notice channel it goes to (transport "channel").
+    channel_id: int | None = None
 
 
-#: What a claim attempt answers when another run took the message first: try again.
-_AGAIN = object()
-
-
-def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
-    """Claim the oldest deliverable message and return it (committed as "sending")."""
+def claim_next(
+    due_only: bool, skip: Collection[int] = (), transport: str = "mail"
+) -> Claimed | None:
+    """Claim the oldest deliverable message of ``transport`` and return it (committed as
+    "sending")."""
     max_attempts = setting("MAIL_MAX_ATTEMPTS")
     while True:
-        # One transaction per attempt, through the write boundary: on SQLite it takes
-        # the write lock first, so that two deliveries queue instead of racing.
-        claimed = run_write(lambda: _claim_one(due_only, skip, max_attempts))
-        if claimed is not _AGAIN:
-            return claimed
-
-
-def _claim_one(due_only: bool, skip: Collection[int], max_attempts: int):
-    now = utcnow()
-    query = (
-        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
-        .where(_claimable(now, due_only))
-        .order_by(OutboxMessage.id)
-        .limit(1)
-    )
-    if skip:
-        query = query.where(OutboxMessage.id.not_in(skip))
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    row = db.session.execute(query).first()
-    if row is None:
-        return None
-    if row.status == "sending" and row.attempts >= max_attempts:
-        # Its last attempt was interrupted: give up rather than risk a loop.
-        db.session.execute(
+        now = utcnow()
+        _begin_write()
+        query = (
+            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
+            .where(_claimable(now, due_only, transport))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        if skip:
+            query = query.where(OutboxMessage.id.not_in(skip))
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = db.session.execute(query).first()
+        if row is None:
+            db.session.commit()
+            return None
+        if row.status == "sending" and row.attempts >= max_attempts:
+            # Its last attempt was interrupted: give up rather than risk a loop.
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
+                .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+            continue
+        claimed = db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, _claimable(now, due_only))
-            .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
+            .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
+            .values(
+                status="sending",
+                attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
+            )
             .execution_options(synchronize_session=False)
         )
-        return _AGAIN
-    claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row.id, _claimable(now, due_only))
-        .values(
-            status="sending",
-            attempts=OutboxMessage.attempts + 1,
-            next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
+        if claimed.rowcount != 1:
+            db.session.commit()
+            continue
+        recipients, body, channel_id = db.session.execute(
+            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id)
+            .where(OutboxMessage.id == row.id)
+        ).one()
+        db.session.commit()
+        return Claimed(
+            id=row.id,
+            recipients=[r for r in recipients.split(",") if r],
+            body=body,
+            attempts=row.attempts + 1,
+            channel_id=channel_id,
         )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        return _AGAIN
-    recipients, body = db.session.execute(
-        select(OutboxMessage.recipients, OutboxMessage.body).where(OutboxMessage.id == row.id)
-    ).one()
-    return Claimed(
-        id=row.id,
-        recipients=[r for r in recipients.split(",") if r],
-        body=body,
-        attempts=row.attempts + 1,
-    )
 
 
 def _finish(message_id: int, **values) -> None:
     """Record the outcome of an attempt, if the claim is still this run's."""
-    run_write(lambda: db.session.execute(
+    _begin_write()
+    db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
         .values(**values)
         .execution_options(synchronize_session=False)
-    ))
+    )
+    db.session.commit()
 
 
 def mark_sent(message: Claimed) -> None:

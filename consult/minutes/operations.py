@@ -46,6 +46,11 @@ class StaleMinutes(MinutesError):
         )
 
 
+def write_transaction() -> None:
+    """Nothing to do: every write request already runs in the write boundary
+    (consult.transactions), which began the transaction (BEGIN IMMEDIATE on SQLite)."""
+
+
 def _refuse_cancelled(meeting: Meeting) -> None:
     if meeting.status == "cancelled":
         raise MinutesError(_l("The session is cancelled."), "session", status=409)
@@ -457,5 +462,10 @@ def approve_minutes(meeting: Meeting, user) -> Minutes:
 
 
 def publish_minutes(meeting: Meeting, user) -> Minutes:
-    """Publish approved minutes: residents can read them from now on."""
-    return _move_minutes(meeting, "approved", "published", user)
+    """Publish approved minutes: residents can read them from now on; the community's
+    group chats are told (resolutions, votes, cases closed)."""
+    from consult.notices import notify as notices
+
+    minutes = _move_minutes(meeting, "approved", "published", user)
+    notices.minutes_published(meeting)
+    return minutes

@@ -31,6 +31,7 @@ def agenda_items(meeting: Meeting) -> list[AgendaItem]:
             .where(AgendaItem.meeting_id == meeting.id)
             .options(
                 joinedload(AgendaItem.issue),
+                joinedload(AgendaItem.vote),
                 joinedload(AgendaItem.resolution).selectinload(Resolution.cases),
                 joinedload(AgendaItem.resolution)
                 .selectinload(Resolution.actions)
@@ -208,20 +209,26 @@ def public_masker(meeting: Meeting, community_residents: set[str] | None = None)
     return mask
 
 
-def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
-    """Return the minutes object of the API; residents' names masked for non-staff."""
+def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
+                     with_votes: bool = True) -> dict:
+    """Return the minutes object of the API; residents' names masked for non-staff.
+    ``with_votes=False`` leaves out the votes (for a page that has them already)."""
     notes = dict(minutes.notes) if minutes is not None else {}
     html = {key: render_markdown(text) for key, text in notes.items()}
     if not can(user, "minutes.read_draft") and notes:
         names = names_to_mask(meeting)
         notes = {key: mask_text(text, names) for key, text in notes.items()}
         html = {key: mask_html(markup, names) for key, markup in html.items()}
+    from consult.votes.queries import meeting_votes, vote_document
+
     return {
         "session": meeting.id,
         "status": minutes.status if minutes is not None else "draft",
         "version": minutes.version if minutes is not None else 0,
         "notes": notes,
         "html": html,
+        "votes": {str(k): vote_document(v) for k, v in meeting_votes(meeting).items()}
+        if with_votes else {},
     }
 
 
@@ -299,11 +306,13 @@ def actions_select(user, status: str | None = "open"):
 
 
 def load_agenda_item(item_id: int) -> AgendaItem | None:
+    if not 0 < item_id < 2**31:
+        return None  # no row has such an id (and the database could not compare it)
     return db.session.scalar(
         select(AgendaItem)
         .where(AgendaItem.id == item_id)
         .options(joinedload(AgendaItem.meeting), joinedload(AgendaItem.issue),
-                 joinedload(AgendaItem.resolution))
+                 joinedload(AgendaItem.resolution), joinedload(AgendaItem.vote))
     )
 
 
