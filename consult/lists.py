@@ -145,6 +145,9 @@ def page_envelope(page, items: list) -> dict:
 class IdConverter(IntegerConverter):
     """A row id in a URL: 1 to MAX_ID, so that 0 or a huge number is 404, not an overflow."""
 
+    #: No leading zero, at most 10 digits: other text matches no route at all (404).
+    regex = r"[1-9]\d{0,9}"
+
     def __init__(self, url_map, *args, **kwargs):
         kwargs.update(min=1, max=MAX_ID)
         super().__init__(url_map, *args, **kwargs)
