@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, request
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from consult.config import engine_options, load_config
 from consult.extensions import csrf, db, limiter, migrate
@@ -27,6 +28,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(_data_folder("templates")),
     )
+    # templates/macros/ was templates/_macros/ (a name message extraction skips): the old
+    # name still loads, for templates written before the move.
+    templates = ROOT / "templates"
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(str(templates)),
+        PrefixLoader({"_macros": FileSystemLoader(str(templates / "macros"))}),
+    ])
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -60,8 +68,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_login(app)
 
+    from consult.lists import IdConverter
+
+    # Before the blueprints: their rules take the converters they find at registration.
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["id"] = IdConverter
     _register_blueprints(app)
     _register_cli(app)
+
+    from consult import transactions
+
+    transactions.install(app)
 
     from consult.errors import register_error_handlers
 

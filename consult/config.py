@@ -255,7 +255,6 @@ def load_config(instance_path: Path) -> dict:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "API_PER_PAGE_MAX": 100,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": timezone,
         "LANGUAGES": list(LANGUAGES),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,43 @@ class RefusedInput(ValueError):
     """Input an operation refuses, with a message for the person who gave it.
 
     ``field`` names the form field or JSON field at fault (None: the input as a whole);
-    ``status`` is the API status to answer with (422, or 409 for a conflict); ``code``
-    the API's machine code when it is more precise than the status's own.
+    ``status`` is the API status to answer with (422, 409 for a conflict, 404);
+    ``code`` is the stable machine code of the API's error body (by default the one of
+    the status); ``extra`` goes into the API's error body beside code and message
+    (say, the existing registration of a duplicate sign-up).
     """
 
     def __init__(self, message: str, field: str | None = None, status: int = 422,
-                 code: str | None = None):
+                 code: str | None = None, **extra):
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
-        self.code = code
+        self.code = code or CODES.get(status, "invalid")
+        self.extra = extra
+
+
+def refuse_on(form, exc: RefusedInput, default: str | None = None) -> None:
+    """Undo what the refused operation wrote, and show its message on the form.
+
+    The message goes on the field the refusal names (its first part: "notes.3" is the
+    "notes" field; a form with an ``error_field(name)`` method maps the names itself),
+    else on ``default``, else above the form.
+    """
+    from consult.transactions import rollback
+
+    rollback()
+    message = str(exc.message)
+    mapped = getattr(form, "error_field", None)
+    for name in ((exc.field or "").split(".")[0], default):
+        if not name:
+            continue
+        field = mapped(name) if mapped is not None else None
+        field = field if field is not None else form._fields.get(name)
+        if field is not None:
+            field.errors = [*list(field.errors or []), message]
+            return
+    form.form_errors.append(message)
 
 
 def unstorable(text: str) -> bool:
@@ -60,8 +87,6 @@ def clean_text(value, field: str, max_length: int, required: bool = True, label=
     break becomes "\n" (the rules are in consult.text). ``label`` names the field;
     ``error`` is the RefusedInput subclass to raise.
     """
-    from flask_babel import lazy_gettext as _l
-
     from consult.text import has_forbidden, normalise_line_breaks
 
     label = field if label is None else label
@@ -96,6 +121,22 @@ class ApiError(HTTPException):
         self.extra = extra
 
 
+#: What an error says when nothing more precise was given, by status.
+MESSAGES = {
+    400: _l("Bad request."),
+    401: _l("Authentication required: send a Bearer token."),
+    403: _l("You may not do this."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    409: _l("Conflict with the current state."),
+    413: _l("The request is too large."),
+    415: _l("Send JSON (Content-Type: application/json)."),
+    422: _l("Invalid input."),
+    429: _l("Too many requests."),
+    500: _l("Internal error; nothing was changed."),
+}
+
+
 def is_api_request() -> bool:
     """Return whether the current request is one for the JSON API."""
     return request.path.startswith("/api/")
@@ -103,6 +144,8 @@ def is_api_request() -> bool:
 
 def _fields_from(data: dict | None) -> dict | None:
     """Flatten webargs' {"json": {...}} validation messages into {"field": [...]}."""
+    from consult.api.messages import translate
+
     messages = (data or {}).get("messages")
     if not isinstance(messages, dict):
         return None
@@ -110,38 +153,48 @@ def _fields_from(data: dict | None) -> dict | None:
     for location_messages in messages.values():
         if isinstance(location_messages, dict):
             for field, errs in location_messages.items():
-                fields[str(field)] = _flatten(errs)
+                fields[str(field)] = _flatten(errs, translate)
         else:
-            fields["_body"] = _flatten(location_messages)
+            fields["_body"] = _flatten(location_messages, translate)
     return fields or None
 
 
-def _flatten(errs) -> list[str]:
+def _flatten(errs, translate) -> list[str]:
+    """Return the messages of ``errs`` (nested by list index or key) as "key: message"."""
     if isinstance(errs, dict):
         out: list[str] = []
         for key, value in errs.items():
-            out.extend(f"{key}: {m}" for m in _flatten(value))
+            out.extend(f"{key}: {m}" for m in _flatten(value, translate))
         return out
     if isinstance(errs, list | tuple):
         out = []
         for e in errs:
-            out.extend(_flatten(e))
+            out.extend(_flatten(e, translate))
         return out
-    return [str(errs)]
+    return [translate(str(errs))]
+
+
+def _message(exc: HTTPException, status: int) -> str:
+    """Return the exception's own message, or the status's, in the request's language."""
+    own = exc.description
+    if own and own != type(exc).description:
+        return str(own)
+    return str(MESSAGES.get(status, own or ""))
 
 
 def api_error_response(exc: HTTPException):
+    """Answer ``exc`` with the API's error body (API.md) in the requester's language."""
     status = exc.code or 500
     code = getattr(exc, "error_code", None) or CODES.get(status, "error")
-    error: dict = {"code": code, "message": exc.description or ""}
+    error: dict = {"code": code, "message": _message(exc, status)}
     if status == 400 and getattr(exc, "data", None) is not None:
-        error["message"] = "The request body is not valid JSON."
+        error["message"] = str(_l("The request body is not valid JSON."))
         error["code"] = "bad_json"
     fields = _fields_from(getattr(exc, "data", None))
     if status == 422 and fields:
         error["fields"] = fields
         first = next(iter(fields.items()))
-        error["message"] = f"{first[0]}: {first[1][0]}" if first[1] else "Invalid input."
+        error["message"] = f"{first[0]}: {first[1][0]}" if first[1] else str(MESSAGES[422])
     error.update(getattr(exc, "extra", {}) or {})
     response = jsonify({"error": error})
     response.status_code = status
@@ -154,11 +207,21 @@ def api_error_response(exc: HTTPException):
     return response
 
 
+def refusal_body(exc: RefusedInput) -> dict:
+    """Return the API's error body of an operation's refusal (without the outer "error")."""
+    message = str(exc.message)
+    error: dict = {"code": getattr(exc, "error_code", None) or exc.code, "message": message}
+    if exc.field and exc.status == 422:
+        error["fields"] = {exc.field: [message]}
+    error.update(exc.extra)
+    return error
+
+
 def refused_input_response(exc: RefusedInput):
     """Answer an operation's refusal with the API's error body."""
-    extra = {"fields": {exc.field: [exc.message]}} if exc.field else {}
-    code = exc.code or getattr(exc, "error_code", None) or CODES.get(exc.status, "invalid")
-    return api_error_response(ApiError(exc.status, code, exc.message, **extra))
+    response = jsonify({"error": refusal_body(exc)})
+    response.status_code = exc.status
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -168,10 +231,14 @@ def register_error_handlers(app: Flask) -> None:
         db_rollback()
         if is_api_request():
             return refused_input_response(exc)
-        # Pages turn refusals into field errors; one that gets here is a bad request.
-        error = HTTPException(description=exc.message)
-        error.code = 400
-        return render_template("errors/generic.html", error=error), 400
+        # Pages turn refusals into field errors (refuse_on); one that gets here is
+        # answered with its status and message.
+        status = exc.status if exc.status in (404, 409) else 400
+        if status == 404:
+            return render_template("errors/404.html", error=NotFound()), 404
+        error = HTTPException(description=str(exc.message))
+        error.code = status
+        return render_template("errors/generic.html", error=error), status
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, support
 from babel.dates import format_date, format_time
-from flask import Flask, current_app, request, request_started, session
+from flask import Flask, current_app, g, request, request_started, session
 from flask_babel import Domain, get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -116,6 +116,10 @@ def browser_language() -> str | None:
 def _account_language() -> str | None:
     """Return the signed-in account's language, or None (also when the database is down)."""
     try:
+        # An API request's caller (a Bearer token) is not the session's signed-in user.
+        api_user = g.get("api_user")
+        if api_user is not None:
+            return normalise_language(api_user.locale)
         if current_user.is_authenticated:
             return normalise_language(current_user.locale)
     except SQLAlchemyError:

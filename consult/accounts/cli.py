@@ -11,6 +11,7 @@ from consult.accounts.operations import create_api_token, create_user, normalise
 from consult.cli import cli_errors, fail
 from consult.enums import ROLES
 from consult.extensions import db
+from consult.transactions import run_write
 
 
 @click.group("users", help="Manage accounts.")
@@ -29,17 +30,15 @@ def users_cli() -> None:
 @cli_errors
 def create_user_command(email, name, role, password, community, representative) -> None:
     """Create a user."""
-    user = create_user(
-        {
-            "email": email,
-            "name": name,
-            "role": role,
-            "password": password,
-            "community": community,
-            "representative": representative,
-        }
-    )
-    db.session.commit()
+    data = {
+        "email": email,
+        "name": name,
+        "role": role,
+        "password": password,
+        "community": community,
+        "representative": representative,
+    }
+    user = run_write(lambda: create_user(data))
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 
@@ -55,10 +54,12 @@ def tokens_cli() -> None:
 @cli_errors
 def create_token_command(email, name) -> None:
     """Print a new API token for EMAIL as the last line of output."""
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        fail(f"No user with email {email}.")
-    token = create_api_token(user, name)
-    db.session.commit()
+    def work():
+        user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+        if user is None:
+            fail(f"No user with email {email}.")
+        return user, create_api_token(user, name)
+
+    user, token = run_write(work)
     click.echo(f"API token for {user.email} (shown once, keep it secret):")
     click.echo(token)

@@ -32,6 +32,7 @@ from consult.accounts.operations import (
     update_profile,
 )
 from consult.community.models import Community
+from consult.errors import refuse_on
 from consult.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -142,9 +143,8 @@ def profile():
         try:
             update_profile(user, {"locale": form.locale.data or None}, user)
         except AccountError as exc:
-            form.locale.errors.append(exc.message)
+            refuse_on(form, exc, default="locale")
         else:
-            db.session.commit()
             # The account's choice now wins over a language picked earlier with ?lang=.
             session.pop("lang", None)
             refresh()

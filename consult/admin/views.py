@@ -8,7 +8,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.routing import IntegerConverter
 
 from consult.accounts.models import ApiToken, User
 from consult.accounts.operations import (
@@ -49,23 +48,14 @@ from consult.community.operations import (
     update_venue,
 )
 from consult.enums import ROLES, UNIT_KINDS
-from consult.errors import RefusedInput
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.lists import id_arg, page_arg, paginate, search_arg
 from consult.permissions import require
+from consult.transactions import rollback
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-class IdConverter(IntegerConverter):
-    """A row id: a positive 32-bit integer, so that a huge number is 404, not an overflow."""
-
-    def __init__(self, url_map, *args, **kwargs):
-        super().__init__(url_map, min=1, max=2**31 - 1)
-
-
-@bp.record_once
-def _add_id_converter(state) -> None:
-    state.app.url_map.converters.setdefault("id", IdConverter)
 
 #: Operation field names that the forms call otherwise.
 FIELD_NAMES = {"unit_id": "unit", "community_id": "community"}
@@ -90,24 +80,21 @@ def _labels():
 
 
 def _save(form, operation, *args):
-    """Run a write and commit it; on a refusal, roll back and show it on its field.
+    """Run a write (the request commits it); on a refusal, undo it and show it on its field.
 
     Returns the operation's result, or None when nothing was saved.
     """
     try:
         result = operation(*args)
-        db.session.commit()
+        db.session.flush()
         return result if result is not None else True
     except RefusedInput as exc:
-        db.session.rollback()
-        field = getattr(form, FIELD_NAMES.get(exc.field, exc.field or ""), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, exc.message]
-        else:
-            form.form_errors.append(exc.message)
+        if exc.field in FIELD_NAMES:
+            exc.field = FIELD_NAMES[exc.field]
+        refuse_on(form, exc)
     except IntegrityError:
         # Someone saved the same name at the same moment; the checks above missed it.
-        db.session.rollback()
+        rollback()
         form.form_errors.append(_("This conflicts with a change saved just now; try again."))
     return None
 
@@ -130,9 +117,9 @@ def index():
 @bp.route("/users")
 def users():
     """List accounts, searchable by name or email and filtered by role."""
-    search = queries.search_arg()
+    search = search_arg()
     role = request.args.get("role") if request.args.get("role") in ROLES else None
-    page = queries.paginate(queries.users_query(search, role), queries.page_arg())
+    page = paginate(queries.users_query(search, role), page_arg())
     return render_template("admin/users.html", page=page, search=search, role=role, roles=ROLES)
 
 
@@ -218,7 +205,6 @@ def token_revoke(user_id, token_id):
     if token is None:
         abort(404)
     revoke_api_token(token, current_user)
-    db.session.commit()
     flash(_("The API token is revoked."), "success")
     return redirect(url_for(".user_edit", user_id=user_id))
 
@@ -229,8 +215,8 @@ def token_revoke(user_id, token_id):
 @bp.route("/communities")
 def communities():
     """List communities with their venues, alliance units and agreements."""
-    search = queries.search_arg()
-    page = queries.paginate(community_queries.communities_query(search), queries.page_arg())
+    search = search_arg()
+    page = paginate(community_queries.communities_query(search), page_arg())
     figures = community_queries.community_figures([c.id for c in page.items])
     return render_template(
         "admin/communities.html", page=page, search=search, figures=figures
@@ -291,9 +277,8 @@ def _alliance_action(community_id: int, operation, *args):
     """Run an alliance change from a button and go back to the alliance page."""
     try:
         operation(*args)
-        db.session.commit()
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     return redirect(url_for(".alliance", community_id=community_id))
 
@@ -331,10 +316,10 @@ def alliance_remove(community_id, member_id):
 @bp.route("/venues")
 def venues():
     """List venues, optionally of one community."""
-    community_id = queries.id_arg("community")
-    search = queries.search_arg()
-    page = queries.paginate(
-        community_queries.venues_query(community_id, search), queries.page_arg()
+    community_id = id_arg("community")
+    search = search_arg()
+    page = paginate(
+        community_queries.venues_query(community_id, search), page_arg()
     )
     return render_template(
         "admin/venues.html",
@@ -356,7 +341,7 @@ def _venue_form(**kwargs) -> VenueForm:
 @bp.route("/venues/new", methods=["GET", "POST"])
 def venue_new():
     """Create a venue: a community's room, or one a unit offers."""
-    form = _venue_form(community=queries.id_arg("community") or NONE)
+    form = _venue_form(community=id_arg("community") or NONE)
     if form.validate_on_submit():
         venue = _save(form, create_venue, form.to_data(), current_user)
         if venue:
@@ -392,9 +377,9 @@ def venue_edit(venue_id):
 @bp.route("/units")
 def units():
     """List alliance units, searchable by name and filtered by kind."""
-    search = queries.search_arg()
+    search = search_arg()
     kind = request.args.get("kind") if request.args.get("kind") in UNIT_KINDS else None
-    page = queries.paginate(community_queries.units_query(search, kind), queries.page_arg())
+    page = paginate(community_queries.units_query(search, kind), page_arg())
     alliances = community_queries.unit_alliances([u.id for u in page.items])
     return render_template(
         "admin/units.html", page=page, search=search, kind=kind, kinds=UNIT_KINDS,
@@ -433,9 +418,9 @@ def unit_edit(unit_id):
 @bp.route("/agreements")
 def agreements():
     """List joint-construction agreements, optionally of one community or unit."""
-    community_id, unit_id = queries.id_arg("community"), queries.id_arg("unit")
-    page = queries.paginate(
-        community_queries.agreements_query(community_id, unit_id), queries.page_arg()
+    community_id, unit_id = id_arg("community"), id_arg("unit")
+    page = paginate(
+        community_queries.agreements_query(community_id, unit_id), page_arg()
     )
     return render_template(
         "admin/agreements.html",

@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask, current_app, g, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from consult.accounts.models import ApiToken, hash_token
 from consult.errors import ApiError
 from consult.extensions import api, db, limiter
+from consult.transactions import end_read_transaction
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,19 +63,21 @@ def authenticate() -> None:
         return None
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer <token>'.")
+            raise ApiError(401, "unauthorized", _("Use 'Authorization: Bearer <token>'."))
         row = db.session.scalar(
             select(ApiToken)
             .options(joinedload(ApiToken.user))
             .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
         )
         if row is None or not row.user.active:
-            raise ApiError(401, "unauthorized", "The API token is not valid.")
+            raise ApiError(401, "unauthorized", _("The API token is not valid."))
         g.api_user = row.user
-        _end_read_transaction()
+        # The lookup's reading transaction ends before _touch writes on a connection
+        # of its own (on SQLite, a snapshot older than that write could never write).
+        end_read_transaction()
         _touch(row)
         return None
     if request.method in READ_METHODS and current_user.is_authenticated:
@@ -81,24 +85,10 @@ def authenticate() -> None:
         return None
     if current_user.is_authenticated:
         raise ApiError(
-            401, "unauthorized", "A browser session may only read; send a Bearer token to write."
+            401, "unauthorized",
+            _("A browser session may only read; send a Bearer token to write."),
         )
-    raise ApiError(401, "unauthorized", "Authentication required: send a Bearer token.")
-
-
-def _end_read_transaction() -> None:
-    """Close the transaction the token lookup opened, keeping the loaded caller.
-
-    The handler then starts its own transaction, as it needs it (SQLite handlers that
-    write may ask for BEGIN IMMEDIATE, which must come first in a transaction).
-    """
-    session = db.session()
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
+    raise ApiError(401, "unauthorized", _("Authentication required: send a Bearer token."))
 
 
 def _touch(token: ApiToken) -> None:
@@ -164,7 +154,7 @@ def check_json_body() -> None:
     try:
         json.loads(raw)
     except ValueError:
-        raise ApiError(400, "bad_json", "The request body is not valid JSON.") from None
+        raise ApiError(400, "bad_json", _("The request body is not valid JSON.")) from None
 
 
 def init_api(app: Flask) -> None:

@@ -8,14 +8,14 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from consult.api import api_user
-from consult.api.schemas import QuerySchema, StrictInt, StrictSchema
+from consult.api.schemas import StrictSchema
 from consult.cases import queries
 from consult.cases.models import Case, Issue
 from consult.cases.operations import create_case, create_issue, escalate_case, evaluate_issue
-from consult.community.models import Community
+from consult.community.queries import community_named
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
 from consult.extensions import db
-from consult.minutes.operations import write_transaction
+from consult.lists import Id, PageQuery, api_page, page_envelope, page_schema
 from consult.permissions import require
 
 blp = Blueprint("api_cases", __name__, description="Cases and issues")
@@ -65,23 +65,16 @@ class CaseSchema(Schema):
     resolution = fields.Nested(ResolutionRefSchema, allow_none=True)
 
 
-class CaseListQuery(QuerySchema):
+class CaseListQuery(PageQuery):
     community = fields.String(validate=validate.Length(min=1, max=120))
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     level = fields.Integer(validate=validate.Range(min=1, max=4))
     category = fields.String(validate=validate.OneOf(CASE_CATEGORIES))
     source = fields.String(validate=validate.OneOf(CASE_SOURCES))
     overdue = fields.Boolean()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=queries.PER_PAGE,
-                              validate=validate.Range(min=1, max=queries.MAX_PER_PAGE))
 
 
-class CaseListSchema(Schema):
-    items = fields.List(fields.Nested(CaseSchema))
-    page = fields.Integer()
-    pages = fields.Integer()
-    total = fields.Integer()
+CaseListSchema = page_schema(CaseSchema, "CaseListSchema")
 
 
 class EscalateSchema(StrictSchema):
@@ -91,7 +84,7 @@ class EscalateSchema(StrictSchema):
 class IssueCreateSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     community = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    cases = fields.List(StrictInt(), required=True)
+    cases = fields.List(Id(), required=True)
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
 
 
@@ -132,7 +125,6 @@ def post_case(data):
     user = api_user()
     require(user, "case.create")
     case = create_case(data, user)
-    db.session.commit()
     return queries.case_document(queries.load_case(case.id), user)
 
 
@@ -145,22 +137,14 @@ def list_cases(args):
     require(user, "case.list")
     community_id = None
     if args.get("community"):
-        community = db.session.scalar(
-            select(Community).where(Community.name == args["community"])
-        )
-        if community is None:
-            return {"items": [], "page": args["page"], "pages": 0, "total": 0}
-        community_id = community.id
+        community = community_named(args["community"])
+        # An unknown community is a filter that matches nothing.
+        community_id = community.id if community is not None else 0
     f = queries.CaseFilter(community_id=community_id, status=args.get("status"),
                            level=args.get("level"), category=args.get("category"),
                            source=args.get("source"), overdue=args.get("overdue"))
-    page = queries.case_page(f, args["page"], args["per_page"])
-    return {
-        "items": [queries.case_document(c, user) for c in page.items],
-        "page": page.page,
-        "pages": page.pages,
-        "total": page.total,
-    }
+    page = api_page(queries.case_select(f), args)
+    return page_envelope(page, [queries.case_document(c, user) for c in page.items])
 
 
 @blp.route("/cases/<int:case_id>")
@@ -179,10 +163,8 @@ def escalate(data, case_id):
     """Hand the case to the next grid level, at most 4 (admin, cadre)."""
     user = api_user()
     require(user, "case.escalate")
-    write_transaction()
     case = db.get_or_404(Case, case_id)
     escalate_case(case, user, data.get("reason") or "")
-    db.session.commit()
     return queries.case_document(_case(case_id), user)
 
 
@@ -193,9 +175,7 @@ def post_issue(data):
     """Group cases of one community into an issue (admin, cadre, secretary)."""
     user = api_user()
     require(user, "issue.create")
-    write_transaction()
     issue = create_issue(data, user)
-    db.session.commit()
     return queries.issue_document(queries.load_issue(issue.id))
 
 
@@ -215,13 +195,11 @@ def get_issue(issue_id):
 def post_evaluation(data, issue_id):
     """Rate a resolved issue as a residents' representative of its community (extension)."""
     user = api_user()
-    write_transaction()
     issue = db.session.scalar(select(Issue).where(Issue.id == issue_id).with_for_update())
     if issue is None:
         abort(404)
     require(user, "evaluation.create", issue)
     evaluation = evaluate_issue(issue, data, user)
-    db.session.commit()
     return {
         "id": evaluation.id,
         "issue": issue.id,

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.api import api_user
-from consult.api.schemas import StrictInt, StrictSchema
+from consult.api.schemas import StrictSchema
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
 from consult.calendar.queries import meeting_invitations, user_feeds
 from consult.enums import FEED_SCOPES
-from consult.errors import ApiError, RefusedInput
+from consult.errors import ApiError
 from consult.extensions import db
+from consult.lists import Id
 from consult.meetings.models import Meeting
 from consult.permissions import can, may_see_meeting
 
 blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitations")
-
-#: Ids above this cannot exist (PostgreSQL integer); asking for one is a 404, not an error.
-MAX_ID = 2**31 - 1
-
-
-def _refused(exc: RefusedInput) -> ApiError:
-    """Undo the request's writes and turn a refusal into the API's error."""
-    db.session.rollback()
-    message = str(exc.message)
-    extra = {"fields": {exc.field: [message]}} if exc.field and exc.status == 422 else {}
-    code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid")
-    return ApiError(exc.status, code, message, **extra)
-
 
 # -- feeds -------------------------------------------------------------------------------
 
@@ -85,12 +74,8 @@ def post_feed(data):
     """Create a subscribable feed: the caller's own sessions, or a community's."""
     user = api_user()
     if not can(user, "feed.create"):
-        raise ApiError(403, "forbidden", "You may not create calendar feeds.")
-    try:
-        feed, token = create_feed(data, user)
-    except RefusedInput as exc:
-        raise _refused(exc) from None
-    db.session.commit()
+        raise ApiError(403, "forbidden", _("You may not create calendar feeds."))
+    feed, token = create_feed(data, user)
     return {"id": feed.id, "url": f"/calendar/{token}.ics"}
 
 
@@ -99,8 +84,6 @@ def post_feed(data):
 def delete_feed(feed_id):
     """Revoke one of the caller's feeds: its URL answers 404 from now on."""
     user = api_user()
-    if feed_id > MAX_ID:
-        raise ApiError(404, "not_found", "No such feed.")
     feed = db.session.scalar(
         select(FeedToken).where(
             FeedToken.id == feed_id,
@@ -109,9 +92,8 @@ def delete_feed(feed_id):
         )
     )
     if feed is None:
-        raise ApiError(404, "not_found", "No such feed.")
+        raise ApiError(404, "not_found", _("No such feed."))
     revoke_feed(feed, user)
-    db.session.commit()
 
 
 # -- invitations -------------------------------------------------------------------------
@@ -124,7 +106,7 @@ class InvitationsSchema(StrictSchema):
         metadata={"description": "Addresses to invite."},
     )
     units = fields.List(
-        StrictInt(),
+        Id(),
         validate=validate.Length(max=100),
         metadata={"description": "Alliance units whose representatives are invited."},
     )
@@ -144,20 +126,17 @@ class QueuedSchema(Schema):
 def post_invitations(data, meeting_id):
     """Invite people: each gets a mail with an iCalendar METHOD:REQUEST part."""
     user = api_user()
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
+    meeting = db.session.get(Meeting, meeting_id)
     if meeting is None or not may_see_meeting(user, meeting):
-        raise ApiError(404, "not_found", "No such session.")
+        raise ApiError(404, "not_found", _("No such session."))
     if not can(user, "meeting.invite", meeting):
-        raise ApiError(403, "forbidden", "You may not invite people to this session.")
+        raise ApiError(403, "forbidden", _("You may not invite people to this session."))
     try:
         invitations = invite_people(meeting, data, user)
-        db.session.commit()
-    except RefusedInput as exc:
-        raise _refused(exc) from None
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise ApiError(
-            409, "conflict", "Someone invited the same people at the same time; try again."
+            409, "conflict", _("Someone invited the same people at the same time; try again.")
         ) from None
     return {"queued": len(invitations)}
 
@@ -180,7 +159,7 @@ class InvitationListSchema(Schema):
 def get_invitations(meeting_id):
     """List the invitees of a session (whole-series invitations included) and their answers."""
     user = api_user()
-    meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id <= MAX_ID else None
+    meeting = db.session.get(Meeting, meeting_id)
     if meeting is None or not may_see_meeting(user, meeting):
         raise ApiError(404, "not_found", "No such session.")
     if not can(user, "invitation.list", meeting):

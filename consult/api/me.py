@@ -68,5 +68,4 @@ def update_me(data):
     """Change the caller's name, interface language or consent to be named in minutes."""
     user = api_user()
     update_profile(user, data, user)
-    db.session.commit()
     return _me(user)

@@ -9,13 +9,14 @@ from marshmallow import Schema, fields, validate
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
 from consult.enums import OUTCOMES, VOTE_RESULTS
-from consult.errors import ApiError
 from consult.extensions import db
+from consult.lists import MAX_ID, Id
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
 from consult.minutes.models import ActionItem, AgendaItem
 from consult.permissions import require, visible_or_404
+from consult.transactions import rollback
 from consult.votes.queries import vote_document
 
 blp = Blueprint("api_minutes", __name__, description="Agendas, resolutions and minutes")
@@ -28,8 +29,8 @@ class MinutesStepSchema(StrictSchema):
 class AgendaItemCreateSchema(StrictSchema):
     title = fields.String(validate=validate.Length(min=1, max=200),
                           metadata={"description": "Required unless an issue or action is given"})
-    issue = StrictInt(allow_none=True)
-    carried_action = StrictInt(allow_none=True, metadata={
+    issue = Id(allow_none=True)
+    carried_action = Id(allow_none=True, metadata={
         "description": "An open action item of an earlier session to follow up (extension)"})
     duration_minutes = StrictInt(allow_none=True, validate=validate.Range(min=1, max=600))
 
@@ -64,17 +65,17 @@ class AgendaSchema(Schema):
 
 class ActionCreateSchema(StrictSchema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-    unit = StrictInt(allow_none=True)
-    assignee = StrictInt(allow_none=True)
+    unit = Id(allow_none=True)
+    assignee = Id(allow_none=True)
     due_on = fields.Date(allow_none=True)
 
 
 class ResolutionCreateSchema(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    closes_cases = fields.List(StrictInt(), load_default=list)
+    closes_cases = fields.List(Id(), load_default=list)
     actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
-    referred_unit = StrictInt(allow_none=True)
+    referred_unit = Id(allow_none=True)
     open_cases_reason = fields.String(allow_none=True, validate=validate.Length(max=20_000),
                                       metadata={"description": (
                                           "With outcome resolved: why cases of the issue "
@@ -112,7 +113,7 @@ class MinutesSchema(Schema):
 
 
 class MinutesSaveSchema(StrictSchema):
-    version = StrictInt(required=True, validate=validate.Range(min=0))
+    version = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_ID))
     notes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
@@ -156,10 +157,8 @@ def post_agenda_item(data, session_id):
     """Put an item on a session's agenda (admin, cadre, secretary)."""
     user = api_user()
     require(user, "agenda.edit")
-    ops.write_transaction()
     meeting = _meeting(session_id, user)
     item = ops.add_agenda_item(meeting, data, user)
-    db.session.commit()
     return _item_document(queries.load_agenda_item(item.id))
 
 
@@ -191,13 +190,11 @@ def post_resolution(data, item_id):
     """Record the resolution of an agenda item and close the cases it names."""
     user = api_user()
     require(user, "resolution.create")
-    ops.write_transaction()
     item = queries.load_agenda_item(item_id)
     if item is None:
         abort(404)
     visible_or_404(item.meeting, user)
     resolution = ops.create_resolution(item, data, user)
-    db.session.commit()
     return {
         "id": resolution.id,
         "agenda_item": item.id,
@@ -228,25 +225,22 @@ def put_minutes(data, session_id):
     """Save a session's notes from the version they were read at (409 when stale)."""
     user = api_user()
     require(user, "minutes.edit")
-    ops.write_transaction()
     meeting = _meeting(session_id, user)
     try:
         minutes = ops.save_minutes(meeting, data, user)
     except ops.StaleMinutes as exc:
-        db.session.rollback()
-        current = queries.minutes_document(meeting, queries.minutes_for(meeting), user)
-        raise ApiError(409, "stale_version", exc.message, current=current) from None
-    db.session.commit()
+        rollback()
+        exc.extra["current"] = queries.minutes_document(meeting, queries.minutes_for(meeting),
+                                                        user)
+        raise
     return queries.minutes_document(meeting, minutes, user)
 
 
 def _move(session_id: int, action: str, operation):
     user = api_user()
     require(user, action)
-    ops.write_transaction()
     meeting = _meeting(session_id, user)
     minutes = operation(meeting, user)
-    db.session.commit()
     return queries.minutes_document(meeting, minutes, user)
 
 
@@ -273,9 +267,7 @@ def action_done(data, action_id):
     """Report an action done, with a note (its unit's representative; extension)."""
     user = api_user()
     require(user, "action.report")
-    ops.write_transaction()
     action = db.get_or_404(ActionItem, action_id)
     require(user, "action.report", action)
     ops.report_action(action, data, user)
-    db.session.commit()
     return _action_document(action)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, request
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import fields
@@ -10,13 +10,15 @@ from marshmallow import fields
 from consult.api import api_user
 from consult.api.schemas import StrictSchema
 from consult.attendance import operations, queries
-from consult.attendance.transactions import run_write
-from consult.errors import ApiError, RefusedInput
+from consult.errors import ApiError
 from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
 from consult.permissions import can, require, visible_or_404
 
 blp = Blueprint("api_registrations", __name__, description="Registrations (sign-ups)")
+
+#: The longest Idempotency-Key kept (a UUID has 36 characters).
+MAX_KEY = 64
 
 
 class SignUpIn(StrictSchema):
@@ -67,39 +69,60 @@ def _meeting(meeting_id: int, user) -> Meeting:
     return visible_or_404(db.session.get(Meeting, meeting_id), user)
 
 
-def _refused(exc: RefusedInput) -> ApiError:
-    extra = {"fields": {exc.field: [exc.message]}} if exc.field and exc.status == 422 else {}
-    code = "conflict" if exc.status == 409 else "invalid"
-    return ApiError(exc.status, code, str(exc.message), **extra)
+def _idempotency_key() -> str | None:
+    """Return the request's Idempotency-Key header (1 to 64 printable ASCII characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 0 < len(key) <= MAX_KEY or not all(" " < c <= "~" for c in key):
+        message = _("Send 1 to %(n)d printable ASCII characters.", n=MAX_KEY)
+        raise ApiError(422, "invalid", f"Idempotency-Key: {message}",
+                       fields={"Idempotency-Key": [message]})
+    return key
 
 
 @blp.route("/sessions/<int:meeting_id>/registrations", methods=["POST"])
 @blp.arguments(SignUpIn, required=False)
 @blp.response(201, RegistrationOut)
+@blp.alt_response(200, schema=RegistrationOut,
+                  description="A retry with the Idempotency-Key of an earlier sign-up: "
+                              "that registration, unchanged")
 @blp.alt_response(404, description="No such session, or not visible to the caller")
-@blp.alt_response(409, description="Already registered; the session is cancelled or started")
+@blp.alt_response(409, description="Already registered (the registration is under "
+                                   "error.registration); the session is cancelled or started")
+@blp.doc(parameters=[{
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "maxLength": MAX_KEY},
+    "description": "Makes a retry safe: the same key returns the first sign-up with 200.",
+}])
 def create_registration(data, meeting_id: int):
     """Sign up oneself, or (admin, cadre, secretary) someone without an account."""
     user = api_user()
     data = data or {}
-    proxy = bool(data)
-
-    def work():
-        meeting = _meeting(meeting_id, user)
-        if proxy:
-            if not can(user, "registration.proxy"):
-                raise ApiError(403, "forbidden", _(
-                    "Only admins, cadres and secretaries sign up people without an account."))
-            registration = operations.sign_up_proxy(meeting, data, user)
-        else:
-            require(user, "registration.create")
-            registration = operations.sign_up(meeting, user, user)
-        return _out(registration)
-
+    key = _idempotency_key()
+    meeting = _meeting(meeting_id, user)
+    if data:
+        if not can(user, "registration.proxy"):
+            raise ApiError(403, "forbidden",
+                           _("Only admins, cadres and secretaries sign up people without an "
+                             "account."))
+    else:
+        require(user, "registration.create")
+    if key is not None:
+        earlier = operations.replayed_sign_up(meeting, key, user)
+        if earlier is not None:
+            return _out(earlier), 200
     try:
-        return run_write(work)
-    except RefusedInput as exc:
-        raise _refused(exc) from None
+        if data:
+            registration = operations.sign_up_proxy(meeting, data, user, key)
+        else:
+            registration = operations.sign_up(meeting, user, user, key)
+    except operations.AlreadyRegistered as exc:
+        if exc.existing is not None:
+            exc.extra["registration"] = RegistrationOut().dump(_out(exc.existing))
+        raise
+    return _out(registration)
 
 
 @blp.route("/sessions/<int:meeting_id>/registrations", methods=["GET"])
@@ -119,20 +142,12 @@ def list_registrations(meeting_id: int):
 def delete_registration(registration_id: int):
     """Cancel a sign-up (the registrant, admin, cadre); the first person waiting moves up."""
     user = api_user()
-
-    def work():
-        registration = db.session.get(Registration, registration_id)
-        if registration is None:
-            abort(404)
-        visible_or_404(registration.meeting, user)
-        require(user, "registration.cancel", registration)
-        operations.cancel_registration(registration, user)
-
-    try:
-        run_write(work)
-    except RefusedInput as exc:
-        raise _refused(exc) from None
-    return None
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        abort(404)
+    visible_or_404(registration.meeting, user)
+    require(user, "registration.cancel", registration)
+    operations.cancel_registration(registration, user)
 
 
 @blp.route("/series/<int:series_id>/registrations", methods=["POST"])
@@ -142,13 +157,10 @@ def delete_registration(registration_id: int):
 def create_series_registrations(_data, series_id: int):
     """Sign oneself up for every coming occurrence of a series at once."""
     user = api_user()
-
-    def work():
-        series, occurrences = queries.series_open_to(series_id, user)
-        registrations = operations.sign_up_series(series, user, occurrences)
-        return {"series": series.id, "items": [_out(r) for r in registrations]}
-
-    try:
-        return run_write(work)
-    except RefusedInput as exc:
-        raise _refused(exc) from None
+    found = queries.series_open_to(series_id, user)
+    if found is None:
+        abort(404)
+    require(user, "registration.create")
+    series, occurrences = found
+    registrations = operations.sign_up_series(series, user, occurrences)
+    return {"series": series.id, "items": [_out(r) for r in registrations]}

@@ -8,22 +8,20 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from consult.api import api_user
-from consult.api.schemas import AwareDateTime, QuerySchema, StrictInt, StrictSchema
-from consult.attendance.transactions import run_write
+from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema
+from consult.community.queries import community_named
 from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
-from consult.errors import ApiError, RefusedInput
-from consult.extensions import db
+from consult.errors import ApiError
+from consult.lists import Id, IdArg, PageQuery, page_envelope, page_schema
 from consult.meetings import operations, queries
-from consult.meetings.operations import ClashError
 from consult.permissions import require, visible_or_404
 
 blp = Blueprint("api_sessions", __name__, description="Sessions and series")
-
-MAX_ID = 2**31 - 1
 
 
 def _not_blank(value: str) -> None:
@@ -67,11 +65,7 @@ class SessionSchema(Schema):
     ics_url = fields.String()
 
 
-class SessionPageSchema(Schema):
-    items = fields.List(fields.Nested(SessionSchema))
-    page = fields.Integer()
-    pages = fields.Integer()
-    total = fields.Integer()
+SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
 
 
 class SessionCreateSchema(StrictSchema):
@@ -89,7 +83,7 @@ class SessionCreateSchema(StrictSchema):
     recurrence = fields.String(allow_none=True, validate=[validate.Length(max=500), _no_control],
                                metadata={"description": "RFC 5545 RRULE value"})
     visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
-    host_unit = StrictInt(allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
+    host_unit = Id(allow_none=True)
 
 
 class SessionUpdateSchema(StrictSchema):
@@ -101,7 +95,7 @@ class SessionUpdateSchema(StrictSchema):
     venue = Text(allow_none=True)
     capacity = StrictInt(allow_none=True, validate=validate.Range(
         min=0, max=operations.MAX_CAPACITY))
-    host_unit = StrictInt(allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
+    host_unit = Id(allow_none=True)
 
 
 class EmptySchema(StrictSchema):
@@ -134,16 +128,13 @@ class DateOrDateTime(fields.Field):
         return parsed
 
 
-class SessionListQuery(QuerySchema):
+class SessionListQuery(PageQuery):
     community = fields.String(validate=[validate.Length(min=1, max=120), _no_control])
     kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
-    series = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    series = IdArg()
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
     from_ = DateOrDateTime(data_key="from")
     to = DateOrDateTime()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1),
-                              metadata={"description": "Capped at API_PER_PAGE_MAX"})
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -176,28 +167,6 @@ def _payload_of(meeting) -> dict:
     return session_payload(meeting, queries.waitlisted_counts([meeting.id]).get(meeting.id, 0))
 
 
-def refused(exc: RefusedInput) -> ApiError:
-    """Turn an operation's refusal into the API's error, after undoing its writes."""
-    db.session.rollback()
-    message = str(exc.message)
-    extra = {"fields": {exc.field: [message]}} if exc.field and exc.status == 422 else {}
-    code = "invalid" if exc.status == 422 else "conflict"
-    if isinstance(exc, ClashError):
-        code = "venue_clash"
-        extra["clash"] = exc.clash.as_dict()
-    elif exc.status == 409 and exc.field == "capacity":
-        code = "capacity_below_confirmed"
-    return ApiError(exc.status, code, message, **extra)
-
-
-def _write(work):
-    """Run ``work`` in one writing transaction and commit it; refusals become API errors."""
-    try:
-        return run_write(work)
-    except RefusedInput as exc:
-        raise refused(exc) from None
-
-
 def _load_meeting(meeting_id: int):
     """Return the session, or answer 404 when it does not exist or may not be seen."""
     return visible_or_404(queries.get_meeting(meeting_id), api_user())
@@ -228,36 +197,29 @@ class Sessions(MethodView):
     @blp.response(200, SessionPageSchema)
     def get(self, args):
         """List the sessions the caller may see, by start time."""
-        if args.get("series") is not None:
-            made = operations.extend_due_series(args["series"])
-        else:
-            made = operations.extend_due_series()
-        if made:
-            db.session.commit()
-        per_page = min(args["per_page"], current_app.config.get("API_PER_PAGE_MAX", 100))
+        community_id = None
+        if args.get("community"):
+            found = community_named(args["community"])
+            # An unknown community is a filter that matches nothing.
+            community_id = found.id if found is not None else 0
         f = queries.MeetingFilter(
-            community=args.get("community"),
+            community_id=community_id,
             kind=args.get("kind"),
             series_id=args.get("series"),
             start=args.get("from_"),
             end=args.get("to"),
             status=args.get("status"),
         )
-        page = queries.list_meetings(api_user(), f, args["page"], per_page)
+        page = queries.list_meetings(api_user(), f, args["page"], args["per_page"])
         waiting = queries.waitlisted_counts(m.id for m in page.items)
-        return {
-            "items": [session_payload(m, waiting.get(m.id, 0)) for m in page.items],
-            "page": page.page,
-            "pages": page.pages,
-            "total": page.total,
-        }
+        return page_envelope(page, [session_payload(m, waiting.get(m.id, 0)) for m in page.items])
 
     @allowed("meeting.create")
     @blp.arguments(SessionCreateSchema)
     @blp.response(201, SessionSchema)
     def post(self, data):
         """Schedule a session, or a series when `recurrence` is given (admin, cadre)."""
-        meeting = _write(lambda: operations.create_meeting(data, api_user()))
+        meeting = operations.create_meeting(data, api_user())
         return session_payload(meeting, 0)
 
 
@@ -266,19 +228,14 @@ class SessionItem(MethodView):
     @blp.response(200, SessionSchema)
     def get(self, meeting_id):
         """Return one session (404 when the caller may not see it)."""
-        meeting = _load_meeting(meeting_id)
-        if meeting.series_id is not None and operations.extend_due_series(meeting.series_id):
-            db.session.commit()
-        return _payload_of(meeting)
+        return _payload_of(_load_meeting(meeting_id))
 
     @allowed("meeting.edit", load=True)
     @blp.arguments(SessionUpdateSchema)
     @blp.response(200, SessionSchema)
     def patch(self, data, meeting_id):
         """Change or move a session; an occurrence of a series changes alone (admin, cadre)."""
-        meeting = _write(
-            lambda: operations.update_meeting(_load_meeting(meeting_id), data, api_user())
-        )
+        meeting = operations.update_meeting(_load_meeting(meeting_id), data, api_user())
         return _payload_of(meeting)
 
 
@@ -288,7 +245,7 @@ class SessionItem(MethodView):
 @blp.response(200, SessionSchema)
 def cancel_session(data, meeting_id):
     """Cancel a session; for a series, that occurrence only (admin, cadre)."""
-    meeting = _write(lambda: operations.cancel_meeting(_load_meeting(meeting_id), api_user()))
+    meeting = operations.cancel_meeting(_load_meeting(meeting_id), api_user())
     return _payload_of(meeting)
 
 
@@ -298,10 +255,7 @@ def cancel_session(data, meeting_id):
 @blp.response(200, SeriesCancelledSchema)
 def cancel_series(data, series_id):
     """Cancel a whole series: every occurrence not yet started (admin, cadre)."""
-    def work():
-        series = queries.get_series(series_id)
-        if series is None:
-            raise ApiError(404, "not_found", "No such series.")
-        return operations.cancel_series(series, api_user())
-
-    return {"series": series_id, "cancelled": _write(work)}
+    series = queries.get_series(series_id)
+    if series is None:
+        raise ApiError(404, "not_found", _("No such series."))
+    return {"series": series_id, "cancelled": operations.cancel_series(series, api_user())}

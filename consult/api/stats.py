@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import select
 
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, QuerySchema
-from consult.community.models import Community
+from consult.community.queries import community_named
 from consult.enums import CASE_SOURCES, SESSION_KINDS
 from consult.errors import ApiError
-from consult.extensions import db
 from consult.permissions import require
 from consult.stats.queries import StatsFilter, programme_stats
 
@@ -40,9 +39,10 @@ def stats(community=None, start=None, end=None, source=None, session_kind=None):
     require(api_user(), "stats.view")
     community_id = None
     if community is not None:
-        community_id = db.session.scalar(select(Community.id).where(Community.name == community))
-        if community_id is None:
-            raise ApiError(404, "not_found", f"No community called {community!r}.")
+        found = community_named(community)
+        # An unknown community is a filter that matches nothing.
+        community_id = found.id if found is not None else 0
     if start is not None and end is not None and end < start:
-        raise ApiError(422, "invalid", "'to' is before 'from'.", fields={"to": ["before 'from'"]})
+        message = _("'to' is before 'from'.")
+        raise ApiError(422, "invalid", message, fields={"to": [message]})
     return programme_stats(StatsFilter(community_id, start, end, source, session_kind))

@@ -2,7 +2,7 @@
 
 Places are claimed atomically against the session's capacity: the session's row is
 locked first (FOR UPDATE on PostgreSQL; on SQLite the request runs in BEGIN IMMEDIATE,
-see consult.attendance.transactions), then one conditional UPDATE takes a place only
+see consult.transactions), then one conditional UPDATE takes a place only
 while ``confirmed_count < capacity``, and the database's CHECK refuses anything past
 it. Operations flush and audit; the caller commits once.
 """
@@ -41,16 +41,18 @@ class CapacityError(AttendanceError):
     """A capacity change that would un-confirm people, or another refused change."""
 
     def __init__(self, message, field: str | None = "capacity", status: int = 409):
-        super().__init__(message, field, status)
+        code = "capacity_below_confirmed" if status == 409 else None
+        super().__init__(message, field, status, code)
 
 
 class AlreadyRegistered(AttendanceError):
-    """The person already holds a place or a place on the waiting list."""
+    """The person already holds a place or a place on the waiting list (``existing``)."""
 
-    def __init__(self, message=None):
+    def __init__(self, message=None, existing: Registration | None = None):
         super().__init__(
             message or _l("You are already registered for this session."), None, 409
         )
+        self.existing = existing
 
 
 # -- the atomic claim -----------------------------------------------------------------
@@ -148,7 +150,29 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     return registration
 
 
-def sign_up(meeting: Meeting, user, actor=None) -> Registration:
+def replayed_sign_up(meeting: Meeting, key: str, actor) -> Registration | None:
+    """Return the registration an earlier request with Idempotency-Key ``key`` made, or None.
+
+    The key belongs to whoever sent it first: another caller's key is refused.
+    """
+    lock_meeting(meeting)
+    found = db.session.scalar(
+        select(Registration).where(
+            Registration.meeting_id == meeting.id, Registration.idempotency_key == key
+        )
+    )
+    if found is None:
+        return None
+    if found.registered_by_id != getattr(actor, "id", None):
+        raise AttendanceError(
+            _l("This Idempotency-Key was already used for another sign-up."),
+            "Idempotency-Key", code="idempotency_key_reused",
+        )
+    return found
+
+
+def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = None
+            ) -> Registration:
     """Sign ``user`` up for ``meeting``: a confirmed place if one is free, else the queue."""
     lock_meeting(meeting)
     _ensure_open(meeting)
@@ -158,13 +182,14 @@ def sign_up(meeting: Meeting, user, actor=None) -> Registration:
         )
     )
     if registration is not None and registration.status != "cancelled":
-        raise AlreadyRegistered()
+        raise AlreadyRegistered(existing=registration)
     action = "registration.renew"
     if registration is None:
         # The unique key (meeting, user) stays: a cancelled sign-up is reused below.
         registration = Registration(meeting_id=meeting.id, user_id=user.id)
         action = "registration.create"
     registration.registered_by_id = getattr(actor or user, "id", None)
+    registration.idempotency_key = idempotency_key
     return _place(registration, meeting, actor or user, action)
 
 
@@ -192,23 +217,26 @@ def proxy_values(data: dict) -> dict:
     }
 
 
-def sign_up_proxy(meeting: Meeting, data: dict, actor) -> Registration:
+def sign_up_proxy(meeting: Meeting, data: dict, actor, idempotency_key: str | None = None
+                  ) -> Registration:
     """Sign up a person without an account ({name, phone, note?}), entered by a cadre."""
     values = proxy_values(data)
     lock_meeting(meeting)
     _ensure_open(meeting)
     taken = db.session.scalar(
-        select(func.count(Registration.id)).where(
+        select(Registration).where(
             Registration.meeting_id == meeting.id,
             Registration.user_id.is_(None),
             Registration.phone == values["phone"],
             Registration.status != "cancelled",
-        )
+        ).limit(1)
     )
-    if taken:
-        raise AlreadyRegistered(_l("Someone with this phone number is already registered."))
+    if taken is not None:
+        raise AlreadyRegistered(_l("Someone with this phone number is already registered."),
+                                existing=taken)
     registration = Registration(
-        meeting_id=meeting.id, registered_by_id=getattr(actor, "id", None), **values
+        meeting_id=meeting.id, registered_by_id=getattr(actor, "id", None),
+        idempotency_key=idempotency_key, **values
     )
     return _place(registration, meeting, actor, "registration.proxy")
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import abort
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from consult.community.models import AllianceMember, Community, Unit
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
-from consult.permissions import can, require, visible_meetings_clause
+from consult.permissions import can, visible_meetings_clause
 from consult.types import utcnow
 
 # -- sign-ups -------------------------------------------------------------------------
@@ -318,21 +317,20 @@ def next_host(community: Community | int) -> Unit | None:
     return units[(ids.index(last.host_unit_id) + 1) % len(units)]
 
 
-def series_open_to(series_id: int, user) -> tuple[Series, list[Meeting]]:
+def series_open_to(series_id: int, user) -> tuple[Series, list[Meeting]] | None:
     """Load a series for ``user`` to sign up for, with its coming occurrences they may see.
 
-    404 when the series does not exist, or is private and nothing of it is theirs;
-    403 when the user may not sign up at all.
+    None when the series does not exist, or is private and nothing of it is theirs (the
+    caller answers 404, and checks the right to sign up).
     """
     from consult.attendance.operations import coming_occurrences
 
     series = db.session.get(Series, series_id)
     if series is None:
-        abort(404)
-    require(user, "registration.create")
+        return None
     occurrences = coming_occurrences(series, visible_meetings_clause(user))
     if not occurrences and series.visibility == "private":
-        abort(404)
+        return None
     return series, occurrences
 
 

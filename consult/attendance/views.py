@@ -24,13 +24,13 @@ from consult.attendance import links, operations, queries
 from consult.attendance.forms import ButtonForm, CapacityForm, ProxyForm, WalkInForm, marks_from
 from consult.attendance.operations import AttendanceError
 from consult.attendance.qr import qr_data_uri
-from consult.attendance.transactions import run_write
 from consult.community.models import AllianceMember, Community
-from consult.errors import RefusedInput
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.i18n import session_time
 from consult.meetings.models import Invitation, Meeting, Registration
 from consult.permissions import can, require, visible_or_404
+from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
 
@@ -120,8 +120,9 @@ def sign_up(meeting_id: int):
         return operations.sign_up(meeting, user, user)
 
     try:
-        registration = run_write(work)
+        registration = work()
     except AttendanceError as exc:
+        rollback()
         flash(exc.message, "warning")
     else:
         _signup_flash(registration)
@@ -135,14 +136,19 @@ def sign_up_series(series_id: int):
     user = _user()
 
     def work():
-        series, occurrences = queries.series_open_to(series_id, user)
+        found = queries.series_open_to(series_id, user)
+        if found is None:
+            abort(404)
+        require(user, "registration.create")
+        series, occurrences = found
         registrations = operations.sign_up_series(series, user, occurrences)
         return [(r.meeting_id, r.status) for r in registrations]
 
     back = _back(url_for("web.index"))
     try:
-        done = run_write(work)
+        done = work()
     except AttendanceError as exc:
+        rollback()
         flash(exc.message, "warning")
         return redirect(back)
     confirmed = sum(1 for _id, status in done if status == "confirmed")
@@ -201,8 +207,9 @@ def cancel(registration_id: int):
         return registration.meeting_id
 
     try:
-        meeting_id = run_write(work)
+        meeting_id = work()
     except AttendanceError as exc:
+        rollback()
         flash(exc.message, "warning")
         meeting_id = db.session.get(Registration, registration_id).meeting_id
     else:
@@ -231,16 +238,10 @@ def proxy(meeting_id: int):
         data = {"name": form.name.data, "phone": form.phone.data, "note": form.note.data}
         user = _user()
         try:
-            registration = run_write(
-                lambda: operations.sign_up_proxy(_meeting(meeting_id), data, user)
-            )
+            registration = operations.sign_up_proxy(meeting, data, user)
         except RefusedInput as exc:
             status = 409 if exc.status == 409 else 422
-            target = getattr(form, exc.field, None) if exc.field else None
-            if target is not None:
-                target.errors = [*target.errors, exc.message]
-            else:
-                form.form_errors.append(exc.message)
+            refuse_on(form, exc)
             meeting = _meeting(meeting_id)
         else:
             return redirect(url_for("attendance.slip", registration_id=registration.id))
@@ -299,11 +300,9 @@ def capacity(meeting_id: int):
         return _registrations_page(meeting, form, 422)
     user = _user()
     try:
-        promoted = run_write(
-            lambda: operations.set_capacity(_meeting(meeting_id), form.capacity.data, user)
-        )
+        promoted = operations.set_capacity(meeting, form.capacity.data, user)
     except RefusedInput as exc:
-        form.capacity.errors = [*form.capacity.errors, exc.message]
+        refuse_on(form, exc, default="capacity")
         return _registrations_page(_meeting(meeting_id), form, exc.status)
     flash(_("The number of places is changed; %(n)d people moved up from the waiting list.",
             n=len(promoted)), "success")
@@ -335,12 +334,9 @@ def rsvp(token: str):
     status = 200
     if request.method == "POST":
         try:
-            run_write(
-                lambda: operations.answer_invitation(
-                    db.session.get(Invitation, invitation_id), partstat, None
-                )
-            )
+            operations.answer_invitation(invitation, partstat, None)
         except AttendanceError as exc:
+            rollback()
             flash(exc.message, "warning")
             status = exc.status
             invitation = db.session.get(Invitation, invitation_id)
@@ -379,10 +375,9 @@ def attendance(meeting_id: int):
         marks = marks_from(request.form)
         user = _user()
         try:
-            count = run_write(
-                lambda: operations.record_attendance(_meeting(meeting_id), marks, user)
-            )
+            count = operations.record_attendance(meeting, marks, user)
         except AttendanceError as exc:
+            rollback()
             flash(exc.message, "danger")
             return _attendance_page(_meeting(meeting_id), WalkInForm(formdata=None),
                                     exc.status)
@@ -402,10 +397,9 @@ def walk_in(meeting_id: int):
         return _attendance_page(meeting, form, 422)
     user = _user()
     try:
-        run_write(lambda: operations.add_walk_in(_meeting(meeting_id),
-                                                 {"name": form.name.data}, user))
+        operations.add_walk_in(meeting, {"name": form.name.data}, user)
     except RefusedInput as exc:
-        form.name.errors = [*form.name.errors, exc.message]
+        refuse_on(form, exc, default="name")
         return _attendance_page(_meeting(meeting_id), form, exc.status)
     flash(_("%(name)s is added as present.", name=form.name.data.strip()), "success")
     return redirect(url_for("attendance.attendance", meeting_id=meeting_id))
@@ -474,9 +468,9 @@ def checkin(token: str):
     if request.method == "POST":
         user = _user()
         try:
-            run_write(lambda: operations.check_in(db.session.get(Registration, registration_id),
-                                                  user))
+            operations.check_in(registration, user)
         except AttendanceError as exc:
+            rollback()
             flash(exc.message, "warning")
             status = exc.status
         else:
@@ -546,8 +540,9 @@ def rotation_change(community_id: int, member_id: int):
             community_operations.set_alliance_rotation(member, action == "join", user)
 
     try:
-        run_write(work)
+        work()
     except RefusedInput as exc:
+        rollback()
         flash(exc.message, "warning")
     else:
         flash(_("The rotation is changed."), "success")

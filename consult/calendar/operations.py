@@ -12,7 +12,8 @@ from consult import audit
 from consult.accounts.models import User, new_token
 from consult.calendar.models import FeedToken
 from consult.calendar.queries import alliance_units, series_with_occurrences
-from consult.community.models import Community, Unit
+from consult.community.models import Unit
+from consult.community.operations import community_by_name
 from consult.enums import FEED_SCOPES
 from consult.errors import RefusedInput
 from consult.extensions import db
@@ -45,13 +46,7 @@ def create_feed(data: dict, user) -> tuple[FeedToken, str]:
     if scope == "community":
         if not isinstance(name, str) or not name.strip():
             raise CalendarError(_l("Name the community of the feed."), "community")
-        community = db.session.scalar(select(Community).where(Community.name == name.strip()))
-        if community is None:
-            raise CalendarError(
-                _l("There is no community called %(name)s.", name=name.strip()[:120]),
-                "community",
-                status=404,
-            )
+        community = community_by_name(name)
     elif name not in (None, ""):
         raise CalendarError(_l("Only community feeds name a community."), "community")
     token, token_hash = new_token()

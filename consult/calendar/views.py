@@ -29,7 +29,6 @@ from consult.calendar.documents import feed_calendar, feed_etag, session_calenda
 from consult.calendar.forms import FeedForm, InviteForm
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import (
-    CalendarError,
     create_feed,
     invite_people,
     revoke_feed,
@@ -48,16 +47,17 @@ from consult.calendar.queries import (
     week_only,
 )
 from consult.enums import UNIT_KINDS
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.permissions import can, require, visible_or_404
+from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
 
 bp = Blueprint("calendar", __name__)
 
 ICS_MIMETYPE = "text/calendar; charset=utf-8"
-MAX_ID = 2**31 - 1
 #: Where the secret URL of a feed just made waits to be shown once.
 NEW_FEED_KEY = "calendar.new_feed"
 
@@ -70,7 +70,7 @@ def _calendar_response(body: bytes, filename: str | None = None) -> Response:
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
+    meeting = db.session.get(Meeting, meeting_id)
     return visible_or_404(meeting, current_user)
 
 
@@ -117,7 +117,7 @@ def _own_feed_or_404(feed_id: int) -> FeedToken:
             FeedToken.user_id == current_user.id,
             FeedToken.revoked_at.is_(None),
         )
-    ) if feed_id <= MAX_ID else None
+    )
     if found is None:
         abort(404)
     return found
@@ -137,11 +137,9 @@ def feeds():
         require(current_user, "feed.create")
         try:
             new, token = create_feed(form.data_for_operation(), current_user)
-        except CalendarError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "scope").errors.append(exc.message)
+        except RefusedInput as exc:
+            refuse_on(form, exc, default="scope")
         else:
-            db.session.commit()
             _remember_new(new, token)
             flash(_("Your calendar address is ready. Copy it now: it is shown only once."),
                   "success")
@@ -178,7 +176,6 @@ def rotate(feed_id: int):
             url_for("calendar.rotate", feed_id=feed_id), _("Yes, renew the address"),
             url_for("calendar.feeds"))
     new, token = rotate_feed(old, current_user)
-    db.session.commit()
     _remember_new(new, token)
     flash(_("The calendar has a new address; the old one no longer works."), "success")
     return redirect(url_for("calendar.feeds"))
@@ -189,7 +186,6 @@ def rotate(feed_id: int):
 def revoke(feed_id: int):
     """Revoke a feed: its address answers 404 from now on."""
     revoke_feed(_own_feed_or_404(feed_id), current_user)
-    db.session.commit()
     flash(_("The calendar address no longer works."), "info")
     return redirect(url_for("calendar.feeds"))
 
@@ -223,13 +219,11 @@ def invite(meeting_id: int):
     if form.validate_on_submit():
         try:
             invitations = invite_people(meeting, form.data_for_operation(), current_user)
-            db.session.commit()
-        except CalendarError as exc:
-            db.session.rollback()
-            field = getattr(form, exc.field or "emails", None) or form.emails
-            field.errors = [*field.errors, exc.message]
+            db.session.flush()
+        except RefusedInput as exc:
+            refuse_on(form, exc, default="emails")
         except IntegrityError:
-            db.session.rollback()
+            rollback()
             form.emails.errors = [
                 *form.emails.errors,
                 _("Someone invited the same people at the same time; try again."),

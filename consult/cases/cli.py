@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 
 from consult.cases.importer import import_export
 from consult.cli import cli_errors, fail
-from consult.extensions import db
-from consult.minutes.operations import write_transaction
+from consult.transactions import run_write
 
 
 @click.group("cases", help="Resident cases.")
@@ -33,8 +32,8 @@ def import_command(path, community) -> None:
             raw = fh.read()
     except OSError as exc:
         fail(f"Cannot read {path}: {exc.strerror}")
-    write_transaction()
-    result = import_export(raw, current_app.config["CONSULT_TIMEZONE"], None, community)
-    db.session.commit()
+    result = run_write(
+        lambda: import_export(raw, current_app.config["CONSULT_TIMEZONE"], None, community)
+    )
     click.echo(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
                  new=len(result.new), old=result.already, encoding=result.encoding))

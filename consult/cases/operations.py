@@ -19,7 +19,6 @@ from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
-from consult.permissions import can
 from consult.types import utcnow
 
 MAX_DESCRIPTION = 20_000
@@ -55,16 +54,9 @@ ISSUE_MOVES: dict[tuple[str, str], str | None] = {
 
 def community_by_name(name, user, field: str = "community") -> Community:
     """Return the community called ``name``; organisers (and the CLI) create it on first use."""
-    from consult.community.operations import get_or_create_community
+    from consult.community.operations import community_by_name as by_name
 
-    name = clean_text(name, field, 120, label=_l("community"))
-    community = db.session.scalar(select(Community).where(Community.name == name))
-    if community is not None:
-        return community
-    # The command line (no user) may create communities, as organisers may.
-    if user is not None and not can(user, "community.create_by_name"):
-        raise CaseError(_l("There is no community called %(name)s.", name=name), field)
-    return get_or_create_community(name, user)
+    return by_name(name, user, create=True, field=field)
 
 
 # -- cases ----------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from consult.cases.grid import ACTIVE, due_at, is_overdue, level_days, overdue_c
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
 from consult.extensions import db
+from consult.lists import paginate
 from consult.minutes.models import ActionItem, AgendaItem, Resolution
 from consult.permissions import can
 from consult.types import utcnow
 
 PER_PAGE = 25
-MAX_PER_PAGE = 100
 
 
 def local_iso(value: datetime | None, zone: str | None = None) -> str | None:
@@ -67,8 +67,7 @@ def case_select(f: CaseFilter, now: datetime | None = None) -> Select:
 
 def case_page(f: CaseFilter, page: int = 1, per_page: int = PER_PAGE):
     """Return one page of the cases matching ``f`` (a Flask-SQLAlchemy Pagination)."""
-    return db.paginate(case_select(f), page=page, per_page=min(per_page, MAX_PER_PAGE),
-                       max_per_page=MAX_PER_PAGE, error_out=False)
+    return paginate(case_select(f), page, per_page)
 
 
 def overdue_select(community_id: int | None = None, now: datetime | None = None) -> Select:
@@ -211,9 +210,7 @@ def issue_select(status: str | None = None, community_id: int | None = None) -> 
 
 
 def issue_page(status=None, community_id=None, page: int = 1, per_page: int = PER_PAGE):
-    return db.paginate(issue_select(status, community_id), page=page,
-                       per_page=min(per_page, MAX_PER_PAGE), max_per_page=MAX_PER_PAGE,
-                       error_out=False)
+    return paginate(issue_select(status, community_id), page, per_page)
 
 
 def case_counts(issue_ids: list[int]) -> dict[int, int]:

@@ -30,11 +30,12 @@ from consult.cases.operations import (
 )
 from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES
-from consult.errors import RefusedInput
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.lists import id_arg, int_arg, page_arg, paginate, valid_id
 from consult.meetings.models import Meeting
-from consult.minutes.operations import write_transaction
 from consult.permissions import can, require, visible_or_404
+from consult.transactions import rollback
 from consult.types import utcnow
 
 bp = Blueprint("cases", __name__)
@@ -64,28 +65,17 @@ def _status_colour(value):
     return status_colour(value)
 
 
-def show_refusal(form, exc: RefusedInput) -> None:
-    """Put an operation's refusal on the form field it names, or above the form."""
-    name = (exc.field or "").split(".")[0]
-    field = form._fields.get(name) if name else None
-    if field is not None:
-        field.errors = [*list(field.errors or []), exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
-def _page_arg() -> int:
-    return request.args.get("page", 1, type=int) or 1
+#: Pages put refusals on form fields through the one helper.
+show_refusal = refuse_on
 
 
 def _filter_from_args() -> queries.CaseFilter:
     args = request.args
-    level = args.get("level", type=int)
     overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
     return queries.CaseFilter(
-        community_id=args.get("community", type=int),
+        community_id=id_arg("community"),
         status=args.get("status") if args.get("status") in CASE_STATUSES else None,
-        level=level if level in (1, 2, 3, 4) else None,
+        level=int_arg("level", (1, 2, 3, 4)),
         category=args.get("category") if args.get("category") in CASE_CATEGORIES else None,
         source=args.get("source") if args.get("source") in CASE_SOURCES else None,
         overdue=overdue,
@@ -98,7 +88,7 @@ def index():
     """List cases with filters and pages."""
     require(current_user, "case.list")
     f = _filter_from_args()
-    page = queries.case_page(f, _page_arg())
+    page = queries.case_page(f, page_arg())
     now, days = utcnow(), level_days()
     return render_template(
         "cases/index.html", page=page, f=f, communities=queries.communities(),
@@ -112,9 +102,8 @@ def index():
 def overdue():
     """List the cases past their grid level's time limit."""
     require(current_user, "case.list")
-    community_id = request.args.get("community", type=int)
-    page = db.paginate(queries.overdue_select(community_id), page=_page_arg(),
-                       per_page=queries.PER_PAGE, error_out=False)
+    community_id = id_arg("community")
+    page = paginate(queries.overdue_select(community_id), page_arg(), queries.PER_PAGE)
     days = level_days()
     return render_template("cases/overdue.html", page=page, communities=queries.communities(),
                            community_id=community_id, now=utcnow(),
@@ -126,7 +115,7 @@ def overdue():
 def new():
     """Record a new case; with ?session= it is a concern raised at that session."""
     meeting = None
-    session_id = request.args.get("session", type=int)
+    session_id = id_arg("session")
     if session_id is not None:
         meeting = visible_or_404(db.session.get(Meeting, session_id), current_user)
         require(current_user, "case.create_at_session")
@@ -142,10 +131,8 @@ def new():
         try:
             case = create_case(data, current_user, meeting=meeting)
         except RefusedInput as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
+            refuse_on(form, exc)
         else:
-            db.session.commit()
             flash(_("Case %(id)s recorded.", id=case.id), "success")
             return redirect(url_for("cases.show", case_id=case.id))
     return render_template("cases/new.html", form=form, meeting=meeting)
@@ -161,13 +148,11 @@ def import_cases():
     if form.validate_on_submit():
         raw = form.file.data.read()
         try:
-            write_transaction()
             result = import_export(raw, current_app.config["CONSULT_TIMEZONE"], current_user)
         except ImportRefused as exc:
-            db.session.rollback()
+            rollback()
             errors = exc.errors
         else:
-            db.session.commit()
             flash(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
                     new=len(result.new), old=result.already, encoding=result.encoding),
                   "success")
@@ -202,15 +187,13 @@ def escalate(case_id):
     if not form.validate_on_submit():
         flash(_("Give the reason for escalating."), "danger")
         return redirect(url_for("cases.show", case_id=case_id))
-    write_transaction()
     case = db.get_or_404(Case, case_id)
     try:
         escalate_case(case, current_user, form.reason.data)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(_("Case escalated to level %(n)d.", n=case.level), "success")
     return redirect(url_for("cases.show", case_id=case_id))
 
@@ -226,10 +209,8 @@ def comment(case_id):
         try:
             comment_case(case, {"comment": form.comment.data}, current_user)
         except RefusedInput as exc:
-            db.session.rollback()
+            rollback()
             flash(exc.message, "danger")
-        else:
-            db.session.commit()
     return redirect(url_for("cases.show", case_id=case_id) + "#timeline")
 
 
@@ -242,8 +223,8 @@ def issues():
     """List issues by status and community."""
     require(current_user, "case.view")
     status = request.args.get("status") or None
-    community_id = request.args.get("community", type=int)
-    page = queries.issue_page(status, community_id, _page_arg())
+    community_id = id_arg("community")
+    page = queries.issue_page(status, community_id, page_arg())
     counts = queries.case_counts([i.id for i in page.items])
     return render_template("cases/issues.html", page=page, counts=counts, status=status,
                            community_id=community_id, communities=queries.communities())
@@ -254,15 +235,14 @@ def issues():
 def new_issue():
     """Group cases of a community into an issue for a session."""
     require(current_user, "issue.create")
-    community_id = request.args.get("community", type=int)
+    community_id = id_arg("community")
     community = db.session.get(Community, community_id) if community_id else None
     candidates = queries.candidate_cases(community.id) if community else []
     form = IssueForm(candidates=candidates)
     if request.method == "GET" and request.args.getlist("cases"):
-        form.cases.data = request.args.getlist("cases", type=int)
+        form.cases.data = [i for i in map(valid_id, request.args.getlist("cases")) if i]
     if community is not None and form.validate_on_submit():
         try:
-            write_transaction()
             issue = create_issue(
                 {"title": form.title.data, "description": form.description.data,
                  "community_obj": db.session.get(Community, community.id),
@@ -270,10 +250,8 @@ def new_issue():
                 current_user,
             )
         except RefusedInput as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
+            refuse_on(form, exc)
         else:
-            db.session.commit()
             flash(_("Issue %(id)s created.", id=issue.id), "success")
             return redirect(url_for("cases.issue", issue_id=issue.id))
     return render_template("cases/new_issue.html", form=form, community=community,
@@ -316,7 +294,6 @@ def evaluate(issue_id):
     if not form.validate_on_submit():
         flash(_("Choose a rating."), "danger")
         return redirect(url_for("cases.issue", issue_id=issue_id))
-    write_transaction()
     item = db.session.scalar(
         select(Issue).where(Issue.id == issue_id).with_for_update()
     )
@@ -327,9 +304,8 @@ def evaluate(issue_id):
         evaluate_issue(item, {"rating": form.rating.data, "comment": form.comment.data},
                        current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(_("Thank you: your rating is recorded."), "success")
     return redirect(url_for("cases.issue", issue_id=issue_id))

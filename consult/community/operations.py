@@ -9,6 +9,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from consult import audit
 from consult.community.models import Agreement, AllianceMember, Community, Unit, Venue
@@ -69,16 +70,40 @@ def _community_values(data: dict, community: Community | None) -> dict:
     return {"name": name, "brand": brand}
 
 
+def community_by_name(name, user=None, create: bool = False,
+                      field: str = "community") -> Community:
+    """Return the community called ``name``; with ``create``, make it on first use.
+
+    Only those who may (organisers; the command line, without a user) create one; for
+    anyone else an unknown name is refused (422, code ``no_such_community``, on
+    ``field``). Two requests creating the same name at once both get the one community:
+    the insert runs in a savepoint, and the loser reads the winner's row.
+    """
+    from consult.community.queries import community_named
+    from consult.permissions import can
+
+    name = _text(name, field, 120, label=_l("community"))
+    community = community_named(name)
+    if community is not None:
+        return community
+    if not create or (user is not None and not can(user, "community.create_by_name")):
+        raise CommunityError(_l("There is no community called %(name)s.", name=name), field,
+                             code="no_such_community")
+    try:
+        with db.session.begin_nested():
+            community = Community(name=name)
+            db.session.add(community)
+            db.session.flush()
+    except IntegrityError:
+        # Another request created it a moment ago.
+        return db.session.scalars(select(Community).where(Community.name == name)).one()
+    audit.record("community.create", community, user, name=name)
+    return community
+
+
 def get_or_create_community(name: str, user=None) -> Community:
     """Return the community called ``name``, creating it on first use."""
-    name = _text(name, "community", 120, label=_l("community"))
-    community = db.session.scalar(select(Community).where(Community.name == name))
-    if community is None:
-        community = Community(name=name)
-        db.session.add(community)
-        db.session.flush()
-        audit.record("community.create", community, user, name=name)
-    return community
+    return community_by_name(name, user, create=True)
 
 
 def create_community(data: dict, user) -> Community:

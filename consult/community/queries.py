@@ -9,6 +9,13 @@ from consult.community.models import Agreement, AllianceMember, Community, Unit,
 from consult.extensions import db
 
 
+def community_named(name: str | None) -> Community | None:
+    """Return the community called ``name`` (trimmed), or None when there is none."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        return None
+    return db.session.scalar(select(Community).where(Community.name == name.strip()))
+
+
 def community_choices() -> list[tuple[int, str]]:
     """Return (id, name) of every community, by name."""
     rows = db.session.execute(select(Community.id, Community.name).order_by(Community.name))

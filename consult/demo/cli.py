@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from consult.cli import cli_errors, fail
 from consult.demo.builder import SHARED_PASSWORD, DemoError, database_is_empty, load_demo
-from consult.extensions import db
+from consult.transactions import run_write
 
 #: Larger towns take minutes and are of no use for a demonstration or a load test.
 MAX_SCALE = 100
@@ -40,22 +40,25 @@ def parse_scale(raw: str) -> int:
 def load_command(scale: str, if_empty: bool) -> None:
     """Fill an empty database with the demo town and print its demo accounts."""
     n = parse_scale(scale)
-    if db.session().get_transaction() is None:
-        # Take SQLite's write lock now, so that two loads cannot both find it empty.
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    if not database_is_empty():
-        if if_empty:
-            db.session.rollback()
-            click.echo(_("The database already holds data (the demo town is loaded): "
-                         "nothing to do."))
-            return
-        fail(_("The database is not empty (it holds communities, sessions or cases); "
-               "the demo town loads only into an empty database."))
-    try:
-        result = load_demo(n)
-    except DemoError as exc:
-        fail(str(exc))
-    db.session.commit()
+
+    def work():
+        # Inside the write boundary: SQLite's write lock is taken first, so that two
+        # loads cannot both find the database empty.
+        if not database_is_empty():
+            if if_empty:
+                return None
+            fail(_("The database is not empty (it holds communities, sessions or cases); "
+                   "the demo town loads only into an empty database."))
+        try:
+            return load_demo(n)
+        except DemoError as exc:
+            fail(str(exc))
+
+    result = run_write(work)
+    if result is None:
+        click.echo(_("The database already holds data (the demo town is loaded): "
+                     "nothing to do."))
+        return
     counts = result.counts
     click.echo(_("Loaded the demo town (scale %(scale)s): %(communities)s communities, "
                  "%(units)s units, %(users)s accounts, %(sessions)s sessions, "

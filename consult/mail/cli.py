@@ -22,6 +22,7 @@ from consult.mail.delivery import (
 from consult.mail.reminders import queue_due_reminders
 from consult.notices.delivery import deliver_notices
 from consult.notices.notify import queue_due_sms_reminders
+from consult.transactions import run_write
 
 
 def _fail(message: str) -> None:
@@ -34,13 +35,12 @@ def _fail(message: str) -> None:
 def _queue_reminders() -> int:
     """Queue the reminders that are due, in a transaction of their own; sessions that
     have started with someone checked in early become held in the same stroke."""
-    db.session.commit()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    hold_started_sessions()
-    queued = queue_due_reminders() + queue_due_sms_reminders()
-    db.session.commit()
-    return queued
+
+    def work() -> int:
+        hold_started_sessions()
+        return queue_due_reminders() + queue_due_sms_reminders()
+
+    return run_write(work)
 
 
 def _summary(report: DeliveryReport) -> str:

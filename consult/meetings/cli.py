@@ -7,8 +7,8 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 
-from consult.extensions import db
 from consult.meetings import operations
+from consult.transactions import run_write
 from consult.types import utcnow
 
 
@@ -27,6 +27,5 @@ def extend_command(days) -> None:
     Run it daily from cron, e.g. `15 3 * * * cd /srv/consult && flask --app wsgi sessions extend`.
     """
     horizon = utcnow() + timedelta(days=days or operations.horizon_days())
-    made = operations.extend_all_series(horizon)
-    db.session.commit()
+    made = run_write(lambda: operations.extend_all_series(horizon))
     click.echo(f"{made} occurrences made, up to {horizon:%Y-%m-%d}.")

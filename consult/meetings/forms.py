@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from consult.enums import SESSION_KINDS
 from consult.i18n import label
+from consult.lists import valid_id
 from consult.meetings import recurrence
 from consult.meetings.operations import MAX_CAPACITY, MAX_DESCRIPTION
 from consult.meetings.recurrence import ORDINALS, WEEKDAY_NAMES, WEEKDAYS, RuleError
@@ -106,8 +107,7 @@ class FilterForm(FlaskForm):
         self.kind.choices = kind_choices(_l("All kinds"))
 
     def community_id(self) -> int | None:
-        value = self.community.data or ""
-        return int(value) if value.isdigit() and int(value) < 2**31 else None
+        return valid_id(self.community.data or "")
 
     def kind_value(self) -> str | None:
         return self.kind.data if self.kind.data in SESSION_KINDS else None

@@ -183,6 +183,8 @@ class Registration(db.Model):
         check_in("status", REGISTRATION_STATUSES),
         # One registration per person and session; proxies (no account) have no user.
         UniqueConstraint("meeting_id", "user_id"),
+        # A retried sign-up names the key of the first try (the Idempotency-Key header).
+        UniqueConstraint("meeting_id", "idempotency_key"),
         CheckConstraint("user_id IS NOT NULL OR name IS NOT NULL", name="who"),
         Index("ix_registrations_meeting_status_created", "meeting_id", "status", "created_at"),
         Index("ix_registrations_user_id", "user_id"),
@@ -205,6 +207,9 @@ class Registration(db.Model):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The client's Idempotency-Key of the request that made it: a retry with the same
+    #: key gets this registration back instead of a conflict.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     meeting: Mapped[Meeting] = relationship(back_populates="registrations")
     user = relationship("User", foreign_keys=[user_id])

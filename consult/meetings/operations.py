@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from consult import audit
 from consult.attendance.operations import CapacityError, set_capacity
 from consult.community.models import Community, Unit, Venue
-from consult.community.operations import get_or_create_community
+from consult.community.operations import community_by_name
 from consult.enums import PRIVATE_KINDS, SESSION_KINDS, VISIBILITIES
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.lists import valid_id
 from consult.mail import notify
 from consult.meetings import queries, recurrence
 from consult.meetings.models import Meeting, Series
@@ -59,7 +60,8 @@ class ClashError(MeetingError):
             start=clash.local_start(),
             end=clash.local_end(),
         )
-        super().__init__(message, "venue", status=409)
+        super().__init__(message, "venue", status=409, code="venue_clash",
+                         clash=clash.as_dict())
         self.clash = clash
 
 
@@ -165,7 +167,7 @@ def _host_unit(value) -> Unit | None:
         return value
     unit = None
     if isinstance(value, int) and not isinstance(value, bool):
-        unit = db.session.get(Unit, value) if 0 < value < 2**31 else None
+        unit = db.session.get(Unit, value) if valid_id(value) else None
     elif isinstance(value, str):
         name = clean_text(value, "host_unit", 200, label=_l("host unit"))
         unit = db.session.scalar(select(Unit).where(Unit.name == name))
@@ -180,13 +182,7 @@ def _venue_name(value) -> str | None:
 
 def _community(value, user) -> Community:
     """Return the community named ``value``, creating it on first use."""
-    name = clean_text(value, "community", 120, label=_l("community"))
-    try:
-        with db.session.begin_nested():
-            return get_or_create_community(name, user)
-    except IntegrityError:
-        # Another request created it a moment ago.
-        return db.session.scalars(select(Community).where(Community.name == name)).one()
+    return community_by_name(value, user, create=True)
 
 
 def _venue(community: Community, name: str | None, kind: str, user,
@@ -285,6 +281,9 @@ def create_meeting(data: dict, user) -> Meeting:
         "organiser_id": getattr(user, "id", None),
         "host_unit_id": host_unit.id if host_unit else None,
     }
+    # Reads never write: the weekly series that run short are extended by writes like
+    # this one, and daily by `flask sessions extend`.
+    extend_due_series()
     if series is None:
         meeting = Meeting(uid=new_uid(), starts_at=starts, ends_at=ends, status="scheduled",
                           sequence=0, confirmed_count=0, **common)
@@ -397,7 +396,8 @@ def extend_series(series: Series, horizon: datetime | None = None) -> int:
 def extend_due_series(series_id: int | None = None) -> int:
     """Extend the active series whose rows end before the horizon (one, or all); return rows made.
 
-    Called when sessions are read or listed. Two requests doing it at once are harmless:
+    Called by writes (scheduling a session) and `flask sessions extend`, never by reads.
+    Two requests doing it at once are harmless:
     the series' row is locked, and a lost race only undoes this request's savepoint.
     """
     threshold = default_horizon() - LAZY_SLACK
@@ -490,7 +490,7 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
             set_capacity(meeting, capacity, user)
         except CapacityError as exc:
             message = getattr(exc, "message", None) or str(exc)
-            raise MeetingError(message, "capacity", status=getattr(exc, "status", 409)) from None
+            raise MeetingError(message, "capacity", status=exc.status, code=exc.code) from None
         changes["capacity"] = [old, capacity]
     if venue_changed:
         changes["venue"] = [meeting.venue.name if meeting.venue else None, venue_name]

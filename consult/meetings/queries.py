@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from consult.community.models import Community
 from consult.extensions import db
+from consult.lists import paginate
 from consult.meetings import recurrence
 from consult.meetings.models import Meeting, Registration, Series
 from consult.permissions import visible_meetings_clause
@@ -27,8 +28,6 @@ class MeetingFilter:
     """What a list of sessions is narrowed to; None: not narrowed."""
 
     community_id: int | None = None
-    #: A community's name (the API names communities by name).
-    community: str | None = None
     kind: str | None = None
     series_id: int | None = None
     #: Sessions starting at or after ``start`` and before ``end``.
@@ -43,9 +42,6 @@ def meetings_select(user, f: MeetingFilter):
     query = select(Meeting).where(visible_meetings_clause(user))
     if f.community_id is not None:
         query = query.where(Meeting.community_id == f.community_id)
-    if f.community is not None:
-        named = select(Community.id).where(Community.name == f.community).scalar_subquery()
-        query = query.where(Meeting.community_id == named)
     if f.kind is not None:
         query = query.where(Meeting.kind == f.kind)
     if f.series_id is not None:
@@ -63,13 +59,7 @@ def meetings_select(user, f: MeetingFilter):
 
 def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
     """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
-    return db.paginate(
-        meetings_select(user, f).options(*list_options()),
-        page=page,
-        per_page=per_page,
-        max_per_page=None,
-        error_out=False,
-    )
+    return paginate(meetings_select(user, f).options(*list_options()), page, per_page)
 
 
 def waitlisted_counts(meeting_ids) -> dict[int, int]:
@@ -87,8 +77,6 @@ def waitlisted_counts(meeting_ids) -> dict[int, int]:
 
 def get_meeting(meeting_id: int) -> Meeting | None:
     """Return the session with everything its page shows, or None."""
-    if not 0 < meeting_id < 2**31:
-        return None
     return db.session.scalar(
         select(Meeting)
         .where(Meeting.id == meeting_id)
@@ -103,8 +91,6 @@ def get_meeting(meeting_id: int) -> Meeting | None:
 
 
 def get_series(series_id: int) -> Series | None:
-    if not 0 < series_id < 2**31:
-        return None
     return db.session.get(Series, series_id)
 
 

@@ -20,10 +20,9 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from consult.attendance.transactions import run_write
-from consult.errors import RefusedInput
-from consult.extensions import db
+from consult.errors import RefusedInput, refuse_on
 from consult.i18n import session_time
+from consult.lists import page_arg
 from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
@@ -33,6 +32,7 @@ from consult.meetings.forms import (
     NewSessionForm,
 )
 from consult.permissions import can, require, visible_or_404
+from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
 
@@ -75,21 +75,9 @@ def _load(meeting_id: int):
     return visible_or_404(queries.get_meeting(meeting_id), current_user)
 
 
-def _show_refusal(form, exc: RefusedInput) -> None:
-    """Put an operation's refusal on the form field it is about (or on the whole form)."""
-    db.session.rollback()
-    field = form.error_field(exc.field)
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
-
-
 @bp.route("/sessions")
 def index():
     """List the sessions the visitor may see, with filters by community and kind."""
-    if operations.extend_due_series():
-        db.session.commit()
     communities = queries.community_choices()
     form = FilterForm(communities, request.args)
     when = form.when_value()
@@ -101,9 +89,7 @@ def index():
         end=now if when == "past" else None,
         newest_first=when == "past",
     )
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
-    pagination = queries.list_meetings(current_user, f, page, PER_PAGE)
+    pagination = queries.list_meetings(current_user, f, page_arg(), PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("meetings/index.html", form=form, pagination=pagination, args=args)
 
@@ -122,8 +108,6 @@ def _anchor_day() -> date:
 @bp.route("/sessions/calendar")
 def calendar():
     """Show a month or a week of sessions, per community, filtered by kind."""
-    if operations.extend_due_series():
-        db.session.commit()
     communities = queries.community_choices()
     form = FilterForm(communities, request.args)
     view = "week" if request.args.get("view") == "week" else "month"
@@ -179,9 +163,9 @@ def new():
         if data is not None:
             user = current_user._get_current_object()
             try:
-                meeting = run_write(lambda: operations.create_meeting(data, user))
+                meeting = operations.create_meeting(data, user)
             except RefusedInput as exc:
-                _show_refusal(form, exc)
+                refuse_on(form, exc)
             else:
                 flash(_("The session is scheduled."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
@@ -204,8 +188,6 @@ def show(meeting_id: int):
     meeting = _load(meeting_id)
     occurrences = []
     if meeting.series_id is not None:
-        if operations.extend_due_series(meeting.series_id):
-            db.session.commit()
         occurrences = queries.series_occurrences(meeting.series_id, current_user)
     page_url = current_app.config["BASE_URL"] + url_for("meetings.show", meeting_id=meeting.id)
     ics_url = None
@@ -248,9 +230,9 @@ def edit(meeting_id: int):
         if data is not None:
             user = current_user._get_current_object()
             try:
-                run_write(lambda: operations.update_meeting(_load(meeting_id), data, user))
+                operations.update_meeting(_load(meeting_id), data, user)
             except RefusedInput as exc:
-                _show_refusal(form, exc)
+                refuse_on(form, exc)
             else:
                 flash(_("The session is changed."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
@@ -274,9 +256,9 @@ def move(meeting_id: int):
         if times is not None:
             user = current_user._get_current_object()
             try:
-                run_write(lambda: operations.move_occurrence(_load(meeting_id), *times, user))
+                operations.move_occurrence(_load(meeting_id), *times, user)
             except RefusedInput as exc:
-                _show_refusal(form, exc)
+                refuse_on(form, exc)
             else:
                 flash(_("This occurrence is moved; the others stay."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
@@ -287,8 +269,9 @@ def _post_action(meeting_id: int, action, done_message):
     """Check the right to cancel, run ``action`` on the session in one transaction, report."""
     _require_change(meeting_id, "meeting.cancel")
     try:
-        result = run_write(lambda: action(_load(meeting_id)))
+        result = action(_load(meeting_id))
     except RefusedInput as exc:
+        rollback()
         flash(exc.message, "danger")
     else:
         flash(done_message(result), "success")

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from consult.cases.forms import MultiCheckboxField
 from consult.cases.labels import LABELS
 from consult.enums import OUTCOMES
+from consult.lists import MAX_ID
 
 
 class StepForm(FlaskForm):
@@ -31,9 +32,10 @@ class AgendaAddForm(FlaskForm):
     """A topic for the agenda: free, an issue, an overdue case or a carried-over action."""
 
     title = StringField(_l("Topic"), validators=[Optional(), Length(max=200)])
-    issue = IntegerField(validators=[Optional()])
-    case = IntegerField(validators=[Optional()])
-    carried_action = IntegerField(validators=[Optional()])
+    # Ids: a number no row can have is refused here, before any query.
+    issue = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    case = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    carried_action = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     duration_minutes = IntegerField(_l("Minutes planned"),
                                     validators=[Optional(), NumberRange(min=1, max=600)])
 

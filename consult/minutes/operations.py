@@ -43,18 +43,13 @@ class StaleMinutes(MinutesError):
             as_text(_l("Someone saved these minutes after you opened them; nothing was saved.")),
             "version",
             status=409,
+            code="stale_version",
         )
 
 
 def write_transaction() -> None:
-    """Start the request's writing transaction: on SQLite it takes the write lock first.
-
-    Call it before reading what the write depends on. Whatever was only read so far is
-    ended first; SQLite then queues concurrent writers instead of letting two of them
-    read the same version and both write.
-    """
-    db.session.commit()
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    """Nothing to do: every write request already runs in the write boundary
+    (consult.transactions), which began the transaction (BEGIN IMMEDIATE on SQLite)."""
 
 
 def _refuse_cancelled(meeting: Meeting) -> None:

@@ -11,10 +11,10 @@ from consult.accounts.models import User
 from consult.cases import queries as case_queries
 from consult.cases.models import Case
 from consult.cases.operations import issue_for_case
-from consult.cases.views import show_refusal
 from consult.community.models import AllianceMember, Unit
-from consult.errors import RefusedInput
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.lists import id_arg, page_arg, paginate
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
@@ -29,6 +29,7 @@ from consult.minutes.forms import (
 from consult.minutes.models import ActionItem, AgendaItem
 from consult.minutes.render import mask_html
 from consult.permissions import can, require, visible_or_404
+from consult.transactions import rollback
 
 bp = Blueprint("minutes", __name__)
 
@@ -78,7 +79,6 @@ def add_item(session_id):
     if not form.validate_on_submit():
         flash(_("The agenda item was not added: check the planned minutes."), "danger")
         return redirect(url_for("minutes.agenda", session_id=session_id))
-    ops.write_transaction()
     meeting = _meeting(session_id)
     data = {"title": form.title.data, "issue": form.issue.data,
             "carried_action": form.carried_action.data,
@@ -92,10 +92,9 @@ def add_item(session_id):
             data["issue"] = issue_for_case(case, current_user).id
         ops.add_agenda_item(meeting, data, current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(_("Added to the agenda."), "success")
     return redirect(url_for("minutes.agenda", session_id=session_id))
 
@@ -115,15 +114,12 @@ def move_item(item_id):
     require(current_user, "agenda.edit")
     if not StepForm().validate_on_submit():
         abort(400)
-    ops.write_transaction()
     item = _item(item_id)
     try:
         ops.move_agenda_item(item, request.form.get("direction", ""), current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
-    else:
-        db.session.commit()
     return redirect(url_for("minutes.agenda", session_id=item.meeting_id) + "#agenda")
 
 
@@ -137,7 +133,6 @@ def item_duration(item_id):
     if form.validate_on_submit():
         ops.set_agenda_duration(item, {"duration_minutes": form.duration_minutes.data},
                                 current_user)
-        db.session.commit()
     else:
         flash(_("The planned time is between 1 and 600 minutes."), "danger")
     return redirect(url_for("minutes.agenda", session_id=item.meeting_id) + "#agenda")
@@ -176,16 +171,14 @@ def resolution(item_id):
     form = _resolution_form(item)
     if form.validate_on_submit():
         data = form.data_for_operation()
-        ops.write_transaction()
         item = _item(item_id)
         try:
             ops.create_resolution(item, data, current_user)
         except RefusedInput as exc:
-            db.session.rollback()
+            rollback()
             item = _item(item_id)
-            show_refusal(form, exc)
+            refuse_on(form, exc)
         else:
-            db.session.commit()
             flash(_("Resolution recorded."), "success")
             return redirect(url_for("minutes.show", session_id=item.meeting_id)
                             + f"#item-{item.id}")
@@ -265,12 +258,11 @@ def edit(session_id):
         except (TypeError, ValueError):
             version = -1
         mine = form.notes()
-        ops.write_transaction()
         meeting = _meeting(session_id)
         try:
             ops.save_minutes(meeting, {"version": version, "notes": mine}, current_user)
         except ops.StaleMinutes:
-            db.session.rollback()
+            rollback()
             meeting = _meeting(session_id)
             current = queries.minutes_for(meeting)
             conflict = {
@@ -285,12 +277,11 @@ def edit(session_id):
             form.version.data = str(current.version if current is not None else 0)
             items = queries.agenda_items(meeting)
         except RefusedInput as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
+            rollback()
+            refuse_on(form, exc)
             meeting = _meeting(session_id)
             items = queries.agenda_items(meeting)
         else:
-            db.session.commit()
             flash(_("Minutes saved."), "success")
             return redirect(url_for("minutes.edit", session_id=session_id))
     status = 409 if conflict else 200
@@ -306,15 +297,13 @@ def _step(session_id: int, action: str, operation, done_message: str):
     require(current_user, action)
     if not StepForm().validate_on_submit():
         abort(400)
-    ops.write_transaction()
     meeting = _meeting(session_id)
     try:
         operation(meeting, current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(done_message, "success")
     return redirect(url_for("minutes.show", session_id=session_id))
 
@@ -342,8 +331,8 @@ def diff(session_id):
     minutes = queries.minutes_for(meeting)
     if minutes is None:
         abort(404)
-    new_version = request.args.get("to", type=int) or minutes.version
-    old_version = request.args.get("from", type=int)
+    new_version = id_arg("to") or minutes.version
+    old_version = id_arg("from")
     if old_version is None:
         old_version = new_version - 1
     old, new = queries.revision_pair(minutes, old_version, new_version)
@@ -368,9 +357,8 @@ def actions():
     status = request.args.get("status", "open")
     if status not in ("open", "done", "all"):
         status = "open"
-    page = db.paginate(queries.actions_select(current_user, None if status == "all" else status),
-                       page=request.args.get("page", 1, type=int) or 1,
-                       per_page=case_queries.PER_PAGE, error_out=False)
+    page = paginate(queries.actions_select(current_user, None if status == "all" else status),
+                    page_arg(), case_queries.PER_PAGE)
     return render_template("minutes/actions.html", page=page, status=status,
                            form=ActionDoneForm())
 
@@ -384,15 +372,13 @@ def action_done(action_id):
     if not form.validate_on_submit():
         flash(_("Say what was done."), "danger")
         return redirect(url_for("minutes.actions"))
-    ops.write_transaction()
     action = db.get_or_404(ActionItem, action_id)
     require(current_user, "action.report", action)
     try:
         ops.report_action(action, {"note": form.note.data}, current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(_("Action reported done."), "success")
     return redirect(url_for("minutes.actions"))

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from consult.cases.labels import case_label
 from consult.i18n import current_language, label, session_time
+from consult.lists import page_arg
 from consult.meetings.queries import get_meeting
 from consult.minutes.queries import public_masker
 from consult.permissions import visible_or_404
@@ -77,14 +78,6 @@ def _public_meeting_or_404(meeting_id: int):
     return visible_or_404(get_meeting(meeting_id), None)
 
 
-def _page_arg() -> int:
-    try:
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        return 1
-    return page if 0 < page < 2**31 else 1
-
-
 @bp.route("/public/")
 def index():
     """List the town's communities, each linking its accountability page."""
@@ -98,7 +91,7 @@ def community(community_id: int):
     community = _community_or_404(community_id)
     form = PublicFilterForm(request.args)
     selected = form.to_filter() if form.validate() else queries.ResolutionFilter()
-    page = queries.resolution_page(community.id, selected, _page_arg())
+    page = queries.resolution_page(community.id, selected, page_arg())
     return render_template(
         "public/community.html", community=community, form=form, page=page,
         records=queries.records(list(page.items), _session_url),

@@ -1,4 +1,4 @@
-"""foundation: one way to do each thing
+"""foundation: the Idempotency-Key of sign-ups
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +19,14 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("registrations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("idempotency_key", sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint(
+            "uq_registrations_meeting_id_idempotency_key", ["meeting_id", "idempotency_key"]
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("registrations", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_registrations_meeting_id_idempotency_key", type_="unique")
+        batch_op.drop_column("idempotency_key")

@@ -123,12 +123,14 @@ def test_create_feed_refuses_bad_input_with_422(app, factories, api_as, body, fi
     assert db.session.scalar(select(func.count()).select_from(FeedToken)) == 0
 
 
-def test_create_feed_for_an_unknown_community_is_404(app, factories, api_as):
+def test_create_feed_for_an_unknown_community_is_422(app, factories, api_as):
+    # As everywhere a body names a community: an unknown name is refused on its field.
     response = api_as(factories.make_user()).post(
         "/api/v1/feeds", json={"scope": "community", "community": "Nowhere"}
     )
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "not_found"
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "no_such_community"
+    assert "community" in response.get_json()["error"]["fields"]
     assert db.session.scalar(select(func.count()).select_from(FeedToken)) == 0
 
 

@@ -163,8 +163,10 @@ def test_list_filters_orders_and_paginates(cadre_api, factories):
     assert cadre_api.get("/api/v1/sessions?community=Nowhere").get_json()["total"] == 0
 
 
-def test_per_page_is_capped(app, cadre_api):
-    app.config["API_PER_PAGE_MAX"] = 2
+def test_per_page_is_capped(app, cadre_api, monkeypatch):
+    from consult import lists
+
+    monkeypatch.setattr(lists, "MAX_PER_PAGE", 2)
     for i in range(3):
         cadre_api.post("/api/v1/sessions", json=body(local_start(days=10 + i)))
 

@@ -204,13 +204,19 @@ def test_a_series_far_ahead_has_at_least_its_first_occurrence(cadre_api):
     assert _occurrence_count(first["series"]) == 1
 
 
-def test_listing_extends_the_series_as_time_passes(app, cadre_api):
+def test_writes_extend_the_series_as_time_passes_and_reads_do_not(app, cadre_api):
     app.config["SERIES_HORIZON_DAYS"] = 30
     first = cadre_api.post("/api/v1/sessions", json=body(
         local_start(weekday=FRIDAY), recurrence="FREQ=WEEKLY;BYDAY=FR")).get_json()
     made_first = _occurrence_count(first["series"])
 
     app.config["SERIES_HORIZON_DAYS"] = 120
+    # Reading lists nothing new: reads never write.
+    read = cadre_api.get(f"/api/v1/sessions?series={first['series']}&per_page=100").get_json()
+    assert read["total"] == made_first == _occurrence_count(first["series"])
+    # The next write (scheduling any session) extends the series that run short.
+    assert cadre_api.post("/api/v1/sessions", json=body(
+        local_start(days=3), title="另一场", venue=None)).status_code == 201
     listed = cadre_api.get(f"/api/v1/sessions?series={first['series']}&per_page=100").get_json()
 
     assert listed["total"] == _occurrence_count(first["series"])

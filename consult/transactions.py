@@ -1,0 +1,210 @@
+"""The write boundary: every page, API route and command writes through ``run_write``.
+
+One transaction per write: begin it (on SQLite with BEGIN IMMEDIATE, which takes the
+write lock first, so concurrent writers queue on the busy timeout instead of failing
+with "database is locked" when a reading transaction tries to become a writing one),
+run the work, commit once. A serialisation failure, a deadlock or a busy database
+rolls everything back and runs the work again, a bounded number of times; any other
+exception (a refusal, a 404, a bug) rolls everything back and is raised again.
+
+Requests get it without asking: ``install`` wraps every view so that a request with an
+unsafe method (POST, PUT, PATCH, DELETE) runs whole inside ``run_write`` (as Indico's
+request handler and Warehouse's per-request transaction do), and an answer with an
+error status rolls back. Requests with a safe method (GET, HEAD, OPTIONS) may only
+read: a flush during one is a bug and raises ``ReadOnlyRequest``. Commands call
+``run_write`` themselves, once per unit of work.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, current_app, has_request_context, request, session
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from consult.extensions import db
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How many times a write runs before a lock or serialisation failure is given up.
+ATTEMPTS = 5
+#: SQLSTATEs worth one more try: serialization_failure, deadlock_detected.
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Where the nesting depth of the boundary is kept, on the database session.
+DEPTH = "consult.write_depth"
+READ_ONLY = "consult.read_only"
+#: Set when the transaction flushed objects or ran an INSERT, UPDATE or DELETE.
+WROTE = "consult.wrote"
+
+
+class ReadOnlyRequest(RuntimeError):
+    """A request with a safe method tried to write."""
+
+
+class _Undo(Exception):  # noqa: N818  (a signal, not an error)
+    """Carries a view's error answer out of the transaction, which is rolled back."""
+
+    def __init__(self, response):
+        super().__init__(response.status)
+        self.response = response
+
+
+def retryable(exc: BaseException) -> bool:
+    """Return whether ``exc`` is a transient lock or serialisation failure."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    text = str(orig)
+    return "database is locked" in text or "database is busy" in text
+
+
+def end_read_transaction() -> None:
+    """Commit whatever only read so far, keeping loaded objects (the caller) usable."""
+    current = db.session()
+    if not current.in_transaction():
+        return
+    expire = current.expire_on_commit
+    current.expire_on_commit = False
+    try:
+        current.commit()
+    finally:
+        current.expire_on_commit = expire
+
+
+def begin() -> None:
+    """Begin the writing transaction (BEGIN IMMEDIATE on SQLite)."""
+    end_read_transaction()
+    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def rollback() -> None:
+    """Undo the transaction; a connection that is gone took it with it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()
+
+
+def in_write() -> bool:
+    """Return whether the current code runs inside the write boundary."""
+    return db.session().info.get(DEPTH, 0) > 0
+
+
+def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """Run ``work`` in one writing transaction and commit it; retry transient failures.
+
+    ``work`` loads what it needs itself: after a retry, objects loaded before are stale.
+    Inside the boundary already (a command's step within a request, say), ``work``
+    simply runs: the outer boundary commits.
+    """
+    current = db.session()
+    if current.info.get(DEPTH, 0) > 0:
+        return work()
+    for attempt in range(1, attempts + 1):
+        begin()
+        current.info[DEPTH] = 1
+        current.info[WROTE] = False
+        try:
+            result = work()
+            if current.info[WROTE]:
+                db.session.commit()
+            else:
+                # Nothing was written: end the transaction, keep what was loaded.
+                end_read_transaction()
+            return result
+        except DBAPIError as exc:
+            rollback()
+            if attempt == attempts or not retryable(exc):
+                raise
+            log.info("write retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
+            # Back off a little, with jitter, so that the losers do not collide again.
+            time.sleep(0.02 * attempt + random.random() * 0.03)  # noqa: S311
+        except BaseException:
+            rollback()
+            raise
+        finally:
+            current.info[DEPTH] = 0
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_view(view, args, kwargs):
+    if request.method in SAFE_METHODS:
+        current = db.session()
+        current.info[READ_ONLY] = True
+        try:
+            return view(*args, **kwargs)
+        finally:
+            current.info[READ_ONLY] = False
+    flashes = list(session.get("_flashes", []))
+
+    def work():
+        # A retry runs the view again: what the failed attempt flashed is forgotten.
+        if flashes:
+            session["_flashes"] = list(flashes)
+        else:
+            session.pop("_flashes", None)
+        response = current_app.make_response(view(*args, **kwargs))
+        if response.status_code >= 400:
+            raise _Undo(response)
+        return response
+
+    try:
+        return run_write(work)
+    except _Undo as undone:
+        return undone.response
+
+
+def writes(view):
+    """Run ``view`` inside the write boundary for unsafe methods, read-only otherwise."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        return _run_view(view, args, kwargs)
+
+    wrapper.consult_boundary = True
+    return wrapper
+
+
+def _refuse_writes_in_reads(current: Session) -> None:
+    if current.info.get(READ_ONLY) and has_request_context():
+        raise ReadOnlyRequest(
+            f"{request.method} {request.path} tried to write; reads must not write"
+        )
+
+
+def _on_flush(current: Session, flush_context, instances) -> None:
+    if current.new or current.deleted or any(current.is_modified(o) for o in current.dirty):
+        _refuse_writes_in_reads(current)
+        current.info[WROTE] = True
+
+
+def _on_execute(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _refuse_writes_in_reads(state.session)
+        state.session.info[WROTE] = True
+
+
+def install(app: Flask) -> None:
+    """Put every view of ``app`` behind the boundary (call after the blueprints)."""
+    for endpoint, view in list(app.view_functions.items()):
+        if not getattr(view, "consult_boundary", False):
+            app.view_functions[endpoint] = writes(view)
+    if not getattr(install, "listening", False):
+        event.listen(Session, "before_flush", _on_flush)
+        event.listen(Session, "do_orm_execute", _on_execute)
+        install.listening = True
+
