@@ -15,6 +15,7 @@ from consult.cases.operations import create_case, create_issue, escalate_case, e
 from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
 from consult.extensions import db
+from consult.loaders import case_or_404, issue_or_404
 from consult.minutes.operations import write_transaction
 from consult.permissions import require
 
@@ -119,9 +120,8 @@ class EvaluationSchema(Schema):
     issue_status = fields.String(metadata={"description": "The issue's status after rating"})
 
 
-def _case(case_id: int) -> Case:
-    db.get_or_404(Case, case_id)
-    return queries.load_case(case_id)
+def _case(case_id: int, user) -> Case:
+    return case_or_404(case_id, user)[0]
 
 
 @blp.route("/cases", methods=["POST"])
@@ -154,7 +154,7 @@ def list_cases(args):
     f = queries.CaseFilter(community_id=community_id, status=args.get("status"),
                            level=args.get("level"), category=args.get("category"),
                            source=args.get("source"), overdue=args.get("overdue"))
-    page = queries.case_page(f, args["page"], args["per_page"])
+    page = queries.case_page(f, args["page"], args["per_page"], user=user)
     return {
         "items": [queries.case_document(c, user) for c in page.items],
         "page": page.page,
@@ -168,8 +168,8 @@ def list_cases(args):
 def get_case(case_id):
     """Return one case, with the resolution, agenda item and session that closed it."""
     user = api_user()
-    require(user, "case.view")
-    return queries.case_document(_case(case_id), user)
+    case, access = case_or_404(case_id, user)
+    return queries.case_document(case, user, access=access)
 
 
 @blp.route("/cases/<int:case_id>/escalate", methods=["POST"])
@@ -179,11 +179,12 @@ def escalate(data, case_id):
     """Hand the case to the next grid level, at most 4 (admin, cadre)."""
     user = api_user()
     require(user, "case.escalate")
+    require(user, "case.escalate", _case(case_id, user))
     write_transaction()
     case = db.get_or_404(Case, case_id)
     escalate_case(case, user, data.get("reason") or "")
     db.session.commit()
-    return queries.case_document(_case(case_id), user)
+    return queries.case_document(_case(case_id, user), user)
 
 
 @blp.route("/issues", methods=["POST"])
@@ -196,7 +197,7 @@ def post_issue(data):
     write_transaction()
     issue = create_issue(data, user)
     db.session.commit()
-    return queries.issue_document(queries.load_issue(issue.id))
+    return queries.issue_document(queries.load_issue(issue.id), user)
 
 
 @blp.route("/issues/<int:issue_id>")
@@ -204,9 +205,8 @@ def post_issue(data):
 def get_issue(issue_id):
     """Return one issue with its cases (extension)."""
     user = api_user()
-    require(user, "case.view")
-    db.get_or_404(Issue, issue_id)
-    return queries.issue_document(queries.load_issue(issue_id))
+    issue, _access = issue_or_404(issue_id, user)
+    return queries.issue_document(issue, user)
 
 
 @blp.route("/issues/<int:issue_id>/evaluations", methods=["POST"])
@@ -215,6 +215,7 @@ def get_issue(issue_id):
 def post_evaluation(data, issue_id):
     """Rate a resolved issue as a residents' representative of its community (extension)."""
     user = api_user()
+    issue_or_404(issue_id, user)
     write_transaction()
     issue = db.session.scalar(select(Issue).where(Issue.id == issue_id).with_for_update())
     if issue is None:

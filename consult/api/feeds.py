@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.calendar.models import FeedToken
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
 from consult.calendar.queries import user_feeds
 from consult.enums import FEED_SCOPES
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
-from consult.meetings.models import Meeting
-from consult.permissions import can, may_see_meeting
+from consult.loaders import feed_or_404, meeting_or_404
+from consult.permissions import can
 
 blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitations")
 
@@ -99,17 +97,7 @@ def post_feed(data):
 def delete_feed(feed_id):
     """Revoke one of the caller's feeds: its URL answers 404 from now on."""
     user = api_user()
-    if feed_id > MAX_ID:
-        raise ApiError(404, "not_found", "No such feed.")
-    feed = db.session.scalar(
-        select(FeedToken).where(
-            FeedToken.id == feed_id,
-            FeedToken.user_id == user.id,
-            FeedToken.revoked_at.is_(None),
-        )
-    )
-    if feed is None:
-        raise ApiError(404, "not_found", "No such feed.")
+    feed = feed_or_404(feed_id, user)
     revoke_feed(feed, user)
     db.session.commit()
 
@@ -144,9 +132,7 @@ class QueuedSchema(Schema):
 def post_invitations(data, meeting_id):
     """Invite people: each gets a mail with an iCalendar METHOD:REQUEST part."""
     user = api_user()
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
-    if meeting is None or not may_see_meeting(user, meeting):
-        raise ApiError(404, "not_found", "No such session.")
+    meeting = meeting_or_404(meeting_id, user)
     if not can(user, "meeting.invite", meeting):
         raise ApiError(403, "forbidden", "You may not invite people to this session.")
     try:

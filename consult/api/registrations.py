@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import abort
 from flask_smorest import Blueprint
 from marshmallow import fields
 
@@ -11,9 +10,9 @@ from consult.api.schemas import StrictSchema
 from consult.attendance import operations, queries
 from consult.attendance.transactions import run_write
 from consult.errors import ApiError, RefusedInput
-from consult.extensions import db
+from consult.loaders import meeting_or_404, registration_or_404
 from consult.meetings.models import Meeting, Registration
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 
 blp = Blueprint("api_registrations", __name__, description="Registrations (sign-ups)")
 
@@ -63,7 +62,7 @@ def _out(registration: Registration, position: int | None = None) -> dict:
 
 
 def _meeting(meeting_id: int, user) -> Meeting:
-    return visible_or_404(db.session.get(Meeting, meeting_id), user)
+    return meeting_or_404(meeting_id, user)
 
 
 def _refused(exc: RefusedInput) -> ApiError:
@@ -86,7 +85,7 @@ def create_registration(data, meeting_id: int):
     def work():
         meeting = _meeting(meeting_id, user)
         if proxy:
-            if not can(user, "registration.proxy"):
+            if not can(user, "registration.proxy", meeting):
                 raise ApiError(403, "forbidden",
                                "Only admins and cadres sign up people without an account.")
             registration = operations.sign_up_proxy(meeting, data, user)
@@ -107,7 +106,7 @@ def list_registrations(meeting_id: int):
     """List a session's sign-ups: confirmed, then the waiting list in order (staff)."""
     user = api_user()
     meeting = _meeting(meeting_id, user)
-    require(user, "registration.list")
+    require(user, "registration.list", meeting)
     rows = queries.registrations_in_order(meeting.id)
     return {"items": [_out(registration, position) for registration, position in rows]}
 
@@ -120,10 +119,7 @@ def delete_registration(registration_id: int):
     user = api_user()
 
     def work():
-        registration = db.session.get(Registration, registration_id)
-        if registration is None:
-            abort(404)
-        visible_or_404(registration.meeting, user)
+        registration = registration_or_404(registration_id, user)
         require(user, "registration.cancel", registration)
         operations.cancel_registration(registration, user)
 

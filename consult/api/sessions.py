@@ -17,9 +17,10 @@ from consult.attendance.transactions import run_write
 from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
+from consult.loaders import meeting_or_404, series_or_404
 from consult.meetings import operations, queries
 from consult.meetings.operations import ClashError
-from consult.permissions import require, visible_or_404
+from consult.permissions import require
 
 blp = Blueprint("api_sessions", __name__, description="Sessions and series")
 
@@ -200,7 +201,7 @@ def _write(work):
 
 def _load_meeting(meeting_id: int):
     """Return the session, or answer 404 when it does not exist or may not be seen."""
-    return visible_or_404(queries.get_meeting(meeting_id), api_user())
+    return meeting_or_404(meeting_id, api_user())
 
 
 def allowed(action: str, load: bool = False):
@@ -209,9 +210,12 @@ def allowed(action: str, load: bool = False):
     def decorator(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            target = None
             if load:
-                _load_meeting(kwargs["meeting_id"])
-            require(api_user(), action)
+                target = _load_meeting(kwargs["meeting_id"])
+            elif "series_id" in kwargs:
+                target = series_or_404(kwargs["series_id"], api_user())
+            require(api_user(), action, target)
             return func(*args, **kwargs)
 
         return wrapper

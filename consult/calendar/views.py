@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.calendar import ics
@@ -47,8 +46,9 @@ from consult.calendar.queries import (
     user_feeds,
 )
 from consult.extensions import db
+from consult.loaders import feed_or_404, meeting_or_404
 from consult.meetings.models import Meeting
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 from consult.types import utcnow
 
 bp = Blueprint("calendar", __name__)
@@ -67,8 +67,7 @@ def _calendar_response(body: bytes, filename: str | None = None) -> Response:
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id <= MAX_ID else None
-    return visible_or_404(meeting, current_user)
+    return meeting_or_404(meeting_id, current_user)
 
 
 @bp.route("/sessions/<int:meeting_id>.ics")
@@ -105,16 +104,7 @@ def feed_address(path: str) -> str:
 
 
 def _own_feed_or_404(feed_id: int) -> FeedToken:
-    found = db.session.scalar(
-        select(FeedToken).where(
-            FeedToken.id == feed_id,
-            FeedToken.user_id == current_user.id,
-            FeedToken.revoked_at.is_(None),
-        )
-    ) if feed_id <= MAX_ID else None
-    if found is None:
-        abort(404)
-    return found
+    return feed_or_404(feed_id, current_user)
 
 
 def _remember_new(feed: FeedToken, token: str) -> None:

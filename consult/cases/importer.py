@@ -209,7 +209,7 @@ def import_export(raw: bytes, timezone: str, user) -> ImportResult:
 
     Cases whose reference (编号) is already known are counted, not imported again.
     """
-    from consult.cases.operations import community_by_name
+    from consult.cases.operations import community_by_name, refuse_outside
 
     parsed = parse_export(raw, timezone)
     if parsed.errors:
@@ -228,7 +228,9 @@ def import_export(raw: bytes, timezone: str, user) -> ImportResult:
         name = row["community"]
         if name not in communities:
             try:
-                communities[name] = community_by_name(name, user).id
+                community = community_by_name(name, user)
+                refuse_outside(user, "case.import", community)
+                communities[name] = community.id
             except RefusedInput as exc:
                 raise ImportRefused([RowError(number, "社区", exc.message)]) from None
         case = Case(

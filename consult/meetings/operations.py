@@ -30,6 +30,7 @@ from consult.mail import notify
 from consult.meetings import queries, recurrence
 from consult.meetings.models import Meeting, Series
 from consult.meetings.recurrence import RuleError
+from consult.permissions import can
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,10 @@ def create_meeting(data: dict, user) -> Meeting:
         series, intervals = _series_values(rule, starts, ends, tz_name)
         starts, ends = intervals[0]
     community = _community(data.get("community"), user)
+    if user is not None and not can(user, "meeting.create", community):
+        # The refusal rolls back a community created just now.
+        raise MeetingError(_l("You do not act for %(name)s.", name=community.name),
+                           "community", status=403)
     venue = _venue(community, venue_name, kind, user)
     if venue is not None:
         _check_free(venue.id, intervals or [(starts, ends)])
