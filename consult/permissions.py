@@ -345,6 +345,9 @@ def issue_access(user, issue) -> str | None:
     if _signed_in(user) and (in_scope(user, issue.community_id)
                              or issue.created_by_id == user.id):
         return FULL
+    if any(c.meeting_id is not None and not may_see_meeting(user, c.meeting)
+           for c in issue.cases):
+        return None
     if _signed_in(user) and is_representative(user, issue.community_id):
         return MASKED
     if _published(user, issue.resolution_id):
@@ -361,11 +364,19 @@ def visible_issues_clause(user):
     scope = staff_communities(user)
     if scope is None:
         return true()
-    clauses = [Issue.created_by_id == user.id,
-               Issue.resolution_id.in_(_published_resolution_ids(user))]
-    if scope:
-        clauses.append(Issue.community_id.in_(scope))
+    from consult.cases.models import Case
+    from consult.meetings.models import Meeting
+
+    seen = select(Meeting.id).where(visible_meetings_clause(user))
+    # Issues holding a case raised at a private session the user may not see.
+    hidden = select(Case.issue_id).where(Case.issue_id.is_not(None),
+                                         Case.meeting_id.is_not(None),
+                                         Case.meeting_id.not_in(seen))
+    masked = [Issue.resolution_id.in_(_published_resolution_ids(user))]
     represented = [m.community_id for m in user.memberships if m.is_representative]
     if represented:
-        clauses.append(Issue.community_id.in_(represented))
+        masked.append(Issue.community_id.in_(represented))
+    clauses = [Issue.created_by_id == user.id, and_(or_(*masked), Issue.id.not_in(hidden))]
+    if scope:
+        clauses.append(Issue.community_id.in_(scope))
     return or_(*clauses)

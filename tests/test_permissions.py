@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 import consult.models  # noqa: F401  (every model, so that the mappers can be configured)
 from consult.accounts.models import Membership, User
+from consult.cases.models import Issue
 from consult.enums import ROLES
 from consult.extensions import db
 from consult.meetings.models import Invitation, Meeting, Registration
-from consult.cases.models import Issue
 from consult.minutes.models import ActionItem, AgendaItem, Resolution
 from consult.permissions import (
     ASSIGNABLE_ROLES,
@@ -70,7 +70,10 @@ CONTRACT = {
 ROOT = Path(__file__).resolve().parent.parent
 #: Calls that name an action: can(user, "x"), require(user, "x"), templates' can("x"),
 #: the navigation's NavEntry(..., "x", ...), and refuse_outside(user, "x", ...).
-ACTION_RE = re.compile(r"""(?:\bcan|\brequire|refuse_outside|_meeting|_item)\(\s*(?:[\w.()]+\s*,\s*)?["']([a-z_]+\.[a-z_]+)["']""")
+ACTION_RE = re.compile(
+    r"""(?:\bcan|\brequire|refuse_outside|_meeting|_item)\("""
+    r"""\s*(?:[\w.()]+\s*,\s*){0,2}["']([a-z_]+\.[a-z_]+)["']"""
+)
 NAV_RE = re.compile(r"""["']([a-z_]+\.[a-z_]+)["']\s*,\s*(?:True|False)\s*,""")
 
 
@@ -94,7 +97,7 @@ def test_every_rule_is_used_and_every_action_asked_about_is_a_rule():
 
 def test_the_usage_scan_sees_calls_of_every_form():
     assert ACTION_RE.findall('can(current_user, "a.b") require(user, "c.d", x) '
-                             "can('e.f', meeting) _meeting(session_id, \"g.h\")") == \
+                             "can('e.f', meeting) _meeting(session_id, user, \"g.h\")") == \
         ["a.b", "c.d", "e.f", "g.h"]
 
 
