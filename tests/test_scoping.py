@@ -39,10 +39,12 @@ NOT_SCOPED = {"static", "accounts.login", "accounts.logout", "web.healthz",
 SELF_SERVICE = {"accounts.profile", "calendar.feeds", "api_me.update_me",
                 "api_feeds.post_feed"}
 
-#: Reads of a public session and of what is public about a community, open to everyone.
+#: Reads of a public session and of what is public about a community, open to everyone
+#: (the public pages show only public sessions and published, masked records).
 PUBLIC_READS = {"meetings.show", "calendar.meeting_ics", "api_sessions.SessionItem",
-                "api_minutes.get_agenda"}
-EVERYONE_READS = {"attendance.rotation"}
+                "api_minutes.get_agenda", "public.poster", "public.poster_as_pdf"}
+EVERYONE_READS = {"attendance.rotation", "public.community", "public.resolutions_json",
+                  "public.resolutions_csv", "public.resolutions_atom", "public.board"}
 
 #: Signing oneself up for a public session (or series) is open to every account.
 OPEN_SIGN_UPS = {"attendance.sign_up", "attendance.sign_up_series",
