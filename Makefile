@@ -39,8 +39,10 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed translations lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
+# The load generator is Debian's wrk; installed here when missing (as root).
 bench: $(VENV)/.installed translations
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+	$(BIN)/python -m benchmarks --output docs/PERFORMANCE.md $(BENCH_ARGS)
 
 # Refresh the message catalogue from the code and templates, then merge it into each language.
 extract-messages: $(VENV)/.installed

@@ -65,6 +65,9 @@ def _register_blueprints(app: Flask) -> None:
     from consult.cases.views import bp as cases_bp
     from consult.meetings.views import bp as meetings_bp
     from consult.minutes.views import bp as minutes_bp
+    from consult.notices.views import bp as notices_bp
+    from consult.public.views import bp as public_bp
+    from consult.votes.views import bp as votes_bp
     from consult.web.views import bp as web_bp
 
     for blueprint in (
@@ -76,6 +79,9 @@ def _register_blueprints(app: Flask) -> None:
         attendance_bp,
         cases_bp,
         minutes_bp,
+        votes_bp,
+        notices_bp,
+        public_bp,
     ):
         app.register_blueprint(blueprint)
     init_api(app)
@@ -87,6 +93,8 @@ def _register_cli(app: Flask) -> None:
     from consult.demo.cli import demo_cli
     from consult.mail.cli import mail_cli
     from consult.meetings.cli import sessions_cli
+    from consult.notices.cli import channels_cli
 
-    for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli):
+    for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli,
+                    channels_cli):
         app.cli.add_command(command)

@@ -58,4 +58,17 @@ MINUTES_STATUSES = ("draft", "approved", "published")
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+#: How an outbox message travels: SMTP, or an HTTP request to a notice channel.
+OUTBOX_TRANSPORTS = ("mail", "channel")
+#: Notice channels: group robots (WeCom, DingTalk, Feishu), any JSON webhook, an SMS gateway.
+CHANNEL_KINDS = ("wecom", "dingtalk", "feishu", "webhook", "sms")
+
+VOTE_CHOICES = ("for", "against", "abstain")
+VOTE_RESULTS = ("carried", "rejected")
+#: Whom a quorum counts: everyone expected (invited or signed up), the alliance units
+#: invited (one vote per unit present), or nobody (anyone present may vote).
+QUORUM_BASES = ("expected", "units", "none")
+#: What carries a motion: more for than against; two thirds of for and against;
+#: for without a single against.
+MAJORITIES = ("simple", "two_thirds", "unanimous")
 FEED_SCOPES = ("mine", "community")

@@ -147,7 +147,7 @@ def api_error_response(exc: HTTPException):
 def refused_input_response(exc: RefusedInput):
     """Answer an operation's refusal with the API's error body."""
     extra = {"fields": {exc.field: [exc.message]}} if exc.field else {}
-    code = CODES.get(exc.status, "invalid")
+    code = getattr(exc, "error_code", None) or CODES.get(exc.status, "invalid")
     return api_error_response(ApiError(exc.status, code, exc.message, **extra))
 
 

@@ -15,6 +15,8 @@ from consult.minutes.models import (
     Resolution,
     resolution_cases,
 )
+from consult.notices.models import Channel
+from consult.votes.models import Ballot, QuorumRule, Vote
 
 __all__ = [
     "ActionItem",
@@ -22,6 +24,8 @@ __all__ = [
     "Agreement",
     "AllianceMember",
     "ApiToken",
+    "Ballot",
+    "Channel",
     "Attendance",
     "AuditEntry",
     "Case",
@@ -36,6 +40,7 @@ __all__ = [
     "Minutes",
     "MinutesRevision",
     "OutboxMessage",
+    "QuorumRule",
     "Registration",
     "Resolution",
     "Series",
@@ -43,5 +48,6 @@ __all__ = [
     "Unit",
     "User",
     "Venue",
+    "Vote",
     "resolution_cases",
 ]

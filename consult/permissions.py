@@ -44,6 +44,7 @@ RULES: dict[str, frozenset[str]] = {
     "issue.create": STAFF,
     "agenda.edit": STAFF,
     "resolution.create": STAFF,
+    "vote.record": STAFF,
     "action.report": frozenset({"admin", "cadre", "unit_rep"}),
     "minutes.read_draft": STAFF,
     "minutes.edit": STAFF,

@@ -491,6 +491,8 @@ SECTIONS = (
     ("admin.venues", _l("Venues"), ("admin.venue",)),
     ("admin.units", _l("Alliance units"), ("admin.unit",)),
     ("admin.agreements", _l("Agreements"), ("admin.agreement",)),
+    ("notices.channels", _l("Channels"), ("notices.channel",)),
+    ("notices.outbox", _l("Outbox"), ("notices.outbox",)),
 )
 
 

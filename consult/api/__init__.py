@@ -162,9 +162,9 @@ def init_api(app: Flask) -> None:
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
 
-    from consult.api import cases, feeds, me, minutes, registrations, sessions, stats
+    from consult.api import cases, feeds, me, minutes, registrations, sessions, stats, votes
 
-    for module in (me, sessions, registrations, feeds, cases, minutes, stats):
+    for module in (me, sessions, registrations, feeds, cases, minutes, votes, stats):
         api.register_blueprint(module.blp, url_prefix=PREFIX)
 
     app.before_request(authenticate)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.enums import OUTCOMES
+from consult.enums import OUTCOMES, VOTE_RESULTS
 from consult.errors import ApiError
 from consult.extensions import db
 from consult.loaders import action_or_404, agenda_item_or_404, meeting_or_404, minutes_or_404
@@ -16,6 +16,7 @@ from consult.minutes import operations as ops
 from consult.minutes import queries
 from consult.minutes.models import ActionItem, AgendaItem
 from consult.permissions import require
+from consult.votes.queries import vote_document
 
 blp = Blueprint("api_minutes", __name__, description="Agendas, resolutions and minutes")
 
@@ -33,6 +34,19 @@ class AgendaItemCreateSchema(StrictSchema):
     duration_minutes = StrictInt(allow_none=True, validate=validate.Range(min=1, max=600))
 
 
+class QuorumSchema(Schema):
+    required = fields.Integer(metadata={"description": "Presence the rule needed"})
+    present = fields.Integer(metadata={"description": "People (or units) present"})
+
+
+class VoteSchema(Schema):
+    result = fields.String(metadata={"enum": list(VOTE_RESULTS)})
+    for_ = fields.Integer(data_key="for", attribute="for")
+    against = fields.Integer()
+    abstain = fields.Integer()
+    quorum = fields.Nested(QuorumSchema)
+
+
 class AgendaItemSchema(Schema):
     id = fields.Integer()
     position = fields.Integer()
@@ -41,6 +55,7 @@ class AgendaItemSchema(Schema):
     carried_action = fields.Integer(allow_none=True)
     duration_minutes = fields.Integer(allow_none=True)
     resolution = fields.Integer(allow_none=True)
+    vote = fields.Nested(VoteSchema, allow_none=True)
 
 
 class AgendaSchema(Schema):
@@ -88,6 +103,8 @@ class MinutesSchema(Schema):
     version = fields.Integer()
     notes = fields.Dict(keys=fields.String(), values=fields.String())
     html = fields.Dict(keys=fields.String(), values=fields.String())
+    votes = fields.Dict(keys=fields.String(), values=fields.Nested(VoteSchema), metadata={
+        "description": "The vote of each agenda item put to one, by item id (extension)"})
 
 
 class MinutesSaveSchema(StrictSchema):
@@ -116,6 +133,7 @@ def _item_document(item: AgendaItem, mask=lambda text: text) -> dict:
         "carried_action": item.carried_action_id,
         "duration_minutes": item.duration_minutes,
         "resolution": item.resolution.id if item.resolution is not None else None,
+        "vote": vote_document(item.vote),
     }
 
 
@@ -154,6 +172,15 @@ def get_agenda(session_id):
     meeting = _meeting(session_id, user)
     mask = queries.title_masker(meeting, user)
     return {"items": [_item_document(i, mask) for i in queries.agenda_items(meeting)]}
+
+
+@blp.route("/agenda/<int:item_id>", methods=["GET"])
+@blp.response(200, AgendaItemSchema)
+def get_agenda_item(item_id):
+    """Return one agenda item with its resolution id and vote (extension)."""
+    user = api_user()
+    item = agenda_item_or_404(item_id, user)
+    return _item_document(item, queries.title_masker(item.meeting, user))
 
 
 @blp.route("/agenda/<int:item_id>/resolution", methods=["POST"])

@@ -43,6 +43,42 @@ LABELS: dict[str, dict] = {
         "absent": _l("Absent"),
         "late": _l("Late"),
     },
+    "vote_result": {
+        "carried": _l("Carried"),
+        "rejected": _l("Rejected"),
+    },
+    "vote_choice": {
+        "for": _l("For"),
+        "against": _l("Against"),
+        "abstain": _l("Abstain"),
+    },
+    "quorum_base": {
+        "expected": _l("Everyone invited or signed up"),
+        "units": _l("The alliance units invited (one vote per unit)"),
+        "none": _l("No presence quorum"),
+    },
+    "majority": {
+        "simple": _l("Simple majority (more for than against)"),
+        "two_thirds": _l("Two thirds of those voting for or against"),
+        "unanimous": _l("Unanimous (no vote against)"),
+    },
+    "channel_kind": {
+        "wecom": _l("WeCom group robot"),
+        "dingtalk": _l("DingTalk custom robot"),
+        "feishu": _l("Feishu custom bot"),
+        "webhook": _l("JSON webhook"),
+        "sms": _l("SMS gateway"),
+    },
+    "outbox_status": {
+        "queued": _l("Queued"),
+        "sending": _l("Sending"),
+        "sent": _l("Sent"),
+        "failed": _l("Failed"),
+    },
+    "outbox_transport": {
+        "mail": _l("Mail"),
+        "channel": _l("Channel notices"),
+    },
     "event": {
         "created": _l("Opened"),
         "status": _l("Status"),
@@ -63,6 +99,12 @@ COLOURS = {
     "published": "success",
     "done": "success",
     "cancelled": "secondary",
+    "carried": "success",
+    "rejected": "danger",
+    "queued": "primary",
+    "sending": "info",
+    "sent": "success",
+    "failed": "danger",
 }
 
 

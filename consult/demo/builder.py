@@ -271,6 +271,7 @@ class _Builder:
             self.plan_cases(block)
         self.plan_minutes()
         self.write()
+        self.add_reach()
         counts = {
             "communities": len(self.communities),
             "units": len(self.rows["units"]),
@@ -575,8 +576,29 @@ class _Builder:
                 row.update(sequence=1, updated_at=changed,
                            description="本周因场地安排，周五说事日改到周四同一时间举行。")
 
+    def block_venues(self, block: int, ci: int) -> dict[str, dict]:
+        """The rooms a block meets in: the community's own for the first, a grid's after.
+
+        Each further scale unit is another grid of the community with rooms of its own,
+        so a large scale never runs out of free slots in the community's few rooms.
+        """
+        community = self.communities[ci]
+        if block == 0:
+            return community["_venues"]
+        grid = f"第{chinese_number(block + 1)}网格"
+        return {
+            vname: self.add(
+                "venues",
+                {"_ref_community_id": community, "_ref_unit_id": None,
+                 "name": f"{grid}{vname}", "kind": kind, "capacity": capacity,
+                 "address": community["_venues"][vname]["address"],
+                 "created_at": community["created_at"]},
+            )
+            for vname, kind, capacity in data.COMMUNITY_VENUES
+        }
+
     def plan_one_offs(self, block: int, ci: int) -> None:
-        venues = self.communities[ci]["_venues"]
+        venues = self.block_venues(block, ci)
         wishes = []
         month = date(self.first_day.year, self.first_day.month, 1)
         while month <= self.last_day:
@@ -1281,6 +1303,17 @@ class _Builder:
                 )
 
     # -- writing ------------------------------------------------------------------------------
+
+    def add_reach(self) -> None:
+        """Group-chat channels, and votes on decisions of past meetings."""
+        from consult.demo import reach
+
+        reach.add_channels(self.communities, self.now)
+        secretaries = {}
+        for (block, ci), row in self.secretary.items():
+            if block == 0:
+                secretaries[self.communities[ci]["id"]] = db.session.get(User, row["id"])
+        reach.add_votes([c["id"] for c in self.communities], secretaries, self.rng)
 
     def write(self) -> None:
         rows = self.rows

@@ -18,6 +18,8 @@ from consult.mail.delivery import (
     waiting_count,
 )
 from consult.mail.reminders import queue_due_reminders
+from consult.notices.delivery import deliver_notices
+from consult.notices.notify import queue_due_sms_reminders
 
 
 def _fail(message: str) -> None:
@@ -32,7 +34,7 @@ def _queue_reminders() -> int:
     db.session.commit()
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    queued = queue_due_reminders()
+    queued = queue_due_reminders() + queue_due_sms_reminders()
     db.session.commit()
     return queued
 
@@ -70,9 +72,15 @@ def _send() -> None:
     reminders = _queue_reminders()
     if reminders:
         click.echo(f"Queued {reminders} reminder(s).")
+    notices = None
+    if waiting_count(transport="channel"):
+        notices = deliver_notices(due_only=False)
+        click.echo(f"Notices: {_summary(notices)}.")
     waiting = waiting_count()
     if not waiting:
-        click.echo("No mail to send.")
+        if notices is None:
+            click.echo("No mail to send.")
+        _notices_delivered(notices)
         return
     try:
         report = deliver(due_only=False)
@@ -84,6 +92,14 @@ def _send() -> None:
     if not report.ok:
         reason = report.errors[0] if report.errors else "the mail server refused some messages"
         _fail(f"not every message was delivered ({_summary(report)}): {reason}.")
+    _notices_delivered(notices)
+
+
+def _notices_delivered(report: DeliveryReport | None) -> None:
+    """Exit non-zero when a channel did not take every notice (they stay queued)."""
+    if report is not None and not report.ok:
+        reason = report.errors[0] if report.errors else "a channel refused some notices"
+        _fail(f"not every notice was delivered ({_summary(report)}): {reason}.")
 
 
 @mail_cli.command("worker")
@@ -118,6 +134,9 @@ def _round() -> None:
     """Queue due reminders and deliver what is due; report problems on stderr."""
     try:
         _queue_reminders()
+        notices = deliver_notices(due_only=True)
+        if notices.sent or not notices.ok:
+            click.echo(f"Notices: {_summary(notices)}.")
         report = deliver(due_only=True)
         if report.sent or not report.ok:
             click.echo(f"Mail: {_summary(report)}.")

@@ -73,18 +73,21 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(delay, setting("MAIL_RETRY_MAX_SECONDS")))
 
 
-def _claimable(now: datetime, due_only: bool):
+def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
     queued = OutboxMessage.status == "queued"
     if due_only:
         queued = and_(queued, OutboxMessage.next_attempt_at <= now)
     lapsed = and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
-    return or_(queued, lapsed)
+    return and_(OutboxMessage.transport == transport, or_(queued, lapsed))
 
 
-def waiting_count(now: datetime | None = None) -> int:
-    """Return how many messages wait for delivery (queued, or with a lapsed claim)."""
+def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
+    """Return how many messages of ``transport`` ("mail" or "channel") wait for delivery
+    (queued, or with a lapsed claim)."""
     return db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(_claimable(now or utcnow(), False))
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(_claimable(now or utcnow(), False, transport))
     )
 
 
@@ -105,17 +108,22 @@ class Claimed:
     body: str
     #: Attempts so far, this one included.
     attempts: int
+    #: The notice channel it goes to (transport "channel").
+    channel_id: int | None = None
 
 
-def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
-    """Claim the oldest deliverable message and return it (committed as "sending")."""
+def claim_next(
+    due_only: bool, skip: Collection[int] = (), transport: str = "mail"
+) -> Claimed | None:
+    """Claim the oldest deliverable message of ``transport`` and return it (committed as
+    "sending")."""
     max_attempts = setting("MAIL_MAX_ATTEMPTS")
     while True:
         now = utcnow()
         _begin_write()
         query = (
             select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
-            .where(_claimable(now, due_only))
+            .where(_claimable(now, due_only, transport))
             .order_by(OutboxMessage.id)
             .limit(1)
         )
@@ -131,7 +139,7 @@ def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
             # Its last attempt was interrupted: give up rather than risk a loop.
             db.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, _claimable(now, due_only))
+                .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
                 .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
                 .execution_options(synchronize_session=False)
             )
@@ -139,7 +147,7 @@ def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
             continue
         claimed = db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, _claimable(now, due_only))
+            .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
             .values(
                 status="sending",
                 attempts=OutboxMessage.attempts + 1,
@@ -150,8 +158,9 @@ def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
         if claimed.rowcount != 1:
             db.session.commit()
             continue
-        recipients, body = db.session.execute(
-            select(OutboxMessage.recipients, OutboxMessage.body).where(OutboxMessage.id == row.id)
+        recipients, body, channel_id = db.session.execute(
+            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id)
+            .where(OutboxMessage.id == row.id)
         ).one()
         db.session.commit()
         return Claimed(
@@ -159,6 +168,7 @@ def claim_next(due_only: bool, skip: Collection[int] = ()) -> Claimed | None:
             recipients=[r for r in recipients.split(",") if r],
             body=body,
             attempts=row.attempts + 1,
+            channel_id=channel_id,
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import OUTBOX_STATUSES, check_in
+from consult.enums import OUTBOX_STATUSES, OUTBOX_TRANSPORTS, check_in
 from consult.extensions import db
 from consult.types import UTCDateTime, utcnow
 
@@ -16,6 +16,7 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox"
     __table_args__ = (
         check_in("status", OUTBOX_STATUSES),
+        check_in("transport", OUTBOX_TRANSPORTS),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
     )
 
@@ -30,6 +31,12 @@ class OutboxMessage(db.Model):
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="SET NULL"), index=True
     )
+    #: "mail" (body: an RFC 5322 message) or "channel" (body: a notice as JSON, posted
+    #: to ``channel_id``; recipients: a phone number for an SMS gateway).
+    transport: Mapped[str] = mapped_column(String(10), default="mail", server_default="mail")
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(10), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Earliest time of the next delivery attempt (back-off after a failure).
@@ -37,6 +44,8 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    channel = relationship("Channel")
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"

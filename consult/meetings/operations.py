@@ -30,6 +30,7 @@ from consult.mail import notify
 from consult.meetings import queries, recurrence
 from consult.meetings.models import Meeting, Series
 from consult.meetings.recurrence import RuleError
+from consult.notices import notify as notices
 from consult.permissions import can
 from consult.types import utcnow
 
@@ -267,6 +268,7 @@ def create_meeting(data: dict, user) -> Meeting:
         db.session.flush()
         audit.record("meeting.create", meeting, user, kind=kind, title=title,
                      starts_at=starts.isoformat(), venue=venue_name)
+        notices.session_created(meeting)
         return meeting
 
     row = Series(uid=new_uid(), status="active", sequence=0, **series, **common)
@@ -278,6 +280,7 @@ def create_meeting(data: dict, user) -> Meeting:
     first = db.session.scalar(
         select(Meeting).where(Meeting.series_id == row.id).order_by(Meeting.recurrence_id)
     )
+    notices.series_created(row, first)
     return first
 
 
@@ -447,6 +450,8 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
     if (time_changed or venue_changed) and venue_id is not None:
         _check_free(venue_id, [(starts, ends)], exclude_meeting_id=meeting.id)
 
+    old_starts, old_ends = meeting.starts_at, meeting.ends_at
+    old_venue = meeting.venue.name if meeting.venue is not None else None
     changes: dict = {}
     if capacity != meeting.capacity:
         old = meeting.capacity
@@ -478,6 +483,7 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         audit.record("meeting.update", meeting, user, **changes)
     if time_changed or venue_changed:
         notify.meeting_changed(meeting, user, set(changes) & {"starts_at", "ends_at", "venue"})
+        notices.session_changed(meeting, old_starts, old_ends, old_venue)
     return meeting
 
 
@@ -494,6 +500,7 @@ def cancel_meeting(meeting: Meeting, user) -> Meeting:
     db.session.flush()
     audit.record("meeting.cancel", meeting, user, series=meeting.series_id)
     notify.meeting_cancelled(meeting, user)
+    notices.session_cancelled(meeting)
     return meeting
 
 
@@ -518,6 +525,7 @@ def cancel_series(series: Series, user) -> int:
     db.session.flush()
     audit.record("series.cancel", series, user, cancelled=len(upcoming))
     notify.series_cancelled(series, user)
+    notices.series_cancelled(series, len(upcoming))
     return len(upcoming)
 
 

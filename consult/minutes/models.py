@@ -56,6 +56,8 @@ class AgendaItem(db.Model):
     meeting = relationship("Meeting", back_populates="agenda_items")
     issue = relationship("Issue")
     resolution: Mapped[Resolution | None] = relationship(back_populates="agenda_item")
+    #: The vote the item was put to, if any.
+    vote = relationship("Vote", back_populates="agenda_item", uselist=False)
 
     def __repr__(self) -> str:
         return f"<AgendaItem {self.id} meeting={self.meeting_id} #{self.position}>"

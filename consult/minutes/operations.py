@@ -467,5 +467,10 @@ def approve_minutes(meeting: Meeting, user) -> Minutes:
 
 
 def publish_minutes(meeting: Meeting, user) -> Minutes:
-    """Publish approved minutes: residents can read them from now on."""
-    return _move_minutes(meeting, "approved", "published", user)
+    """Publish approved minutes: residents can read them from now on; the community's
+    group chats are told (resolutions, votes, cases closed)."""
+    from consult.notices import notify as notices
+
+    minutes = _move_minutes(meeting, "approved", "published", user)
+    notices.minutes_published(meeting)
+    return minutes

@@ -11,7 +11,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from consult.cases.models import Case
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
-from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
+from consult.minutes.models import (
+    ActionItem,
+    AgendaItem,
+    Minutes,
+    MinutesRevision,
+    Resolution,
+    resolution_cases,
+)
 from consult.minutes.render import mask_html, mask_markdown, mask_text, render_markdown
 from consult.permissions import actions_clause, can, named_in_minutes
 
@@ -24,6 +31,7 @@ def agenda_items(meeting: Meeting) -> list[AgendaItem]:
             .where(AgendaItem.meeting_id == meeting.id)
             .options(
                 joinedload(AgendaItem.issue),
+                joinedload(AgendaItem.vote),
                 joinedload(AgendaItem.resolution).selectinload(Resolution.cases),
                 joinedload(AgendaItem.resolution)
                 .selectinload(Resolution.actions)
@@ -145,8 +153,66 @@ def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set
     return names
 
 
-def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
-    """Return the minutes object of the API; residents' names masked for non-staff."""
+def community_resident_names(community_id: int) -> set[str]:
+    """Return the names of the residents who belong to a community."""
+    from consult.accounts.models import Membership, User
+
+    return set(
+        db.session.scalars(
+            select(User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.community_id == community_id, User.role == "resident")
+        )
+    )
+
+
+def public_masker(meeting: Meeting, community_residents: set[str] | None = None):
+    """Return the function that masks residents' names in what the public sees of a
+    session (public pages, open data, noticeboard, posters).
+
+    Masked there are the names the minutes mask, and besides every resident's name,
+    whether or not they agreed to be named in the minutes: registrants, attendees, the
+    reporters of the cases the session discussed or closed, and the residents of the
+    session's community (``community_residents`` when the caller loaded them already).
+    """
+    from consult.accounts.models import User
+
+    names = set(names_to_mask(meeting))
+    names.update(p.name for p in attendance(meeting) if p.role in (None, "resident"))
+    names.update(
+        db.session.scalars(
+            select(User.name)
+            .join(Registration, Registration.user_id == User.id)
+            .where(Registration.meeting_id == meeting.id, User.role == "resident")
+        )
+    )
+    closed = (
+        select(resolution_cases.c.case_id)
+        .join(Resolution, Resolution.id == resolution_cases.c.resolution_id)
+        .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+        .where(AgendaItem.meeting_id == meeting.id)
+    )
+    names.update(
+        db.session.scalars(
+            select(Case.reporter_name).where(Case.id.in_(closed),
+                                             Case.reporter_name.is_not(None))
+        )
+    )
+    if community_residents is None:
+        community_residents = community_resident_names(meeting.community_id)
+    names |= community_residents
+    names.discard("")
+
+    def mask(text: str | None) -> str:
+        return mask_text(text or "", names)
+
+    return mask
+
+
+def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
+                     with_votes: bool = True) -> dict:
+    """Return the minutes object of the API; residents' names masked for non-staff.
+    ``with_votes=False`` leaves out the votes (for a page that has them already)."""
     notes = dict(minutes.notes) if minutes is not None else {}
     if not can(user, "names.read", meeting) and notes:
         # Masked before rendering, so that no Markdown inside a name lets it through.
@@ -156,12 +222,16 @@ def minutes_document(meeting: Meeting, minutes: Minutes | None, user) -> dict:
         notes = {key: mask_markdown(text, names, escape=False) for key, text in notes.items()}
     else:
         html = {key: render_markdown(text) for key, text in notes.items()}
+    from consult.votes.queries import meeting_votes, vote_document
+
     return {
         "session": meeting.id,
         "status": minutes.status if minutes is not None else "draft",
         "version": minutes.version if minutes is not None else 0,
         "notes": notes,
         "html": html,
+        "votes": {str(k): vote_document(v) for k, v in meeting_votes(meeting).items()}
+        if with_votes else {},
     }
 
 
@@ -251,11 +321,13 @@ def title_masker(meeting: Meeting, user):
 
 
 def load_agenda_item(item_id: int) -> AgendaItem | None:
+    if not 0 < item_id < 2**31:
+        return None  # no row has such an id (and the database could not compare it)
     return db.session.scalar(
         select(AgendaItem)
         .where(AgendaItem.id == item_id)
         .options(joinedload(AgendaItem.meeting), joinedload(AgendaItem.issue),
-                 joinedload(AgendaItem.resolution))
+                 joinedload(AgendaItem.resolution), joinedload(AgendaItem.vote))
     )
 
 

@@ -209,7 +209,7 @@ def _minutes_context(meeting: Meeting, minutes) -> dict:
     present = queries.attendance(meeting)
     staff = can(current_user, "names.read", meeting)
     html = {str(i.id): "" for i in items}
-    html.update(queries.minutes_document(meeting, minutes, current_user)["html"])
+    html.update(queries.minutes_document(meeting, minutes, current_user, with_votes=False)["html"])
     names = set() if staff else queries.names_to_mask(meeting, present)
     return {
         "meeting": meeting, "minutes": minutes, "items": items, "html": html,

@@ -195,6 +195,13 @@ def test_sessions_have_a_history_and_a_future(runner):
     assert statuses == {"draft", "approved", "published"}
     assert db.session.scalar(text("SELECT count(*) FROM minutes_revisions")) >= len(held)
     assert len(set(db.session.scalars(select(Meeting.uid)))) == len(meetings)
+    # Every community's public page has published resolutions and its board coming sessions.
+    from consult.public.queries import coming_sessions, published_resolution_counts
+
+    communities = db.session.scalars(select(Community.id)).all()
+    published = published_resolution_counts()
+    assert all(published.get(c, 0) >= 5 for c in communities), published
+    assert all(coming_sessions(c) for c in communities)
 
 
 def test_friday_talk_days_are_weekly_series_with_a_skipped_and_a_moved_week(runner):

@@ -244,7 +244,7 @@ def _minutes_url(meeting):
 def test_minutes_start_empty_for_staff(api_as, factories, hearing):
     body = api_as(factories.make_user("secretary")).get(_minutes_url(hearing["meeting"])).json
     assert body == {"session": hearing["meeting"].id, "status": "draft", "version": 0,
-                    "notes": {}, "html": {}}
+                    "notes": {}, "html": {}, "votes": {}}
 
 
 def test_saving_minutes_renders_sanitised_html_and_marks_the_session_held(api_as, factories,

@@ -1,0 +1,1 @@
+"""Notices posted to group chats (WeCom, DingTalk, Feishu robots, JSON webhooks) and SMS."""

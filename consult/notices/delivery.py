@@ -1,0 +1,64 @@
+"""Delivering the outbox's channel notices: claim, post, record; retry with back-off.
+
+The claim, the back-off and the limit of attempts are the outbox's own
+(consult.mail.delivery), so notices and mail follow the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app
+from sqlalchemy import select
+
+from consult.extensions import db
+from consult.mail.delivery import DeliveryReport, claim_next, mark_failed, mark_sent
+from consult.mail.models import OutboxMessage
+from consult.notices.models import Channel
+from consult.notices.transport import NoticeFailed, build_request, send
+
+#: Seconds to wait for a channel's answer (the app's NOTICE_TIMEOUT may say otherwise).
+NOTICE_TIMEOUT = 10
+
+
+def _waiting_ids(channel_id: int) -> set[int]:
+    return set(db.session.scalars(
+        select(OutboxMessage.id).where(
+            OutboxMessage.transport == "channel",
+            OutboxMessage.channel_id == channel_id,
+            OutboxMessage.status == "queued",
+        )
+    ))
+
+
+def deliver_notices(due_only: bool) -> DeliveryReport:
+    """Post the waiting notices: all of them, or (``due_only``) those whose retry time
+    has come. A channel that cannot be reached is not tried again in the same run."""
+    report = DeliveryReport()
+    timeout = float(current_app.config.get("NOTICE_TIMEOUT", NOTICE_TIMEOUT))
+    skip: set[int] = set()
+    while True:
+        message = claim_next(due_only, skip, transport="channel")
+        if message is None:
+            break
+        skip.add(message.id)
+        channel = db.session.get(Channel, message.channel_id) if message.channel_id else None
+        if channel is None:
+            mark_failed(message, "The channel was removed.", permanent=True)
+            report.failed += 1
+            continue
+        try:
+            request = build_request(channel, json.loads(message.body), ",".join(message.recipients))
+            send(channel, request, timeout)
+        except (NoticeFailed, ValueError) as exc:
+            status = mark_failed(message, str(exc), permanent=False)
+            report.retrying += status == "queued"
+            report.failed += status == "failed"
+            report.errors.append(str(exc))
+            if "cannot connect" in str(exc) or "no answer" in str(exc):
+                skip |= _waiting_ids(channel.id)
+            continue
+        mark_sent(message)
+        report.sent += 1
+    db.session.commit()
+    return report

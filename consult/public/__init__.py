@@ -1,0 +1,1 @@
+"""Public pages: accountability pages, open data, the noticeboard and posters."""

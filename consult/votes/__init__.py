@@ -1,0 +1,1 @@
+"""Votes on agenda items, and the quorum rules of each community."""
