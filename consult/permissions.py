@@ -71,6 +71,7 @@ SCOPED = frozenset({
     "case.import", "case.comment", "issue.create", "agenda.edit", "resolution.create",
     "action.report", "minutes.read_draft", "minutes.edit", "minutes.approve",
     "minutes.publish", "audit.view", "names.read", "community.create_by_name",
+    "vote.record",
 })
 
 #: Actions of town-level staff only: the administration, and naming a community that

@@ -42,7 +42,8 @@ SELF_SERVICE = {"accounts.profile", "calendar.feeds", "api_me.update_me",
 #: Reads of a public session and of what is public about a community, open to everyone
 #: (the public pages show only public sessions and published, masked records).
 PUBLIC_READS = {"meetings.show", "calendar.meeting_ics", "api_sessions.SessionItem",
-                "api_minutes.get_agenda", "public.poster", "public.poster_as_pdf"}
+                "api_minutes.get_agenda", "api_minutes.get_agenda_item", "public.poster",
+                "public.poster_as_pdf"}
 EVERYONE_READS = {"attendance.rotation", "public.community", "public.resolutions_json",
                   "public.resolutions_csv", "public.resolutions_atom", "public.board"}
 
@@ -70,6 +71,8 @@ API_BODIES = {
     ("api_cases.escalate", "POST"): {"reason": "x"},
     ("api_cases.post_evaluation", "POST"): {"rating": "satisfied"},
     ("api_feeds.delete_feed", "DELETE"): None,
+    ("api_votes.post_vote", "POST"): {"for": 1, "against": 0, "abstain": 0},
+    ("api_votes.post_vote_alias", "POST"): {"for": 1, "against": 0, "abstain": 0},
 }
 
 
@@ -137,6 +140,8 @@ def world(factories):
         "feed_id": feed.id, "community_id": a.id, "member_id": member.id,
         "user_id": resident.id, "token_id": token_id, "venue_id": venue.id,
         "unit_id": unit.id, "agreement_id": agreement.id,
+        # Town-wide objects of the administration (the refusal comes before the lookup).
+        "kind": "roundtable", "channel_id": 1, "message_id": 1,
     }
     return {
         "free_case": free,
