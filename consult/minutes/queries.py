@@ -19,7 +19,12 @@ from consult.minutes.models import (
     Resolution,
     resolution_cases,
 )
-from consult.minutes.render import mask_html, mask_markdown, mask_text, render_markdown
+from consult.minutes.render import (
+    mask_markdown,
+    mask_text,
+    render_markdown,
+    render_masked,
+)
 from consult.permissions import actions_clause, can, named_in_minutes
 
 
@@ -217,8 +222,7 @@ def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
     if not can(user, "names.read", meeting) and notes:
         # Masked before rendering, so that no Markdown inside a name lets it through.
         names = names_to_mask(meeting)
-        html = {key: mask_html(render_markdown(mask_markdown(text, names)), names)
-                for key, text in notes.items()}
+        html = {key: render_masked(text, names) for key, text in notes.items()}
         notes = {key: mask_markdown(text, names, escape=False) for key, text in notes.items()}
     else:
         html = {key: render_markdown(text) for key, text in notes.items()}

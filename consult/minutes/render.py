@@ -56,17 +56,30 @@ def mask_text(text: str, names: Iterable[str], markdown: bool = False) -> str:
     for name in _ordered(names):
         masked = mask_name(name)
         if markdown:
-            masked = masked.replace("*", "\\*")
+            # A letter-like stand-in, so that emphasis around the name renders as it would
+            # have around the name; render_masked puts the stars back.
+            masked = masked.replace("*", _STAR)
         text = _name_pattern(name).sub(lambda _m, masked=masked: masked, text)
     return text
+
+
+#: A private-use character standing for a mask's star while Markdown is rendered.
+_STAR = "\ue000"
+
+
+def render_masked(text: str, names: Iterable[str]) -> str:
+    """Return Markdown as safe HTML with ``names`` masked before rendering."""
+    names = list(names)
+    markup = render_markdown(mask_markdown(text, names)).replace(_STAR, "*")
+    return mask_html(markup, names)
 
 
 def mask_markdown(text: str, names: Iterable[str], escape: bool = True) -> str:
     """Return Markdown with ``names`` masked before it is rendered: character references
     (&#31168;) are resolved first, so that no spelling of a name survives rendering.
 
-    ``escape``: write the mask's stars as ``\\*`` so that rendering shows them as stars
-    (False: the Markdown as text for people to read, e.g. the API's ``notes``)."""
+    ``escape``: write the mask's stars as a stand-in that render_masked turns back into
+    stars (False: the Markdown as text for people to read, e.g. the API's ``notes``)."""
     names = list(names)
     if not names:
         return text
