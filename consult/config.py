@@ -100,6 +100,16 @@ def _mail_from() -> str:
     return value
 
 
+def _mail_reply_to() -> str | None:
+    value = _env("MAIL_REPLY_TO")
+    if value is None:
+        return None
+    address = parseaddr(value)[1]
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise ConfigError(f"MAIL_REPLY_TO is not an email address: {value!r}")
+    return value
+
+
 def _base_url() -> str:
     value = (_env("BASE_URL") or "http://localhost:5000").rstrip("/")
     parts = urlsplit(value)
@@ -133,6 +143,8 @@ def load_config(instance_path: Path) -> dict:
         "SMTP_HOST": _env("SMTP_HOST"),
         "SMTP_PORT": _int("SMTP_PORT", 25, 1, 65535),
         "MAIL_FROM": _mail_from(),
+        # Where calendar replies reach `flask mail receive`; unset: RSVP=FALSE.
+        "MAIL_REPLY_TO": _mail_reply_to(),
         "CONSULT_TIMEZONE": timezone,
         "BASE_URL": base_url,
         "PREFERRED_URL_SCHEME": "https" if secure else "http",

@@ -30,6 +30,7 @@ RULES: dict[str, frozenset[str]] = {
     "registration.create": EVERYONE,
     "registration.proxy": ORGANISERS,
     "registration.list": STAFF,
+    "invitation.list": STAFF,
     # Object rule in can(): one's own registration, or any for organisers.
     "registration.cancel": EVERYONE,
     "rotation.view": EVERYONE,
@@ -39,7 +40,8 @@ RULES: dict[str, frozenset[str]] = {
     "case.create_at_session": STAFF,
     "case.list": frozenset({"admin", "cadre", "secretary", "unit_rep"}),
     "case.escalate": ORGANISERS,
-    "case.import": ORGANISERS,
+    # Secretaries import too, into their own communities (the community scope).
+    "case.import": STAFF,
     "case.comment": STAFF,
     "issue.create": STAFF,
     "agenda.edit": STAFF,
@@ -71,7 +73,7 @@ SCOPED = frozenset({
     "case.import", "case.comment", "issue.create", "agenda.edit", "resolution.create",
     "action.report", "minutes.read_draft", "minutes.edit", "minutes.approve",
     "minutes.publish", "audit.view", "names.read", "community.create_by_name",
-    "vote.record",
+    "vote.record", "invitation.list",
 })
 
 #: Actions of town-level staff only: the administration, and naming a community that

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
-from consult.calendar.queries import user_feeds
+from consult.calendar.queries import meeting_invitations, user_feeds
 from consult.enums import FEED_SCOPES
 from consult.errors import ApiError, RefusedInput
 from consult.extensions import db
@@ -146,3 +146,30 @@ def post_invitations(data, meeting_id):
             409, "conflict", "Someone invited the same people at the same time; try again."
         ) from None
     return {"queued": len(invitations)}
+
+
+class InvitationSchema(Schema):
+    email = fields.String()
+    name = fields.String(allow_none=True)
+    partstat = fields.String(
+        metadata={"enum": ["NEEDS-ACTION", "ACCEPTED", "TENTATIVE", "DECLINED"],
+                  "description": "The answer, by the signed link or a calendar reply."}
+    )
+
+
+class InvitationListSchema(Schema):
+    items = fields.List(fields.Nested(InvitationSchema))
+
+
+@blp.route("/sessions/<int:meeting_id>/invitations", methods=["GET"])
+@blp.response(200, InvitationListSchema)
+def get_invitations(meeting_id):
+    """List the invitees of a session (whole-series invitations included) and their answers."""
+    user = api_user()
+    meeting = meeting_or_404(meeting_id, user)
+    if not can(user, "invitation.list", meeting):
+        raise ApiError(403, "forbidden", "You may not see the invitations of this session.")
+    return {"items": [
+        {"email": i.email, "name": i.name, "partstat": i.partstat}
+        for i in meeting_invitations(meeting)
+    ]}

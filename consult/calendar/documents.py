@@ -3,6 +3,8 @@ application's settings and loaded sessions."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -27,6 +29,7 @@ def ics_context(stamp: datetime | None = None) -> ics.IcsContext:
         base_url=config["BASE_URL"],
         fallback_organizer=ics.bare_address(config["MAIL_FROM"]),
         stamp=stamp or utcnow(),
+        reply_to=config.get("MAIL_REPLY_TO") or None,
     )
 
 
@@ -36,23 +39,30 @@ def session_events(
     attendees=(),
     whole_series: bool = True,
     series: Series | None = None,
+    cancelled_overrides: bool = False,
 ) -> list[Event]:
     """Return the VEVENTs of a session: the whole series for an occurrence (or only
-    that occurrence, with its RECURRENCE-ID, when ``whole_series`` is false).
-    ``series``: the occurrence's series with its occurrences, when already loaded."""
+    that occurrence, as a standalone event with its own UID, when ``whole_series`` is
+    false). ``series``: the occurrence's series with its occurrences, when already
+    loaded. ``cancelled_overrides``: skipped weeks as cancelled overrides (files, feeds)
+    rather than EXDATEs (mail)."""
     if meeting.series_id is None:
         return [ics.meeting_event(meeting, ctx, attendees)]
     if not whole_series:
-        return [ics.occurrence_event(meeting.series, meeting, ctx, attendees)]
+        return [ics.standalone_occurrence_event(meeting.series, meeting, ctx, attendees)]
     if series is None:
         series = series_with_occurrences(meeting.series_id)
-    return ics.series_events(series, series.occurrences, ctx, attendees)
+    return ics.series_events(series, series.occurrences, ctx, attendees,
+                             cancelled_overrides=cancelled_overrides)
 
 
-def session_calendar(meeting: Meeting) -> Calendar:
-    """Return the published calendar file of a session (its whole series for an occurrence)."""
+def session_calendar(meeting: Meeting, whole_series: bool = True) -> Calendar:
+    """Return the calendar file of a session to download: its whole series for an
+    occurrence, unless ``whole_series`` is false (then that week alone). A file is no
+    scheduling message, so it has no METHOD."""
     ctx = ics_context()
-    return ics.build_calendar(session_events(meeting, ctx), ics.PUBLISH)
+    events = session_events(meeting, ctx, whole_series=whole_series)
+    return ics.build_calendar(events, None)
 
 
 def feed_name(feed: FeedToken) -> str:
@@ -64,15 +74,30 @@ def feed_name(feed: FeedToken) -> str:
         return _("My sessions (%(name)s)", name=feed.user.name)
 
 
-def feed_calendar(feed: FeedToken, content: FeedContent) -> Calendar:
-    """Return a feed's calendar: its single sessions and whole series."""
-    ctx = ics_context()
+def feed_calendar(feed: FeedToken, content: FeedContent,
+                  stamp: datetime | None = None) -> Calendar:
+    """Return a feed's calendar: its single sessions (weeks signed up for one at a time
+    as standalone events) and whole series (skipped weeks as cancelled overrides). A
+    feed is no scheduling message: no METHOD."""
+    ctx = ics_context(stamp)
     events: list[Event] = []
     for meeting in content.meetings:
         if meeting.series_id is None:
             events.append(ics.meeting_event(meeting, ctx))
         else:
-            events.append(ics.occurrence_event(meeting.series, meeting, ctx))
+            events.append(ics.standalone_occurrence_event(meeting.series, meeting, ctx))
     for series in content.series:
-        events.extend(ics.series_events(series, series.occurrences, ctx))
-    return ics.build_calendar(events, ics.PUBLISH, name=feed_name(feed), refresh=FEED_REFRESH)
+        events.extend(ics.series_events(series, series.occurrences, ctx,
+                                        cancelled_overrides=True))
+    return ics.build_calendar(events, None, name=feed_name(feed), refresh=FEED_REFRESH)
+
+
+#: DTSTAMP says when the body was made, not what it shows: it is left out of the ETag.
+_STAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r\n", re.MULTILINE)
+
+
+def feed_etag(body: bytes) -> str:
+    """Return a feed's entity tag: a digest of the calendar as rendered (DTSTAMP aside),
+    so that whatever the feed shows (names, venues and their addresses, statuses, the
+    owner's language, the base URL) changes it, and nothing else does."""
+    return hashlib.sha256(_STAMP_LINE.sub(b"", body)).hexdigest()[:40]

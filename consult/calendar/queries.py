@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from consult.accounts.models import User, hash_token
 from consult.calendar.models import FeedToken
 from consult.community.models import AllianceMember, Community, Unit
+from consult.enums import STAFF_ROLES
 from consult.extensions import db
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 from consult.permissions import visible_meetings_clause
@@ -130,39 +130,6 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
     return FeedScope(meeting_clause=single, series_clause=Series.id.in_(series_ids))
 
 
-def feed_etag(feed: FeedToken, scope: FeedScope) -> str:
-    """Return the feed's entity tag from what it would show, without building it:
-    the ids, versions and change times of its sessions and series."""
-    digest = hashlib.sha256()
-    digest.update(f"{feed.id}:{feed.scope}:{feed.community_id}:".encode())
-    digest.update(current_app.config["BASE_URL"].encode())
-    rows = db.session.execute(
-        select(Meeting.id, Meeting.updated_at, Meeting.sequence, Meeting.status)
-        .where(scope.meeting_clause)
-        .order_by(Meeting.id)
-    )
-    for row in rows:
-        digest.update(
-            f"|m{row.id}:{row.updated_at.isoformat()}:{row.sequence}:{row.status}".encode()
-        )
-    rows = db.session.execute(
-        select(
-            Series.id,
-            Series.updated_at,
-            Meeting.id.label("occurrence"),
-            Meeting.updated_at.label("changed"),
-        )
-        .join(Meeting, Meeting.series_id == Series.id)
-        .where(scope.series_clause)
-        .order_by(Series.id, Meeting.id)
-    )
-    for row in rows:
-        digest.update(
-            f"|s{row.id}:{row.updated_at.isoformat()}:{row.occurrence}:{row.changed.isoformat()}".encode()
-        )
-    return digest.hexdigest()[:40]
-
-
 @dataclass
 class FeedContent:
     meetings: list[Meeting] = field(default_factory=list)
@@ -188,6 +155,38 @@ def feed_content(scope: FeedScope) -> FeedContent:
         ).unique()
     )
     return FeedContent(meetings=meetings, series=series)
+
+
+def week_only(user, meeting: Meeting) -> bool:
+    """Return whether ``user`` follows only this week of a series: signed up for it (a
+    live registration), not staff, and not invited to the whole series. Such a person's
+    calendar holds that week as an event of its own, so the file they download is that
+    week alone; everyone else gets the whole series."""
+    if meeting.series_id is None or user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.role in STAFF_ROLES:
+        return False
+    registered = db.session.scalar(
+        select(Registration.id).where(
+            Registration.meeting_id == meeting.id,
+            Registration.user_id == user.id,
+            Registration.status != "cancelled",
+        )
+    )
+    if registered is None:
+        return False
+    whole = db.session.scalar(
+        select(Invitation.id)
+        .join(Meeting, Meeting.id == Invitation.meeting_id)
+        .where(
+            Meeting.series_id == meeting.series_id,
+            Invitation.whole_series.is_(True),
+            Invitation.partstat != "DECLINED",
+            or_(Invitation.user_id == user.id, Invitation.email == user.email),
+        )
+        .limit(1)
+    )
+    return whole is None
 
 
 def meeting_invitations(meeting: Meeting) -> list[Invitation]:
@@ -224,3 +223,51 @@ def alliance_units(community_id: int) -> list[Unit]:
 def all_communities() -> list[Community]:
     """Return every community, by name (the feed form's choices)."""
     return list(db.session.scalars(select(Community).order_by(Community.name)))
+
+
+#: How many units one search of the invitation picker shows (refine to see others).
+UNIT_SEARCH_LIMIT = 30
+
+
+@dataclass
+class UnitSearch:
+    """Alliance units matching a search, grouped by kind in the vocabulary's order."""
+
+    groups: list[tuple[str, list[Unit]]]
+    #: How many units match in all (more than shown when the search is too broad).
+    total: int
+    shown: int
+    #: Whether a name or a kind was asked for (without one, only the chosen are shown).
+    searched: bool = False
+
+
+def search_alliance_units(community_id: int, text: str = "", kind: str | None = None,
+                          chosen: tuple[int, ...] = (),
+                          limit: int = UNIT_SEARCH_LIMIT) -> UnitSearch:
+    """Return the alliance units of a community whose name contains ``text`` (and of
+    ``kind``), plus the ``chosen`` ones, grouped by unit kind; at most ``limit`` found."""
+    from sqlalchemy import func
+
+    from consult.enums import UNIT_KINDS
+
+    members = select(AllianceMember.unit_id).where(AllianceMember.community_id == community_id)
+    conditions = [Unit.id.in_(members)]
+    text = (text or "").strip()[:100]
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Unit.name.ilike(f"%{escaped}%", escape="\\"))
+    if kind in UNIT_KINDS:
+        conditions.append(Unit.kind == kind)
+    searched = bool(text or kind in UNIT_KINDS)
+    total = db.session.scalar(select(func.count(Unit.id)).where(*conditions)) if searched else 0
+    found = list(db.session.scalars(
+        select(Unit).where(*conditions).order_by(Unit.kind, Unit.name).limit(limit)
+    )) if searched else []
+    ids = {u.id for u in found}
+    extra = [i for i in chosen if i not in ids]
+    if extra:
+        found += db.session.scalars(select(Unit).where(Unit.id.in_(extra), Unit.id.in_(members)))
+    groups = [(k, sorted((u for u in found if u.kind == k), key=lambda u: u.name))
+              for k in UNIT_KINDS]
+    return UnitSearch([(k, units) for k, units in groups if units], total,
+                      min(total, limit), searched)

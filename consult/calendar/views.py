@@ -24,7 +24,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from consult.calendar import ics
-from consult.calendar.documents import feed_calendar, session_calendar
+from consult.calendar.documents import feed_calendar, feed_etag, session_calendar
 from consult.calendar.forms import FeedForm, InviteForm
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import (
@@ -38,13 +38,15 @@ from consult.calendar.queries import (
     all_communities,
     alliance_units,
     feed_content,
-    feed_etag,
     feed_for_token,
     feed_scope,
     feed_window,
     meeting_invitations,
+    search_alliance_units,
     user_feeds,
+    week_only,
 )
+from consult.enums import UNIT_KINDS
 from consult.extensions import db
 from consult.loaders import feed_or_404, meeting_or_404
 from consult.meetings.models import Meeting
@@ -72,9 +74,10 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
 
 @bp.route("/sessions/<int:meeting_id>.ics")
 def meeting_ics(meeting_id: int):
-    """Serve a session (for an occurrence: its whole series) as an iCalendar file."""
+    """Serve a session as an iCalendar file: for an occurrence, its whole series, or that
+    week alone to someone who signed up for that week only."""
     meeting = _meeting_or_404(meeting_id)
-    body = ics.to_ics(session_calendar(meeting))
+    body = ics.to_ics(session_calendar(meeting, not week_only(current_user, meeting)))
     return _calendar_response(body, f"session-{meeting.id}.ics")
 
 
@@ -85,11 +88,13 @@ def feed(token: str):
     if found is None:
         abort(404)
     scope = feed_scope(found, feed_window(utcnow()))
-    etag = feed_etag(found, scope)
+    # The ETag is taken from the feed as rendered: it cannot miss anything it shows.
+    body = ics.to_ics(feed_calendar(found, feed_content(scope)))
+    etag = feed_etag(body)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
-        response = _calendar_response(ics.to_ics(feed_calendar(found, feed_content(scope))))
+        response = _calendar_response(body)
     response.set_etag(etag, weak=True)
     # The URL is a secret: shared caches must not keep it; clients revalidate.
     response.headers["Cache-Control"] = "private, no-cache"
@@ -221,7 +226,33 @@ def invite(meeting_id: int):
         meeting=meeting,
         form=form,
         invitations=meeting_invitations(meeting),
+        units=_unit_search(meeting, form.units.data or ()),
     )
+
+
+def _unit_search(meeting: Meeting, chosen=()):
+    """Search the alliance's units as the picker's query arguments say."""
+    return search_alliance_units(
+        meeting.community_id, request.args.get("unit_q", ""), request.args.get("unit_kind"),
+        tuple(chosen),
+    )
+
+
+@bp.route("/sessions/<int:meeting_id>/invite/units")
+@login_required
+def invite_units(meeting_id: int):
+    """Answer the unit picker's search with the matching units, grouped by kind (HTML)."""
+    meeting = _meeting_or_404(meeting_id)
+    require(current_user, "meeting.invite", meeting)
+    chosen = [int(v) for v in request.args.getlist("chosen") if v.isdigit() and len(v) < 12]
+    return render_template("calendar/_unit_results.html", search=_unit_search(meeting, chosen),
+                           field_name="invite-units", chosen=set(chosen))
+
+
+@bp.app_template_global("unit_kinds")
+def unit_kinds() -> tuple[str, ...]:
+    """Return the unit kinds, in the order the picker groups them."""
+    return UNIT_KINDS
 
 
 @bp.app_template_global("invite_panel")

@@ -61,7 +61,8 @@ class CommentForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("Export of the grid platform (CSV)"), validators=[FileRequired()])
+    file = FileField(_l("Export of the grid platform (CSV or .xlsx)"),
+                     validators=[FileRequired()])
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -1,7 +1,11 @@
 """Import of the grid platform's case export (DESIGN.md, samples/grid-cases.csv).
 
-The file is UTF-8 (with or without a byte-order mark), with CRLF or LF line ends,
-quoted fields that may hold commas, quotes and line breaks, and Chinese headers.
+The file is CSV in UTF-8 (with or without a byte-order mark), GB18030 (which covers
+GBK, the default of Chinese Excel and WPS) or UTF-16 with a byte-order mark, or an
+Excel workbook (.xlsx, its first sheet); CSV has CRLF or LF line ends, quoted fields
+that may hold commas, quotes and line breaks, and Chinese headers. The encoding is never
+guessed: the byte-order marks are looked at, then UTF-8 and GB18030 are tried strictly
+in that order, and the one that read the file is reported.
 Reading is a pure function that returns the rows and every problem it found; the
 import is all-or-nothing: one bad row and nothing is written.
 """
@@ -10,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -74,12 +80,15 @@ class RowError:
 class ParsedExport:
     rows: list[dict] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    #: How the file was read: "UTF-8", "UTF-8 (BOM)", "UTF-16", "GB18030" or "XLSX".
+    encoding: str | None = None
 
 
 @dataclass
 class ImportResult:
     new: list[Case] = field(default_factory=list)
     already: int = 0
+    encoding: str | None = None
 
 
 class ImportRefused(RefusedInput):
@@ -95,13 +104,61 @@ class ImportRefused(RefusedInput):
         self.errors = errors
 
 
-def _text(raw: bytes) -> str | None:
+#: Excel's scientific notation for a long number it took for a quantity: 1.39094E+10.
+SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def decode(raw: bytes) -> tuple[str, str] | None:
+    """Return the text of a CSV file and the encoding that read it, or None.
+
+    A byte-order mark decides (UTF-8, UTF-16); without one, UTF-8 then GB18030 are tried,
+    each strictly: a file is read by the first that accepts every byte.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        candidates = [("utf-8-sig", "UTF-8 (BOM)")]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = [("utf-16", "UTF-16")]
+    else:
+        candidates = [("utf-8", "UTF-8"), ("gb18030", "GB18030")]
+    for codec, name in candidates:
+        try:
+            return raw.decode(codec, errors="strict"), name
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _cell(value) -> str:
+    """Return a spreadsheet cell as the text the CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx_records(raw: bytes) -> list[list[str]] | None:
+    """Return the rows of the first sheet of an .xlsx workbook, or None if it is none."""
+    from openpyxl import load_workbook
+
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
         return None
-    # Line breaks inside quoted fields are kept, written the same way on every system.
-    return text
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            return []
+        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
 
 
 def _clean(value: str) -> str:
@@ -119,26 +176,47 @@ def _reported_at(value: str, zone: ZoneInfo) -> datetime | None:
     return None
 
 
-def parse_export(raw: bytes, timezone: str) -> ParsedExport:
-    """Read the grid platform's export; collect every row and every problem."""
+def parse_export(raw: bytes, timezone: str, community: str | None = None) -> ParsedExport:
+    """Read the grid platform's export; collect every row and every problem.
+
+    ``community``: the community imported into; rows without one (or a file without the
+    column) belong to it, rows naming another are refused.
+    """
     out = ParsedExport()
     if len(raw) > MAX_BYTES:
         out.errors.append(RowError(0, "", _l("The file is larger than 10 MB.")))
         return out
-    text = _text(raw)
-    if text is None:
-        out.errors.append(RowError(0, "", _l("The file is not UTF-8 text.")))
-        return out
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        out.errors.append(RowError(0, "", _l("The file is not CSV: %(e)s", e=str(exc))))
-        return out
+    if raw.startswith(ZIP_MAGIC):
+        records = _xlsx_records(raw)
+        if records is None:
+            out.errors.append(RowError(0, "", _l(
+                "The file is not an Excel workbook (.xlsx) that can be read.")))
+            return out
+        out.encoding = "XLSX"
+    else:
+        decoded = decode(raw)
+        if decoded is None:
+            out.errors.append(RowError(0, "", _l(
+                "The file is neither UTF-8, UTF-16 nor GB18030 (GBK) text, nor an .xlsx "
+                "workbook.")))
+            return out
+        text, out.encoding = decoded
+        if "\x00" in text:
+            out.errors.append(RowError(0, "", _l(
+                "The file holds NUL bytes: it may be UTF-16 without a byte-order mark. Save "
+                "it as CSV in UTF-8, or as Unicode text with a byte-order mark.")))
+            return out
+        try:
+            records = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            out.errors.append(RowError(0, "", _l("The file is not CSV: %(e)s", e=str(exc))))
+            return out
     if not records or not any(cell.strip() for cell in records[0]):
         out.errors.append(RowError(0, "", _l("The file is empty.")))
         return out
     header = [h.strip().lstrip("\ufeff") for h in records[0]]
-    missing = [name for name in REQUIRED if name not in header]
+    required = [name for name in REQUIRED if not (community and name == "社区")]
+    missing = [name for name in required if name not in header]
     for name in missing:
         out.errors.append(RowError(0, name, _l("the column is missing.")))
     if missing:
@@ -156,6 +234,14 @@ def parse_export(raw: bytes, timezone: str) -> ParsedExport:
                 "the row has %(n)d fields, the header %(m)d.", n=len(cells), m=len(header))))
             continue
         values = {name: _clean(cells[i]) if i < len(cells) else "" for name, i in index.items()}
+        if community:
+            if not values.get("社区"):
+                values["社区"] = community
+            elif values["社区"] != community:
+                out.errors.append(RowError(number, "社区", _l(
+                    "%(value)s is not %(name)s, the community being imported into.",
+                    value=repr(values["社区"]), name=community)))
+                continue
         row = _check_row(number, values, zone, out.errors)
         if row is None:
             continue
@@ -183,6 +269,11 @@ def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]
         allowed = "\n\t" if name == "描述" else ""
         if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
             errors.append(RowError(number, name, _l("contains a control character.")))
+    if SCIENTIFIC.match(values.get("联系电话", "")):
+        errors.append(RowError(number, "联系电话", _l(
+            "%(value)s is a number that the spreadsheet shortened; its digits are lost. "
+            "Format the column as Text (or start each number with an apostrophe), type the "
+            "numbers again and save the file again.", value=repr(values["联系电话"]))))
     category = CATEGORIES.get(values.get("类别", ""))
     if values.get("类别") and category is None:
         errors.append(RowError(number, "类别", _l(
@@ -204,14 +295,26 @@ def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]
     return row
 
 
-def import_export(raw: bytes, timezone: str, user) -> ImportResult:
+def import_export(raw: bytes, timezone: str, user, community: str | None = None) -> ImportResult:
     """Import every new case of the export, or none if any row is bad.
 
     Cases whose reference (编号) is already known are counted, not imported again.
+    ``community``: import into that community only (rows naming another are refused).
+    ``user`` None is the command line; a secretary imports into their own community only.
     """
-    from consult.cases.operations import community_by_name, refuse_outside
+    from consult.cases.operations import community_by_name
+    from consult.permissions import can
 
-    parsed = parse_export(raw, timezone)
+    if community is not None:
+        community = community.strip()
+        try:
+            target = community_by_name(community, user)
+        except RefusedInput as exc:
+            raise ImportRefused([RowError(0, "社区", exc.message)]) from None
+        if user is not None and not can(user, "case.import", target):
+            raise ImportRefused([RowError(0, "社区", _l(
+                "You may import cases only into your own community."))])
+    parsed = parse_export(raw, timezone, community)
     if parsed.errors:
         raise ImportRefused(parsed.errors)
     references = [row["reference"] for row in parsed.rows]
@@ -219,7 +322,7 @@ def import_export(raw: bytes, timezone: str, user) -> ImportResult:
     for start in range(0, len(references), 500):
         chunk = references[start:start + 500]
         known.update(db.session.scalars(select(Case.reference).where(Case.reference.in_(chunk))))
-    result = ImportResult(already=len(known))
+    result = ImportResult(already=len(known), encoding=parsed.encoding)
     communities: dict[str, int] = {}
     now = utcnow()
     for number, row in enumerate(parsed.rows, start=1):
@@ -228,11 +331,13 @@ def import_export(raw: bytes, timezone: str, user) -> ImportResult:
         name = row["community"]
         if name not in communities:
             try:
-                community = community_by_name(name, user)
-                refuse_outside(user, "case.import", community)
-                communities[name] = community.id
+                found = community_by_name(name, user)
             except RefusedInput as exc:
                 raise ImportRefused([RowError(number, "社区", exc.message)]) from None
+            if user is not None and not can(user, "case.import", found):
+                raise ImportRefused([RowError(number, "社区", _l(
+                    "You may import cases only into your own community."))])
+            communities[name] = found.id
         case = Case(
             reference=row["reference"],
             community_id=communities[name],

@@ -157,8 +157,9 @@ def import_cases():
             errors = exc.errors
         else:
             db.session.commit()
-            flash(_("%(new)d new, %(old)d already imported.", new=len(result.new),
-                    old=result.already), "success")
+            flash(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
+                    new=len(result.new), old=result.already, encoding=result.encoding),
+                  "success")
             return redirect(url_for("cases.index", source="grid"))
     return render_template("cases/import.html", form=form, errors=errors)
 

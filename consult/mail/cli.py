@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import click
@@ -150,3 +151,41 @@ def _round() -> None:
                    err=True)
     finally:
         db.session.remove()
+
+
+#: sysexits.h EX_TEMPFAIL: mail servers (Postfix, Exim, sendmail) keep the message and
+#: deliver it to the pipe again later, instead of bouncing it.
+EX_TEMPFAIL = 75
+
+
+@mail_cli.command("receive")
+@with_appcontext
+def receive_command() -> None:
+    """Read one mail message on standard input and record the calendar reply it carries.
+
+    Meant for a mail server's pipe alias (README, "Calendar replies"). A REPLY from an
+    invitee records their answer as the signed link does; anything else is logged and
+    ignored (exit 0). Exit 75 (try again later) when the database cannot be reached.
+    """
+    from flask import current_app
+    from flask_babel import force_locale, ngettext
+    from flask_babel import gettext as _
+
+    from consult.mail.receive import MAX_BYTES, record_replies
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        try:
+            answered = record_replies(raw)
+            db.session.commit()
+        except SQLAlchemyError as exc:
+            try:
+                db.session.rollback()
+            except SQLAlchemyError:
+                db.session.close()
+            detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            click.echo(_("Error: the database cannot be reached (%(detail)s); "
+                         "the message will be delivered again.", detail=detail), err=True)
+            raise SystemExit(EX_TEMPFAIL) from None
+        click.echo(ngettext("%(num)d answer recorded.", "%(num)d answers recorded.",
+                            len(answered)), err=True)

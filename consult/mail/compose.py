@@ -93,6 +93,7 @@ def compose(
     method: str | None = None,
     inline_png: tuple[str, bytes] | None = None,
     attachments: tuple[Attachment, ...] = (),
+    reply_to: str | None = None,
 ) -> EmailMessage:
     """Return a message: text and HTML alternatives, optionally an iTIP calendar part
     (``text/calendar; method=...``) as a third alternative, a PNG shown inline in the
@@ -102,6 +103,9 @@ def compose(
     msg["From"] = sender
     msg["To"] = formataddr((clean_text(recipient.name).replace("\n", " ") or "", recipient.email))
     msg["Subject"] = clean_text(subject).replace("\n", " ")
+    if reply_to:
+        # Answers (calendar replies included) go where `flask mail receive` reads them.
+        msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(utcnow())
     domain = bare_address(sender).partition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)

@@ -33,11 +33,18 @@ class Member:
     whole_series: bool = False
 
     def attendee(self) -> ics.Attendee:
-        """Their ATTENDEE line: invitees are asked to answer; registrants have answered."""
+        """Their ATTENDEE line: invitees are asked to answer (RSVP=TRUE) only when replies
+        can reach Consult (MAIL_REPLY_TO); registrants have answered."""
         if self.invitation is not None or self.registration is None:
-            return ics.Attendee(self.recipient.email, self.recipient.name, "NEEDS-ACTION", True)
+            return ics.Attendee(self.recipient.email, self.recipient.name, "NEEDS-ACTION",
+                                bool(reply_address()))
         partstat = "ACCEPTED" if self.registration.status == "confirmed" else "TENTATIVE"
         return ics.Attendee(self.recipient.email, self.recipient.name, partstat, False)
+
+
+def reply_address() -> str | None:
+    """MAIL_REPLY_TO: where calendar replies reach `flask mail receive` (None: nowhere)."""
+    return current_app.config.get("MAIL_REPLY_TO") or None
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -93,6 +100,13 @@ def _calendar(events, method: str) -> bytes:
     return ics.to_ics(ics.build_calendar(events, method))
 
 
+def _invite_file(calendar: bytes) -> Attachment:
+    """The scheduling message once more as a file (as Google's invitations carry it), for
+    webmail that ignores the text/calendar alternative."""
+    return Attachment(filename="invite.ics", data=calendar, maintype="application",
+                      subtype="ics")
+
+
 def _ics_file(meeting: Meeting, whole_series: bool = False) -> Attachment:
     """The session (one occurrence, unless ``whole_series``) as an .ics file to add."""
     events = session_events(meeting, ics_context(), whole_series=whole_series)
@@ -118,8 +132,10 @@ def invitation_message(meeting: Meeting, member: Member,
         )
         subject = _("Invitation: %(title)s, %(date)s", title=meeting.title,
                     date=_short_date(meeting, locale))
-    return compose(member.recipient, subject, text, html,
-                   calendar=_calendar(events, ics.REQUEST), method=ics.REQUEST)
+    calendar = _calendar(events, ics.REQUEST)
+    return compose(member.recipient, subject, text, html, calendar=calendar,
+                   method=ics.REQUEST, attachments=(_invite_file(calendar),),
+                   reply_to=reply_address())
 
 
 def update_message(meeting: Meeting, member: Member,
@@ -134,41 +150,64 @@ def update_message(meeting: Meeting, member: Member,
         )
         subject = _("Updated: %(title)s, %(date)s", title=meeting.title,
                     date=_short_date(meeting, locale))
-    return compose(member.recipient, subject, text, html,
-                   calendar=_calendar(events, ics.REQUEST), method=ics.REQUEST)
+    calendar = _calendar(events, ics.REQUEST)
+    return compose(member.recipient, subject, text, html, calendar=calendar,
+                   method=ics.REQUEST, attachments=(_invite_file(calendar),),
+                   reply_to=reply_address())
 
 
 def cancellation_message(meeting: Meeting, member: Member) -> EmailMessage:
     """Return a cancellation (METHOD:CANCEL) of a session; for an occurrence of a series,
-    of that occurrence only (its RECURRENCE-ID)."""
+    of that occurrence only: its RECURRENCE-ID for those who have the whole series, the
+    occurrence's own UID for those who have that week alone."""
     ctx = ics_context()
     with in_language(member.recipient) as locale:
         if meeting.series_id is None:
             events = [ics.meeting_event(meeting, ctx, [member.attendee()])]
-        else:
+        elif member.whole_series:
             events = [ics.occurrence_event(meeting.series, meeting, ctx, [member.attendee()])]
+        else:
+            events = [ics.standalone_occurrence_event(meeting.series, meeting, ctx,
+                                                      [member.attendee()])]
         text, html = render_parts(
             "cancellation", recipient=member.recipient, series_cancelled=False,
             **_details(meeting, locale),
         )
         subject = _("Cancelled: %(title)s, %(date)s", title=meeting.title,
                     date=_short_date(meeting, locale))
-    return compose(member.recipient, subject, text, html,
-                   calendar=_calendar(events, ics.CANCEL), method=ics.CANCEL)
+    calendar = _calendar(events, ics.CANCEL)
+    return compose(member.recipient, subject, text, html, calendar=calendar,
+                   method=ics.CANCEL, attachments=(_invite_file(calendar),))
 
 
 def series_cancellation_message(series: Series, first: Meeting, member: Member) -> EmailMessage:
-    """Return the cancellation (METHOD:CANCEL, no RECURRENCE-ID) of a whole series."""
+    """Return the cancellation of the rest of a series.
+
+    When no week of it stays, METHOD:CANCEL without RECURRENCE-ID removes the series.
+    When weeks were held (the rule now ends with UNTIL at the last week kept), a CANCEL
+    without RECURRENCE-ID would remove those too (RFC 5546 3.2.5), so the message is the
+    series again (METHOD:REQUEST, higher SEQUENCE) with the shortened rule: clients
+    replace their copy, keeping the held weeks and dropping the cancelled ones.
+    """
     ctx = ics_context()
+    attendee = member.attendee()
+    quiet = ics.Attendee(attendee.email, attendee.name, attendee.partstat, False)
     with in_language(member.recipient) as locale:
-        events = [ics.series_master_event(series, series.occurrences, ctx, [member.attendee()])]
+        kept = ics.series_status(series, series.occurrences) != "cancelled"
+        if kept:
+            events = ics.series_events(series, series.occurrences, ctx, [quiet])
+            method = ics.REQUEST
+        else:
+            events = [ics.series_master_event(series, series.occurrences, ctx, [quiet])]
+            method = ics.CANCEL
         text, html = render_parts(
             "cancellation", recipient=member.recipient, series_cancelled=True,
             **_details(first, locale),
         )
         subject = _("Cancelled series: %(title)s", title=series.title)
-    return compose(member.recipient, subject, text, html,
-                   calendar=_calendar(events, ics.CANCEL), method=ics.CANCEL)
+    calendar = _calendar(events, method)
+    return compose(member.recipient, subject, text, html, calendar=calendar, method=method,
+                   attachments=(_invite_file(calendar),))
 
 
 #: Subjects of the mail about a sign-up, by template.

@@ -150,8 +150,13 @@ def meeting_cancelled(meeting, actor) -> None:
         queue_message(cancellation_message(meeting, member), "cancellation", meeting.id, key=key)
 
 
-def series_cancelled(series, actor) -> None:
-    """Queue METHOD:CANCEL for a whole series to everyone invited or registered."""
+def series_cancelled(series, actor, cancelled=()) -> None:
+    """Queue the news that the rest of a series is cancelled.
+
+    Those invited to the whole series get the series message (the shortened series, or a
+    CANCEL of all of it when no week stays); those who follow single weeks (sign-ups,
+    invitations to one week) get a CANCEL of each of their weeks ``cancelled`` now.
+    """
     # The mail shows the next occurrence that was due (or the first one).
     occurrences = select(Meeting).where(Meeting.series_id == series.id)
     first = db.session.scalar(
@@ -159,9 +164,17 @@ def series_cancelled(series, actor) -> None:
     ) or db.session.scalar(occurrences.order_by(Meeting.recurrence_id))
     if first is None:
         return
-    for member in series_audience(series):
+    ids = select(Meeting.id).where(Meeting.series_id == series.id)
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(Invitation.meeting_id.in_(ids), Invitation.whole_series.is_(True))
+        .options(joinedload(Invitation.user))
+        .order_by(Invitation.id)
+    ).all()
+    whole = _merge(invitations, [])
+    for member in whole:
         email = member.recipient.email.lower()
-        # One message cancels everything: drop this transaction's messages about single
+        # One message says it all: drop this transaction's messages about single
         # occurrences of the series to the same person.
         for key, _row in pending_with(
             lambda k, email=email: len(k) == 4 and k[1] == series.uid and k[2] == email
@@ -171,6 +184,15 @@ def series_cancelled(series, actor) -> None:
         queue_message(
             series_cancellation_message(series, first, member), "cancellation", first.id, key=key
         )
+    followers = {m.recipient.email.lower() for m in whole}
+    for meeting in sorted(cancelled, key=lambda m: m.recurrence_id):
+        for member in meeting_audience(meeting):
+            email = member.recipient.email.lower()
+            if member.whole_series or email in followers:
+                continue
+            key = ("cancel", meeting.uid, email, None)
+            queue_message(cancellation_message(meeting, member), "cancellation", meeting.id,
+                          key=key)
 
 
 def _registrant(registration) -> Recipient | None:

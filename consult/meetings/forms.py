@@ -74,6 +74,12 @@ def _local_time(field, zone_name: str) -> datetime | None:
             _l("This time does not exist in %(zone)s: the clocks change then.", zone=zone_name)
         )
         return None
+    if recurrence.unclear_wall_clock(field.data, tz) == "overlap":
+        field.errors.append(
+            _l("This time happens twice in %(zone)s: the clocks go back then. Choose another "
+               "time.", zone=zone_name)
+        )
+        return None
     return field.data.replace(tzinfo=tz)
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consult import audit
@@ -116,6 +116,26 @@ def _instant(value, field: str) -> datetime:
     if not recurrence.in_range(value):
         raise MeetingError(_l("The date is out of range."), field)
     return value.astimezone(UTC).replace(microsecond=0)
+
+
+def _unclear_message(naive: datetime, problem: str, tz_name: str):
+    values = {"day": naive.strftime("%Y-%m-%d"), "time": naive.strftime("%H:%M"),
+              "zone": tz_name}
+    if problem == "gap":
+        return _l("On %(day)s, %(time)s does not exist in %(zone)s: the clocks jump forward "
+                  "over it. Choose another time.", **values)
+    return _l("On %(day)s, %(time)s happens twice in %(zone)s: the clocks go back over it. "
+              "Choose another time.", **values)
+
+
+def _check_wall_clock(starts: datetime, tz_name: str, field: str = "starts_at") -> None:
+    """Refuse a start whose local time happens twice (the clocks go back over it): it
+    would be read differently by different calendars."""
+    tz = recurrence.zone(tz_name)
+    naive = recurrence.wall_clock(starts, tz)
+    problem = recurrence.unclear_wall_clock(naive, tz)
+    if problem:
+        raise MeetingError(_unclear_message(naive, problem, tz_name), field)
 
 
 def _capacity(value) -> int | None:
@@ -241,6 +261,8 @@ def create_meeting(data: dict, user) -> Meeting:
     if rule is not None and not (isinstance(rule, str) and not rule.strip()):
         series, intervals = _series_values(rule, starts, ends, tz_name)
         starts, ends = intervals[0]
+    else:
+        _check_wall_clock(starts, tz_name)
     community = _community(data.get("community"), user)
     if user is not None and not can(user, "meeting.create", community):
         # The refusal rolls back a community created just now.
@@ -294,6 +316,10 @@ def _series_values(rule, starts: datetime, ends: datetime, tz_name: str):
         raise MeetingError(exc.message, "recurrence") from None
     if len(normalised) > 500:
         raise MeetingError(_l("The recurrence rule is too long."), "recurrence")
+    unclear = recurrence.first_unclear(normalised, first, tz_name)
+    if unclear is not None:
+        # Calendars disagree on such weeks (skipped, moved by an hour, or doubled).
+        raise MeetingError(_unclear_message(*unclear, tz_name), "starts_at")
     duration = max(1, math.ceil((ends - starts).total_seconds() / 60))
     values = {"rrule": normalised, "dtstart": first, "duration_minutes": duration}
     starts_list = recurrence.occurrences(normalised, first, tz_name, None,
@@ -432,6 +458,8 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         ends = _instant(data.get("ends_at"), "ends_at")
     if ends <= starts:
         raise MeetingError(_l("The end must be after the start."), "ends_at")
+    if starts != meeting.starts_at:
+        _check_wall_clock(starts, meeting.timezone)
     venue_id, venue_name = meeting.venue_id, None
     if "venue" in data:
         venue_name = _venue_name(data["venue"])
@@ -505,7 +533,11 @@ def cancel_meeting(meeting: Meeting, user) -> Meeting:
 
 
 def cancel_series(series: Series, user) -> int:
-    """Cancel a series: every occurrence not yet started; return how many were cancelled now."""
+    """Cancel a series: every occurrence not yet started; return how many were cancelled now.
+
+    The weeks already held stay: the rule is ended (UNTIL) at the last week that is not
+    cancelled, so calendars keep those weeks and drop only the ones cancelled now.
+    """
     if series.status == "cancelled":
         return 0
     now = utcnow()
@@ -523,8 +555,18 @@ def cancel_series(series: Series, user) -> int:
     series.status = "cancelled"
     series.sequence += 1
     db.session.flush()
-    audit.record("series.cancel", series, user, cancelled=len(upcoming))
-    notify.series_cancelled(series, user)
+    last_kept = db.session.scalar(
+        select(func.max(Meeting.recurrence_id)).where(
+            Meeting.series_id == series.id, Meeting.status != "cancelled"
+        )
+    )
+    rule = series.rrule
+    if last_kept is not None:
+        series.rrule = recurrence.ended(series.rrule, last_kept)
+        db.session.flush()
+    audit.record("series.cancel", series, user, cancelled=len(upcoming),
+                 rrule=[rule, series.rrule])
+    notify.series_cancelled(series, user, upcoming)
     notices.series_cancelled(series, len(upcoming))
     return len(upcoming)
 

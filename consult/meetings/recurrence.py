@@ -99,6 +99,35 @@ def wall_clock_exists(naive: datetime, tz: ZoneInfo) -> bool:
     return wall_clock(localise(naive, tz), tz) == naive
 
 
+def unclear_wall_clock(naive: datetime, tz: ZoneInfo) -> str | None:
+    """Return "gap" when the wall-clock time ``naive`` does not happen in ``tz`` (the
+    clocks jump over it), "overlap" when it happens twice (the clocks go back over it),
+    else None."""
+    if not wall_clock_exists(naive, tz):
+        return "gap"
+    if naive.replace(tzinfo=tz, fold=0).utcoffset() != naive.replace(tzinfo=tz,
+                                                                      fold=1).utcoffset():
+        return "overlap"
+    return None
+
+
+#: How far ahead a new series' times are checked against daylight-saving changes.
+DST_CHECK = timedelta(days=731)
+
+
+def first_unclear(value: str, dtstart: datetime, tz_name: str) -> tuple[datetime, str] | None:
+    """Return the first wall-clock start of the rule (within two years) that does not
+    exist or happens twice in the zone, with "gap" or "overlap"; None when there is none."""
+    tz = zone(tz_name)
+    local_start = wall_clock(dtstart, tz)
+    rule = build(value, local_start, tz, bound=local_start + DST_CHECK)
+    for naive in rule:
+        problem = unclear_wall_clock(naive, tz)
+        if problem:
+            return naive, problem
+    return None
+
+
 def in_range(value: datetime) -> bool:
     """Return whether a datetime lies in the years sessions may be scheduled in."""
     return YEARS[0] <= value.year <= YEARS[1]
@@ -277,6 +306,14 @@ def occurrences(value: str, dtstart: datetime, tz_name: str, after: datetime | N
         if (after is None or instant > after) and instant <= until:
             found.append(instant)
     return found
+
+
+def ended(value: str, last: datetime) -> str:
+    """Return the normalised rule ``value`` ending at the UTC instant ``last`` (UNTIL,
+    inclusive; COUNT and any earlier bound are replaced)."""
+    parts = [p for p in value.split(";") if not p.startswith(("COUNT=", "UNTIL="))]
+    parts.append(f"UNTIL={last.astimezone(UTC).strftime(UTC_FORMAT)}")
+    return ";".join(parts)
 
 
 def ends(value: str) -> dict:

@@ -36,7 +36,8 @@ def _resolved_by_kind(resolution_col, kind: str):
     return resolution_col.in_(kind_of_resolution)
 
 
-def case_stats(f: StatsFilter) -> dict:
+def case_conditions(f: StatsFilter) -> list:
+    """Return the WHERE conditions on Case that ``f`` asks for."""
     conditions = []
     if f.community_id is not None:
         conditions.append(Case.community_id == f.community_id)
@@ -48,6 +49,50 @@ def case_stats(f: StatsFilter) -> dict:
         conditions.append(Case.source == f.source)
     if f.session_kind is not None:
         conditions.append(_resolved_by_kind(Case.resolution_id, f.session_kind))
+    return conditions
+
+
+def issue_conditions(f: StatsFilter, by_source: bool = True) -> list:
+    """Return the WHERE conditions on Issue that ``f`` asks for.
+
+    On the dashboard issues follow the same filters as cases: ``source`` keeps the issues
+    that group at least one case of that source. /api/v1/stats filters cases only by
+    source (API.md), hence ``by_source=False`` there.
+    """
+    conditions = []
+    if f.community_id is not None:
+        conditions.append(Issue.community_id == f.community_id)
+    if f.start is not None:
+        conditions.append(Issue.created_at >= f.start)
+    if f.end is not None:
+        conditions.append(Issue.created_at < f.end)
+    if f.source is not None and by_source:
+        conditions.append(
+            Issue.id.in_(
+                select(Case.issue_id).where(Case.source == f.source, Case.issue_id.is_not(None))
+            )
+        )
+    if f.session_kind is not None:
+        conditions.append(_resolved_by_kind(Issue.resolution_id, f.session_kind))
+    return conditions
+
+
+def session_conditions(f: StatsFilter) -> list:
+    """Return the WHERE conditions on Meeting that ``f`` asks for (cancelled ones excluded)."""
+    conditions = [Meeting.status != "cancelled"]
+    if f.community_id is not None:
+        conditions.append(Meeting.community_id == f.community_id)
+    if f.start is not None:
+        conditions.append(Meeting.starts_at >= f.start)
+    if f.end is not None:
+        conditions.append(Meeting.starts_at < f.end)
+    if f.session_kind is not None:
+        conditions.append(Meeting.kind == f.session_kind)
+    return conditions
+
+
+def case_stats(f: StatsFilter) -> dict:
+    conditions = case_conditions(f)
     done = Case.status.in_(DONE)
     columns = [func.count(Case.id), func.count(case((done, 1)))]
     columns += [func.count(case((and_(done, Case.level == lv), 1))) for lv in CASE_LEVELS]
@@ -63,16 +108,8 @@ def case_stats(f: StatsFilter) -> dict:
     }
 
 
-def issue_stats(f: StatsFilter) -> dict:
-    conditions = []
-    if f.community_id is not None:
-        conditions.append(Issue.community_id == f.community_id)
-    if f.start is not None:
-        conditions.append(Issue.created_at >= f.start)
-    if f.end is not None:
-        conditions.append(Issue.created_at < f.end)
-    if f.session_kind is not None:
-        conditions.append(_resolved_by_kind(Issue.resolution_id, f.session_kind))
+def issue_stats(f: StatsFilter, by_source: bool = True) -> dict:
+    conditions = issue_conditions(f, by_source)
     total, resolved = db.session.execute(
         select(func.count(Issue.id), func.count(case((Issue.status.in_(DONE), 1)))).where(
             *conditions
@@ -82,15 +119,7 @@ def issue_stats(f: StatsFilter) -> dict:
 
 
 def session_stats(f: StatsFilter) -> dict:
-    conditions = [Meeting.status != "cancelled"]
-    if f.community_id is not None:
-        conditions.append(Meeting.community_id == f.community_id)
-    if f.start is not None:
-        conditions.append(Meeting.starts_at >= f.start)
-    if f.end is not None:
-        conditions.append(Meeting.starts_at < f.end)
-    if f.session_kind is not None:
-        conditions.append(Meeting.kind == f.session_kind)
+    conditions = session_conditions(f)
     total, held = db.session.execute(
         select(func.count(Meeting.id), func.count(case((Meeting.status == "held", 1)))).where(
             *conditions
@@ -99,6 +128,11 @@ def session_stats(f: StatsFilter) -> dict:
     return {"total": total, "held": held}
 
 
-def programme_stats(f: StatsFilter) -> dict:
-    """Return the statistics document of API.md for the filter ``f``."""
-    return {"cases": case_stats(f), "issues": issue_stats(f), "sessions": session_stats(f)}
+def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
+    """Return the statistics document of API.md for the filter ``f``.
+
+    ``issues_by_source``: issues follow the source filter too (the dashboard); the API
+    keeps API.md's rule that the source filters cases only.
+    """
+    return {"cases": case_stats(f), "issues": issue_stats(f, issues_by_source),
+            "sessions": session_stats(f)}

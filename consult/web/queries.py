@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, func, select
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import distinct, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
+from consult.cases.grid import overdue_clause
+from consult.cases.models import Case, Evaluation, Issue
 from consult.community.models import AllianceMember, Community, Unit
 from consult.enums import UNIT_KINDS
 from consult.extensions import db
-from consult.meetings.models import Meeting
+from consult.meetings.models import Meeting, Registration
+from consult.minutes.models import ActionItem, Minutes
 from consult.permissions import visible_meetings_clause
 from consult.types import utcnow
 
@@ -70,3 +76,146 @@ def alliance_counts(community_id: int | None = None) -> dict:
         "communities": communities,
         "brands": brands,
     }
+
+
+# -- the home page: what waits for this person -------------------------------------------
+
+
+#: How many entries each list of the home page shows (the link leads to the rest).
+WAITING_LIMIT = 5
+
+
+@dataclass
+class Waiting:
+    """One list of the home page: things waiting for the reader, the soonest first."""
+
+    key: str
+    #: Meetings, minutes, cases, issues, actions or registrations, as the key says.
+    items: list = field(default_factory=list)
+    #: How many there are in all (``items`` holds at most WAITING_LIMIT).
+    total: int = 0
+
+
+def _limited(key: str, query) -> Waiting:
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = list(db.session.scalars(query.limit(WAITING_LIMIT))) if total else []
+    return Waiting(key, items, total or 0)
+
+
+def _in_communities(user, column):
+    """Keep rows of the reader's communities; admins, and staff of no community, see all."""
+    ids = user.community_ids
+    if user.role == "admin" or not ids:
+        return true()
+    return column.in_(ids)
+
+
+def minutes_to_approve(user, now: datetime) -> Waiting:
+    """Draft minutes of sessions that have started: the cadre's approvals."""
+    query = (
+        select(Minutes)
+        .join(Meeting, Meeting.id == Minutes.meeting_id)
+        .where(Minutes.status == "draft", Meeting.starts_at <= now,
+               Meeting.status != "cancelled", _in_communities(user, Meeting.community_id))
+        .options(joinedload(Minutes.meeting))
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return _limited("minutes_to_approve", query)
+
+
+def overdue_cases(user, now: datetime) -> Waiting:
+    """Cases past their level's time limit, longest overdue first."""
+    query = (
+        select(Case)
+        .where(overdue_clause(now), _in_communities(user, Case.community_id))
+        .order_by(Case.level_since, Case.id)
+    )
+    return _limited("overdue_cases", query)
+
+
+def sessions_this_week(user, now: datetime) -> Waiting:
+    """Sessions of the coming seven days: the secretary's agendas and attendance lists."""
+    query = (
+        select(Meeting)
+        .where(Meeting.starts_at >= now - timedelta(hours=12),
+               Meeting.starts_at < now + timedelta(days=7), Meeting.status != "cancelled",
+               _in_communities(user, Meeting.community_id))
+        .options(joinedload(Meeting.community), joinedload(Meeting.venue))
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return _limited("sessions_this_week", query)
+
+
+def unfinished_minutes(user, now: datetime) -> Waiting:
+    """Sessions that have ended without minutes, or with minutes still in draft."""
+    drafted = select(Minutes.meeting_id).where(Minutes.status != "draft")
+    query = (
+        select(Meeting)
+        .where(Meeting.ends_at <= now, Meeting.status != "cancelled",
+               Meeting.id.not_in(drafted), _in_communities(user, Meeting.community_id),
+               Meeting.starts_at >= now - timedelta(days=90))
+        .options(joinedload(Meeting.community))
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+    )
+    return _limited("unfinished_minutes", query)
+
+
+def issues_to_rate(user) -> Waiting:
+    """Resolved issues of the communities one represents, not yet rated by one this round."""
+    represented = [m.community_id for m in user.memberships if m.is_representative]
+    rated = select(Evaluation.id).where(
+        Evaluation.issue_id == Issue.id, Evaluation.user_id == user.id,
+        Evaluation.round == Issue.evaluation_round,
+    )
+    query = (
+        select(Issue)
+        .where(Issue.status == "resolved", Issue.community_id.in_(represented),
+               ~rated.exists())
+        .order_by(Issue.resolved_at, Issue.id)
+    )
+    return _limited("issues_to_rate", query)
+
+
+def open_actions(user) -> Waiting:
+    """Open actions assigned to one's unit or to oneself, soonest due first."""
+    mine = ActionItem.assignee_id == user.id
+    if user.unit_id is not None:
+        mine = or_(mine, ActionItem.unit_id == user.unit_id)
+    query = (
+        select(ActionItem)
+        .where(ActionItem.status == "open", mine)
+        .order_by(ActionItem.due_on.is_(None), ActionItem.due_on, ActionItem.id)
+    )
+    return _limited("open_actions", query)
+
+
+def next_sign_ups(user, now: datetime) -> Waiting:
+    """One's coming sign-ups (confirmed or on the waiting list), soonest first."""
+    query = (
+        select(Registration)
+        .join(Meeting, Meeting.id == Registration.meeting_id)
+        .where(Registration.user_id == user.id,
+               Registration.status.in_(("confirmed", "waitlisted")),
+               Meeting.ends_at > now, Meeting.status != "cancelled")
+        .options(joinedload(Registration.meeting).joinedload(Meeting.community))
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return _limited("next_sign_ups", query)
+
+
+def waiting_for(user, now: datetime | None = None) -> list[Waiting]:
+    """Return what waits for ``user``, by role (and representation), in the page's order."""
+    now = now or utcnow()
+    lists: list[Waiting] = []
+    if user.role in ("admin", "cadre"):
+        lists += [minutes_to_approve(user, now), overdue_cases(user, now)]
+    if user.role == "secretary":
+        lists += [sessions_this_week(user, now), unfinished_minutes(user, now)]
+    if any(m.is_representative for m in user.memberships):
+        lists.append(issues_to_rate(user))
+    if user.role == "unit_rep":
+        lists.append(open_actions(user))
+    sign_ups = next_sign_ups(user, now)
+    if user.role in ("resident", "unit_rep") or sign_ups.total:
+        lists.append(sign_ups)
+    return lists

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+import csv
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
 from consult.extensions import db
 from consult.permissions import require
+from consult.stats.dashboard import TABLES, headline_figures, table
 from consult.stats.queries import programme_stats
+from consult.web.dashboard import chart_of, csv_rows, headline_cards
 from consult.web.forms import StatsFilterForm
-from consult.web.queries import alliance_counts, community_choices, upcoming_sessions
+from consult.web.queries import (
+    alliance_counts,
+    community_choices,
+    upcoming_sessions,
+    waiting_for,
+)
 from consult.web.shell import SHELL_GLOBALS, user_or_visitor_on_error
 
 bp = Blueprint("web", __name__)
@@ -25,8 +45,10 @@ def _install_shell(state) -> None:
 
 @bp.route("/")
 def index():
-    """Show what Consult is, the upcoming sessions one may see, and one's shortcuts."""
-    return render_template("web/index.html", upcoming=upcoming_sessions(current_user))
+    """Show what Consult is, what waits for the reader, the upcoming sessions, shortcuts."""
+    waiting = waiting_for(current_user) if current_user.is_authenticated else None
+    return render_template("web/index.html", upcoming=upcoming_sessions(current_user),
+                           waiting=waiting)
 
 
 @bp.route("/stats")
@@ -35,12 +57,51 @@ def stats():
     """Show the programme's figures, optionally filtered."""
     require(current_user, "stats.view")
     form = StatsFilterForm(request.args, communities=community_choices())
-    figures = alliance = None
+    figures = alliance = headlines = None
+    charts = []
     if form.validate():
-        selected = form.to_filter(current_app.config["CONSULT_TIMEZONE"])
-        figures = programme_stats(selected)
+        zone = current_app.config["CONSULT_TIMEZONE"]
+        selected = form.to_filter(zone)
+        figures = programme_stats(selected, issues_by_source=True)
         alliance = alliance_counts(selected.community_id)
-    return render_template("web/stats.html", form=form, stats=figures, alliance=alliance)
+        headlines = headline_cards(headline_figures(selected))
+        kept = {k: v for k, v in request.args.items() if k in ("community", "from", "to")}
+        for card in headlines:
+            card["url"] = url_for("web.stats", **kept, **card["args"])
+        charts = [chart_of(table(name, selected, zone)) for name in TABLES]
+    return render_template("web/stats.html", form=form, stats=figures, alliance=alliance,
+                           headlines=headlines, charts=charts)
+
+
+@bp.route("/stats/<name>.csv")
+@login_required
+def stats_csv(name: str):
+    """Export the table behind one of the dashboard's charts as CSV (UTF-8 with BOM)."""
+    require(current_user, "stats.view")
+    if name not in TABLES:
+        abort(404)
+    form = StatsFilterForm(request.args, communities=community_choices())
+    if not form.validate():
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
+        abort(400, description=errors)
+    zone = current_app.config["CONSULT_TIMEZONE"]
+    out = io.StringIO()
+    out.write("\ufeff")  # spreadsheet software reads UTF-8 only with a byte-order mark
+    csv.writer(out, lineterminator="\r\n").writerows(
+        csv_rows(table(name, form.to_filter(zone), zone))
+    )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="consult-{name}.csv"'},
+    )
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Serve the icon where browsers look for it without being told."""
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=86400)
 
 
 @bp.route("/healthz")

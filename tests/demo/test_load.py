@@ -427,3 +427,32 @@ def test_times_are_aware_and_relative_to_today(runner):
     assert first.tzinfo is not None and first.utcoffset() == UTC.utcoffset(None)
     assert 100 <= (now - first).days <= 130
     assert 50 <= (last - now).days <= 65
+
+
+#: The published figures as the dashboard names them (DESIGN.md), with their filters.
+HEADLINES = {"level_1": 69, "level_2": 27, "level_3": 11, "level_4": 2, "issues": 129,
+             "disputes": 146, "mediation_conflicts": 31, "mediation_urgent": 22}
+
+
+def test_the_dashboard_shows_the_published_figures_with_their_filters(runner, client):
+    from tests.web.helpers import figures, html_of, text_of
+
+    result = load(runner)
+    assert result.exit_code == 0, result.output
+    email, password = printed_accounts(result)["resident"]
+    assert login(client, email, password).status_code == 302
+
+    response = client.get("/stats", headers={"Accept-Language": "zh-CN"})
+
+    assert response.status_code == 200
+    shown = figures(response)
+    assert {key: shown[f"headline.{key}"] for key in HEADLINES} == HEADLINES
+    text = text_of(response)
+    assert "筛选条件：来源为网格采集；在第一级办结的个案。" in text
+    assert "筛选条件：会议类型为调解；类别为急难愁盼的已办结个案。" in text
+    html = html_of(response)
+    assert html.count("<svg") == 7
+    # Following a figure's filter shows the same figure in the page's own breakdown.
+    link = html.split('data-headline="level_1"')[1].split('href="')[1].split('"')[0]
+    filtered = figures(client.get(link.replace("&amp;", "&")))
+    assert filtered["cases.by_level.1"] == 69

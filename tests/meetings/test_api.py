@@ -438,7 +438,7 @@ def test_changes_call_the_mail_hooks(cadre_api, monkeypatch):
     monkeypatch.setattr(notify, "meeting_cancelled",
                         lambda m, user: calls.append(("cancelled", m.id)))
     monkeypatch.setattr(notify, "series_cancelled",
-                        lambda s, user: calls.append(("series", s.id)))
+                        lambda s, user, cancelled=(): calls.append(("series", s.id)))
     one = cadre_api.post("/api/v1/sessions", json=body(local_start())).get_json()
     series = cadre_api.post("/api/v1/sessions", json=friday_talk(3, venue="Hall 2")).get_json()
     later = datetime.fromisoformat(one["starts_at"]) + timedelta(hours=3)

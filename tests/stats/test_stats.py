@@ -119,8 +119,10 @@ def test_filters_through_the_api(api_as, factories, town):
     grid = _get(api, source="grid")
     assert grid["cases"]["total"] == 5 and grid["cases"]["by_level"] == {
         "1": 2, "2": 1, "3": 1, "4": 0}
-    # source filters cases only.
+    # source filters cases only (API.md); the dashboard's issues follow it.
     assert grid["issues"] == hotline["issues"] == {"total": 4, "resolved": 2}
+    dashboard = programme_stats(StatsFilter(source="hotline"), issues_by_source=True)
+    assert dashboard["issues"] == {"total": 0, "resolved": 0}  # c4 is in no issue
 
     mediation = _get(api, session_kind="mediation")
     assert mediation["cases"] == {"total": 3, "resolved": 3,
