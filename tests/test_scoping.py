@@ -45,7 +45,8 @@ PUBLIC_READS = {"meetings.show", "calendar.meeting_ics", "api_sessions.SessionIt
                 "api_minutes.get_agenda", "api_minutes.get_agenda_item", "public.poster",
                 "public.poster_as_pdf"}
 EVERYONE_READS = {"attendance.rotation", "web.stats_csv", "public.community",
-                  "public.resolutions_json", "public.resolutions_csv", "public.resolutions_atom", "public.board"}
+                  "public.resolutions_json", "public.resolutions_csv",
+                  "public.resolutions_atom", "public.board"}
 
 #: Signing oneself up for a public session (or series) is open to every account.
 OPEN_SIGN_UPS = {"attendance.sign_up", "attendance.sign_up_series",
