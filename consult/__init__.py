@@ -6,10 +6,18 @@ from pathlib import Path
 
 from flask import Flask, current_app, request
 
-from consult.config import load_config
+from consult.config import engine_options, load_config
 from consult.extensions import csrf, db, limiter, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def _data_folder(name: str) -> Path:
+    """templates/ or migrations/: inside the installed package (a wheel carries them
+    there), else beside it in the checkout."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -17,23 +25,35 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(_data_folder("templates")),
     )
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from consult import models  # noqa: F401  (the whole schema, for Alembic)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(_data_folder("migrations")))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
     app.before_request(_csrf_for_pages)
     limiter.init_app(app)
 
+    from consult.web.headers import init_headers
+
+    init_headers(app)
+
+    from consult.catalogs import compile_missing_catalogs
     from consult.i18n import init_i18n
 
+    compile_missing_catalogs()
     init_i18n(app)
 
     from consult.accounts import init_login
@@ -89,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from consult.accounts.cli import tokens_cli, users_cli
+    from consult.backup import backup_command
     from consult.cases.cli import cases_cli
     from consult.demo.cli import demo_cli
     from consult.mail.cli import mail_cli
@@ -96,5 +117,5 @@ def _register_cli(app: Flask) -> None:
     from consult.notices.cli import channels_cli
 
     for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli,
-                    channels_cli):
+                    channels_cli, backup_command):
         app.cli.add_command(command)

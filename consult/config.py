@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -131,6 +132,62 @@ def _rate_limit(name: str, default: str | None) -> str | None:
     return value
 
 
+def _rate_limit_storage() -> str:
+    """Return RATELIMIT_STORAGE_URI once the storage it names has answered.
+
+    Every worker counts in that storage; one that cannot be reached or whose client is
+    missing would leave the limits uncounted (or stop each request), so it stops
+    start-up instead.
+    """
+    uri = _env("RATELIMIT_STORAGE_URI") or "memory://"
+    if uri.startswith("memory://"):
+        return uri
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    try:
+        storage = storage_from_string(uri)
+        answered = storage.check()
+    except ConfigurationError as exc:
+        raise ConfigError(f"RATELIMIT_STORAGE_URI cannot be used ({uri!r}): {exc}") from None
+    except Exception as exc:  # noqa: BLE001 (any client error means the same here)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"RATELIMIT_STORAGE_URI cannot be used ({uri!r}): {reason}") from None
+    if not answered:
+        raise ConfigError(f"RATELIMIT_STORAGE_URI does not answer: {uri!r}")
+    return uri
+
+
+def engine_options(config: dict) -> dict:
+    """SQLAlchemy engine options for the configured database.
+
+    On PostgreSQL every wait on the database is bounded: connecting
+    (DATABASE_CONNECT_TIMEOUT), each statement (DATABASE_STATEMENT_TIMEOUT, on the
+    server) and a link that stops answering (TCP keepalives and TCP_USER_TIMEOUT after
+    DATABASE_KEEPALIVE_SECONDS), so that a partition fails requests instead of freezing
+    them. SQLite waits for a lock at most its busy timeout (consult.extensions).
+    """
+    options: dict = {"pool_pre_ping": True}
+    if not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return options
+    connect = config["DATABASE_CONNECT_TIMEOUT"]
+    keepalive = config["DATABASE_KEEPALIVE_SECONDS"]
+    connect_args: dict = {
+        "connect_timeout": connect,
+        "keepalives": 1,
+        "keepalives_idle": keepalive,
+        "keepalives_interval": max(keepalive // 3, 1),
+        "keepalives_count": 3,
+        # Data sent but unacknowledged this long drops the connection (Linux).
+        "tcp_user_timeout": keepalive * 1000,
+    }
+    statement = config["DATABASE_STATEMENT_TIMEOUT"]
+    if statement:
+        connect_args["options"] = f"-c statement_timeout={statement * 1000}"
+    options.update(connect_args=connect_args, pool_timeout=connect)
+    return options
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask configuration mapping from the environment."""
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -150,9 +207,25 @@ def load_config(instance_path: Path) -> dict:
         "PREFERRED_URL_SCHEME": "https" if secure else "http",
         # Flask-Limiter: sign-in is rate limited; the store defaults to memory so that a
         # single process needs nothing else, and RATELIMIT_STORAGE_URI may name Redis.
-        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Should the store fail later on, each worker counts in memory until it is back,
+        # rather than failing every sign-in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Failed sign-ins on one account, from any address.
+        "LOGIN_ACCOUNT_RATE_LIMIT": _rate_limit("LOGIN_ACCOUNT_RATE_LIMIT", "10 per hour"),
+        # How many reverse proxies in front of the application set X-Forwarded-For and
+        # X-Forwarded-Proto (Werkzeug's ProxyFix); 0 trusts no such header.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0, 0, 10),
+        # Bodies larger than this are refused with 413 (bytes; the grid import uploads).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, 1024, 2**31),
+        # PostgreSQL: bounded waits (seconds; statement timeout 0 turns it off).
+        "DATABASE_CONNECT_TIMEOUT": _int("DATABASE_CONNECT_TIMEOUT", 5, 1, 600),
+        "DATABASE_STATEMENT_TIMEOUT": _int("DATABASE_STATEMENT_TIMEOUT", 30, 0, 86400),
+        "DATABASE_KEEPALIVE_SECONDS": _int("DATABASE_KEEPALIVE_SECONDS", 30, 3, 3600),
+        # /healthz answers 503 when the database has not answered SELECT 1 within this.
+        "HEALTHZ_TIMEOUT": _int("HEALTHZ_TIMEOUT", 2, 1, 60),
         # Authenticated API requests are not limited unless this is set (per token).
         "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", None),
         # The API documents itself with flask-smorest.
@@ -179,6 +252,8 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        # "Keep me signed in" lasts 30 days, then the password is asked again.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }

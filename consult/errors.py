@@ -53,19 +53,26 @@ def clean_text(value, field: str, max_length: int, required: bool = True, label=
     """Return ``value`` trimmed (None when blank and not required), or refuse it.
 
     Control characters are refused (PostgreSQL cannot store NUL, and none belongs in a
-    name), except line breaks and tabs in ``multiline`` text. ``label`` names the field;
+    name), except line breaks and tabs in ``multiline`` text, where every kind of line
+    break becomes "\n" (the rules are in consult.text). ``label`` names the field;
     ``error`` is the RefusedInput subclass to raise.
     """
     from flask_babel import lazy_gettext as _l
 
+    from consult.text import has_forbidden, normalise_line_breaks
+
     label = field if label is None else label
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None else str(value)
+    if multiline:
+        # U+2028, U+2029 and U+0085 are line breaks too (consult.text).
+        text = normalise_line_breaks(text)
+    text = text.strip()
     if not text:
         if required:
             raise error(_l("The %(label)s must not be empty.", label=label), field)
         return None
-    allowed = "\n\r\t" if multiline else ""
-    if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text) or unstorable(text):
+    allowed = "\n\t" if multiline else ""
+    if has_forbidden(text, allowed) or unstorable(text):
         raise error(
             _l("The %(label)s contains a control character.", label=label), field
         )

@@ -20,6 +20,12 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        if not user_id.isdigit():
+        # "<id>.<generation>": a session or remember cookie from before the account's
+        # last sign-out or password change names an older generation and is refused.
+        user_pk, _, generation = user_id.partition(".")
+        if not (user_pk.isdigit() and generation.isdigit()) or len(user_pk) > 18:
             return None
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_pk))
+        if user is None or user.session_generation != int(generation):
+            return None
+        return user

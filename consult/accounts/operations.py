@@ -8,6 +8,11 @@ from sqlalchemy import func, select
 
 from consult import audit
 from consult.accounts.models import ApiToken, Membership, User, new_token
+from consult.accounts.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    password_problem,
+)
 from consult.community.models import Community, Unit
 from consult.community.operations import get_or_create_community
 from consult.enums import ROLES
@@ -17,7 +22,9 @@ from consult.types import utcnow
 
 __all__ = [
     "AccountError",
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "change_own_password",
     "create_api_token",
     "create_user",
     "get_or_create_community",
@@ -28,8 +35,6 @@ __all__ = [
     "update_user",
 ]
 
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 200
 LOCALES = ("zh_CN", "en")
 
 
@@ -79,15 +84,12 @@ def _role(role) -> str:
     return role
 
 
-def _password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            _l("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password"
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(
-            _l("A password has at most %(n)d characters.", n=MAX_PASSWORD_LENGTH), "password"
-        )
+def _password(password: str, email: str | None = None, name: str | None = None,
+              field: str = "password") -> str:
+    """Return ``password``, or refuse it when the password policy does."""
+    problem = password_problem(password, email, name)
+    if problem is not None:
+        raise AccountError(problem, field)
     return password
 
 
@@ -154,7 +156,7 @@ def create_user(data: dict, actor=None) -> User:
     phone = _text(data.get("phone"), "phone", 32, required=False, label=_l("phone"))
     password = data.get("password") or None
     if password is not None:
-        _password(password)
+        _password(password, email, name)
     unit_id = _unit_id(data.get("unit_id"), role)
     if data.get("representative") and not data.get("community"):
         raise AccountError(_l("A residents' representative needs a community."), "community")
@@ -214,10 +216,33 @@ def update_user(user: User, data: dict, actor) -> User:
 
 
 def set_user_password(user: User, password: str, actor) -> User:
-    """Give ``user`` a new password (the old one stops working at once)."""
-    user.set_password(_password(password or ""))
+    """Give ``user`` a new password; the old one, and every session and remember cookie
+    of the account, stop working at once."""
+    user.set_password(_password(password or "", user.email, user.name))
+    user.end_sessions()
     db.session.flush()
     audit.record("user.password_reset", user, actor)
+    return user
+
+
+def change_own_password(user: User, current: str, new: str) -> User:
+    """Change one's own password, given the current one; end every other session."""
+    if not user.check_password(current or ""):
+        raise AccountError(_l("The current password is wrong."), "current_password")
+    if current == new:
+        raise AccountError(_l("The new password must differ from the current one."),
+                           "new_password")
+    user.set_password(_password(new or "", user.email, user.name, field="new_password"))
+    user.end_sessions()
+    db.session.flush()
+    audit.record("user.password_change", user, user)
+    return user
+
+
+def end_sessions(user: User) -> User:
+    """Sign ``user`` out everywhere: every session and remember cookie stops working."""
+    user.end_sessions()
+    db.session.flush()
     return user
 
 

@@ -22,9 +22,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from consult.accounts.forms import LanguageForm, LoginForm
+from consult.accounts.forms import LanguageForm, LoginForm, PasswordChangeForm
 from consult.accounts.models import Membership, User
-from consult.accounts.operations import AccountError, normalise_email, update_profile
+from consult.accounts.operations import (
+    AccountError,
+    change_own_password,
+    end_sessions,
+    normalise_email,
+    update_profile,
+)
 from consult.community.models import Community
 from consult.extensions import db, limiter
 
@@ -60,6 +66,20 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _account_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+def _account_key() -> str:
+    """The account a sign-in attempt is for (its email as the form gave it)."""
+    return "account:" + normalise_email(request.form.get("email", ""))[:254]
+
+
+def _failed_sign_in(response) -> bool:
+    # A refused attempt shows the form again (200); a successful one redirects.
+    return request.method == "POST" and response.status_code == 200
+
+
 def _renew_session() -> None:
     """Start a new session, keeping only the chosen language (no fixation)."""
     lang = session.get("lang")
@@ -71,7 +91,11 @@ def _renew_session() -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], scope="login-address")
+# Besides the limit per address (which many people behind one proxy share), failed
+# attempts on one account are limited wherever they come from.
+@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key,
+               deduct_when=_failed_sign_in, scope="login-account")
 def login():
     """Show the sign-in form and sign the person in."""
     if current_user.is_authenticated:
@@ -96,11 +120,16 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out."""
+    """Sign out, here and in every other browser signed in to this account."""
+    end_sessions(current_user._get_current_object())
+    db.session.commit()
     logout_user()
     _renew_session()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("web.index"))
+    response = redirect(url_for("web.index"))
+    # What the browser cached of the signed-in pages goes too.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
 
 
 @bp.route("/me", methods=["GET", "POST"])
@@ -130,3 +159,24 @@ def profile():
     return render_template(
         "accounts/profile.html", user=user, form=form, communities=communities
     )
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; every other session of the account ends."""
+    user = current_user._get_current_object()
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(user, form.current_password.data, form.new_password.data)
+        except AccountError as exc:
+            getattr(form, exc.field or "new_password").errors.append(exc.message)
+        else:
+            db.session.commit()
+            # This browser stays signed in, under the account's new generation.
+            _renew_session()
+            login_user(user)
+            flash(_("Your password is changed; every other sign-in has ended."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/password.html", form=form)

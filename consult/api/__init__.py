@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import Flask, current_app, g, request
 from flask_login import current_user
-from limits import parse as parse_rate_limit
 from marshmallow import Schema, fields
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,11 +75,9 @@ def authenticate() -> None:
         g.api_user = row.user
         _end_read_transaction()
         _touch(row)
-        _rate_limit(f"token:{row.id}")
         return None
     if request.method in READ_METHODS and current_user.is_authenticated:
         g.api_user = current_user._get_current_object()
-        _rate_limit(f"user:{g.api_user.id}")
         return None
     if current_user.is_authenticated:
         raise ApiError(
@@ -126,17 +123,35 @@ def _touch(token: ApiToken) -> None:
         log.warning("could not record the use of API token %s", token.id, exc_info=True)
 
 
-def _rate_limit(key: str) -> None:
-    """Refuse the request with 429 when API_RATE_LIMIT is set and ``key`` exceeded it."""
-    value = current_app.config.get("API_RATE_LIMIT")
-    if not value or not current_app.config.get("RATELIMIT_ENABLED", True) or not limiter.enabled:
-        return
-    item = parse_rate_limit(value)
-    if not limiter.limiter.hit(item, "api", key):
-        reset_at = limiter.limiter.get_window_stats(item, "api", key).reset_time
-        error = ApiError(429, "too_many_requests", f"Too many requests: at most {value}.")
-        error.retry_after = max(int(reset_at - utcnow().timestamp()), 1)
-        raise error
+def _api_rate_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT") or "1 per second"
+
+
+def _no_api_rate_limit() -> bool:
+    return not current_app.config.get("API_RATE_LIMIT")
+
+
+def _api_caller_key() -> str:
+    """Who an API request counts against: its token, else the signed-in browser, else
+    the address (the count happens before the token is checked: an unknown token is
+    counted apart, and then refused)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token:" + hash_token(token.strip())
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "address:" + (request.remote_addr or "")
+
+
+def limit_api_blueprint(blueprint) -> None:
+    """Limit every route of ``blueprint`` to API_RATE_LIMIT per caller (Flask-Limiter,
+    counted in RATELIMIT_STORAGE_URI, hence shared by every worker)."""
+    limiter.limit(
+        _api_rate_limit,
+        key_func=_api_caller_key,
+        exempt_when=_no_api_rate_limit,
+        scope="api",
+    )(blueprint)
 
 
 def check_json_body() -> None:
@@ -165,6 +180,7 @@ def init_api(app: Flask) -> None:
     from consult.api import cases, feeds, me, minutes, registrations, sessions, stats, votes
 
     for module in (me, sessions, registrations, feeds, cases, minutes, votes, stats):
+        limit_api_blueprint(module.blp)
         api.register_blueprint(module.blp, url_prefix=PREFIX)
 
     app.before_request(authenticate)

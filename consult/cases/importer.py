@@ -28,6 +28,7 @@ from consult.cases.labels import as_text
 from consult.cases.models import Case, CaseEvent
 from consult.errors import RefusedInput
 from consult.extensions import db
+from consult.text import has_forbidden, normalise_line_breaks
 from consult.types import utcnow
 
 #: Header of each column -> the key it is read into.
@@ -162,7 +163,8 @@ def _xlsx_records(raw: bytes) -> list[list[str]] | None:
 
 
 def _clean(value: str) -> str:
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    # U+2028, U+2029 and U+0085 are line breaks too (consult.text).
+    return normalise_line_breaks(value).strip()
 
 
 def _reported_at(value: str, zone: ZoneInfo) -> datetime | None:
@@ -267,7 +269,7 @@ def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]
             errors.append(RowError(number, name, _l("longer than %(n)d characters.", n=limit)))
     for name, value in values.items():
         allowed = "\n\t" if name == "描述" else ""
-        if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
+        if has_forbidden(value, allowed):
             errors.append(RowError(number, name, _l("contains a control character.")))
     if SCIENTIFIC.match(values.get("联系电话", "")):
         errors.append(RowError(number, "联系电话", _l(

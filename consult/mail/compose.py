@@ -14,7 +14,8 @@ from babel.dates import format_date, format_time
 from flask import current_app, has_request_context, render_template
 from flask_babel import force_locale
 
-from consult.calendar.ics import bare_address, clean_text
+from consult.calendar.ics import bare_address
+from consult.text import header_text
 from consult.types import utcnow
 
 #: Every message is 7-bit clean (base64 or quoted-printable parts, encoded headers), so
@@ -101,8 +102,9 @@ def compose(
     sender = current_app.config["MAIL_FROM"]
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
-    msg["To"] = formataddr((clean_text(recipient.name).replace("\n", " ") or "", recipient.email))
-    msg["Subject"] = clean_text(subject).replace("\n", " ")
+    # Headers take one flattened line: no stored text can break them (consult.text).
+    msg["To"] = formataddr((header_text(recipient.name), recipient.email))
+    msg["Subject"] = header_text(subject)
     if reply_to:
         # Answers (calendar replies included) go where `flask mail receive` reads them.
         msg["Reply-To"] = reply_to

@@ -5,6 +5,13 @@ transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDI
 SQLite, and a conditional UPDATE on both), so two deliveries running at once never
 send the same message. While a message is being sent, ``next_attempt_at`` is when its
 claim lapses: a run that died mid-way leaves the message to be taken up again then.
+
+Delivery is at least once: a server that accepted the message but whose answer was
+lost (the connection dropped after DATA), or a database that failed between the send
+and the record of it, leads to a second copy. Every copy carries the same Message-ID
+(chosen when the message was queued, kept in ``outbox.message_id``), by which receiving
+servers and mail clients recognise it; a successful send is recorded before any other
+work, which keeps that window as short as it can be.
 """
 
 from __future__ import annotations
@@ -274,10 +281,12 @@ def deliver(due_only: bool) -> DeliveryReport:
                 report.failed += status == "failed"
                 report.errors.append(f"the connection to the mail server broke: {_describe(exc)}")
                 break
-            if refused:
-                log.warning("outbox %s: some recipients refused: %s", message.id, refused)
+            # Recorded before anything else: whatever fails after the send must not
+            # leave the message to be sent again.
             mark_sent(message)
             report.sent += 1
+            if refused:
+                log.warning("outbox %s: some recipients refused: %s", message.id, refused)
     finally:
         try:
             smtp.quit()

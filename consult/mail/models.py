@@ -26,6 +26,10 @@ class OutboxMessage(db.Model):
     #: Comma-separated envelope recipients.
     recipients: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(255))
+    #: The Message-ID header (with its angle brackets), chosen when the message is
+    #: queued and sent unchanged on every attempt, so that a copy delivered twice can be
+    #: recognised as the same message.
+    message_id: Mapped[str | None] = mapped_column(String(255))
     #: The complete RFC 5322 message, ready to hand to SMTP.
     body: Mapped[str] = mapped_column(Text)
     meeting_id: Mapped[int | None] = mapped_column(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import weakref
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 from sqlalchemy import inspect
 
@@ -41,16 +42,23 @@ def queue_message(
     changes several occurrences of a series mails each person once, with the final state).
     """
     recipients = envelope_recipients(message)
+    pending = _pending()
+    row = pending.get(key) if key is not None else None
+    replacing = row is not None and _still_queued(row)
+    # One Message-ID per outbox row, chosen now and sent unchanged on every attempt: a
+    # message delivered twice (delivery is at least once) is recognisably the same one.
+    message_id = row.message_id if replacing and row.message_id else _message_id(message)
+    del message["Message-ID"]
+    message["Message-ID"] = message_id
     values = {
         "kind": kind,
         "recipients": ",".join(recipients),
         "subject": str(message["Subject"] or "")[:255],
         "body": message.as_string(),
         "meeting_id": meeting_id,
+        "message_id": message_id,
     }
-    pending = _pending()
-    row = pending.get(key) if key is not None else None
-    if row is not None and _still_queued(row):
+    if replacing:
         for name, value in values.items():
             setattr(row, name, value)
     else:
@@ -60,6 +68,19 @@ def queue_message(
             pending[key] = row
     db.session.flush()
     return row
+
+
+def _message_id(message: EmailMessage) -> str:
+    """The message's own Message-ID, or a new one in the sender's domain."""
+    existing = str(message.get("Message-ID") or "").strip()
+    if existing.startswith("<") and existing.endswith(">"):
+        return existing
+    from flask import current_app
+
+    from consult.calendar.ics import bare_address
+
+    domain = bare_address(current_app.config["MAIL_FROM"]).partition("@")[2] or "localhost"
+    return make_msgid(domain=domain)
 
 
 def pending_with(match) -> list[tuple[tuple, OutboxMessage]]:

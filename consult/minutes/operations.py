@@ -376,7 +376,7 @@ def _notes(meeting: Meeting, raw) -> dict[str, str]:
         text = clean_text(value, "notes", MAX_NOTE, required=False, label=_l("notes"),
                           multiline=True)
         if text:
-            notes[str(key)] = value.replace("\r\n", "\n").strip()
+            notes[str(key)] = text
     return notes
 
 

@@ -17,7 +17,7 @@ def test_good_password_signs_in(client, factories):
     response = login(client, "wang@example.org")
     assert response.status_code == 302
     with client.session_transaction() as session:
-        assert session["_user_id"] == str(user.id)
+        assert session["_user_id"] == user.get_id()
 
 
 def test_email_is_matched_whatever_its_case(client, factories):
@@ -31,7 +31,7 @@ def test_an_intranet_address_without_a_dot_signs_in(client, factories):
     response = login(client, "  chen@mail ")
     assert response.status_code == 302
     with client.session_transaction() as session:
-        assert session["_user_id"] == str(user.id)
+        assert session["_user_id"] == user.get_id()
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_sink(refuse: dict[str, str] | None = None, port: int | None = None,
-                 delay: float = 0.0):
+                 delay: float = 0.0, drop_after_data: int = 0):
     """Yield an SmtpSink served on 127.0.0.1; ``refuse`` maps recipient addresses to the
-    SMTP reply their RCPT gets (e.g. "451 4.3.0 try later"); ``delay`` slows each DATA."""
+    SMTP reply their RCPT gets (e.g. "451 4.3.0 try later"); ``delay`` slows each DATA;
+    the first ``drop_after_data`` messages are received whole, then the connection is
+    cut before the server answers (the sender cannot know they arrived)."""
     refuse = refuse or {}
+    drops = [drop_after_data]
     sink = SmtpSink("127.0.0.1", port or free_port())
 
     class Handler:
@@ -57,6 +60,10 @@ def running_sink(refuse: dict[str, str] | None = None, port: int | None = None,
             with sink.lock:
                 sink.messages.append(msg)
                 sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                drop = drops[0] > 0
+                drops[0] -= drop
+            if drop:
+                server.transport.abort()
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)

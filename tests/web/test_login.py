@@ -42,7 +42,7 @@ def test_good_credentials_sign_in_with_a_new_session(client, factories):
     after = client.get_cookie("session").value
     assert after != before
     with client.session_transaction() as session:
-        assert session["_user_id"] == str(user.id)
+        assert session["_user_id"] == user.get_id()
         assert "planted" not in session
     assert client.get_cookie("remember_token") is None
     home = client.get("/")
@@ -58,7 +58,7 @@ def test_email_is_matched_whatever_its_case(client, factories):
         data={"email": " Wang.Fang@Example.ORG ", "password": "secret-pw", "csrf_token": token},
     )
     assert response.status_code == 302
-    assert _signed_in_user_id(client) == str(user.id)
+    assert _signed_in_user_id(client) == user.get_id()
 
 
 def test_keep_me_signed_in_sets_the_remember_cookie(client, factories):
