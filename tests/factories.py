@@ -25,9 +25,16 @@ def make_community(name: str = "Hehe", brand: str | None = None):
     return community
 
 
-def make_user(role: str = "resident", email: str | None = None, community: str | None = "Hehe",
+#: make_user's default community: administrators are town-level (no community), the
+#: other roles belong to Hehe.
+TOWN = object()
+
+
+def make_user(role: str = "resident", email: str | None = None, community: str | None = TOWN,
               representative: bool = False, password: str = PASSWORD, name: str | None = None):
     n = next(_counter)
+    if community is TOWN:
+        community = None if role == "admin" else "Hehe"
     user = create_user(
         {
             "email": email or f"{role}{n}@example.org",

@@ -31,8 +31,9 @@ from consult.accounts.operations import (
     valid_email,
 )
 from consult.community.operations import MAX_CAPACITY, MAX_COMMITMENTS
-from consult.enums import ROLES, UNIT_KINDS, VENUE_KINDS
+from consult.enums import UNIT_KINDS, VENUE_KINDS
 from consult.i18n import LABELS
+from consult.permissions import ASSIGNABLE_ROLES
 
 ROLE_LABELS = LABELS["role"]
 VENUE_KIND_LABELS = {
@@ -125,7 +126,7 @@ class UserCreateForm(_MembershipFields, FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=120), _one_line]
     )
-    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ROLES))
+    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ASSIGNABLE_ROLES))
     password = PasswordField(
         _l("Password"),
         validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
@@ -158,7 +159,7 @@ class UserEditForm(_MembershipFields, FlaskForm):
     name = StringField(
         _l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=120), _one_line]
     )
-    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ROLES))
+    role = SelectField(_l("Role"), choices=choices((r, ROLE_LABELS[r]) for r in ASSIGNABLE_ROLES))
     active = BooleanField(
         _l("Active"), description=_l("A deactivated account can neither sign in nor use the API.")
     )

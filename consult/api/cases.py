@@ -16,6 +16,7 @@ from consult.community.queries import community_named
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
 from consult.extensions import db
 from consult.lists import Id, PageQuery, api_page, page_envelope, page_schema
+from consult.loaders import case_or_404, issue_or_404
 from consult.permissions import require
 
 blp = Blueprint("api_cases", __name__, description="Cases and issues")
@@ -112,9 +113,8 @@ class EvaluationSchema(Schema):
     issue_status = fields.String(metadata={"description": "The issue's status after rating"})
 
 
-def _case(case_id: int) -> Case:
-    db.get_or_404(Case, case_id)
-    return queries.load_case(case_id)
+def _case(case_id: int, user) -> Case:
+    return case_or_404(case_id, user)[0]
 
 
 @blp.route("/cases", methods=["POST"])
@@ -143,7 +143,7 @@ def list_cases(args):
     f = queries.CaseFilter(community_id=community_id, status=args.get("status"),
                            level=args.get("level"), category=args.get("category"),
                            source=args.get("source"), overdue=args.get("overdue"))
-    page = api_page(queries.case_select(f), args)
+    page = api_page(queries.case_select(f, user=user), args)
     return page_envelope(page, [queries.case_document(c, user) for c in page.items])
 
 
@@ -152,8 +152,8 @@ def list_cases(args):
 def get_case(case_id):
     """Return one case, with the resolution, agenda item and session that closed it."""
     user = api_user()
-    require(user, "case.view")
-    return queries.case_document(_case(case_id), user)
+    case, access = case_or_404(case_id, user)
+    return queries.case_document(case, user, access=access)
 
 
 @blp.route("/cases/<int:case_id>/escalate", methods=["POST"])
@@ -163,9 +163,10 @@ def escalate(data, case_id):
     """Hand the case to the next grid level, at most 4 (admin, cadre)."""
     user = api_user()
     require(user, "case.escalate")
+    require(user, "case.escalate", _case(case_id, user))
     case = db.get_or_404(Case, case_id)
     escalate_case(case, user, data.get("reason") or "")
-    return queries.case_document(_case(case_id), user)
+    return queries.case_document(_case(case_id, user), user)
 
 
 @blp.route("/issues", methods=["POST"])
@@ -176,7 +177,7 @@ def post_issue(data):
     user = api_user()
     require(user, "issue.create")
     issue = create_issue(data, user)
-    return queries.issue_document(queries.load_issue(issue.id))
+    return queries.issue_document(queries.load_issue(issue.id), user)
 
 
 @blp.route("/issues/<int:issue_id>")
@@ -184,9 +185,8 @@ def post_issue(data):
 def get_issue(issue_id):
     """Return one issue with its cases (extension)."""
     user = api_user()
-    require(user, "case.view")
-    db.get_or_404(Issue, issue_id)
-    return queries.issue_document(queries.load_issue(issue_id))
+    issue, _access = issue_or_404(issue_id, user)
+    return queries.issue_document(issue, user)
 
 
 @blp.route("/issues/<int:issue_id>/evaluations", methods=["POST"])
@@ -195,6 +195,7 @@ def get_issue(issue_id):
 def post_evaluation(data, issue_id):
     """Rate a resolved issue as a residents' representative of its community (extension)."""
     user = api_user()
+    issue_or_404(issue_id, user)
     issue = db.session.scalar(select(Issue).where(Issue.id == issue_id).with_for_update())
     if issue is None:
         abort(404)

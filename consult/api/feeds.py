@@ -5,20 +5,18 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.api import api_user
 from consult.api.schemas import StrictSchema
-from consult.calendar.models import FeedToken
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
 from consult.calendar.queries import meeting_invitations, user_feeds
 from consult.enums import FEED_SCOPES
 from consult.errors import ApiError
 from consult.extensions import db
 from consult.lists import Id
-from consult.meetings.models import Meeting
-from consult.permissions import can, may_see_meeting
+from consult.loaders import feed_or_404, meeting_or_404
+from consult.permissions import can
 
 blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitations")
 
@@ -84,15 +82,7 @@ def post_feed(data):
 def delete_feed(feed_id):
     """Revoke one of the caller's feeds: its URL answers 404 from now on."""
     user = api_user()
-    feed = db.session.scalar(
-        select(FeedToken).where(
-            FeedToken.id == feed_id,
-            FeedToken.user_id == user.id,
-            FeedToken.revoked_at.is_(None),
-        )
-    )
-    if feed is None:
-        raise ApiError(404, "not_found", _("No such feed."))
+    feed = feed_or_404(feed_id, user)
     revoke_feed(feed, user)
 
 
@@ -126,9 +116,7 @@ class QueuedSchema(Schema):
 def post_invitations(data, meeting_id):
     """Invite people: each gets a mail with an iCalendar METHOD:REQUEST part."""
     user = api_user()
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None or not may_see_meeting(user, meeting):
-        raise ApiError(404, "not_found", _("No such session."))
+    meeting = meeting_or_404(meeting_id, user)
     if not can(user, "meeting.invite", meeting):
         raise ApiError(403, "forbidden", _("You may not invite people to this session."))
     try:
@@ -159,9 +147,7 @@ class InvitationListSchema(Schema):
 def get_invitations(meeting_id):
     """List the invitees of a session (whole-series invitations included) and their answers."""
     user = api_user()
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None or not may_see_meeting(user, meeting):
-        raise ApiError(404, "not_found", "No such session.")
+    meeting = meeting_or_404(meeting_id, user)
     if not can(user, "invitation.list", meeting):
         raise ApiError(403, "forbidden", "You may not see the invitations of this session.")
     return {"items": [

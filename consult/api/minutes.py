@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import abort
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -11,11 +10,12 @@ from consult.api.schemas import StrictInt, StrictSchema
 from consult.enums import OUTCOMES, VOTE_RESULTS
 from consult.extensions import db
 from consult.lists import MAX_ID, Id
+from consult.loaders import action_or_404, agenda_item_or_404, meeting_or_404, minutes_or_404
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
 from consult.minutes.models import ActionItem, AgendaItem
-from consult.permissions import require, visible_or_404
+from consult.permissions import require
 from consult.transactions import rollback
 from consult.votes.queries import vote_document
 
@@ -121,15 +121,19 @@ class ActionDoneSchema(StrictSchema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
 
 
-def _meeting(session_id: int, user) -> Meeting:
-    return visible_or_404(db.session.get(Meeting, session_id), user)
+def _meeting(session_id: int, user, action: str | None = None) -> Meeting:
+    """Return the session if ``user`` may see it (404) and do ``action`` on it (403)."""
+    meeting = meeting_or_404(session_id, user)
+    if action is not None:
+        require(user, action, meeting)
+    return meeting
 
 
-def _item_document(item: AgendaItem) -> dict:
+def _item_document(item: AgendaItem, mask=lambda text: text) -> dict:
     return {
         "id": item.id,
         "position": item.position,
-        "title": item.title,
+        "title": mask(item.title),
         "issue": item.issue_id,
         "carried_action": item.carried_action_id,
         "duration_minutes": item.duration_minutes,
@@ -157,6 +161,7 @@ def post_agenda_item(data, session_id):
     """Put an item on a session's agenda (admin, cadre, secretary)."""
     user = api_user()
     require(user, "agenda.edit")
+    _meeting(session_id, user, "agenda.edit")
     meeting = _meeting(session_id, user)
     item = ops.add_agenda_item(meeting, data, user)
     return _item_document(queries.load_agenda_item(item.id))
@@ -168,7 +173,8 @@ def get_agenda(session_id):
     """Return a session's agenda in order (extension)."""
     user = api_user()
     meeting = _meeting(session_id, user)
-    return {"items": [_item_document(i) for i in queries.agenda_items(meeting)]}
+    mask = queries.title_masker(meeting, user)
+    return {"items": [_item_document(i, mask) for i in queries.agenda_items(meeting)]}
 
 
 @blp.route("/agenda/<int:item_id>", methods=["GET"])
@@ -176,11 +182,8 @@ def get_agenda(session_id):
 def get_agenda_item(item_id):
     """Return one agenda item with its resolution id and vote (extension)."""
     user = api_user()
-    item = queries.load_agenda_item(item_id)
-    if item is None:
-        abort(404)
-    visible_or_404(item.meeting, user)
-    return _item_document(item)
+    item = agenda_item_or_404(item_id, user)
+    return _item_document(item, queries.title_masker(item.meeting, user))
 
 
 @blp.route("/agenda/<int:item_id>/resolution", methods=["POST"])
@@ -190,10 +193,8 @@ def post_resolution(data, item_id):
     """Record the resolution of an agenda item and close the cases it names."""
     user = api_user()
     require(user, "resolution.create")
-    item = queries.load_agenda_item(item_id)
-    if item is None:
-        abort(404)
-    visible_or_404(item.meeting, user)
+    require(user, "resolution.create", agenda_item_or_404(item_id, user))
+    item = agenda_item_or_404(item_id, user)
     resolution = ops.create_resolution(item, data, user)
     return {
         "id": resolution.id,
@@ -212,9 +213,7 @@ def get_minutes(session_id):
     """Return a session's minutes: staff in any status, others once published."""
     user = api_user()
     meeting = _meeting(session_id, user)
-    minutes = queries.minutes_for(meeting)
-    if not queries.may_read_minutes(user, meeting, minutes):
-        abort(404)
+    minutes = minutes_or_404(meeting, user)
     return queries.minutes_document(meeting, minutes, user)
 
 
@@ -225,6 +224,7 @@ def put_minutes(data, session_id):
     """Save a session's notes from the version they were read at (409 when stale)."""
     user = api_user()
     require(user, "minutes.edit")
+    _meeting(session_id, user, "minutes.edit")
     meeting = _meeting(session_id, user)
     try:
         minutes = ops.save_minutes(meeting, data, user)
@@ -239,6 +239,7 @@ def put_minutes(data, session_id):
 def _move(session_id: int, action: str, operation):
     user = api_user()
     require(user, action)
+    _meeting(session_id, user, action)
     meeting = _meeting(session_id, user)
     minutes = operation(meeting, user)
     return queries.minutes_document(meeting, minutes, user)
@@ -267,6 +268,7 @@ def action_done(data, action_id):
     """Report an action done, with a note (its unit's representative; extension)."""
     user = api_user()
     require(user, "action.report")
+    require(user, "action.report", action_or_404(action_id, user))
     action = db.get_or_404(ActionItem, action_id)
     require(user, "action.report", action)
     ops.report_action(action, data, user)

@@ -11,9 +11,9 @@ from consult.api import api_user
 from consult.api.schemas import StrictSchema
 from consult.attendance import operations, queries
 from consult.errors import ApiError
-from consult.extensions import db
+from consult.loaders import meeting_or_404, registration_or_404
 from consult.meetings.models import Meeting, Registration
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 
 blp = Blueprint("api_registrations", __name__, description="Registrations (sign-ups)")
 
@@ -66,7 +66,7 @@ def _out(registration: Registration, position: int | None = None) -> dict:
 
 
 def _meeting(meeting_id: int, user) -> Meeting:
-    return visible_or_404(db.session.get(Meeting, meeting_id), user)
+    return meeting_or_404(meeting_id, user)
 
 
 def _idempotency_key() -> str | None:
@@ -103,7 +103,7 @@ def create_registration(data, meeting_id: int):
     key = _idempotency_key()
     meeting = _meeting(meeting_id, user)
     if data:
-        if not can(user, "registration.proxy"):
+        if not can(user, "registration.proxy", meeting):
             raise ApiError(403, "forbidden",
                            _("Only admins, cadres and secretaries sign up people without an "
                              "account."))
@@ -131,7 +131,7 @@ def list_registrations(meeting_id: int):
     """List a session's sign-ups: confirmed, then the waiting list in order (staff)."""
     user = api_user()
     meeting = _meeting(meeting_id, user)
-    require(user, "registration.list")
+    require(user, "registration.list", meeting)
     rows = queries.registrations_in_order(meeting.id)
     return {"items": [_out(registration, position) for registration, position in rows]}
 
@@ -142,10 +142,7 @@ def list_registrations(meeting_id: int):
 def delete_registration(registration_id: int):
     """Cancel a sign-up (the registrant, admin, cadre); the first person waiting moves up."""
     user = api_user()
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        abort(404)
-    visible_or_404(registration.meeting, user)
+    registration = registration_or_404(registration_id, user)
     require(user, "registration.cancel", registration)
     operations.cancel_registration(registration, user)
 

@@ -18,8 +18,9 @@ from consult.community.queries import community_named
 from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
 from consult.errors import ApiError
 from consult.lists import Id, IdArg, PageQuery, page_envelope, page_schema
+from consult.loaders import meeting_or_404, series_or_404
 from consult.meetings import operations, queries
-from consult.permissions import require, visible_or_404
+from consult.permissions import require
 
 blp = Blueprint("api_sessions", __name__, description="Sessions and series")
 
@@ -169,7 +170,7 @@ def _payload_of(meeting) -> dict:
 
 def _load_meeting(meeting_id: int):
     """Return the session, or answer 404 when it does not exist or may not be seen."""
-    return visible_or_404(queries.get_meeting(meeting_id), api_user())
+    return meeting_or_404(meeting_id, api_user())
 
 
 def allowed(action: str, load: bool = False):
@@ -178,9 +179,12 @@ def allowed(action: str, load: bool = False):
     def decorator(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            target = None
             if load:
-                _load_meeting(kwargs["meeting_id"])
-            require(api_user(), action)
+                target = _load_meeting(kwargs["meeting_id"])
+            elif "series_id" in kwargs:
+                target = series_or_404(kwargs["series_id"], api_user())
+            require(api_user(), action, target)
             return func(*args, **kwargs)
 
         return wrapper

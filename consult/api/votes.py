@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import abort
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -11,9 +10,9 @@ from consult.api.minutes import VoteSchema
 from consult.api.schemas import StrictInt, StrictSchema
 from consult.enums import VOTE_CHOICES
 from consult.extensions import db
+from consult.loaders import agenda_item_or_404
 from consult.minutes import operations as minutes_ops
-from consult.minutes import queries as minutes_queries
-from consult.permissions import require, visible_or_404
+from consult.permissions import require
 from consult.votes import operations as ops
 from consult.votes.queries import vote_document
 
@@ -48,10 +47,8 @@ def _vote(data: dict, item_id: int):
     user = api_user()
     require(user, "vote.record")
     minutes_ops.write_transaction()
-    item = minutes_queries.load_agenda_item(item_id)
-    if item is None:
-        abort(404)
-    visible_or_404(item.meeting, user)
+    item = agenda_item_or_404(item_id, user)
+    require(user, "vote.record", item)
     payload = {"votes": data["votes"]} if "votes" in data else {
         "for": data.get("for_", 0), "against": data.get("against", 0),
         "abstain": data.get("abstain", 0)}

@@ -150,8 +150,8 @@ def panel(meeting: Meeting, user) -> Panel:
             data.position = waitlist_position(data.mine)
         if meeting.series_id is not None and data.closed is None:
             data.series_open = coming_unregistered_count(meeting.series_id, user)
-    data.staff = can(user, "registration.list")
-    data.organiser = can(user, "registration.proxy")
+    data.staff = can(user, "registration.list", meeting)
+    data.organiser = can(user, "registration.proxy", meeting)
     if data.staff:
         data.partstats = dict(
             db.session.execute(

@@ -24,12 +24,13 @@ from consult.attendance import links, operations, queries
 from consult.attendance.forms import ButtonForm, CapacityForm, ProxyForm, WalkInForm, marks_from
 from consult.attendance.operations import AttendanceError
 from consult.attendance.qr import qr_data_uri
-from consult.community.models import AllianceMember, Community
+from consult.community.models import AllianceMember
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.i18n import session_time
+from consult.loaders import community_or_404, meeting_or_404, registration_or_404
 from consult.meetings.models import Invitation, Meeting, Registration
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
@@ -46,22 +47,12 @@ def _user():
 
 def _meeting(meeting_id: int) -> Meeting:
     """Return the session if the caller may see it; 404 otherwise."""
-    return visible_or_404(db.session.get(Meeting, meeting_id), current_user)
+    return meeting_or_404(meeting_id, current_user)
 
 
 def _registration(registration_id: int) -> Registration:
     """Return the registration if the caller may see its session; 404 otherwise."""
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
-        abort(404)
-    visible_or_404(registration.meeting, current_user)
-    return registration
-
-
-def _may_see_registration(registration: Registration) -> bool:
-    return can(current_user, "registration.cancel", registration) or can(
-        current_user, "registration.list"
-    )
+    return registration_or_404(registration_id, current_user)
 
 
 def session_url(meeting_id: int) -> str:
@@ -231,7 +222,7 @@ def my_signups():
 def proxy(meeting_id: int):
     """Sign up someone without an account, entered at the desk by a cadre."""
     meeting = _meeting(meeting_id)
-    require(current_user, "registration.proxy")
+    require(current_user, "registration.proxy", meeting)
     form = ProxyForm()
     status = 200
     if form.validate_on_submit():
@@ -258,8 +249,6 @@ def proxy(meeting_id: int):
 def slip(registration_id: int):
     """Show a printable confirmation slip with the check-in QR code."""
     registration = _registration(registration_id)
-    if not _may_see_registration(registration):
-        abort(403)
     return render_template(
         "attendance/slip.html",
         registration=registration,
@@ -273,7 +262,7 @@ def slip(registration_id: int):
 def registrations(meeting_id: int):
     """List a session's sign-ups in order, the waiting list with positions."""
     meeting = _meeting(meeting_id)
-    require(current_user, "registration.list")
+    require(current_user, "registration.list", meeting)
     return _registrations_page(meeting, CapacityForm(capacity=meeting.capacity))
 
 
@@ -294,7 +283,7 @@ def _registrations_page(meeting: Meeting, form: CapacityForm, status: int = 200)
 def capacity(meeting_id: int):
     """Raise or lower a session's places; raising them confirms waiting people in order."""
     meeting = _meeting(meeting_id)
-    require(current_user, "meeting.edit")
+    require(current_user, "meeting.edit", meeting)
     form = CapacityForm()
     if not form.validate_on_submit():
         return _registrations_page(meeting, form, 422)
@@ -369,7 +358,7 @@ def _attendance_page(meeting: Meeting, walk_in: WalkInForm, status: int = 200):
 def attendance(meeting_id: int):
     """Mark each registrant and invitee present, absent or late."""
     meeting = _meeting(meeting_id)
-    require(current_user, "attendance.record")
+    require(current_user, "attendance.record", meeting)
     form = ButtonForm()
     if form.validate_on_submit():
         marks = marks_from(request.form)
@@ -391,7 +380,7 @@ def attendance(meeting_id: int):
 def walk_in(meeting_id: int):
     """Add someone who came without signing up."""
     meeting = _meeting(meeting_id)
-    require(current_user, "attendance.record")
+    require(current_user, "attendance.record", meeting)
     form = WalkInForm()
     if not form.validate_on_submit():
         return _attendance_page(meeting, form, 422)
@@ -410,7 +399,7 @@ def walk_in(meeting_id: int):
 def sheet(meeting_id: int):
     """Show a printable sign-in sheet with a blank signature column."""
     meeting = _meeting(meeting_id)
-    require(current_user, "attendance.record")
+    require(current_user, "attendance.record", meeting)
     return render_template(
         "attendance/sheet.html", meeting=meeting, rows=queries.attendance_sheet(meeting)
     )
@@ -427,7 +416,7 @@ def _cell(value) -> str:
 def export(meeting_id: int):
     """Export the attendance list as CSV (UTF-8 with a byte-order mark, for spreadsheets)."""
     meeting = _meeting(meeting_id)
-    require(current_user, "attendance.record")
+    require(current_user, "attendance.record", meeting)
     answers = {
         "confirmed": _("Confirmed"), "waitlisted": _("Waiting list"), "walk_in": _("Walk-in"),
         "NEEDS-ACTION": _("Invited, no answer yet"), "ACCEPTED": _("Invited, accepted"),
@@ -461,7 +450,7 @@ def checkin(token: str):
     registration = db.session.get(Registration, registration_id)
     if registration is None:
         return _link_error(links.LinkError(_("This registration no longer exists.")))
-    if not can(current_user, "attendance.record"):
+    if not can(current_user, "attendance.record", registration.meeting):
         abort(403, _("Only the session's staff can check people in: show this code at the "
                      "desk."))
     status = 200
@@ -492,7 +481,7 @@ def checkin(token: str):
 def rotation(community_id: int):
     """Show the order in which units host joint meetings, who hosted when, who is next."""
     require(current_user, "rotation.view")
-    community = db.get_or_404(Community, community_id)
+    community = community_or_404(community_id)
     members = queries.rotation_of(community.id)
     history = queries.hosting_history(community.id)
     last_by_unit: dict[int, object] = {}
@@ -523,8 +512,7 @@ def rotation_change(community_id: int, member_id: int):
     """Move a unit earlier or later in the rotation, or put it in or out of it."""
     from consult.community import operations as community_operations
 
-    require(current_user, "rotation.manage")
-    _member(community_id, member_id)
+    require(current_user, "rotation.manage", _member(community_id, member_id))
     if not ButtonForm().validate_on_submit():
         abort(400)
     action = request.form.get("action")

@@ -21,7 +21,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.calendar import ics
@@ -49,8 +48,9 @@ from consult.calendar.queries import (
 from consult.enums import UNIT_KINDS
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.loaders import feed_or_404, meeting_or_404
 from consult.meetings.models import Meeting
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
@@ -70,8 +70,7 @@ def _calendar_response(body: bytes, filename: str | None = None) -> Response:
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = db.session.get(Meeting, meeting_id)
-    return visible_or_404(meeting, current_user)
+    return meeting_or_404(meeting_id, current_user)
 
 
 @bp.route("/sessions/<int:meeting_id>.ics")
@@ -111,16 +110,7 @@ def feed_address(path: str) -> str:
 
 
 def _own_feed_or_404(feed_id: int) -> FeedToken:
-    found = db.session.scalar(
-        select(FeedToken).where(
-            FeedToken.id == feed_id,
-            FeedToken.user_id == current_user.id,
-            FeedToken.revoked_at.is_(None),
-        )
-    )
-    if found is None:
-        abort(404)
-    return found
+    return feed_or_404(feed_id, current_user)
 
 
 def _remember_new(feed: FeedToken, token: str) -> None:

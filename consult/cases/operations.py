@@ -19,6 +19,7 @@ from consult.community.models import Community
 from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.permissions import can
 from consult.types import utcnow
 
 MAX_DESCRIPTION = 20_000
@@ -57,6 +58,14 @@ def community_by_name(name, user, field: str = "community") -> Community:
     from consult.community.operations import community_by_name as by_name
 
     return by_name(name, user, create=True, field=field)
+
+
+def refuse_outside(user, action: str, community: Community, field: str = "community") -> None:
+    """Refuse (403) to act in a community the user is not staff of (the CLI has no user)."""
+    if user is not None and not can(user, action, community):
+        raise CaseError(
+            _l("You do not act for %(name)s.", name=community.name), field, status=403
+        )
 
 
 # -- cases ----------------------------------------------------------------------------
@@ -125,7 +134,9 @@ def create_case(data: dict, user, meeting=None) -> Case:
         community_id = meeting.community_id
         values["source"] = "session"
     else:
-        community_id = community_by_name(data.get("community"), user).id
+        community = community_by_name(data.get("community"), user)
+        refuse_outside(user, "case.create", community)
+        community_id = community.id
     if values["reference"] and db.session.scalar(
         select(func.count(Case.id)).where(Case.reference == values["reference"])
     ):
@@ -268,6 +279,7 @@ def create_issue(data: dict, user) -> Issue:
     description = clean_text(data.get("description"), "description", MAX_DESCRIPTION,
                              required=False, label=_l("description"), multiline=True) or ""
     community = data.get("community_obj") or community_by_name(data.get("community"), user)
+    refuse_outside(user, "issue.create", community)
     ids = _case_ids(data.get("cases"))
     cases = _cases_for_issue(ids, community, exclude_issue=None)
     issue = Issue(community_id=community.id, title=title, description=description,

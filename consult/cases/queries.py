@@ -17,7 +17,14 @@ from consult.community.models import Community
 from consult.extensions import db
 from consult.lists import paginate
 from consult.minutes.models import ActionItem, AgendaItem, Resolution
-from consult.permissions import can
+from consult.permissions import (
+    FULL,
+    can,
+    case_access,
+    issue_access,
+    visible_cases_clause,
+    visible_issues_clause,
+)
 from consult.types import utcnow
 
 PER_PAGE = 25
@@ -42,10 +49,12 @@ class CaseFilter:
     issue_id: int | None = None
 
 
-def case_select(f: CaseFilter, now: datetime | None = None) -> Select:
-    """Select the cases matching ``f``, newest first, with what a list shows."""
+def case_select(f: CaseFilter, now: datetime | None = None, user=None) -> Select:
+    """Select the cases matching ``f`` that ``user`` reads in full, newest first, with
+    what a list shows."""
     now = now or utcnow()
     query = select(Case).options(joinedload(Case.community), joinedload(Case.issue))
+    query = query.where(visible_cases_clause(user))
     if f.community_id is not None:
         query = query.where(Case.community_id == f.community_id)
     if f.status:
@@ -65,18 +74,20 @@ def case_select(f: CaseFilter, now: datetime | None = None) -> Select:
     return query.order_by(Case.created_at.desc(), Case.id.desc())
 
 
-def case_page(f: CaseFilter, page: int = 1, per_page: int = PER_PAGE):
+def case_page(f: CaseFilter, page: int = 1, per_page: int = PER_PAGE, user=None):
     """Return one page of the cases matching ``f`` (a Flask-SQLAlchemy Pagination)."""
-    return paginate(case_select(f), page, per_page)
+    return paginate(case_select(f, user=user), page, per_page)
 
 
-def overdue_select(community_id: int | None = None, now: datetime | None = None) -> Select:
-    """Select the cases past their level's time limit, longest overdue first."""
+def overdue_select(community_id: int | None = None, now: datetime | None = None,
+                   user=None) -> Select:
+    """Select the cases past their level's time limit that ``user`` reads in full,
+    longest overdue first."""
     now = now or utcnow()
     query = (
         select(Case)
         .options(joinedload(Case.community), joinedload(Case.issue))
-        .where(overdue_clause(now))
+        .where(overdue_clause(now), visible_cases_clause(user))
         .order_by(Case.level_since, Case.id)
     )
     if community_id is not None:
@@ -84,8 +95,12 @@ def overdue_select(community_id: int | None = None, now: datetime | None = None)
     return query
 
 
-def communities() -> list[Community]:
-    return list(db.session.scalars(select(Community).order_by(Community.name)))
+def communities(user=None, action: str | None = None) -> list[Community]:
+    """Return the communities by name; with ``action``, those ``user`` may do it in."""
+    found = db.session.scalars(select(Community).order_by(Community.name))
+    if action is None:
+        return list(found)
+    return [c for c in found if can(user, action, c)]
 
 
 def load_case(case_id: int) -> Case | None:
@@ -164,25 +179,76 @@ def resolution_ref(case: Case) -> dict | None:
     }
 
 
-def case_document(case: Case, user, now: datetime | None = None) -> dict:
-    """Return the case object of the API (API.md, plus a few extensions)."""
+def names_in_case(case: Case) -> set[str]:
+    """Return the residents' names to hide in the published form of a case: its
+    reporter's, and those hidden in the minutes of the session that resolved it."""
+    from consult.minutes.queries import names_to_mask
+
+    names = {case.reporter_name} if case.reporter_name else set()
+    if case.resolution is not None:
+        names |= names_to_mask(case.resolution.agenda_item.meeting)
+    return names
+
+
+def masker(names: set[str]):
+    """Return a function that hides ``names`` in a text (the identity when none)."""
+    from consult.minutes.render import mask_text
+
+    return (lambda text: mask_text(text, names)) if names else (lambda text: text)
+
+
+def case_title(case: Case, user) -> str:
+    """Return the case's title as ``user`` reads it (residents' names masked)."""
+    from consult.minutes.render import mask_text
+
+    if can(user, "names.read", case):
+        return case.title
+    return mask_text(case.title, names_in_case(case))
+
+
+def issue_title(issue: Issue, user) -> str:
+    """Return the issue's title as ``user`` reads it (residents' names masked)."""
+    from consult.minutes.render import mask_text
+
+    if can(user, "names.read", issue):
+        return issue.title
+    return mask_text(issue.title, names_in_issue(issue))
+
+
+def names_in_issue(issue: Issue) -> set[str]:
+    """Return the residents' names to hide in the published form of an issue."""
+    from consult.minutes.queries import names_to_mask
+
+    names = {c.reporter_name for c in issue.cases if c.reporter_name}
+    if issue.resolution is not None:
+        names |= names_to_mask(issue.resolution.agenda_item.meeting)
+    return names
+
+
+def readable_cases(issue: Issue, user) -> list[tuple[Case, str]]:
+    """Return (case, title as ``user`` reads it) for the issue's cases ``user`` may read."""
+    return [(c, case_title(c, user)) for c in issue.cases if case_access(user, c)]
+
+
+def case_document(case: Case, user, now: datetime | None = None,
+                  access: str | None = None) -> dict:
+    """Return the case object of the API (API.md, plus a few extensions); in the
+    published (masked) form, without the description, grid cell and reporter."""
     now = now or utcnow()
     days = level_days()
-    reporter = case.reporter_name
-    if not can(user, "case.list"):
-        reporter = mask_name(reporter)
+    full = (access or case_access(user, case)) == FULL
     return {
         "id": case.id,
-        "reference": case.reference,
-        "title": case.title,
-        "description": case.description,
+        "reference": case.reference if full else None,
+        "title": case.title if full else case_title(case, user),
+        "description": case.description if full else None,
         "status": case.status,
         "level": case.level,
         "category": case.category,
         "source": case.source,
         "community": case.community.name,
-        "grid": case.grid,
-        "reporter": reporter,
+        "grid": case.grid if full else None,
+        "reporter": case.reporter_name if full else None,
         "reported_at": local_iso(case.reported_at),
         "created_at": local_iso(case.created_at),
         "level_since": local_iso(case.level_since),
@@ -197,9 +263,12 @@ def case_document(case: Case, user, now: datetime | None = None) -> dict:
 # -- issues ---------------------------------------------------------------------------
 
 
-def issue_select(status: str | None = None, community_id: int | None = None) -> Select:
-    """Select issues, newest first, with their community and the number of cases."""
-    query = select(Issue).options(joinedload(Issue.community))
+def issue_select(status: str | None = None, community_id: int | None = None,
+                 user=None) -> Select:
+    """Select the issues ``user`` may read, newest first, with their community."""
+    query = select(Issue).options(joinedload(Issue.community)).where(
+        visible_issues_clause(user)
+    )
     if status == "active":
         query = query.where(Issue.status.in_(ACTIVE))
     elif status:
@@ -209,8 +278,9 @@ def issue_select(status: str | None = None, community_id: int | None = None) -> 
     return query.order_by(Issue.created_at.desc(), Issue.id.desc())
 
 
-def issue_page(status=None, community_id=None, page: int = 1, per_page: int = PER_PAGE):
-    return paginate(issue_select(status, community_id), page, per_page)
+def issue_page(status=None, community_id=None, page: int = 1, per_page: int = PER_PAGE,
+               user=None):
+    return paginate(issue_select(status, community_id, user), page, per_page)
 
 
 def case_counts(issue_ids: list[int]) -> dict[int, int]:
@@ -253,14 +323,15 @@ def issue_agenda_items(issue: Issue) -> list[AgendaItem]:
     )
 
 
-def issue_document(issue: Issue) -> dict:
-    """Return the issue object of the API."""
+def issue_document(issue: Issue, user=None) -> dict:
+    """Return the issue object of the API, as ``user`` reads it."""
     return {
         "id": issue.id,
-        "title": issue.title,
+        "title": issue_title(issue, user),
         "status": issue.status,
         "community": issue.community.name,
-        "cases": [c.id for c in issue.cases],
+        "cases": [c.id for c in issue.cases
+                  if user is None or issue_access(user, issue) == FULL or case_access(user, c)],
         "resolution": issue.resolution_id,
         "evaluation_round": issue.evaluation_round,
     }

@@ -33,8 +33,8 @@ from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import id_arg, int_arg, page_arg, paginate, valid_id
-from consult.meetings.models import Meeting
-from consult.permissions import can, require, visible_or_404
+from consult.loaders import case_or_404, community_or_404, issue_or_404, meeting_or_404
+from consult.permissions import FULL, can, may_see_meeting, require
 from consult.transactions import rollback
 from consult.types import utcnow
 
@@ -88,7 +88,7 @@ def index():
     """List cases with filters and pages."""
     require(current_user, "case.list")
     f = _filter_from_args()
-    page = queries.case_page(f, page_arg())
+    page = queries.case_page(f, page_arg(), user=current_user)
     now, days = utcnow(), level_days()
     return render_template(
         "cases/index.html", page=page, f=f, communities=queries.communities(),
@@ -103,7 +103,8 @@ def overdue():
     """List the cases past their grid level's time limit."""
     require(current_user, "case.list")
     community_id = id_arg("community")
-    page = paginate(queries.overdue_select(community_id), page_arg(), queries.PER_PAGE)
+    page = paginate(queries.overdue_select(community_id, user=current_user), page_arg(),
+                    queries.PER_PAGE)
     days = level_days()
     return render_template("cases/overdue.html", page=page, communities=queries.communities(),
                            community_id=community_id, now=utcnow(),
@@ -117,16 +118,18 @@ def new():
     meeting = None
     session_id = id_arg("session")
     if session_id is not None:
-        meeting = visible_or_404(db.session.get(Meeting, session_id), current_user)
-        require(current_user, "case.create_at_session")
+        meeting = meeting_or_404(session_id, current_user)
+        require(current_user, "case.create_at_session", meeting)
     else:
         require(current_user, "case.create")
-    form = CaseForm(communities=queries.communities() if meeting is None else (),
+    form = CaseForm(communities=queries.communities(current_user, "case.create")
+                    if meeting is None else (),
                     meeting=meeting)
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
         if meeting is None:
-            community = db.session.get(Community, data.pop("community"))
+            community = community_or_404(data.pop("community"))
+            require(current_user, "case.create", community)
             data["community"] = community.name
         try:
             case = create_case(data, current_user, meeting=meeting)
@@ -164,17 +167,18 @@ def import_cases():
 @login_required
 def show(case_id):
     """Show a case: its state, timeline, resolution and audit log."""
-    require(current_user, "case.view")
-    case = queries.load_case(case_id)
-    if case is None:
-        abort(404)
+    case, access = case_or_404(case_id, current_user)
+    full = access == FULL
     return render_template(
-        "cases/show.html", case=case, timeline=queries.case_timeline(case),
+        "cases/show.html", case=case, full=full,
+        timeline=queries.case_timeline(case) if full else [],
         resolutions=queries.case_resolutions(case),
-        audit=queries.audit_trail(case) if can(current_user, "audit.view") else [],
+        audit=queries.audit_trail(case) if can(current_user, "audit.view", case) else [],
         escalate_form=EscalateForm(), comment_form=CommentForm(),
         due=due_at(case), overdue=is_overdue(case, utcnow()),
-        mask=not can(current_user, "case.list"), mask_name=queries.mask_name,
+        mask=not full, mask_name=queries.mask_name,
+        title=queries.case_title(case, current_user) if not full else case.title,
+        hide=queries.masker(set() if full else queries.names_in_case(case)),
     )
 
 
@@ -183,11 +187,13 @@ def show(case_id):
 def escalate(case_id):
     """Hand a case to the next grid level, with a reason."""
     require(current_user, "case.escalate")
+    require(current_user, "case.escalate", case_or_404(case_id, current_user)[0])
     form = EscalateForm()
     if not form.validate_on_submit():
         flash(_("Give the reason for escalating."), "danger")
         return redirect(url_for("cases.show", case_id=case_id))
     case = db.get_or_404(Case, case_id)
+    require(current_user, "case.escalate", case)
     try:
         escalate_case(case, current_user, form.reason.data)
     except RefusedInput as exc:
@@ -202,8 +208,8 @@ def escalate(case_id):
 @login_required
 def comment(case_id):
     """Add a comment to a case's timeline."""
-    require(current_user, "case.list")
-    case = db.get_or_404(Case, case_id)
+    case, _access = case_or_404(case_id, current_user)
+    require(current_user, "case.comment", case)
     form = CommentForm()
     if form.validate_on_submit():
         try:
@@ -221,13 +227,13 @@ def comment(case_id):
 @login_required
 def issues():
     """List issues by status and community."""
-    require(current_user, "case.view")
     status = request.args.get("status") or None
     community_id = id_arg("community")
-    page = queries.issue_page(status, community_id, page_arg())
+    page = queries.issue_page(status, community_id, page_arg(), user=current_user)
     counts = queries.case_counts([i.id for i in page.items])
     return render_template("cases/issues.html", page=page, counts=counts, status=status,
-                           community_id=community_id, communities=queries.communities())
+                           community_id=community_id, communities=queries.communities(),
+                           issue_title=lambda i: queries.issue_title(i, current_user))
 
 
 @bp.route("/issues/new", methods=["GET", "POST"])
@@ -236,7 +242,9 @@ def new_issue():
     """Group cases of a community into an issue for a session."""
     require(current_user, "issue.create")
     community_id = id_arg("community")
-    community = db.session.get(Community, community_id) if community_id else None
+    community = community_or_404(community_id) if community_id else None
+    if community is not None:
+        require(current_user, "issue.create", community)
     candidates = queries.candidate_cases(community.id) if community else []
     form = IssueForm(candidates=candidates)
     if request.method == "GET" and request.args.getlist("cases"):
@@ -255,7 +263,8 @@ def new_issue():
             flash(_("Issue %(id)s created.", id=issue.id), "success")
             return redirect(url_for("cases.issue", issue_id=issue.id))
     return render_template("cases/new_issue.html", form=form, community=community,
-                           communities=queries.communities(), candidates=candidates)
+                           communities=queries.communities(current_user, "issue.create"),
+                           candidates=candidates)
 
 
 @bp.route("/issues/to-rate")
@@ -270,19 +279,21 @@ def to_rate():
 @login_required
 def issue(issue_id):
     """Show an issue: its cases, the sessions that discussed it, its evaluation."""
-    require(current_user, "case.view")
-    item = queries.load_issue(issue_id)
-    if item is None:
-        abort(404)
+    item, access = issue_or_404(issue_id, current_user)
     may_rate = (
         can(current_user, "evaluation.create", item)
         and item.status == "resolved"
         and not queries.has_rated(item, current_user)
     )
     return render_template(
-        "cases/issue.html", issue=item, agenda=queries.issue_agenda_items(item),
+        "cases/issue.html", issue=item, full=access == FULL,
+        title=queries.issue_title(item, current_user),
+        cases=queries.readable_cases(item, current_user),
+        agenda=[i for i in queries.issue_agenda_items(item)
+                if may_see_meeting(current_user, i.meeting)],
+        hide=queries.masker(set() if access == FULL else queries.names_in_issue(item)),
         summary=queries.evaluation_summary(item), form=EvaluationForm(), may_rate=may_rate,
-        audit=queries.audit_trail(item) if can(current_user, "audit.view") else [],
+        audit=queries.audit_trail(item) if can(current_user, "audit.view", item) else [],
     )
 
 
@@ -290,6 +301,7 @@ def issue(issue_id):
 @login_required
 def evaluate(issue_id):
     """Record a representative's rating of a resolved issue."""
+    require(current_user, "evaluation.create", issue_or_404(issue_id, current_user)[0])
     form = EvaluationForm()
     if not form.validate_on_submit():
         flash(_("Choose a rating."), "danger")

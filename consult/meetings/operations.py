@@ -32,6 +32,7 @@ from consult.meetings import queries, recurrence
 from consult.meetings.models import Meeting, Series
 from consult.meetings.recurrence import RuleError
 from consult.notices import notify as notices
+from consult.permissions import can
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,10 @@ def create_meeting(data: dict, user) -> Meeting:
     else:
         _check_wall_clock(starts, tz_name)
     community = _community(data.get("community"), user)
+    if user is not None and not can(user, "meeting.create", community):
+        # The refusal rolls back a community created just now.
+        raise MeetingError(_l("You do not act for %(name)s.", name=community.name),
+                           "community", status=403)
     venue = _venue(community, venue_name, kind, user, create=data.get("create_venue", True))
     if venue is not None:
         _check_free(venue.id, intervals or [(starts, ends)])

@@ -23,6 +23,7 @@ from flask_login import current_user, login_required
 from consult.errors import RefusedInput, refuse_on
 from consult.i18n import session_time
 from consult.lists import page_arg
+from consult.loaders import meeting_or_404
 from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
@@ -31,7 +32,7 @@ from consult.meetings.forms import (
     MoveOccurrenceForm,
     NewSessionForm,
 )
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, require
 from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
@@ -72,7 +73,7 @@ def _time_helpers():
 
 def _load(meeting_id: int):
     """Return the session, or 404 when it does not exist or ``current_user`` may not see it."""
-    return visible_or_404(queries.get_meeting(meeting_id), current_user)
+    return meeting_or_404(meeting_id, current_user)
 
 
 @bp.route("/sessions")
@@ -204,15 +205,15 @@ def show(meeting_id: int):
         rule=rule,
         ics_url=ics_url,
         google_url=links.google_calendar_url(meeting, page_url),
-        may_edit=can(current_user, "meeting.edit"),
-        may_cancel=can(current_user, "meeting.cancel"),
+        may_edit=can(current_user, "meeting.edit", meeting),
+        may_cancel=can(current_user, "meeting.cancel", meeting),
         now=utcnow(),
     )
 
 
 def _require_change(meeting_id: int, action: str):
     meeting = _load(meeting_id)
-    require(current_user, action)
+    require(current_user, action, meeting)
     return meeting
 
 

@@ -19,8 +19,13 @@ from consult.minutes.models import (
     Resolution,
     resolution_cases,
 )
-from consult.minutes.render import mask_html, mask_text, render_markdown
-from consult.permissions import can
+from consult.minutes.render import (
+    mask_markdown,
+    mask_text,
+    render_markdown,
+    render_masked,
+)
+from consult.permissions import actions_clause, can, named_in_minutes
 
 
 def agenda_items(meeting: Meeting) -> list[AgendaItem]:
@@ -61,7 +66,7 @@ def minutes_for(meeting: Meeting) -> Minutes | None:
 def may_read_minutes(user, meeting: Meeting, minutes: Minutes | None) -> bool:
     """Staff read minutes in any status; others only published minutes of sessions they
     may see (the caller has checked that)."""
-    if can(user, "minutes.read_draft"):
+    if can(user, "minutes.read_draft", meeting):
         return True
     return minutes is not None and minutes.status == "published"
 
@@ -76,7 +81,7 @@ class Present:
 
 
 def _person_masked(user) -> bool:
-    return user.role == "resident" and not user.named_in_minutes
+    return not named_in_minutes(user)
 
 
 def attendance(meeting: Meeting) -> list[Present]:
@@ -214,11 +219,13 @@ def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
     """Return the minutes object of the API; residents' names masked for non-staff.
     ``with_votes=False`` leaves out the votes (for a page that has them already)."""
     notes = dict(minutes.notes) if minutes is not None else {}
-    html = {key: render_markdown(text) for key, text in notes.items()}
-    if not can(user, "minutes.read_draft") and notes:
+    if not can(user, "names.read", meeting) and notes:
+        # Masked before rendering, so that no Markdown inside a name lets it through.
         names = names_to_mask(meeting)
-        notes = {key: mask_text(text, names) for key, text in notes.items()}
-        html = {key: mask_html(markup, names) for key, markup in html.items()}
+        html = {key: render_masked(text, names) for key, text in notes.items()}
+        notes = {key: mask_markdown(text, names, escape=False) for key, text in notes.items()}
+    else:
+        html = {key: render_markdown(text) for key, text in notes.items()}
     from consult.votes.queries import meeting_votes, vote_document
 
     return {
@@ -297,12 +304,24 @@ def actions_select(user, status: str | None = "open"):
     )
     if status:
         query = query.where(ActionItem.status == status)
-    if user.role == "unit_rep":
-        mine = ActionItem.assignee_id == user.id
-        if user.unit_id is not None:
-            mine = or_(mine, ActionItem.unit_id == user.unit_id)
-        query = query.where(mine)
-    return query
+    return query.where(actions_clause(user))
+
+
+def title_masker(meeting: Meeting, user):
+    """Return a function giving a title (agenda item, issue, case, action) as ``user``
+    reads it in the session's minutes: residents' names masked unless ``user`` may read
+    them."""
+    if can(user, "names.read", meeting):
+        return lambda text: text
+    names: set[str] | None = None
+
+    def mask(text):
+        nonlocal names
+        if names is None:
+            names = names_to_mask(meeting)
+        return mask_text(text or "", names)
+
+    return mask
 
 
 def load_agenda_item(item_id: int) -> AgendaItem | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import nh3
@@ -39,11 +40,50 @@ def _ordered(names: Iterable[str]) -> list[str]:
     return sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True)
 
 
-def mask_text(text: str, names: Iterable[str]) -> str:
-    """Replace each of ``names`` in plain text (or Markdown) by its masked form."""
+#: What Markdown (or a careless hand) may put between the characters of a name without
+#: changing what a reader sees: emphasis marks, escapes, link brackets and targets, tags
+#: (shown as text), spaces and invisible characters.
+_GAP = r"(?:\]\([^)]*\)|[\s*_~`\\\[\]]|<[^>\n]*>|[\u00ad\u200b-\u200f\u2060\ufeff])*"
+
+
+def _name_pattern(name: str) -> re.Pattern:
+    return re.compile(_GAP.join(re.escape(c) for c in name))
+
+
+def mask_text(text: str, names: Iterable[str], markdown: bool = False) -> str:
+    """Replace each of ``names`` in plain text by its masked form, also when markup or
+    invisible characters are put between its characters (王**秀**兰)."""
     for name in _ordered(names):
-        text = text.replace(name, mask_name(name))
+        masked = mask_name(name)
+        if markdown:
+            # A letter-like stand-in, so that emphasis around the name renders as it would
+            # have around the name; render_masked puts the stars back.
+            masked = masked.replace("*", _STAR)
+        text = _name_pattern(name).sub(lambda _m, masked=masked: masked, text)
     return text
+
+
+#: A private-use character standing for a mask's star while Markdown is rendered.
+_STAR = "\ue000"
+
+
+def render_masked(text: str, names: Iterable[str]) -> str:
+    """Return Markdown as safe HTML with ``names`` masked before rendering."""
+    names = list(names)
+    markup = render_markdown(mask_markdown(text, names)).replace(_STAR, "*")
+    return mask_html(markup, names)
+
+
+def mask_markdown(text: str, names: Iterable[str], escape: bool = True) -> str:
+    """Return Markdown with ``names`` masked before it is rendered: character references
+    (&#31168;) are resolved first, so that no spelling of a name survives rendering.
+
+    ``escape``: write the mask's stars as a stand-in that render_masked turns back into
+    stars (False: the Markdown as text for people to read, e.g. the API's ``notes``)."""
+    names = list(names)
+    if not names:
+        return text
+    return mask_text(html.unescape(text), names, markdown=escape)
 
 
 def mask_html(markup: str, names: Iterable[str]) -> str:

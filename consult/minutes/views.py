@@ -15,6 +15,7 @@ from consult.community.models import AllianceMember, Unit
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import id_arg, page_arg, paginate
+from consult.loaders import action_or_404, agenda_item_or_404, meeting_or_404, minutes_or_404
 from consult.meetings.models import Meeting
 from consult.minutes import operations as ops
 from consult.minutes import queries
@@ -28,14 +29,18 @@ from consult.minutes.forms import (
 )
 from consult.minutes.models import ActionItem, AgendaItem
 from consult.minutes.render import mask_html
-from consult.permissions import can, require, visible_or_404
+from consult.permissions import can, reports_for_unit, require
 from consult.transactions import rollback
 
 bp = Blueprint("minutes", __name__)
 
 
-def _meeting(session_id: int) -> Meeting:
-    return visible_or_404(db.session.get(Meeting, session_id), current_user)
+def _meeting(session_id: int, action: str | None = None) -> Meeting:
+    """Return the session if the caller may see it (404), and may do ``action`` on it (403)."""
+    meeting = meeting_or_404(session_id, current_user)
+    if action is not None:
+        require(current_user, action, meeting)
+    return meeting
 
 
 @bp.app_template_global("agenda_panel")
@@ -46,6 +51,7 @@ def agenda_panel(meeting: Meeting) -> dict:
         "agenda": queries.agenda_items(meeting),
         "minutes": minutes,
         "may_read": queries.may_read_minutes(current_user, meeting, minutes),
+        "mask_title": queries.title_masker(meeting, current_user),
     }
 
 
@@ -56,10 +62,10 @@ def agenda_panel(meeting: Meeting) -> dict:
 @login_required
 def agenda(session_id):
     """Build a session's agenda from the issue backlog, overdue cases and open actions."""
-    require(current_user, "agenda.edit")
-    meeting = _meeting(session_id)
+    meeting = _meeting(session_id, "agenda.edit")
     items = queries.agenda_items(meeting)
-    overdue = list(db.session.scalars(case_queries.overdue_select(meeting.community_id)
+    overdue = list(db.session.scalars(case_queries.overdue_select(meeting.community_id,
+                                                                  user=current_user)
                                       .limit(50)))
     return render_template(
         "minutes/agenda.html", meeting=meeting, items=items,
@@ -74,7 +80,7 @@ def agenda(session_id):
 @login_required
 def add_item(session_id):
     """Add a topic, an issue, an overdue case (through an issue) or an action to the agenda."""
-    require(current_user, "agenda.edit")
+    _meeting(session_id, "agenda.edit")
     form = AgendaAddForm()
     if not form.validate_on_submit():
         flash(_("The agenda item was not added: check the planned minutes."), "danger")
@@ -88,7 +94,7 @@ def add_item(session_id):
             case = db.get_or_404(Case, form.case.data)
             if case.community_id != meeting.community_id:
                 abort(404)
-            require(current_user, "issue.create")
+            require(current_user, "issue.create", case)
             data["issue"] = issue_for_case(case, current_user).id
         ops.add_agenda_item(meeting, data, current_user)
     except RefusedInput as exc:
@@ -99,11 +105,11 @@ def add_item(session_id):
     return redirect(url_for("minutes.agenda", session_id=session_id))
 
 
-def _item(item_id: int) -> AgendaItem:
-    item = queries.load_agenda_item(item_id)
-    if item is None:
-        abort(404)
-    visible_or_404(item.meeting, current_user)
+def _item(item_id: int, action: str | None = None) -> AgendaItem:
+    """Return the agenda item if the caller may see its session, and do ``action`` on it."""
+    item = agenda_item_or_404(item_id, current_user)
+    if action is not None:
+        require(current_user, action, item)
     return item
 
 
@@ -111,7 +117,7 @@ def _item(item_id: int) -> AgendaItem:
 @login_required
 def move_item(item_id):
     """Move an agenda item up or down."""
-    require(current_user, "agenda.edit")
+    _item(item_id, "agenda.edit")
     if not StepForm().validate_on_submit():
         abort(400)
     item = _item(item_id)
@@ -127,9 +133,8 @@ def move_item(item_id):
 @login_required
 def item_duration(item_id):
     """Give an agenda item its planned minutes."""
-    require(current_user, "agenda.edit")
     form = DurationForm()
-    item = _item(item_id)
+    item = _item(item_id, "agenda.edit")
     if form.validate_on_submit():
         ops.set_agenda_duration(item, {"duration_minutes": form.duration_minutes.data},
                                 current_user)
@@ -163,8 +168,7 @@ def _resolution_form(item: AgendaItem) -> ResolutionForm:
 @login_required
 def resolution(item_id):
     """Record what the session decided on an agenda item, its actions and closed cases."""
-    require(current_user, "resolution.create")
-    item = _item(item_id)
+    item = _item(item_id, "resolution.create")
     if item.resolution is not None:
         flash(_("This agenda item has a resolution already."), "info")
         return redirect(url_for("minutes.show", session_id=item.meeting_id))
@@ -190,16 +194,13 @@ def resolution(item_id):
 
 
 def _readable(meeting: Meeting):
-    minutes = queries.minutes_for(meeting)
-    if not queries.may_read_minutes(current_user, meeting, minutes):
-        abort(404)
-    return minutes
+    return minutes_or_404(meeting, current_user)
 
 
 def _minutes_context(meeting: Meeting, minutes) -> dict:
     items = queries.agenda_items(meeting)
     present = queries.attendance(meeting)
-    staff = can(current_user, "minutes.read_draft")
+    staff = can(current_user, "names.read", meeting)
     html = {str(i.id): "" for i in items}
     html.update(queries.minutes_document(meeting, minutes, current_user, with_votes=False)["html"])
     names = set() if staff else queries.names_to_mask(meeting, present)
@@ -208,6 +209,7 @@ def _minutes_context(meeting: Meeting, minutes) -> dict:
         "present": present, "staff": staff,
         "mask": (lambda text: case_queries.mask_name(text)) if not staff else (lambda t: t),
         "mask_html": (lambda markup: mask_html(markup, names)),
+        "mask_title": queries.title_masker(meeting, current_user),
         "confirmed": queries.confirmed_registrations(meeting),
     }
 
@@ -219,7 +221,7 @@ def show(session_id):
     minutes = _readable(meeting)
     context = _minutes_context(meeting, minutes)
     audit = []
-    if can(current_user, "audit.view"):
+    if can(current_user, "audit.view", meeting):
         audit = queries.meeting_audit(minutes, context["items"])
     return render_template(
         "minutes/show.html", step=StepForm(), revisions=queries.revisions(minutes),
@@ -239,8 +241,7 @@ def print_view(session_id):
 @login_required
 def edit(session_id):
     """Edit the notes of every agenda item; a stale save shows both texts, losing nothing."""
-    require(current_user, "minutes.edit")
-    meeting = _meeting(session_id)
+    meeting = _meeting(session_id, "minutes.edit")
     minutes = queries.minutes_for(meeting)
     items = queries.agenda_items(meeting)
     if minutes is not None and minutes.status == "published":
@@ -294,7 +295,7 @@ def edit(session_id):
 
 
 def _step(session_id: int, action: str, operation, done_message: str):
-    require(current_user, action)
+    _meeting(session_id, action)
     if not StepForm().validate_on_submit():
         abort(400)
     meeting = _meeting(session_id)
@@ -326,8 +327,7 @@ def publish(session_id):
 @login_required
 def diff(session_id):
     """Show the differences between two saved versions of the minutes."""
-    require(current_user, "minutes.read_draft")
-    meeting = _meeting(session_id)
+    meeting = _meeting(session_id, "minutes.read_draft")
     minutes = queries.minutes_for(meeting)
     if minutes is None:
         abort(404)
@@ -360,14 +360,15 @@ def actions():
     page = paginate(queries.actions_select(current_user, None if status == "all" else status),
                     page_arg(), case_queries.PER_PAGE)
     return render_template("minutes/actions.html", page=page, status=status,
-                           form=ActionDoneForm())
+                           form=ActionDoneForm(),
+                           reports_as_unit=reports_for_unit(current_user))
 
 
 @bp.route("/actions/<int:action_id>/done", methods=["POST"])
 @login_required
 def action_done(action_id):
     """Mark an action done with a note."""
-    require(current_user, "action.report")
+    require(current_user, "action.report", action_or_404(action_id, current_user))
     form = ActionDoneForm()
     if not form.validate_on_submit():
         flash(_("Say what was done."), "danger")

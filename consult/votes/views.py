@@ -11,10 +11,10 @@ from consult.community.models import Community
 from consult.enums import SESSION_KINDS
 from consult.errors import RefusedInput
 from consult.extensions import db
+from consult.loaders import agenda_item_or_404
 from consult.minutes import operations as minutes_ops
-from consult.minutes import queries as minutes_queries
 from consult.minutes.models import AgendaItem
-from consult.permissions import require, visible_or_404
+from consult.permissions import require
 from consult.votes import operations as ops
 from consult.votes.forms import QuorumRuleForm, VoteForm
 from consult.votes.queries import quorum_state
@@ -27,19 +27,15 @@ FIELDS = {"for": "votes_for", "against": "votes_against", "abstain": "votes_abst
 
 
 def _item(item_id: int) -> AgendaItem:
-    item = minutes_queries.load_agenda_item(item_id)
-    if item is None:
-        abort(404)
-    visible_or_404(item.meeting, current_user)
-    return item
+    return agenda_item_or_404(item_id, current_user)
 
 
 @bp.route("/agenda/<int:item_id>/vote", methods=["GET", "POST"])
 @login_required
 def vote(item_id):
     """Put an agenda item to the vote: counts, or each present person's choice."""
-    require(current_user, "vote.record")
     item = _item(item_id)
+    require(current_user, "vote.record", item)
     if item.vote is not None:
         flash(_("This agenda item has been put to a vote already."), "info")
         return redirect(url_for("minutes.show", session_id=item.meeting_id)

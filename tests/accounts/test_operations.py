@@ -99,7 +99,8 @@ def test_update_user_applies_and_audits_the_changes(factories):
     db.session.expire_all()
     assert (user.name, user.role) == ("吴敏华", "cadre")
     assert [(m.community.name, m.is_representative) for m in user.memberships] == [("Anle", True)]
-    assert db.session.scalar(select(func.count(Membership.id))) == 2  # admin's and user's
+    # The user's only (the administrator is town-level: no membership).
+    assert db.session.scalar(select(func.count(Membership.id))) == 1
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.update"))
     assert entry.data["name"] == ["吴敏", "吴敏华"]
     assert entry.data["role"] == ["resident", "cadre"]

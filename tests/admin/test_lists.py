@@ -30,17 +30,18 @@ def fill(factories, n: int) -> dict:
     return {"community_id": hehe.id, "first_community": first.id}
 
 
-#: page -> statements: the signed-in user, then the page's own reads.
+#: page -> statements: the signed-in user and their memberships (the town scope), then the
+#: page's own reads.
 PAGES = {
-    "/admin/": 2,
-    "/admin/users": 4,
-    "/admin/users?q=居民&role=resident": 4,
-    "/admin/communities": 4,
-    "/admin/venues": 4,
-    "/admin/venues?community={first_community}": 4,
-    "/admin/units": 4,
-    "/admin/agreements": 4,
-    "/admin/communities/{community_id}/alliance": 4,
+    "/admin/": 3,
+    "/admin/users": 5,
+    "/admin/users?q=居民&role=resident": 5,
+    "/admin/communities": 5,
+    "/admin/venues": 5,
+    "/admin/venues?community={first_community}": 5,
+    "/admin/units": 5,
+    "/admin/agreements": 5,
+    "/admin/communities/{community_id}/alliance": 5,
 }
 
 

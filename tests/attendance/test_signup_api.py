@@ -226,8 +226,9 @@ def test_cancelling_a_waiting_registration_promotes_nobody(api_as, factories):
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
 
 
+#: Someone else's registration is not even seen by a resident or a unit representative.
 @pytest.mark.parametrize(("role", "status"), [
-    ("admin", 204), ("cadre", 204), ("secretary", 403), ("resident", 403), ("unit_rep", 403)])
+    ("admin", 204), ("cadre", 204), ("secretary", 403), ("resident", 404), ("unit_rep", 404)])
 def test_who_may_cancel_someone_elses_registration(api_as, factories, role, status):
     meeting = factories.make_meeting()
     mine = api_as(factories.make_user()).post(_url(meeting)).get_json()

@@ -101,5 +101,6 @@ def test_invite_page_statements_do_not_grow(app, client, factories, login_as, co
     with count_queries() as many:
         html = client.get(f"/sessions/{meeting.id}/invite").get_data(as_text=True)
     assert html.count("data-invitation=") == 11
-    # The account, the session, the alliance's units, the invitations.
-    assert few.n == many.n == 4
+    # The account, its memberships (the community scope), the session, the alliance's
+    # units, the invitations.
+    assert few.n == many.n == 5

@@ -64,11 +64,23 @@ def test_source_may_be_given(api_as, factories):
     assert response.json["source"] == "hotline"
 
 
-def test_an_organiser_creates_a_community_on_first_use(api_as, factories):
-    response = api_as(factories.make_user("cadre")).post(
+def test_a_town_level_organiser_creates_a_community_on_first_use(api_as, factories):
+    response = api_as(factories.make_user("cadre", community=None)).post(
         "/api/v1/cases", json={**CASE, "community": "城北社区"})
     assert response.status_code == 201
     assert db.session.scalar(select(Community).where(Community.name == "城北社区")) is not None
+
+
+def test_a_community_cadre_neither_invents_a_community_nor_acts_in_another(api_as,
+                                                                          factories):
+    factories.make_community("Xiguan")
+    client = api_as(factories.make_user("cadre"))
+    response = client.post("/api/v1/cases", json={**CASE, "community": "城北社区"})
+    assert response.status_code == 422
+    assert db.session.scalar(select(Community).where(Community.name == "城北社区")) is None
+    response = client.post("/api/v1/cases", json={**CASE, "community": "Xiguan"})
+    assert response.status_code == 403
+    assert db.session.scalar(select(func.count(Case.id))) == 0
 
 
 def test_a_unit_rep_cannot_invent_a_community(api_as, factories):

@@ -267,3 +267,17 @@ def test_the_upload_page_needs_a_file(client, login_as, factories):
     response = client.post("/cases/import", data={"csrf_token": token})
     assert response.status_code == 200 and "is-invalid" in response.get_data(as_text=True)
     assert count_cases() == 0
+
+
+def test_staff_import_only_into_their_own_communities(app, factories):
+    """The sample's rows are of 和合社区 (and its neighbours): a cadre of 西关 imports none."""
+    for name in {row["community"] for row in parse_export(sample(), TZ).rows}:
+        factories.make_community(name)
+    outsider = factories.make_user("cadre", community="西关社区")
+    with pytest.raises(ImportRefused) as refused:
+        import_export(sample(), TZ, outsider)
+    db.session.rollback()
+    assert refused.value.errors[0].row == 1
+    assert count_cases() == 0
+    town = factories.make_user("cadre", community=None)
+    assert len(import_export(sample(), TZ, town).new) == 20

@@ -51,7 +51,8 @@ def friday_talk(weeks: int = 12, **overrides) -> dict:
 
 @pytest.fixture
 def cadre(factories):
-    return factories.make_user(role="cadre", name="王建国")
+    """A town-level cadre: these tests schedule sessions in several communities."""
+    return factories.make_user(role="cadre", name="王建国", community=None)
 
 
 @pytest.fixture

@@ -73,9 +73,10 @@ def test_agenda_items_take_the_next_position(api_as, factories):
 )
 def test_bad_agenda_items(api_as, factories, make, status, field):
     cadre = factories.make_user("cadre")
+    town = factories.make_user("cadre", community=None)
     meeting = factories.make_meeting()
     ctx = {
-        "foreign": new_issue(cadre, [new_case(cadre, community="城北社区")],
+        "foreign": new_issue(town, [new_case(town, community="城北社区")],
                              community="城北社区").id,
         "on_agenda": agenda_item(meeting, cadre, new_issue(cadre, [new_case(cadre)])).issue_id,
     }

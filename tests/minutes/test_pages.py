@@ -161,8 +161,9 @@ def test_agenda_page_query_count_does_not_grow(client, login_as, factories, town
         html = client.get(url).get_data(as_text=True)
     assert html.count("data-agenda-item=") == rows
     # agenda (+ its resolutions' cases and actions), overdue cases, backlog, open actions
-    # (the session itself is in the test's identity map already)
-    assert counted.n == 4, counted.statements
+    # and the caller's memberships (the community scope); the session itself is in the
+    # test's identity map already
+    assert counted.n == 5, counted.statements
 
 
 # -- resolution form ------------------------------------------------------------------
@@ -413,8 +414,9 @@ def test_minutes_page_query_count_does_not_grow(client, login_as, factories, tow
         html = client.get(url).get_data(as_text=True)
     assert html.count("data-resolution=") == rows
     # minutes, agenda, resolutions' cases, actions, attendance, sign-ups, names to mask
-    # (none for staff: 0), revisions, audit, the session's community
-    assert counted.n == 9, counted.statements
+    # (none for staff: 0), revisions, audit, the session's community, the caller's
+    # memberships (the community scope)
+    assert counted.n == 10, counted.statements
 
 
 # -- actions --------------------------------------------------------------------------
@@ -438,8 +440,9 @@ def test_unit_reps_see_their_units_actions_and_report_them_done(client, login_as
     html = client.get("/actions").get_data(as_text=True)
     assert f'data-action="{mine.id}"' in html and f'data-action="{other.id}"' not in html
     token = csrf_token_from(html)
+    # Another unit's action is not even seen.
     assert client.post(f"/actions/{other.id}/done",
-                       data={"csrf_token": token, "note": "x"}).status_code == 403
+                       data={"csrf_token": token, "note": "x"}).status_code == 404
     response = client.post(f"/actions/{mine.id}/done", data={"csrf_token": token, "note": ""},
                            follow_redirects=True)
     assert "Say what was done" in response.get_data(as_text=True)
@@ -474,7 +477,7 @@ def test_actions_api(api_as, factories, town):
     rep.unit_id = unit.id
     db.session.commit()
     url = f"/api/v1/actions/{action.id}/done"
-    assert api_as(stranger).post(url, json={"note": "x"}).status_code == 403
+    assert api_as(stranger).post(url, json={"note": "x"}).status_code == 404
     assert api_as(rep).post(url, json={}).status_code == 422
     response = api_as(rep).post(url, json={"note": "已完成"})
     assert response.status_code == 200 and response.json["status"] == "done"

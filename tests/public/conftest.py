@@ -78,7 +78,7 @@ def town(app, factories) -> Town:
     f = factories
     hehe = f.make_community("和合社区", brand="和合新邻")
     xiguan = f.make_community("西关社区", brand="西关同心")
-    cadre = f.make_user("cadre", community="和合社区", name="刘主任")
+    cadre = f.make_user("cadre", community=None, name="刘主任")  # town-level: both communities
     # Only the cadre signs in: the others need no (slow to hash) password.
     resident = f.make_user("resident", community="和合社区", name="王秀兰", password=None)
     f.make_user("resident", community="和合社区", name="陈美玲", password=None)

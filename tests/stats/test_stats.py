@@ -32,7 +32,7 @@ def town(factories):
     the mediation), c4 concern (open, hotline), c5 conflict (reopened after evaluation).
     Chengbei: c6 conflict (L1, resolved at its own mediation), c7 urgent (open).
     """
-    cadre = factories.make_user("cadre")
+    cadre = factories.make_user("cadre", community=None)  # town-level: two communities
     reps = [factories.make_user(representative=True) for _ in range(3)]
     hehe = factories.make_community("Hehe")
     chengbei = factories.make_community("城北社区")
