@@ -47,8 +47,11 @@ def test_a_redis_storage_is_accepted(monkeypatch, tmp_path):
     assert load_config(tmp_path)["RATELIMIT_STORAGE_URI"] == REDIS_URL
 
 
-@pytest.mark.parametrize("uri", [f"redis://127.0.0.1:{_free_port()}/0", "nosuch://x"])
+@pytest.mark.parametrize("uri", ["redis://127.0.0.1:{free_port}/0", "nosuch://x"],
+                         ids=["redis-nobody-listens", "unknown-scheme"])
 def test_a_storage_that_cannot_be_used_stops_start_up(monkeypatch, tmp_path, uri):
+    # The free port is found when the test runs: every test worker collects the same ids.
+    uri = uri.format(free_port=_free_port())
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", uri)
     with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
         load_config(tmp_path)
