@@ -9,7 +9,7 @@ TEST_WORKERS ?= auto
 PO     := $(wildcard consult/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test lint bench translations extract-messages clean
+.PHONY: run test lint bench translations extract-messages clean system-deps
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -36,7 +36,11 @@ run: $(VENV)/.installed translations
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
-test: $(VENV)/.installed translations lint
+# chromium, Redis and node with ical.js for the tests, installed when missing.
+system-deps:
+	@bash tests/system-deps.sh
+
+test: $(VENV)/.installed translations lint system-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The load generator is Debian's wrk; installed here when missing (as root).
