@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     # templates/macros/ was templates/_macros/ (a name message extraction skips): the old
     # name still loads, for templates written before the move.
-    templates = ROOT / "templates"
+    templates = _data_folder("templates")
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(str(templates)),
         PrefixLoader({"_macros": FileSystemLoader(str(templates / "macros"))}),

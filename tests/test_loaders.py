@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from werkzeug.exceptions import NotFound
 
@@ -17,7 +19,8 @@ def hehe(factories):
     cadre = factories.make_user("cadre")
     resident = factories.make_user("resident")
     outsider = factories.make_user("cadre", community="Xiguan")
-    private = factories.make_meeting(community, kind="mediation")
+    # Held yesterday: only a session that has started may resolve cases.
+    private = factories.make_meeting(community, kind="mediation", starts_in=-timedelta(days=1))
     series, _ = factories.make_series(community, kind="mediation", visibility="private")
     registration = factories.make_signup(private, resident)
     case = new_case(cadre)

@@ -110,7 +110,9 @@ def world(factories):
     venue = factories.make_venue(a, "和合议事厅")
     agreement = Agreement(community_id=a.id, unit_id=unit.id, signed_on=utcnow().date())
     db.session.add(agreement)
-    private = factories.make_meeting(a, kind="mediation", title="MEDIATION-SECRET")
+    # The mediation was held yesterday: only a session that has started may resolve cases.
+    private = factories.make_meeting(a, kind="mediation", title="MEDIATION-SECRET",
+                                     starts_in=-timedelta(days=1))
     public = factories.make_meeting(a, kind="roundtable", title="Open roundtable")
     private_series, _ = factories.make_series(a, visibility="private", kind="mediation",
                                               title="SERIES-SECRET")

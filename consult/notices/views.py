@@ -13,6 +13,7 @@ from consult.community import queries as community_queries
 from consult.enums import OUTBOX_STATUSES, OUTBOX_TRANSPORTS
 from consult.errors import RefusedInput
 from consult.extensions import db
+from consult.lists import page_arg, paginate
 from consult.mail.models import OutboxMessage
 from consult.notices.forms import ChannelForm
 from consult.notices.models import Channel
@@ -83,8 +84,7 @@ def outbox():
         query = query.where(OutboxMessage.status == status)
     if transport in OUTBOX_TRANSPORTS:
         query = query.where(OutboxMessage.transport == transport)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int) or 1,
-                       per_page=PER_PAGE, error_out=False)
+    page = paginate(query, page_arg(), PER_PAGE)
     return render_template("notices/outbox.html", page=page, status=status,
                            transport=transport, statuses=OUTBOX_STATUSES,
                            transports=OUTBOX_TRANSPORTS)

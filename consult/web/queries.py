@@ -15,7 +15,7 @@ from consult.enums import UNIT_KINDS
 from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
 from consult.minutes.models import ActionItem, Minutes
-from consult.permissions import visible_meetings_clause
+from consult.permissions import staff_communities, visible_meetings_clause
 from consult.types import utcnow
 
 #: The alliance's published groups (DESIGN.md): "agencies and organisations" are every
@@ -114,9 +114,9 @@ def _limited(key: str, query) -> Waiting:
 
 
 def _in_communities(user, column):
-    """Keep rows of the reader's communities; admins, and staff of no community, see all."""
-    ids = user.community_ids
-    if user.role == "admin" or not ids:
+    """Keep rows of the communities the reader is staff of; town-level staff see all."""
+    ids = staff_communities(user)
+    if ids is None:
         return true()
     return column.in_(ids)
 

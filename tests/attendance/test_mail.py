@@ -46,9 +46,18 @@ def test_waitlist_promotion_is_told_by_mail(api_as, factories, runner, smtp_serv
     assert api_as(second).post(path).get_json()["position"] == 1
     assert api_as(third).post(path).get_json()["position"] == 2
     _send(runner)
-    confirmations = smtp_server.received()
-    # Only the person with a place is confirmed; the waiting are not told they have one.
-    assert [_to(m) for m in confirmations] == ["first@example.org"]
+    received = smtp_server.received()
+    # Only the person with a place is confirmed; the waiting are told their number on the
+    # waiting list, not that they have a place (no check-in code).
+    confirmations = [m for m in received if _to(m) == "first@example.org"]
+    waiting = sorted((m for m in received if _to(m) != "first@example.org"), key=_to)
+    assert len(confirmations) == 1
+    assert [_to(m) for m in waiting] == ["second@example.org", "third@example.org"]
+    for number, message in enumerate(waiting, start=1):
+        assert "waiting list" in message["Subject"] and "周五说事日" in message["Subject"]
+        text = _text(message)
+        assert f"number {number} on its waiting list" in text
+        assert "/checkin/" not in text and "confirmed" not in text
     body = _text(confirmations[0])
     assert "周五说事日" in confirmations[0]["Subject"]
     assert "http://consult.test/checkin/" in body
@@ -57,7 +66,13 @@ def test_waitlist_promotion_is_told_by_mail(api_as, factories, runner, smtp_serv
 
     assert api_as(first).delete(f"/api/v1/registrations/{mine['id']}").status_code == 204
     _send(runner)
-    promoted = smtp_server.received()[len(confirmations):]
+    after = smtp_server.received()[len(received):]
+    # The one who cancelled is told so; the first waiting is promoted and told so; the
+    # one still waiting hears nothing.
+    cancelled = [m for m in after if _to(m) == "first@example.org"]
+    promoted = [m for m in after if _to(m) != "first@example.org"]
+    assert len(cancelled) == 1 and "cancelled" in cancelled[0]["Subject"]
+    assert "/checkin/" not in _text(cancelled[0])
     assert [_to(m) for m in promoted] == ["second@example.org"]
     assert "周五说事日" in promoted[0]["Subject"]
     assert "http://consult.test/checkin/" in _text(promoted[0])
@@ -66,7 +81,7 @@ def test_waitlist_promotion_is_told_by_mail(api_as, factories, runner, smtp_serv
     assert registration.status == "confirmed"
     # Delivered once: sending again delivers nothing new.
     _send(runner)
-    assert len(smtp_server.received()) == len(confirmations) + 1
+    assert len(smtp_server.received()) == len(received) + len(after)
 
 
 def test_check_in_link_in_the_mail_checks_the_person_in(client, api_as, login_as, factories,

@@ -135,7 +135,10 @@ def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, w
     events = Calendar.from_ical(response.body()).walk("VEVENT")
     assert [str(e["SUMMARY"]) for e in events] == ["和合周五说事日"]
 
-    tab.after(page.locator("[data-panel=attendance] [data-action=cancel]").click, "cancelled")
+    # Cancelling asks for confirmation first: one more click, on the confirmation page.
+    tab.after(page.locator("[data-panel=attendance] [data-action=cancel]").click,
+              "confirm-cancel")
+    tab.after(page.locator("[data-confirm] [data-action=confirm]").click, "cancelled")
     _fresh()
     registration = db.session.scalars(select(Registration)).one()
     assert registration.status == "cancelled"

@@ -80,8 +80,9 @@ def test_feeds_page_statements_do_not_grow(app, client, factories, api_as, login
     with count_queries() as many:
         html = client.get("/me/calendars").get_data(as_text=True)
     assert html.count("data-feed=") == 6
-    # The account, the communities of the form, the feeds.
-    assert few.n == many.n == 3
+    # The account, the caller's memberships, the communities of the form, the feeds.
+    assert few.n == many.n == 4, many.statements
+    assert sum("membership" in s.lower() for s in many.statements) == 1, many.statements
 
 
 def test_invite_page_statements_do_not_grow(app, client, factories, login_as, count_queries):

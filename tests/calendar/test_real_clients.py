@@ -90,7 +90,8 @@ def test_a_towns_feeds_read_alike_in_every_client(app, client, factories, api_as
     community = factories.make_community("和合社区")
     hall = factories.make_venue(community, name="和合社区议事厅")
     hall.address = "城关镇和合路 12 号"
-    cadre = factories.make_user("cadre", name="李明")
+    # Staff act only on their own community's sessions: the cadre is one of 和合社区.
+    cadre = factories.make_user("cadre", name="李明", community="和合社区")
     resident = factories.make_user("resident", name="王芳")
     # One-offs, one of them cancelled.
     roundtable = factories.make_meeting(community, venue=hall, organiser=cadre,

@@ -58,7 +58,7 @@ def test_wildcards_are_plain_text_and_chosen_units_stay(alliance):
 
 def test_the_session_page_renders_no_unit_checkboxes_until_searched(client, factories,
                                                                      login_as, alliance):
-    login_as(factories.make_user("cadre"))
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     html = html_of(client.get(f"/sessions/{alliance['meeting'].id}"))
     assert "data-unit-picker" in html and 'name="unit_q"' in html
     assert 'name="invite-units"' not in html
@@ -67,7 +67,7 @@ def test_the_session_page_renders_no_unit_checkboxes_until_searched(client, fact
 
 
 def test_the_picker_answers_grouped_checkboxes(client, factories, login_as, alliance):
-    login_as(factories.make_user("cadre"))
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     meeting = alliance["meeting"]
     chosen = alliance["units"]["单位01"].id
     response = client.get(f"/sessions/{meeting.id}/invite/units",
@@ -85,7 +85,7 @@ def test_the_picker_answers_grouped_checkboxes(client, factories, login_as, alli
 
 def test_without_script_the_search_opens_the_invitation_page(client, factories, login_as,
                                                               alliance):
-    login_as(factories.make_user("cadre"))
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     meeting = alliance["meeting"]
     response = client.get(f"/sessions/{meeting.id}/invite",
                           query_string={"unit_q": "物业", "next": f"/sessions/{meeting.id}"})
@@ -97,7 +97,8 @@ def test_without_script_the_search_opens_the_invitation_page(client, factories, 
 
 @pytest.mark.parametrize("role", ["resident", "secretary", "unit_rep"])
 def test_only_those_who_invite_may_search(client, factories, login_as, alliance, role):
-    login_as(factories.make_user(role))
+    # A member of the session's community, so only the role stands in the way.
+    login_as(factories.make_user(role, community=alliance["hehe"].name))
     response = client.get(f"/sessions/{alliance['meeting'].id}/invite/units?unit_q=物业")
     assert response.status_code == 403
 

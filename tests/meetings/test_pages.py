@@ -217,13 +217,16 @@ def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, lo
 
 
 def test_the_form_lists_communities_and_defaults_to_the_configured_zone(app, client, login_as,
-                                                                      cadre):
+                                                                      cadre, factories):
     app.config["CONSULT_TIMEZONE"] = "Asia/Shanghai"
+    # A town-level cadre is offered every community there is.
+    factories.make_community("Hehe")
+    factories.make_community("Wuyi")
     login_as(cadre)
     html = client.get("/sessions/new").get_data(as_text=True)
 
     assert 'value="Asia/Shanghai"' in html
-    assert '<option value="Hehe">' in html
+    assert '<option value="Hehe">' in html and '<option value="Wuyi">' in html
     for kind in ("roundtable", "friday_talk", "joint_meeting", "sentiment_talk",
                  "deliberation", "mediation"):
         assert f'value="{kind}"' in html

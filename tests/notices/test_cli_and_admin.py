@@ -18,7 +18,10 @@ URL = "https://oapi.dingtalk.example.invalid/robot/send?access_token=abcdef01234
 SECRET = "SECabcdef0123456789abcdef"
 
 
-def test_add_list_remove(app, runner, factories):
+def test_add_list_remove(app, runner, factories, monkeypatch):
+    # A channel added without --language speaks DEFAULT_LANGUAGE; the installation's
+    # default (zh_CN) here, not the suite's English.
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", "zh_CN")
     factories.make_community("Hehe")
     added = runner.invoke(args=["channels", "add", "--community", "Hehe", "--kind", "dingtalk",
                                 "--url", URL, "--secret", SECRET])

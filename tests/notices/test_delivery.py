@@ -41,7 +41,11 @@ def every_robot(robots, make_channel, factories, community="Hehe"):
 
 
 def test_each_robot_gets_its_documented_payload_and_signature(app, runner, api_as, factories,
-                                                                robots, make_channel):
+                                                                robots, make_channel,
+                                                                monkeypatch):
+    # The robots are added without a language: they speak DEFAULT_LANGUAGE, here the
+    # installation's default (zh_CN) rather than the suite's English.
+    monkeypatch.setitem(app.config, "DEFAULT_LANGUAGE", "zh_CN")
     every_robot(robots, make_channel, factories)
     session = new_session(api_as(factories.make_user("cadre")))
     # Queued with the change, not sent by it.

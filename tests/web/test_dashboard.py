@@ -38,7 +38,8 @@ def town(factories):
     c2 = new_case(cadre, category="urgent", title="c2")
     c3 = new_case(cadre, category="conflict", source="hotline", title="c3")
     late = new_case(cadre, category="conflict", title="late")
-    new_case(cadre, community="城北社区", title="c5")
+    # Staff act only on their own community: Chengbei's case is reported by its own cadre.
+    new_case(factories.make_user("cadre", community="城北社区"), community="城北社区", title="c5")
     escalate_case(c2, cadre, "协商")
     late.level_since = utcnow() - timedelta(days=30)
     for case in (c1, c2, c3):

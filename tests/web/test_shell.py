@@ -17,7 +17,8 @@ from tests.web.helpers import add_missing_pages, html_of, nav_endpoints, page_la
 ZH = {"Accept-Language": "zh-CN"}
 
 EVERYONE = {"meetings.index", "meetings.calendar"}
-SIGNED_IN = EVERYONE | {"web.stats"}
+#: Everyone signed in finds their own sign-ups ("My sign-ups", added with that page).
+SIGNED_IN = EVERYONE | {"web.stats", "attendance.my_signups"}
 #: The navigation each role gets (the issue's table), when every page exists.
 EXPECTED_NAV = {
     None: EVERYONE,
@@ -68,6 +69,12 @@ def test_navigation_depends_on_the_role(app, client, factories, login_as, role):
     response = client.get("/")
     assert response.status_code == 200
     assert nav_endpoints(response) == EXPECTED_NAV[role]
+
+
+def test_representatives_also_get_the_issues_to_rate(app, client, factories, login_as):
+    add_missing_pages(app, [entry.endpoint for entry in NAV])
+    login_as(factories.make_user(representative=True))
+    assert nav_endpoints(client.get("/")) == EXPECTED_NAV["resident"] | {"cases.to_rate"}
 
 
 def test_navigation_leaves_out_pages_that_do_not_exist(app, client, factories, login_as):
