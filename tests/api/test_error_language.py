@@ -41,7 +41,8 @@ def _calls(factories):
         ("post", "/api/v1/series/2147483647/cancel", {}, 404),
         # an operation's refusal
         ("post", f"/api/v1/cases/{case.id}/escalate", {"reason": "\x07"}, 422),
-        ("post", "/api/v1/issues", {"title": "议题", "community": "无此社区", "cases": [case.id]},
+        # an unknown community (a Latin name: the message quotes it back as given)
+        ("post", "/api/v1/issues", {"title": "议题", "community": "Nowhere", "cases": [case.id]},
          422),
     ]
 
@@ -66,6 +67,22 @@ def test_every_kind_of_error_speaks_the_requesters_language(cadre_api, factories
         assert not _has_chinese(en["message"].split(":")[-1]), (url, en)
         for messages in zh.get("fields", {}).values():
             assert all(_has_chinese(m) for m in messages), (url, zh)
+
+
+def test_an_unknown_community_is_refused_on_its_field_in_both_languages(cadre_api, factories):
+    case = factories.make_case()
+    body = {"title": "议题", "community": "无此社区", "cases": [case.id]}
+    for headers in (ZH, EN):
+        response = cadre_api.post("/api/v1/issues", json=body, headers=headers)
+        assert response.status_code == 422
+        error = _error(response)
+        assert error["code"] == "no_such_community"
+        assert list(error["fields"]) == ["community"]
+        assert "无此社区" in error["message"]
+    zh = _error(cadre_api.post("/api/v1/issues", json=body, headers=ZH))
+    en = _error(cadre_api.post("/api/v1/issues", json=body, headers=EN))
+    assert zh["message"] != en["message"]
+    assert not _has_chinese(en["message"].replace("无此社区", ""))
 
 
 def test_marshmallow_messages_carry_their_values(cadre_api):

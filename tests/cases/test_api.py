@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from consult.cases.models import Case, CaseEvent, Issue
 from consult.community.models import Community
 from consult.extensions import db
-from tests.cases.builders import ROLES, agenda_item, audit_actions, new_case, new_issue, resolve
+from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue, resolve
 
 CASE = {"title": "楼道堆放杂物影响通行", "description": "3号楼2单元楼道长期堆放纸箱。",
         "community": "Hehe", "category": "concern", "reporter": "王秀兰"}
@@ -132,16 +132,31 @@ def test_a_body_that_is_not_json_is_400(api_as, factories):
     assert _count(Case) == 0
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_signed_in_role_reads_a_case(api_as, factories, role):
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 404), ("unit_rep", 404)],
+)
+def test_an_unpublished_case_is_read_by_its_communitys_staff_only(api_as, factories, role,
+                                                                 status):
+    # Town-level administrators and Hehe's staff read it in full; residents and unit
+    # representatives (not its reporter) do not see it at all before publication.
     case = new_case(factories.make_user("cadre"), reporter="王秀兰")
     response = api_as(factories.make_user(role)).get(f"/api/v1/cases/{case.id}")
-    assert response.status_code == 200
+    assert response.status_code == status, response.json
+    if status == 404:
+        assert response.json["error"]["code"] == "not_found"
+        return
     assert {"id", "title", "status", "level", "category", "community", "resolution",
             "source", "issue"} <= set(response.json)
-    # Only those who work on cases see the reporter's name in full.
-    expected = "王**" if role == "resident" else "王秀兰"
-    assert response.json["reporter"] == expected
+    assert response.json["reporter"] == "王秀兰"
+
+
+def test_the_staff_of_another_community_do_not_see_the_case(api_as, factories):
+    factories.make_community("Xiguan")
+    case = new_case(factories.make_user("cadre"))
+    response = api_as(factories.make_user("cadre", community="Xiguan")).get(
+        f"/api/v1/cases/{case.id}")
+    assert response.status_code == 404
 
 
 def test_reading_a_missing_case_is_404(api_as, factories):
@@ -298,7 +313,8 @@ def _issue_body(**change):
 def test_bad_issue_bodies_are_422_and_change_nothing(api_as, factories, make_body, field):
     cadre = factories.make_user("cadre")
     ids = [new_case(cadre).id, new_case(cadre).id]
-    other = new_case(cadre, community="城北社区").id
+    # A case of another community, reported by town-level staff.
+    other = new_case(factories.make_user("cadre", community=None), community="城北社区").id
     response = api_as(factories.make_user("secretary")).post("/api/v1/issues",
                                                              json=make_body(ids, other))
     assert response.status_code == 422, response.json
@@ -329,25 +345,36 @@ def test_a_resolved_case_cannot_join_an_issue(api_as, factories):
 
 
 def test_issue_of_a_new_community_with_no_cases(api_as, factories):
+    # Only town-level staff may name a community that does not exist yet.
     response = api_as(factories.make_user("cadre")).post(
         "/api/v1/issues", json=_issue_body(community="西关社区"))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "no_such_community"
+    assert "community" in response.json["error"]["fields"]
+    assert _count(Issue) == 0
+    response = api_as(factories.make_user("cadre", community=None)).post(
+        "/api/v1/issues", json=_issue_body(community="西关社区"))
     assert response.status_code == 201
-    assert response.json["cases"] == []
+    assert response.json["cases"] == [] and response.json["community"] == "西关社区"
 
 
 def test_reading_an_issue(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
     issue = new_issue(cadre, [case])
-    body = api_as(factories.make_user()).get(f"/api/v1/issues/{issue.id}").json
+    body = api_as(factories.make_user("secretary")).get(f"/api/v1/issues/{issue.id}").json
     assert body["cases"] == [case.id] and body["status"] == "open"
+    # A resident who did not report it does not see the unpublished issue.
+    assert api_as(factories.make_user()).get(f"/api/v1/issues/{issue.id}").status_code == 404
     assert api_as(cadre).get("/api/v1/issues/999").status_code == 404
 
 
 def test_case_list_filters(api_as, factories):
-    cadre = factories.make_user("cadre")
+    cadre = factories.make_user("cadre", community=None)  # town-level: every community
     new_case(cadre, category="conflict")
     new_case(cadre, community="城北社区", source="hotline")
+    # Hehe's own cadre lists only Hehe's case.
+    assert api_as(factories.make_user("cadre")).get("/api/v1/cases").json["total"] == 1
     api = api_as(cadre)
     assert api.get("/api/v1/cases").json["total"] == 2
     assert api.get("/api/v1/cases?category=conflict").json["total"] == 1

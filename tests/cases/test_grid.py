@@ -78,13 +78,13 @@ def test_default_time_limits_per_level(factories, level, days):
     case.level_since = now - timedelta(days=days, minutes=-1)
     db.session.commit()
     assert not grid.is_overdue(case, now)
-    assert list(db.session.scalars(case_select(CaseFilter(overdue=True), now))) == []
+    assert list(db.session.scalars(case_select(CaseFilter(overdue=True), now, cadre))) == []
     case.level_since = now - timedelta(days=days, minutes=1)
     db.session.commit()
     assert grid.is_overdue(case, now)
-    assert [c.id for c in db.session.scalars(case_select(CaseFilter(overdue=True), now))] == [
-        case.id]
-    assert list(db.session.scalars(case_select(CaseFilter(overdue=False), now))) == []
+    overdue = db.session.scalars(case_select(CaseFilter(overdue=True), now, cadre))
+    assert [c.id for c in overdue] == [case.id]
+    assert list(db.session.scalars(case_select(CaseFilter(overdue=False), now, cadre))) == []
 
 
 def test_time_limits_are_configurable(factories, app):
@@ -112,7 +112,7 @@ def test_resolved_cases_are_never_overdue(factories):
     case.level_since = utcnow() - timedelta(days=100)
     db.session.commit()
     assert not grid.is_overdue(case, utcnow())
-    assert list(db.session.scalars(case_select(CaseFilter(overdue=True)))) == []
+    assert list(db.session.scalars(case_select(CaseFilter(overdue=True), user=cadre))) == []
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -202,7 +202,8 @@ def test_a_reopened_issue_is_resolved_again_and_rated_afresh(api_as, factories, 
 @pytest.mark.parametrize(
     ("who", "body", "status"),
     [
-        ("stranger", {"rating": "satisfied"}, 403),
+        # A resident who is no representative does not see the unpublished issue.
+        ("stranger", {"rating": "satisfied"}, 404),
         ("cadre", {"rating": "satisfied"}, 403),
         ("rep", {"rating": "great"}, 422),
         ("rep", {}, 422),
@@ -224,7 +225,12 @@ def test_bad_evaluations(api_as, factories, resolved_issue, who, body, status):
 def test_a_representative_of_another_community_may_not_rate(api_as, factories, resolved_issue):
     issue, _cases, _reps = resolved_issue
     other = factories.make_user(representative=True, community="城北社区")
-    assert _rate(api_as, other, issue, "satisfied").status_code == 403
+    api = api_as(other)
+    before = snapshot()
+    # The unpublished issue of another community is not theirs to see: 404, not 403.
+    response = api.post(f"/api/v1/issues/{issue.id}/evaluations", json={"rating": "satisfied"})
+    assert response.status_code == 404
+    assert snapshot() == before
 
 
 def test_rating_twice_in_a_round_is_409(api_as, resolved_issue):

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from consult.cases.models import Case, Evaluation, Issue
 from consult.cases.operations import comment_case
 from consult.extensions import db
+from consult.minutes.operations import approve_minutes, publish_minutes, save_minutes
 from consult.types import utcnow
-from tests.cases.builders import ROLES, agenda_item, new_case, new_issue, resolve
+from tests.cases.builders import agenda_item, new_case, new_issue, resolve
 from tests.conftest import csrf_token_from
 
 #: A session that has started: only those resolve issues and close cases.
@@ -37,7 +38,7 @@ def test_the_case_list_asks_anonymous_visitors_to_sign_in(client):
 
 
 def test_case_list_filters(client, login_as, factories):
-    cadre = factories.make_user("cadre")
+    cadre = factories.make_user("cadre", community=None)  # town-level: every community
     a = new_case(cadre, category="conflict")
     b = new_case(cadre, community="城北社区", source="hotline")
     c = new_case(cadre)
@@ -109,8 +110,9 @@ def test_issue_list_query_count_does_not_grow(client, login_as, factories, count
         response = client.get("/issues")
     assert response.status_code == 200
     assert len(_ids(response.get_data(as_text=True), "data-issue")) == rows
-    # page of issues, count, case counts, communities
-    assert counted.n == 4, counted.statements
+    # the caller's memberships, page of issues, count, case counts, communities
+    assert counted.n == 5, counted.statements
+    assert _memberships_read_once(counted.statements)
 
 
 @pytest.mark.parametrize("rows", [1, 20])
@@ -123,7 +125,9 @@ def test_overdue_page_query_count_does_not_grow(client, login_as, factories, cou
     with count_queries() as counted:
         html = client.get("/cases/overdue").get_data(as_text=True)
     assert len(_ids(html)) == rows
-    assert counted.n == 3, counted.statements
+    # the caller's memberships, overdue cases, communities
+    assert counted.n == 4, counted.statements
+    assert _memberships_read_once(counted.statements)
 
 
 @pytest.mark.parametrize("rows", [1, 15])
@@ -138,8 +142,14 @@ def test_case_page_query_count_does_not_grow(client, login_as, factories, count_
     with count_queries() as counted:
         html = client.get(url).get_data(as_text=True)
     assert html.count('data-event="comment"') == rows
-    # case (with community, issue, session, resolution), timeline, resolutions, audit
-    assert counted.n == 4, counted.statements
+    # the caller's memberships, case (with community, issue, session, resolution),
+    # timeline, resolutions, audit
+    assert counted.n == 5, counted.statements
+    assert _memberships_read_once(counted.statements)
+
+
+def _memberships_read_once(statements) -> bool:
+    return sum("FROM memberships" in s for s in statements) == 1
 
 
 # -- intake ---------------------------------------------------------------------------
@@ -233,11 +243,27 @@ def test_the_case_page_shows_timeline_resolution_and_audit(client, login_as, fac
     assert "王秀兰" in html
 
 
-def test_residents_see_a_masked_reporter_and_no_audit(client, login_as, factories):
-    case = new_case(factories.make_user("cadre"), reporter="王秀兰", phone="13909361234")
+def _publish(meeting, cadre):
+    save_minutes(meeting, {"version": 0, "notes": {}}, cadre)
+    approve_minutes(meeting, cadre)
+    publish_minutes(meeting, cadre)
+    db.session.commit()
+
+
+def test_residents_see_only_the_published_form_without_reporter_or_audit(client, login_as,
+                                                                        factories):
+    cadre = factories.make_user("cadre")
+    case = new_case(cadre, reporter="王秀兰", phone="13909361234")
+    meeting = factories.make_meeting(starts_in=PAST)
+    resolve(agenda_item(meeting, cadre, new_issue(cadre, [case])), cadre, [case])
     login_as(factories.make_user())
-    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
-    assert "王**" in html and "王秀兰" not in html and "13909361234" not in html
+    # Before publication a resident who did not report it does not see the case at all.
+    assert client.get(f"/cases/{case.id}").status_code == 404
+    _publish(meeting, cadre)
+    response = client.get(f"/cases/{case.id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "王秀兰" not in html and "13909361234" not in html
     assert 'id="audit"' not in html
 
 
@@ -278,7 +304,8 @@ def test_a_secretary_cannot_escalate_from_the_page(client, login_as, factories):
 def test_a_secretary_groups_cases_into_an_issue(client, login_as, factories):
     cadre = factories.make_user("cadre")
     a, b = new_case(cadre), new_case(cadre, title="电动车充电难")
-    other = new_case(cadre, community="城北社区")
+    # A case of another community, reported by town-level staff.
+    other = new_case(factories.make_user("cadre", community=None), community="城北社区")
     login_as(factories.make_user("secretary"))
     url = f"/issues/new?community={a.community_id}"
     page = client.get(url).get_data(as_text=True)
@@ -296,13 +323,19 @@ def test_a_secretary_groups_cases_into_an_issue(client, login_as, factories):
     assert db.session.scalar(select(func.count(Issue.id))) == 1
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_everyone_signed_in_reads_issue_pages(client, login_as, factories, role):
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 404), ("unit_rep", 404)],
+)
+def test_an_unpublished_issue_page_is_read_by_its_communitys_staff(client, login_as,
+                                                                   factories, role, status):
     cadre = factories.make_user("cadre")
     issue = new_issue(cadre, [new_case(cadre)])
     login_as(factories.make_user(role))
-    assert client.get("/issues").status_code == 200
-    assert client.get(f"/issues/{issue.id}").status_code == 200
+    listed = client.get("/issues")
+    assert listed.status_code == 200
+    assert (f'data-issue="{issue.id}"' in listed.get_data(as_text=True)) == (status == 200)
+    assert client.get(f"/issues/{issue.id}").status_code == status
     assert client.get("/issues/999").status_code == 404
 
 
@@ -333,9 +366,13 @@ def test_a_resident_who_is_no_representative_sees_no_rating_form(client, login_a
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
     issue = new_issue(cadre, [case])
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, issue), cadre, [case])
+    meeting = factories.make_meeting(starts_in=PAST)
+    resolve(agenda_item(meeting, cadre, issue), cadre, [case])
+    _publish(meeting, cadre)  # so that every resident may read its published form
     login_as(factories.make_user())
-    page = client.get(f"/issues/{issue.id}").get_data(as_text=True)
+    response = client.get(f"/issues/{issue.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
     assert 'name="rating"' not in page
     response = client.post(f"/issues/{issue.id}/evaluate",
                            data={"csrf_token": csrf_token_from(page), "rating": "satisfied"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from consult.extensions import db
@@ -32,8 +34,10 @@ def hehe(factories):
                                        email="guest@example.org"),
     }
     cadre = people["cadre"]
-    public = factories.make_meeting(community, kind="roundtable")
-    private = factories.make_meeting(community, kind="mediation")
+    # Both sessions were held yesterday: only a session that has started may resolve
+    # cases and have its minutes approved and published.
+    public = factories.make_meeting(community, kind="roundtable", starts_in=-timedelta(days=1))
+    private = factories.make_meeting(community, kind="mediation", starts_in=-timedelta(days=1))
     factories.make_invitation(private, email="guest@example.org")
     case = new_case(people["reporter"], community="和合社区", reporter=NAME,
                     title=f"{NAME}反映楼道堆物", description="三楼东户门口")
