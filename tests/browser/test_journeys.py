@@ -7,6 +7,7 @@ factories, each journey starting from empty tables.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -24,7 +25,13 @@ from tests.browser.journeys import Tab
 from tests.cases.builders import agenda_item, new_case, new_issue
 from tests.factories import PASSWORD, next_weekday_at
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # The journeys exercise pages, not the database engine: they run in the SQLite pass
+    # of the suite; every test of concurrency and of SQL runs on both databases.
+    pytest.mark.skipif(bool(os.environ.get("CONSULT_TEST_DATABASE_URL")),
+                       reason="browser journeys run in the SQLite pass"),
+]
 
 SIZES_AND_LANGUAGES = [
     pytest.param(width, language, id=f"{width}-{language}")
