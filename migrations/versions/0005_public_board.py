@@ -1,4 +1,8 @@
-"""public pages and posters
+"""public pages and posters: no change of schema
+
+The public pages, the noticeboard and the posters read what minutes, resolutions,
+cases and votes already store. The revision stays in the chain so that the order of
+the second stage's migrations holds.
 
 Revision ID: 0005
 Revises: 0004

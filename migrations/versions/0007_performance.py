@@ -1,4 +1,8 @@
-"""performance: counters and caches
+"""community scope: no change of schema
+
+Town-level staff are staff accounts with no community membership, so the scoping of
+staff needs no new column. The revision stays in the chain so that the order of the
+second stage's migrations holds.
 
 Revision ID: 0007
 Revises: 0006
