@@ -47,13 +47,7 @@ def queue_due_reminders(now: datetime | None = None) -> int:
     ).all()
     queued = 0
     for registration_id in due:
-        claimed = db.session.execute(
-            update(Registration)
-            .where(Registration.id == registration_id, Registration.reminder_sent_at.is_(None))
-            .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        if not claim_reminder(registration_id, now):
             continue
         registration = db.session.scalar(
             select(Registration)
@@ -65,3 +59,14 @@ def queue_due_reminders(now: datetime | None = None) -> int:
         queue_message(message, "reminder", registration.meeting_id)
         queued += 1
     return queued
+
+
+def claim_reminder(registration_id: int, now) -> bool:
+    """Mark the registration's reminder as sent; False when another process already did."""
+    claimed = db.session.execute(
+        update(Registration)
+        .where(Registration.id == registration_id, Registration.reminder_sent_at.is_(None))
+        .values(reminder_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1

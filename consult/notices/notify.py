@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
+from consult.mail.reminders import claim_reminder
 from consult.meetings.models import Meeting, Registration, Series
 from consult.notices import content
 from consult.notices.content import Notice
@@ -181,13 +182,7 @@ def queue_due_sms_reminders(now: datetime | None = None) -> int:
         channel = gateways[community_id]
         if channel is None:
             continue
-        claimed = db.session.execute(
-            update(Registration)
-            .where(Registration.id == registration_id, Registration.reminder_sent_at.is_(None))
-            .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        if not claim_reminder(registration_id, now):
             continue
         registration = db.session.scalar(
             select(Registration).where(Registration.id == registration_id)
