@@ -35,6 +35,7 @@ run: $(VENV)/.installed translations
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # chromium, Redis and node with ical.js for the tests, installed when missing.
 system-deps:

@@ -93,8 +93,14 @@ def build_town(url: str, scale: int) -> dict:
     from consult.meetings.models import Meeting
     from consult.types import utcnow
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                      "RATELIMIT_ENABLED": False, "SMTP_HOST": None})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "RATELIMIT_ENABLED": False,
+            "SMTP_HOST": None,
+        }
+    )
     with app.app_context():
         upgrade()
         started = time.perf_counter()
@@ -114,15 +120,22 @@ def build_town(url: str, scale: int) -> dict:
         if cadre is None:
             raise BenchError("the demo town has no cadre account")
         # New residents, so that no (resident, session) pair is signed up already.
-        residents = [User(email=f"bench{i:04d}@bench.example", name=f"压测居民{i}",
-                          role="resident") for i in range(RESIDENTS)]
+        residents = [
+            User(email=f"bench{i:04d}@bench.example", name=f"压测居民{i}", role="resident")
+            for i in range(RESIDENTS)
+        ]
         db.session.add_all(residents)
         db.session.flush()
         now = utcnow()
         upcoming = db.session.scalars(
-            select(Meeting).where(Meeting.starts_at > now, Meeting.status == "scheduled",
-                                  Meeting.visibility == "public")
-            .order_by(Meeting.starts_at).limit(SIGNUP_SESSIONS)
+            select(Meeting)
+            .where(
+                Meeting.starts_at > now,
+                Meeting.status == "scheduled",
+                Meeting.visibility == "public",
+            )
+            .order_by(Meeting.starts_at)
+            .limit(SIGNUP_SESSIONS)
         ).all()
         if not upcoming or not residents:
             raise BenchError("the demo town has no upcoming public session or no resident")
@@ -148,15 +161,31 @@ def free_port() -> int:
 
 
 def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, BASE_URL=f"http://127.0.0.1:{port}",
-               LOGIN_RATE_LIMIT="1000 per minute")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        BASE_URL=f"http://127.0.0.1:{port}",
+        LOGIN_RATE_LIMIT="1000 per minute",
+    )
     env["SECRET_KEY"] = os.urandom(16).hex()  # both workers sign with the same key
     env.pop("SMTP_HOST", None)
     process = subprocess.Popen(  # noqa: S603 (our own gunicorn)
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", str(log.with_suffix(".access")), "--error-logfile", str(log),
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(log.with_suffix(".access")),
+            "--error-logfile",
+            str(log),
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -195,8 +224,9 @@ def sign_in(base: str, email: str, password: str) -> str:
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     if not token:
         raise BenchError("no csrf_token on /login")
-    body = urllib.parse.urlencode({"email": email, "password": password,
-                                   "csrf_token": token.group(1)}).encode()
+    body = urllib.parse.urlencode(
+        {"email": email, "password": password, "csrf_token": token.group(1)}
+    ).encode()
     opener.open(f"{base}/login", data=body)
     cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
     if "remember_token" not in cookies and "session=" not in cookies:
@@ -206,7 +236,9 @@ def sign_in(base: str, email: str, password: str) -> str:
 
 def api(base: str, method: str, path: str, token: str, body: dict | None = None):
     request = urllib.request.Request(  # noqa: S310 (loopback)
-        base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request) as response:  # noqa: S310
@@ -249,8 +281,13 @@ end
 def endpoints(base: str, town: dict, tmp: Path) -> list[Endpoint]:
     cadre = {"Authorization": f"Bearer {town['cadre_token']}"}
     cookie = {"Cookie": sign_in(base, town["cadre_email"], "cadre-demo")}
-    community, _ = api(base, "POST", "/api/v1/feeds", town["cadre_token"],
-                       {"scope": "community", "community": town["community"]})
+    community, _ = api(
+        base,
+        "POST",
+        "/api/v1/feeds",
+        town["cadre_token"],
+        {"scope": "community", "community": town["community"]},
+    )
     resident = town["resident_tokens"][0]
     sid = town["session_id"]
     api(base, "POST", f"/api/v1/sessions/{sid}/registrations", resident, {})
@@ -258,11 +295,14 @@ def endpoints(base: str, town: dict, tmp: Path) -> list[Endpoint]:
     etag = etag_of(base, community["url"])
     per_thread = len(town["resident_tokens"]) * len(town["signup_sessions"]) // 2
     script = tmp / "signup.lua"
-    script.write_text(SIGNUP_LUA % {
-        "tokens": ",".join(f'"{t}"' for t in town["resident_tokens"][1:]),
-        "sessions": ",".join(str(s) for s in town["signup_sessions"]),
-        "per_thread": per_thread,
-    })
+    script.write_text(
+        SIGNUP_LUA
+        % {
+            "tokens": ",".join(f'"{t}"' for t in town["resident_tokens"][1:]),
+            "sessions": ",".join(str(s) for s in town["signup_sessions"]),
+            "per_thread": per_thread,
+        }
+    )
     return [
         Endpoint("/api/v1/sessions page 1", "/api/v1/sessions", 0.5, cadre),
         Endpoint("/api/v1/stats", "/api/v1/stats", 0.3, cadre),
@@ -280,11 +320,24 @@ def endpoints(base: str, town: dict, tmp: Path) -> list[Endpoint]:
 # -- measuring ---------------------------------------------------------------------------
 
 
-def wrk(base: str, path: str, seconds: int, connections: int, headers: dict[str, str],
-        script: str | None = None, script_args: tuple[str, ...] = ()) -> tuple[float, int, int]:
+def wrk(
+    base: str,
+    path: str,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str],
+    script: str | None = None,
+    script_args: tuple[str, ...] = (),
+) -> tuple[float, int, int]:
     """Run wrk; return requests per second, requests made and non-2xx/3xx answers."""
-    command = [shutil.which("wrk") or "wrk", "-t2", f"-c{connections}", f"-d{seconds}s",
-               "--timeout", "10s"]
+    command = [
+        shutil.which("wrk") or "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     if script:
@@ -292,8 +345,10 @@ def wrk(base: str, path: str, seconds: int, connections: int, headers: dict[str,
     command.append(base + path)
     if script_args:
         command += ["--", *script_args]
-    out = subprocess.run(command, capture_output=True, text=True, check=True,  # noqa: S603
-                         timeout=seconds + 60).stdout
+    done = subprocess.run(  # noqa: S603 (wrk, with arguments built here)
+        command, capture_output=True, text=True, check=True, timeout=seconds + 60
+    )
+    out = done.stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     made = re.search(r"(\d+) requests in", out)
@@ -312,12 +367,15 @@ def machine() -> str:
         mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     except (OSError, AttributeError):
         mem = 0
-    return (f"{os.cpu_count()} cores ({cpu}), {mem // 1024 // 1024} GiB, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem // 1024 // 1024} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
 
 
-def report(eps: list[Endpoint], town: dict, args, database: str, peaks: list[int],
-           baseline: list[float]) -> str:
+def report(
+    eps: list[Endpoint], town: dict, args, database: str, peaks: list[int], baseline: list[float]
+) -> str:
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         f"Database: {database}; demo town at scale {args.scale} ({town['sessions']} sessions, "
@@ -337,17 +395,26 @@ def report(eps: list[Endpoint], town: dict, args, database: str, peaks: list[int
             f"| {statistics.median(ep.rates):.0f} | ≥ {ep.target} "
             f"| {'yes' if median >= ep.target else 'no'} |"
         )
-    lines += ["", f"Worker peak memory: {', '.join(f'{p // 1024} MB' for p in peaks) or 'n/a'} "
-              "(target ≤ 200 MB each)."]
+    lines += [
+        "",
+        f"Worker peak memory: {', '.join(f'{p // 1024} MB' for p in peaks) or 'n/a'} "
+        "(target ≤ 200 MB each).",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--scale", type=int, default=1, help="demo town scale (1)")
-    parser.add_argument("--database-url", help="a PostgreSQL server URL; a new database is "
-                        "made beside the one it names (default: a new SQLite file)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL; a new database is "
+        "made beside the one it names (default: a new SQLite file)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per measurement (5)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
@@ -375,8 +442,15 @@ def main(argv: list[str] | None = None) -> int:
 
             def measure(ep: Endpoint, seconds: int) -> float:
                 nonlocal signed_up
-                rate, made, bad = wrk(base, ep.path, seconds, args.connections, ep.headers,
-                                      ep.script, (str(signed_up),) if ep.script else ())
+                rate, made, bad = wrk(
+                    base,
+                    ep.path,
+                    seconds,
+                    args.connections,
+                    ep.headers,
+                    ep.script,
+                    (str(signed_up),) if ep.script else (),
+                )
                 signed_up += made if ep.script else 0
                 if bad:
                     raise BenchError(f"{ep.name}: {bad} of {made} requests failed")
@@ -397,8 +471,11 @@ def main(argv: list[str] | None = None) -> int:
                     baseline.append(base_rate)
                     ep.rates.append(rate)
                     ep.ratios.append(rate / base_rate)
-                    print(f"round {round_no}: {ep.name}: {rate:.0f}/s, /healthz "
-                          f"{base_rate:.0f}/s, ratio {rate / base_rate:.3f}", flush=True)
+                    print(
+                        f"round {round_no}: {ep.name}: {rate:.0f}/s, /healthz "
+                        f"{base_rate:.0f}/s, ratio {rate / base_rate:.3f}",
+                        flush=True,
+                    )
             peaks = worker_peak_memory(server)
             database = url.split(":", 1)[0].split("+")[0]
             text = report(eps, town, args, database, peaks, baseline)
@@ -409,8 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"benchmark failed: {error}", file=sys.stderr)
             access = tmp / "gunicorn.access"
             if access.exists():
-                failed = [line for line in access.read_text().splitlines()
-                          if re.search(r'" [45]\d\d ', line)]
+                failed = [
+                    line
+                    for line in access.read_text().splitlines()
+                    if re.search(r'" [45]\d\d ', line)
+                ]
                 print("\n".join(failed[-5:]), file=sys.stderr)
             return 1
         finally:

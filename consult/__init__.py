@@ -31,10 +31,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # templates/macros/ was templates/_macros/ (a name message extraction skips): the old
     # name still loads, for templates written before the move.
     templates = _data_folder("templates")
-    app.jinja_loader = ChoiceLoader([
-        FileSystemLoader(str(templates)),
-        PrefixLoader({"_macros": FileSystemLoader(str(templates / "macros"))}),
-    ])
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(templates)),
+            PrefixLoader({"_macros": FileSystemLoader(str(templates / "macros"))}),
+        ]
+    )
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -133,6 +135,14 @@ def _register_cli(app: Flask) -> None:
     from consult.meetings.cli import sessions_cli
     from consult.notices.cli import channels_cli
 
-    for command in (users_cli, tokens_cli, demo_cli, mail_cli, sessions_cli, cases_cli,
-                    channels_cli, backup_command):
+    for command in (
+        users_cli,
+        tokens_cli,
+        demo_cli,
+        mail_cli,
+        sessions_cli,
+        cases_cli,
+        channels_cli,
+        backup_command,
+    ):
         app.cli.add_command(command)

@@ -57,9 +57,13 @@ def backup_command(path: Path) -> None:
     """
     url = db.engine.url
     if url.get_backend_name() != "sqlite":
-        fail(_("The database is %(kind)s: back it up with pg_dump "
-               "(for example pg_dump --format=custom --file=consult.dump DBNAME).",
-               kind=url.get_backend_name()))
+        fail(
+            _(
+                "The database is %(kind)s: back it up with pg_dump "
+                "(for example pg_dump --format=custom --file=consult.dump DBNAME).",
+                kind=url.get_backend_name(),
+            )
+        )
     source = url.database
     if not source or source == ":memory:" or not Path(source).is_file():
         fail(_("There is no SQLite database file to back up at %(path)s.", path=source or "-"))
@@ -71,5 +75,11 @@ def backup_command(path: Path) -> None:
         size = backup_sqlite(source, path)
     except (sqlite3.Error, OSError) as exc:
         fail(_("The backup failed: %(reason)s", reason=str(exc)))
-    click.echo(_("Backup of %(source)s written to %(path)s (%(size)d bytes).",
-                 source=source, path=str(path), size=size))
+    click.echo(
+        _(
+            "Backup of %(source)s written to %(path)s (%(size)d bytes).",
+            source=source,
+            path=str(path),
+            size=size,
+        )
+    )

@@ -49,8 +49,7 @@ def describe_database_error(exc: SQLAlchemyError) -> str:
     sqlstate = getattr(orig, "sqlstate", None)
     if "no such table" in detail or sqlstate == UNDEFINED_TABLE:
         return (
-            f"The database has no tables yet ({detail}); "
-            "run `flask --app wsgi db upgrade` first."
+            f"The database has no tables yet ({detail}); run `flask --app wsgi db upgrade` first."
         )
     if isinstance(exc, IntegrityError):
         return f"The database refused the change: {detail}"

@@ -36,8 +36,14 @@ class RefusedInput(ValueError):
     (say, the existing registration of a duplicate sign-up).
     """
 
-    def __init__(self, message: str, field: str | None = None, status: int = 422,
-                 code: str | None = None, **extra):
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        status: int = 422,
+        code: str | None = None,
+        **extra,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
@@ -78,8 +84,15 @@ def unstorable(text: str) -> bool:
     return "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
-def clean_text(value, field: str, max_length: int, required: bool = True, label=None,
-               multiline: bool = False, error: type[RefusedInput] = RefusedInput):
+def clean_text(
+    value,
+    field: str,
+    max_length: int,
+    required: bool = True,
+    label=None,
+    multiline: bool = False,
+    error: type[RefusedInput] = RefusedInput,
+):
     """Return ``value`` trimmed (None when blank and not required), or refuse it.
 
     Control characters are refused (PostgreSQL cannot store NUL, and none belongs in a
@@ -101,9 +114,7 @@ def clean_text(value, field: str, max_length: int, required: bool = True, label=
         return None
     allowed = "\n\t" if multiline else ""
     if has_forbidden(text, allowed) or unstorable(text):
-        raise error(
-            _l("The %(label)s contains a control character.", label=label), field
-        )
+        raise error(_l("The %(label)s contains a control character.", label=label), field)
     if len(text) > max_length:
         raise error(
             _l("The %(label)s has at most %(n)d characters.", label=label, n=max_length), field

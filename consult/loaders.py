@@ -55,8 +55,9 @@ def series_or_404(series_id: int, user):
         abort(404)
     if series.visibility != "public":
         seen = db.session.scalar(
-            select(Meeting.id).where(Meeting.series_id == series.id,
-                                     visible_meetings_clause(user)).limit(1)
+            select(Meeting.id)
+            .where(Meeting.series_id == series.id, visible_meetings_clause(user))
+            .limit(1)
         )
         if seen is None:
             abort(404)

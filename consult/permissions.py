@@ -67,15 +67,36 @@ RULES: dict[str, frozenset[str]] = {
 }
 
 #: Staff actions that, asked about an object, hold only in the object's community.
-SCOPED = frozenset({
-    "meeting.create", "meeting.edit", "meeting.cancel",
-    "meeting.invite", "registration.proxy", "registration.list", "rotation.manage",
-    "attendance.record", "case.create", "case.create_at_session", "case.escalate",
-    "case.import", "case.comment", "issue.create", "agenda.edit", "resolution.create",
-    "action.report", "minutes.read_draft", "minutes.edit", "minutes.approve",
-    "minutes.publish", "audit.view", "names.read", "community.create_by_name",
-    "vote.record", "invitation.list",
-})
+SCOPED = frozenset(
+    {
+        "meeting.create",
+        "meeting.edit",
+        "meeting.cancel",
+        "meeting.invite",
+        "registration.proxy",
+        "registration.list",
+        "rotation.manage",
+        "attendance.record",
+        "case.create",
+        "case.create_at_session",
+        "case.escalate",
+        "case.import",
+        "case.comment",
+        "issue.create",
+        "agenda.edit",
+        "resolution.create",
+        "action.report",
+        "minutes.read_draft",
+        "minutes.edit",
+        "minutes.approve",
+        "minutes.publish",
+        "audit.view",
+        "names.read",
+        "community.create_by_name",
+        "vote.record",
+        "invitation.list",
+    }
+)
 
 #: Actions of town-level staff only: the administration, and naming a community that
 #: does not exist yet (it would be no one's).
@@ -142,8 +163,9 @@ def can(user, action: str, obj=None) -> bool:
     if obj is None:
         return True
     if action == "registration.cancel":
-        return obj.user_id == user.id or (user.role in ORGANISERS
-                                          and in_scope(user, community_of(obj)))
+        return obj.user_id == user.id or (
+            user.role in ORGANISERS and in_scope(user, community_of(obj))
+        )
     if action == "action.report" and reports_for_unit(user):
         return may_report_action(user, obj)
     if action == "evaluation.create":
@@ -162,9 +184,7 @@ def require(user, action: str, obj=None) -> None:
 
 
 def is_representative(user, community_id: int) -> bool:
-    return any(
-        m.community_id == community_id and m.is_representative for m in user.memberships
-    )
+    return any(m.community_id == community_id and m.is_representative for m in user.memberships)
 
 
 def reports_for_unit(user) -> bool:
@@ -318,8 +338,7 @@ def case_access(user, case) -> str | None:
     raised at a private session is never read by anyone who may not see that session."""
     if case.meeting_id is not None and not may_see_meeting(user, case.meeting):
         return None
-    if _signed_in(user) and (in_scope(user, case.community_id)
-                             or case.created_by_id == user.id):
+    if _signed_in(user) and (in_scope(user, case.community_id) or case.created_by_id == user.id):
         return FULL
     if _published(user, case.resolution_id):
         return MASKED
@@ -347,11 +366,9 @@ def issue_access(user, issue) -> str | None:
     """Return how ``user`` may read ``issue``: FULL (its community's staff, town-level
     staff, its author), MASKED (the community's residents' representatives, who evaluate
     it, and anyone once its resolution is in published minutes they may read) or None."""
-    if _signed_in(user) and (in_scope(user, issue.community_id)
-                             or issue.created_by_id == user.id):
+    if _signed_in(user) and (in_scope(user, issue.community_id) or issue.created_by_id == user.id):
         return FULL
-    if any(c.meeting_id is not None and not may_see_meeting(user, c.meeting)
-           for c in issue.cases):
+    if any(c.meeting_id is not None and not may_see_meeting(user, c.meeting) for c in issue.cases):
         return None
     if _signed_in(user) and is_representative(user, issue.community_id):
         return MASKED
@@ -374,9 +391,9 @@ def visible_issues_clause(user):
 
     seen = select(Meeting.id).where(visible_meetings_clause(user))
     # Issues holding a case raised at a private session the user may not see.
-    hidden = select(Case.issue_id).where(Case.issue_id.is_not(None),
-                                         Case.meeting_id.is_not(None),
-                                         Case.meeting_id.not_in(seen))
+    hidden = select(Case.issue_id).where(
+        Case.issue_id.is_not(None), Case.meeting_id.is_not(None), Case.meeting_id.not_in(seen)
+    )
     masked = [Issue.resolution_id.in_(_published_resolution_ids(user))]
     represented = [m.community_id for m in user.memberships if m.is_representative]
     if represented:

@@ -37,10 +37,7 @@ def is_forbidden(char: str, allowed: str = "") -> bool:
     """Whether ``char`` may not appear in free text (unless in ``allowed``)."""
     if char in allowed:
         return False
-    return (
-        unicodedata.category(char) in ("Cc", "Zl", "Zp")
-        or char in BIDI_CONTROLS
-    )
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in BIDI_CONTROLS
 
 
 def has_forbidden(text: str, allowed: str = "") -> bool:

@@ -207,4 +207,3 @@ def install(app: Flask) -> None:
         event.listen(Session, "before_flush", _on_flush)
         event.listen(Session, "do_orm_execute", _on_execute)
         install.listening = True
-

@@ -36,17 +36,24 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         meeting = db.session.scalars(
-            select(Meeting).where(Meeting.visibility == "public", Meeting.series_id.is_not(None),
-                                  Meeting.starts_at > utcnow(), Meeting.community_id == 1)
-            .order_by(Meeting.starts_at).limit(1)
+            select(Meeting)
+            .where(
+                Meeting.visibility == "public",
+                Meeting.series_id.is_not(None),
+                Meeting.starts_at > utcnow(),
+                Meeting.community_id == 1,
+            )
+            .order_by(Meeting.starts_at)
+            .limit(1)
         ).one()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=["--no-sandbox", "--disable-gpu"])
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
             page = browser.new_page(viewport={"width": 794, "height": 1123})
             page.goto(f"{base}/sessions/{meeting.id}/poster?lang=zh_CN")
             page.emulate_media(media="print")

@@ -153,9 +153,7 @@ def login(client, email: str, password: str = "secret-pw"):
     """Sign in through the real form, CSRF token included."""
     page = client.get("/login")
     token = csrf_token_from(page.get_data(as_text=True))
-    return client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": token}
-    )
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
 
 @pytest.fixture
@@ -261,8 +259,11 @@ def count_queries(app):
         engine = db.engine
 
         def before(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA",
-                                                       "SAVEPOINT", "RELEASE")):
+            if (
+                statement.lstrip()
+                .upper()
+                .startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE"))
+            ):
                 return
             counted.n += 1
             counted.statements.append(statement)

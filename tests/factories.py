@@ -30,8 +30,14 @@ def make_community(name: str = "Hehe", brand: str | None = None):
 TOWN = object()
 
 
-def make_user(role: str = "resident", email: str | None = None, community: str | None = TOWN,
-              representative: bool = False, password: str = PASSWORD, name: str | None = None):
+def make_user(
+    role: str = "resident",
+    email: str | None = None,
+    community: str | None = TOWN,
+    representative: bool = False,
+    password: str = PASSWORD,
+    name: str | None = None,
+):
     n = next(_counter)
     if community is TOWN:
         community = None if role == "admin" else "Hehe"
@@ -63,9 +69,18 @@ def make_venue(community, name: str = "Community hall", kind: str = "hall", capa
     return venue
 
 
-def make_meeting(community=None, kind: str = "roundtable", starts_in=timedelta(days=7),
-                 hours: int = 2, capacity=None, visibility: str | None = None, venue=None,
-                 title: str | None = None, status: str = "scheduled", organiser=None):
+def make_meeting(
+    community=None,
+    kind: str = "roundtable",
+    starts_in=timedelta(days=7),
+    hours: int = 2,
+    capacity=None,
+    visibility: str | None = None,
+    venue=None,
+    title: str | None = None,
+    status: str = "scheduled",
+    organiser=None,
+):
     community = community or make_community()
     starts = (utcnow() + starts_in).replace(microsecond=0)
     meeting = Meeting(
@@ -87,8 +102,14 @@ def make_meeting(community=None, kind: str = "roundtable", starts_in=timedelta(d
     return meeting
 
 
-def make_case(community=None, category: str = "concern", level: int = 1,
-              source: str = "grid", title: str | None = None, issue=None):
+def make_case(
+    community=None,
+    category: str = "concern",
+    level: int = 1,
+    source: str = "grid",
+    title: str | None = None,
+    issue=None,
+):
     community = community or make_community()
     case = Case(
         community_id=community.id,
@@ -115,18 +136,30 @@ def make_issue(community=None, title: str | None = None, cases=()):
     return issue
 
 
-def make_series(community=None, kind: str = "friday_talk", count: int = 3,
-                starts_in=timedelta(days=2), capacity=None, visibility: str = "public",
-                title: str | None = None):
+def make_series(
+    community=None,
+    kind: str = "friday_talk",
+    count: int = 3,
+    starts_in=timedelta(days=2),
+    capacity=None,
+    visibility: str = "public",
+    title: str | None = None,
+):
     """A weekly series with ``count`` materialised occurrences; returns (series, meetings)."""
     from consult.meetings.models import Series
 
     community = community or make_community()
     start = (utcnow() + starts_in).replace(microsecond=0)
     series = Series(
-        uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title or f"{kind} series",
-        community_id=community.id, rrule=f"FREQ=WEEKLY;COUNT={count}", dtstart=start,
-        duration_minutes=120, timezone="Asia/Shanghai", capacity=capacity,
+        uid=f"{uuid.uuid4()}@consult.test",
+        kind=kind,
+        title=title or f"{kind} series",
+        community_id=community.id,
+        rrule=f"FREQ=WEEKLY;COUNT={count}",
+        dtstart=start,
+        duration_minutes=120,
+        timezone="Asia/Shanghai",
+        capacity=capacity,
         visibility=visibility,
     )
     db.session.add(series)
@@ -135,10 +168,17 @@ def make_series(community=None, kind: str = "friday_talk", count: int = 3,
     for week in range(count):
         at = start + timedelta(weeks=week)
         meeting = Meeting(
-            uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=series.title,
-            community_id=community.id, starts_at=at, ends_at=at + timedelta(hours=2),
-            timezone="Asia/Shanghai", capacity=capacity, visibility=visibility,
-            series_id=series.id, recurrence_id=at,
+            uid=f"{uuid.uuid4()}@consult.test",
+            kind=kind,
+            title=series.title,
+            community_id=community.id,
+            starts_at=at,
+            ends_at=at + timedelta(hours=2),
+            timezone="Asia/Shanghai",
+            capacity=capacity,
+            visibility=visibility,
+            series_id=series.id,
+            recurrence_id=at,
         )
         db.session.add(meeting)
         meetings.append(meeting)
@@ -146,13 +186,21 @@ def make_series(community=None, kind: str = "friday_talk", count: int = 3,
     return series, meetings
 
 
-def make_invitation(meeting, email: str | None = None, name: str | None = None, unit=None,
-                    partstat: str = "NEEDS-ACTION"):
+def make_invitation(
+    meeting,
+    email: str | None = None,
+    name: str | None = None,
+    unit=None,
+    partstat: str = "NEEDS-ACTION",
+):
     from consult.meetings.models import Invitation
 
     invitation = Invitation(
-        meeting_id=meeting.id, email=email or f"guest{next(_counter)}@example.org", name=name,
-        unit_id=unit.id if unit else None, partstat=partstat,
+        meeting_id=meeting.id,
+        email=email or f"guest{next(_counter)}@example.org",
+        name=name,
+        unit_id=unit.id if unit else None,
+        partstat=partstat,
     )
     db.session.add(invitation)
     db.session.commit()
@@ -163,8 +211,7 @@ def make_alliance_member(community, unit=None, position: int | None = None):
     from consult.community.models import AllianceMember
 
     unit = unit or make_unit()
-    member = AllianceMember(community_id=community.id, unit_id=unit.id,
-                            rotation_position=position)
+    member = AllianceMember(community_id=community.id, unit_id=unit.id, rotation_position=position)
     db.session.add(member)
     db.session.commit()
     return member
@@ -192,11 +239,20 @@ def next_weekday_at(weekday: int, hour: int, zone: str = "Asia/Shanghai", weeks_
     return datetime(day.year, day.month, day.day, hour)
 
 
-def make_calendar_series(community=None, first_local=None, zone: str = "Asia/Shanghai",
-                         rrule: str = "FREQ=WEEKLY;BYDAY=FR;COUNT=12", minutes: int = 120,
-                         title: str = "Friday Talk Day", kind: str = "friday_talk",
-                         venue=None, organiser=None, visibility: str = "public",
-                         description: str = "", capacity=None):
+def make_calendar_series(
+    community=None,
+    first_local=None,
+    zone: str = "Asia/Shanghai",
+    rrule: str = "FREQ=WEEKLY;BYDAY=FR;COUNT=12",
+    minutes: int = 120,
+    title: str = "Friday Talk Day",
+    kind: str = "friday_talk",
+    venue=None,
+    organiser=None,
+    visibility: str = "public",
+    description: str = "",
+    capacity=None,
+):
     """A series whose occurrences are the rule's expansion (dateutil) in local wall-clock
     time, made into UTC rows; returns (series, occurrences)."""
     from datetime import UTC, datetime
@@ -224,10 +280,19 @@ def make_calendar_series(community=None, first_local=None, zone: str = "Asia/Sha
         for naive in list(rrulestr(";".join(parts), dtstart=first_local))[:60]
     ]
     series = Series(
-        uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title, description=description,
-        community_id=community.id, venue_id=venue.id if venue else None,
-        organiser_id=organiser.id if organiser else None, rrule=rrule, dtstart=starts[0],
-        duration_minutes=minutes, timezone=zone, capacity=capacity, visibility=visibility,
+        uid=f"{uuid.uuid4()}@consult.test",
+        kind=kind,
+        title=title,
+        description=description,
+        community_id=community.id,
+        venue_id=venue.id if venue else None,
+        organiser_id=organiser.id if organiser else None,
+        rrule=rrule,
+        dtstart=starts[0],
+        duration_minutes=minutes,
+        timezone=zone,
+        capacity=capacity,
+        visibility=visibility,
         materialised_until=starts[-1],
     )
     db.session.add(series)
@@ -235,10 +300,19 @@ def make_calendar_series(community=None, first_local=None, zone: str = "Asia/Sha
     occurrences = []
     for at in starts:
         occurrence = Meeting(
-            uid=f"{uuid.uuid4()}@consult.test", kind=kind, title=title, description=description,
-            community_id=community.id, venue_id=series.venue_id,
-            organiser_id=series.organiser_id, starts_at=at, ends_at=at + timedelta(minutes=minutes),
-            timezone=zone, capacity=capacity, visibility=visibility, series_id=series.id,
+            uid=f"{uuid.uuid4()}@consult.test",
+            kind=kind,
+            title=title,
+            description=description,
+            community_id=community.id,
+            venue_id=series.venue_id,
+            organiser_id=series.organiser_id,
+            starts_at=at,
+            ends_at=at + timedelta(minutes=minutes),
+            timezone=zone,
+            capacity=capacity,
+            visibility=visibility,
+            series_id=series.id,
             recurrence_id=at,
         )
         db.session.add(occurrence)
@@ -271,8 +345,10 @@ def make_signup(meeting, user=None, name: str | None = None, status: str = "conf
     from consult.meetings.models import Registration
 
     registration = Registration(
-        meeting_id=meeting.id, user_id=user.id if user else None,
-        name=None if user else (name or "王秀英"), status=status,
+        meeting_id=meeting.id,
+        user_id=user.id if user else None,
+        name=None if user else (name or "王秀英"),
+        status=status,
         confirmed_at=utcnow() if status == "confirmed" else None,
     )
     db.session.add(registration)

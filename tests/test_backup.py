@@ -32,7 +32,11 @@ def _flask(*args: str, database_url: str) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url, "SECRET_KEY": "k"}
     return subprocess.run(
         [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -49,14 +53,18 @@ class Writer(threading.Thread):
     def run(self) -> None:
         from consult.accounts.operations import create_user
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": self.url, "TESTING": True,
-                          "SECRET_KEY": "k"})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": self.url, "TESTING": True, "SECRET_KEY": "k"})
         try:
             with app.app_context():
                 while not self.stop.is_set():
-                    create_user({"email": f"writer{self.written}@example.org",
-                                 "name": f"居民{self.written}", "role": "resident",
-                                 "community": "Hehe"})
+                    create_user(
+                        {
+                            "email": f"writer{self.written}@example.org",
+                            "name": f"居民{self.written}",
+                            "role": "resident",
+                            "community": "Hehe",
+                        }
+                    )
                     db.session.commit()
                     self.written += 1
                 db.engine.dispose()
@@ -101,8 +109,9 @@ def test_a_backup_taken_during_writes_restores_whole(tmp_path):
         # Restore: the copy is the database file of an application that works.
         restored = tmp_path / f"restored-{target.name}"
         restored.write_bytes(target.read_bytes())
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{restored}",
-                          "TESTING": True, "SECRET_KEY": "k"})
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{restored}", "TESTING": True, "SECRET_KEY": "k"}
+        )
         check = app.test_cli_runner().invoke(args=["db", "check"])
         assert check.exit_code == 0, check.output
         with app.app_context():
@@ -133,7 +142,8 @@ def test_a_backup_that_cannot_be_written_says_why_in_one_line(tmp_path):
     done = _flask("backup", str(tmp_path / "missing-folder" / "backup.db"), database_url=url)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"Error: No such folder: {tmp_path / 'missing-folder'}"]
+        f"Error: No such folder: {tmp_path / 'missing-folder'}"
+    ]
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "k"})
     itself = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "live.db")])
     assert itself.exit_code == 1 and "cannot overwrite the database" in itself.output
@@ -141,8 +151,11 @@ def test_a_backup_that_cannot_be_written_says_why_in_one_line(tmp_path):
 
 def test_on_postgresql_it_says_to_use_pg_dump(tmp_path):
     # No connection is needed to know the kind of database.
-    done = _flask("backup", str(tmp_path / "x.db"),
-                  database_url="postgresql+psycopg://postgres@127.0.0.1:1/consult")
+    done = _flask(
+        "backup",
+        str(tmp_path / "x.db"),
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/consult",
+    )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "pg_dump" in lines[0], done.stderr

@@ -24,9 +24,23 @@ def extracted(tmp_path_factory) -> dict:
     pot = tmp_path_factory.mktemp("catalog") / "messages.pot"
     pybabel = Path(sys.executable).with_name("pybabel")
     subprocess.run(  # noqa: S603 (our own tool, fixed arguments)
-        [str(pybabel), "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
-         "-o", str(pot), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(pybabel),
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as fh:
         catalog = read_po(fh)
@@ -51,14 +65,18 @@ def test_every_message_in_use_has_a_chinese_translation(extracted):
         if known is None or not _translated(known):
             where = ", ".join(f"{path}:{line}" for path, line in message.locations[:2])
             missing.append(f"{msgid!r} ({where})")
-    assert missing == [], "untranslated in zh_CN (run make extract-messages and translate):\n" + \
-        "\n".join(missing)
+    assert missing == [], (
+        "untranslated in zh_CN (run make extract-messages and translate):\n" + "\n".join(missing)
+    )
 
 
 def test_every_message_in_use_is_in_the_english_catalog(extracted):
     catalog = _catalog("en")
-    missing = [msgid for (msgid, context), message in extracted.items()
-               if catalog.get(message.id, context) is None]
+    missing = [
+        msgid
+        for (msgid, context), message in extracted.items()
+        if catalog.get(message.id, context) is None
+    ]
     assert missing == []
 
 

@@ -20,7 +20,10 @@ def test_an_unknown_name_is_refused_on_its_field_unless_creating(app, factories)
     with pytest.raises(RefusedInput) as caught:
         community_by_name("  无名社区 ", field="community")
     assert (caught.value.status, caught.value.code, caught.value.field) == (
-        422, "no_such_community", "community")
+        422,
+        "no_such_community",
+        "community",
+    )
     resident = factories.make_user("resident")
     with pytest.raises(RefusedInput):
         community_by_name("无名社区", resident, create=True)

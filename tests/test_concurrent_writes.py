@@ -60,26 +60,55 @@ def test_concurrent_writes_of_every_kind_never_lock(app, factories, server):
 
     def call(method, path, body, token):
         data = json.dumps(body).encode()
-        return lambda: request(server.port, method, path, body=data, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-            "Accept-Language": "en"})
+        return lambda: request(
+            server.port,
+            method,
+            path,
+            body=data,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept-Language": "en",
+            },
+        )
 
     jobs = {"sign_up": [], "case": [], "invite": [], "minutes": []}
     for _user_id, token in people:
-        jobs["sign_up"].append(call(
-            "POST", f"/api/v1/sessions/{signup_meeting}/registrations", {}, token))
+        jobs["sign_up"].append(
+            call("POST", f"/api/v1/sessions/{signup_meeting}/registrations", {}, token)
+        )
     for k in range(CASES):
-        jobs["case"].append(call("POST", "/api/v1/cases", {
-            "title": f"楼道堆物 {k}", "description": "", "community": community,
-            "category": "concern"}, cadre_token))
+        jobs["case"].append(
+            call(
+                "POST",
+                "/api/v1/cases",
+                {
+                    "title": f"楼道堆物 {k}",
+                    "description": "",
+                    "community": community,
+                    "category": "concern",
+                },
+                cadre_token,
+            )
+        )
     for k in range(INVITATIONS):
-        jobs["invite"].append(call(
-            "POST", f"/api/v1/sessions/{invite_meeting}/invitations",
-            {"emails": [f"guest{k}@example.org"]}, cadre_token))
+        jobs["invite"].append(
+            call(
+                "POST",
+                f"/api/v1/sessions/{invite_meeting}/invitations",
+                {"emails": [f"guest{k}@example.org"]},
+                cadre_token,
+            )
+        )
     for k in range(SAVES):
-        jobs["minutes"].append(call(
-            "PUT", f"/api/v1/sessions/{minutes_id}/minutes",
-            {"version": 0, "notes": {str(item_id): f"第 {k} 稿"}}, cadre_token))
+        jobs["minutes"].append(
+            call(
+                "PUT",
+                f"/api/v1/sessions/{minutes_id}/minutes",
+                {"version": 0, "notes": {str(item_id): f"第 {k} 稿"}},
+                cadre_token,
+            )
+        )
 
     kinds = [kind for kind, calls in jobs.items() for _ in calls]
     results = all_at_once([job for calls in jobs.values() for job in calls])

@@ -14,10 +14,24 @@ from consult import create_app
 from consult.config import ConfigError, load_config
 from consult.extensions import db
 
-VARIABLES = ("DATABASE_URL", "SECRET_KEY", "SMTP_HOST", "SMTP_PORT", "MAIL_FROM",
-             "CONSULT_TIMEZONE", "BASE_URL", "LOGIN_RATE_LIMIT", "API_RATE_LIMIT",
-             "SERIES_HORIZON_DAYS", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "REMINDER_HOURS",
-             "MAIL_MAX_ATTEMPTS", "CASE_LEVEL_DAYS", "EVALUATION_QUORUM")
+VARIABLES = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "MAIL_FROM",
+    "CONSULT_TIMEZONE",
+    "BASE_URL",
+    "LOGIN_RATE_LIMIT",
+    "API_RATE_LIMIT",
+    "SERIES_HORIZON_DAYS",
+    "FEED_DAYS_BACK",
+    "FEED_DAYS_AHEAD",
+    "REMINDER_HOURS",
+    "MAIL_MAX_ATTEMPTS",
+    "CASE_LEVEL_DAYS",
+    "EVALUATION_QUORUM",
+)
 
 
 @pytest.fixture
@@ -43,9 +57,15 @@ def test_defaults(env, tmp_path):
 
 def test_the_programme_tunables_have_defaults_and_are_read(env, tmp_path):
     config = load_config(tmp_path)
-    assert (config["SERIES_HORIZON_DAYS"], config["FEED_DAYS_BACK"], config["FEED_DAYS_AHEAD"],
-            config["REMINDER_HOURS"], config["MAIL_MAX_ATTEMPTS"], config["EVALUATION_QUORUM"],
-            config["CASE_LEVEL_DAYS"]) == (183, 90, 365, 24, 8, 3, "3,7,15,30")
+    assert (
+        config["SERIES_HORIZON_DAYS"],
+        config["FEED_DAYS_BACK"],
+        config["FEED_DAYS_AHEAD"],
+        config["REMINDER_HOURS"],
+        config["MAIL_MAX_ATTEMPTS"],
+        config["EVALUATION_QUORUM"],
+        config["CASE_LEVEL_DAYS"],
+    ) == (183, 90, 365, 24, 8, 3, "3,7,15,30")
     env.setenv("REMINDER_HOURS", "48")
     env.setenv("CASE_LEVEL_DAYS", " 1, 2,3 ,4")
     config = load_config(tmp_path)
@@ -55,8 +75,14 @@ def test_the_programme_tunables_have_defaults_and_are_read(env, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("REMINDER_HOURS", "soon"), ("REMINDER_HOURS", "0"), ("FEED_DAYS_AHEAD", "-1"),
-     ("CASE_LEVEL_DAYS", "3,7,15"), ("CASE_LEVEL_DAYS", "3,7,0,30"), ("EVALUATION_QUORUM", "x")],
+    [
+        ("REMINDER_HOURS", "soon"),
+        ("REMINDER_HOURS", "0"),
+        ("FEED_DAYS_AHEAD", "-1"),
+        ("CASE_LEVEL_DAYS", "3,7,15"),
+        ("CASE_LEVEL_DAYS", "3,7,0,30"),
+        ("EVALUATION_QUORUM", "x"),
+    ],
 )
 def test_a_bad_tunable_is_refused_at_start_up_by_name(env, tmp_path, name, value):
     env.setenv(name, value)
@@ -76,8 +102,10 @@ def test_the_instance_folder_is_created(env, tmp_path):
 @pytest.mark.parametrize(
     ("given", "used"),
     [
-        ("postgresql://u:p@db.example.org:5432/consult",
-         "postgresql+psycopg://u:p@db.example.org:5432/consult"),
+        (
+            "postgresql://u:p@db.example.org:5432/consult",
+            "postgresql+psycopg://u:p@db.example.org:5432/consult",
+        ),
         ("postgres://u@db/consult", "postgresql+psycopg://u@db/consult"),
         ("postgresql+psycopg://u@db/consult", "postgresql+psycopg://u@db/consult"),
         ("sqlite:////var/lib/consult/consult.db", "sqlite:////var/lib/consult/consult.db"),
@@ -96,8 +124,10 @@ def test_a_database_url_that_is_no_url_is_refused(env, tmp_path):
         load_config(tmp_path)
 
 
-@pytest.mark.skipif(not os.environ.get("CONSULT_TEST_DATABASE_URL"),
-                    reason="CONSULT_TEST_DATABASE_URL is not set (PostgreSQL)")
+@pytest.mark.skipif(
+    not os.environ.get("CONSULT_TEST_DATABASE_URL"),
+    reason="CONSULT_TEST_DATABASE_URL is not set (PostgreSQL)",
+)
 @pytest.mark.parametrize("scheme", ["postgresql://", "postgresql+psycopg://"])
 def test_both_postgresql_schemes_connect_through_psycopg(env, tmp_path, scheme):
     server = make_url(os.environ["CONSULT_TEST_DATABASE_URL"])
@@ -260,8 +290,9 @@ def test_the_pragmas_hold_on_every_new_connection(tmp_path):
         engine.dispose()
 
 
-@pytest.mark.parametrize(("value", "used"), [(None, "zh_CN"), ("en", "en"), ("zh-cn", "zh_CN"),
-                                             ("EN", "en")])
+@pytest.mark.parametrize(
+    ("value", "used"), [(None, "zh_CN"), ("en", "en"), ("zh-cn", "zh_CN"), ("EN", "en")]
+)
 def test_default_language(env, tmp_path, value, used):
     if value is not None:
         env.setenv("DEFAULT_LANGUAGE", value)

@@ -24,20 +24,29 @@ def _timed(call):
 
 
 def test_healthz_is_503_fast_when_sqlite_cannot_be_opened(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/no/such/dir/x.db",
-                      "TESTING": True, "SECRET_KEY": "k", "HEALTHZ_TIMEOUT": 1})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/no/such/dir/x.db",
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "HEALTHZ_TIMEOUT": 1,
+        }
+    )
     response, took = _timed(lambda: app.test_client().get("/healthz"))
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable",
-                                   "error": "the database does not answer"}
+    assert response.get_json() == {"status": "unavailable", "error": "the database does not answer"}
     assert took < 2
 
 
 @needs_postgres
 @pytest.mark.postgres
 def test_postgresql_waits_are_bounded_by_the_configuration(database_url):
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "DATABASE_CONNECT_TIMEOUT": 3,
-              "DATABASE_STATEMENT_TIMEOUT": 1, "DATABASE_KEEPALIVE_SECONDS": 15}
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "DATABASE_CONNECT_TIMEOUT": 3,
+        "DATABASE_STATEMENT_TIMEOUT": 1,
+        "DATABASE_KEEPALIVE_SECONDS": 15,
+    }
     options = engine_options(config)
     args = options["connect_args"]
     assert (args["connect_timeout"], args["keepalives"], args["keepalives_idle"]) == (3, 1, 15)
@@ -46,8 +55,9 @@ def test_postgresql_waits_are_bounded_by_the_configuration(database_url):
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
-            _, took = _timed(lambda: pytest.raises(
-                OperationalError, conn.execute, text("SELECT pg_sleep(10)")))
+            _, took = _timed(
+                lambda: pytest.raises(OperationalError, conn.execute, text("SELECT pg_sleep(10)"))
+            )
             assert took < 5
     finally:
         engine.dispose()
@@ -56,9 +66,14 @@ def test_postgresql_waits_are_bounded_by_the_configuration(database_url):
 @needs_postgres
 @pytest.mark.postgres
 def test_the_statement_timeout_can_be_turned_off(database_url):
-    options = engine_options({"SQLALCHEMY_DATABASE_URI": database_url,
-                              "DATABASE_CONNECT_TIMEOUT": 3, "DATABASE_STATEMENT_TIMEOUT": 0,
-                              "DATABASE_KEEPALIVE_SECONDS": 30})
+    options = engine_options(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "DATABASE_CONNECT_TIMEOUT": 3,
+            "DATABASE_STATEMENT_TIMEOUT": 0,
+            "DATABASE_KEEPALIVE_SECONDS": 30,
+        }
+    )
     assert "options" not in options["connect_args"]
 
 
@@ -68,9 +83,15 @@ def test_a_blackholed_database_makes_healthz_503_fast_and_connects_time_out(data
     url = make_url(database_url)
     with BlackholeProxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
         through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-        app = create_app({"SQLALCHEMY_DATABASE_URI": through, "TESTING": True,
-                          "SECRET_KEY": "k", "HEALTHZ_TIMEOUT": 1,
-                          "DATABASE_CONNECT_TIMEOUT": 2})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": through,
+                "TESTING": True,
+                "SECRET_KEY": "k",
+                "HEALTHZ_TIMEOUT": 1,
+                "DATABASE_CONNECT_TIMEOUT": 2,
+            }
+        )
         client = app.test_client()
         assert client.get("/healthz").status_code == 200
 
@@ -107,19 +128,30 @@ def test_an_address_where_nothing_listens_is_503_fast():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x",
-        "TESTING": True, "SECRET_KEY": "k", "HEALTHZ_TIMEOUT": 1,
-        "DATABASE_CONNECT_TIMEOUT": 2})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{port}/x",
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "HEALTHZ_TIMEOUT": 1,
+            "DATABASE_CONNECT_TIMEOUT": 2,
+        }
+    )
     response, took = _timed(lambda: app.test_client().get("/healthz"))
     assert response.status_code == 503 and took < 3
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DATABASE_CONNECT_TIMEOUT", "0"), ("DATABASE_STATEMENT_TIMEOUT", "-1"),
-    ("DATABASE_KEEPALIVE_SECONDS", "soon"), ("HEALTHZ_TIMEOUT", "600"),
-    ("TRUSTED_PROXIES", "-1"), ("MAX_CONTENT_LENGTH", "lots"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_CONNECT_TIMEOUT", "0"),
+        ("DATABASE_STATEMENT_TIMEOUT", "-1"),
+        ("DATABASE_KEEPALIVE_SECONDS", "soon"),
+        ("HEALTHZ_TIMEOUT", "600"),
+        ("TRUSTED_PROXIES", "-1"),
+        ("MAX_CONTENT_LENGTH", "lots"),
+    ],
+)
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, tmp_path, name, value):
     from consult.config import ConfigError, load_config
 
@@ -131,12 +163,22 @@ def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, tmp_path, n
 def test_the_defaults(monkeypatch, tmp_path):
     from consult.config import load_config
 
-    for name in ("DATABASE_CONNECT_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT",
-                 "DATABASE_KEEPALIVE_SECONDS", "HEALTHZ_TIMEOUT", "TRUSTED_PROXIES",
-                 "MAX_CONTENT_LENGTH", "LOGIN_ACCOUNT_RATE_LIMIT"):
+    for name in (
+        "DATABASE_CONNECT_TIMEOUT",
+        "DATABASE_STATEMENT_TIMEOUT",
+        "DATABASE_KEEPALIVE_SECONDS",
+        "HEALTHZ_TIMEOUT",
+        "TRUSTED_PROXIES",
+        "MAX_CONTENT_LENGTH",
+        "LOGIN_ACCOUNT_RATE_LIMIT",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = load_config(tmp_path)
-    assert (config["DATABASE_CONNECT_TIMEOUT"], config["DATABASE_STATEMENT_TIMEOUT"],
-            config["DATABASE_KEEPALIVE_SECONDS"], config["HEALTHZ_TIMEOUT"]) == (5, 30, 30, 2)
+    assert (
+        config["DATABASE_CONNECT_TIMEOUT"],
+        config["DATABASE_STATEMENT_TIMEOUT"],
+        config["DATABASE_KEEPALIVE_SECONDS"],
+        config["HEALTHZ_TIMEOUT"],
+    ) == (5, 30, 30, 2)
     assert (config["TRUSTED_PROXIES"], config["MAX_CONTENT_LENGTH"]) == (0, 10 * 1024 * 1024)
     assert config["LOGIN_ACCOUNT_RATE_LIMIT"] == "10 per hour"

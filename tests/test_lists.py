@@ -43,8 +43,16 @@ def admin_clients(app, client, login_as, factories, api_as):
 def test_there_are_list_routes_to_check(app):
     routes = _list_routes(app)
     # The lists of the issue: they must be among the routes checked.
-    for route in ("/cases", "/issues", "/actions", "/cases/overdue", "/sessions",
-                  "/admin/users", "/api/v1/cases", "/api/v1/sessions"):
+    for route in (
+        "/cases",
+        "/issues",
+        "/actions",
+        "/cases/overdue",
+        "/sessions",
+        "/admin/users",
+        "/api/v1/cases",
+        "/api/v1/sessions",
+    ):
         assert route in routes
 
 
@@ -101,11 +109,21 @@ def test_the_api_refuses_an_absurd_page_and_caps_per_page(admin_clients, factori
 )
 def test_ids_no_row_can_have_answer_404_in_urls(admin_clients, factories, bad):
     client, api = admin_clients
-    for url in (f"/sessions/{bad}", f"/cases/{bad}", f"/issues/{bad}", f"/sessions/{bad}.ics",
-                f"/admin/users/{bad}", f"/sessions/{bad}/registrations"):
+    for url in (
+        f"/sessions/{bad}",
+        f"/cases/{bad}",
+        f"/issues/{bad}",
+        f"/sessions/{bad}.ics",
+        f"/admin/users/{bad}",
+        f"/sessions/{bad}/registrations",
+    ):
         assert client.get(url).status_code == 404, url
-    for url in (f"/api/v1/sessions/{bad}", f"/api/v1/cases/{bad}", f"/api/v1/issues/{bad}",
-                f"/api/v1/sessions/{bad}/minutes"):
+    for url in (
+        f"/api/v1/sessions/{bad}",
+        f"/api/v1/cases/{bad}",
+        f"/api/v1/issues/{bad}",
+        f"/api/v1/sessions/{bad}/minutes",
+    ):
         response = api.get(url)
         assert response.status_code == 404, url
         assert response.get_json()["error"]["code"] == "not_found"
@@ -120,23 +138,38 @@ def test_ids_no_row_can_have_in_json_bodies_answer_422(admin_clients, factories,
     _client, api = admin_clients
     case = factories.make_case()
     meeting = factories.make_meeting(community=case.community)
-    response = api.post("/api/v1/issues", json={"title": "议题", "community": case.community.name,
-                                                "cases": [case.id, bad]})
+    response = api.post(
+        "/api/v1/issues",
+        json={"title": "议题", "community": case.community.name, "cases": [case.id, bad]},
+    )
     assert response.status_code == 422
     assert "cases" in response.get_json()["error"]["fields"]
-    response = api.post(f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "议程",
-                                                                     "issue": bad})
+    response = api.post(
+        f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "议程", "issue": bad}
+    )
     assert response.status_code == 422
     assert "issue" in response.get_json()["error"]["fields"]
     item = api.post(f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "议程"}).get_json()
-    response = api.post(f"/api/v1/agenda/{item['id']}/resolution",
-                        json={"text": "决议", "outcome": "deferred", "closes_cases": [bad]})
+    response = api.post(
+        f"/api/v1/agenda/{item['id']}/resolution",
+        json={"text": "决议", "outcome": "deferred", "closes_cases": [bad]},
+    )
     assert response.status_code == 422
     assert "closes_cases" in response.get_json()["error"]["fields"]
-    assert api.post("/api/v1/sessions", json={
-        "kind": "roundtable", "title": "圆桌", "community": case.community.name,
-        "starts_at": "2030-01-01T10:00:00+08:00", "ends_at": "2030-01-01T11:00:00+08:00",
-        "host_unit": bad}).status_code == 422
+    assert (
+        api.post(
+            "/api/v1/sessions",
+            json={
+                "kind": "roundtable",
+                "title": "圆桌",
+                "community": case.community.name,
+                "starts_at": "2030-01-01T10:00:00+08:00",
+                "ends_at": "2030-01-01T11:00:00+08:00",
+                "host_unit": bad,
+            },
+        ).status_code
+        == 422
+    )
     assert api.get(f"/api/v1/sessions?series={bad}").status_code == 422
     from consult.extensions import db
 
@@ -147,8 +180,7 @@ def test_ids_no_row_can_have_in_json_bodies_answer_422(admin_clients, factories,
 def test_valid_id_reads_only_what_a_row_can_have():
     assert valid_id("12") == 12
     assert valid_id(MAX_ID) == MAX_ID
-    for bad in (None, "", "abc", "-1", "0", "1.5", " ", True, 1.5, MAX_ID + 1, "٣",
-                "9" * 30):
+    for bad in (None, "", "abc", "-1", "0", "1.5", " ", True, 1.5, MAX_ID + 1, "٣", "9" * 30):
         assert valid_id(bad) is None
     assert MAX_PER_PAGE == 100
 

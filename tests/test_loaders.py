@@ -33,10 +33,14 @@ def hehe(factories):
 
     action = db.session.scalars(db.select(ActionItem)).one()
     return {"cadre": cadre, "resident": resident, "outsider": outsider}, {
-        "meeting_or_404": private.id, "series_or_404": series.id,
-        "registration_or_404": registration.id, "feed_or_404": feed.id,
-        "agenda_item_or_404": item.id, "action_or_404": action.id,
-        "case_or_404": case.id, "issue_or_404": issue.id,
+        "meeting_or_404": private.id,
+        "series_or_404": series.id,
+        "registration_or_404": registration.id,
+        "feed_or_404": feed.id,
+        "agenda_item_or_404": item.id,
+        "action_or_404": action.id,
+        "case_or_404": case.id,
+        "issue_or_404": issue.id,
     }
 
 

@@ -154,20 +154,27 @@ def test_venue_capacity_and_owner(factories):
 
 def test_an_agreement_ending_before_it_is_signed(factories):
     community, unit = factories.make_community(), factories.make_unit()
-    db.session.add(Agreement(community_id=community.id, unit_id=unit.id,
-                             signed_on=date(2025, 3, 1), ends_on=date(2025, 2, 28)))
+    db.session.add(
+        Agreement(
+            community_id=community.id,
+            unit_id=unit.id,
+            signed_on=date(2025, 3, 1),
+            ends_on=date(2025, 2, 28),
+        )
+    )
     refused()
 
 
 def test_two_units_with_the_same_turn_in_a_rotation(factories):
     community = factories.make_community()
     first, second = factories.make_unit(), factories.make_unit()
-    db.session.add(AllianceMember(community_id=community.id, unit_id=first.id,
-                                  rotation_position=1))
+    db.session.add(AllianceMember(community_id=community.id, unit_id=first.id, rotation_position=1))
     db.session.commit()
-    db.session.add(AllianceMember(community_id=community.id, unit_id=second.id,
-                                  rotation_position=1))
+    db.session.add(
+        AllianceMember(community_id=community.id, unit_id=second.id, rotation_position=1)
+    )
     refused()
-    db.session.add(AllianceMember(community_id=community.id, unit_id=second.id,
-                                  rotation_position=0))
+    db.session.add(
+        AllianceMember(community_id=community.id, unit_id=second.id, rotation_position=0)
+    )
     refused()

@@ -15,8 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("consult", "templates", "migrations", "pyproject.toml", "setup.py", "MANIFEST.in",
-           "README.md", "babel.cfg", "wsgi.py")
+SOURCES = (
+    "consult",
+    "templates",
+    "migrations",
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "babel.cfg",
+    "wsgi.py",
+)
 
 SERVE = """
 import sys, consult
@@ -51,20 +60,35 @@ def wheel(tmp_path_factory) -> Path:
             shutil.copy2(path, source / name)
     assert not list(source.rglob("*.mo"))
     dist = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-q", "-w", str(dist), str(source))
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "-w",
+        str(dist),
+        str(source),
+    )
     (built,) = dist.glob("consult-*.whl")
     return built
 
 
 def test_the_wheel_carries_catalogs_templates_and_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("consult/translations/zh_CN/LC_MESSAGES/messages.mo",
-                     "consult/translations/en/LC_MESSAGES/messages.mo",
-                     "consult/templates/base.html", "consult/templates/accounts/login.html",
-                     "consult/migrations/env.py", "consult/migrations/versions/0002_hardening.py",
-                     "consult/static/consult.js",
-                     "consult/static/vendor/bootstrap/bootstrap.min.css"):
+    for required in (
+        "consult/translations/zh_CN/LC_MESSAGES/messages.mo",
+        "consult/translations/en/LC_MESSAGES/messages.mo",
+        "consult/templates/base.html",
+        "consult/templates/accounts/login.html",
+        "consult/migrations/env.py",
+        "consult/migrations/versions/0002_hardening.py",
+        "consult/static/consult.js",
+        "consult/static/vendor/bootstrap/bootstrap.min.css",
+    ):
         assert required in names, required
 
 
@@ -72,12 +96,25 @@ def test_the_installed_wheel_serves_chinese(wheel, tmp_path):
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", str(venv))
     python = venv / "bin" / "python"
-    _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-         "--no-index", "-q", str(wheel))
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        str(wheel),
+    )
     # The dependencies: this environment's site-packages, after the venv's own (a path
     # line in a .pth file adds the folder, not the editable checkout it may point to).
-    site = Path(_run(str(python), "-c", "import sysconfig; print(sysconfig.get_path("
-                     "'purelib'))").stdout.strip())
+    site = Path(
+        _run(
+            str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"
+        ).stdout.strip()
+    )
     (site / "shared-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
@@ -103,4 +140,3 @@ def test_a_checkout_compiles_missing_catalogs_at_start_up(tmp_path):
         assert read_mo(fh).get("Sign in").string == "登录"
     # Up to date: nothing to do the next time.
     assert compile_missing_catalogs(folder) == []
-

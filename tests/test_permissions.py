@@ -35,8 +35,9 @@ from consult.permissions import (
 
 def person(role: str, active: bool = True, user_id: int = 1, **kwargs) -> User:
     """An account as can() sees it (no database needed: can() reads role and flags)."""
-    return User(id=user_id, email=f"{role}@example.org", name=role, role=role, active=active,
-                **kwargs)
+    return User(
+        id=user_id, email=f"{role}@example.org", name=role, role=role, active=active, **kwargs
+    )
 
 
 ORGANISERS = {"admin", "cadre"}
@@ -96,9 +97,10 @@ def test_every_rule_is_used_and_every_action_asked_about_is_a_rule():
 
 
 def test_the_usage_scan_sees_calls_of_every_form():
-    assert ACTION_RE.findall('can(current_user, "a.b") require(user, "c.d", x) '
-                             "can('e.f', meeting) _meeting(session_id, user, \"g.h\")") == \
-        ["a.b", "c.d", "e.f", "g.h"]
+    assert ACTION_RE.findall(
+        'can(current_user, "a.b") require(user, "c.d", x) '
+        "can('e.f', meeting) _meeting(session_id, user, \"g.h\")"
+    ) == ["a.b", "c.d", "e.f", "g.h"]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -179,8 +181,10 @@ def test_every_scoped_action_holds_in_ones_own_community_only(action, role):
     user = member_of(person(role), 5)
     ours, theirs = in_community(5), in_community(6)
     if action == "action.report":
-        ours, theirs = (ActionItem(resolution=Resolution(agenda_item=AgendaItem(meeting=m)))
-                        for m in (ours, theirs))
+        ours, theirs = (
+            ActionItem(resolution=Resolution(agenda_item=AgendaItem(meeting=m)))
+            for m in (ours, theirs)
+        )
     assert can(user, action) is True
     assert can(user, action, ours) is True
     assert can(user, action, theirs) is False
@@ -202,23 +206,36 @@ def test_the_assignable_roles_are_every_role():
 
 @pytest.mark.parametrize(
     ("role", "own", "community_id", "allowed"),
-    [("resident", True, 6, True), ("resident", False, 5, False),
-     ("secretary", False, 5, False), ("unit_rep", True, 6, True),
-     ("cadre", False, 5, True), ("cadre", False, 6, False),
-     ("admin", False, 5, True), ("admin", False, 6, False)],
+    [
+        ("resident", True, 6, True),
+        ("resident", False, 5, False),
+        ("secretary", False, 5, False),
+        ("unit_rep", True, 6, True),
+        ("cadre", False, 5, True),
+        ("cadre", False, 6, False),
+        ("admin", False, 5, True),
+        ("admin", False, 6, False),
+    ],
 )
 def test_a_registration_is_cancelled_by_its_registrant_or_an_organiser_of_its_community(
-        role, own, community_id, allowed):
+    role, own, community_id, allowed
+):
     user = member_of(person(role, user_id=7), 5)
-    registration = Registration(user_id=7 if own else 8, status="confirmed",
-                                meeting=in_community(community_id))
+    registration = Registration(
+        user_id=7 if own else 8, status="confirmed", meeting=in_community(community_id)
+    )
     assert can(user, "registration.cancel", registration) is allowed
 
 
 @pytest.mark.parametrize(
     ("role", "unit_id", "assignee_id", "allowed"),
-    [("unit_rep", 3, None, True), ("unit_rep", 4, None, False), ("unit_rep", None, None, False),
-     ("unit_rep", 4, 1, True), ("resident", 3, None, False)],
+    [
+        ("unit_rep", 3, None, True),
+        ("unit_rep", 4, None, False),
+        ("unit_rep", None, None, False),
+        ("unit_rep", 4, 1, True),
+        ("resident", 3, None, False),
+    ],
 )
 def test_a_unit_rep_reports_only_its_own_units_actions(role, unit_id, assignee_id, allowed):
     user = person(role, unit_id=3)
@@ -227,19 +244,28 @@ def test_a_unit_rep_reports_only_its_own_units_actions(role, unit_id, assignee_i
     assert reports_for_unit(user) is (role == "unit_rep")
 
 
-@pytest.mark.parametrize(("representative", "community_id", "allowed"),
-                         [(True, 5, True), (False, 5, False), (True, 6, False)])
-def test_only_a_communitys_representatives_evaluate_its_issues(representative, community_id,
-                                                                allowed):
+@pytest.mark.parametrize(
+    ("representative", "community_id", "allowed"),
+    [(True, 5, True), (False, 5, False), (True, 6, False)],
+)
+def test_only_a_communitys_representatives_evaluate_its_issues(
+    representative, community_id, allowed
+):
     user = person("resident")
     user.memberships.append(Membership(community_id=5, is_representative=representative))
     issue = Issue(community_id=community_id)
     assert can(user, "evaluation.create", issue) is allowed
 
 
-@pytest.mark.parametrize(("role", "named", "shown"),
-                         [("resident", False, False), ("resident", True, True),
-                          ("unit_rep", False, True), ("cadre", False, True)])
+@pytest.mark.parametrize(
+    ("role", "named", "shown"),
+    [
+        ("resident", False, False),
+        ("resident", True, True),
+        ("unit_rep", False, True),
+        ("cadre", False, True),
+    ],
+)
 def test_a_resident_is_named_in_published_minutes_only_with_consent(role, named, shown):
     assert named_in_minutes(person(role, named_in_minutes=named)) is shown
     assert named_in_minutes(None) is False
@@ -254,8 +280,9 @@ def town(factories):
     community = factories.make_community("Hehe")
 
     def account(role, name, active=True, community="Hehe"):
-        user = factories.make_user(role=role, email=f"{name}@example.org", password=None,
-                                   name=name, community=community)
+        user = factories.make_user(
+            role=role, email=f"{name}@example.org", password=None, name=name, community=community
+        )
         user.active = active
         return user
 
@@ -277,19 +304,27 @@ def town(factories):
     public = factories.make_meeting(community, kind="roundtable")
     private = factories.make_meeting(community, kind="mediation")
     other_private = factories.make_meeting(community, kind="mediation")
-    _, series = factories.make_series(community, kind="mediation", count=2,
-                                      visibility="private")
-    db.session.add_all([
-        Registration(meeting_id=private.id, user_id=people["registrant"].id, status="confirmed"),
-        Registration(meeting_id=private.id, user_id=people["cancelled"].id, status="cancelled"),
-        # Invitations go to an address; the account with that address may see the session.
-        Invitation(meeting_id=private.id, email="invitee@example.org"),
-        Invitation(meeting_id=private.id, email="gone@example.org"),
-        Invitation(meeting_id=series[0].id, email="seriesguest@example.org", whole_series=True),
-    ])
+    _, series = factories.make_series(community, kind="mediation", count=2, visibility="private")
+    db.session.add_all(
+        [
+            Registration(
+                meeting_id=private.id, user_id=people["registrant"].id, status="confirmed"
+            ),
+            Registration(meeting_id=private.id, user_id=people["cancelled"].id, status="cancelled"),
+            # Invitations go to an address; the account with that address may see the session.
+            Invitation(meeting_id=private.id, email="invitee@example.org"),
+            Invitation(meeting_id=private.id, email="gone@example.org"),
+            Invitation(meeting_id=series[0].id, email="seriesguest@example.org", whole_series=True),
+        ]
+    )
     db.session.commit()
-    sessions = {"public": public, "private": private, "other_private": other_private,
-                "series_1": series[0], "series_2": series[1]}
+    sessions = {
+        "public": public,
+        "private": private,
+        "other_private": other_private,
+        "series_1": series[0],
+        "series_2": series[1],
+    }
     return people, sessions
 
 
@@ -320,8 +355,7 @@ def test_private_sessions_are_seen_by_staff_registrants_and_invitees_only(town, 
     user = outsiders[who] if who in outsiders else people[who]
     by_id = {meeting.id: name for name, meeting in sessions.items()}
 
-    seen_one_by_one = {name for name, meeting in sessions.items()
-                       if may_see_meeting(user, meeting)}
+    seen_one_by_one = {name for name, meeting in sessions.items() if may_see_meeting(user, meeting)}
     seen_in_a_query = {
         by_id[meeting_id]
         for meeting_id in db.session.scalars(

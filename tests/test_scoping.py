@@ -26,32 +26,61 @@ from consult.types import utcnow
 from tests.cases.builders import agenda_item, new_case, new_issue, resolve
 
 #: Words that only 和合's staff (and the people concerned) may read.
-SECRETS = ("MEDIATION-SECRET", "SERIES-SECRET", "CASE-SECRET", "ISSUE-SECRET",
-           "ACTION-SECRET", "NOTES-SECRET", "王秀兰", "13800001111")
+SECRETS = (
+    "MEDIATION-SECRET",
+    "SERIES-SECRET",
+    "CASE-SECRET",
+    "ISSUE-SECRET",
+    "ACTION-SECRET",
+    "NOTES-SECRET",
+    "王秀兰",
+    "13800001111",
+)
 
 #: Routes that are not about any community's objects: the static files, sign-in and
 #: sign-out, the health check, the API's self-description, and the capability links
 #: whose secret token is the permission (an RSVP link, a calendar feed).
-NOT_SCOPED = {"static", "accounts.login", "accounts.logout", "web.healthz",
-              "api-docs.openapi_json", "attendance.rsvp", "calendar.feed"}
+NOT_SCOPED = {
+    "static",
+    "accounts.login",
+    "accounts.logout",
+    "web.healthz",
+    "api-docs.openapi_json",
+    "attendance.rsvp",
+    "calendar.feed",
+}
 
 #: Writes on one's own account and calendars: they change the caller's rows only.
-SELF_SERVICE = {"accounts.profile", "calendar.feeds", "api_me.update_me",
-                "api_feeds.post_feed"}
+SELF_SERVICE = {"accounts.profile", "calendar.feeds", "api_me.update_me", "api_feeds.post_feed"}
 
 #: Reads of a public session and of what is public about a community, open to everyone
 #: (the public pages show only public sessions and published, masked records).
-PUBLIC_READS = {"meetings.show", "calendar.meeting_ics", "api_sessions.SessionItem",
-                "api_minutes.get_agenda", "api_minutes.get_agenda_item", "public.poster",
-                "public.poster_as_pdf"}
-EVERYONE_READS = {"attendance.rotation", "web.stats_csv", "public.community",
-                  "public.resolutions_json", "public.resolutions_csv",
-                  "public.resolutions_atom", "public.board"}
+PUBLIC_READS = {
+    "meetings.show",
+    "calendar.meeting_ics",
+    "api_sessions.SessionItem",
+    "api_minutes.get_agenda",
+    "api_minutes.get_agenda_item",
+    "public.poster",
+    "public.poster_as_pdf",
+}
+EVERYONE_READS = {
+    "attendance.rotation",
+    "web.stats_csv",
+    "public.community",
+    "public.resolutions_json",
+    "public.resolutions_csv",
+    "public.resolutions_atom",
+    "public.board",
+}
 
 #: Signing oneself up for a public session (or series) is open to every account.
-OPEN_SIGN_UPS = {"attendance.sign_up", "attendance.sign_up_series",
-                 "api_registrations.create_registration",
-                 "api_registrations.create_series_registrations"}
+OPEN_SIGN_UPS = {
+    "attendance.sign_up",
+    "attendance.sign_up_series",
+    "api_registrations.create_registration",
+    "api_registrations.create_series_registrations",
+}
 
 #: Bodies that pass the API's validation, so that the refusal comes from the scope.
 API_BODIES = {
@@ -60,8 +89,11 @@ API_BODIES = {
     ("api_sessions.cancel_series", "POST"): {},
     ("api_feeds.post_invitations", "POST"): {"emails": ["outsider@example.org"]},
     ("api_minutes.post_agenda_item", "POST"): {"title": "Outsider's item"},
-    ("api_minutes.post_resolution", "POST"): {"text": "x", "outcome": "deferred",
-                                              "closes_cases": []},
+    ("api_minutes.post_resolution", "POST"): {
+        "text": "x",
+        "outcome": "deferred",
+        "closes_cases": [],
+    },
     ("api_minutes.put_minutes", "PUT"): {"version": 1, "notes": {}},
     ("api_minutes.approve", "POST"): {},
     ("api_minutes.publish", "POST"): {},
@@ -82,12 +114,23 @@ def api_create_bodies(world) -> dict:
     start = (utcnow() + timedelta(days=9)).replace(microsecond=0)
     return {
         ("api_sessions.Sessions", "POST"): {
-            "kind": "roundtable", "title": "Outsider's session", "community": "和合社区",
-            "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()},
-        ("api_cases.post_case", "POST"): {"title": "x", "description": "",
-                                          "community": "和合社区", "category": "concern"},
-        ("api_cases.post_issue", "POST"): {"title": "x", "community": "和合社区",
-                                           "cases": [world["free_case"].id]},
+            "kind": "roundtable",
+            "title": "Outsider's session",
+            "community": "和合社区",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+        },
+        ("api_cases.post_case", "POST"): {
+            "title": "x",
+            "description": "",
+            "community": "和合社区",
+            "category": "concern",
+        },
+        ("api_cases.post_issue", "POST"): {
+            "title": "x",
+            "community": "和合社区",
+            "cases": [world["free_case"].id],
+        },
     }
 
 
@@ -111,27 +154,30 @@ def world(factories):
     agreement = Agreement(community_id=a.id, unit_id=unit.id, signed_on=utcnow().date())
     db.session.add(agreement)
     # The mediation was held yesterday: only a session that has started may resolve cases.
-    private = factories.make_meeting(a, kind="mediation", title="MEDIATION-SECRET",
-                                     starts_in=-timedelta(days=1))
+    private = factories.make_meeting(
+        a, kind="mediation", title="MEDIATION-SECRET", starts_in=-timedelta(days=1)
+    )
     public = factories.make_meeting(a, kind="roundtable", title="Open roundtable")
-    private_series, _ = factories.make_series(a, visibility="private", kind="mediation",
-                                              title="SERIES-SECRET")
+    private_series, _ = factories.make_series(
+        a, visibility="private", kind="mediation", title="SERIES-SECRET"
+    )
     public_series, _ = factories.make_series(a, title="Weekly talk")
     private_signup = factories.make_signup(private, resident)
     public_signup = factories.make_signup(public, resident)
     factories.make_invitation(private, email="guest@example.org")
     raised = new_case(cadre, title="CASE-SECRET raised at the mediation", community="和合社区")
     raised.meeting_id = private.id
-    plain = new_case(cadre, title="CASE-SECRET in the grid", community="和合社区",
-                     reporter="王秀兰")
+    plain = new_case(
+        cadre, title="CASE-SECRET in the grid", community="和合社区", reporter="王秀兰"
+    )
     free = new_case(cadre, title="CASE-SECRET waiting", community="和合社区")
     issue = new_issue(cadre, [plain], community="和合社区", title="ISSUE-SECRET")
     private_item = agenda_item(private, cadre, issue, title="CASE-SECRET item")
     public_item = agenda_item(public, cadre, title="Open item")
-    resolve(private_item, cadre, [plain],
-            actions=[{"description": "ACTION-SECRET", "unit": unit.id}])
-    save_minutes(private, {"version": 0, "notes": {str(private_item.id): "NOTES-SECRET"}},
-                 cadre)
+    resolve(
+        private_item, cadre, [plain], actions=[{"description": "ACTION-SECRET", "unit": unit.id}]
+    )
+    save_minutes(private, {"version": 0, "notes": {str(private_item.id): "NOTES-SECRET"}}, cadre)
     save_minutes(public, {"version": 0, "notes": {str(public_item.id): "draft"}}, cadre)
     feed, _token = create_feed({"scope": "mine"}, resident)
     api_token = factories.make_api_token(resident)
@@ -139,25 +185,45 @@ def world(factories):
     token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == resident.id))
     assert api_token and token_id
     common = {
-        "issue_id": issue.id, "action_id": db.session.scalar(select(ActionItem.id)),
-        "feed_id": feed.id, "community_id": a.id, "member_id": member.id,
-        "user_id": resident.id, "token_id": token_id, "venue_id": venue.id,
-        "unit_id": unit.id, "agreement_id": agreement.id,
+        "issue_id": issue.id,
+        "action_id": db.session.scalar(select(ActionItem.id)),
+        "feed_id": feed.id,
+        "community_id": a.id,
+        "member_id": member.id,
+        "user_id": resident.id,
+        "token_id": token_id,
+        "venue_id": venue.id,
+        "unit_id": unit.id,
+        "agreement_id": agreement.id,
         # Town-wide objects of the administration (the refusal comes before the lookup).
-        "kind": "roundtable", "channel_id": 1, "message_id": 1,
+        "kind": "roundtable",
+        "channel_id": 1,
+        "message_id": 1,
         # The statistics' tables are counts, open to every account.
         "name": "levels",
     }
     return {
         "free_case": free,
-        "private": {**common, "meeting_id": private.id, "session_id": private.id,
-                    "series_id": private_series.id, "registration_id": private_signup.id,
-                    "case_id": raised.id, "item_id": private_item.id,
-                    "token": checkin_token(private_signup.id)},
-        "public": {**common, "meeting_id": public.id, "session_id": public.id,
-                   "series_id": public_series.id, "registration_id": public_signup.id,
-                   "case_id": plain.id, "item_id": public_item.id,
-                   "token": checkin_token(public_signup.id)},
+        "private": {
+            **common,
+            "meeting_id": private.id,
+            "session_id": private.id,
+            "series_id": private_series.id,
+            "registration_id": private_signup.id,
+            "case_id": raised.id,
+            "item_id": private_item.id,
+            "token": checkin_token(private_signup.id),
+        },
+        "public": {
+            **common,
+            "meeting_id": public.id,
+            "session_id": public.id,
+            "series_id": public_series.id,
+            "registration_id": public_signup.id,
+            "case_id": plain.id,
+            "item_id": public_item.id,
+            "token": checkin_token(public_signup.id),
+        },
     }
 
 
@@ -210,8 +276,9 @@ def outsider(app, factories, api_as):
 
 
 @pytest.mark.parametrize("role", ["admin", "cadre", "secretary"])
-def test_staff_of_another_community_can_neither_see_nor_change_its_objects(app, world,
-                                                                           outsider, role):
+def test_staff_of_another_community_can_neither_see_nor_change_its_objects(
+    app, world, outsider, role
+):
     clients = outsider(role)
     failures = []
     creations = api_create_bodies(world)
@@ -228,8 +295,11 @@ def test_staff_of_another_community_can_neither_see_nor_change_its_objects(app, 
                 continue
             if method == "GET" and endpoint in EVERYONE_READS:
                 continue
-            if variant == "public" and endpoint in OPEN_SIGN_UPS and (
-                    endpoint != "api_registrations.create_registration"):
+            if (
+                variant == "public"
+                and endpoint in OPEN_SIGN_UPS
+                and (endpoint != "api_registrations.create_registration")
+            ):
                 continue
             body = API_BODIES.get((endpoint, method), creations.get((endpoint, method)))
             before = snapshot()
@@ -238,14 +308,16 @@ def test_staff_of_another_community_can_neither_see_nor_change_its_objects(app, 
             if response.status_code not in (403, 404):
                 failures.append(f"{method} {rule.rule} ({variant}): {response.status_code}")
             if changed(before, after):
-                failures.append(f"{method} {rule.rule} ({variant}) changed "
-                                f"{changed(before, after)}")
+                failures.append(
+                    f"{method} {rule.rule} ({variant}) changed {changed(before, after)}"
+                )
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("role", ["admin", "cadre", "secretary"])
 def test_lists_and_forms_show_nothing_of_another_communitys_and_create_nothing_in_it(
-        app, world, outsider, role):
+    app, world, outsider, role
+):
     clients = outsider(role)
     failures = []
     creations = api_create_bodies(world)
@@ -284,6 +356,11 @@ def test_lists_and_forms_show_nothing_of_another_communitys_and_create_nothing_i
 
 def test_the_route_list_is_read_from_the_application(app):
     endpoints = {endpoint for endpoint, _rule, _method in routes(app)}
-    assert {"minutes.publish", "api_minutes.publish", "attendance.export",
-            "meetings.cancel", "api_sessions.cancel_session"} <= endpoints
+    assert {
+        "minutes.publish",
+        "api_minutes.publish",
+        "attendance.export",
+        "meetings.cancel",
+        "api_sessions.cancel_session",
+    } <= endpoints
     assert not endpoints & NOT_SCOPED

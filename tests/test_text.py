@@ -17,6 +17,8 @@ def in_request(app):
     """Messages are translated: read them inside a request."""
     with app.test_request_context():
         yield
+
+
 OTHER_CONTROLS = ["\x00", "\x07", "\x1c", "\x7f", "\x9b", "\u202e"]
 
 
@@ -47,8 +49,13 @@ def test_header_text_is_one_line(char):
     assert header_text(f"  Friday{char}{char}Talk  ") == "Friday Talk"
 
 
-SESSION = {"kind": "roundtable", "community": "Hehe", "starts_at": "2031-03-07T15:00:00+08:00",
-           "ends_at": "2031-03-07T17:00:00+08:00", "timezone": "Asia/Shanghai"}
+SESSION = {
+    "kind": "roundtable",
+    "community": "Hehe",
+    "starts_at": "2031-03-07T15:00:00+08:00",
+    "ends_at": "2031-03-07T17:00:00+08:00",
+    "timezone": "Asia/Shanghai",
+}
 
 
 @pytest.mark.parametrize("char", SEPARATORS)
@@ -63,8 +70,10 @@ def test_the_api_normalises_line_separators_in_a_description(api_as, factories):
     from consult.meetings.models import Meeting
 
     api = api_as(factories.make_user("cadre"))
-    response = api.post("/api/v1/sessions", json={
-        **SESSION, "title": "Friday Talk", "description": "one\u2028two\u2029three\x85four"})
+    response = api.post(
+        "/api/v1/sessions",
+        json={**SESSION, "title": "Friday Talk", "description": "one\u2028two\u2029three\x85four"},
+    )
     assert response.status_code == 201, response.get_json()
     meeting = db.session.get(Meeting, response.get_json()["id"])
     assert meeting.description == "one\ntwo\nthree\nfour"
@@ -82,12 +91,15 @@ def test_the_page_refuses_a_title_with_a_line_separator(client, factories, login
     from consult.meetings import recurrence
 
     tz = recurrence.zone(meeting.timezone)
-    response = client.post(f"/sessions/{meeting.id}/edit", data={
-        "csrf_token": csrf_token_from(page.get_data(as_text=True)),
-        "title": "Friday\u2028Talk",
-        "starts_at": recurrence.wall_clock(meeting.starts_at, tz).strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": recurrence.wall_clock(meeting.ends_at, tz).strftime("%Y-%m-%dT%H:%M"),
-    })
+    response = client.post(
+        f"/sessions/{meeting.id}/edit",
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "title": "Friday\u2028Talk",
+            "starts_at": recurrence.wall_clock(meeting.starts_at, tz).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": recurrence.wall_clock(meeting.ends_at, tz).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert response.status_code in (200, 422)
     assert "control character" in response.get_data(as_text=True)
     db.session.refresh(meeting)

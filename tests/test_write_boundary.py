@@ -33,11 +33,14 @@ def _busy(orig) -> OperationalError:
     return OperationalError("UPDATE meetings ...", {}, orig)
 
 
-@pytest.mark.parametrize("orig", [
-    sqlite3.OperationalError("database is locked"),
-    _PgError("40001"),  # serialization_failure
-    _PgError("40P01"),  # deadlock_detected
-])
+@pytest.mark.parametrize(
+    "orig",
+    [
+        sqlite3.OperationalError("database is locked"),
+        _PgError("40001"),  # serialization_failure
+        _PgError("40P01"),  # deadlock_detected
+    ],
+)
 def test_a_busy_database_runs_the_work_again_and_commits_once(app, orig):
     calls = []
 
@@ -176,8 +179,11 @@ def test_reading_sessions_never_writes(app, client, api_as, login_as, factories)
     try:
         for url in ("/sessions", "/sessions/calendar", f"/sessions/{meeting_id}"):
             assert client.get(url).status_code == 200, url
-        for url in ("/api/v1/sessions", f"/api/v1/sessions?series={series_id}",
-                    f"/api/v1/sessions/{meeting_id}"):
+        for url in (
+            "/api/v1/sessions",
+            f"/api/v1/sessions?series={series_id}",
+            f"/api/v1/sessions/{meeting_id}",
+        ):
             assert api.get(url).status_code == 200, url
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
@@ -190,14 +196,23 @@ def test_reading_sessions_never_writes(app, client, api_as, login_as, factories)
 def test_scheduling_a_session_extends_the_series_that_run_short(app, api_as, factories):
     series_id = _due_series(factories)
     before = db.session.scalar(
-        select(func.count()).select_from(Meeting).where(Meeting.series_id == series_id))
+        select(func.count()).select_from(Meeting).where(Meeting.series_id == series_id)
+    )
     series = db.session.get(Series, series_id)
     api = api_as(factories.make_user("cadre"))
-    response = api.post("/api/v1/sessions", json={
-        "kind": "roundtable", "title": "圆桌", "community": series.community.name,
-        "starts_at": "2030-01-01T10:00:00+08:00", "ends_at": "2030-01-01T11:00:00+08:00"})
+    response = api.post(
+        "/api/v1/sessions",
+        json={
+            "kind": "roundtable",
+            "title": "圆桌",
+            "community": series.community.name,
+            "starts_at": "2030-01-01T10:00:00+08:00",
+            "ends_at": "2030-01-01T11:00:00+08:00",
+        },
+    )
     assert response.status_code == 201
     db.session.remove()
     after = db.session.scalar(
-        select(func.count()).select_from(Meeting).where(Meeting.series_id == series_id))
+        select(func.count()).select_from(Meeting).where(Meeting.series_id == series_id)
+    )
     assert after > before

@@ -54,6 +54,7 @@ def tokens_cli() -> None:
 @cli_errors
 def create_token_command(email, name) -> None:
     """Print a new API token for EMAIL as the last line of output."""
+
     def work():
         user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
         if user is None:

@@ -77,15 +77,19 @@ def valid_email(raw: str | None) -> str:
 def _role(role) -> str:
     if role not in ROLES:
         raise AccountError(
-            _l("Unknown role \"%(role)s\"; choose one of %(roles)s.",
-               role=role, roles=", ".join(ROLES)),
+            _l(
+                'Unknown role "%(role)s"; choose one of %(roles)s.',
+                role=role,
+                roles=", ".join(ROLES),
+            ),
             "role",
         )
     return role
 
 
-def _password(password: str, email: str | None = None, name: str | None = None,
-              field: str = "password") -> str:
+def _password(
+    password: str, email: str | None = None, name: str | None = None, field: str = "password"
+) -> str:
     """Return ``password``, or refuse it when the password policy does."""
     problem = password_problem(password, email, name)
     if problem is not None:
@@ -114,9 +118,7 @@ def _email_taken(email: str, but: User | None = None) -> bool:
 def _set_memberships(user: User, memberships: dict[int, bool]) -> dict:
     """Make ``user`` a member of exactly these communities ({id: representative})."""
     if memberships:
-        known = set(
-            db.session.scalars(select(Community.id).where(Community.id.in_(memberships)))
-        )
+        known = set(db.session.scalars(select(Community.id).where(Community.id.in_(memberships))))
         if missing := set(memberships) - known:
             raise AccountError(
                 _l("No such community: %(ids)s", ids=", ".join(map(str, sorted(missing)))),
@@ -191,8 +193,7 @@ def update_user(user: User, data: dict, actor) -> User:
     name = _text(data.get("name", user.name), "name", 120, label=_l("name"))
     role = _role(data.get("role", user.role))
     active = bool(data.get("active", user.active))
-    phone = _text(data.get("phone", user.phone), "phone", 32, required=False,
-                       label=_l("phone"))
+    phone = _text(data.get("phone", user.phone), "phone", 32, required=False, label=_l("phone"))
     unit_id = _unit_id(data.get("unit_id", user.unit_id), role)
     if actor is not None and actor.id == user.id:
         # An administrator who locks themself out may leave nobody to undo it.
@@ -201,7 +202,11 @@ def update_user(user: User, data: dict, actor) -> User:
         if not active:
             raise AccountError(_l("You cannot deactivate your own account."), "active")
     for field, value in (
-        ("name", name), ("role", role), ("active", active), ("phone", phone), ("unit_id", unit_id)
+        ("name", name),
+        ("role", role),
+        ("active", active),
+        ("phone", phone),
+        ("unit_id", unit_id),
     ):
         old = getattr(user, field)
         if old != value:
@@ -230,8 +235,7 @@ def change_own_password(user: User, current: str, new: str) -> User:
     if not user.check_password(current or ""):
         raise AccountError(_l("The current password is wrong."), "current_password")
     if current == new:
-        raise AccountError(_l("The new password must differ from the current one."),
-                           "new_password")
+        raise AccountError(_l("The new password must differ from the current one."), "new_password")
     user.set_password(_password(new or "", user.email, user.name, field="new_password"))
     user.end_sessions()
     db.session.flush()
@@ -255,8 +259,11 @@ def update_profile(user: User, data: dict, actor) -> User:
         locale = data["locale"]
         if locale is not None and locale not in LOCALES:
             raise AccountError(
-                _l("Unknown language \"%(locale)s\"; choose one of %(locales)s.",
-                   locale=locale, locales=", ".join(LOCALES)),
+                _l(
+                    'Unknown language "%(locale)s"; choose one of %(locales)s.',
+                    locale=locale,
+                    locales=", ".join(LOCALES),
+                ),
                 "locale",
             )
         values["locale"] = locale
@@ -276,9 +283,7 @@ def update_profile(user: User, data: dict, actor) -> User:
 def create_api_token(user: User, name: str | None = None, actor=None) -> str:
     """Create an API token for ``user`` and return the secret (shown once, stored hashed)."""
     if not user.active:
-        raise AccountError(
-            _l("The account %(email)s is deactivated.", email=user.email), "email"
-        )
+        raise AccountError(_l("The account %(email)s is deactivated.", email=user.email), "email")
     name = _text(name, "name", 120, required=False, label=_l("name"))
     token, token_hash = new_token()
     row = ApiToken(user_id=user.id, token_hash=token_hash, name=name)

@@ -23,7 +23,7 @@ def common_passwords() -> frozenset[str]:
 
 
 def _is_sequence(password: str) -> bool:
-    """"aaaaaaaa", "12345678", "abcdefgh", "98765432": one step repeated throughout."""
+    """ "aaaaaaaa", "12345678", "abcdefgh", "98765432": one step repeated throughout."""
     steps = {ord(b) - ord(a) for a, b in zip(password, password[1:], strict=False)}
     return len(steps) == 1 and steps <= {-1, 0, 1}
 

@@ -95,17 +95,20 @@ def _renew_session() -> None:
 @limiter.limit(_login_limit, methods=["POST"], scope="login-address")
 # Besides the limit per address (which many people behind one proxy share), failed
 # attempts on one account are limited wherever they come from.
-@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key,
-               deduct_when=_failed_sign_in, scope="login-account")
+@limiter.limit(
+    _account_limit,
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=_failed_sign_in,
+    scope="login-account",
+)
 def login():
     """Show the sign-in form and sign the person in."""
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(
-            select(User).where(User.email == normalise_email(form.email.data))
-        )
+        user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
         if user is None or not user.password_hash:
             check_password_hash(_decoy_hash(), form.password.data)
         elif user.check_password(form.password.data) and user.active:
@@ -156,9 +159,7 @@ def profile():
         .where(Membership.user_id == user.id)
         .order_by(Community.name)
     ).all()
-    return render_template(
-        "accounts/profile.html", user=user, form=form, communities=communities
-    )
+    return render_template("accounts/profile.html", user=user, form=form, communities=communities)
 
 
 @bp.route("/me/password", methods=["GET", "POST"])

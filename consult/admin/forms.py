@@ -101,9 +101,7 @@ class _MembershipFields:
     def validate_representative_of(self, field) -> None:
         outside = set(field.data or ()) - set(self.communities.data or ())
         if outside:
-            raise ValidationError(
-                _l("A residents' representative must belong to the community.")
-            )
+            raise ValidationError(_l("A residents' representative must belong to the community."))
 
     def validate_unit(self, field) -> None:
         if self.role.data == "unit_rep" and field.data == NONE:
@@ -198,7 +196,8 @@ class PasswordResetForm(FlaskForm):
 
 class CommunityForm(FlaskForm):
     name = StringField(
-        _l("Community name"), filters=[_strip],
+        _l("Community name"),
+        filters=[_strip],
         validators=[DataRequired(), Length(max=120), _one_line],
     )
     brand = StringField(
@@ -214,7 +213,8 @@ class CommunityForm(FlaskForm):
 
 class VenueForm(FlaskForm):
     name = StringField(
-        _l("Venue name"), filters=[_strip],
+        _l("Venue name"),
+        filters=[_strip],
         validators=[DataRequired(), Length(max=200), _one_line],
     )
     kind = SelectField(_l("Kind"), choices=choices((k, VENUE_KIND_LABELS[k]) for k in VENUE_KINDS))
@@ -222,8 +222,9 @@ class VenueForm(FlaskForm):
         _l("Capacity"),
         validators=[
             Optional(),
-            NumberRange(min=0, max=MAX_CAPACITY,
-                        message=_l("Give a number of places from 0 to %(max)s.")),
+            NumberRange(
+                min=0, max=MAX_CAPACITY, message=_l("Give a number of places from 0 to %(max)s.")
+            ),
         ],
         description=_l("Leave empty when the number of places is not limited."),
     )
@@ -245,9 +246,7 @@ class VenueForm(FlaskForm):
 
     def validate_community(self, field) -> None:
         if field.data == NONE and self.unit.data == NONE:
-            raise ValidationError(
-                _l("A venue belongs to a community or is offered by a unit.")
-            )
+            raise ValidationError(_l("A venue belongs to a community or is offered by a unit."))
 
     def to_data(self) -> dict:
         return {
@@ -262,7 +261,8 @@ class VenueForm(FlaskForm):
 
 class UnitForm(FlaskForm):
     name = StringField(
-        _l("Unit name"), filters=[_strip],
+        _l("Unit name"),
+        filters=[_strip],
         validators=[DataRequired(), Length(max=200), _one_line],
     )
     kind = SelectField(_l("Kind"), choices=choices((k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS))
@@ -306,7 +306,8 @@ class AgreementForm(FlaskForm):
         _l("Signed on"), validators=[InputRequired(message=_l("Give the date it was signed."))]
     )
     ends_on = DateField(
-        _l("Ends on"), validators=[Optional()],
+        _l("Ends on"),
+        validators=[Optional()],
         description=_l("Leave empty for an agreement without end."),
     )
     commitments = TextAreaField(

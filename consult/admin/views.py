@@ -161,8 +161,7 @@ def _user_edit_form(user, **kwargs) -> UserEditForm:
             "active": user.active,
             "phone": user.phone,
             "communities": [m.community_id for m in user.memberships],
-            "representative_of": [m.community_id for m in user.memberships
-                                  if m.is_representative],
+            "representative_of": [m.community_id for m in user.memberships if m.is_representative],
             "unit": user.unit_id or NONE,
         },
         **kwargs,
@@ -188,8 +187,7 @@ def user_password(user_id):
     user = db.get_or_404(User, user_id)
     password_form = PasswordResetForm()
     if password_form.validate_on_submit():
-        if _save(password_form, set_user_password, user, password_form.password.data,
-                 current_user):
+        if _save(password_form, set_user_password, user, password_form.password.data, current_user):
             flash(_("The password of %(email)s is changed.", email=user.email), "success")
             return redirect(url_for(".user_edit", user_id=user.id))
         user = db.get_or_404(User, user_id)
@@ -218,9 +216,7 @@ def communities():
     search = search_arg()
     page = paginate(community_queries.communities_query(search), page_arg())
     figures = community_queries.community_figures([c.id for c in page.items])
-    return render_template(
-        "admin/communities.html", page=page, search=search, figures=figures
-    )
+    return render_template("admin/communities.html", page=page, search=search, figures=figures)
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
@@ -258,8 +254,7 @@ def alliance(community_id):
             return redirect(url_for(".alliance", community_id=community_id))
         community = db.get_or_404(Community, community_id)
     members = community_queries.alliance_members(community.id)
-    return render_template("admin/alliance.html", community=community, members=members,
-                           form=form)
+    return render_template("admin/alliance.html", community=community, members=members, form=form)
 
 
 def _member(community_id: int, member_id: int) -> AllianceMember:
@@ -293,14 +288,12 @@ def alliance_move(community_id, member_id):
     return _alliance_action(community_id, move_alliance_member, member, offset, current_user)
 
 
-@bp.route("/communities/<id:community_id>/alliance/<id:member_id>/rotation",
-          methods=["POST"])
+@bp.route("/communities/<id:community_id>/alliance/<id:member_id>/rotation", methods=["POST"])
 def alliance_rotation(community_id, member_id):
     """Put a unit into the host rotation, or take it out."""
     member = _member(community_id, member_id)
     in_rotation = request.form.get("in_rotation") == "1"
-    return _alliance_action(community_id, set_alliance_rotation, member, in_rotation,
-                            current_user)
+    return _alliance_action(community_id, set_alliance_rotation, member, in_rotation, current_user)
 
 
 @bp.route("/communities/<id:community_id>/alliance/<id:member_id>/remove", methods=["POST"])
@@ -318,9 +311,7 @@ def venues():
     """List venues, optionally of one community."""
     community_id = id_arg("community")
     search = search_arg()
-    page = paginate(
-        community_queries.venues_query(community_id, search), page_arg()
-    )
+    page = paginate(community_queries.venues_query(community_id, search), page_arg())
     return render_template(
         "admin/venues.html",
         page=page,
@@ -382,7 +373,11 @@ def units():
     page = paginate(community_queries.units_query(search, kind), page_arg())
     alliances = community_queries.unit_alliances([u.id for u in page.items])
     return render_template(
-        "admin/units.html", page=page, search=search, kind=kind, kinds=UNIT_KINDS,
+        "admin/units.html",
+        page=page,
+        search=search,
+        kind=kind,
+        kinds=UNIT_KINDS,
         alliances=alliances,
     )
 
@@ -419,9 +414,7 @@ def unit_edit(unit_id):
 def agreements():
     """List joint-construction agreements, optionally of one community or unit."""
     community_id, unit_id = id_arg("community"), id_arg("unit")
-    page = paginate(
-        community_queries.agreements_query(community_id, unit_id), page_arg()
-    )
+    page = paginate(community_queries.agreements_query(community_id, unit_id), page_arg())
     return render_template(
         "admin/agreements.html",
         page=page,

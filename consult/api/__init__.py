@@ -85,7 +85,8 @@ def authenticate() -> None:
         return None
     if current_user.is_authenticated:
         raise ApiError(
-            401, "unauthorized",
+            401,
+            "unauthorized",
             _("A browser session may only read; send a Bearer token to write."),
         )
     raise ApiError(401, "unauthorized", _("Authentication required: send a Bearer token."))

@@ -21,6 +21,7 @@ from consult.permissions import require
 
 blp = Blueprint("api_cases", __name__, description="Cases and issues")
 
+
 class CaseCreateSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
@@ -28,12 +29,19 @@ class CaseCreateSchema(StrictSchema):
     category = fields.String(required=True, validate=validate.OneOf(CASE_CATEGORIES))
     reporter = fields.String(allow_none=True, validate=validate.Length(max=120))
     source = fields.String(load_default="grid", validate=validate.OneOf(CASE_SOURCES))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=32),
-                          metadata={"description": "The reporter's phone (extension)"})
-    grid = fields.String(allow_none=True, validate=validate.Length(max=120),
-                         metadata={"description": "The grid cell (extension)"})
+    phone = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "The reporter's phone (extension)"},
+    )
+    grid = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=120),
+        metadata={"description": "The grid cell (extension)"},
+    )
     reference = fields.String(
-        allow_none=True, validate=validate.Length(min=1, max=64),
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
         metadata={"description": "The grid platform's own id; a second case with it is 409"},
     )
 
@@ -140,9 +148,14 @@ def list_cases(args):
         community = community_named(args["community"])
         # An unknown community is a filter that matches nothing.
         community_id = community.id if community is not None else 0
-    f = queries.CaseFilter(community_id=community_id, status=args.get("status"),
-                           level=args.get("level"), category=args.get("category"),
-                           source=args.get("source"), overdue=args.get("overdue"))
+    f = queries.CaseFilter(
+        community_id=community_id,
+        status=args.get("status"),
+        level=args.get("level"),
+        category=args.get("category"),
+        source=args.get("source"),
+        overdue=args.get("overdue"),
+    )
     page = api_page(queries.case_select(f, user=user), args)
     return page_envelope(page, [queries.case_document(c, user) for c in page.items])
 

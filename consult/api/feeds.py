@@ -133,8 +133,10 @@ class InvitationSchema(Schema):
     email = fields.String()
     name = fields.String(allow_none=True)
     partstat = fields.String(
-        metadata={"enum": ["NEEDS-ACTION", "ACCEPTED", "TENTATIVE", "DECLINED"],
-                  "description": "The answer, by the signed link or a calendar reply."}
+        metadata={
+            "enum": ["NEEDS-ACTION", "ACCEPTED", "TENTATIVE", "DECLINED"],
+            "description": "The answer, by the signed link or a calendar reply.",
+        }
     )
 
 
@@ -150,7 +152,9 @@ def get_invitations(meeting_id):
     meeting = meeting_or_404(meeting_id, user)
     if not can(user, "invitation.list", meeting):
         raise ApiError(403, "forbidden", "You may not see the invitations of this session.")
-    return {"items": [
-        {"email": i.email, "name": i.name, "partstat": i.partstat}
-        for i in meeting_invitations(meeting)
-    ]}
+    return {
+        "items": [
+            {"email": i.email, "name": i.name, "partstat": i.partstat}
+            for i in meeting_invitations(meeting)
+        ]
+    }

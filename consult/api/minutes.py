@@ -27,11 +27,17 @@ class MinutesStepSchema(StrictSchema):
 
 
 class AgendaItemCreateSchema(StrictSchema):
-    title = fields.String(validate=validate.Length(min=1, max=200),
-                          metadata={"description": "Required unless an issue or action is given"})
+    title = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Required unless an issue or action is given"},
+    )
     issue = Id(allow_none=True)
-    carried_action = Id(allow_none=True, metadata={
-        "description": "An open action item of an earlier session to follow up (extension)"})
+    carried_action = Id(
+        allow_none=True,
+        metadata={
+            "description": "An open action item of an earlier session to follow up (extension)"
+        },
+    )
     duration_minutes = StrictInt(allow_none=True, validate=validate.Range(min=1, max=600))
 
 
@@ -76,10 +82,16 @@ class ResolutionCreateSchema(StrictSchema):
     closes_cases = fields.List(Id(), load_default=list)
     actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
     referred_unit = Id(allow_none=True)
-    open_cases_reason = fields.String(allow_none=True, validate=validate.Length(max=20_000),
-                                      metadata={"description": (
-                                          "With outcome resolved: why cases of the issue "
-                                          "that this resolution does not close stay open")})
+    open_cases_reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=20_000),
+        metadata={
+            "description": (
+                "With outcome resolved: why cases of the issue "
+                "that this resolution does not close stay open"
+            )
+        },
+    )
 
 
 class ActionSchema(Schema):
@@ -108,8 +120,11 @@ class MinutesSchema(Schema):
     version = fields.Integer()
     notes = fields.Dict(keys=fields.String(), values=fields.String())
     html = fields.Dict(keys=fields.String(), values=fields.String())
-    votes = fields.Dict(keys=fields.String(), values=fields.Nested(VoteSchema), metadata={
-        "description": "The vote of each agenda item put to one, by item id (extension)"})
+    votes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(VoteSchema),
+        metadata={"description": "The vote of each agenda item put to one, by item id (extension)"},
+    )
 
 
 class MinutesSaveSchema(StrictSchema):
@@ -230,8 +245,7 @@ def put_minutes(data, session_id):
         minutes = ops.save_minutes(meeting, data, user)
     except ops.StaleMinutes as exc:
         rollback()
-        exc.extra["current"] = queries.minutes_document(meeting, queries.minutes_for(meeting),
-                                                        user)
+        exc.extra["current"] = queries.minutes_document(meeting, queries.minutes_for(meeting), user)
         raise
     return queries.minutes_document(meeting, minutes, user)
 

@@ -77,25 +77,38 @@ def _idempotency_key() -> str | None:
     key = key.strip()
     if not 0 < len(key) <= MAX_KEY or not all(" " < c <= "~" for c in key):
         message = _("Send 1 to %(n)d printable ASCII characters.", n=MAX_KEY)
-        raise ApiError(422, "invalid", f"Idempotency-Key: {message}",
-                       fields={"Idempotency-Key": [message]})
+        raise ApiError(
+            422, "invalid", f"Idempotency-Key: {message}", fields={"Idempotency-Key": [message]}
+        )
     return key
 
 
 @blp.route("/sessions/<int:meeting_id>/registrations", methods=["POST"])
 @blp.arguments(SignUpIn, required=False)
 @blp.response(201, RegistrationOut)
-@blp.alt_response(200, schema=RegistrationOut,
-                  description="A retry with the Idempotency-Key of an earlier sign-up: "
-                              "that registration, unchanged")
+@blp.alt_response(
+    200,
+    schema=RegistrationOut,
+    description="A retry with the Idempotency-Key of an earlier sign-up: "
+    "that registration, unchanged",
+)
 @blp.alt_response(404, description="No such session, or not visible to the caller")
-@blp.alt_response(409, description="Already registered (the registration is under "
-                                   "error.registration); the session is cancelled or started")
-@blp.doc(parameters=[{
-    "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "maxLength": MAX_KEY},
-    "description": "Makes a retry safe: the same key returns the first sign-up with 200.",
-}])
+@blp.alt_response(
+    409,
+    description="Already registered (the registration is under "
+    "error.registration); the session is cancelled or started",
+)
+@blp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": MAX_KEY},
+            "description": "Makes a retry safe: the same key returns the first sign-up with 200.",
+        }
+    ]
+)
 def create_registration(data, meeting_id: int):
     """Sign up oneself, or (admin, cadre, secretary) someone without an account."""
     user = api_user()
@@ -104,9 +117,11 @@ def create_registration(data, meeting_id: int):
     meeting = _meeting(meeting_id, user)
     if data:
         if not can(user, "registration.proxy", meeting):
-            raise ApiError(403, "forbidden",
-                           _("Only admins, cadres and secretaries sign up people without an "
-                             "account."))
+            raise ApiError(
+                403,
+                "forbidden",
+                _("Only admins, cadres and secretaries sign up people without an account."),
+            )
     else:
         require(user, "registration.create")
     if key is not None:

@@ -35,8 +35,12 @@ def _no_control(value: str) -> None:
         raise ValidationError("Must not contain a NUL character.")
 
 
-def Text(required: bool = False, allow_none: bool = False, max_length: int = 200,  # noqa: N802
-         **kwargs):
+def Text(
+    required: bool = False,
+    allow_none: bool = False,
+    max_length: int = 200,  # noqa: N802
+    **kwargs,
+):
     """A string field that refuses blank values and NUL characters (null: ``allow_none``)."""
     checks = [validate.Length(max=max_length), _no_control, _not_blank]
     return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
@@ -72,30 +76,37 @@ SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
 class SessionCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
     title = Text(required=True)
-    description = fields.String(validate=[validate.Length(max=operations.MAX_DESCRIPTION),
-                                          _no_control])
+    description = fields.String(
+        validate=[validate.Length(max=operations.MAX_DESCRIPTION), _no_control]
+    )
     community = Text(required=True, max_length=120)
     starts_at = AwareDateTime(required=True)
     ends_at = AwareDateTime(required=True)
     timezone = Text(max_length=64, metadata={"description": "IANA zone; default CONSULT_TIMEZONE"})
     venue = Text(allow_none=True)
-    capacity = StrictInt(allow_none=True, validate=validate.Range(
-        min=0, max=operations.MAX_CAPACITY))
-    recurrence = fields.String(allow_none=True, validate=[validate.Length(max=500), _no_control],
-                               metadata={"description": "RFC 5545 RRULE value"})
+    capacity = StrictInt(
+        allow_none=True, validate=validate.Range(min=0, max=operations.MAX_CAPACITY)
+    )
+    recurrence = fields.String(
+        allow_none=True,
+        validate=[validate.Length(max=500), _no_control],
+        metadata={"description": "RFC 5545 RRULE value"},
+    )
     visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
     host_unit = Id(allow_none=True)
 
 
 class SessionUpdateSchema(StrictSchema):
     title = Text()
-    description = fields.String(validate=[validate.Length(max=operations.MAX_DESCRIPTION),
-                                          _no_control])
+    description = fields.String(
+        validate=[validate.Length(max=operations.MAX_DESCRIPTION), _no_control]
+    )
     starts_at = AwareDateTime()
     ends_at = AwareDateTime()
     venue = Text(allow_none=True)
-    capacity = StrictInt(allow_none=True, validate=validate.Range(
-        min=0, max=operations.MAX_CAPACITY))
+    capacity = StrictInt(
+        allow_none=True, validate=validate.Range(min=0, max=operations.MAX_CAPACITY)
+    )
     host_unit = Id(allow_none=True)
 
 

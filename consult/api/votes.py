@@ -20,8 +20,11 @@ blp = Blueprint("api_votes", __name__, description="Votes on agenda items")
 
 
 class BallotSchema(StrictSchema):
-    user = StrictInt(required=True, validate=validate.Range(min=1),
-                     metadata={"description": "A user recorded present at the session"})
+    user = StrictInt(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "A user recorded present at the session"},
+    )
     choice = fields.String(required=True, validate=validate.OneOf(VOTE_CHOICES))
 
 
@@ -39,8 +42,7 @@ class VoteCreateSchema(StrictSchema):
         if "votes" in data and counts:
             raise ValidationError("Give either counts or votes, not both.", "votes")
         if "votes" not in data and not counts:
-            raise ValidationError("Give the counts (for, against, abstain) or the votes.",
-                                  "for")
+            raise ValidationError("Give the counts (for, against, abstain) or the votes.", "for")
 
 
 def _vote(data: dict, item_id: int):
@@ -49,9 +51,15 @@ def _vote(data: dict, item_id: int):
     minutes_ops.write_transaction()
     item = agenda_item_or_404(item_id, user)
     require(user, "vote.record", item)
-    payload = {"votes": data["votes"]} if "votes" in data else {
-        "for": data.get("for_", 0), "against": data.get("against", 0),
-        "abstain": data.get("abstain", 0)}
+    payload = (
+        {"votes": data["votes"]}
+        if "votes" in data
+        else {
+            "for": data.get("for_", 0),
+            "against": data.get("against", 0),
+            "abstain": data.get("abstain", 0),
+        }
+    )
     vote = ops.record_vote(item, payload, user)
     db.session.commit()
     return vote_document(vote)
@@ -60,8 +68,9 @@ def _vote(data: dict, item_id: int):
 @blp.route("/agenda/<int:item_id>/vote", methods=["POST"])
 @blp.arguments(VoteCreateSchema)
 @blp.response(201, VoteSchema)
-@blp.alt_response(409, description="No quorum (code no_quorum), a second vote, or a session "
-                  "that has not started")
+@blp.alt_response(
+    409, description="No quorum (code no_quorum), a second vote, or a session that has not started"
+)
 def post_vote(data, item_id):
     """Put an agenda item to the vote (admin, cadre, secretary)."""
     return _vote(data, item_id)
@@ -70,8 +79,9 @@ def post_vote(data, item_id):
 @blp.route("/agenda-items/<int:item_id>/vote", methods=["POST"])
 @blp.arguments(VoteCreateSchema)
 @blp.response(201, VoteSchema)
-@blp.alt_response(409, description="No quorum (code no_quorum), a second vote, or a session "
-                  "that has not started")
+@blp.alt_response(
+    409, description="No quorum (code no_quorum), a second vote, or a session that has not started"
+)
 def post_vote_alias(data, item_id):
     """Put an agenda item to the vote (the same as /agenda/<id>/vote)."""
     return _vote(data, item_id)

@@ -38,9 +38,7 @@ class ProxyForm(FlaskForm):
 class CapacityForm(FlaskForm):
     """Raise or lower the number of places (empty: unlimited)."""
 
-    capacity = IntegerField(
-        _l("Places"), validators=[Optional(), NumberRange(min=0, max=100_000)]
-    )
+    capacity = IntegerField(_l("Places"), validators=[Optional(), NumberRange(min=0, max=100_000)])
 
 
 class WalkInForm(FlaskForm):

@@ -49,9 +49,7 @@ class AlreadyRegistered(AttendanceError):
     """The person already holds a place or a place on the waiting list (``existing``)."""
 
     def __init__(self, message=None, existing: Registration | None = None):
-        super().__init__(
-            message or _l("You are already registered for this session."), None, 409
-        )
+        super().__init__(message or _l("You are already registered for this session."), None, 409)
         self.existing = existing
 
 
@@ -92,9 +90,7 @@ def lock_meeting(meeting: Meeting, reload=("status", "starts_at")) -> Meeting:
     the object and not yet flushed are kept.
     """
     with db.session.no_autoflush:
-        db.session.refresh(
-            meeting, [*reload, "capacity", "confirmed_count"], with_for_update=True
-        )
+        db.session.refresh(meeting, [*reload, "capacity", "confirmed_count"], with_for_update=True)
     return meeting
 
 
@@ -166,13 +162,13 @@ def replayed_sign_up(meeting: Meeting, key: str, actor) -> Registration | None:
     if found.registered_by_id != getattr(actor, "id", None):
         raise AttendanceError(
             _l("This Idempotency-Key was already used for another sign-up."),
-            "Idempotency-Key", code="idempotency_key_reused",
+            "Idempotency-Key",
+            code="idempotency_key_reused",
         )
     return found
 
 
-def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = None
-            ) -> Registration:
+def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = None) -> Registration:
     """Sign ``user`` up for ``meeting``: a confirmed place if one is free, else the queue."""
     lock_meeting(meeting)
     _ensure_open(meeting)
@@ -201,8 +197,10 @@ def normalise_phone(value) -> str:
         raise AttendanceError(_l("A phone number is required."), "phone")
     if not (MOBILE_RE.fullmatch(text) or LANDLINE_RE.fullmatch(text)):
         raise AttendanceError(
-            _l("Enter a mobile number of 11 digits (13812345678) or a landline with its "
-               "area code (0936-6621188)."),
+            _l(
+                "Enter a mobile number of 11 digits (13812345678) or a landline with its "
+                "area code (0936-6621188)."
+            ),
             "phone",
         )
     return text
@@ -217,26 +215,32 @@ def proxy_values(data: dict) -> dict:
     }
 
 
-def sign_up_proxy(meeting: Meeting, data: dict, actor, idempotency_key: str | None = None
-                  ) -> Registration:
+def sign_up_proxy(
+    meeting: Meeting, data: dict, actor, idempotency_key: str | None = None
+) -> Registration:
     """Sign up a person without an account ({name, phone, note?}), entered by a cadre."""
     values = proxy_values(data)
     lock_meeting(meeting)
     _ensure_open(meeting)
     taken = db.session.scalar(
-        select(Registration).where(
+        select(Registration)
+        .where(
             Registration.meeting_id == meeting.id,
             Registration.user_id.is_(None),
             Registration.phone == values["phone"],
             Registration.status != "cancelled",
-        ).limit(1)
+        )
+        .limit(1)
     )
     if taken is not None:
-        raise AlreadyRegistered(_l("Someone with this phone number is already registered."),
-                                existing=taken)
+        raise AlreadyRegistered(
+            _l("Someone with this phone number is already registered."), existing=taken
+        )
     registration = Registration(
-        meeting_id=meeting.id, registered_by_id=getattr(actor, "id", None),
-        idempotency_key=idempotency_key, **values
+        meeting_id=meeting.id,
+        registered_by_id=getattr(actor, "id", None),
+        idempotency_key=idempotency_key,
+        **values,
     )
     return _place(registration, meeting, actor, "registration.proxy")
 
@@ -397,8 +401,10 @@ def _mark_held(meeting: Meeting) -> None:
 def _has_minutes(meeting: Meeting) -> bool:
     from consult.minutes.models import Minutes
 
-    return db.session.scalar(
-        select(func.count(Minutes.id)).where(Minutes.meeting_id == meeting.id)) > 0
+    return (
+        db.session.scalar(select(func.count(Minutes.id)).where(Minutes.meeting_id == meeting.id))
+        > 0
+    )
 
 
 def hold_started_sessions(now=None) -> int:
@@ -410,8 +416,7 @@ def hold_started_sessions(now=None) -> int:
     now = now or utcnow()
     result = db.session.execute(
         update(Meeting)
-        .where(Meeting.status == "scheduled", Meeting.starts_at <= now,
-               Meeting.attended_count > 0)
+        .where(Meeting.status == "scheduled", Meeting.starts_at <= now, Meeting.attended_count > 0)
         .values(status="held")
         .execution_options(synchronize_session=False)
     )
@@ -467,8 +472,7 @@ def record_attendance(meeting: Meeting, marks: dict[tuple[str, int], str], actor
             row.recorded_at = utcnow()
             changed[f"{kind}:{target_id}"] = status
     _mark_held(meeting)
-    audit.record("attendance.record", meeting, actor, marks=changed,
-                 count=meeting.attended_count)
+    audit.record("attendance.record", meeting, actor, marks=changed, count=meeting.attended_count)
     return meeting.attended_count
 
 

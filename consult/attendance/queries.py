@@ -30,10 +30,14 @@ def signup_closed_reason(meeting: Meeting) -> str | None:
 
 def waitlist_count(meeting_id: int) -> int:
     """Return how many people wait for a place in a session."""
-    return db.session.scalar(
-        select(func.count(Registration.id)).where(
-            Registration.meeting_id == meeting_id, Registration.status == "waitlisted")
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.meeting_id == meeting_id, Registration.status == "waitlisted"
+            )
+        )
+        or 0
+    )
 
 
 def waitlist_position(registration: Registration) -> int | None:
@@ -219,8 +223,9 @@ def attendance_sheet(meeting: Meeting) -> list[SheetRow]:
         )
     for mark in marks:
         if mark.registration_id is None and mark.invitation_id is None:
-            rows.append(SheetRow("attendance", mark.id, mark.name or "", "", "walk_in", None,
-                                 mark.status))
+            rows.append(
+                SheetRow("attendance", mark.id, mark.name or "", "", "walk_in", None, mark.status)
+            )
     return rows
 
 

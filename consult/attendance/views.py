@@ -67,8 +67,12 @@ def _back(default: str) -> str:
     """Return the form's ``next`` if it is a path on this site, else ``default``."""
     target = request.form.get("next") or ""
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and "\\" not in target:
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not parts.netloc
+        and "\\" not in target
+    ):
         return target
     return default
 
@@ -78,8 +82,10 @@ def _signup_flash(registration: Registration) -> None:
         flash(_("You have a place: see you at the session."), "success")
     else:
         flash(
-            _("The session is full: you are number %(n)d on the waiting list.",
-              n=queries.waitlist_position(registration)),
+            _(
+                "The session is full: you are number %(n)d on the waiting list.",
+                n=queries.waitlist_position(registration),
+            ),
             "info",
         )
 
@@ -144,8 +150,13 @@ def sign_up_series(series_id: int):
         return redirect(back)
     confirmed = sum(1 for _id, status in done if status == "confirmed")
     flash(
-        _("Signed up for %(n)d sessions: %(confirmed)d confirmed, %(waiting)d on the waiting "
-          "list.", n=len(done), confirmed=confirmed, waiting=len(done) - confirmed),
+        _(
+            "Signed up for %(n)d sessions: %(confirmed)d confirmed, %(waiting)d on the waiting "
+            "list.",
+            n=len(done),
+            confirmed=confirmed,
+            waiting=len(done) - confirmed,
+        ),
         "success",
     )
     return redirect(back)
@@ -155,30 +166,52 @@ def _confirm_cancel(registration: Registration):
     meeting = registration.meeting
     when = session_time(meeting.starts_at, meeting.timezone)
     if registration.user_id == current_user.id:
-        lines = [_("Your sign-up for “%(title)s” on %(when)s is cancelled.",
-                   title=meeting.title, when=when)]
+        lines = [
+            _(
+                "Your sign-up for “%(title)s” on %(when)s is cancelled.",
+                title=meeting.title,
+                when=when,
+            )
+        ]
     else:
-        lines = [_("The sign-up of %(name)s for “%(title)s” on %(when)s is cancelled.",
-                   name=registration.name or getattr(registration.user, "name", ""),
-                   title=meeting.title, when=when)]
+        lines = [
+            _(
+                "The sign-up of %(name)s for “%(title)s” on %(when)s is cancelled.",
+                name=registration.name or getattr(registration.user, "name", ""),
+                title=meeting.title,
+                when=when,
+            )
+        ]
     waiting = queries.waitlist_count(meeting.id)
     if registration.status == "confirmed":
         if waiting:
-            lines.append(_("The place goes to the first of the %(n)d people on the waiting "
-                           "list, who is told by mail.", n=waiting))
+            lines.append(
+                _(
+                    "The place goes to the first of the %(n)d people on the waiting "
+                    "list, who is told by mail.",
+                    n=waiting,
+                )
+            )
         full = meeting.capacity is not None and meeting.confirmed_count >= meeting.capacity
         if full or waiting:
-            lines.append(_("The session is full: signing up again later means joining the end "
-                           "of the waiting list."))
+            lines.append(
+                _(
+                    "The session is full: signing up again later means joining the end "
+                    "of the waiting list."
+                )
+            )
     else:
         lines.append(_("The place on the waiting list is given up."))
     if registration.user_id is not None:
         lines.append(_("A confirmation goes by mail to %(name)s.", name=registration.user.name))
     return confirmation_page(
-        _("Cancel this sign-up?"), lines,
+        _("Cancel this sign-up?"),
+        lines,
         url_for("attendance.cancel", registration_id=registration.id),
-        _("Yes, cancel the sign-up"), _back(session_url(meeting.id)),
-        fields={"next": request.form.get("next", "")} if request.form.get("next") else None)
+        _("Yes, cancel the sign-up"),
+        _back(session_url(meeting.id)),
+        fields={"next": request.form.get("next", "")} if request.form.get("next") else None,
+    )
 
 
 @bp.route("/registrations/<int:registration_id>/cancel", methods=["POST"])
@@ -213,8 +246,7 @@ def cancel(registration_id: int):
 def my_signups():
     """List one's own sign-ups: coming (with waiting-list places) and past."""
     coming, past = queries.my_signups(_user())
-    return render_template("attendance/my_signups.html", coming=coming, past=past,
-                           now=utcnow())
+    return render_template("attendance/my_signups.html", coming=coming, past=past, now=utcnow())
 
 
 @bp.route("/sessions/<int:meeting_id>/proxy", methods=["GET", "POST"])
@@ -239,7 +271,9 @@ def proxy(meeting_id: int):
     elif form.is_submitted():
         status = 422
     return render_template(
-        "attendance/proxy.html", meeting=meeting, form=form,
+        "attendance/proxy.html",
+        meeting=meeting,
+        form=form,
         closed=queries.signup_closed_reason(meeting),
     ), status
 
@@ -293,8 +327,13 @@ def capacity(meeting_id: int):
     except RefusedInput as exc:
         refuse_on(form, exc, default="capacity")
         return _registrations_page(_meeting(meeting_id), form, exc.status)
-    flash(_("The number of places is changed; %(n)d people moved up from the waiting list.",
-            n=len(promoted)), "success")
+    flash(
+        _(
+            "The number of places is changed; %(n)d people moved up from the waiting list.",
+            n=len(promoted),
+        ),
+        "success",
+    )
     return redirect(url_for("attendance.registrations", meeting_id=meeting_id))
 
 
@@ -332,11 +371,16 @@ def rsvp(token: str):
         else:
             flash(_("Thank you: your answer is recorded."), "success")
             return redirect(url_for("attendance.rsvp", token=token))
-    answers = [(answer, links.rsvp_token(invitation.id, answer))
-               for answer in operations.RSVP_ANSWERS]
+    answers = [
+        (answer, links.rsvp_token(invitation.id, answer)) for answer in operations.RSVP_ANSWERS
+    ]
     return render_template(
-        "attendance/rsvp.html", invitation=invitation, meeting=invitation.meeting,
-        asked=partstat, answers=answers, form=ButtonForm(),
+        "attendance/rsvp.html",
+        invitation=invitation,
+        meeting=invitation.meeting,
+        asked=partstat,
+        answers=answers,
+        form=ButtonForm(),
     ), status
 
 
@@ -368,8 +412,7 @@ def attendance(meeting_id: int):
         except AttendanceError as exc:
             rollback()
             flash(exc.message, "danger")
-            return _attendance_page(_meeting(meeting_id), WalkInForm(formdata=None),
-                                    exc.status)
+            return _attendance_page(_meeting(meeting_id), WalkInForm(formdata=None), exc.status)
         flash(_("Attendance saved: %(n)d people came.", n=count), "success")
         return redirect(url_for("attendance.attendance", meeting_id=meeting_id))
     return _attendance_page(meeting, WalkInForm(formdata=None))
@@ -418,17 +461,28 @@ def export(meeting_id: int):
     meeting = _meeting(meeting_id)
     require(current_user, "attendance.record", meeting)
     answers = {
-        "confirmed": _("Confirmed"), "waitlisted": _("Waiting list"), "walk_in": _("Walk-in"),
-        "NEEDS-ACTION": _("Invited, no answer yet"), "ACCEPTED": _("Invited, accepted"),
-        "DECLINED": _("Invited, declined"), "TENTATIVE": _("Invited, tentative"),
+        "confirmed": _("Confirmed"),
+        "waitlisted": _("Waiting list"),
+        "walk_in": _("Walk-in"),
+        "NEEDS-ACTION": _("Invited, no answer yet"),
+        "ACCEPTED": _("Invited, accepted"),
+        "DECLINED": _("Invited, declined"),
+        "TENTATIVE": _("Invited, tentative"),
     }
     marks = {"present": _("Present"), "absent": _("Absent"), "late": _("Late"), None: ""}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([_("No."), _("Name"), _("Phone or unit"), _("Sign-up"), _("Attendance")])
     for number, row in enumerate(queries.attendance_sheet(meeting), start=1):
-        writer.writerow([number, _cell(row.name), _cell(row.detail),
-                         answers.get(row.answer, row.answer), marks[row.attendance]])
+        writer.writerow(
+            [
+                number,
+                _cell(row.name),
+                _cell(row.detail),
+                answers.get(row.answer, row.answer),
+                marks[row.attendance],
+            ]
+        )
     body = "\ufeff" + out.getvalue()
     filename = f"session-{meeting.id}-attendance.csv"
     return Response(
@@ -451,8 +505,7 @@ def checkin(token: str):
     if registration is None:
         return _link_error(links.LinkError(_("This registration no longer exists.")))
     if not can(current_user, "attendance.record", registration.meeting):
-        abort(403, _("Only the session's staff can check people in: show this code at the "
-                     "desk."))
+        abort(403, _("Only the session's staff can check people in: show this code at the desk."))
     status = 200
     if request.method == "POST":
         user = _user()
@@ -468,8 +521,12 @@ def checkin(token: str):
         registration = db.session.get(Registration, registration_id)
     mark = queries.attendance_of(registration)
     return render_template(
-        "attendance/checkin.html", registration=registration, meeting=registration.meeting,
-        mark=mark, form=ButtonForm(), position=queries.waitlist_position(registration),
+        "attendance/checkin.html",
+        registration=registration,
+        meeting=registration.meeting,
+        mark=mark,
+        form=ButtonForm(),
+        position=queries.waitlist_position(registration),
     ), status
 
 

@@ -73,18 +73,31 @@ def describe_details(entry) -> list[str]:
     status = data.get("status")
     if isinstance(status, list | tuple) and len(status) == 2:
         vocabulary = STATUS_VOCABULARY.get(entry.object_type, "case_status")
-        lines.append(_("Status: %(from)s → %(to)s", **{
-            "from": _dash(status[0] and case_label(status[0], vocabulary)),
-            "to": _dash(status[1] and case_label(status[1], vocabulary))}))
+        lines.append(
+            _(
+                "Status: %(from)s → %(to)s",
+                **{
+                    "from": _dash(status[0] and case_label(status[0], vocabulary)),
+                    "to": _dash(status[1] and case_label(status[1], vocabulary)),
+                },
+            )
+        )
     level = data.get("level")
     if isinstance(level, list | tuple) and len(level) == 2:
-        lines.append(_("Grid level: %(from)s → %(to)s",
-                       **{"from": _dash(level[0]), "to": _dash(level[1])}))
+        lines.append(
+            _("Grid level: %(from)s → %(to)s", **{"from": _dash(level[0]), "to": _dash(level[1])})
+        )
     issue = data.get("issue")
     if isinstance(issue, list | tuple) and len(issue) == 2:
-        lines.append(_("Issue: %(from)s → %(to)s", **{
-            "from": "—" if issue[0] is None else f"#{issue[0]}",
-            "to": "—" if issue[1] is None else f"#{issue[1]}"}))
+        lines.append(
+            _(
+                "Issue: %(from)s → %(to)s",
+                **{
+                    "from": "—" if issue[0] is None else f"#{issue[0]}",
+                    "to": "—" if issue[1] is None else f"#{issue[1]}",
+                },
+            )
+        )
     if data.get("category"):
         lines.append(_("Category: %(value)s", value=case_label(data["category"], "category")))
     if data.get("source"):

@@ -52,8 +52,9 @@ def session_events(
         return [ics.standalone_occurrence_event(meeting.series, meeting, ctx, attendees)]
     if series is None:
         series = series_with_occurrences(meeting.series_id)
-    return ics.series_events(series, series.occurrences, ctx, attendees,
-                             cancelled_overrides=cancelled_overrides)
+    return ics.series_events(
+        series, series.occurrences, ctx, attendees, cancelled_overrides=cancelled_overrides
+    )
 
 
 def session_calendar(meeting: Meeting, whole_series: bool = True) -> Calendar:
@@ -75,8 +76,7 @@ def feed_name(feed: FeedToken) -> str:
         return _("My sessions (%(name)s)", name=feed.user.name)
 
 
-def feed_calendar(feed: FeedToken, content: FeedContent,
-                  stamp: datetime | None = None) -> Calendar:
+def feed_calendar(feed: FeedToken, content: FeedContent, stamp: datetime | None = None) -> Calendar:
     """Return a feed's calendar: its single sessions (weeks signed up for one at a time
     as standalone events) and whole series (skipped weeks as cancelled overrides). A
     feed is no scheduling message: no METHOD."""
@@ -88,8 +88,7 @@ def feed_calendar(feed: FeedToken, content: FeedContent,
         else:
             events.append(ics.standalone_occurrence_event(meeting.series, meeting, ctx))
     for series in content.series:
-        events.extend(ics.series_events(series, series.occurrences, ctx,
-                                        cancelled_overrides=True))
+        events.extend(ics.series_events(series, series.occurrences, ctx, cancelled_overrides=True))
     return ics.build_calendar(events, None, name=feed_name(feed), refresh=FEED_REFRESH)
 
 

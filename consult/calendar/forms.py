@@ -31,10 +31,12 @@ def split_addresses(text: str | None) -> list[str]:
 class FeedForm(FlaskForm):
     scope = RadioField(
         _l("Which sessions"),
-        choices=options([
-            ("mine", _l("My sessions: my sign-ups and invitations")),
-            ("community", _l("All public sessions of a community")),
-        ]),
+        choices=options(
+            [
+                ("mine", _l("My sessions: my sign-ups and invitations")),
+                ("community", _l("All public sessions of a community")),
+            ]
+        ),
         default="mine",
     )
     community = SelectField(_l("Community"), choices=[], validate_choice=False)
@@ -75,8 +77,7 @@ class InviteForm(FlaskForm):
         validators=[Length(max=20000)],
         description=_l("One or more addresses, separated by commas, spaces or lines."),
     )
-    units = MultiCheckboxField(_l("Alliance units (their representatives)"), coerce=int,
-                               choices=[])
+    units = MultiCheckboxField(_l("Alliance units (their representatives)"), coerce=int, choices=[])
     registered = BooleanField(_l("Everyone signed up for this session"))
     whole_series = BooleanField(_l("Invite to every session of the series"), default=True)
     next = HiddenField()

@@ -178,9 +178,7 @@ def _common(
         event.add("attendee", _attendee(person))
 
 
-def meeting_event(
-    meeting: Meeting, ctx: IcsContext, attendees: Sequence[Attendee] = ()
-) -> Event:
+def meeting_event(meeting: Meeting, ctx: IcsContext, attendees: Sequence[Attendee] = ()) -> Event:
     """Return the VEVENT of a one-off session (UID: the session's own)."""
     event = Event()
     event.add("uid", meeting.uid)
@@ -250,7 +248,7 @@ def series_rule(series: Series) -> vRecur:
     """Return the series' RRULE, with UNTIL in UTC and never both COUNT and UNTIL."""
     text = series.rrule.strip()
     if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:"):]
+        text = text[len("RRULE:") :]
     rule = vRecur.from_ical(text)
     if "COUNT" in rule and "UNTIL" in rule:
         # RFC 5545 forbids both; the count is the organiser's explicit limit.
@@ -357,8 +355,9 @@ def series_events(
     """Return a whole series: the master VEVENT, then one override per moved or changed
     occurrence. Cancelled weeks are EXDATEs of the master, or (``cancelled_overrides``,
     for feeds) overrides with STATUS:CANCELLED, as cancelled one-offs show."""
-    master = series_master_event(series, occurrences, ctx, attendees,
-                                 exdates=not cancelled_overrides)
+    master = series_master_event(
+        series, occurrences, ctx, attendees, exdates=not cancelled_overrides
+    )
     events = [master]
     if str(master["STATUS"]) == "CANCELLED":
         return events
@@ -471,8 +470,7 @@ def _transitions(tz: ZoneInfo, first_year: int, years: int) -> list[_Transition]
                     high = middle
             at = moment + timedelta(seconds=high)
             seen = at.astimezone(tz)
-            out.append(_Transition(at, offset, changed, seen.tzname() or "",
-                                   bool(seen.dst())))
+            out.append(_Transition(at, offset, changed, seen.tzname() or "", bool(seen.dst())))
             offset = changed
         moment = following
     return out
@@ -485,8 +483,9 @@ def _yearly_rule(onsets: list[datetime], last_year: int) -> vRecur | None:
     if len(onsets) < 2 or onsets[-1].year < last_year:
         return None
     first = onsets[0]
-    days_in = [(o.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-               for o in onsets]
+    days_in = [
+        (o.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1) for o in onsets
+    ]
     same = all(
         (o.month, o.weekday(), o.time()) == (first.month, first.weekday(), first.time())
         for o in onsets
@@ -500,12 +499,12 @@ def _yearly_rule(onsets: list[datetime], last_year: int) -> vRecur | None:
         position = (first.day - 1) // 7 + 1
     else:
         return None
-    return vRecur({"FREQ": "YEARLY", "BYMONTH": [first.month],
-                   "BYDAY": [f"{position}{day_code}"]})
+    return vRecur({"FREQ": "YEARLY", "BYMONTH": [first.month], "BYDAY": [f"{position}{day_code}"]})
 
 
-def _observance(kind: str, name: str, before: timedelta, after: timedelta,
-                start: datetime) -> Component:
+def _observance(
+    kind: str, name: str, before: timedelta, after: timedelta, start: datetime
+) -> Component:
     observance = TimezoneDaylight() if kind == "DAYLIGHT" else TimezoneStandard()
     observance.add("dtstart", start)
     if name:
@@ -539,13 +538,18 @@ def _vtimezone(tzid: str, first_year: int) -> bytes | None:
     timezone.add("tzid", tzid)
     start = datetime(first_year, 1, 1)
     opening = start.replace(tzinfo=tz)
-    timezone.add_component(_observance(
-        "DAYLIGHT" if opening.dst() else "STANDARD", opening.tzname() or "",
-        opening.utcoffset(), opening.utcoffset(), start))
+    timezone.add_component(
+        _observance(
+            "DAYLIGHT" if opening.dst() else "STANDARD",
+            opening.tzname() or "",
+            opening.utcoffset(),
+            opening.utcoffset(),
+            start,
+        )
+    )
     groups: dict[tuple, list[_Transition]] = {}
     for change in changes:
-        groups.setdefault((change.dst, change.name, change.before, change.after), []).append(
-            change)
+        groups.setdefault((change.dst, change.name, change.before, change.after), []).append(change)
     for (dst, name, before, after), members in groups.items():
         kind = "DAYLIGHT" if dst else "STANDARD"
         onsets = [m.onset for m in members]

@@ -198,8 +198,12 @@ def invite_people(meeting: Meeting, data: dict, user) -> list[Invitation]:
             )
         invitation = _existing_invitation(meeting, email, whole_series)
         if invitation is None:
-            invitation = Invitation(meeting_id=meeting.id, email=email, partstat="NEEDS-ACTION",
-                                    whole_series=whole_series)
+            invitation = Invitation(
+                meeting_id=meeting.id,
+                email=email,
+                partstat="NEEDS-ACTION",
+                whole_series=whole_series,
+            )
             db.session.add(invitation)
         invitation.whole_series = invitation.whole_series or whole_series
         invitation.invited_by_id = getattr(user, "id", None)
@@ -223,7 +227,9 @@ def invite_people(meeting: Meeting, data: dict, user) -> list[Invitation]:
         member = Member(recipient, invitation, None, invitation.whole_series)
         queue_message(invitation_message(meeting, member, series), "invitation", meeting.id)
     audit.record(
-        "meeting.invite", meeting, user,
+        "meeting.invite",
+        meeting,
+        user,
         invited=len(invitations),
         units=sorted({i.unit_id for i in invitations.values() if i.unit_id}),
         registered=bool(data.get("registered")),

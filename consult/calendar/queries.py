@@ -39,9 +39,7 @@ def _series_loads():
 
 def series_with_occurrences(series_id: int) -> Series | None:
     """Return a series with its venue, organiser and every occurrence loaded."""
-    return db.session.scalar(
-        select(Series).where(Series.id == series_id).options(*_series_loads())
-    )
+    return db.session.scalar(select(Series).where(Series.id == series_id).options(*_series_loads()))
 
 
 def feed_for_token(token: str) -> FeedToken | None:
@@ -125,8 +123,7 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
     visible = visible_meetings_clause(owner) & _in_window(window)
     single = (
         visible
-        & or_(Meeting.id.in_(registered), Meeting.id.in_(invited),
-              Meeting.organiser_id == owner.id)
+        & or_(Meeting.id.in_(registered), Meeting.id.in_(invited), Meeting.organiser_id == owner.id)
         & or_(Meeting.series_id.is_(None), Meeting.series_id.not_in(whole_series))
     )
     series_ids = select(Meeting.series_id).where(visible, Meeting.series_id.in_(whole_series))
@@ -217,8 +214,11 @@ def alliance_units(community_id: int) -> list[Unit]:
             select(Unit)
             .join(AllianceMember, AllianceMember.unit_id == Unit.id)
             .where(AllianceMember.community_id == community_id)
-            .order_by(AllianceMember.rotation_position.is_(None), AllianceMember.rotation_position,
-                      Unit.name)
+            .order_by(
+                AllianceMember.rotation_position.is_(None),
+                AllianceMember.rotation_position,
+                Unit.name,
+            )
         )
     )
 
@@ -244,9 +244,13 @@ class UnitSearch:
     searched: bool = False
 
 
-def search_alliance_units(community_id: int, text: str = "", kind: str | None = None,
-                          chosen: tuple[int, ...] = (),
-                          limit: int = UNIT_SEARCH_LIMIT) -> UnitSearch:
+def search_alliance_units(
+    community_id: int,
+    text: str = "",
+    kind: str | None = None,
+    chosen: tuple[int, ...] = (),
+    limit: int = UNIT_SEARCH_LIMIT,
+) -> UnitSearch:
     """Return the alliance units of a community whose name contains ``text`` (and of
     ``kind``), plus the ``chosen`` ones, grouped by unit kind; at most ``limit`` found."""
     from sqlalchemy import func
@@ -263,14 +267,22 @@ def search_alliance_units(community_id: int, text: str = "", kind: str | None = 
         conditions.append(Unit.kind == kind)
     searched = bool(text or kind in UNIT_KINDS)
     total = db.session.scalar(select(func.count(Unit.id)).where(*conditions)) if searched else 0
-    found = list(db.session.scalars(
-        select(Unit).where(*conditions).order_by(Unit.kind, Unit.name).limit(limit)
-    )) if searched else []
+    found = (
+        list(
+            db.session.scalars(
+                select(Unit).where(*conditions).order_by(Unit.kind, Unit.name).limit(limit)
+            )
+        )
+        if searched
+        else []
+    )
     ids = {u.id for u in found}
     extra = [i for i in chosen if i not in ids]
     if extra:
         found += db.session.scalars(select(Unit).where(Unit.id.in_(extra), Unit.id.in_(members)))
-    groups = [(k, sorted((u for u in found if u.kind == k), key=lambda u: u.name))
-              for k in UNIT_KINDS]
-    return UnitSearch([(k, units) for k, units in groups if units], total,
-                      min(total, limit), searched)
+    groups = [
+        (k, sorted((u for u in found if u.kind == k), key=lambda u: u.name)) for k in UNIT_KINDS
+    ]
+    return UnitSearch(
+        [(k, units) for k, units in groups if units], total, min(total, limit), searched
+    )

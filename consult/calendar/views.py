@@ -131,8 +131,9 @@ def feeds():
             refuse_on(form, exc, default="scope")
         else:
             _remember_new(new, token)
-            flash(_("Your calendar address is ready. Copy it now: it is shown only once."),
-                  "success")
+            flash(
+                _("Your calendar address is ready. Copy it now: it is shown only once."), "success"
+            )
             return redirect(url_for("calendar.feeds"))
     shown = session.pop(NEW_FEED_KEY, None)
     new_url = feed_address(shown["path"]) if shown else None
@@ -148,7 +149,7 @@ def feeds():
 
 def _webcal(url: str) -> str:
     parts = urlsplit(url)
-    return "webcal://" + url[len(parts.scheme) + 3:]
+    return "webcal://" + url[len(parts.scheme) + 3 :]
 
 
 @bp.route("/me/calendars/<int:feed_id>/rotate", methods=["POST"])
@@ -159,12 +160,18 @@ def rotate(feed_id: int):
     if not confirmed():
         return confirmation_page(
             _("Renew this calendar's address?"),
-            [_("The current address stops working at once."),
-             _("Every phone or computer subscribed to it stops receiving updates until it "
-               "subscribes to the new address, which is shown only once."),
-             _("Your sessions and sign-ups stay as they are.")],
-            url_for("calendar.rotate", feed_id=feed_id), _("Yes, renew the address"),
-            url_for("calendar.feeds"))
+            [
+                _("The current address stops working at once."),
+                _(
+                    "Every phone or computer subscribed to it stops receiving updates until it "
+                    "subscribes to the new address, which is shown only once."
+                ),
+                _("Your sessions and sign-ups stay as they are."),
+            ],
+            url_for("calendar.rotate", feed_id=feed_id),
+            _("Yes, renew the address"),
+            url_for("calendar.feeds"),
+        )
     new, token = rotate_feed(old, current_user)
     _remember_new(new, token)
     flash(_("The calendar has a new address; the old one no longer works."), "success")
@@ -186,8 +193,13 @@ def revoke(feed_id: int):
 def _safe_next(target: str | None, meeting: Meeting) -> str:
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//") and "\\" not in target:
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
             return target
     return url_for("calendar.invite", meeting_id=meeting.id)
 
@@ -220,8 +232,11 @@ def invite(meeting_id: int):
             ]
         else:
             flash(
-                ngettext("%(num)d invitation is on its way.",
-                         "%(num)d invitations are on their way.", len(invitations)),
+                ngettext(
+                    "%(num)d invitation is on its way.",
+                    "%(num)d invitations are on their way.",
+                    len(invitations),
+                ),
                 "success",
             )
             return redirect(_safe_next(form.next.data, meeting))
@@ -237,7 +252,9 @@ def invite(meeting_id: int):
 def _unit_search(meeting: Meeting, chosen=()):
     """Search the alliance's units as the picker's query arguments say."""
     return search_alliance_units(
-        meeting.community_id, request.args.get("unit_q", ""), request.args.get("unit_kind"),
+        meeting.community_id,
+        request.args.get("unit_q", ""),
+        request.args.get("unit_kind"),
         tuple(chosen),
     )
 
@@ -249,8 +266,12 @@ def invite_units(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
     require(current_user, "meeting.invite", meeting)
     chosen = [int(v) for v in request.args.getlist("chosen") if v.isdigit() and len(v) < 12]
-    return render_template("calendar/_unit_results.html", search=_unit_search(meeting, chosen),
-                           field_name="invite-units", chosen=set(chosen))
+    return render_template(
+        "calendar/_unit_results.html",
+        search=_unit_search(meeting, chosen),
+        field_name="invite-units",
+        chosen=set(chosen),
+    )
 
 
 @bp.app_template_global("unit_kinds")

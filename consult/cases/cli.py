@@ -19,9 +19,12 @@ def cases_cli() -> None:
 
 @cases_cli.command("import")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--community", default=None,
-              help="Import into this community only: rows without one belong to it, rows "
-                   "naming another are refused.")
+@click.option(
+    "--community",
+    default=None,
+    help="Import into this community only: rows without one belong to it, rows "
+    "naming another are refused.",
+)
 @with_appcontext
 @cli_errors
 def import_command(path, community) -> None:
@@ -35,5 +38,11 @@ def import_command(path, community) -> None:
     result = run_write(
         lambda: import_export(raw, current_app.config["CONSULT_TIMEZONE"], None, community)
     )
-    click.echo(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
-                 new=len(result.new), old=result.already, encoding=result.encoding))
+    click.echo(
+        _(
+            "%(new)d new, %(old)d already imported (read as %(encoding)s).",
+            new=len(result.new),
+            old=result.already,
+            encoding=result.encoding,
+        )
+    )

@@ -52,8 +52,10 @@ class CaseForm(FlaskForm):
 
 
 class EscalateForm(FlaskForm):
-    reason = TextAreaField(_l("Why does the next level need to handle it?"),
-                           validators=[DataRequired(), Length(max=2_000)])
+    reason = TextAreaField(
+        _l("Why does the next level need to handle it?"),
+        validators=[DataRequired(), Length(max=2_000)],
+    )
 
 
 class CommentForm(FlaskForm):
@@ -61,8 +63,7 @@ class CommentForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("Export of the grid platform (CSV or .xlsx)"),
-                     validators=[FileRequired()])
+    file = FileField(_l("Export of the grid platform (CSV or .xlsx)"), validators=[FileRequired()])
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -83,6 +84,9 @@ class IssueForm(FlaskForm):
 
 
 class EvaluationForm(FlaskForm):
-    rating = RadioField(_l("Your rating"), validators=[DataRequired()],
-                        choices=[(r, LABELS["rating"][r]) for r in RATINGS])
+    rating = RadioField(
+        _l("Your rating"),
+        validators=[DataRequired()],
+        choices=[(r, LABELS["rating"][r]) for r in RATINGS],
+    )
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2_000)])

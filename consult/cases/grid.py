@@ -74,4 +74,3 @@ def overdue_clause(now: datetime):
         for level, limit in days.items()
     ]
     return and_(Case.status.in_(ACTIVE), or_(false(), *per_level))
-

@@ -54,7 +54,12 @@ CATEGORIES = {
     "urgent": "urgent",
 }
 MAX_LENGTHS = {
-    "编号": 64, "社区": 120, "网格": 120, "标题": 200, "描述": 20_000, "反映人": 120,
+    "编号": 64,
+    "社区": 120,
+    "网格": 120,
+    "标题": 200,
+    "描述": 20_000,
+    "反映人": 120,
     "联系电话": 32,
 }
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
@@ -73,8 +78,14 @@ class RowError:
         if self.row == 0:
             message = as_text(self.message)
             return f"{self.column}: {message}" if self.column else message
-        return as_text(_l("row %(row)d, %(column)s: %(message)s",
-                      row=self.row, column=self.column, message=self.message))
+        return as_text(
+            _l(
+                "row %(row)d, %(column)s: %(message)s",
+                row=self.row,
+                column=self.column,
+                message=self.message,
+            )
+        )
 
 
 @dataclass
@@ -99,9 +110,7 @@ class ImportRefused(RefusedInput):
         summary = "; ".join(str(e) for e in errors[:20])
         if len(errors) > 20:
             summary += "; …"
-        super().__init__(
-            as_text(_l("Nothing imported: %(summary)s", summary=summary)), "file"
-        )
+        super().__init__(as_text(_l("Nothing imported: %(summary)s", summary=summary)), "file")
         self.errors = errors
 
 
@@ -191,22 +200,37 @@ def parse_export(raw: bytes, timezone: str, community: str | None = None) -> Par
     if raw.startswith(ZIP_MAGIC):
         records = _xlsx_records(raw)
         if records is None:
-            out.errors.append(RowError(0, "", _l(
-                "The file is not an Excel workbook (.xlsx) that can be read.")))
+            out.errors.append(
+                RowError(0, "", _l("The file is not an Excel workbook (.xlsx) that can be read."))
+            )
             return out
         out.encoding = "XLSX"
     else:
         decoded = decode(raw)
         if decoded is None:
-            out.errors.append(RowError(0, "", _l(
-                "The file is neither UTF-8, UTF-16 nor GB18030 (GBK) text, nor an .xlsx "
-                "workbook.")))
+            out.errors.append(
+                RowError(
+                    0,
+                    "",
+                    _l(
+                        "The file is neither UTF-8, UTF-16 nor GB18030 (GBK) text, nor an .xlsx "
+                        "workbook."
+                    ),
+                )
+            )
             return out
         text, out.encoding = decoded
         if "\x00" in text:
-            out.errors.append(RowError(0, "", _l(
-                "The file holds NUL bytes: it may be UTF-16 without a byte-order mark. Save "
-                "it as CSV in UTF-8, or as Unicode text with a byte-order mark.")))
+            out.errors.append(
+                RowError(
+                    0,
+                    "",
+                    _l(
+                        "The file holds NUL bytes: it may be UTF-16 without a byte-order mark. "
+                        "Save it as CSV in UTF-8, or as Unicode text with a byte-order mark."
+                    ),
+                )
+            )
             return out
         try:
             records = list(csv.reader(io.StringIO(text, newline="")))
@@ -232,25 +256,46 @@ def parse_export(raw: bytes, timezone: str, community: str | None = None) -> Par
             continue  # a blank line
         number += 1
         if len(cells) > len(header):
-            out.errors.append(RowError(number, "", _l(
-                "the row has %(n)d fields, the header %(m)d.", n=len(cells), m=len(header))))
+            out.errors.append(
+                RowError(
+                    number,
+                    "",
+                    _l("the row has %(n)d fields, the header %(m)d.", n=len(cells), m=len(header)),
+                )
+            )
             continue
         values = {name: _clean(cells[i]) if i < len(cells) else "" for name, i in index.items()}
         if community:
             if not values.get("社区"):
                 values["社区"] = community
             elif values["社区"] != community:
-                out.errors.append(RowError(number, "社区", _l(
-                    "%(value)s is not %(name)s, the community being imported into.",
-                    value=repr(values["社区"]), name=community)))
+                out.errors.append(
+                    RowError(
+                        number,
+                        "社区",
+                        _l(
+                            "%(value)s is not %(name)s, the community being imported into.",
+                            value=repr(values["社区"]),
+                            name=community,
+                        ),
+                    )
+                )
                 continue
         row = _check_row(number, values, zone, out.errors)
         if row is None:
             continue
         if row["reference"] in seen:
-            out.errors.append(RowError(number, "编号", _l(
-                "%(ref)s appears in row %(other)d too.", ref=row["reference"],
-                other=seen[row["reference"]])))
+            out.errors.append(
+                RowError(
+                    number,
+                    "编号",
+                    _l(
+                        "%(ref)s appears in row %(other)d too.",
+                        ref=row["reference"],
+                        other=seen[row["reference"]],
+                    ),
+                )
+            )
             continue
         seen[row["reference"]] = number
         out.rows.append(row)
@@ -272,22 +317,44 @@ def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]
         if has_forbidden(value, allowed):
             errors.append(RowError(number, name, _l("contains a control character.")))
     if SCIENTIFIC.match(values.get("联系电话", "")):
-        errors.append(RowError(number, "联系电话", _l(
-            "%(value)s is a number that the spreadsheet shortened; its digits are lost. "
-            "Format the column as Text (or start each number with an apostrophe), type the "
-            "numbers again and save the file again.", value=repr(values["联系电话"]))))
+        errors.append(
+            RowError(
+                number,
+                "联系电话",
+                _l(
+                    "%(value)s is a number that the spreadsheet shortened; its digits are lost. "
+                    "Format the column as Text (or start each number with an apostrophe), type the "
+                    "numbers again and save the file again.",
+                    value=repr(values["联系电话"]),
+                ),
+            )
+        )
     category = CATEGORIES.get(values.get("类别", ""))
     if values.get("类别") and category is None:
-        errors.append(RowError(number, "类别", _l(
-            "unknown category %(value)s (expected 民生诉求, 矛盾纠纷 or 急难愁盼).",
-            value=repr(values["类别"]))))
+        errors.append(
+            RowError(
+                number,
+                "类别",
+                _l(
+                    "unknown category %(value)s (expected 民生诉求, 矛盾纠纷 or 急难愁盼).",
+                    value=repr(values["类别"]),
+                ),
+            )
+        )
     reported_at = None
     if values.get("上报时间"):
         reported_at = _reported_at(values["上报时间"], zone)
         if reported_at is None:
-            errors.append(RowError(number, "上报时间", _l(
-                "%(value)s is not a time like 2026-09-01 09:12.",
-                value=repr(values["上报时间"]))))
+            errors.append(
+                RowError(
+                    number,
+                    "上报时间",
+                    _l(
+                        "%(value)s is not a time like 2026-09-01 09:12.",
+                        value=repr(values["上报时间"]),
+                    ),
+                )
+            )
     if len(errors) > before:
         return None
     row = {key: values.get(name, "") for name, key in COLUMNS.items()}
@@ -314,15 +381,16 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
         except RefusedInput as exc:
             raise ImportRefused([RowError(0, "社区", exc.message)]) from None
         if user is not None and not can(user, "case.import", target):
-            raise ImportRefused([RowError(0, "社区", _l(
-                "You may import cases only into your own community."))])
+            raise ImportRefused(
+                [RowError(0, "社区", _l("You may import cases only into your own community."))]
+            )
     parsed = parse_export(raw, timezone, community)
     if parsed.errors:
         raise ImportRefused(parsed.errors)
     references = [row["reference"] for row in parsed.rows]
     known: set[str] = set()
     for start in range(0, len(references), 500):
-        chunk = references[start:start + 500]
+        chunk = references[start : start + 500]
         known.update(db.session.scalars(select(Case.reference).where(Case.reference.in_(chunk))))
     result = ImportResult(already=len(known), encoding=parsed.encoding)
     communities: dict[str, int] = {}
@@ -337,8 +405,13 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
             except RefusedInput as exc:
                 raise ImportRefused([RowError(number, "社区", exc.message)]) from None
             if user is not None and not can(user, "case.import", found):
-                raise ImportRefused([RowError(number, "社区", _l(
-                    "You may import cases only into your own community."))])
+                raise ImportRefused(
+                    [
+                        RowError(
+                            number, "社区", _l("You may import cases only into your own community.")
+                        )
+                    ]
+                )
             communities[name] = found.id
         case = Case(
             reference=row["reference"],
@@ -363,8 +436,16 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
     db.session.flush()
     reason = as_text(_l("Imported from the grid platform's export."))
     for case in result.new:
-        db.session.add(CaseEvent(case_id=case.id, kind="created", to_value="open",
-                                 actor_id=getattr(user, "id", None), reason=reason, at=now))
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                kind="created",
+                to_value="open",
+                actor_id=getattr(user, "id", None),
+                reason=reason,
+                at=now,
+            )
+        )
         audit.record("case.import", case, user, reference=case.reference)
     db.session.flush()
     return result

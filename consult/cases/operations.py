@@ -63,16 +63,15 @@ def community_by_name(name, user, field: str = "community") -> Community:
 def refuse_outside(user, action: str, community: Community, field: str = "community") -> None:
     """Refuse (403) to act in a community the user is not staff of (the CLI has no user)."""
     if user is not None and not can(user, action, community):
-        raise CaseError(
-            _l("You do not act for %(name)s.", name=community.name), field, status=403
-        )
+        raise CaseError(_l("You do not act for %(name)s.", name=community.name), field, status=403)
 
 
 # -- cases ----------------------------------------------------------------------------
 
 
-def case_event(case: Case, kind: str, user, reason: str = "", from_value=None, to_value=None,
-               resolution=None) -> CaseEvent:
+def case_event(
+    case: Case, kind: str, user, reason: str = "", from_value=None, to_value=None, resolution=None
+) -> CaseEvent:
     """Add an event to a case's timeline (flushed with the caller's transaction)."""
     event = CaseEvent(
         case=case,
@@ -103,9 +102,14 @@ def case_values(data: dict, user) -> dict:
     values = {
         "title": clean_text(data.get("title"), "title", 200, label=_l("title")),
         "description": clean_text(
-            data.get("description"), "description", MAX_DESCRIPTION, required=False,
-            label=_l("description"), multiline=True,
-        ) or "",
+            data.get("description"),
+            "description",
+            MAX_DESCRIPTION,
+            required=False,
+            label=_l("description"),
+            multiline=True,
+        )
+        or "",
         "category": category,
         "source": source,
         "reporter_name": clean_text(
@@ -159,8 +163,14 @@ def create_case(data: dict, user, meeting=None) -> Case:
     db.session.add(case)
     db.session.flush()
     case_event(case, "created", user, data.get("note") or "", to_value="open")
-    audit.record("case.create", case, user, source=case.source, category=case.category,
-                 meeting=case.meeting_id)
+    audit.record(
+        "case.create",
+        case,
+        user,
+        source=case.source,
+        category=case.category,
+        meeting=case.meeting_id,
+    )
     return case
 
 
@@ -170,9 +180,14 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
     stamp = CASE_MOVES.get((from_status, to_status))
     if stamp is None:
         raise CaseError(
-            _l("Case %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
-               id=case.id, **{"from": case_label(from_status, "case_status"),
-                              "to": case_label(to_status, "case_status")}),
+            _l(
+                "Case %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
+                id=case.id,
+                **{
+                    "from": case_label(from_status, "case_status"),
+                    "to": case_label(to_status, "case_status"),
+                },
+            ),
             "status",
         )
     if to_status == "resolved" and resolution is None:
@@ -191,19 +206,30 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
             resolution.cases.append(case)
     case_event(case, "status", user, reason, from_status, to_status, resolution)
     db.session.flush()
-    audit.record("case.status", case, user, status=[from_status, to_status], reason=reason,
-                 resolution=getattr(resolution, "id", None))
+    audit.record(
+        "case.status",
+        case,
+        user,
+        status=[from_status, to_status],
+        reason=reason,
+        resolution=getattr(resolution, "id", None),
+    )
     return case
 
 
 def escalate_case(case: Case, user, reason: str = "") -> Case:
     """Hand a case still being handled to the next grid level (at most level 4)."""
-    reason = clean_text(reason, "reason", MAX_REASON, required=False, label=_l("reason"),
-                        multiline=True) or ""
+    reason = (
+        clean_text(reason, "reason", MAX_REASON, required=False, label=_l("reason"), multiline=True)
+        or ""
+    )
     if case.status not in ACTIVE:
         raise CaseError(
-            _l("A case with the status “%(status)s” cannot be escalated.",
-               status=case_label(case.status, "case_status")), "status"
+            _l(
+                "A case with the status “%(status)s” cannot be escalated.",
+                status=case_label(case.status, "case_status"),
+            ),
+            "status",
         )
     if case.level >= MAX_LEVEL:
         raise CaseError(
@@ -220,8 +246,9 @@ def escalate_case(case: Case, user, reason: str = "") -> Case:
 
 def comment_case(case: Case, data: dict, user) -> CaseEvent:
     """Add a comment to a case's timeline."""
-    text = clean_text(data.get("comment"), "comment", MAX_REASON, label=_l("comment"),
-                      multiline=True)
+    text = clean_text(
+        data.get("comment"), "comment", MAX_REASON, label=_l("comment"), multiline=True
+    )
     event = case_event(case, "comment", user, text)
     db.session.flush()
     audit.record("case.comment", case, user)
@@ -231,14 +258,20 @@ def comment_case(case: Case, data: dict, user) -> CaseEvent:
 # -- issues ---------------------------------------------------------------------------
 
 
-def _issue_transition(issue: Issue, to_status: str, user, reason: str = "",
-                      resolution=None) -> Issue:
+def _issue_transition(
+    issue: Issue, to_status: str, user, reason: str = "", resolution=None
+) -> Issue:
     from_status = issue.status
     if (from_status, to_status) not in ISSUE_MOVES:
         raise CaseError(
-            _l("Issue %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
-               id=issue.id, **{"from": case_label(from_status, "issue_status"),
-                              "to": case_label(to_status, "issue_status")}),
+            _l(
+                "Issue %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
+                id=issue.id,
+                **{
+                    "from": case_label(from_status, "issue_status"),
+                    "to": case_label(to_status, "issue_status"),
+                },
+            ),
             "status",
         )
     stamp = ISSUE_MOVES[(from_status, to_status)]
@@ -252,8 +285,14 @@ def _issue_transition(issue: Issue, to_status: str, user, reason: str = "",
         issue.resolved_at = None
         issue.evaluation_round += 1
     db.session.flush()
-    audit.record("issue.status", issue, user, status=[from_status, to_status], reason=reason,
-                 resolution=getattr(resolution, "id", None))
+    audit.record(
+        "issue.status",
+        issue,
+        user,
+        status=[from_status, to_status],
+        reason=reason,
+        resolution=getattr(resolution, "id", None),
+    )
     return issue
 
 
@@ -276,15 +315,30 @@ def _case_ids(value, field: str = "cases") -> list[int]:
 def create_issue(data: dict, user) -> Issue:
     """Group cases of one community into an issue from {title, community, cases, description?}."""
     title = clean_text(data.get("title"), "title", 200, label=_l("title"))
-    description = clean_text(data.get("description"), "description", MAX_DESCRIPTION,
-                             required=False, label=_l("description"), multiline=True) or ""
+    description = (
+        clean_text(
+            data.get("description"),
+            "description",
+            MAX_DESCRIPTION,
+            required=False,
+            label=_l("description"),
+            multiline=True,
+        )
+        or ""
+    )
     community = data.get("community_obj") or community_by_name(data.get("community"), user)
     refuse_outside(user, "issue.create", community)
     ids = _case_ids(data.get("cases"))
     cases = _cases_for_issue(ids, community, exclude_issue=None)
-    issue = Issue(community_id=community.id, title=title, description=description,
-                  status="open", evaluation_round=1, created_by_id=getattr(user, "id", None),
-                  created_at=utcnow())
+    issue = Issue(
+        community_id=community.id,
+        title=title,
+        description=description,
+        status="open",
+        evaluation_round=1,
+        created_by_id=getattr(user, "id", None),
+        created_at=utcnow(),
+    )
     db.session.add(issue)
     db.session.flush()
     for case in cases:
@@ -298,10 +352,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
     if not ids:
         return []
     found = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Case).where(Case.id.in_(ids)).with_for_update()
-        )
+        c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)).with_for_update())
     }
     busy_issue_ids = {c.issue_id for c in found.values() if c.issue_id is not None}
     busy = {}
@@ -318,19 +369,23 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
         if case is None:
             raise CaseError(_l("There is no case %(id)s.", id=case_id), "cases")
         if case.community_id != community.id:
-            raise CaseError(
-                _l("Case %(id)s belongs to another community.", id=case_id), "cases"
-            )
+            raise CaseError(_l("Case %(id)s belongs to another community.", id=case_id), "cases")
         if case.status not in ACTIVE:
             raise CaseError(
-                _l("Case %(id)s has the status “%(status)s” already.", id=case_id,
-                   status=case_label(case.status, "case_status")),
+                _l(
+                    "Case %(id)s has the status “%(status)s” already.",
+                    id=case_id,
+                    status=case_label(case.status, "case_status"),
+                ),
                 "cases",
             )
         if case.issue_id in busy and case.issue_id != exclude_issue:
             raise CaseError(
-                _l("Case %(id)s is already part of open issue %(issue)s.",
-                   id=case_id, issue=case.issue_id),
+                _l(
+                    "Case %(id)s is already part of open issue %(issue)s.",
+                    id=case_id,
+                    issue=case.issue_id,
+                ),
                 "cases",
             )
         cases.append(case)
@@ -348,8 +403,7 @@ def add_cases_to_issue(issue: Issue, data: dict, user) -> Issue:
     """Add more cases of the issue's community to an open issue."""
     if issue.status not in ACTIVE:
         raise CaseError(_l("Only open issues take more cases."), "cases", status=409)
-    cases = _cases_for_issue(_case_ids(data.get("cases")), issue.community,
-                             exclude_issue=issue.id)
+    cases = _cases_for_issue(_case_ids(data.get("cases")), issue.community, exclude_issue=issue.id)
     for case in cases:
         if case.issue_id != issue.id:
             _put_in_issue(case, issue, user)
@@ -378,11 +432,18 @@ def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
     """
     rating = data.get("rating")
     if rating not in RATINGS:
-        raise CaseError(
-            _l("Choose a rating: %(values)s.", values=", ".join(RATINGS)), "rating"
+        raise CaseError(_l("Choose a rating: %(values)s.", values=", ".join(RATINGS)), "rating")
+    comment = (
+        clean_text(
+            data.get("comment"),
+            "comment",
+            MAX_REASON,
+            required=False,
+            label=_l("comment"),
+            multiline=True,
         )
-    comment = clean_text(data.get("comment"), "comment", MAX_REASON, required=False,
-                         label=_l("comment"), multiline=True) or ""
+        or ""
+    )
     if issue.status != "resolved":
         raise CaseError(_l("Only a resolved issue can be evaluated."), "issue", status=409)
     already = db.session.scalar(
@@ -393,10 +454,17 @@ def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
         )
     )
     if already:
-        raise CaseError(_l("You have rated this issue in this round already."), "rating",
-                        status=409)
-    evaluation = Evaluation(issue_id=issue.id, user_id=user.id, round=issue.evaluation_round,
-                            rating=rating, comment=comment, created_at=utcnow())
+        raise CaseError(
+            _l("You have rated this issue in this round already."), "rating", status=409
+        )
+    evaluation = Evaluation(
+        issue_id=issue.id,
+        user_id=user.id,
+        round=issue.evaluation_round,
+        rating=rating,
+        comment=comment,
+        created_at=utcnow(),
+    )
     db.session.add(evaluation)
     db.session.flush()
     audit.record("evaluation.create", issue, user, rating=rating, round=evaluation.round)
@@ -419,23 +487,30 @@ def _decide_round(issue: Issue, user) -> None:
     satisfied = total - unsatisfied
     if unsatisfied * 2 > total:
         reason = as_text(
-            _l("Residents' representatives rated the result unsatisfied "
-               "(%(n)d of %(total)d ratings, round %(round)d).",
-               n=unsatisfied, total=total, round=issue.evaluation_round)
+            _l(
+                "Residents' representatives rated the result unsatisfied "
+                "(%(n)d of %(total)d ratings, round %(round)d).",
+                n=unsatisfied,
+                total=total,
+                round=issue.evaluation_round,
+            )
         )
         to_status = "reopened"
     elif satisfied * 2 > total:
         reason = as_text(
-            _l("Residents' representatives accepted the result "
-               "(%(n)d of %(total)d ratings satisfied or basically satisfied, round %(round)d).",
-               n=satisfied, total=total, round=issue.evaluation_round)
+            _l(
+                "Residents' representatives accepted the result "
+                "(%(n)d of %(total)d ratings satisfied or basically satisfied, round %(round)d).",
+                n=satisfied,
+                total=total,
+                round=issue.evaluation_round,
+            )
         )
         to_status = "closed"
     else:
         return
     for case in db.session.scalars(
-        select(Case).where(Case.issue_id == issue.id, Case.status == "resolved")
-        .order_by(Case.id)
+        select(Case).where(Case.issue_id == issue.id, Case.status == "resolved").order_by(Case.id)
     ):
         transition(case, to_status, user, reason)
     _issue_transition(issue, to_status, user, reason)

@@ -79,8 +79,9 @@ def case_page(f: CaseFilter, page: int = 1, per_page: int = PER_PAGE, user=None)
     return paginate(case_select(f, user=user), page, per_page)
 
 
-def overdue_select(community_id: int | None = None, now: datetime | None = None,
-                   user=None) -> Select:
+def overdue_select(
+    community_id: int | None = None, now: datetime | None = None, user=None
+) -> Select:
     """Select the cases past their level's time limit that ``user`` reads in full,
     longest overdue first."""
     now = now or utcnow()
@@ -151,8 +152,9 @@ def audit_trail(obj) -> list[AuditEntry]:
     return list(
         db.session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.object_type == type(obj).__tablename__,
-                   AuditEntry.object_id == obj.id)
+            .where(
+                AuditEntry.object_type == type(obj).__tablename__, AuditEntry.object_id == obj.id
+            )
             .options(joinedload(AuditEntry.actor))
             .order_by(AuditEntry.at, AuditEntry.id)
         )
@@ -230,8 +232,7 @@ def readable_cases(issue: Issue, user) -> list[tuple[Case, str]]:
     return [(c, case_title(c, user)) for c in issue.cases if case_access(user, c)]
 
 
-def case_document(case: Case, user, now: datetime | None = None,
-                  access: str | None = None) -> dict:
+def case_document(case: Case, user, now: datetime | None = None, access: str | None = None) -> dict:
     """Return the case object of the API (API.md, plus a few extensions); in the
     published (masked) form, without the description, grid cell and reporter."""
     now = now or utcnow()
@@ -263,12 +264,9 @@ def case_document(case: Case, user, now: datetime | None = None,
 # -- issues ---------------------------------------------------------------------------
 
 
-def issue_select(status: str | None = None, community_id: int | None = None,
-                 user=None) -> Select:
+def issue_select(status: str | None = None, community_id: int | None = None, user=None) -> Select:
     """Select the issues ``user`` may read, newest first, with their community."""
-    query = select(Issue).options(joinedload(Issue.community)).where(
-        visible_issues_clause(user)
-    )
+    query = select(Issue).options(joinedload(Issue.community)).where(visible_issues_clause(user))
     if status == "active":
         query = query.where(Issue.status.in_(ACTIVE))
     elif status:
@@ -278,8 +276,7 @@ def issue_select(status: str | None = None, community_id: int | None = None,
     return query.order_by(Issue.created_at.desc(), Issue.id.desc())
 
 
-def issue_page(status=None, community_id=None, page: int = 1, per_page: int = PER_PAGE,
-               user=None):
+def issue_page(status=None, community_id=None, page: int = 1, per_page: int = PER_PAGE, user=None):
     return paginate(issue_select(status, community_id, user), page, per_page)
 
 
@@ -330,8 +327,11 @@ def issue_document(issue: Issue, user=None) -> dict:
         "title": issue_title(issue, user),
         "status": issue.status,
         "community": issue.community.name,
-        "cases": [c.id for c in issue.cases
-                  if user is None or issue_access(user, issue) == FULL or case_access(user, c)],
+        "cases": [
+            c.id
+            for c in issue.cases
+            if user is None or issue_access(user, issue) == FULL or case_access(user, c)
+        ],
         "resolution": issue.resolution_id,
         "evaluation_round": issue.evaluation_round,
     }
@@ -391,9 +391,13 @@ def open_actions_for(meeting) -> list[ActionItem]:
                 Meeting.starts_at < meeting.starts_at,
                 ActionItem.id.not_in(carried),
             )
-            .options(joinedload(ActionItem.unit), joinedload(ActionItem.assignee),
-                     joinedload(ActionItem.resolution).joinedload(Resolution.agenda_item)
-                     .joinedload(AgendaItem.meeting))
+            .options(
+                joinedload(ActionItem.unit),
+                joinedload(ActionItem.assignee),
+                joinedload(ActionItem.resolution)
+                .joinedload(Resolution.agenda_item)
+                .joinedload(AgendaItem.meeting),
+            )
             .order_by(ActionItem.due_on, ActionItem.id)
         )
     )
@@ -423,14 +427,18 @@ def issues_to_rate(user) -> list[Issue]:
     from consult.accounts.models import Membership
 
     communities = select(Membership.community_id).where(
-        Membership.user_id == user.id, Membership.is_representative.is_(True))
+        Membership.user_id == user.id, Membership.is_representative.is_(True)
+    )
     rated = select(Evaluation.issue_id).where(
-        Evaluation.user_id == user.id, Evaluation.issue_id == Issue.id,
-        Evaluation.round == Issue.evaluation_round)
-    return list(db.session.scalars(
-        select(Issue)
-        .where(Issue.status == "resolved", Issue.community_id.in_(communities),
-               ~rated.exists())
-        .options(joinedload(Issue.community))
-        .order_by(Issue.resolved_at, Issue.id)
-    ))
+        Evaluation.user_id == user.id,
+        Evaluation.issue_id == Issue.id,
+        Evaluation.round == Issue.evaluation_round,
+    )
+    return list(
+        db.session.scalars(
+            select(Issue)
+            .where(Issue.status == "resolved", Issue.community_id.in_(communities), ~rated.exists())
+            .options(joinedload(Issue.community))
+            .order_by(Issue.resolved_at, Issue.id)
+        )
+    )

@@ -91,8 +91,13 @@ def index():
     page = queries.case_page(f, page_arg(), user=current_user)
     now, days = utcnow(), level_days()
     return render_template(
-        "cases/index.html", page=page, f=f, communities=queries.communities(),
-        statuses=CASE_STATUSES, categories=CASE_CATEGORIES, sources=CASE_SOURCES,
+        "cases/index.html",
+        page=page,
+        f=f,
+        communities=queries.communities(),
+        statuses=CASE_STATUSES,
+        categories=CASE_CATEGORIES,
+        sources=CASE_SOURCES,
         late_ids={c.id for c in page.items if is_overdue(c, now, days)},
     )
 
@@ -103,12 +108,18 @@ def overdue():
     """List the cases past their grid level's time limit."""
     require(current_user, "case.list")
     community_id = id_arg("community")
-    page = paginate(queries.overdue_select(community_id, user=current_user), page_arg(),
-                    queries.PER_PAGE)
+    page = paginate(
+        queries.overdue_select(community_id, user=current_user), page_arg(), queries.PER_PAGE
+    )
     days = level_days()
-    return render_template("cases/overdue.html", page=page, communities=queries.communities(),
-                           community_id=community_id, now=utcnow(),
-                           due={c.id: due_at(c, days) for c in page.items})
+    return render_template(
+        "cases/overdue.html",
+        page=page,
+        communities=queries.communities(),
+        community_id=community_id,
+        now=utcnow(),
+        due={c.id: due_at(c, days) for c in page.items},
+    )
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -122,9 +133,10 @@ def new():
         require(current_user, "case.create_at_session", meeting)
     else:
         require(current_user, "case.create")
-    form = CaseForm(communities=queries.communities(current_user, "case.create")
-                    if meeting is None else (),
-                    meeting=meeting)
+    form = CaseForm(
+        communities=queries.communities(current_user, "case.create") if meeting is None else (),
+        meeting=meeting,
+    )
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
         if meeting is None:
@@ -156,9 +168,15 @@ def import_cases():
             rollback()
             errors = exc.errors
         else:
-            flash(_("%(new)d new, %(old)d already imported (read as %(encoding)s).",
-                    new=len(result.new), old=result.already, encoding=result.encoding),
-                  "success")
+            flash(
+                _(
+                    "%(new)d new, %(old)d already imported (read as %(encoding)s).",
+                    new=len(result.new),
+                    old=result.already,
+                    encoding=result.encoding,
+                ),
+                "success",
+            )
             return redirect(url_for("cases.index", source="grid"))
     return render_template("cases/import.html", form=form, errors=errors)
 
@@ -170,13 +188,18 @@ def show(case_id):
     case, access = case_or_404(case_id, current_user)
     full = access == FULL
     return render_template(
-        "cases/show.html", case=case, full=full,
+        "cases/show.html",
+        case=case,
+        full=full,
         timeline=queries.case_timeline(case) if full else [],
         resolutions=queries.case_resolutions(case),
         audit=queries.audit_trail(case) if can(current_user, "audit.view", case) else [],
-        escalate_form=EscalateForm(), comment_form=CommentForm(),
-        due=due_at(case), overdue=is_overdue(case, utcnow()),
-        mask=not full, mask_name=queries.mask_name,
+        escalate_form=EscalateForm(),
+        comment_form=CommentForm(),
+        due=due_at(case),
+        overdue=is_overdue(case, utcnow()),
+        mask=not full,
+        mask_name=queries.mask_name,
         title=queries.case_title(case, current_user) if not full else case.title,
         hide=queries.masker(set() if full else queries.names_in_case(case)),
     )
@@ -231,9 +254,15 @@ def issues():
     community_id = id_arg("community")
     page = queries.issue_page(status, community_id, page_arg(), user=current_user)
     counts = queries.case_counts([i.id for i in page.items])
-    return render_template("cases/issues.html", page=page, counts=counts, status=status,
-                           community_id=community_id, communities=queries.communities(),
-                           issue_title=lambda i: queries.issue_title(i, current_user))
+    return render_template(
+        "cases/issues.html",
+        page=page,
+        counts=counts,
+        status=status,
+        community_id=community_id,
+        communities=queries.communities(),
+        issue_title=lambda i: queries.issue_title(i, current_user),
+    )
 
 
 @bp.route("/issues/new", methods=["GET", "POST"])
@@ -252,9 +281,12 @@ def new_issue():
     if community is not None and form.validate_on_submit():
         try:
             issue = create_issue(
-                {"title": form.title.data, "description": form.description.data,
-                 "community_obj": db.session.get(Community, community.id),
-                 "cases": form.cases.data},
+                {
+                    "title": form.title.data,
+                    "description": form.description.data,
+                    "community_obj": db.session.get(Community, community.id),
+                    "cases": form.cases.data,
+                },
                 current_user,
             )
         except RefusedInput as exc:
@@ -262,17 +294,22 @@ def new_issue():
         else:
             flash(_("Issue %(id)s created.", id=issue.id), "success")
             return redirect(url_for("cases.issue", issue_id=issue.id))
-    return render_template("cases/new_issue.html", form=form, community=community,
-                           communities=queries.communities(current_user, "issue.create"),
-                           candidates=candidates)
+    return render_template(
+        "cases/new_issue.html",
+        form=form,
+        community=community,
+        communities=queries.communities(current_user, "issue.create"),
+        candidates=candidates,
+    )
 
 
 @bp.route("/issues/to-rate")
 @login_required
 def to_rate():
     """List the resolved issues waiting for the signed-in representative's rating."""
-    return render_template("cases/to_rate.html",
-                           issues=queries.issues_to_rate(current_user._get_current_object()))
+    return render_template(
+        "cases/to_rate.html", issues=queries.issues_to_rate(current_user._get_current_object())
+    )
 
 
 @bp.route("/issues/<int:issue_id>")
@@ -286,13 +323,18 @@ def issue(issue_id):
         and not queries.has_rated(item, current_user)
     )
     return render_template(
-        "cases/issue.html", issue=item, full=access == FULL,
+        "cases/issue.html",
+        issue=item,
+        full=access == FULL,
         title=queries.issue_title(item, current_user),
         cases=queries.readable_cases(item, current_user),
-        agenda=[i for i in queries.issue_agenda_items(item)
-                if may_see_meeting(current_user, i.meeting)],
+        agenda=[
+            i for i in queries.issue_agenda_items(item) if may_see_meeting(current_user, i.meeting)
+        ],
         hide=queries.masker(set() if access == FULL else queries.names_in_issue(item)),
-        summary=queries.evaluation_summary(item), form=EvaluationForm(), may_rate=may_rate,
+        summary=queries.evaluation_summary(item),
+        form=EvaluationForm(),
+        may_rate=may_rate,
         audit=queries.audit_trail(item) if can(current_user, "audit.view", item) else [],
     )
 
@@ -306,15 +348,14 @@ def evaluate(issue_id):
     if not form.validate_on_submit():
         flash(_("Choose a rating."), "danger")
         return redirect(url_for("cases.issue", issue_id=issue_id))
-    item = db.session.scalar(
-        select(Issue).where(Issue.id == issue_id).with_for_update()
-    )
+    item = db.session.scalar(select(Issue).where(Issue.id == issue_id).with_for_update())
     if item is None:
         abort(404)
     require(current_user, "evaluation.create", item)
     try:
-        evaluate_issue(item, {"rating": form.rating.data, "comment": form.comment.data},
-                       current_user)
+        evaluate_issue(
+            item, {"rating": form.rating.data, "comment": form.comment.data}, current_user
+        )
     except RefusedInput as exc:
         rollback()
         flash(exc.message, "danger")

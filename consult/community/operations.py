@@ -70,8 +70,7 @@ def _community_values(data: dict, community: Community | None) -> dict:
     return {"name": name, "brand": brand}
 
 
-def community_by_name(name, user=None, create: bool = False,
-                      field: str = "community") -> Community:
+def community_by_name(name, user=None, create: bool = False, field: str = "community") -> Community:
     """Return the community called ``name``; with ``create``, make it on first use.
 
     Only those who may (organisers; the command line, without a user) create one; for
@@ -87,8 +86,9 @@ def community_by_name(name, user=None, create: bool = False,
     if community is not None:
         return community
     if not create or (user is not None and not can(user, "community.create_by_name")):
-        raise CommunityError(_l("There is no community called %(name)s.", name=name), field,
-                             code="no_such_community")
+        raise CommunityError(
+            _l("There is no community called %(name)s.", name=name), field, code="no_such_community"
+        )
     try:
         with db.session.begin_nested():
             community = Community(name=name)
@@ -135,9 +135,7 @@ def _capacity(value) -> int | None:
     if value < 0:
         raise CommunityError(_l("The capacity cannot be negative."), "capacity")
     if value > MAX_CAPACITY:
-        raise CommunityError(
-            _l("The capacity is at most %(n)d.", n=MAX_CAPACITY), "capacity"
-        )
+        raise CommunityError(_l("The capacity is at most %(n)d.", n=MAX_CAPACITY), "capacity")
     return value
 
 
@@ -146,8 +144,7 @@ def _venue_values(data: dict, venue: Venue | None) -> dict:
     kind = data.get("kind") or "meeting_room"
     if kind not in VENUE_KINDS:
         raise CommunityError(_l("Unknown kind of venue."), "kind")
-    community = _exists(Community, data.get("community_id"), "community",
-                        _l("No such community."))
+    community = _exists(Community, data.get("community_id"), "community", _l("No such community."))
     unit = _exists(Unit, data.get("unit_id"), "unit", _l("No such unit."))
     if community is None and unit is None:
         raise CommunityError(
@@ -169,8 +166,7 @@ def _venue_values(data: dict, venue: Venue | None) -> dict:
         "name": name,
         "kind": kind,
         "capacity": _capacity(data.get("capacity")),
-        "address": _text(data.get("address"), "address", 255, required=False,
-                              label=_l("address")),
+        "address": _text(data.get("address"), "address", 255, required=False, label=_l("address")),
         "community_id": community.id if community else None,
         "unit_id": unit.id if unit else None,
     }
@@ -219,8 +215,7 @@ def _unit_values(data: dict, unit: Unit | None) -> dict:
             raise CommunityError(exc.message, "contact_email") from None
     else:
         email = None
-    phone = _text(data.get("contact_phone"), "contact_phone", 32, required=False,
-                       label=_l("phone"))
+    phone = _text(data.get("contact_phone"), "contact_phone", 32, required=False, label=_l("phone"))
     return {"name": name, "kind": kind, "contact_email": email, "contact_phone": phone}
 
 
@@ -299,13 +294,21 @@ def add_alliance_member(community: Community, data: dict, user) -> AllianceMembe
         )
         position = (last or 0) + 1
     member = AllianceMember(
-        community_id=community.id, unit_id=unit.id, joined_on=joined_on,
+        community_id=community.id,
+        unit_id=unit.id,
+        joined_on=joined_on,
         rotation_position=position,
     )
     db.session.add(member)
     db.session.flush()
-    audit.record("alliance.add", member, user, community=community.id, unit=unit.id,
-                 rotation_position=position)
+    audit.record(
+        "alliance.add",
+        member,
+        user,
+        community=community.id,
+        unit=unit.id,
+        rotation_position=position,
+    )
     return member
 
 
@@ -353,8 +356,7 @@ def remove_alliance_member(member: AllianceMember, user) -> None:
 
 
 def _agreement_values(data: dict) -> dict:
-    community = _exists(Community, data.get("community_id"), "community",
-                        _l("No such community."))
+    community = _exists(Community, data.get("community_id"), "community", _l("No such community."))
     if community is None:
         raise CommunityError(_l("Choose a community."), "community")
     unit = _exists(Unit, data.get("unit_id"), "unit", _l("No such unit."))
@@ -367,8 +369,14 @@ def _agreement_values(data: dict) -> dict:
         raise CommunityError(_l("Not a date."), "ends_on")
     if ends_on is not None and ends_on < signed_on:
         raise CommunityError(_l("The agreement cannot end before it is signed."), "ends_on")
-    commitments = _text(data.get("commitments"), "commitments", MAX_COMMITMENTS,
-                             required=False, label=_l("commitments"), multiline=True)
+    commitments = _text(
+        data.get("commitments"),
+        "commitments",
+        MAX_COMMITMENTS,
+        required=False,
+        label=_l("commitments"),
+        multiline=True,
+    )
     return {
         "community_id": community.id,
         "unit_id": unit.id,
@@ -383,8 +391,13 @@ def create_agreement(data: dict, user) -> Agreement:
     agreement = Agreement(**_agreement_values(data))
     db.session.add(agreement)
     db.session.flush()
-    audit.record("agreement.create", agreement, user, community=agreement.community_id,
-                 unit=agreement.unit_id)
+    audit.record(
+        "agreement.create",
+        agreement,
+        user,
+        community=agreement.community_id,
+        unit=agreement.unit_id,
+    )
     return agreement
 
 

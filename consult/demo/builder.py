@@ -197,11 +197,15 @@ def _bulk_insert(model, rows: list[dict], ids: bool = True) -> None:
 def _reserve_ids(table, count: int) -> list[int]:
     """Return ``count`` new primary keys for ``table``, never handed out before."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return list(db.session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                 "FROM generate_series(1, :count)"),
-            {"table": table.name, "count": count},
-        ))
+        return list(
+            db.session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :count)"
+                ),
+                {"table": table.name, "count": count},
+            )
+        )
     # SQLite has no sequences; the transaction holds the database's only write lock, so
     # the keys above the largest one are free.
     first = (db.session.scalar(select(func.max(table.c.id))) or 0) + 1
@@ -296,19 +300,28 @@ class _Builder:
         for ci, (name, brand, street) in enumerate(data.COMMUNITIES):
             community = self.add(
                 "communities",
-                {"town_id": town.id, "name": name, "brand": brand,
-                 "created_at": self.now - timedelta(days=1000 + ci),
-                 "_short": name.removesuffix("社区")},
+                {
+                    "town_id": town.id,
+                    "name": name,
+                    "brand": brand,
+                    "created_at": self.now - timedelta(days=1000 + ci),
+                    "_short": name.removesuffix("社区"),
+                },
             )
             self.communities.append(community)
             community["_venues"] = {}
             for vname, kind, capacity in data.COMMUNITY_VENUES:
                 community["_venues"][vname] = self.add(
                     "venues",
-                    {"_ref_community_id": community, "_ref_unit_id": None, "name": vname,
-                     "kind": kind, "capacity": capacity,
-                     "address": f"{data.TOWN}{street}{18 + ci * 7}号{name}党群服务中心",
-                     "created_at": community["created_at"]},
+                    {
+                        "_ref_community_id": community,
+                        "_ref_unit_id": None,
+                        "name": vname,
+                        "kind": kind,
+                        "capacity": capacity,
+                        "address": f"{data.TOWN}{street}{18 + ci * 7}号{name}党群服务中心",
+                        "created_at": community["created_at"],
+                    },
                 )
 
     # -- alliance units ---------------------------------------------------------------------
@@ -326,14 +339,26 @@ class _Builder:
                     home = i % len(self.communities)
                     unit = self.add(
                         "units",
-                        {"town_id": self.town.id, "name": name, "kind": kind,
-                         "contact_email": None, "contact_phone": data.phone_number(self.rng),
-                         "created_at": self.days_ago(400, 1100),
-                         "_home": home, "_block": block, "_communities": [home]},
+                        {
+                            "town_id": self.town.id,
+                            "name": name,
+                            "kind": kind,
+                            "contact_email": None,
+                            "contact_phone": data.phone_number(self.rng),
+                            "created_at": self.days_ago(400, 1100),
+                            "_home": home,
+                            "_block": block,
+                            "_communities": [home],
+                        },
                     )
-                    extra = {"government_agency": 0.35, "property_company": 0.6,
-                             "enterprise": 0.15, "public_institution": 0.3,
-                             "mass_organisation": 0.4, "social_organisation": 0.25}.get(kind, 0)
+                    extra = {
+                        "government_agency": 0.35,
+                        "property_company": 0.6,
+                        "enterprise": 0.15,
+                        "public_institution": 0.3,
+                        "mass_organisation": 0.4,
+                        "social_organisation": 0.25,
+                    }.get(kind, 0)
                     if self.rng.random() < extra:
                         for _ in range(self.rng.randint(1, 2)):
                             other = self.rng.randrange(len(self.communities))
@@ -344,21 +369,34 @@ class _Builder:
 
     # -- people ---------------------------------------------------------------------------
 
-    def user(self, role: str, name: str, local_part: str, password_hash: str,
-             unit: dict | None = None) -> dict:
+    def user(
+        self, role: str, name: str, local_part: str, password_hash: str, unit: dict | None = None
+    ) -> dict:
         return self.add(
             "users",
-            {"email": self.email(local_part), "name": name, "role": role,
-             "password_hash": password_hash, "phone": data.phone_number(self.rng),
-             "_ref_unit_id": unit, "named_in_minutes": self.rng.random() < 0.4,
-             "locale": None, "active": True, "created_at": self.days_ago(30, 700)},
+            {
+                "email": self.email(local_part),
+                "name": name,
+                "role": role,
+                "password_hash": password_hash,
+                "phone": data.phone_number(self.rng),
+                "_ref_unit_id": unit,
+                "named_in_minutes": self.rng.random() < 0.4,
+                "locale": None,
+                "active": True,
+                "created_at": self.days_ago(30, 700),
+            },
         )
 
     def member(self, user: dict, community: dict, representative: bool = False) -> None:
         self.add(
             "memberships",
-            {"_ref_user_id": user, "_ref_community_id": community,
-             "is_representative": representative, "created_at": user["created_at"]},
+            {
+                "_ref_user_id": user,
+                "_ref_community_id": community,
+                "is_representative": representative,
+                "created_at": user["created_at"],
+            },
         )
 
     def plan_people(self) -> None:
@@ -384,15 +422,34 @@ class _Builder:
                 first = key == (0, 0)
                 cadres = [demo["cadre"]] if first else []
                 while len(cadres) < CADRES:
-                    cadres.append(self.user("cadre", data.person_name(self.rng),
-                                            next_local("cadre"), self.shared_hash))
-                secretary = demo["secretary"] if first else self.user(
-                    "secretary", data.person_name(self.rng), next_local("secretary"),
-                    self.shared_hash)
+                    cadres.append(
+                        self.user(
+                            "cadre",
+                            data.person_name(self.rng),
+                            next_local("cadre"),
+                            self.shared_hash,
+                        )
+                    )
+                secretary = (
+                    demo["secretary"]
+                    if first
+                    else self.user(
+                        "secretary",
+                        data.person_name(self.rng),
+                        next_local("secretary"),
+                        self.shared_hash,
+                    )
+                )
                 residents = [demo["resident"]] if first else []
                 while len(residents) < RESIDENTS:
-                    residents.append(self.user("resident", data.person_name(self.rng),
-                                               next_local("resident"), self.shared_hash))
+                    residents.append(
+                        self.user(
+                            "resident",
+                            data.person_name(self.rng),
+                            next_local("resident"),
+                            self.shared_hash,
+                        )
+                    )
                 for user in (*cadres, secretary):
                     self.member(user, community)
                 for i, user in enumerate(residents):
@@ -406,8 +463,13 @@ class _Builder:
 
     def plan_alliance(self) -> None:
         self.rotation: dict[int, list[dict]] = defaultdict(list)
-        core_kinds = ("enterprise", "government_agency", "public_institution",
-                      "property_company", "social_organisation")
+        core_kinds = (
+            "enterprise",
+            "government_agency",
+            "public_institution",
+            "property_company",
+            "social_organisation",
+        )
         for block in range(self.scale):
             for ci, community in enumerate(self.communities):
                 homes = [u for u in self.block_units[(block, ci)] if u["_home"] == ci]
@@ -425,8 +487,12 @@ class _Builder:
                     joined = self.today - timedelta(days=self.rng.randint(90, 1000))
                     self.add(
                         "alliance_members",
-                        {"_ref_community_id": community, "_ref_unit_id": unit,
-                         "joined_on": joined, "rotation_position": positions.get(id(unit))},
+                        {
+                            "_ref_community_id": community,
+                            "_ref_unit_id": unit,
+                            "joined_on": joined,
+                            "rotation_position": positions.get(id(unit)),
+                        },
                     )
                     if unit["_home"] == ci and self.rng.random() < 0.7:
                         signed = joined + timedelta(days=self.rng.randint(0, 60))
@@ -435,19 +501,29 @@ class _Builder:
                         chosen = self.rng.sample(pledges, min(len(pledges), self.rng.randint(2, 3)))
                         self.add(
                             "agreements",
-                            {"_ref_community_id": community, "_ref_unit_id": unit,
-                             "signed_on": signed, "ends_on": signed + timedelta(days=365 * term),
-                             "commitments": "；".join(chosen) + "。",
-                             "created_at": self.local(signed, 10)},
+                            {
+                                "_ref_community_id": community,
+                                "_ref_unit_id": unit,
+                                "signed_on": signed,
+                                "ends_on": signed + timedelta(days=365 * term),
+                                "commitments": "；".join(chosen) + "。",
+                                "created_at": self.local(signed, 10),
+                            },
                         )
                 # A room a unit of the alliance opens to the community.
                 host = next((u for u in core if u["kind"] == "public_institution"), core[0])
                 room, kind, capacity = data.UNIT_ROOMS[(block + ci) % len(data.UNIT_ROOMS)]
                 host["_venue"] = self.add(
                     "venues",
-                    {"_ref_community_id": community, "_ref_unit_id": host,
-                     "name": host["name"] + room, "kind": kind, "capacity": capacity,
-                     "address": None, "created_at": self.days_ago(100, 400)},
+                    {
+                        "_ref_community_id": community,
+                        "_ref_unit_id": host,
+                        "name": host["name"] + room,
+                        "kind": kind,
+                        "capacity": capacity,
+                        "address": None,
+                        "created_at": self.days_ago(100, 400),
+                    },
                 )
                 host["_venue_community"] = ci
         # Every unit speaks through one representative; the demo account speaks for the
@@ -458,8 +534,13 @@ class _Builder:
                 rep = self.demo["unit_rep"]
                 rep["_ref_unit_id"] = unit
             else:
-                rep = self.user("unit_rep", data.person_name(self.rng),
-                                f"unitrep{len(self.rows['users']):05d}", self.shared_hash, unit)
+                rep = self.user(
+                    "unit_rep",
+                    data.person_name(self.rng),
+                    f"unitrep{len(self.rows['users']):05d}",
+                    self.shared_hash,
+                    unit,
+                )
             unit["_rep"] = rep
             unit["contact_email"] = rep["email"]
 
@@ -468,8 +549,9 @@ class _Builder:
     def free(self, venue: dict, start: datetime, end: datetime) -> bool:
         return all(end <= s or start >= e for s, e in self.busy[id(venue)])
 
-    def book(self, venue: dict, day: date, hour: int, minute: int,
-             minutes: int) -> tuple[datetime, datetime] | None:
+    def book(
+        self, venue: dict, day: date, hour: int, minute: int, minutes: int
+    ) -> tuple[datetime, datetime] | None:
         """Find the first free slot at ``venue`` from the wished time on, and take it."""
         for shift in range(21):
             when = day + timedelta(days=shift)
@@ -483,21 +565,43 @@ class _Builder:
                     return start, end
         return None
 
-    def meeting(self, block: int, ci: int, kind: str, title: str, venue: dict | None,
-                start: datetime, end: datetime, capacity: int | None, **extra) -> dict:
+    def meeting(
+        self,
+        block: int,
+        ci: int,
+        kind: str,
+        title: str,
+        venue: dict | None,
+        start: datetime,
+        end: datetime,
+        capacity: int | None,
+        **extra,
+    ) -> dict:
         created = min(start - timedelta(days=21), self.now - timedelta(days=1))
         row = {
-            "uid": f"{uuid.uuid4()}@consult.demo", "kind": kind, "title": title,
+            "uid": f"{uuid.uuid4()}@consult.demo",
+            "kind": kind,
+            "title": title,
             "description": data.SESSION_DESCRIPTIONS[kind],
-            "_ref_community_id": self.communities[ci], "_ref_venue_id": venue,
-            "starts_at": start, "ends_at": end, "timezone": ZONE, "capacity": capacity,
+            "_ref_community_id": self.communities[ci],
+            "_ref_venue_id": venue,
+            "starts_at": start,
+            "ends_at": end,
+            "timezone": ZONE,
+            "capacity": capacity,
             "confirmed_count": 0,
             "status": "held" if end <= self.now else "scheduled",
             "visibility": "private" if kind == "mediation" else "public",
-            "_ref_organiser_id": self.cadres[(block, ci)][0], "_ref_host_unit_id": None,
-            "_ref_series_id": None, "recurrence_id": None, "sequence": 0,
-            "cancelled_at": None, "created_at": created, "updated_at": created,
-            "_block": block, "_ci": ci,
+            "_ref_organiser_id": self.cadres[(block, ci)][0],
+            "_ref_host_unit_id": None,
+            "_ref_series_id": None,
+            "recurrence_id": None,
+            "sequence": 0,
+            "cancelled_at": None,
+            "created_at": created,
+            "updated_at": created,
+            "_block": block,
+            "_ci": ci,
         }
         row.update(extra)
         self.add("meetings", row)
@@ -531,9 +635,15 @@ class _Builder:
             grid = f"第{chinese_number(block + 1)}网格"
             venue = self.add(
                 "venues",
-                {"_ref_community_id": community, "_ref_unit_id": None, "name": f"{grid}议事点",
-                 "kind": "meeting_room", "capacity": 30, "address": None,
-                 "created_at": community["created_at"]},
+                {
+                    "_ref_community_id": community,
+                    "_ref_unit_id": None,
+                    "name": f"{grid}议事点",
+                    "kind": "meeting_room",
+                    "capacity": 30,
+                    "address": None,
+                    "created_at": community["created_at"],
+                },
             )
             title = f"{data.SESSION_TITLES['friday_talk']}（{grid}）"
         first = self.first_day + timedelta(days=(4 - self.first_day.weekday()) % 7)
@@ -547,34 +657,62 @@ class _Builder:
         moved = len(past) + 1 if len(past) + 1 < len(starts) else None
         series = self.add(
             "series",
-            {"uid": f"{uuid.uuid4()}@consult.demo", "kind": "friday_talk", "title": title,
-             "description": data.SESSION_DESCRIPTIONS["friday_talk"],
-             "_ref_community_id": community, "_ref_venue_id": venue,
-             "_ref_organiser_id": self.cadres[(block, ci)][0], "_ref_host_unit_id": None,
-             "rrule": "FREQ=WEEKLY;BYDAY=FR", "dtstart": starts[0], "duration_minutes": 120,
-             "timezone": ZONE, "capacity": 30, "visibility": "public", "status": "active",
-             "sequence": 0, "materialised_until": starts[-1],
-             "created_at": starts[0] - timedelta(days=14),
-             "updated_at": starts[0] - timedelta(days=14)},
+            {
+                "uid": f"{uuid.uuid4()}@consult.demo",
+                "kind": "friday_talk",
+                "title": title,
+                "description": data.SESSION_DESCRIPTIONS["friday_talk"],
+                "_ref_community_id": community,
+                "_ref_venue_id": venue,
+                "_ref_organiser_id": self.cadres[(block, ci)][0],
+                "_ref_host_unit_id": None,
+                "rrule": "FREQ=WEEKLY;BYDAY=FR",
+                "dtstart": starts[0],
+                "duration_minutes": 120,
+                "timezone": ZONE,
+                "capacity": 30,
+                "visibility": "public",
+                "status": "active",
+                "sequence": 0,
+                "materialised_until": starts[-1],
+                "created_at": starts[0] - timedelta(days=14),
+                "updated_at": starts[0] - timedelta(days=14),
+            },
         )
         for i, original in enumerate(starts):
             start = original - timedelta(days=1) if i == moved else original
             end = start + timedelta(hours=2)
             self.busy[id(venue)].append((start, end))
             row = self.meeting(
-                block, ci, "friday_talk", title, venue, start, end, 30,
-                _ref_series_id=series, recurrence_id=original,
-                created_at=series["created_at"], updated_at=series["created_at"],
+                block,
+                ci,
+                "friday_talk",
+                title,
+                venue,
+                start,
+                end,
+                30,
+                _ref_series_id=series,
+                recurrence_id=original,
+                created_at=series["created_at"],
+                updated_at=series["created_at"],
             )
             if i == skipped:
                 changed = original - timedelta(days=6)
-                row.update(status="cancelled", sequence=1, cancelled_at=changed,
-                           updated_at=changed,
-                           description="本周逢节假日，周五说事日暂停一次，下周照常。")
+                row.update(
+                    status="cancelled",
+                    sequence=1,
+                    cancelled_at=changed,
+                    updated_at=changed,
+                    description="本周逢节假日，周五说事日暂停一次，下周照常。",
+                )
             elif i == moved:
                 changed = min(original - timedelta(days=5), self.now - timedelta(hours=2))
-                row.update(sequence=1, updated_at=changed,
-                           description="本周因场地安排，周五说事日改到周四同一时间举行。")
+                row.update(
+                    sequence=1,
+                    updated_at=changed,
+                    description="本周因场地安排，周五说事日改到周四同一时间举行。",
+                )
 
     def block_venues(self, block: int, ci: int) -> dict[str, dict]:
         """The rooms a block meets in: the community's own for the first, a grid's after.
@@ -589,10 +727,15 @@ class _Builder:
         return {
             vname: self.add(
                 "venues",
-                {"_ref_community_id": community, "_ref_unit_id": None,
-                 "name": f"{grid}{vname}", "kind": kind, "capacity": capacity,
-                 "address": community["_venues"][vname]["address"],
-                 "created_at": community["created_at"]},
+                {
+                    "_ref_community_id": community,
+                    "_ref_unit_id": None,
+                    "name": f"{grid}{vname}",
+                    "kind": kind,
+                    "capacity": capacity,
+                    "address": community["_venues"][vname]["address"],
+                    "created_at": community["created_at"],
+                },
             )
             for vname, kind, capacity in data.COMMUNITY_VENUES
         }
@@ -604,18 +747,60 @@ class _Builder:
         while month <= self.last_day:
             y, mo = month.year, month.month
             wishes += [
-                ("roundtable", _nth_weekday(y, mo, 1, 2), (9, 30), 120, "议事厅", 30,
-                 f"{mo}月{data.SESSION_TITLES['roundtable']}"),
-                ("joint_meeting", _nth_weekday(y, mo, 2, -1), (14, 30), 120, "议事厅", None,
-                 f"{mo}月{data.SESSION_TITLES['joint_meeting']}"),
-                ("sentiment_talk", _nth_weekday(y, mo, 3, 1), (19, 0), 90, "居民活动室", 40,
-                 f"{mo}月{data.SESSION_TITLES['sentiment_talk']}"),
-                ("deliberation", _nth_weekday(y, mo, 0, 2), (15, 0), 120, "议事厅", 20,
-                 data.SESSION_TITLES["deliberation"]),
-                ("deliberation", _nth_weekday(y, mo, 0, 4), (15, 0), 120, "议事厅", 20,
-                 data.SESSION_TITLES["deliberation"]),
-                ("mediation", _nth_weekday(y, mo, 5, 1), (9, 0), 90, "调解室", 8,
-                 data.SESSION_TITLES["mediation"]),
+                (
+                    "roundtable",
+                    _nth_weekday(y, mo, 1, 2),
+                    (9, 30),
+                    120,
+                    "议事厅",
+                    30,
+                    f"{mo}月{data.SESSION_TITLES['roundtable']}",
+                ),
+                (
+                    "joint_meeting",
+                    _nth_weekday(y, mo, 2, -1),
+                    (14, 30),
+                    120,
+                    "议事厅",
+                    None,
+                    f"{mo}月{data.SESSION_TITLES['joint_meeting']}",
+                ),
+                (
+                    "sentiment_talk",
+                    _nth_weekday(y, mo, 3, 1),
+                    (19, 0),
+                    90,
+                    "居民活动室",
+                    40,
+                    f"{mo}月{data.SESSION_TITLES['sentiment_talk']}",
+                ),
+                (
+                    "deliberation",
+                    _nth_weekday(y, mo, 0, 2),
+                    (15, 0),
+                    120,
+                    "议事厅",
+                    20,
+                    data.SESSION_TITLES["deliberation"],
+                ),
+                (
+                    "deliberation",
+                    _nth_weekday(y, mo, 0, 4),
+                    (15, 0),
+                    120,
+                    "议事厅",
+                    20,
+                    data.SESSION_TITLES["deliberation"],
+                ),
+                (
+                    "mediation",
+                    _nth_weekday(y, mo, 5, 1),
+                    (9, 0),
+                    90,
+                    "调解室",
+                    8,
+                    data.SESSION_TITLES["mediation"],
+                ),
                 ("mediation", _nth_weekday(y, mo, 5, 3), (9, 0), 90, "调解室", 8, "矛盾纠纷调解会"),
             ]
             month = date(y + (mo == 12), mo % 12 + 1, 1)
@@ -630,8 +815,11 @@ class _Builder:
         """Give joint meetings their host in the order of each community's rotation."""
         for ci in range(len(self.communities)):
             meetings = sorted(
-                (m for m in self.rows["meetings"]
-                 if m["_ci"] == ci and m["kind"] == "joint_meeting"),
+                (
+                    m
+                    for m in self.rows["meetings"]
+                    if m["_ci"] == ci and m["kind"] == "joint_meeting"
+                ),
                 key=lambda m: m["starts_at"],
             )
             rotation = self.rotation[ci]
@@ -643,20 +831,33 @@ class _Builder:
                     # Held at the host's own room, which only its own meetings use.
                     m["_ref_venue_id"] = host["_venue"]
 
-    def agenda_item(self, meeting: dict, title: str, issue: dict | None = None,
-                    created: datetime | None = None, carried: dict | None = None,
-                    table: str = "agenda_items") -> dict:
+    def agenda_item(
+        self,
+        meeting: dict,
+        title: str,
+        issue: dict | None = None,
+        created: datetime | None = None,
+        carried: dict | None = None,
+        table: str = "agenda_items",
+    ) -> dict:
         self.position[id(meeting)] += 1
-        created = created or min(meeting["starts_at"] - timedelta(days=2),
-                                 self.now - timedelta(hours=1))
+        created = created or min(
+            meeting["starts_at"] - timedelta(days=2), self.now - timedelta(hours=1)
+        )
         if issue is not None:
             created = max(created, issue["created_at"] + timedelta(minutes=5))
         item = self.add(
             table,
-            {"_ref_meeting_id": meeting, "position": self.position[id(meeting)],
-             "title": title[:200], "_ref_issue_id": issue, "_ref_carried_action_id": carried,
-             "duration_minutes": self.rng.choice((10, 15, 20, 30)), "created_at": created,
-             "_notes": None},
+            {
+                "_ref_meeting_id": meeting,
+                "position": self.position[id(meeting)],
+                "title": title[:200],
+                "_ref_issue_id": issue,
+                "_ref_carried_action_id": carried,
+                "duration_minutes": self.rng.choice((10, 15, 20, 30)),
+                "created_at": created,
+                "_notes": None,
+            },
         )
         meeting.setdefault("_items", []).append(item)
         return item
@@ -697,8 +898,13 @@ class _Builder:
         if kind == "mediation":
             confirmed = 2
         elif held or ahead < 7:
-            confirmed = {"friday_talk": (10, 24), "roundtable": (8, 16), "joint_meeting": (3, 8),
-                         "sentiment_talk": (15, 32), "deliberation": (10, 18)}[kind]
+            confirmed = {
+                "friday_talk": (10, 24),
+                "roundtable": (8, 16),
+                "joint_meeting": (3, 8),
+                "sentiment_talk": (15, 32),
+                "deliberation": (10, 18),
+            }[kind]
             confirmed = self.rng.randint(*confirmed)
         elif ahead < 21:
             confirmed = self.rng.randint(3, 10)
@@ -721,23 +927,33 @@ class _Builder:
         entries = [("user", person) for person in people[: confirmed - proxies]]
         entries += [("proxy", None)] * proxies
         self.rng.shuffle(entries)
-        entries += [("user", person) for person in people[confirmed - proxies:]]
+        entries += [("user", person) for person in people[confirmed - proxies :]]
         m["_registrations"] = []
         for (how, person), at in zip(entries, times, strict=True):
             status = statuses.pop(0) if statuses else "cancelled"
             row = self.add(
                 "registrations",
-                {"_ref_meeting_id": m, "_ref_user_id": person,
-                 "name": data.person_name(self.rng) if how == "proxy" else None,
-                 "phone": data.phone_number(self.rng) if how == "proxy" else None,
-                 "note": data.PROXY_NOTE if how == "proxy" else None,
-                 "status": status, "created_at": at,
-                 "confirmed_at": at if status == "confirmed" else None,
-                 "cancelled_at": (self.between(at, min(m["starts_at"], self.now))
-                                  if status == "cancelled" else None),
-                 "_ref_registered_by_id": cadre if how == "proxy" else person,
-                 "reminder_sent_at": (max(at, m["starts_at"] - timedelta(days=1))
-                                      if held and status == "confirmed" else None)},
+                {
+                    "_ref_meeting_id": m,
+                    "_ref_user_id": person,
+                    "name": data.person_name(self.rng) if how == "proxy" else None,
+                    "phone": data.phone_number(self.rng) if how == "proxy" else None,
+                    "note": data.PROXY_NOTE if how == "proxy" else None,
+                    "status": status,
+                    "created_at": at,
+                    "confirmed_at": at if status == "confirmed" else None,
+                    "cancelled_at": (
+                        self.between(at, min(m["starts_at"], self.now))
+                        if status == "cancelled"
+                        else None
+                    ),
+                    "_ref_registered_by_id": cadre if how == "proxy" else person,
+                    "reminder_sent_at": (
+                        max(at, m["starts_at"] - timedelta(days=1))
+                        if held and status == "confirmed"
+                        else None
+                    ),
+                },
             )
             m["_registrations"].append(row)
         m["confirmed_count"] = sum(r["status"] == "confirmed" for r in m["_registrations"])
@@ -762,8 +978,9 @@ class _Builder:
             chosen = self.rng.sample(committees, min(len(committees), 2))
             chosen += self.rng.sample(units, 1)
         elif kind == "mediation":
-            mediators = [u for u in units if u["kind"] in ("government_agency",
-                                                          "social_organisation")]
+            mediators = [
+                u for u in units if u["kind"] in ("government_agency", "social_organisation")
+            ]
             chosen = self.rng.sample(mediators or units, 1)
         elif kind == "sentiment_talk":
             chosen = self.rng.sample(units, self.rng.randint(1, 3))
@@ -779,34 +996,72 @@ class _Builder:
             rep = unit["_rep"]
             roll = self.rng.random()
             if m["status"] == "held":
-                partstat = ("ACCEPTED" if roll < 0.72 else "DECLINED" if roll < 0.87
-                            else "TENTATIVE" if roll < 0.92 else "NEEDS-ACTION")
+                partstat = (
+                    "ACCEPTED"
+                    if roll < 0.72
+                    else "DECLINED"
+                    if roll < 0.87
+                    else "TENTATIVE"
+                    if roll < 0.92
+                    else "NEEDS-ACTION"
+                )
             else:
-                partstat = ("NEEDS-ACTION" if roll < 0.5 else "ACCEPTED" if roll < 0.85
-                            else "DECLINED" if roll < 0.95 else "TENTATIVE")
+                partstat = (
+                    "NEEDS-ACTION"
+                    if roll < 0.5
+                    else "ACCEPTED"
+                    if roll < 0.85
+                    else "DECLINED"
+                    if roll < 0.95
+                    else "TENTATIVE"
+                )
             sent = min(m["created_at"] + timedelta(days=1), self.now - timedelta(hours=2))
-            m["_invitations"].append(self.add(
-                "invitations",
-                {"_ref_meeting_id": m, "email": rep["email"], "name": rep["name"],
-                 "_ref_user_id": rep, "_ref_unit_id": unit, "whole_series": False,
-                 "partstat": partstat, "_ref_invited_by_id": organiser, "created_at": sent,
-                 "responded_at": (None if partstat == "NEEDS-ACTION"
-                                  else self.between(sent, min(m["starts_at"], self.now)))},
-            ))
+            m["_invitations"].append(
+                self.add(
+                    "invitations",
+                    {
+                        "_ref_meeting_id": m,
+                        "email": rep["email"],
+                        "name": rep["name"],
+                        "_ref_user_id": rep,
+                        "_ref_unit_id": unit,
+                        "whole_series": False,
+                        "partstat": partstat,
+                        "_ref_invited_by_id": organiser,
+                        "created_at": sent,
+                        "responded_at": (
+                            None
+                            if partstat == "NEEDS-ACTION"
+                            else self.between(sent, min(m["starts_at"], self.now))
+                        ),
+                    },
+                )
+            )
         if kind == "friday_talk" and m["recurrence_id"] == self.first_start(m):
             # A government agency of the alliance follows the whole series.
-            police = next((u for u in units if "派出所" in u["name"]),
-                          next((u for u in units if u["kind"] == "government_agency"), units[0]))
+            police = next(
+                (u for u in units if "派出所" in u["name"]),
+                next((u for u in units if u["kind"] == "government_agency"), units[0]),
+            )
             if id(police) not in seen:
                 rep = police["_rep"]
-                m["_invitations"].append(self.add(
-                    "invitations",
-                    {"_ref_meeting_id": m, "email": rep["email"], "name": rep["name"],
-                     "_ref_user_id": rep, "_ref_unit_id": police, "whole_series": True,
-                     "partstat": "ACCEPTED", "_ref_invited_by_id": organiser,
-                     "created_at": m["created_at"],
-                     "responded_at": m["created_at"] + timedelta(days=1)},
-                ))
+                m["_invitations"].append(
+                    self.add(
+                        "invitations",
+                        {
+                            "_ref_meeting_id": m,
+                            "email": rep["email"],
+                            "name": rep["name"],
+                            "_ref_user_id": rep,
+                            "_ref_unit_id": police,
+                            "whole_series": True,
+                            "partstat": "ACCEPTED",
+                            "_ref_invited_by_id": organiser,
+                            "created_at": m["created_at"],
+                            "responded_at": m["created_at"] + timedelta(days=1),
+                        },
+                    )
+                )
 
     def first_start(self, m: dict) -> datetime:
         return m["_ref_series_id"]["dtstart"]
@@ -818,9 +1073,15 @@ class _Builder:
         def record(status, registration=None, invitation=None, name=None):
             self.add(
                 "attendance",
-                {"_ref_meeting_id": m, "_ref_registration_id": registration,
-                 "_ref_invitation_id": invitation, "name": name, "status": status,
-                 "_ref_recorded_by_id": secretary, "recorded_at": at},
+                {
+                    "_ref_meeting_id": m,
+                    "_ref_registration_id": registration,
+                    "_ref_invitation_id": invitation,
+                    "name": name,
+                    "status": status,
+                    "_ref_recorded_by_id": secretary,
+                    "recorded_at": at,
+                },
             )
 
         for r in m["_registrations"]:
@@ -828,8 +1089,9 @@ class _Builder:
                 roll = self.rng.random()
                 record("present" if roll < 0.82 else "late" if roll < 0.9 else "absent", r)
         for inv in m["_invitations"]:
-            if inv["partstat"] == "ACCEPTED" or (inv["partstat"] == "TENTATIVE"
-                                                 and self.rng.random() < 0.5):
+            if inv["partstat"] == "ACCEPTED" or (
+                inv["partstat"] == "TENTATIVE" and self.rng.random() < 0.5
+            ):
                 record("present" if self.rng.random() < 0.9 else "late", invitation=inv)
         if m["kind"] in ("friday_talk", "sentiment_talk"):
             for _ in range(self.rng.randint(0, 3)):
@@ -850,22 +1112,35 @@ class _Builder:
     def topic(self, category: str, ci: int):
         issue_title, case_titles, description, fix = self.pick(data.TOPICS[category])
         estate = self.pick(self.estates(ci))
-        return {"estate": estate, "issue_title": issue_title.format(estate=estate),
-                "case_titles": case_titles, "description": description, "fix": fix,
-                "in_estate": "{estate}" in issue_title}
+        return {
+            "estate": estate,
+            "issue_title": issue_title.format(estate=estate),
+            "case_titles": case_titles,
+            "description": description,
+            "fix": fix,
+            "in_estate": "{estate}" in issue_title,
+        }
 
     def estates(self, ci: int) -> list[str]:
         """Return the housing estates of a community: those with an owners' committee."""
         key = (self.block, ci)
         if key not in self.estate_names:
             self.estate_names[key] = [
-                u["name"].removesuffix("业主委员会") for u in self.block_units[key]
+                u["name"].removesuffix("业主委员会")
+                for u in self.block_units[key]
                 if u["kind"] == "owners_committee"
             ] or [self.communities[ci]["_short"] + "小区"]
         return self.estate_names[key]
 
-    def new_case(self, ci: int, topic: dict, category: str, source: str,
-                 created: datetime, raised_at: dict | None = None) -> dict:
+    def new_case(
+        self,
+        ci: int,
+        topic: dict,
+        category: str,
+        source: str,
+        created: datetime,
+        raised_at: dict | None = None,
+    ) -> dict:
         key = (self.block, ci)
         community = self.communities[ci]
         building = self.rng.randint(1, 32)
@@ -873,22 +1148,36 @@ class _Builder:
         reporter = self.pick(self.residents[key]) if source == "session" else None
         case = self.add(
             "cases",
-            {"reference": None, "_ref_community_id": community,
-             "grid": f"{community['_short']}第{chinese_number(self.rng.randint(1, 6))}网格",
-             "category": category, "source": source,
-             "title": self.pick(topic["case_titles"]).format(**fill),
-             "description": topic["description"].format(**fill),
-             "reporter_name": (reporter["name"] if reporter else
-                               data.person_name(self.rng) if source != "online" or
-                               self.rng.random() < 0.5 else None),
-             "reporter_phone": None if source == "online" else data.phone_number(self.rng),
-             "reported_at": created - timedelta(minutes=self.rng.randint(5, 600))
-             if source == "grid" else created,
-             "level": 1, "level_since": created, "status": "open", "_ref_issue_id": None,
-             "_ref_resolution_id": None,
-             "_ref_created_by_id": None if source == "grid" else self.cadres[key][1],
-             "created_at": created, "resolved_at": None, "closed_at": None,
-             "reopened_at": None},
+            {
+                "reference": None,
+                "_ref_community_id": community,
+                "grid": f"{community['_short']}第{chinese_number(self.rng.randint(1, 6))}网格",
+                "category": category,
+                "source": source,
+                "title": self.pick(topic["case_titles"]).format(**fill),
+                "description": topic["description"].format(**fill),
+                "reporter_name": (
+                    reporter["name"]
+                    if reporter
+                    else data.person_name(self.rng)
+                    if source != "online" or self.rng.random() < 0.5
+                    else None
+                ),
+                "reporter_phone": None if source == "online" else data.phone_number(self.rng),
+                "reported_at": created - timedelta(minutes=self.rng.randint(5, 600))
+                if source == "grid"
+                else created,
+                "level": 1,
+                "level_since": created,
+                "status": "open",
+                "_ref_issue_id": None,
+                "_ref_resolution_id": None,
+                "_ref_created_by_id": None if source == "grid" else self.cadres[key][1],
+                "created_at": created,
+                "resolved_at": None,
+                "closed_at": None,
+                "reopened_at": None,
+            },
         )
         if source == "grid":
             n = len(self.rows["cases"])
@@ -898,56 +1187,107 @@ class _Builder:
         self.event(case, created, "created", None, "open", "", case["_ref_created_by_id"])
         return case
 
-    def event(self, case: dict, at: datetime, kind: str, old, new, reason: str,
-              actor: dict | None, resolution: dict | None = None,
-              issue: dict | None = None) -> None:
+    def event(
+        self,
+        case: dict,
+        at: datetime,
+        kind: str,
+        old,
+        new,
+        reason: str,
+        actor: dict | None,
+        resolution: dict | None = None,
+        issue: dict | None = None,
+    ) -> None:
         self.add(
             "case_events",
-            {"_ref_case_id": case, "at": at, "_ref_actor_id": actor, "kind": kind,
-             "from_value": None if old is None else str(old),
-             "to_value": None if new is None else str(new), "reason": reason,
-             "_ref_resolution_id": resolution, "_issue": issue},
+            {
+                "_ref_case_id": case,
+                "at": at,
+                "_ref_actor_id": actor,
+                "kind": kind,
+                "from_value": None if old is None else str(old),
+                "to_value": None if new is None else str(new),
+                "reason": reason,
+                "_ref_resolution_id": resolution,
+                "_issue": issue,
+            },
         )
 
-    def raise_level(self, case: dict, level: int, start: datetime, end: datetime,
-                    actor: dict | None, reason: str | None = None) -> None:
+    def raise_level(
+        self,
+        case: dict,
+        level: int,
+        start: datetime,
+        end: datetime,
+        actor: dict | None,
+        reason: str | None = None,
+    ) -> None:
         """Escalate ``case`` step by step to ``level`` at times spread over [start, end]."""
         steps = level - case["level"]
         for i in range(steps):
             at = start + (end - start) * (i + 1) / (steps + 1)
             at = at.replace(second=0, microsecond=0)
             new = case["level"] + 1
-            self.event(case, at, "level", case["level"], new,
-                       reason or data.LEVEL_REASONS[new], actor)
+            self.event(
+                case, at, "level", case["level"], new, reason or data.LEVEL_REASONS[new], actor
+            )
             case["level"], case["level_since"] = new, at
 
     def new_issue(self, ci: int, topic: dict, cases: list[dict], created: datetime) -> dict:
         key = (self.block, ci)
         issue = self.add(
             "issues",
-            {"_ref_community_id": self.communities[ci], "title": topic["issue_title"],
-             "description": cases[0]["description"], "status": "open",
-             "evaluation_round": 1, "_ref_created_by_id": self.cadres[key][0],
-             "created_at": created, "resolved_at": None, "_resolution": None},
+            {
+                "_ref_community_id": self.communities[ci],
+                "title": topic["issue_title"],
+                "description": cases[0]["description"],
+                "status": "open",
+                "evaluation_round": 1,
+                "_ref_created_by_id": self.cadres[key][0],
+                "created_at": created,
+                "resolved_at": None,
+                "_resolution": None,
+            },
         )
         for case in cases:
             case["_ref_issue_id"] = issue
-            self.event(case, created, "issue", None, None, topic["issue_title"],
-                       self.cadres[key][0], issue=issue)
+            self.event(
+                case,
+                created,
+                "issue",
+                None,
+                None,
+                topic["issue_title"],
+                self.cadres[key][0],
+                issue=issue,
+            )
         return issue
 
-    def raising_session(self, ci: int, before: datetime,
-                        since: datetime | None = None) -> dict | None:
+    def raising_session(
+        self, ci: int, before: datetime, since: datetime | None = None
+    ) -> dict | None:
         """Return a public session of the community held before ``before``, if any."""
-        options = [m for kind in ("friday_talk", "sentiment_talk", "deliberation")
-                   for m in self.sessions[(self.block, ci, kind)]
-                   if m["ends_at"] < before - timedelta(days=1)
-                   and (since is None or m["starts_at"] > since)]
+        options = [
+            m
+            for kind in ("friday_talk", "sentiment_talk", "deliberation")
+            for m in self.sessions[(self.block, ci, kind)]
+            if m["ends_at"] < before - timedelta(days=1)
+            and (since is None or m["starts_at"] > since)
+        ]
         return self.pick(options) if options else None
 
-    def cases_for(self, ci: int, topic: dict, category: str, sources, level: int,
-                  before: datetime, earliest_days: int = 45,
-                  session: dict | None = None) -> list[dict]:
+    def cases_for(
+        self,
+        ci: int,
+        topic: dict,
+        category: str,
+        sources,
+        level: int,
+        before: datetime,
+        earliest_days: int = 45,
+        session: dict | None = None,
+    ) -> list[dict]:
         """Create cases raised before ``before`` (or at ``session``), escalated to ``level``."""
         cases = []
         for source in sources:
@@ -964,42 +1304,67 @@ class _Builder:
                 settled = created + timedelta(minutes=20)
             else:
                 created = before - timedelta(
-                    minutes=self.rng.randint(2 * 1440, earliest_days * 1440))
+                    minutes=self.rng.randint(2 * 1440, earliest_days * 1440)
+                )
                 settled = before - timedelta(hours=1)
             case = self.new_case(ci, topic, category, source, created, raised_at)
             self.raise_level(case, level, created, settled, self.cadres[(self.block, ci)][0])
             cases.append(case)
         return cases
 
-    def resolve(self, session: dict, issue: dict, cases: list[dict], outcome: str,
-                text: str, title: str | None = None, unit: dict | None = None) -> dict:
+    def resolve(
+        self,
+        session: dict,
+        issue: dict,
+        cases: list[dict],
+        outcome: str,
+        text: str,
+        title: str | None = None,
+        unit: dict | None = None,
+    ) -> dict:
         """Put ``issue`` on the agenda of a held session and record its resolution."""
         key = (session["_block"], session["_ci"])
         at = session["ends_at"] - timedelta(minutes=self.rng.randint(5, 30))
         item = self.agenda_item(
-            session, title or issue["title"], issue,
+            session,
+            title or issue["title"],
+            issue,
             created=max(issue["created_at"], session["starts_at"] - timedelta(days=3))
             + timedelta(minutes=5),
         )
         resolution = self.add(
             "resolutions",
-            {"_ref_agenda_item_id": item, "text": text, "outcome": outcome,
-             "_ref_referred_unit_id": unit, "_ref_created_by_id": self.secretary[key],
-             "created_at": at, "_cases": cases},
+            {
+                "_ref_agenda_item_id": item,
+                "text": text,
+                "outcome": outcome,
+                "_ref_referred_unit_id": unit,
+                "_ref_created_by_id": self.secretary[key],
+                "created_at": at,
+                "_cases": cases,
+            },
         )
         item["_resolution"] = resolution
         for case in cases:
             self.add("resolution_cases", {"_ref_resolution_id": resolution, "_ref_case_id": case})
-            self.event(case, at, "status", case["status"], "resolved",
-                       f"{session['title']}：{outcome_word(outcome)}", self.secretary[key],
-                       resolution=resolution)
+            self.event(
+                case,
+                at,
+                "status",
+                case["status"],
+                "resolved",
+                f"{session['title']}：{outcome_word(outcome)}",
+                self.secretary[key],
+                resolution=resolution,
+            )
             case.update(status="resolved", _ref_resolution_id=resolution, resolved_at=at)
         if outcome == "resolved":
             issue.update(status="resolved", resolved_at=at, _resolution=resolution)
         return resolution
 
-    def evaluate(self, issue: dict, ci: int, ratings: list[str], after: datetime,
-                 until: datetime) -> datetime:
+    def evaluate(
+        self, issue: dict, ci: int, ratings: list[str], after: datetime, until: datetime
+    ) -> datetime:
         """Record the representatives' ratings of ``issue`` between two instants."""
         raters = self.rng.sample(self.representatives[(self.block, ci)], len(ratings))
         last = after
@@ -1008,9 +1373,14 @@ class _Builder:
             last = max(last, at)
             self.add(
                 "evaluations",
-                {"_ref_issue_id": issue, "_ref_user_id": user, "round": issue["evaluation_round"],
-                 "rating": rating, "comment": self.pick(data.EVALUATION_COMMENTS[rating]),
-                 "created_at": at},
+                {
+                    "_ref_issue_id": issue,
+                    "_ref_user_id": user,
+                    "round": issue["evaluation_round"],
+                    "rating": rating,
+                    "comment": self.pick(data.EVALUATION_COMMENTS[rating]),
+                    "created_at": at,
+                },
             )
         return last
 
@@ -1022,25 +1392,31 @@ class _Builder:
             ratings = self.rng.sample(good, 3)
             if self.rng.random() < 0.15:
                 ratings[2] = "unsatisfied"
-            last = self.evaluate(issue, ci, ratings, resolved_at,
-                                 resolved_at + timedelta(days=10))
+            last = self.evaluate(issue, ci, ratings, resolved_at, resolved_at + timedelta(days=10))
             issue["status"] = "closed"
             for case in issue["_cases"]:
                 self.event(case, last, "status", "resolved", "closed", data.CLOSE_REASON, None)
                 case.update(status="closed", closed_at=last)
         elif age > timedelta(days=4):
-            self.evaluate(issue, ci, self.rng.sample(good, self.rng.randint(1, 2)),
-                          resolved_at, self.now - timedelta(hours=1))
+            self.evaluate(
+                issue,
+                ci,
+                self.rng.sample(good, self.rng.randint(1, 2)),
+                resolved_at,
+                self.now - timedelta(hours=1),
+            )
 
     def responsible_unit(self, ci: int, topic: dict) -> dict:
         """Pick the alliance unit that helps carry out a decision on ``topic``."""
-        kinds = (("property_company", "owners_committee") if topic["in_estate"]
-                 else ("government_agency", "social_organisation"))
+        kinds = (
+            ("property_company", "owners_committee")
+            if topic["in_estate"]
+            else ("government_agency", "social_organisation")
+        )
         units = [u for u in self.block_units[(self.block, ci)] if u["kind"] in kinds]
         return self.pick(units)
 
-    def plan_actions(self, resolution: dict, ci: int, session: dict, fix: str,
-                     lead: dict) -> None:
+    def plan_actions(self, resolution: dict, ci: int, session: dict, fix: str, lead: dict) -> None:
         key = (self.block, ci)
         at = resolution["created_at"]
         count = 1 if session["kind"] in ("friday_talk", "sentiment_talk", "mediation") else 2
@@ -1055,18 +1431,27 @@ class _Builder:
             status, done_at, done_by, note = "open", None, None, ""
             if due < self.today and self.rng.random() < 0.9:
                 status = "done"
-                done_at = self.between(at + timedelta(days=1),
-                                       min(self.local(due, 18), self.now - timedelta(hours=1)))
+                done_at = self.between(
+                    at + timedelta(days=1), min(self.local(due, 18), self.now - timedelta(hours=1))
+                )
                 done_by = unit["_rep"] if unit else assignee
                 note = self.pick(data.ACTION_NOTES)
             elif due < self.today and self.rng.random() < 0.3:
                 status = "cancelled"
             self.add(
                 "action_items",
-                {"_ref_resolution_id": resolution, "description": description,
-                 "_ref_unit_id": unit, "_ref_assignee_id": assignee, "due_on": due,
-                 "status": status, "done_at": done_at, "_ref_done_by_id": done_by,
-                 "done_note": note, "created_at": at},
+                {
+                    "_ref_resolution_id": resolution,
+                    "description": description,
+                    "_ref_unit_id": unit,
+                    "_ref_assignee_id": assignee,
+                    "due_on": due,
+                    "status": status,
+                    "done_at": done_at,
+                    "_ref_done_by_id": done_by,
+                    "done_note": note,
+                    "created_at": at,
+                },
             )
 
     def resolution_text(self, kind: str, fix: str, unit: dict) -> str:
@@ -1111,17 +1496,29 @@ class _Builder:
             self.plan_one_resolved(ci, kind, category, level, sources, session, earlier)
 
     def earlier_session(self, block: int, ci: int, session: dict) -> dict | None:
-        options = [m for kind in ("deliberation", "roundtable", "friday_talk")
-                   for m in self.sessions[(block, ci, kind)]
-                   if m["ends_at"] + timedelta(days=12) < session["starts_at"]]
+        options = [
+            m
+            for kind in ("deliberation", "roundtable", "friday_talk")
+            for m in self.sessions[(block, ci, kind)]
+            if m["ends_at"] + timedelta(days=12) < session["starts_at"]
+        ]
         return max(options, key=lambda m: m["starts_at"]) if options else None
 
-    def plan_one_resolved(self, ci: int, kind: str, category: str, level: int, sources,
-                          session: dict, earlier: dict | None) -> None:
+    def plan_one_resolved(
+        self,
+        ci: int,
+        kind: str,
+        category: str,
+        level: int,
+        sources,
+        session: dict,
+        earlier: dict | None,
+    ) -> None:
         topic = self.topic(category, ci)
         first = earlier or session
-        cases = self.cases_for(ci, topic, category, sources, level, first["starts_at"],
-                               session=first)
+        cases = self.cases_for(
+            ci, topic, category, sources, level, first["starts_at"], session=first
+        )
         created = max(c["created_at"] for c in cases) + timedelta(hours=self.rng.randint(1, 30))
         created = min(created, first["starts_at"] - timedelta(hours=1))
         created = max(created, max(c["created_at"] for c in cases) + timedelta(minutes=5))
@@ -1134,11 +1531,17 @@ class _Builder:
             # again at a later session and accepted.
             first_text = self.resolution_text(earlier["kind"], topic["fix"], unit)
             r1 = self.resolve(earlier, issue, cases, "resolved", first_text)
-            last = self.evaluate(issue, ci, ["unsatisfied", "unsatisfied", "basically_satisfied"],
-                                 r1["created_at"], session["starts_at"] - timedelta(days=2))
+            last = self.evaluate(
+                issue,
+                ci,
+                ["unsatisfied", "unsatisfied", "basically_satisfied"],
+                r1["created_at"],
+                session["starts_at"] - timedelta(days=2),
+            )
             self.reopen(issue, cases, last + timedelta(hours=3))
-            resolution = self.resolve(session, issue, cases, "resolved", text,
-                                      title=f"复议：{issue['title']}")
+            resolution = self.resolve(
+                session, issue, cases, "resolved", text, title=f"复议：{issue['title']}"
+            )
         else:
             resolution = self.resolve(session, issue, cases, "resolved", text)
         if kind not in ("friday_talk", "sentiment_talk") or self.rng.random() < 0.3:
@@ -1146,48 +1549,73 @@ class _Builder:
         self.close_or_wait(issue, ci, resolution["created_at"])
 
     def reopen(self, issue: dict, cases: list[dict], at: datetime) -> None:
-        issue.update(status="reopened", resolved_at=None, _resolution=None,
-                     evaluation_round=issue["evaluation_round"] + 1)
+        issue.update(
+            status="reopened",
+            resolved_at=None,
+            _resolution=None,
+            evaluation_round=issue["evaluation_round"] + 1,
+        )
         for case in cases:
             self.event(case, at, "status", "resolved", "reopened", data.REOPEN_REASON, None)
-            case.update(status="reopened", _ref_resolution_id=None, resolved_at=None,
-                        reopened_at=at)
+            case.update(
+                status="reopened", _ref_resolution_id=None, resolved_at=None, reopened_at=at
+            )
 
     def plan_reopened(self, block: int, ci: int, level: int) -> None:
         """Plan an issue resolved, then reopened by a mostly unsatisfied evaluation."""
         first_level = min(level, 3)
         kind = KIND_FOR_LEVEL[first_level]
-        held = [m for m in self.sessions[(block, ci, kind)]
-                if m["ends_at"] < self.now - timedelta(days=20)]
+        held = [
+            m
+            for m in self.sessions[(block, ci, kind)]
+            if m["ends_at"] < self.now - timedelta(days=20)
+        ]
         if not held:
             raise DemoError(f"No {kind} session old enough for a reopened issue.")
         session = self.pick(held)
         category = CATEGORIES[level % 3]
         topic = self.topic(category, ci)
         sources = [SOURCES[(level + n) % len(SOURCES)] for n in range(1 + level % 2)]
-        cases = self.cases_for(ci, topic, category, sources, first_level, session["starts_at"],
-                               session=session)
-        issue = self.new_issue(ci, topic, cases,
-                               max(c["created_at"] for c in cases) + timedelta(minutes=5))
+        cases = self.cases_for(
+            ci, topic, category, sources, first_level, session["starts_at"], session=session
+        )
+        issue = self.new_issue(
+            ci, topic, cases, max(c["created_at"] for c in cases) + timedelta(minutes=5)
+        )
         issue["_cases"] = cases
         unit = self.responsible_unit(ci, topic)
-        resolution = self.resolve(session, issue, cases, "resolved",
-                                  self.resolution_text(kind, topic["fix"], unit))
+        resolution = self.resolve(
+            session, issue, cases, "resolved", self.resolution_text(kind, topic["fix"], unit)
+        )
         self.plan_actions(resolution, ci, session, topic["fix"], unit)
         ratings = ["unsatisfied", "basically_satisfied", "unsatisfied"]
-        last = self.evaluate(issue, ci, ratings, resolution["created_at"],
-                             resolution["created_at"] + timedelta(days=10))
+        last = self.evaluate(
+            issue,
+            ci,
+            ratings,
+            resolution["created_at"],
+            resolution["created_at"] + timedelta(days=10),
+        )
         reopened = last + timedelta(hours=3)
         self.reopen(issue, cases, reopened)
         cadre = self.cadres[(block, ci)][0]
         for case in cases:
             if level > case["level"]:
-                self.raise_level(case, level, reopened, min(reopened + timedelta(days=3),
-                                                            self.now - timedelta(hours=1)), cadre)
+                self.raise_level(
+                    case,
+                    level,
+                    reopened,
+                    min(reopened + timedelta(days=3), self.now - timedelta(hours=1)),
+                    cadre,
+                )
         coming = self.upcoming[(block, ci, KIND_FOR_LEVEL[level])]
         if coming:
-            self.agenda_item(coming[0], f"复议：{issue['title']}", issue,
-                             created=min(reopened + timedelta(days=1), self.now))
+            self.agenda_item(
+                coming[0],
+                f"复议：{issue['title']}",
+                issue,
+                created=min(reopened + timedelta(days=1), self.now),
+            )
 
     def plan_open_issue(self, block: int, ci: int, plan: str, i: int) -> None:
         """Plan an issue still being handled: planned, deferred, escalated or referred."""
@@ -1202,15 +1630,20 @@ class _Builder:
             cases = self.cases_for(ci, topic, category, sources, level, before, 20)
             issue = self.new_issue(ci, topic, cases, before)
         else:
-            held = [m for m in self.sessions[(block, ci, kind)]
-                    if self.now - timedelta(days=60) < m["starts_at"]
-                    and m["ends_at"] < self.now - timedelta(days=2)]
+            held = [
+                m
+                for m in self.sessions[(block, ci, kind)]
+                if self.now - timedelta(days=60) < m["starts_at"]
+                and m["ends_at"] < self.now - timedelta(days=2)
+            ]
             held = held or self.sessions[(block, ci, kind)]
             session = self.pick(held)
-            cases = self.cases_for(ci, topic, category, sources, level, session["starts_at"],
-                                   session=session)
-            issue = self.new_issue(ci, topic, cases,
-                                   max(c["created_at"] for c in cases) + timedelta(minutes=5))
+            cases = self.cases_for(
+                ci, topic, category, sources, level, session["starts_at"], session=session
+            )
+            issue = self.new_issue(
+                ci, topic, cases, max(c["created_at"] for c in cases) + timedelta(minutes=5)
+            )
             unit = self.responsible_unit(ci, topic)
             if plan == "deferred":
                 text = "情况尚需进一步核实，责成网格员会同相关单位调查，下次会议继续讨论。"
@@ -1219,9 +1652,14 @@ class _Builder:
                 text = f"本级难以解决，提交{LEVEL_BODIES[level + 1]}协调处理。"
                 resolution = self.resolve(session, issue, [], "escalated", text)
                 for case in cases:
-                    self.raise_level(case, level + 1, resolution["created_at"],
-                                     resolution["created_at"] + timedelta(hours=2), cadre,
-                                     f"{session['title']}决定提级处理")
+                    self.raise_level(
+                        case,
+                        level + 1,
+                        resolution["created_at"],
+                        resolution["created_at"] + timedelta(hours=2),
+                        cadre,
+                        f"{session['title']}决定提级处理",
+                    )
                 kind = KIND_FOR_LEVEL[level + 1]
             else:
                 text = f"交由{unit['name']}办理：{topic['fix']}，限期反馈。"
@@ -1229,15 +1667,28 @@ class _Builder:
                 due = session["ends_at"].astimezone(self.tz).date() + timedelta(days=21)
                 action = self.add(
                     "action_items",
-                    {"_ref_resolution_id": resolution, "description": topic["fix"],
-                     "_ref_unit_id": unit, "_ref_assignee_id": None, "due_on": due,
-                     "status": "open", "done_at": None, "_ref_done_by_id": None,
-                     "done_note": "", "created_at": resolution["created_at"]},
+                    {
+                        "_ref_resolution_id": resolution,
+                        "description": topic["fix"],
+                        "_ref_unit_id": unit,
+                        "_ref_assignee_id": None,
+                        "due_on": due,
+                        "status": "open",
+                        "done_at": None,
+                        "_ref_done_by_id": None,
+                        "done_note": "",
+                        "created_at": resolution["created_at"],
+                    },
                 )
                 follow_up = self.upcoming[(block, ci, "roundtable")]
                 if follow_up:
-                    self.agenda_item(follow_up[0], f"跟进：{topic['fix']}", issue,
-                                     carried=action, table="carried_items")
+                    self.agenda_item(
+                        follow_up[0],
+                        f"跟进：{topic['fix']}",
+                        issue,
+                        carried=action,
+                        table="carried_items",
+                    )
                 return
         coming = self.upcoming[(block, ci, kind)]
         if coming:
@@ -1249,13 +1700,17 @@ class _Builder:
         topic = self.topic(category, ci)
         source = SOURCES[i % len(SOURCES)]
         created = self.days_ago(0.5, 25)
-        raised_at = (self.raising_session(ci, self.now, self.now - timedelta(days=25))
-                     if source == "session" else None)
+        raised_at = (
+            self.raising_session(ci, self.now, self.now - timedelta(days=25))
+            if source == "session"
+            else None
+        )
         if raised_at is not None:
             created = raised_at["ends_at"] - timedelta(minutes=20)
         case = self.new_case(ci, topic, category, source, created, raised_at)
-        self.raise_level(case, level, created, self.now - timedelta(hours=1),
-                         self.cadres[(block, ci)][0])
+        self.raise_level(
+            case, level, created, self.now - timedelta(hours=1), self.cadres[(block, ci)][0]
+        )
 
     # -- minutes ----------------------------------------------------------------------------
 
@@ -1271,35 +1726,52 @@ class _Builder:
                 if item["_ref_issue_id"] is None:
                     text = f"{cadre['name']}：{item['title']}。"
                 else:
-                    text = (f"{self.pick(residents)['name']}：{self.pick(data.SPEECHES)}\n\n"
-                            f"{cadre['name']}：{self.pick(data.REPLIES)}")
+                    text = (
+                        f"{self.pick(residents)['name']}：{self.pick(data.SPEECHES)}\n\n"
+                        f"{cadre['name']}：{self.pick(data.REPLIES)}"
+                    )
                 if resolution is not None:
                     text += f"\n\n**决议**：{resolution['text']}"
                 item["_notes"] = text
             age = self.now - m["ends_at"]
-            status = ("draft" if age < timedelta(days=3) else
-                      "approved" if age < timedelta(days=10) or m["kind"] == "mediation"
-                      else "published")
+            status = (
+                "draft"
+                if age < timedelta(days=3)
+                else "approved"
+                if age < timedelta(days=10) or m["kind"] == "mediation"
+                else "published"
+            )
             versions = self.rng.randint(1, 2 if status == "draft" else 3)
             minutes = self.add(
                 "minutes",
-                {"_ref_meeting_id": m, "status": status, "version": versions, "notes": None,
-                 "_ref_updated_by_id": secretary,
-                 "updated_at": m["ends_at"] + timedelta(hours=3 * versions),
-                 "_ref_approved_by_id": cadre if status != "draft" else None,
-                 "approved_at": m["ends_at"] + timedelta(days=2) if status != "draft" else None,
-                 "_ref_published_by_id": cadre if status == "published" else None,
-                 "published_at": (m["ends_at"] + timedelta(days=4)
-                                  if status == "published" else None),
-                 "_items": m.get("_items", [])},
+                {
+                    "_ref_meeting_id": m,
+                    "status": status,
+                    "version": versions,
+                    "notes": None,
+                    "_ref_updated_by_id": secretary,
+                    "updated_at": m["ends_at"] + timedelta(hours=3 * versions),
+                    "_ref_approved_by_id": cadre if status != "draft" else None,
+                    "approved_at": m["ends_at"] + timedelta(days=2) if status != "draft" else None,
+                    "_ref_published_by_id": cadre if status == "published" else None,
+                    "published_at": (
+                        m["ends_at"] + timedelta(days=4) if status == "published" else None
+                    ),
+                    "_items": m.get("_items", []),
+                },
             )
             for v in range(1, versions + 1):
                 self.add(
                     "minutes_revisions",
-                    {"_ref_minutes_id": minutes, "version": v, "notes": None,
-                     "_ref_author_id": secretary,
-                     "created_at": m["ends_at"] + timedelta(hours=3 * v),
-                     "_items": minutes["_items"], "_share": v / versions},
+                    {
+                        "_ref_minutes_id": minutes,
+                        "version": v,
+                        "notes": None,
+                        "_ref_author_id": secretary,
+                        "created_at": m["ends_at"] + timedelta(hours=3 * v),
+                        "_items": minutes["_items"],
+                        "_share": v / versions,
+                    },
                 )
 
     # -- writing ------------------------------------------------------------------------------
@@ -1333,12 +1805,17 @@ class _Builder:
         _bulk_insert(AgendaItem, rows["agenda_items"])
         _bulk_insert(Resolution, rows["resolutions"])
         _bulk_insert(Case, rows["cases"])
-        links = [{"resolution_id": r["_ref_resolution_id"]["id"],
-                  "case_id": r["_ref_case_id"]["id"]} for r in rows["resolution_cases"]]
+        links = [
+            {"resolution_id": r["_ref_resolution_id"]["id"], "case_id": r["_ref_case_id"]["id"]}
+            for r in rows["resolution_cases"]
+        ]
         if links:
             db.session.execute(insert(resolution_cases), links)
-        resolved = [{"id": i["id"], "resolution_id": i["_resolution"]["id"]}
-                    for i in rows["issues"] if i["_resolution"] is not None]
+        resolved = [
+            {"id": i["id"], "resolution_id": i["_resolution"]["id"]}
+            for i in rows["issues"]
+            if i["_resolution"] is not None
+        ]
         if resolved:
             db.session.execute(update(Issue), resolved)
         _bulk_insert(ActionItem, rows["action_items"])
@@ -1365,8 +1842,9 @@ def _notes(items: list[dict], share: float) -> dict:
 
 
 def outcome_word(outcome: str) -> str:
-    return {"resolved": "议定解决", "deferred": "暂缓", "escalated": "提级",
-            "referred": "转办"}[outcome]
+    return {"resolved": "议定解决", "deferred": "暂缓", "escalated": "提级", "referred": "转办"}[
+        outcome
+    ]
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
@@ -1387,11 +1865,14 @@ def _apportion(sizes: list[int], total: int) -> list[int]:
     quotas = [s * total / whole for s in sizes]
     shares = [min(s, max(1, int(q))) for s, q in zip(sizes, quotas, strict=True)]
     while sum(shares) < total:
-        i = max((i for i in range(len(sizes)) if shares[i] < sizes[i]),
-                key=lambda i: quotas[i] - shares[i])
+        i = max(
+            (i for i in range(len(sizes)) if shares[i] < sizes[i]),
+            key=lambda i: quotas[i] - shares[i],
+        )
         shares[i] += 1
     while sum(shares) > total:
-        i = min((i for i in range(len(sizes)) if shares[i] > 1),
-                key=lambda i: quotas[i] - shares[i])
+        i = min(
+            (i for i in range(len(sizes)) if shares[i] > 1), key=lambda i: quotas[i] - shares[i]
+        )
         shares[i] -= 1
     return shares

@@ -107,8 +107,13 @@ def _notices_delivered(report: DeliveryReport | None) -> None:
 
 
 @mail_cli.command("worker")
-@click.option("--interval", default=60, show_default=True, type=click.IntRange(1, 86400),
-              help="Seconds between two rounds.")
+@click.option(
+    "--interval",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 86400),
+    help="Seconds between two rounds.",
+)
 @click.option("--once", is_flag=True, help="Run one round and stop.")
 @with_appcontext
 def worker_command(interval: int, once: bool) -> None:
@@ -150,8 +155,9 @@ def _round() -> None:
     except SQLAlchemyError as exc:
         # The database may be restarting: try again next round.
         db.session.rollback()
-        click.echo(f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}",
-                   err=True)
+        click.echo(
+            f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}", err=True
+        )
     finally:
         db.session.remove()
 
@@ -187,8 +193,16 @@ def receive_command() -> None:
             except SQLAlchemyError:
                 db.session.close()
             detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
-            click.echo(_("Error: the database cannot be reached (%(detail)s); "
-                         "the message will be delivered again.", detail=detail), err=True)
+            click.echo(
+                _(
+                    "Error: the database cannot be reached (%(detail)s); "
+                    "the message will be delivered again.",
+                    detail=detail,
+                ),
+                err=True,
+            )
             raise SystemExit(EX_TEMPFAIL) from None
-        click.echo(ngettext("%(num)d answer recorded.", "%(num)d answers recorded.",
-                            len(answered)), err=True)
+        click.echo(
+            ngettext("%(num)d answer recorded.", "%(num)d answers recorded.", len(answered)),
+            err=True,
+        )

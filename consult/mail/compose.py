@@ -117,7 +117,11 @@ def compose(
     if inline_png is not None:
         cid, png = inline_png
         msg.get_body(("html",)).add_related(
-            png, "image", "png", cid=f"<{cid}>", disposition="inline",
+            png,
+            "image",
+            "png",
+            cid=f"<{cid}>",
+            disposition="inline",
             filename=f"{cid.split('@')[0]}.png",
         )
     if calendar is not None:

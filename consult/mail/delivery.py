@@ -166,8 +166,9 @@ def claim_next(
             db.session.commit()
             continue
         recipients, body, channel_id = db.session.execute(
-            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id)
-            .where(OutboxMessage.id == row.id)
+            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
+                OutboxMessage.id == row.id
+            )
         ).one()
         db.session.commit()
         return Claimed(

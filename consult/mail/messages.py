@@ -37,8 +37,9 @@ class Member:
         """Their ATTENDEE line: invitees are asked to answer (RSVP=TRUE) only when replies
         can reach Consult (MAIL_REPLY_TO); registrants have answered."""
         if self.invitation is not None or self.registration is None:
-            return ics.Attendee(self.recipient.email, self.recipient.name, "NEEDS-ACTION",
-                                bool(reply_address()))
+            return ics.Attendee(
+                self.recipient.email, self.recipient.name, "NEEDS-ACTION", bool(reply_address())
+            )
         partstat = "ACCEPTED" if self.registration.status == "confirmed" else "TENTATIVE"
         return ics.Attendee(self.recipient.email, self.recipient.name, partstat, False)
 
@@ -104,8 +105,7 @@ def _calendar(events, method: str) -> bytes:
 def _invite_file(calendar: bytes) -> Attachment:
     """The scheduling message once more as a file (as Google's invitations carry it), for
     webmail that ignores the text/calendar alternative."""
-    return Attachment(filename="invite.ics", data=calendar, maintype="application",
-                      subtype="ics")
+    return Attachment(filename="invite.ics", data=calendar, maintype="application", subtype="ics")
 
 
 def _ics_file(meeting: Meeting, whole_series: bool = False) -> Attachment:
@@ -120,41 +120,69 @@ def _ics_file(meeting: Meeting, whole_series: bool = False) -> Attachment:
     )
 
 
-def invitation_message(meeting: Meeting, member: Member,
-                       series: Series | None = None) -> EmailMessage:
+def invitation_message(
+    meeting: Meeting, member: Member, series: Series | None = None
+) -> EmailMessage:
     """Return an invitation (METHOD:REQUEST) to ``meeting`` (its series when the member
     is invited to the whole series; ``series`` when already loaded)."""
     with in_language(member.recipient) as locale:
-        events = session_events(meeting, ics_context(), [member.attendee()],
-                                whole_series=member.whole_series, series=series)
+        events = session_events(
+            meeting,
+            ics_context(),
+            [member.attendee()],
+            whole_series=member.whole_series,
+            series=series,
+        )
         context = _details(meeting, locale) | _rsvp_links(member.invitation)
         text, html = render_parts(
             "invitation", recipient=member.recipient, whole_series=member.whole_series, **context
         )
-        subject = _("Invitation: %(title)s, %(date)s", title=meeting.title,
-                    date=_short_date(meeting, locale))
+        subject = _(
+            "Invitation: %(title)s, %(date)s",
+            title=meeting.title,
+            date=_short_date(meeting, locale),
+        )
     calendar = _calendar(events, ics.REQUEST)
-    return compose(member.recipient, subject, text, html, calendar=calendar,
-                   method=ics.REQUEST, attachments=(_invite_file(calendar),),
-                   reply_to=reply_address())
+    return compose(
+        member.recipient,
+        subject,
+        text,
+        html,
+        calendar=calendar,
+        method=ics.REQUEST,
+        attachments=(_invite_file(calendar),),
+        reply_to=reply_address(),
+    )
 
 
-def update_message(meeting: Meeting, member: Member,
-                   series: Series | None = None) -> EmailMessage:
+def update_message(meeting: Meeting, member: Member, series: Series | None = None) -> EmailMessage:
     """Return an updated invitation (METHOD:REQUEST, same UID, higher SEQUENCE)."""
     with in_language(member.recipient) as locale:
-        events = session_events(meeting, ics_context(), [member.attendee()],
-                                whole_series=member.whole_series, series=series)
+        events = session_events(
+            meeting,
+            ics_context(),
+            [member.attendee()],
+            whole_series=member.whole_series,
+            series=series,
+        )
         context = _details(meeting, locale) | _rsvp_links(member.invitation)
         text, html = render_parts(
             "update", recipient=member.recipient, whole_series=member.whole_series, **context
         )
-        subject = _("Updated: %(title)s, %(date)s", title=meeting.title,
-                    date=_short_date(meeting, locale))
+        subject = _(
+            "Updated: %(title)s, %(date)s", title=meeting.title, date=_short_date(meeting, locale)
+        )
     calendar = _calendar(events, ics.REQUEST)
-    return compose(member.recipient, subject, text, html, calendar=calendar,
-                   method=ics.REQUEST, attachments=(_invite_file(calendar),),
-                   reply_to=reply_address())
+    return compose(
+        member.recipient,
+        subject,
+        text,
+        html,
+        calendar=calendar,
+        method=ics.REQUEST,
+        attachments=(_invite_file(calendar),),
+        reply_to=reply_address(),
+    )
 
 
 def cancellation_message(meeting: Meeting, member: Member) -> EmailMessage:
@@ -168,17 +196,28 @@ def cancellation_message(meeting: Meeting, member: Member) -> EmailMessage:
         elif member.whole_series:
             events = [ics.occurrence_event(meeting.series, meeting, ctx, [member.attendee()])]
         else:
-            events = [ics.standalone_occurrence_event(meeting.series, meeting, ctx,
-                                                      [member.attendee()])]
+            events = [
+                ics.standalone_occurrence_event(meeting.series, meeting, ctx, [member.attendee()])
+            ]
         text, html = render_parts(
-            "cancellation", recipient=member.recipient, series_cancelled=False,
+            "cancellation",
+            recipient=member.recipient,
+            series_cancelled=False,
             **_details(meeting, locale),
         )
-        subject = _("Cancelled: %(title)s, %(date)s", title=meeting.title,
-                    date=_short_date(meeting, locale))
+        subject = _(
+            "Cancelled: %(title)s, %(date)s", title=meeting.title, date=_short_date(meeting, locale)
+        )
     calendar = _calendar(events, ics.CANCEL)
-    return compose(member.recipient, subject, text, html, calendar=calendar,
-                   method=ics.CANCEL, attachments=(_invite_file(calendar),))
+    return compose(
+        member.recipient,
+        subject,
+        text,
+        html,
+        calendar=calendar,
+        method=ics.CANCEL,
+        attachments=(_invite_file(calendar),),
+    )
 
 
 def series_cancellation_message(series: Series, first: Meeting, member: Member) -> EmailMessage:
@@ -202,13 +241,22 @@ def series_cancellation_message(series: Series, first: Meeting, member: Member) 
             events = [ics.series_master_event(series, series.occurrences, ctx, [quiet])]
             method = ics.CANCEL
         text, html = render_parts(
-            "cancellation", recipient=member.recipient, series_cancelled=True,
+            "cancellation",
+            recipient=member.recipient,
+            series_cancelled=True,
             **_details(first, locale),
         )
         subject = _("Cancelled series: %(title)s", title=series.title)
     calendar = _calendar(events, method)
-    return compose(member.recipient, subject, text, html, calendar=calendar, method=method,
-                   attachments=(_invite_file(calendar),))
+    return compose(
+        member.recipient,
+        subject,
+        text,
+        html,
+        calendar=calendar,
+        method=method,
+        attachments=(_invite_file(calendar),),
+    )
 
 
 #: Subjects of the mail about a sign-up, by template.
@@ -219,19 +267,24 @@ _SUBJECTS = {
 }
 
 
-def _registration_message(template: str, registration: Registration,
-                          recipient: Recipient) -> EmailMessage:
+def _registration_message(
+    template: str, registration: Registration, recipient: Recipient
+) -> EmailMessage:
     meeting = registration.meeting
     with in_language(recipient) as locale:
         checkin, png = _checkin(registration)
         text, html = render_parts(
-            template, recipient=recipient, registration=registration,
+            template,
+            recipient=recipient,
+            registration=registration,
             signups_url=signups_url() if has_endpoint("attendance.my_signups") else None,
-            **_details(meeting, locale), **checkin,
+            **_details(meeting, locale),
+            **checkin,
         )
         subject = _SUBJECTS[template](title=meeting.title, date=_short_date(meeting, locale))
-    return compose(recipient, subject, text, html, inline_png=png,
-                   attachments=(_ics_file(meeting),))
+    return compose(
+        recipient, subject, text, html, inline_png=png, attachments=(_ics_file(meeting),)
+    )
 
 
 def confirmation_message(registration: Registration, recipient: Recipient) -> EmailMessage:

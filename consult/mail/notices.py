@@ -37,17 +37,29 @@ def _reachable(user) -> bool:
     return user is not None and bool(user.email) and user.active
 
 
-def _queue(recipient: Recipient, kind: str, build: Callable[[str], Notice],
-           meeting_id: int | None = None) -> None:
+def _queue(
+    recipient: Recipient, kind: str, build: Callable[[str], Notice], meeting_id: int | None = None
+) -> None:
     with in_language(recipient) as locale:
         subject, lines, url, link_label = build(locale)
-        text, html = render_parts("notice", recipient=recipient, subject=subject, lines=lines,
-                                  url=url, link_label=link_label)
+        text, html = render_parts(
+            "notice",
+            recipient=recipient,
+            subject=subject,
+            lines=lines,
+            url=url,
+            link_label=link_label,
+        )
     queue_message(compose(recipient, subject, text, html), kind, meeting_id)
 
 
-def _to_users(users: Iterable, kind: str, build: Callable[[str], Notice],
-              meeting_id: int | None = None, skip=None) -> int:
+def _to_users(
+    users: Iterable,
+    kind: str,
+    build: Callable[[str], Notice],
+    meeting_id: int | None = None,
+    skip=None,
+) -> int:
     sent: set[int] = set()
     for user in users:
         if not _reachable(user) or user.id in sent or (skip is not None and user.id == skip):
@@ -75,11 +87,20 @@ def registration_waitlisted(registration) -> None:
 
     def build(locale):
         return (
-            _("On the waiting list: %(title)s, %(date)s", title=meeting.title,
-              date=_session_date(meeting, locale)),
-            [_("The session is full. You are number %(n)d on its waiting list; if a place "
-               "becomes free it is yours, and we write to you.", n=position or 1)],
-            signups_url(), _("My sign-ups"),
+            _(
+                "On the waiting list: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+            [
+                _(
+                    "The session is full. You are number %(n)d on its waiting list; if a place "
+                    "becomes free it is yours, and we write to you.",
+                    n=position or 1,
+                )
+            ],
+            signups_url(),
+            _("My sign-ups"),
         )
 
     _to_users([registration.user], "waitlisted", build, meeting.id)
@@ -94,12 +115,19 @@ def registration_cancelled(registration, actor) -> None:
         if by_self:
             line = _("You cancelled your sign-up; your place goes to the next person waiting.")
         else:
-            line = _("Your sign-up was cancelled by %(name)s.", name=getattr(actor, "name", "")
-                     or _("the organisers"))
+            line = _(
+                "Your sign-up was cancelled by %(name)s.",
+                name=getattr(actor, "name", "") or _("the organisers"),
+            )
         return (
-            _("Sign-up cancelled: %(title)s, %(date)s", title=meeting.title,
-              date=_session_date(meeting, locale)),
-            [line], signups_url(), _("My sign-ups"),
+            _(
+                "Sign-up cancelled: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+            [line],
+            signups_url(),
+            _("My sign-ups"),
         )
 
     _to_users([registration.user], "cancelled", build, meeting.id)
@@ -114,19 +142,35 @@ def action_assigned(action, meeting) -> None:
     if action.assignee_id is not None:
         people.append(db.session.get(User, action.assignee_id))
     if action.unit_id is not None:
-        people.extend(db.session.scalars(
-            select(User).where(User.unit_id == action.unit_id, User.role == "unit_rep",
-                               User.active.is_(True)).order_by(User.id)))
+        people.extend(
+            db.session.scalars(
+                select(User)
+                .where(
+                    User.unit_id == action.unit_id, User.role == "unit_rep", User.active.is_(True)
+                )
+                .order_by(User.id)
+            )
+        )
 
     def build(locale):
-        lines = [action.description,
-                 _("Decided at: %(title)s, %(date)s", title=meeting.title,
-                   date=_session_date(meeting, locale))]
+        lines = [
+            action.description,
+            _(
+                "Decided at: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+        ]
         if action.due_on is not None:
-            lines.append(_("Due on %(date)s",
-                           date=format_date(action.due_on, "medium", locale=locale)))
-        return (_("A new action for you: %(what)s", what=action.description[:80]), lines,
-                f"{_base()}/actions", _("Your actions"))
+            lines.append(
+                _("Due on %(date)s", date=format_date(action.due_on, "medium", locale=locale))
+            )
+        return (
+            _("A new action for you: %(what)s", what=action.description[:80]),
+            lines,
+            f"{_base()}/actions",
+            _("Your actions"),
+        )
 
     _to_users(people, "action", build, meeting.id)
 
@@ -138,9 +182,12 @@ def case_resolved(case, resolution, meeting) -> None:
         return  # staff recorded it for someone without an account
 
     def build(locale):
-        return (_("Your concern is resolved: %(title)s", title=case.title),
-                [_("%(session)s decided:", session=meeting.title), resolution.text],
-                f"{_base()}/cases/{case.id}", _("See the case"))
+        return (
+            _("Your concern is resolved: %(title)s", title=case.title),
+            [_("%(session)s decided:", session=meeting.title), resolution.text],
+            f"{_base()}/cases/{case.id}",
+            _("See the case"),
+        )
 
     _to_users([creator], "case_resolved", build, meeting.id)
 
@@ -148,16 +195,29 @@ def case_resolved(case, resolution, meeting) -> None:
 def issue_awaits_rating(issue, meeting) -> None:
     """Ask the community's residents' representatives to rate a resolved issue."""
     representatives = db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.community_id == issue.community_id,
-               Membership.is_representative.is_(True), User.active.is_(True))
-        .order_by(User.id))
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.community_id == issue.community_id,
+            Membership.is_representative.is_(True),
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    )
 
     def build(locale):
-        return (_("Please rate the result: %(title)s", title=issue.title),
-                [_("%(session)s resolved this issue. As a residents' representative, "
-                   "say whether you are satisfied with the result.", session=meeting.title)],
-                f"{_base()}/issues/{issue.id}", _("Rate it"))
+        return (
+            _("Please rate the result: %(title)s", title=issue.title),
+            [
+                _(
+                    "%(session)s resolved this issue. As a residents' representative, "
+                    "say whether you are satisfied with the result.",
+                    session=meeting.title,
+                )
+            ],
+            f"{_base()}/issues/{issue.id}",
+            _("Rate it"),
+        )
 
     _to_users(representatives, "rate", build, meeting.id)
 
@@ -167,20 +227,36 @@ def minutes_published(meeting) -> None:
     from consult.meetings.models import Attendance, Invitation, Registration
 
     attended = (Attendance.meeting_id == meeting.id) & Attendance.status.in_(("present", "late"))
-    people = list(db.session.scalars(
-        select(User).join(Registration, Registration.user_id == User.id)
-        .join(Attendance, Attendance.registration_id == Registration.id)
-        .where(attended).order_by(User.id)))
-    people += list(db.session.scalars(
-        select(User).join(Invitation, Invitation.user_id == User.id)
-        .join(Attendance, Attendance.invitation_id == Invitation.id)
-        .where(attended).order_by(User.id)))
+    people = list(
+        db.session.scalars(
+            select(User)
+            .join(Registration, Registration.user_id == User.id)
+            .join(Attendance, Attendance.registration_id == Registration.id)
+            .where(attended)
+            .order_by(User.id)
+        )
+    )
+    people += list(
+        db.session.scalars(
+            select(User)
+            .join(Invitation, Invitation.user_id == User.id)
+            .join(Attendance, Attendance.invitation_id == Invitation.id)
+            .where(attended)
+            .order_by(User.id)
+        )
+    )
 
     def build(locale):
-        return (_("Minutes published: %(title)s, %(date)s", title=meeting.title,
-                  date=_session_date(meeting, locale)),
-                [_("The minutes of the session you attended are published.")],
-                f"{_base()}/sessions/{meeting.id}/minutes", _("Read the minutes"))
+        return (
+            _(
+                "Minutes published: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+            [_("The minutes of the session you attended are published.")],
+            f"{_base()}/sessions/{meeting.id}/minutes",
+            _("Read the minutes"),
+        )
 
     _to_users(people, "minutes", build, meeting.id)
 
@@ -192,16 +268,34 @@ def minutes_await_approval(meeting, actor) -> None:
     if organiser is not None and organiser.role in ("admin", "cadre"):
         people.append(organiser)
     else:
-        people.extend(db.session.scalars(
-            select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.community_id == meeting.community_id, User.role == "cadre",
-                   User.active.is_(True)).order_by(User.id)))
+        people.extend(
+            db.session.scalars(
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(
+                    Membership.community_id == meeting.community_id,
+                    User.role == "cadre",
+                    User.active.is_(True),
+                )
+                .order_by(User.id)
+            )
+        )
 
     def build(locale):
-        return (_("Minutes to approve: %(title)s, %(date)s", title=meeting.title,
-                  date=_session_date(meeting, locale)),
-                [_("%(name)s has written the minutes; they wait for your approval.",
-                   name=getattr(actor, "name", ""))],
-                f"{_base()}/sessions/{meeting.id}/minutes", _("Read and approve"))
+        return (
+            _(
+                "Minutes to approve: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+            [
+                _(
+                    "%(name)s has written the minutes; they wait for your approval.",
+                    name=getattr(actor, "name", ""),
+                )
+            ],
+            f"{_base()}/sessions/{meeting.id}/minutes",
+            _("Read and approve"),
+        )
 
     _to_users(people, "approve", build, meeting.id, skip=getattr(actor, "id", None))

@@ -55,8 +55,9 @@ def _merge(invitations, registrations) -> list[Member]:
         if known is None:
             members[email] = Member(recipient_for_user(user), None, registration, False)
         else:
-            members[email] = Member(known.recipient, known.invitation, registration,
-                                    known.whole_series)
+            members[email] = Member(
+                known.recipient, known.invitation, registration, known.whole_series
+            )
     return list(members.values())
 
 
@@ -70,7 +71,10 @@ def meeting_audience(meeting: Meeting) -> list[Member]:
             Invitation.whole_series.is_(True) & Invitation.meeting_id.in_(occurrences),
         )
     invitations = db.session.scalars(
-        select(Invitation).where(clause).options(joinedload(Invitation.user)).order_by(Invitation.id)
+        select(Invitation)
+        .where(clause)
+        .options(joinedload(Invitation.user))
+        .order_by(Invitation.id)
     ).all()
     registrations = db.session.scalars(
         select(Registration)
@@ -191,8 +195,9 @@ def series_cancelled(series, actor, cancelled=()) -> None:
             if member.whole_series or email in followers:
                 continue
             key = ("cancel", meeting.uid, email, None)
-            queue_message(cancellation_message(meeting, member), "cancellation", meeting.id,
-                          key=key)
+            queue_message(
+                cancellation_message(meeting, member), "cancellation", meeting.id, key=key
+            )
 
 
 def _registrant(registration) -> Recipient | None:
@@ -217,6 +222,4 @@ def registration_promoted(registration) -> None:
     recipient = _registrant(registration)
     if recipient is None:
         return
-    queue_message(
-        promotion_message(registration, recipient), "promotion", registration.meeting_id
-    )
+    queue_message(promotion_message(registration, recipient), "promotion", registration.meeting_id)

@@ -79,7 +79,7 @@ def replies(msg: EmailMessage) -> list[Reply]:
             for attendee in attendees:
                 address = str(attendee)
                 if address.lower().startswith("mailto:"):
-                    address = address[len("mailto:"):]
+                    address = address[len("mailto:") :]
                 partstat = str(attendee.params.get("PARTSTAT", "")).upper()
                 reply = Reply(uid, sequence, recurrence, bare_address(address), partstat)
                 out[(uid, recurrence, reply.attendee)] = reply
@@ -148,8 +148,11 @@ def record_replies(raw: bytes) -> list[Invitation]:
     answered = []
     for reply in found:
         if not sender or reply.attendee != sender:
-            log.warning("mail receive: %s answers for %s; only the invitee may; ignored",
-                        sender or "an unknown sender", reply.attendee)
+            log.warning(
+                "mail receive: %s answers for %s; only the invitee may; ignored",
+                sender or "an unknown sender",
+                reply.attendee,
+            )
             continue
         if reply.partstat not in RSVP_ANSWERS:
             log.warning("mail receive: PARTSTAT %r is no answer; ignored", reply.partstat)
@@ -159,15 +162,20 @@ def record_replies(raw: bytes) -> list[Invitation]:
             log.warning("mail receive: reply from %s with %s; ignored", sender, why)
             continue
         if reply.sequence < sequence:
-            log.warning("mail receive: reply from %s to an older version (SEQUENCE %d < %d); "
-                        "ignored", sender, reply.sequence, sequence)
+            log.warning(
+                "mail receive: reply from %s to an older version (SEQUENCE %d < %d); ignored",
+                sender,
+                reply.sequence,
+                sequence,
+            )
             continue
         try:
             answer_invitation(invitation, reply.partstat, None)
         except AttendanceError as exc:
             log.warning("mail receive: reply from %s not recorded: %s", sender, exc.message)
             continue
-        log.info("mail receive: %s answered invitation %d: %s", sender, invitation.id,
-                 reply.partstat)
+        log.info(
+            "mail receive: %s answered invitation %d: %s", sender, invitation.id, reply.partstat
+        )
         answered.append(invitation)
     return answered

@@ -18,8 +18,12 @@ def sessions_cli() -> None:
 
 
 @sessions_cli.command("extend")
-@click.option("--days", type=click.IntRange(1, 3660), default=None,
-              help="Horizon in days from now (default: SERIES_HORIZON_DAYS, 183).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=None,
+    help="Horizon in days from now (default: SERIES_HORIZON_DAYS, 183).",
+)
 @with_appcontext
 def extend_command(days) -> None:
     """Make every active series' occurrences exist as sessions up to the horizon.

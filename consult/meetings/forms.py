@@ -77,8 +77,11 @@ def _local_time(field, zone_name: str) -> datetime | None:
         return None
     if recurrence.unclear_wall_clock(field.data, tz) == "overlap":
         field.errors.append(
-            _l("This time happens twice in %(zone)s: the clocks go back then. Choose another "
-               "time.", zone=zone_name)
+            _l(
+                "This time happens twice in %(zone)s: the clocks go back then. Choose another "
+                "time.",
+                zone=zone_name,
+            )
         )
         return None
     return field.data.replace(tzinfo=tz)
@@ -117,8 +120,7 @@ class FilterForm(FlaskForm):
 
 
 class _TimesForm(FlaskForm):
-    starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT,
-                                   validators=[InputRequired()])
+    starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT, validators=[InputRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMAT, validators=[InputRequired()])
 
     def validate_ends_at(self, field):
@@ -183,29 +185,35 @@ class NewSessionForm(_TimesForm):
     capacity = IntegerField(_l("Places"), validators=[Optional(), NumberRange(0, MAX_CAPACITY)])
     visibility = SelectField(
         _l("Visibility"),
-        choices=options([
-            ("", _l("As usual for the kind (mediation: private)")),
-            ("public", _l("Public")),
-            ("private", _l("Private: staff, registered and invited people only")),
-        ]),
+        choices=options(
+            [
+                ("", _l("As usual for the kind (mediation: private)")),
+                ("public", _l("Public")),
+                ("private", _l("Private: staff, registered and invited people only")),
+            ]
+        ),
         default="",
     )
     host_unit = SelectField(_l("Host unit"), choices=[], validators=[Optional()])
-    description = TextAreaField(_l("Description"),
-                                validators=[Optional(), Length(max=MAX_DESCRIPTION)])
+    description = TextAreaField(
+        _l("Description"), validators=[Optional(), Length(max=MAX_DESCRIPTION)]
+    )
 
     repeat = RadioField(
         _l("Repeat"),
-        choices=options([
-            ("none", _l("Does not repeat")),
-            ("weekly", _l("Weekly, or every N weeks, on chosen weekdays")),
-            ("monthly", _l("Monthly, on the Nth weekday (e.g. the second Tuesday)")),
-            ("custom", _l("Custom rule (RFC 5545 RRULE)")),
-        ]),
+        choices=options(
+            [
+                ("none", _l("Does not repeat")),
+                ("weekly", _l("Weekly, or every N weeks, on chosen weekdays")),
+                ("monthly", _l("Monthly, on the Nth weekday (e.g. the second Tuesday)")),
+                ("custom", _l("Custom rule (RFC 5545 RRULE)")),
+            ]
+        ),
         default="none",
     )
-    interval = IntegerField(_l("Every N weeks or months"), default=1,
-                            validators=[Optional(), NumberRange(1, 52)])
+    interval = IntegerField(
+        _l("Every N weeks or months"), default=1, validators=[Optional(), NumberRange(1, 52)]
+    )
     weekdays = MultiCheckboxField(
         _l("On"), choices=options(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True))
     )
@@ -219,17 +227,22 @@ class NewSessionForm(_TimesForm):
     )
     end = RadioField(
         _l("Ends"),
-        choices=options([
-            ("count", _l("After a number of sessions")),
-            ("until", _l("On a date")),
-            ("never", _l("No end (occurrences are added as time passes)")),
-        ]),
+        choices=options(
+            [
+                ("count", _l("After a number of sessions")),
+                ("until", _l("On a date")),
+                ("never", _l("No end (occurrences are added as time passes)")),
+            ]
+        ),
         default="count",
     )
     count = IntegerField(_l("Number of sessions"), validators=[Optional(), NumberRange(1, 520)])
     until = DateField(_l("Last date"), validators=[Optional()])
-    rrule = StringField(_l("Rule"), validators=[Optional(), Length(max=500)],
-                        description=_l("For example FREQ=WEEKLY;BYDAY=FR;COUNT=12"))
+    rrule = StringField(
+        _l("Rule"),
+        validators=[Optional(), Length(max=500)],
+        description=_l("For example FREQ=WEEKLY;BYDAY=FR;COUNT=12"),
+    )
 
     #: Which form field shows an operation's error about each of its fields.
     FIELDS = {
@@ -273,10 +286,14 @@ class NewSessionForm(_TimesForm):
                     self.until.errors = [*self.until.errors, _l("Which is the last date?")]
                 elif self.starts_at.data and self.until.data < self.starts_at.data.date():
                     self.until.errors = [
-                        *self.until.errors, _l("The last date is before the first session.")]
+                        *self.until.errors,
+                        _l("The last date is before the first session."),
+                    ]
         if pattern == "custom" and not (self.rrule.data or "").strip():
-            self.rrule.errors = [*self.rrule.errors,
-                                 _l("Type the rule, or choose another pattern.")]
+            self.rrule.errors = [
+                *self.rrule.errors,
+                _l("Type the rule, or choose another pattern."),
+            ]
         return valid and not (self.count.errors or self.until.errors or self.rrule.errors)
 
     def recurrence_rule(self) -> str | None:
@@ -339,8 +356,9 @@ class EditSessionForm(_TimesForm):
     new_venue = StringField(_l("Or a new venue"), validators=[Optional(), Length(max=200)])
     capacity = IntegerField(_l("Places"), validators=[Optional(), NumberRange(0, MAX_CAPACITY)])
     host_unit = SelectField(_l("Host unit"), choices=[], validators=[Optional()])
-    description = TextAreaField(_l("Description"),
-                                validators=[Optional(), Length(max=MAX_DESCRIPTION)])
+    description = TextAreaField(
+        _l("Description"), validators=[Optional(), Length(max=MAX_DESCRIPTION)]
+    )
 
     FIELDS = ("title", "venue", "capacity", "host_unit", "description", "starts_at", "ends_at")
 
@@ -358,10 +376,10 @@ class EditSessionForm(_TimesForm):
             ends_at=recurrence.wall_clock(meeting.ends_at, tz),
             **kwargs,
         )
-        form.venue.choices = venue_choices(meeting.community_id,
-                                           meeting.venue.name if meeting.venue else None)
-        form.host_unit.choices = unit_choices(
-            meeting.host_unit.name if meeting.host_unit else None)
+        form.venue.choices = venue_choices(
+            meeting.community_id, meeting.venue.name if meeting.venue else None
+        )
+        form.host_unit.choices = unit_choices(meeting.host_unit.name if meeting.host_unit else None)
         return form
 
     def error_field(self, name: str | None):

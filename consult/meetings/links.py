@@ -30,7 +30,7 @@ def google_calendar_url(meeting, page_url: str) -> str | None:
         "action": "TEMPLATE",
         "text": meeting.title,
         "dates": f"{meeting.starts_at.astimezone(UTC):{UTC_STAMP}}/"
-                 f"{meeting.ends_at.astimezone(UTC):{UTC_STAMP}}",
+        f"{meeting.ends_at.astimezone(UTC):{UTC_STAMP}}",
         "details": page_url,
         "ctz": meeting.timezone,
     }
@@ -46,8 +46,9 @@ def google_calendar_url(meeting, page_url: str) -> str | None:
     while low < high:
         middle = (low + high + 1) // 2
         cut = description[:middle]
-        trial = dict(params, details=f"{cut}{'…' if middle < len(description) else ''}"
-                                     f"\n\n{page_url}")
+        trial = dict(
+            params, details=f"{cut}{'…' if middle < len(description) else ''}\n\n{page_url}"
+        )
         if len(_url(trial)) <= MAX_URL_BYTES:
             low = middle
         else:

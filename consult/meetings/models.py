@@ -106,9 +106,7 @@ class Meeting(db.Model):
         ),
         CheckConstraint("sequence >= 0", name="sequence"),
         CheckConstraint("attended_count IS NULL OR attended_count >= 0", name="attended_count"),
-        CheckConstraint(
-            "(series_id IS NULL) = (recurrence_id IS NULL)", name="occurrence"
-        ),
+        CheckConstraint("(series_id IS NULL) = (recurrence_id IS NULL)", name="occurrence"),
         UniqueConstraint("series_id", "recurrence_id"),
         Index("ix_meetings_community_starts", "community_id", "starts_at"),
         Index("ix_meetings_venue_starts", "venue_id", "starts_at"),

@@ -61,8 +61,7 @@ class ClashError(MeetingError):
             start=clash.local_start(),
             end=clash.local_end(),
         )
-        super().__init__(message, "venue", status=409, code="venue_clash",
-                         clash=clash.as_dict())
+        super().__init__(message, "venue", status=409, code="venue_clash", clash=clash.as_dict())
         self.clash = clash
 
 
@@ -121,13 +120,18 @@ def _instant(value, field: str) -> datetime:
 
 
 def _unclear_message(naive: datetime, problem: str, tz_name: str):
-    values = {"day": naive.strftime("%Y-%m-%d"), "time": naive.strftime("%H:%M"),
-              "zone": tz_name}
+    values = {"day": naive.strftime("%Y-%m-%d"), "time": naive.strftime("%H:%M"), "zone": tz_name}
     if problem == "gap":
-        return _l("On %(day)s, %(time)s does not exist in %(zone)s: the clocks jump forward "
-                  "over it. Choose another time.", **values)
-    return _l("On %(day)s, %(time)s happens twice in %(zone)s: the clocks go back over it. "
-              "Choose another time.", **values)
+        return _l(
+            "On %(day)s, %(time)s does not exist in %(zone)s: the clocks jump forward "
+            "over it. Choose another time.",
+            **values,
+        )
+    return _l(
+        "On %(day)s, %(time)s happens twice in %(zone)s: the clocks go back over it. "
+        "Choose another time.",
+        **values,
+    )
 
 
 def _check_wall_clock(starts: datetime, tz_name: str, field: str = "starts_at") -> None:
@@ -186,8 +190,9 @@ def _community(value, user) -> Community:
     return community_by_name(value, user, create=True)
 
 
-def _venue(community: Community, name: str | None, kind: str, user,
-           create: bool = True) -> Venue | None:
+def _venue(
+    community: Community, name: str | None, kind: str, user, create: bool = True
+) -> Venue | None:
     """Return the community's venue called ``name``, creating it on first use when
     ``create`` (the API, API.md); the pages choose from a list and create a venue only
     as a deliberate "new venue", so a typo never makes one nor dodges the clash check."""
@@ -199,8 +204,14 @@ def _venue(community: Community, name: str | None, kind: str, user,
         return venue
     if not create:
         raise MeetingError(
-            _l("%(community)s has no venue called %(name)s: choose one from the list, or "
-               "add it as a new venue.", community=community.name, name=name), "venue")
+            _l(
+                "%(community)s has no venue called %(name)s: choose one from the list, or "
+                "add it as a new venue.",
+                community=community.name,
+                name=name,
+            ),
+            "venue",
+        )
     try:
         with db.session.begin_nested():
             venue = Venue(
@@ -248,8 +259,17 @@ def create_meeting(data: dict, user) -> Meeting:
     """
     kind = _kind(data.get("kind"))
     title = clean_text(data.get("title"), "title", 200, label=_l("title"))
-    description = clean_text(data.get("description"), "description", MAX_DESCRIPTION,
-                             required=False, label=_l("description"), multiline=True) or ""
+    description = (
+        clean_text(
+            data.get("description"),
+            "description",
+            MAX_DESCRIPTION,
+            required=False,
+            label=_l("description"),
+            multiline=True,
+        )
+        or ""
+    )
     tz_name = _zone_name(data.get("timezone"))
     starts = _instant(data.get("starts_at"), "starts_at")
     ends = _instant(data.get("ends_at"), "ends_at")
@@ -269,8 +289,9 @@ def create_meeting(data: dict, user) -> Meeting:
     community = _community(data.get("community"), user)
     if user is not None and not can(user, "meeting.create", community):
         # The refusal rolls back a community created just now.
-        raise MeetingError(_l("You do not act for %(name)s.", name=community.name),
-                           "community", status=403)
+        raise MeetingError(
+            _l("You do not act for %(name)s.", name=community.name), "community", status=403
+        )
     venue = _venue(community, venue_name, kind, user, create=data.get("create_venue", True))
     if venue is not None:
         _check_free(venue.id, intervals or [(starts, ends)])
@@ -290,12 +311,26 @@ def create_meeting(data: dict, user) -> Meeting:
     # this one, and daily by `flask sessions extend`.
     extend_due_series()
     if series is None:
-        meeting = Meeting(uid=new_uid(), starts_at=starts, ends_at=ends, status="scheduled",
-                          sequence=0, confirmed_count=0, **common)
+        meeting = Meeting(
+            uid=new_uid(),
+            starts_at=starts,
+            ends_at=ends,
+            status="scheduled",
+            sequence=0,
+            confirmed_count=0,
+            **common,
+        )
         db.session.add(meeting)
         db.session.flush()
-        audit.record("meeting.create", meeting, user, kind=kind, title=title,
-                     starts_at=starts.isoformat(), venue=venue_name)
+        audit.record(
+            "meeting.create",
+            meeting,
+            user,
+            kind=kind,
+            title=title,
+            starts_at=starts.isoformat(),
+            venue=venue_name,
+        )
         notices.session_created(meeting)
         return meeting
 
@@ -303,8 +338,17 @@ def create_meeting(data: dict, user) -> Meeting:
     db.session.add(row)
     db.session.flush()
     made = extend_series(row)
-    audit.record("series.create", row, user, kind=kind, title=title, rrule=row.rrule,
-                 dtstart=row.dtstart.isoformat(), occurrences=made, venue=venue_name)
+    audit.record(
+        "series.create",
+        row,
+        user,
+        kind=kind,
+        title=title,
+        rrule=row.rrule,
+        dtstart=row.dtstart.isoformat(),
+        occurrences=made,
+        venue=venue_name,
+    )
     first = db.session.scalar(
         select(Meeting).where(Meeting.series_id == row.id).order_by(Meeting.recurrence_id)
     )
@@ -328,8 +372,7 @@ def _series_values(rule, starts: datetime, ends: datetime, tz_name: str):
         raise MeetingError(_unclear_message(*unclear, tz_name), "starts_at")
     duration = max(1, math.ceil((ends - starts).total_seconds() / 60))
     values = {"rrule": normalised, "dtstart": first, "duration_minutes": duration}
-    starts_list = recurrence.occurrences(normalised, first, tz_name, None,
-                                         first + _clash_window())
+    starts_list = recurrence.occurrences(normalised, first, tz_name, None, first + _clash_window())
     gap = timedelta(minutes=duration)
     if any(b - a < gap for a, b in zip(starts_list, starts_list[1:], strict=False)):
         raise MeetingError(
@@ -393,8 +436,9 @@ def extend_series(series: Series, horizon: datetime | None = None) -> int:
     series.materialised_until = horizon
     db.session.flush()
     if made:
-        audit.record("series.extend", series, None, occurrences=len(made),
-                     until=horizon.isoformat())
+        audit.record(
+            "series.extend", series, None, occurrences=len(made), until=horizon.isoformat()
+        )
     return len(made)
 
 
@@ -452,9 +496,17 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
     if "title" in data:
         values["title"] = clean_text(data["title"], "title", 200, label=_l("title"))
     if "description" in data:
-        values["description"] = clean_text(
-            data["description"], "description", MAX_DESCRIPTION, required=False,
-            label=_l("description"), multiline=True) or ""
+        values["description"] = (
+            clean_text(
+                data["description"],
+                "description",
+                MAX_DESCRIPTION,
+                required=False,
+                label=_l("description"),
+                multiline=True,
+            )
+            or ""
+        )
     starts, ends = meeting.starts_at, meeting.ends_at
     if "starts_at" in data:
         starts = _instant(data.get("starts_at"), "starts_at")
@@ -478,8 +530,9 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         capacity = _capacity(data["capacity"])
 
     if "venue" in data:
-        venue = _venue(meeting.community, venue_name, meeting.kind, user,
-                       create=data.get("create_venue", True))
+        venue = _venue(
+            meeting.community, venue_name, meeting.kind, user, create=data.get("create_venue", True)
+        )
         venue_id = venue.id if venue else None
     time_changed = (starts, ends) != (meeting.starts_at, meeting.ends_at)
     venue_changed = venue_id != meeting.venue_id
@@ -528,8 +581,9 @@ def cancel_meeting(meeting: Meeting, user) -> Meeting:
     if meeting.status == "cancelled":
         return meeting
     if meeting.status == "held":
-        raise MeetingError(_l("This session has been held; it cannot be cancelled."), None,
-                           status=409)
+        raise MeetingError(
+            _l("This session has been held; it cannot be cancelled."), None, status=409
+        )
     meeting.status = "cancelled"
     meeting.cancelled_at = utcnow()
     meeting.sequence += 1
@@ -572,8 +626,7 @@ def cancel_series(series: Series, user) -> int:
     if last_kept is not None:
         series.rrule = recurrence.ended(series.rrule, last_kept)
         db.session.flush()
-    audit.record("series.cancel", series, user, cancelled=len(upcoming),
-                 rrule=[rule, series.rrule])
+    audit.record("series.cancel", series, user, cancelled=len(upcoming), rrule=[rule, series.rrule])
     notify.series_cancelled(series, user, upcoming)
     notices.series_cancelled(series, len(upcoming))
     return len(upcoming)
@@ -600,13 +653,15 @@ def restore_occurrence(meeting: Meeting, user) -> Meeting:
     if meeting.status != "cancelled":
         raise MeetingError(_l("This week is not skipped."), None, status=409)
     if meeting.series.status == "cancelled":
-        raise MeetingError(_l("The whole series is cancelled; a week of it cannot come back."),
-                           None, status=409)
+        raise MeetingError(
+            _l("The whole series is cancelled; a week of it cannot come back."), None, status=409
+        )
     if meeting.starts_at <= utcnow():
         raise MeetingError(_l("This week is past; it cannot come back."), None, status=409)
     if meeting.venue_id is not None:
-        _check_free(meeting.venue_id, [(meeting.starts_at, meeting.ends_at)],
-                    exclude_meeting_id=meeting.id)
+        _check_free(
+            meeting.venue_id, [(meeting.starts_at, meeting.ends_at)], exclude_meeting_id=meeting.id
+        )
     meeting.status = "scheduled"
     meeting.cancelled_at = None
     meeting.sequence += 1

@@ -108,9 +108,10 @@ def series_occurrences(series_id: int, user) -> list[Meeting]:
 
 def community_choices() -> list[tuple[int, str]]:
     """Return (id, name) of every community, by name."""
-    return [tuple(row) for row in db.session.execute(
-        select(Community.id, Community.name).order_by(Community.name)
-    )]
+    return [
+        tuple(row)
+        for row in db.session.execute(select(Community.id, Community.name).order_by(Community.name))
+    ]
 
 
 # -- month and week calendars ------------------------------------------------------------
@@ -135,8 +136,13 @@ def week_days(day: date) -> list[date]:
     return [monday + timedelta(days=i) for i in range(7)]
 
 
-def calendar_weeks(user, weeks: list[list[date]], in_period, community_id: int | None = None,
-                   kind: str | None = None) -> list[list[CalendarDay]]:
+def calendar_weeks(
+    user,
+    weeks: list[list[date]],
+    in_period,
+    community_id: int | None = None,
+    kind: str | None = None,
+) -> list[list[CalendarDay]]:
     """Fill the given weeks with the sessions ``user`` may see, on their local day.
 
     A session lies on the day its own time zone gives it; ``in_period(day)`` says whether
@@ -153,8 +159,7 @@ def calendar_weeks(user, weeks: list[list[date]], in_period, community_id: int |
         local_day = meeting.starts_at.astimezone(ZoneInfo(meeting.timezone)).date()
         by_day.setdefault(local_day, []).append(meeting)
     return [
-        [CalendarDay(day, in_period(day), by_day.get(day, [])) for day in week]
-        for week in weeks
+        [CalendarDay(day, in_period(day), by_day.get(day, [])) for day in week] for week in weeks
     ]
 
 
@@ -205,8 +210,11 @@ def _bookings(venue_id: int, lo: datetime, hi: datetime, exclude_meeting_id: int
         )
     ).all()
     for m in rows:
-        yield m.starts_at, m.ends_at, Clash(m.title, m.starts_at, m.ends_at, m.timezone, m.id,
-                                            m.series_id)
+        yield (
+            m.starts_at,
+            m.ends_at,
+            Clash(m.title, m.starts_at, m.ends_at, m.timezone, m.id, m.series_id),
+        )
     # Occurrences after a series' last row exist only in its rule: expand them.
     series_rows = db.session.scalars(
         select(Series).where(

@@ -105,8 +105,7 @@ def unclear_wall_clock(naive: datetime, tz: ZoneInfo) -> str | None:
     else None."""
     if not wall_clock_exists(naive, tz):
         return "gap"
-    if naive.replace(tzinfo=tz, fold=0).utcoffset() != naive.replace(tzinfo=tz,
-                                                                      fold=1).utcoffset():
+    if naive.replace(tzinfo=tz, fold=0).utcoffset() != naive.replace(tzinfo=tz, fold=1).utcoffset():
         return "overlap"
     return None
 
@@ -225,8 +224,7 @@ def _check_frequency_table(parts: dict[str, str]) -> None:
     freq = parts["FREQ"]
     for name, frequencies in NOT_WITH.items():
         if name in parts and freq in frequencies:
-            raise RuleError(_l("%(part)s cannot be used with FREQ=%(freq)s.", part=name,
-                               freq=freq))
+            raise RuleError(_l("%(part)s cannot be used with FREQ=%(freq)s.", part=name, freq=freq))
     if freq in ("DAILY", "WEEKLY") and any(
         day.strip() not in WEEKDAYS for day in parts.get("BYDAY", "").split(",") if day
     ):
@@ -285,8 +283,9 @@ def first_occurrence(value: str, start: datetime, tz_name: str) -> datetime:
     return localise(first, tz)
 
 
-def occurrences(value: str, dtstart: datetime, tz_name: str, after: datetime | None,
-                until: datetime) -> list[datetime]:
+def occurrences(
+    value: str, dtstart: datetime, tz_name: str, after: datetime | None, until: datetime
+) -> list[datetime]:
     """Return the UTC starts of the rule's occurrences in (``after``, ``until``].
 
     ``dtstart`` is the series' first occurrence (UTC); ``after`` None means from the
@@ -336,18 +335,28 @@ def describe(value: str, dtstart: datetime, tz_name: str) -> str:
     plain = not set(parts) - {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "WKST"}
     text = None
     if parts["FREQ"] == "WEEKLY" and plain:
-        codes = byday.split(",") if byday else [WEEKDAYS[dtstart.astimezone(zone(tz_name))
-                                                         .weekday()]]
+        codes = (
+            byday.split(",") if byday else [WEEKDAYS[dtstart.astimezone(zone(tz_name)).weekday()]]
+        )
         days = ", ".join(names.get(code, code) for code in codes)
-        text = (_("Every week on %(days)s", days=days) if interval == 1
-                else _("Every %(n)d weeks on %(days)s", n=interval, days=days))
+        text = (
+            _("Every week on %(days)s", days=days)
+            if interval == 1
+            else _("Every %(n)d weeks on %(days)s", n=interval, days=days)
+        )
     elif parts["FREQ"] == "MONTHLY" and plain and byday and "," not in byday:
         nth, code = byday[:-2], byday[-2:]
         if nth in ordinals and code in names:
-            text = (_("The %(nth)s %(day)s of each month", nth=ordinals[nth], day=names[code])
-                    if interval == 1 else
-                    _("The %(nth)s %(day)s of every %(n)d months", nth=ordinals[nth],
-                      day=names[code], n=interval))
+            text = (
+                _("The %(nth)s %(day)s of each month", nth=ordinals[nth], day=names[code])
+                if interval == 1
+                else _(
+                    "The %(nth)s %(day)s of every %(n)d months",
+                    nth=ordinals[nth],
+                    day=names[code],
+                    n=interval,
+                )
+            )
     if text is None:
         text = _("Repeats by the rule %(rule)s", rule=value)
     limits = ends(value)

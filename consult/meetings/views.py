@@ -196,8 +196,9 @@ def show(meeting_id: int):
         ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
     rule = None
     if meeting.series is not None:
-        rule = recurrence.describe(meeting.series.rrule, meeting.series.dtstart,
-                                   meeting.series.timezone)
+        rule = recurrence.describe(
+            meeting.series.rrule, meeting.series.dtstart, meeting.series.timezone
+        )
     return render_template(
         "meetings/show.html",
         meeting=meeting,
@@ -237,8 +238,12 @@ def edit(meeting_id: int):
             else:
                 flash(_("The session is changed."), "success")
                 return redirect(url_for("meetings.show", meeting_id=meeting.id))
-    return render_template("meetings/edit.html", form=form, meeting=meeting,
-                           venues=[v.name for v in meeting.community.venues])
+    return render_template(
+        "meetings/edit.html",
+        form=form,
+        meeting=meeting,
+        venues=[v.name for v in meeting.community.venues],
+    )
 
 
 @bp.route("/sessions/<int:meeting_id>/move", methods=["GET", "POST"])
@@ -287,14 +292,21 @@ def _told(meeting) -> str:
     n = len(notify.meeting_audience(meeting))
     if not n:
         return _("Nobody is invited or registered yet, so nobody is mailed.")
-    return ngettext("%(num)d person invited or registered gets a cancellation by mail.",
-                    "%(num)d people invited or registered get a cancellation by mail.", n)
+    return ngettext(
+        "%(num)d person invited or registered gets a cancellation by mail.",
+        "%(num)d people invited or registered get a cancellation by mail.",
+        n,
+    )
 
 
 def _ask(meeting, endpoint: str, title: str, consequences: list[str], button: str):
-    return confirmation_page(title, consequences,
-                             url_for(endpoint, meeting_id=meeting.id), button,
-                             url_for("meetings.show", meeting_id=meeting.id))
+    return confirmation_page(
+        title,
+        consequences,
+        url_for(endpoint, meeting_id=meeting.id),
+        button,
+        url_for("meetings.show", meeting_id=meeting.id),
+    )
 
 
 @bp.route("/sessions/<int:meeting_id>/cancel", methods=["POST"])
@@ -303,11 +315,20 @@ def cancel(meeting_id: int):
     """Cancel a session (for a series: this occurrence only), once confirmed."""
     if not confirmed():
         meeting = _require_change(meeting_id, "meeting.cancel")
-        return _ask(meeting, "meetings.cancel", _("Cancel this session?"), [
-            _("“%(title)s” on %(when)s is cancelled; nobody can sign up any more.",
-              title=meeting.title, when=_when(meeting)),
-            _told(meeting),
-        ], _("Yes, cancel the session"))
+        return _ask(
+            meeting,
+            "meetings.cancel",
+            _("Cancel this session?"),
+            [
+                _(
+                    "“%(title)s” on %(when)s is cancelled; nobody can sign up any more.",
+                    title=meeting.title,
+                    when=_when(meeting),
+                ),
+                _told(meeting),
+            ],
+            _("Yes, cancel the session"),
+        )
     return _post_action(
         meeting_id,
         lambda m: operations.cancel_meeting(m, current_user._get_current_object()),
@@ -321,12 +342,21 @@ def skip(meeting_id: int):
     """Skip this occurrence of a series (a holiday week), once confirmed."""
     if not confirmed():
         meeting = _require_change(meeting_id, "meeting.cancel")
-        return _ask(meeting, "meetings.skip", _("Skip this week?"), [
-            _("The session of %(when)s is skipped; the other weeks of “%(title)s” stay.",
-              title=meeting.title, when=_when(meeting)),
-            _told(meeting),
-            _("A skipped week can be restored from its page while it is still to come."),
-        ], _("Yes, skip this week"))
+        return _ask(
+            meeting,
+            "meetings.skip",
+            _("Skip this week?"),
+            [
+                _(
+                    "The session of %(when)s is skipped; the other weeks of “%(title)s” stay.",
+                    title=meeting.title,
+                    when=_when(meeting),
+                ),
+                _told(meeting),
+                _("A skipped week can be restored from its page while it is still to come."),
+            ],
+            _("Yes, skip this week"),
+        )
     return _post_action(
         meeting_id,
         lambda m: operations.skip_occurrence(m, current_user._get_current_object()),
@@ -352,18 +382,32 @@ def cancel_series(meeting_id: int):
     if not confirmed():
         meeting = _require_change(meeting_id, "meeting.cancel")
         if meeting.series is not None:
-            coming = sum(1 for m in meeting.series.occurrences
-                         if m.status == "scheduled" and m.starts_at > utcnow())
+            coming = sum(
+                1
+                for m in meeting.series.occurrences
+                if m.status == "scheduled" and m.starts_at > utcnow()
+            )
             people = len(notify.series_audience(meeting.series))
-            return _ask(meeting, "meetings.cancel_series", _("Cancel the whole series?"), [
-                ngettext("The %(num)d coming session of “%(title)s” is cancelled.",
-                         "All %(num)d coming sessions of “%(title)s” are cancelled.", coming,
-                         title=meeting.series.title),
-                ngettext("%(num)d person invited or registered gets a cancellation by mail.",
-                         "%(num)d people invited or registered get a cancellation by mail.",
-                         people),
-                _("This cannot be undone: a new series would have to be scheduled."),
-            ], _("Yes, cancel the series"))
+            return _ask(
+                meeting,
+                "meetings.cancel_series",
+                _("Cancel the whole series?"),
+                [
+                    ngettext(
+                        "The %(num)d coming session of “%(title)s” is cancelled.",
+                        "All %(num)d coming sessions of “%(title)s” are cancelled.",
+                        coming,
+                        title=meeting.series.title,
+                    ),
+                    ngettext(
+                        "%(num)d person invited or registered gets a cancellation by mail.",
+                        "%(num)d people invited or registered get a cancellation by mail.",
+                        people,
+                    ),
+                    _("This cannot be undone: a new series would have to be scheduled."),
+                ],
+                _("Yes, cancel the series"),
+            )
 
     def action(meeting):
         if meeting.series is None:

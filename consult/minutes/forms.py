@@ -36,13 +36,15 @@ class AgendaAddForm(FlaskForm):
     issue = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     case = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     carried_action = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    duration_minutes = IntegerField(_l("Minutes planned"),
-                                    validators=[Optional(), NumberRange(min=1, max=600)])
+    duration_minutes = IntegerField(
+        _l("Minutes planned"), validators=[Optional(), NumberRange(min=1, max=600)]
+    )
 
 
 class DurationForm(FlaskForm):
-    duration_minutes = IntegerField(_l("Minutes planned"),
-                                    validators=[Optional(), NumberRange(min=1, max=600)])
+    duration_minutes = IntegerField(
+        _l("Minutes planned"), validators=[Optional(), NumberRange(min=1, max=600)]
+    )
 
 
 class ActionForm(Form):
@@ -55,19 +57,28 @@ class ActionForm(Form):
 
 
 class ResolutionForm(FlaskForm):
-    text = TextAreaField(_l("What the session decided"),
-                         validators=[DataRequired(), Length(max=20_000)])
-    outcome = SelectField(_l("Outcome"), validators=[DataRequired()],
-                          choices=[(o, LABELS["outcome"][o]) for o in OUTCOMES])
+    text = TextAreaField(
+        _l("What the session decided"), validators=[DataRequired(), Length(max=20_000)]
+    )
+    outcome = SelectField(
+        _l("Outcome"),
+        validators=[DataRequired()],
+        choices=[(o, LABELS["outcome"][o]) for o in OUTCOMES],
+    )
     closes_cases = MultiCheckboxField(_l("Cases this resolution closes"), coerce=int)
     referred_unit = SelectField(_l("Referred to unit"), coerce=int, default=0)
     open_cases_choice = RadioField(
         _l("If the issue is resolved while some of its cases stay open"),
-        choices=[("defer", _l("Defer them to a later session")),
-                 ("reason", _l("Say why they stay open"))],
-        validators=[Optional()], validate_choice=True)
-    open_cases_reason = TextAreaField(_l("Why they stay open"),
-                                      validators=[Optional(), Length(max=20_000)])
+        choices=[
+            ("defer", _l("Defer them to a later session")),
+            ("reason", _l("Say why they stay open")),
+        ],
+        validators=[Optional()],
+        validate_choice=True,
+    )
+    open_cases_reason = TextAreaField(
+        _l("Why they stay open"), validators=[Optional(), Length(max=20_000)]
+    )
     actions = FieldList(FormField(ActionForm), min_entries=3, max_entries=10)
 
     def __init__(self, cases=(), units=(), people=(), **kwargs):
@@ -88,12 +99,14 @@ class ResolutionForm(FlaskForm):
             row = entry.form
             if not (row.description.data or "").strip():
                 continue
-            actions.append({
-                "description": row.description.data,
-                "unit": row.unit.data or None,
-                "assignee": row.assignee.data or None,
-                "due_on": row.due_on.data,
-            })
+            actions.append(
+                {
+                    "description": row.description.data,
+                    "unit": row.unit.data or None,
+                    "assignee": row.assignee.data or None,
+                    "due_on": row.due_on.data,
+                }
+            )
         return {
             "text": self.text.data,
             "outcome": self.outcome.data,
@@ -101,8 +114,9 @@ class ResolutionForm(FlaskForm):
             "referred_unit": self.referred_unit.data or None,
             "actions": actions,
             "open_cases_choice": self.open_cases_choice.data,
-            "open_cases_reason": (self.open_cases_reason.data
-                                  if self.open_cases_choice.data == "reason" else None),
+            "open_cases_reason": (
+                self.open_cases_reason.data if self.open_cases_choice.data == "reason" else None
+            ),
         }
 
 
@@ -123,8 +137,9 @@ class MinutesForm(FlaskForm):
             pass
 
         for item in items:
-            setattr(Bound, f"note_{item.id}",
-                    TextAreaField(item.title, validators=[Length(max=50_000)]))
+            setattr(
+                Bound, f"note_{item.id}", TextAreaField(item.title, validators=[Length(max=50_000)])
+            )
         return Bound(items=items, **kwargs)
 
     def notes(self) -> dict[str, str]:

@@ -105,8 +105,12 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
             raise MinutesError(_l("The issue belongs to another community."), "issue")
         if issue.status not in ACTIVE:
             raise MinutesError(
-                _l("The issue has the status “%(status)s”; only open issues go on an agenda.",
-                   status=case_label(issue.status, "issue_status")), "issue")
+                _l(
+                    "The issue has the status “%(status)s”; only open issues go on an agenda.",
+                    status=case_label(issue.status, "issue_status"),
+                ),
+                "issue",
+            )
         if db.session.scalar(
             select(func.count(AgendaItem.id)).where(
                 AgendaItem.meeting_id == meeting.id, AgendaItem.issue_id == issue.id
@@ -131,8 +135,9 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
                 AgendaItem.meeting_id == meeting.id, AgendaItem.carried_action_id == action.id
             )
         ):
-            raise MinutesError(_l("The action is on this agenda already."), "carried_action",
-                               status=409)
+            raise MinutesError(
+                _l("The action is on this agenda already."), "carried_action", status=409
+            )
         default_title = as_text(_l("Follow-up: %(what)s", what=action.description))[:200]
         if issue is None and action.resolution.agenda_item.issue_id is not None:
             issue = action.resolution.agenda_item.issue
@@ -156,8 +161,15 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
     )
     db.session.add(item)
     db.session.flush()
-    audit.record("agenda.add", item, user, session=meeting.id, title=title,
-                 issue=item.issue_id, carried_action=item.carried_action_id)
+    audit.record(
+        "agenda.add",
+        item,
+        user,
+        session=meeting.id,
+        title=title,
+        issue=item.issue_id,
+        carried_action=item.carried_action_id,
+    )
     return item
 
 
@@ -224,15 +236,19 @@ def _action_values(raw, number: int) -> dict:
     unknown = set(raw) - {"description", "unit", "assignee", "due_on"}
     if unknown:
         raise MinutesError(_l("Unknown field %(name)s.", name=sorted(unknown)[0]), field)
-    description = clean_text(raw.get("description"), f"{field}.description", MAX_TEXT,
-                             label=_l("description"), multiline=True)
+    description = clean_text(
+        raw.get("description"),
+        f"{field}.description",
+        MAX_TEXT,
+        label=_l("description"),
+        multiline=True,
+    )
     unit_id = _int_or_none(raw.get("unit"), f"{field}.unit")
     assignee_id = _int_or_none(raw.get("assignee"), f"{field}.assignee")
     if unit_id is not None and db.session.get(Unit, unit_id) is None:
         raise MinutesError(_l("There is no unit %(id)s.", id=unit_id), f"{field}.unit")
     if assignee_id is not None and db.session.get(User, assignee_id) is None:
-        raise MinutesError(_l("There is no person %(id)s.", id=assignee_id),
-                           f"{field}.assignee")
+        raise MinutesError(_l("There is no person %(id)s.", id=assignee_id), f"{field}.assignee")
     return {
         "description": description,
         "unit_id": unit_id,
@@ -252,8 +268,7 @@ def _closing_cases(item: AgendaItem, raw) -> list[Case]:
     if not ids:
         return []
     found = {
-        c.id: c
-        for c in db.session.scalars(select(Case).where(Case.id.in_(ids)).with_for_update())
+        c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)).with_for_update())
     }
     cases = []
     for case_id in ids:
@@ -267,8 +282,11 @@ def _closing_cases(item: AgendaItem, raw) -> list[Case]:
             )
         if case.status not in ACTIVE:
             raise MinutesError(
-                _l("Case %(id)s has the status “%(status)s” already.", id=case_id,
-                   status=case_label(case.status, "case_status")),
+                _l(
+                    "Case %(id)s has the status “%(status)s” already.",
+                    id=case_id,
+                    status=case_label(case.status, "case_status"),
+                ),
                 "closes_cases",
             )
         cases.append(case)
@@ -279,8 +297,9 @@ def _closing_cases(item: AgendaItem, raw) -> list[Case]:
 LEFT_OPEN_CHOICES = ("defer", "reason")
 
 
-def _left_open(item: AgendaItem, outcome: str, closing: list[Case],
-               data: dict) -> tuple[list[Case], str | None]:
+def _left_open(
+    item: AgendaItem, outcome: str, closing: list[Case], data: dict
+) -> tuple[list[Case], str | None]:
     """Return the cases of the item's issue a "resolved" outcome leaves open, and why.
 
     Nothing closes silently: resolving an issue must close each of its cases still
@@ -290,10 +309,17 @@ def _left_open(item: AgendaItem, outcome: str, closing: list[Case],
     if outcome != "resolved" or item.issue_id is None:
         return [], None
     closing_ids = {c.id for c in closing}
-    left = list(db.session.scalars(
-        select(Case).where(Case.issue_id == item.issue_id, Case.status.in_(ACTIVE),
-                           Case.id.not_in(closing_ids or [0])).order_by(Case.id)
-    ))
+    left = list(
+        db.session.scalars(
+            select(Case)
+            .where(
+                Case.issue_id == item.issue_id,
+                Case.status.in_(ACTIVE),
+                Case.id.not_in(closing_ids or [0]),
+            )
+            .order_by(Case.id)
+        )
+    )
     if not left:
         return [], None
     raw = data.get("open_cases_reason")
@@ -304,25 +330,43 @@ def _left_open(item: AgendaItem, outcome: str, closing: list[Case],
         reason = as_text(_l("Deferred to a later session."))
     if not reason:
         raise MinutesError(
-            _l("Resolving the issue leaves %(cases)s open: close them, or say why they stay "
-               "open.", cases=", ".join(f"#{c.id}" for c in left)),
-            "open_cases_reason", code="cases_left_open")
-    reason = clean_text(reason, "open_cases_reason", MAX_TEXT, label=_l("reason"),
-                        multiline=True)
+            _l(
+                "Resolving the issue leaves %(cases)s open: close them, or say why they stay open.",
+                cases=", ".join(f"#{c.id}" for c in left),
+            ),
+            "open_cases_reason",
+            code="cases_left_open",
+        )
+    reason = clean_text(reason, "open_cases_reason", MAX_TEXT, label=_l("reason"), multiline=True)
     return left, reason
 
 
-def _record_left_open(issue: Issue, cases: list[Case], reason: str, data: dict,
-                      resolution: Resolution, user) -> None:
+def _record_left_open(
+    issue: Issue, cases: list[Case], reason: str, data: dict, resolution: Resolution, user
+) -> None:
     """Write on the timeline of the issue and of each case why they stay open."""
     choice = "defer" if data.get("open_cases_choice") == "defer" else "reason"
     ids = [c.id for c in cases]
-    audit.record("issue.cases_left_open", issue, user, cases=ids, choice=choice,
-                 reason=reason, resolution=resolution.id)
+    audit.record(
+        "issue.cases_left_open",
+        issue,
+        user,
+        cases=ids,
+        choice=choice,
+        reason=reason,
+        resolution=resolution.id,
+    )
     for case in cases:
         case_event(case, "left_open", user, reason, resolution=resolution)
-        audit.record("case.left_open", case, user, issue=issue.id, choice=choice,
-                     reason=reason, resolution=resolution.id)
+        audit.record(
+            "case.left_open",
+            case,
+            user,
+            issue=issue.id,
+            choice=choice,
+            reason=reason,
+            resolution=resolution.id,
+        )
 
 
 def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
@@ -341,8 +385,11 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
     outcome = data.get("outcome")
     if outcome not in OUTCOMES:
         raise MinutesError(
-            _l("Choose an outcome: %(values)s.",
-               values=", ".join(str(case_label(o, "outcome")) for o in OUTCOMES)), "outcome"
+            _l(
+                "Choose an outcome: %(values)s.",
+                values=", ".join(str(case_label(o, "outcome")) for o in OUTCOMES),
+            ),
+            "outcome",
         )
     referred_unit_id = _int_or_none(data.get("referred_unit"), "referred_unit")
     if referred_unit_id is not None and db.session.get(Unit, referred_unit_id) is None:
@@ -354,33 +401,54 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         raise MinutesError(_l("At most %(n)d actions.", n=MAX_ACTIONS), "actions")
     actions = [_action_values(raw, n) for n, raw in enumerate(raw_actions)]
     if item.resolution is not None:
-        raise MinutesError(_l("This agenda item has a resolution already."), "agenda_item",
-                           status=409)
+        raise MinutesError(
+            _l("This agenda item has a resolution already."), "agenda_item", status=409
+        )
     cases = _closing_cases(item, data.get("closes_cases"))
     if (outcome == "resolved" or cases) and utcnow() < meeting.starts_at:
         raise MinutesError(
-            _l("The session has not started yet: it cannot resolve an issue or close cases "
-               "before it is held."), "outcome", status=409, code="not_started")
+            _l(
+                "The session has not started yet: it cannot resolve an issue or close cases "
+                "before it is held."
+            ),
+            "outcome",
+            status=409,
+            code="not_started",
+        )
     left_open, reason_left_open = _left_open(item, outcome, cases, data)
 
-    resolution = Resolution(agenda_item_id=item.id, text=text, outcome=outcome,
-                            referred_unit_id=referred_unit_id,
-                            created_by_id=getattr(user, "id", None), created_at=utcnow())
+    resolution = Resolution(
+        agenda_item_id=item.id,
+        text=text,
+        outcome=outcome,
+        referred_unit_id=referred_unit_id,
+        created_by_id=getattr(user, "id", None),
+        created_at=utcnow(),
+    )
     try:
         with db.session.begin_nested():
             db.session.add(resolution)
             db.session.flush()
     except IntegrityError:
         # Another resolution of the same item was committed meanwhile.
-        raise MinutesError(_l("This agenda item has a resolution already."), "agenda_item",
-                           status=409) from None
-    reason = as_text(_l("Resolution %(id)s on agenda item %(position)s (%(title)s) of session "
-                    "%(session)s.", id=resolution.id, position=item.position,
-                    title=item.title, session=meeting.title))
+        raise MinutesError(
+            _l("This agenda item has a resolution already."), "agenda_item", status=409
+        ) from None
+    reason = as_text(
+        _l(
+            "Resolution %(id)s on agenda item %(position)s (%(title)s) of session %(session)s.",
+            id=resolution.id,
+            position=item.position,
+            title=item.title,
+            session=meeting.title,
+        )
+    )
     for case in cases:
         transition(case, "resolved", user, reason, resolution=resolution)
-    new_actions = [ActionItem(resolution_id=resolution.id, status="open", created_at=utcnow(),
-                              **values) for values in actions]
+    new_actions = [
+        ActionItem(resolution_id=resolution.id, status="open", created_at=utcnow(), **values)
+        for values in actions
+    ]
     db.session.add_all(new_actions)
     db.session.flush()
     for action in new_actions:
@@ -392,9 +460,16 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         notices.issue_awaits_rating(item.issue, meeting)
     if left_open:
         _record_left_open(item.issue, left_open, reason_left_open, data, resolution, user)
-    audit.record("resolution.create", resolution, user, outcome=outcome,
-                 agenda_item=item.id, session=meeting.id, closes_cases=[c.id for c in cases],
-                 actions=len(actions))
+    audit.record(
+        "resolution.create",
+        resolution,
+        user,
+        outcome=outcome,
+        agenda_item=item.id,
+        session=meeting.id,
+        closes_cases=[c.id for c in cases],
+        actions=len(actions),
+    )
     return resolution
 
 
@@ -405,9 +480,14 @@ def report_action(action: ActionItem, data: dict, user) -> ActionItem:
     """Mark an action done with a note on what was done."""
     note = clean_text(data.get("note"), "note", MAX_TEXT, label=_l("note"), multiline=True)
     if action.status != "open":
-        raise MinutesError(_l("The action has the status “%(status)s” already.",
-                                  status=case_label(action.status, "action_status")),
-                           "status", status=409)
+        raise MinutesError(
+            _l(
+                "The action has the status “%(status)s” already.",
+                status=case_label(action.status, "action_status"),
+            ),
+            "status",
+            status=409,
+        )
     action.status = "done"
     action.done_at = utcnow()
     action.done_by_id = getattr(user, "id", None)
@@ -437,8 +517,9 @@ def _notes(meeting: Meeting, raw) -> dict[str, str]:
             )
         if not isinstance(value, str):
             raise MinutesError(_l("Each note is text (Markdown)."), "notes")
-        text = clean_text(value, "notes", MAX_NOTE, required=False, label=_l("notes"),
-                          multiline=True)
+        text = clean_text(
+            value, "notes", MAX_NOTE, required=False, label=_l("notes"), multiline=True
+        )
         if text:
             notes[str(key)] = text
     return notes
@@ -472,8 +553,14 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
     try:
         with db.session.begin_nested():
             if minutes is None:
-                minutes = Minutes(meeting_id=meeting.id, status="draft", version=1, notes=notes,
-                                  updated_by_id=user.id, updated_at=now)
+                minutes = Minutes(
+                    meeting_id=meeting.id,
+                    status="draft",
+                    version=1,
+                    notes=notes,
+                    updated_by_id=user.id,
+                    updated_at=now,
+                )
                 db.session.add(minutes)
                 db.session.flush()
             else:
@@ -487,14 +574,27 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
                 minutes.updated_by_id = user.id
                 minutes.updated_at = now
                 db.session.flush()
-            db.session.add(MinutesRevision(minutes_id=minutes.id, version=minutes.version,
-                                           notes=dict(notes), author_id=user.id, created_at=now))
+            db.session.add(
+                MinutesRevision(
+                    minutes_id=minutes.id,
+                    version=minutes.version,
+                    notes=dict(notes),
+                    author_id=user.id,
+                    created_at=now,
+                )
+            )
             db.session.flush()
     except (StaleDataError, IntegrityError):
         # A concurrent save of the same version won the race.
         raise StaleMinutes() from None
-    audit.record("minutes.save", minutes, user, session=meeting.id, version=minutes.version,
-                 items=sorted(notes))
+    audit.record(
+        "minutes.save",
+        minutes,
+        user,
+        session=meeting.id,
+        version=minutes.version,
+        items=sorted(notes),
+    )
     if (current == 0 or was_approved) and utcnow() >= meeting.starts_at:
         notices.minutes_await_approval(meeting, user)
     if meeting.status == "scheduled" and utcnow() >= meeting.starts_at:
@@ -507,31 +607,43 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
 def _move_minutes(meeting: Meeting, from_status: str, to_status: str, user) -> Minutes:
     minutes = current_minutes(meeting, lock=True)
     if minutes is None:
-        raise MinutesError(_l("No minutes have been saved for this session yet."), "status",
-                           status=409)
+        raise MinutesError(
+            _l("No minutes have been saved for this session yet."), "status", status=409
+        )
     if minutes.status != from_status:
         raise MinutesError(
-            _l("The minutes have the status “%(status)s”; only minutes with the status "
-               "“%(wanted)s” can become “%(to)s”.",
-               status=case_label(minutes.status, "minutes_status"),
-               wanted=case_label(from_status, "minutes_status"),
-               to=case_label(to_status, "minutes_status")),
-            "status", status=409,
+            _l(
+                "The minutes have the status “%(status)s”; only minutes with the status "
+                "“%(wanted)s” can become “%(to)s”.",
+                status=case_label(minutes.status, "minutes_status"),
+                wanted=case_label(from_status, "minutes_status"),
+                to=case_label(to_status, "minutes_status"),
+            ),
+            "status",
+            status=409,
         )
     now = utcnow()
     if to_status == "approved" and now < meeting.starts_at:
         raise MinutesError(
             _l("The session has not started yet; its minutes can be approved once it has."),
-            "status", status=409, code="not_started")
+            "status",
+            status=409,
+            code="not_started",
+        )
     minutes.status = to_status
     if to_status == "approved":
         minutes.approved_at, minutes.approved_by_id = now, user.id
     else:
         minutes.published_at, minutes.published_by_id = now, user.id
     db.session.flush()
-    audit.record(f"minutes.{'approve' if to_status == 'approved' else 'publish'}", minutes,
-                 user, session=meeting.id, status=[from_status, to_status],
-                 version=minutes.version)
+    audit.record(
+        f"minutes.{'approve' if to_status == 'approved' else 'publish'}",
+        minutes,
+        user,
+        session=meeting.id,
+        status=[from_status, to_status],
+        version=minutes.version,
+    )
     return minutes
 
 

@@ -107,8 +107,9 @@ def attendance(meeting: Meeting) -> list[Present]:
         elif row.invitation is not None:
             inv = row.invitation
             if inv.user is not None:
-                out.append(Present(inv.user.name, row.status, _person_masked(inv.user),
-                                   inv.user.role))
+                out.append(
+                    Present(inv.user.name, row.status, _person_masked(inv.user), inv.user.role)
+                )
             else:
                 name = inv.name or inv.email
                 if inv.unit is not None:
@@ -122,18 +123,20 @@ def attendance(meeting: Meeting) -> list[Present]:
 def confirmed_registrations(meeting: Meeting) -> int:
     from sqlalchemy import func
 
-    return db.session.scalar(
-        select(func.count(Registration.id)).where(
-            Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+    return (
+        db.session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set[str]:
     """Return the names of residents who did not agree to be named in the minutes:
     registrants and attendees without consent, and the reporters of the cases discussed."""
-    names = {p.name for p in (present if present is not None else attendance(meeting))
-             if p.masked}
+    names = {p.name for p in (present if present is not None else attendance(meeting)) if p.masked}
     for registration in db.session.scalars(
         select(Registration)
         .where(Registration.meeting_id == meeting.id, Registration.status != "cancelled")
@@ -199,8 +202,7 @@ def public_masker(meeting: Meeting, community_residents: set[str] | None = None)
     )
     names.update(
         db.session.scalars(
-            select(Case.reporter_name).where(Case.id.in_(closed),
-                                             Case.reporter_name.is_not(None))
+            select(Case.reporter_name).where(Case.id.in_(closed), Case.reporter_name.is_not(None))
         )
     )
     if community_residents is None:
@@ -214,8 +216,9 @@ def public_masker(meeting: Meeting, community_residents: set[str] | None = None)
     return mask
 
 
-def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
-                     with_votes: bool = True) -> dict:
+def minutes_document(
+    meeting: Meeting, minutes: Minutes | None, user, with_votes: bool = True
+) -> dict:
     """Return the minutes object of the API; residents' names masked for non-staff.
     ``with_votes=False`` leaves out the votes (for a page that has them already)."""
     notes = dict(minutes.notes) if minutes is not None else {}
@@ -235,7 +238,8 @@ def minutes_document(meeting: Meeting, minutes: Minutes | None, user,
         "notes": notes,
         "html": html,
         "votes": {str(k): vote_document(v) for k, v in meeting_votes(meeting).items()}
-        if with_votes else {},
+        if with_votes
+        else {},
     }
 
 
@@ -263,8 +267,9 @@ class ItemDiff:
         return any(kind in ("add", "del") for kind, _ in self.lines)
 
 
-def revision_diff(old: MinutesRevision, new: MinutesRevision,
-                  titles: dict[str, str]) -> list[ItemDiff]:
+def revision_diff(
+    old: MinutesRevision, new: MinutesRevision, titles: dict[str, str]
+) -> list[ItemDiff]:
     """Return, per agenda item, the lines of a unified diff between two revisions."""
     keys = sorted(set(old.notes) | set(new.notes), key=lambda k: (len(k), k))
     out = []
@@ -272,8 +277,9 @@ def revision_diff(old: MinutesRevision, new: MinutesRevision,
         a = (old.notes.get(key) or "").splitlines()
         b = (new.notes.get(key) or "").splitlines()
         lines = []
-        for line in difflib.unified_diff(a, b, f"v{old.version}", f"v{new.version}",
-                                         lineterm="", n=2):
+        for line in difflib.unified_diff(
+            a, b, f"v{old.version}", f"v{new.version}", lineterm="", n=2
+        ):
             if line.startswith(("---", "+++")):
                 continue
             kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
@@ -330,8 +336,12 @@ def load_agenda_item(item_id: int) -> AgendaItem | None:
     return db.session.scalar(
         select(AgendaItem)
         .where(AgendaItem.id == item_id)
-        .options(joinedload(AgendaItem.meeting), joinedload(AgendaItem.issue),
-                 joinedload(AgendaItem.resolution), joinedload(AgendaItem.vote))
+        .options(
+            joinedload(AgendaItem.meeting),
+            joinedload(AgendaItem.issue),
+            joinedload(AgendaItem.resolution),
+            joinedload(AgendaItem.vote),
+        )
     )
 
 
@@ -343,14 +353,12 @@ def revision_pair(minutes: Minutes, a: int, b: int):
     rows = {
         r.version: r
         for r in db.session.scalars(
-            select(MinutesRevision).where(
-                MinutesRevision.minutes_id == minutes.id, MinutesRevision.version.in_((a, b))
-            ).options(selectinload(MinutesRevision.author))
+            select(MinutesRevision)
+            .where(MinutesRevision.minutes_id == minutes.id, MinutesRevision.version.in_((a, b)))
+            .options(selectinload(MinutesRevision.author))
         )
     }
     return rows.get(a), rows.get(b)
-
-
 
 
 def meeting_audit(minutes: Minutes | None, items: list[AgendaItem]):
@@ -361,15 +369,24 @@ def meeting_audit(minutes: Minutes | None, items: list[AgendaItem]):
 
     clauses = []
     if minutes is not None:
-        clauses.append(and_(AuditEntry.object_type == "minutes",
-                            AuditEntry.object_id == minutes.id))
+        clauses.append(
+            and_(AuditEntry.object_type == "minutes", AuditEntry.object_id == minutes.id)
+        )
     if items:
-        clauses.append(and_(AuditEntry.object_type == "agenda_items",
-                            AuditEntry.object_id.in_([i.id for i in items])))
+        clauses.append(
+            and_(
+                AuditEntry.object_type == "agenda_items",
+                AuditEntry.object_id.in_([i.id for i in items]),
+            )
+        )
         resolution_ids = [i.resolution.id for i in items if i.resolution is not None]
         if resolution_ids:
-            clauses.append(and_(AuditEntry.object_type == "resolutions",
-                                AuditEntry.object_id.in_(resolution_ids)))
+            clauses.append(
+                and_(
+                    AuditEntry.object_type == "resolutions",
+                    AuditEntry.object_id.in_(resolution_ids),
+                )
+            )
     if not clauses:
         return []
     return list(

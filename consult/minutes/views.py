@@ -64,14 +64,21 @@ def agenda(session_id):
     """Build a session's agenda from the issue backlog, overdue cases and open actions."""
     meeting = _meeting(session_id, "agenda.edit")
     items = queries.agenda_items(meeting)
-    overdue = list(db.session.scalars(case_queries.overdue_select(meeting.community_id,
-                                                                  user=current_user)
-                                      .limit(50)))
+    overdue = list(
+        db.session.scalars(
+            case_queries.overdue_select(meeting.community_id, user=current_user).limit(50)
+        )
+    )
     return render_template(
-        "minutes/agenda.html", meeting=meeting, items=items,
-        backlog=case_queries.backlog_issues(meeting), overdue=overdue,
-        actions=case_queries.open_actions_for(meeting), form=AgendaAddForm(),
-        step=StepForm(), duration_form=DurationForm(),
+        "minutes/agenda.html",
+        meeting=meeting,
+        items=items,
+        backlog=case_queries.backlog_issues(meeting),
+        overdue=overdue,
+        actions=case_queries.open_actions_for(meeting),
+        form=AgendaAddForm(),
+        step=StepForm(),
+        duration_form=DurationForm(),
         total=sum(i.duration_minutes or 0 for i in items),
     )
 
@@ -86,9 +93,12 @@ def add_item(session_id):
         flash(_("The agenda item was not added: check the planned minutes."), "danger")
         return redirect(url_for("minutes.agenda", session_id=session_id))
     meeting = _meeting(session_id)
-    data = {"title": form.title.data, "issue": form.issue.data,
-            "carried_action": form.carried_action.data,
-            "duration_minutes": form.duration_minutes.data}
+    data = {
+        "title": form.title.data,
+        "issue": form.issue.data,
+        "carried_action": form.carried_action.data,
+        "duration_minutes": form.duration_minutes.data,
+    }
     try:
         if form.case.data:
             case = db.get_or_404(Case, form.case.data)
@@ -136,8 +146,9 @@ def item_duration(item_id):
     form = DurationForm()
     item = _item(item_id, "agenda.edit")
     if form.validate_on_submit():
-        ops.set_agenda_duration(item, {"duration_minutes": form.duration_minutes.data},
-                                current_user)
+        ops.set_agenda_duration(
+            item, {"duration_minutes": form.duration_minutes.data}, current_user
+        )
     else:
         flash(_("The planned time is between 1 and 600 minutes."), "danger")
     return redirect(url_for("minutes.agenda", session_id=item.meeting_id) + "#agenda")
@@ -149,18 +160,31 @@ def item_duration(item_id):
 def _resolution_form(item: AgendaItem) -> ResolutionForm:
     cases = []
     if item.issue_id is not None:
-        cases = [c for c in queries.issue_cases([item])[item.issue_id]
-                 if c.status in ("open", "reopened")]
-    units = list(db.session.scalars(
-        select(Unit).join(AllianceMember, AllianceMember.unit_id == Unit.id)
-        .where(AllianceMember.community_id == item.meeting.community_id).order_by(Unit.name)
-    ))
+        cases = [
+            c
+            for c in queries.issue_cases([item])[item.issue_id]
+            if c.status in ("open", "reopened")
+        ]
+    units = list(
+        db.session.scalars(
+            select(Unit)
+            .join(AllianceMember, AllianceMember.unit_id == Unit.id)
+            .where(AllianceMember.community_id == item.meeting.community_id)
+            .order_by(Unit.name)
+        )
+    )
     if not units:
         units = list(db.session.scalars(select(Unit).order_by(Unit.name).limit(300)))
-    people = list(db.session.scalars(
-        select(User).where(User.role.in_(("admin", "cadre", "secretary", "unit_rep")),
-                           User.active.is_(True)).order_by(User.name).limit(300)
-    ))
+    people = list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.role.in_(("admin", "cadre", "secretary", "unit_rep")), User.active.is_(True)
+            )
+            .order_by(User.name)
+            .limit(300)
+        )
+    )
     return ResolutionForm(cases=cases, units=units, people=people)
 
 
@@ -184,10 +208,10 @@ def resolution(item_id):
             refuse_on(form, exc)
         else:
             flash(_("Resolution recorded."), "success")
-            return redirect(url_for("minutes.show", session_id=item.meeting_id)
-                            + f"#item-{item.id}")
-    return render_template("minutes/resolution.html", item=item, meeting=item.meeting,
-                           form=form)
+            return redirect(
+                url_for("minutes.show", session_id=item.meeting_id) + f"#item-{item.id}"
+            )
+    return render_template("minutes/resolution.html", item=item, meeting=item.meeting, form=form)
 
 
 # -- minutes --------------------------------------------------------------------------
@@ -205,8 +229,12 @@ def _minutes_context(meeting: Meeting, minutes) -> dict:
     html.update(queries.minutes_document(meeting, minutes, current_user, with_votes=False)["html"])
     names = set() if staff else queries.names_to_mask(meeting, present)
     return {
-        "meeting": meeting, "minutes": minutes, "items": items, "html": html,
-        "present": present, "staff": staff,
+        "meeting": meeting,
+        "minutes": minutes,
+        "items": items,
+        "html": html,
+        "present": present,
+        "staff": staff,
         "mask": (lambda text: case_queries.mask_name(text)) if not staff else (lambda t: t),
         "mask_html": (lambda markup: mask_html(markup, names)),
         "mask_title": queries.title_masker(meeting, current_user),
@@ -224,8 +252,11 @@ def show(session_id):
     if can(current_user, "audit.view", meeting):
         audit = queries.meeting_audit(minutes, context["items"])
     return render_template(
-        "minutes/show.html", step=StepForm(), revisions=queries.revisions(minutes),
-        audit=audit, **context,
+        "minutes/show.html",
+        step=StepForm(),
+        revisions=queries.revisions(minutes),
+        audit=audit,
+        **context,
     )
 
 
@@ -270,8 +301,7 @@ def edit(session_id):
                 "current": current,
                 "theirs": dict(current.notes) if current is not None else {},
                 "mine": mine,
-                "author": current.revisions[-1].author if current and current.revisions
-                else None,
+                "author": current.revisions[-1].author if current and current.revisions else None,
             }
             # The form keeps the secretary's text; saving it again starts from the
             # current version, after they have merged what the other person wrote.
@@ -287,9 +317,13 @@ def edit(session_id):
             return redirect(url_for("minutes.edit", session_id=session_id))
     status = 409 if conflict else 200
     return render_template(
-        "minutes/edit.html", meeting=meeting, items=items, form=form,
+        "minutes/edit.html",
+        meeting=meeting,
+        items=items,
+        form=form,
         minutes=conflict["current"] if conflict else minutes,
-        conflict=conflict, present=queries.attendance(meeting),
+        conflict=conflict,
+        present=queries.attendance(meeting),
         confirmed=queries.confirmed_registrations(meeting),
     ), status
 
@@ -340,7 +374,11 @@ def diff(session_id):
         abort(404)
     items = queries.agenda_items(meeting)
     return render_template(
-        "minutes/diff.html", meeting=meeting, minutes=minutes, old=old, new=new,
+        "minutes/diff.html",
+        meeting=meeting,
+        minutes=minutes,
+        old=old,
+        new=new,
         diffs=queries.revision_diff(old, new, queries.item_titles(items)),
         revisions=queries.revisions(minutes),
     )
@@ -357,11 +395,18 @@ def actions():
     status = request.args.get("status", "open")
     if status not in ("open", "done", "all"):
         status = "open"
-    page = paginate(queries.actions_select(current_user, None if status == "all" else status),
-                    page_arg(), case_queries.PER_PAGE)
-    return render_template("minutes/actions.html", page=page, status=status,
-                           form=ActionDoneForm(),
-                           reports_as_unit=reports_for_unit(current_user))
+    page = paginate(
+        queries.actions_select(current_user, None if status == "all" else status),
+        page_arg(),
+        case_queries.PER_PAGE,
+    )
+    return render_template(
+        "minutes/actions.html",
+        page=page,
+        status=status,
+        form=ActionDoneForm(),
+        reports_as_unit=reports_for_unit(current_user),
+    )
 
 
 @bp.route("/actions/<int:action_id>/done", methods=["POST"])

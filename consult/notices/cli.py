@@ -27,18 +27,37 @@ def channels_cli() -> None:
 @click.option("--secret", default=None, help="The signing secret (DingTalk, Feishu, ...).")
 @click.option("--language", default=None, help="Language of the notices (default: zh_CN).")
 @click.option("--name", default=None, help="A label, e.g. the group chat's name.")
-@click.option("--template", default=None,
-              help="SMS: reminder text with {title}, {time}, {place}, {link}, {name}.")
+@click.option(
+    "--template",
+    default=None,
+    help="SMS: reminder text with {title}, {time}, {place}, {link}, {name}.",
+)
 @with_appcontext
 @cli_errors
 def add_command(community, kind, url, secret, language, name, template) -> None:
     """Add a notice channel; print its id as the last line."""
-    channel = add_channel({"community": community, "kind": kind, "url": url, "secret": secret,
-                           "language": language, "name": name, "template": template}, None)
+    channel = add_channel(
+        {
+            "community": community,
+            "kind": kind,
+            "url": url,
+            "secret": secret,
+            "language": language,
+            "name": name,
+            "template": template,
+        },
+        None,
+    )
     db.session.commit()
     where = channel.community.name if channel.community else _("the whole town")
-    click.echo(_("Added %(kind)s channel for %(where)s: %(url)s", kind=channel.kind,
-                 where=where, url=channel.masked_url))
+    click.echo(
+        _(
+            "Added %(kind)s channel for %(where)s: %(url)s",
+            kind=channel.kind,
+            where=where,
+            url=channel.masked_url,
+        )
+    )
     click.echo(channel.id)
 
 
@@ -56,8 +75,7 @@ def list_command() -> None:
     for c in channels:
         where = c.community.name if c.community else _("(town)")
         secret = c.masked_secret or "-"
-        click.echo(f"{c.id}\t{c.kind}\t{where}\t{c.language}\t{c.masked_url}\t{secret}"
-                   f"\t{c.name}")
+        click.echo(f"{c.id}\t{c.kind}\t{where}\t{c.language}\t{c.masked_url}\t{secret}\t{c.name}")
 
 
 @channels_cli.command("remove")

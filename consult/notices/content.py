@@ -56,8 +56,19 @@ def minutes_link(meeting_id: int) -> str:
 
 #: Characters the robots would read as Markdown or HTML, as their full-width look-alikes
 #: (the robots do not all honour backslash escapes).
-_MARKDOWN_SAFE = str.maketrans({"*": "＊", "_": "＿", "[": "［", "]": "］", "`": "｀",
-                                "<": "‹", ">": "›", "#": "＃", "~": "～"})
+_MARKDOWN_SAFE = str.maketrans(
+    {
+        "*": "＊",
+        "_": "＿",
+        "[": "［",
+        "]": "］",
+        "`": "｀",
+        "<": "‹",
+        ">": "›",
+        "#": "＃",
+        "~": "～",
+    }
+)
 
 
 def _md(text: str | None) -> str:
@@ -77,8 +88,10 @@ def _plain(lines: list[str]) -> str:
 def _session_lines(meeting: Meeting, language: str) -> list[str]:
     lines = [
         _("**Kind**: %(kind)s", kind=label(meeting.kind, "kind")),
-        _("**Time**: %(when)s", when=when(meeting.starts_at, meeting.ends_at,
-                                          meeting.timezone, language)),
+        _(
+            "**Time**: %(when)s",
+            when=when(meeting.starts_at, meeting.ends_at, meeting.timezone, language),
+        ),
     ]
     if meeting.venue is not None:
         lines.append(_("**Place**: %(venue)s", venue=_md(meeting.venue.name)))
@@ -94,10 +107,14 @@ def _finish(notice: Notice, link_text: str) -> Notice:
 
 def session_created(meeting: Meeting, language: str) -> Notice:
     with force_locale(language):
-        notice = Notice("session_created",
-                        _("New session: %(title)s", title=_md(meeting.title)),
-                        _session_lines(meeting, language), session_link(meeting.id),
-                        meeting.id, meeting.community.name)
+        notice = Notice(
+            "session_created",
+            _("New session: %(title)s", title=_md(meeting.title)),
+            _session_lines(meeting, language),
+            session_link(meeting.id),
+            meeting.id,
+            meeting.community.name,
+        )
         if meeting.capacity is not None:
             notice.lines.append(_("**Places**: %(n)d", n=meeting.capacity))
         return _finish(notice, _("Details and sign-up"))
@@ -106,37 +123,68 @@ def session_created(meeting: Meeting, language: str) -> Notice:
 def series_created(series: Series, first: Meeting, language: str) -> Notice:
     with force_locale(language):
         lines = _session_lines(first, language)
-        lines[1] = _("**First session**: %(when)s",
-                     when=when(first.starts_at, first.ends_at, first.timezone, language))
-        lines.insert(2, _("**Repeats**: %(rule)s",
-                          rule=describe(series.rrule, series.dtstart, series.timezone)))
-        notice = Notice("series_created", _("New series: %(title)s", title=_md(series.title)),
-                        lines, session_link(first.id), first.id, first.community.name)
+        lines[1] = _(
+            "**First session**: %(when)s",
+            when=when(first.starts_at, first.ends_at, first.timezone, language),
+        )
+        lines.insert(
+            2,
+            _(
+                "**Repeats**: %(rule)s",
+                rule=describe(series.rrule, series.dtstart, series.timezone),
+            ),
+        )
+        notice = Notice(
+            "series_created",
+            _("New series: %(title)s", title=_md(series.title)),
+            lines,
+            session_link(first.id),
+            first.id,
+            first.community.name,
+        )
         return _finish(notice, _("Details and sign-up"))
 
 
-def session_changed(meeting: Meeting, language: str, old_starts, old_ends,
-                    old_venue: str | None) -> Notice:
+def session_changed(
+    meeting: Meeting, language: str, old_starts, old_ends, old_venue: str | None
+) -> Notice:
     with force_locale(language):
         lines = _session_lines(meeting, language)
         if (old_starts, old_ends) != (meeting.starts_at, meeting.ends_at):
-            lines.insert(2, _("**Before**: %(when)s",
-                              when=when(old_starts, old_ends, meeting.timezone, language)))
+            lines.insert(
+                2,
+                _(
+                    "**Before**: %(when)s",
+                    when=when(old_starts, old_ends, meeting.timezone, language),
+                ),
+            )
         new_venue = meeting.venue.name if meeting.venue is not None else None
         if old_venue != new_venue:
-            lines.insert(len(lines) - 1, _("**Place before**: %(venue)s",
-                                           venue=_md(old_venue) if old_venue else _("none")))
-        notice = Notice("session_changed",
-                        _("Changed time or place: %(title)s", title=_md(meeting.title)),
-                        lines, session_link(meeting.id), meeting.id, meeting.community.name)
+            lines.insert(
+                len(lines) - 1,
+                _("**Place before**: %(venue)s", venue=_md(old_venue) if old_venue else _("none")),
+            )
+        notice = Notice(
+            "session_changed",
+            _("Changed time or place: %(title)s", title=_md(meeting.title)),
+            lines,
+            session_link(meeting.id),
+            meeting.id,
+            meeting.community.name,
+        )
         return _finish(notice, _("Details"))
 
 
 def session_cancelled(meeting: Meeting, language: str) -> Notice:
     with force_locale(language):
-        notice = Notice("session_cancelled", _("Cancelled: %(title)s", title=_md(meeting.title)),
-                        _session_lines(meeting, language), session_link(meeting.id),
-                        meeting.id, meeting.community.name)
+        notice = Notice(
+            "session_cancelled",
+            _("Cancelled: %(title)s", title=_md(meeting.title)),
+            _session_lines(meeting, language),
+            session_link(meeting.id),
+            meeting.id,
+            meeting.community.name,
+        )
         notice.lines.insert(0, _("**This session will not take place.**"))
         return _finish(notice, _("Details"))
 
@@ -145,13 +193,21 @@ def series_cancelled(series: Series, first: Meeting, cancelled: int, language: s
     with force_locale(language):
         lines = [
             _("**The whole series is cancelled.**"),
-            ngettext("%(num)d coming session will not take place.",
-                     "%(num)d coming sessions will not take place.", cancelled),
+            ngettext(
+                "%(num)d coming session will not take place.",
+                "%(num)d coming sessions will not take place.",
+                cancelled,
+            ),
             _("**Community**: %(name)s", name=_md(first.community.name)),
         ]
-        notice = Notice("series_cancelled",
-                        _("Series cancelled: %(title)s", title=_md(series.title)), lines,
-                        session_link(first.id), first.id, first.community.name)
+        notice = Notice(
+            "series_cancelled",
+            _("Series cancelled: %(title)s", title=_md(series.title)),
+            lines,
+            session_link(first.id),
+            first.id,
+            first.community.name,
+        )
         return _finish(notice, _("Details"))
 
 
@@ -161,27 +217,41 @@ def minutes_published(meeting: Meeting, items, language: str) -> Notice:
         resolutions = [i for i in items if i.resolution is not None]
         closed = sum(len(i.resolution.cases) for i in resolutions)
         lines = [
-            _("**Time**: %(when)s", when=when(meeting.starts_at, meeting.ends_at,
-                                              meeting.timezone, language)),
+            _(
+                "**Time**: %(when)s",
+                when=when(meeting.starts_at, meeting.ends_at, meeting.timezone, language),
+            ),
             ngettext("%(num)d resolution", "%(num)d resolutions", len(resolutions))
-            + _(", ") + ngettext("%(num)d case closed", "%(num)d cases closed", closed),
+            + _(", ")
+            + ngettext("%(num)d case closed", "%(num)d cases closed", closed),
         ]
         for item in resolutions:
             r = item.resolution
             line = f"> {item.position}. {_md(item.title)}: **{label(r.outcome, 'outcome')}**"
             vote = getattr(item, "vote", None)
             if vote is not None:
-                line += _("; vote %(result)s (%(for)d for, %(against)d against, "
-                          "%(abstain)d abstaining)", result=label(vote.result, "vote_result"),
-                          **{"for": vote.votes_for, "against": vote.votes_against,
-                             "abstain": vote.votes_abstain})
+                line += _(
+                    "; vote %(result)s (%(for)d for, %(against)d against, %(abstain)d abstaining)",
+                    result=label(vote.result, "vote_result"),
+                    **{
+                        "for": vote.votes_for,
+                        "against": vote.votes_against,
+                        "abstain": vote.votes_abstain,
+                    },
+                )
             if r.cases:
-                line += _("; ") + ngettext("%(num)d case closed", "%(num)d cases closed",
-                                           len(r.cases))
+                line += _("; ") + ngettext(
+                    "%(num)d case closed", "%(num)d cases closed", len(r.cases)
+                )
             lines.append(line)
-        notice = Notice("minutes_published",
-                        _("Minutes published: %(title)s", title=_md(meeting.title)), lines,
-                        minutes_link(meeting.id), meeting.id, meeting.community.name)
+        notice = Notice(
+            "minutes_published",
+            _("Minutes published: %(title)s", title=_md(meeting.title)),
+            lines,
+            minutes_link(meeting.id),
+            meeting.id,
+            meeting.community.name,
+        )
         return _finish(notice, _("Read the minutes"))
 
 

@@ -22,13 +22,15 @@ NOTICE_TIMEOUT = 10
 
 
 def _waiting_ids(channel_id: int) -> set[int]:
-    return set(db.session.scalars(
-        select(OutboxMessage.id).where(
-            OutboxMessage.transport == "channel",
-            OutboxMessage.channel_id == channel_id,
-            OutboxMessage.status == "queued",
+    return set(
+        db.session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.transport == "channel",
+                OutboxMessage.channel_id == channel_id,
+                OutboxMessage.status == "queued",
+            )
         )
-    ))
+    )
 
 
 def deliver_notices(due_only: bool) -> DeliveryReport:

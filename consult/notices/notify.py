@@ -89,17 +89,19 @@ def series_created(series: Series, first: Meeting) -> int:
     """Post a new series (with its first session's link)."""
     if series.visibility != "public" or first is None:
         return 0
-    return _post(series.community_id,
-                 lambda lang: content.series_created(series, first, lang))
+    return _post(series.community_id, lambda lang: content.series_created(series, first, lang))
 
 
-def session_changed(meeting: Meeting, old_starts: datetime, old_ends: datetime,
-                    old_venue: str | None) -> int:
+def session_changed(
+    meeting: Meeting, old_starts: datetime, old_ends: datetime, old_venue: str | None
+) -> int:
     """Post a change of a session's time or place."""
     if not _public(meeting):
         return 0
-    return _post(meeting.community_id, lambda lang: content.session_changed(
-        meeting, lang, old_starts, old_ends, old_venue))
+    return _post(
+        meeting.community_id,
+        lambda lang: content.session_changed(meeting, lang, old_starts, old_ends, old_venue),
+    )
 
 
 def session_cancelled(meeting: Meeting) -> int:
@@ -114,15 +116,17 @@ def series_cancelled(series: Series, cancelled: int) -> int:
     if series.visibility != "public":
         return 0
     first = db.session.scalar(
-        select(Meeting).where(Meeting.series_id == series.id, Meeting.starts_at > utcnow())
+        select(Meeting)
+        .where(Meeting.series_id == series.id, Meeting.starts_at > utcnow())
         .order_by(Meeting.starts_at)
     ) or db.session.scalar(
         select(Meeting).where(Meeting.series_id == series.id).order_by(Meeting.starts_at)
     )
     if first is None:
         return 0
-    return _post(series.community_id,
-                 lambda lang: content.series_cancelled(series, first, cancelled, lang))
+    return _post(
+        series.community_id, lambda lang: content.series_cancelled(series, first, cancelled, lang)
+    )
 
 
 def minutes_published(meeting: Meeting) -> int:
@@ -132,8 +136,7 @@ def minutes_published(meeting: Meeting) -> int:
     from consult.minutes.queries import agenda_items
 
     items = agenda_items(meeting)
-    return _post(meeting.community_id,
-                 lambda lang: content.minutes_published(meeting, items, lang))
+    return _post(meeting.community_id, lambda lang: content.minutes_published(meeting, items, lang))
 
 
 # -- SMS reminders ---------------------------------------------------------------------
@@ -143,8 +146,10 @@ def sms_channel(community_id: int) -> Channel | None:
     """The community's SMS gateway, else the town's."""
     return db.session.scalar(
         select(Channel)
-        .where(Channel.kind == "sms",
-               or_(Channel.community_id == community_id, Channel.community_id.is_(None)))
+        .where(
+            Channel.kind == "sms",
+            or_(Channel.community_id == community_id, Channel.community_id.is_(None)),
+        )
         .order_by(Channel.community_id.is_(None), Channel.id)
     )
 
@@ -185,13 +190,21 @@ def queue_due_sms_reminders(now: datetime | None = None) -> int:
         if not claim_reminder(registration_id, now):
             continue
         registration = db.session.scalar(
-            select(Registration).where(Registration.id == registration_id)
+            select(Registration)
+            .where(Registration.id == registration_id)
             .options(joinedload(Registration.meeting).joinedload(Meeting.venue))
         )
         meeting = registration.meeting
         text = content.reminder_text(channel.template, registration, channel.language)
-        notice = Notice("reminder", meeting.title, [text], content.session_link(meeting.id),
-                        meeting.id, None, text)
+        notice = Notice(
+            "reminder",
+            meeting.title,
+            [text],
+            content.session_link(meeting.id),
+            meeting.id,
+            None,
+            text,
+        )
         queue_notice(channel, notice, recipients=registration.phone)
         queued += 1
     db.session.flush()

@@ -65,28 +65,56 @@ def add_channel(data: dict, user) -> Channel:
     language?, name?, template? (SMS)}."""
     kind = data.get("kind")
     if kind not in CHANNEL_KINDS:
-        raise ChannelError(_l("Choose a kind: %(values)s.", values=", ".join(CHANNEL_KINDS)),
-                           "kind")
+        raise ChannelError(
+            _l("Choose a kind: %(values)s.", values=", ".join(CHANNEL_KINDS)), "kind"
+        )
     url = _url(data.get("url"))
-    secret = clean_text(data.get("secret"), "secret", 255, required=False,
-                        label=_l("secret"), error=ChannelError)
+    secret = clean_text(
+        data.get("secret"), "secret", 255, required=False, label=_l("secret"), error=ChannelError
+    )
     language = data.get("language") or default_language()
     if language not in current_app.config.get("LANGUAGES", ["zh_CN", "en"]):
         raise ChannelError(_l("Choose a language the application speaks."), "language")
-    name = clean_text(data.get("name"), "name", 120, required=False, label=_l("name"),
-                      error=ChannelError) or ""
+    name = (
+        clean_text(
+            data.get("name"), "name", 120, required=False, label=_l("name"), error=ChannelError
+        )
+        or ""
+    )
     template = None
     if kind == "sms":
-        template = clean_text(data.get("template"), "template", MAX_TEMPLATE, required=False,
-                              label=_l("template"), error=ChannelError)
+        template = clean_text(
+            data.get("template"),
+            "template",
+            MAX_TEMPLATE,
+            required=False,
+            label=_l("template"),
+            error=ChannelError,
+        )
     community = _community(data.get("community"))
-    channel = Channel(kind=kind, url=url, secret=secret, language=language, name=name,
-                      template=template, community_id=community.id if community else None,
-                      created_by_id=getattr(user, "id", None), created_at=utcnow())
+    channel = Channel(
+        kind=kind,
+        url=url,
+        secret=secret,
+        language=language,
+        name=name,
+        template=template,
+        community_id=community.id if community else None,
+        created_by_id=getattr(user, "id", None),
+        created_at=utcnow(),
+    )
     db.session.add(channel)
     db.session.flush()
-    audit.record("channel.add", channel, user, kind=kind, name=name, language=language,
-                 community=community.name if community else None, signed=bool(secret))
+    audit.record(
+        "channel.add",
+        channel,
+        user,
+        kind=kind,
+        name=name,
+        language=language,
+        community=community.name if community else None,
+        signed=bool(secret),
+    )
     return channel
 
 
@@ -95,13 +123,20 @@ def remove_channel(channel: Channel, user) -> None:
     silently: they stay visible in the outbox)."""
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.channel_id == channel.id,
-               OutboxMessage.status.in_(("queued", "sending")))
+        .where(
+            OutboxMessage.channel_id == channel.id, OutboxMessage.status.in_(("queued", "sending"))
+        )
         .values(status="failed", last_error="The channel was removed.")
         .execution_options(synchronize_session=False)
     )
-    audit.record("channel.remove", channel, user, kind=channel.kind, name=channel.name,
-                 community=channel.community_id)
+    audit.record(
+        "channel.remove",
+        channel,
+        user,
+        kind=channel.kind,
+        name=channel.name,
+        community=channel.community_id,
+    )
     db.session.delete(channel)
     db.session.flush()
 
@@ -116,6 +151,5 @@ def resend_message(message: OutboxMessage, user) -> OutboxMessage:
     message.attempts = 0
     message.next_attempt_at = utcnow()
     db.session.flush()
-    audit.record("outbox.resend", message, user, kind=message.kind,
-                 transport=message.transport)
+    audit.record("outbox.resend", message, user, kind=message.kind, transport=message.transport)
     return message

@@ -80,8 +80,9 @@ def _json(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-def build_request(channel: Channel, notice: dict, recipients: str = "",
-                  now: float | None = None) -> Request:
+def build_request(
+    channel: Channel, notice: dict, recipients: str = "", now: float | None = None
+) -> Request:
     """Return the HTTP request that posts ``notice`` (a stored Notice) to ``channel``."""
     now = time.time() if now is None else now
     title = notice.get("title", "")
@@ -107,27 +108,41 @@ def build_request(channel: Channel, notice: dict, recipients: str = "",
         payload["msg_type"] = "interactive"
         payload["card"] = {
             "config": {"wide_screen_mode": True},
-            "header": {"title": {"tag": "plain_text", "content": title},
-                       "template": "red" if "cancelled" in notice.get("event", "") else "blue"},
+            "header": {
+                "title": {"tag": "plain_text", "content": title},
+                "template": "red" if "cancelled" in notice.get("event", "") else "blue",
+            },
             # lark_md has no block quotes: quoted lines become bullets.
-            "elements": [{"tag": "div", "text": {
-                "tag": "lark_md",
-                "content": _cut("\n".join("• " + line[2:] if line.startswith("> ") else line
-                                          for line in lines), MAX_BODY_BYTES - 2000)}}],
+            "elements": [
+                {
+                    "tag": "div",
+                    "text": {
+                        "tag": "lark_md",
+                        "content": _cut(
+                            "\n".join(
+                                "• " + line[2:] if line.startswith("> ") else line for line in lines
+                            ),
+                            MAX_BODY_BYTES - 2000,
+                        ),
+                    },
+                }
+            ],
         }
         body = _json(payload)
     elif channel.kind == "sms":
         body = _json({"phone": recipients, "message": notice.get("text") or title})
     else:
-        body = _json({
-            "event": notice.get("event"),
-            "title": title,
-            "markdown": "\n".join(lines),
-            "text": notice.get("text", ""),
-            "url": notice.get("url", ""),
-            "session": notice.get("session"),
-            "community": notice.get("community"),
-        })
+        body = _json(
+            {
+                "event": notice.get("event"),
+                "title": title,
+                "markdown": "\n".join(lines),
+                "text": notice.get("text", ""),
+                "url": notice.get("url", ""),
+                "session": notice.get("session"),
+                "community": notice.get("community"),
+            }
+        )
     if channel.kind in ("webhook", "sms") and channel.secret:
         stamp = int(now)
         headers["X-Consult-Timestamp"] = str(stamp)
@@ -143,8 +158,11 @@ def _robot_error(answer: bytes) -> str | None:
         return None
     if not isinstance(data, dict):
         return None
-    for code_key, message_key in (("errcode", "errmsg"), ("code", "msg"),
-                                  ("StatusCode", "StatusMessage")):
+    for code_key, message_key in (
+        ("errcode", "errmsg"),
+        ("code", "msg"),
+        ("StatusCode", "StatusMessage"),
+    ):
         code = data.get(code_key)
         if isinstance(code, int) and not isinstance(code, bool) and code != 0:
             return f"{code_key} {code}: {str(data.get(message_key, ''))[:200]}"

@@ -40,16 +40,23 @@ def channels():
     rows = db.session.scalars(
         select(Channel).options(joinedload(Channel.community)).order_by(Channel.id)
     ).all()
-    return render_template("notices/channels.html", channels=rows,
-                           form=ChannelForm(community_queries.community_choices(),
-                                            current_app.config["LANGUAGES"], default_language()))
+    return render_template(
+        "notices/channels.html",
+        channels=rows,
+        form=ChannelForm(
+            community_queries.community_choices(),
+            current_app.config["LANGUAGES"],
+            default_language(),
+        ),
+    )
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])
 def channel_new():
     """Add a group robot, a JSON webhook or an SMS gateway."""
-    form = ChannelForm(community_queries.community_choices(), current_app.config["LANGUAGES"],
-                       default_language())
+    form = ChannelForm(
+        community_queries.community_choices(), current_app.config["LANGUAGES"], default_language()
+    )
     if form.validate_on_submit():
         try:
             channel = add_channel(form.to_data(), current_user)
@@ -78,16 +85,24 @@ def outbox():
     """List the outbox: mail and notices, what waits, what went and what failed."""
     status = request.args.get("status")
     transport = request.args.get("transport")
-    query = (select(OutboxMessage).options(joinedload(OutboxMessage.channel))
-             .order_by(OutboxMessage.id.desc()))
+    query = (
+        select(OutboxMessage)
+        .options(joinedload(OutboxMessage.channel))
+        .order_by(OutboxMessage.id.desc())
+    )
     if status in OUTBOX_STATUSES:
         query = query.where(OutboxMessage.status == status)
     if transport in OUTBOX_TRANSPORTS:
         query = query.where(OutboxMessage.transport == transport)
     page = paginate(query, page_arg(), PER_PAGE)
-    return render_template("notices/outbox.html", page=page, status=status,
-                           transport=transport, statuses=OUTBOX_STATUSES,
-                           transports=OUTBOX_TRANSPORTS)
+    return render_template(
+        "notices/outbox.html",
+        page=page,
+        status=status,
+        transport=transport,
+        statuses=OUTBOX_STATUSES,
+        transports=OUTBOX_TRANSPORTS,
+    )
 
 
 @bp.route("/outbox/<id:message_id>/resend", methods=["POST"])

@@ -13,14 +13,36 @@ from consult.enums import CASE_LEVELS
 #: The CSV's columns: one row per case a resolution closed (a resolution that closed
 #: none has one row with the case columns empty).
 CSV_COLUMNS = (
-    "resolution_id", "published_at", "session_id", "session_title", "session_kind",
-    "session_starts_at", "session_url", "agenda_position", "agenda_title", "issue_id",
-    "issue_title", "issue_status", "outcome", "text", "referred_unit",
-    "case_id", "case_category", "case_title", "case_reporter", "case_level", "case_status",
+    "resolution_id",
+    "published_at",
+    "session_id",
+    "session_title",
+    "session_kind",
+    "session_starts_at",
+    "session_url",
+    "agenda_position",
+    "agenda_title",
+    "issue_id",
+    "issue_title",
+    "issue_status",
+    "outcome",
+    "text",
+    "referred_unit",
+    "case_id",
+    "case_category",
+    "case_title",
+    "case_reporter",
+    "case_level",
+    "case_status",
     *(f"case_days_level_{level}" for level in CASE_LEVELS),
-    "evaluation_round", "evaluation_satisfied", "evaluation_basically_satisfied",
-    "evaluation_unsatisfied", "evaluation_result",
-    "actions_total", "actions_done", "actions",
+    "evaluation_round",
+    "evaluation_satisfied",
+    "evaluation_basically_satisfied",
+    "evaluation_unsatisfied",
+    "evaluation_result",
+    "actions_total",
+    "actions_done",
+    "actions",
 )
 
 
@@ -63,16 +85,20 @@ def csv_rows(records: list[dict]):
         for case in record["cases"] or [None]:
             row = dict(base)
             if case is not None:
-                row.update({
-                    "case_id": case["id"],
-                    "case_category": case["category"],
-                    "case_title": case["title"],
-                    "case_reporter": case["reporter"],
-                    "case_level": case["level"],
-                    "case_status": case["status"],
-                    **{f"case_days_level_{level}": case["days_at_level"].get(str(level))
-                       for level in CASE_LEVELS},
-                })
+                row.update(
+                    {
+                        "case_id": case["id"],
+                        "case_category": case["category"],
+                        "case_title": case["title"],
+                        "case_reporter": case["reporter"],
+                        "case_level": case["level"],
+                        "case_status": case["status"],
+                        **{
+                            f"case_days_level_{level}": case["days_at_level"].get(str(level))
+                            for level in CASE_LEVELS
+                        },
+                    }
+                )
             yield row
 
 
@@ -86,9 +112,19 @@ def to_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def to_atom(records: list[dict], *, feed_id: str, title: str, subtitle: str, page_url: str,
-            self_url: str, language: str, entry_title, entry_summary,
-            updated: datetime | None) -> bytes:
+def to_atom(
+    records: list[dict],
+    *,
+    feed_id: str,
+    title: str,
+    subtitle: str,
+    page_url: str,
+    self_url: str,
+    language: str,
+    entry_title,
+    entry_summary,
+    updated: datetime | None,
+) -> bytes:
     """Return an Atom feed (RFC 4287) with one entry per record, newest first.
 
     ``entry_title(record)`` and ``entry_summary(record)`` give each entry's texts in the

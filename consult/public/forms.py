@@ -39,8 +39,9 @@ class PublicFilterForm(FlaskForm):
             raise ValidationError(_l("The end date is before the start date."))
 
     def to_filter(self) -> ResolutionFilter:
-        return ResolutionFilter(start=self.start.data, end=self.end.data,
-                                category=self.category.data or None)
+        return ResolutionFilter(
+            start=self.start.data, end=self.end.data, category=self.category.data or None
+        )
 
     def first_error(self) -> tuple[str, str]:
         """Return (the field's name in the URL, its first error)."""

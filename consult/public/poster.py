@@ -79,8 +79,9 @@ def _draw_qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
     canvas.drawPath(path, stroke=0, fill=1)
 
 
-def _paragraph(canvas: Canvas, text: str, style: ParagraphStyle, x: float, top: float,
-               width: float) -> float:
+def _paragraph(
+    canvas: Canvas, text: str, style: ParagraphStyle, x: float, top: float, width: float
+) -> float:
     """Draw ``text`` wrapped to ``width`` below ``top``; return the new top."""
     para = Paragraph(escape(text), style)
     _, height = para.wrap(width, 10_000)
@@ -102,8 +103,14 @@ def poster_pdf(poster: Poster) -> bytes:
 
     def style(size, colour=INK, leading=None, align=0, space=0):
         return ParagraphStyle(
-            f"s{size}", fontName=FONT, fontSize=size, leading=leading or size * 1.3,
-            textColor=colour, wordWrap="CJK", alignment=align, spaceBefore=space,
+            f"s{size}",
+            fontName=FONT,
+            fontSize=size,
+            leading=leading or size * 1.3,
+            textColor=colour,
+            wordWrap="CJK",
+            alignment=align,
+            spaceBefore=space,
         )
 
     # The community's brand across the top.
@@ -118,35 +125,76 @@ def poster_pdf(poster: Poster) -> bytes:
     if poster.cancelled:
         canvas.setFillColor(RED)
         canvas.rect(margin, top - 78, width, 72, stroke=0, fill=1)
-        _paragraph(canvas, poster.words.get("cancelled", ""),
-                   style(44, white, align=TA_CENTER), margin, top - 16, width)
+        _paragraph(
+            canvas,
+            poster.words.get("cancelled", ""),
+            style(44, white, align=TA_CENTER),
+            margin,
+            top - 16,
+            width,
+        )
         top -= 92
 
     if poster.kind:
         top = _paragraph(canvas, poster.kind, style(15, MUTED), margin, top, width) - 4
     top = _paragraph(canvas, poster.title, style(32, INK, leading=40), margin, top, width) - 14
     line = poster.words.get("line", "%(label)s: %(value)s")
-    top = _paragraph(canvas, line % {"label": poster.words.get("time", ""),
-                                     "value": poster.when}, style(16), margin, top, width) - 4
+    top = (
+        _paragraph(
+            canvas,
+            line % {"label": poster.words.get("time", ""), "value": poster.when},
+            style(16),
+            margin,
+            top,
+            width,
+        )
+        - 4
+    )
     if poster.place:
-        top = _paragraph(canvas, line % {"label": poster.words.get("place", ""),
-                                         "value": poster.place}, style(16), margin, top,
-                         width) - 4
+        top = (
+            _paragraph(
+                canvas,
+                line % {"label": poster.words.get("place", ""), "value": poster.place},
+                style(16),
+                margin,
+                top,
+                width,
+            )
+            - 4
+        )
 
     qr_size = 150
     column = width - qr_size - 24
     if poster.agenda:
-        top = _paragraph(canvas, poster.words.get("agenda", ""), style(18, INK), margin,
-                         top - 16, column) - 4
+        top = (
+            _paragraph(
+                canvas, poster.words.get("agenda", ""), style(18, INK), margin, top - 16, column
+            )
+            - 4
+        )
         for number, title in enumerate(poster.agenda, start=1):
-            top = _paragraph(canvas, f"{number}. {title}", style(13), margin + 8, top,
-                             column - 8) - 2
+            top = (
+                _paragraph(canvas, f"{number}. {title}", style(13), margin + 8, top, column - 8) - 2
+            )
         if poster.more_items:
-            top = _paragraph(canvas, poster.words.get("more", ""), style(12, MUTED),
-                             margin + 8, top, column - 8) - 2
+            top = (
+                _paragraph(
+                    canvas,
+                    poster.words.get("more", ""),
+                    style(12, MUTED),
+                    margin + 8,
+                    top,
+                    column - 8,
+                )
+                - 2
+            )
     if poster.weeks:
-        top = _paragraph(canvas, poster.words.get("weeks", ""), style(18, INK), margin,
-                         top - 16, column) - 4
+        top = (
+            _paragraph(
+                canvas, poster.words.get("weeks", ""), style(18, INK), margin, top - 16, column
+            )
+            - 4
+        )
         for week in poster.weeks:
             text = week.when
             if week.cancelled:
@@ -157,8 +205,14 @@ def poster_pdf(poster: Poster) -> bytes:
     # The QR code and its caption at the bottom right.
     qr_x, qr_y = page_w - margin - qr_size, margin + 40
     _draw_qr(canvas, poster.url, qr_x, qr_y, qr_size)
-    _paragraph(canvas, poster.words.get("scan", ""), style(15, INK, align=TA_CENTER),
-               qr_x - 20, qr_y - 2, qr_size + 40)
+    _paragraph(
+        canvas,
+        poster.words.get("scan", ""),
+        style(15, INK, align=TA_CENTER),
+        qr_x - 20,
+        qr_y - 2,
+        qr_size + 40,
+    )
     _paragraph(canvas, poster.url, style(9, MUTED), margin, margin + 14, column)
     canvas.showPage()
     canvas.save()

@@ -56,8 +56,9 @@ def load_community(community_id: int) -> Community | None:
 def published_resolution_counts() -> dict[int, int]:
     """Return {community id: number of resolutions published on its public page}."""
     rows = db.session.execute(
-        _published(select(Meeting.community_id, func.count(Resolution.id)))
-        .group_by(Meeting.community_id)
+        _published(select(Meeting.community_id, func.count(Resolution.id))).group_by(
+            Meeting.community_id
+        )
     )
     return dict(rows.all())
 
@@ -134,12 +135,18 @@ def _with_everything(query: Select) -> Select:
 
 def resolution_page(community_id: int, f: ResolutionFilter, page: int = 1):
     """Return one page of the community's published resolutions (a Pagination)."""
-    return db.paginate(_with_everything(resolutions_select(community_id, f)), page=page,
-                       per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    return db.paginate(
+        _with_everything(resolutions_select(community_id, f)),
+        page=page,
+        per_page=PER_PAGE,
+        max_per_page=PER_PAGE,
+        error_out=False,
+    )
 
 
-def all_resolutions(community_id: int, f: ResolutionFilter = ResolutionFilter(),
-                    limit: int | None = None) -> list[Resolution]:
+def all_resolutions(
+    community_id: int, f: ResolutionFilter = ResolutionFilter(), limit: int | None = None
+) -> list[Resolution]:
     query = _with_everything(resolutions_select(community_id, f))
     if limit is not None:
         query = query.limit(limit)
@@ -155,8 +162,9 @@ def level_days_of(case: Case, events: list[CaseEvent], until: datetime) -> tuple
     Level 1 starts when the case was opened; each escalation (a "level" event) ends a
     level and starts the next; ``until`` (the resolution) ends the last one.
     """
-    moves = sorted((e for e in events if e.kind == "level" and e.at <= until),
-                   key=lambda e: (e.at, e.id or 0))
+    moves = sorted(
+        (e for e in events if e.kind == "level" and e.at <= until), key=lambda e: (e.at, e.id or 0)
+    )
     all_moves = [e for e in events if e.kind == "level"]
     level = int(all_moves[0].from_value) if all_moves and all_moves[0].from_value else case.level
     since = case.created_at
@@ -172,7 +180,8 @@ def _case_events(case_ids: list[int]) -> dict[int, list[CaseEvent]]:
     out: dict[int, list[CaseEvent]] = defaultdict(list)
     if case_ids:
         for event in db.session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id.in_(case_ids))
+            select(CaseEvent)
+            .where(CaseEvent.case_id.in_(case_ids))
             .order_by(CaseEvent.at, CaseEvent.id)
         ):
             out[event.case_id].append(event)
@@ -182,17 +191,23 @@ def _case_events(case_ids: list[int]) -> dict[int, list[CaseEvent]]:
 def _private_meeting_ids(meeting_ids: set[int]) -> set[int]:
     if not meeting_ids:
         return set()
-    return set(db.session.scalars(
-        select(Meeting.id).where(Meeting.id.in_(meeting_ids), ~public_meeting_clause())
-    ))
+    return set(
+        db.session.scalars(
+            select(Meeting.id).where(Meeting.id.in_(meeting_ids), ~public_meeting_clause())
+        )
+    )
 
 
 def _published_at(meeting_ids: set[int]) -> dict[int, datetime]:
     if not meeting_ids:
         return {}
-    return dict(db.session.execute(
-        select(Minutes.meeting_id, Minutes.published_at).where(Minutes.meeting_id.in_(meeting_ids))
-    ).all())
+    return dict(
+        db.session.execute(
+            select(Minutes.meeting_id, Minutes.published_at).where(
+                Minutes.meeting_id.in_(meeting_ids)
+            )
+        ).all()
+    )
 
 
 def _evaluation(resolution: Resolution) -> dict | None:
@@ -244,55 +259,66 @@ def records(resolutions: list[Resolution], page_url) -> list[dict]:
             if case.meeting_id in hidden:
                 continue  # raised at a private session: never shown
             level, days = level_days_of(case, events[case.id], _resolved_at(case, r, events))
-            record_cases.append({
-                "id": case.id,
-                "category": case.category,
-                "title": mask(case.title),
-                "reporter": mask_name(case.reporter_name),
-                "level": level,
-                "days_at_level": days,
-                "status": case.status if case.resolution_id == r.id else "reopened",
-            })
-        issue = item.issue
-        out.append({
-            "id": r.id,
-            "published_at": _local(published.get(meeting.id), meeting.timezone),
-            "session": {
-                "id": meeting.id,
-                "title": mask(meeting.title),
-                "kind": meeting.kind,
-                "starts_at": _local(meeting.starts_at, meeting.timezone),
-                "url": page_url(meeting),
-            },
-            "agenda_item": {"position": item.position, "title": mask(item.title)},
-            "issue": None if issue is None else {
-                "id": issue.id, "title": mask(issue.title), "status": issue.status,
-            },
-            "outcome": r.outcome,
-            "text": mask(r.text),
-            "referred_unit": r.referred_unit.name if r.referred_unit is not None else None,
-            "cases": record_cases,
-            "evaluation": _evaluation(r),
-            "actions": [
+            record_cases.append(
                 {
-                    "description": mask(a.description),
-                    "unit": a.unit.name if a.unit is not None else None,
-                    "assignee": mask_name(a.assignee.name) if a.assignee is not None else None,
-                    "due_on": a.due_on.isoformat() if a.due_on else None,
-                    "status": a.status,
-                    "done_at": _local(a.done_at, zone),
+                    "id": case.id,
+                    "category": case.category,
+                    "title": mask(case.title),
+                    "reporter": mask_name(case.reporter_name),
+                    "level": level,
+                    "days_at_level": days,
+                    "status": case.status if case.resolution_id == r.id else "reopened",
                 }
-                for a in sorted(r.actions, key=lambda a: a.id)
-            ],
-            # A vote on the agenda item, once votes are recorded, belongs here.
-        })
+            )
+        issue = item.issue
+        out.append(
+            {
+                "id": r.id,
+                "published_at": _local(published.get(meeting.id), meeting.timezone),
+                "session": {
+                    "id": meeting.id,
+                    "title": mask(meeting.title),
+                    "kind": meeting.kind,
+                    "starts_at": _local(meeting.starts_at, meeting.timezone),
+                    "url": page_url(meeting),
+                },
+                "agenda_item": {"position": item.position, "title": mask(item.title)},
+                "issue": None
+                if issue is None
+                else {
+                    "id": issue.id,
+                    "title": mask(issue.title),
+                    "status": issue.status,
+                },
+                "outcome": r.outcome,
+                "text": mask(r.text),
+                "referred_unit": r.referred_unit.name if r.referred_unit is not None else None,
+                "cases": record_cases,
+                "evaluation": _evaluation(r),
+                "actions": [
+                    {
+                        "description": mask(a.description),
+                        "unit": a.unit.name if a.unit is not None else None,
+                        "assignee": mask_name(a.assignee.name) if a.assignee is not None else None,
+                        "due_on": a.due_on.isoformat() if a.due_on else None,
+                        "status": a.status,
+                        "done_at": _local(a.done_at, zone),
+                    }
+                    for a in sorted(r.actions, key=lambda a: a.id)
+                ],
+                # A vote on the agenda item, once votes are recorded, belongs here.
+            }
+        )
     return out
 
 
 def _resolved_at(case: Case, resolution: Resolution, events) -> datetime:
     for event in events[case.id]:
-        if event.kind == "status" and event.to_value == "resolved" \
-                and event.resolution_id == resolution.id:
+        if (
+            event.kind == "status"
+            and event.to_value == "resolved"
+            and event.resolution_id == resolution.id
+        ):
             return event.at
     return resolution.created_at
 
@@ -302,35 +328,47 @@ def _resolved_at(case: Case, resolution: Resolution, events) -> datetime:
 
 def coming_sessions(community_id: int, limit: int = BOARD_SESSIONS) -> list[Meeting]:
     """Return the community's public sessions not over yet, soonest first."""
-    return list(db.session.scalars(
-        select(Meeting)
-        .where(Meeting.community_id == community_id, public_meeting_clause(),
-               Meeting.status != "cancelled", Meeting.ends_at > utcnow())
-        .options(joinedload(Meeting.venue))
-        .order_by(Meeting.starts_at, Meeting.id)
-        .limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.community_id == community_id,
+                public_meeting_clause(),
+                Meeting.status != "cancelled",
+                Meeting.ends_at > utcnow(),
+            )
+            .options(joinedload(Meeting.venue))
+            .order_by(Meeting.starts_at, Meeting.id)
+            .limit(limit)
+        )
+    )
 
 
 def coming_weeks(meeting: Meeting, limit: int = POSTER_WEEKS) -> list[Meeting]:
     """Return the coming occurrences of the session's series (cancelled ones too)."""
     if meeting.series_id is None:
         return []
-    return list(db.session.scalars(
-        select(Meeting)
-        .where(Meeting.series_id == meeting.series_id, public_meeting_clause(),
-               Meeting.ends_at > min(utcnow(), meeting.starts_at))
-        .options(joinedload(Meeting.venue))
-        .order_by(Meeting.starts_at, Meeting.id)
-        .limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.series_id == meeting.series_id,
+                public_meeting_clause(),
+                Meeting.ends_at > min(utcnow(), meeting.starts_at),
+            )
+            .options(joinedload(Meeting.venue))
+            .order_by(Meeting.starts_at, Meeting.id)
+            .limit(limit)
+        )
+    )
 
 
 def poster_agenda(meeting: Meeting) -> list[str]:
     """Return the session's agenda titles as the public may read them."""
     mask = public_masker(meeting)
     titles = db.session.scalars(
-        select(AgendaItem.title).where(AgendaItem.meeting_id == meeting.id)
+        select(AgendaItem.title)
+        .where(AgendaItem.meeting_id == meeting.id)
         .order_by(AgendaItem.position, AgendaItem.id)
     )
     return [mask(t) for t in titles]

@@ -93,7 +93,10 @@ def community(community_id: int):
     selected = form.to_filter() if form.validate() else queries.ResolutionFilter()
     page = queries.resolution_page(community.id, selected, page_arg())
     return render_template(
-        "public/community.html", community=community, form=form, page=page,
+        "public/community.html",
+        community=community,
+        form=form,
+        page=page,
         records=queries.records(list(page.items), _session_url),
         export_args={k: v for k, v in request.args.items() if k != "page"},
     )
@@ -104,8 +107,9 @@ def _export_records(community_id: int):
     form = PublicFilterForm(request.args)
     if not form.validate():
         name, message = form.first_error()
-        body = {"error": {"code": "invalid_filter", "message": message,
-                          "fields": {name: [message]}}}
+        body = {
+            "error": {"code": "invalid_filter", "message": message, "fields": {name: [message]}}
+        }
         abort(make_response(jsonify(body), 422))
     resolutions = queries.all_resolutions(community.id, form.to_filter())
     return community, queries.records(resolutions, _session_url)
@@ -115,12 +119,14 @@ def _export_records(community_id: int):
 def resolutions_json(community_id: int):
     """Give the community's published records as JSON (README: "Open data")."""
     community, items = _export_records(community_id)
-    return jsonify({
-        "community": {"id": community.id, "name": community.name, "brand": community.brand},
-        "page_url": _absolute("public.community", community_id=community.id),
-        "items": items,
-        "total": len(items),
-    })
+    return jsonify(
+        {
+            "community": {"id": community.id, "name": community.name, "brand": community.brand},
+            "page_url": _absolute("public.community", community_id=community.id),
+            "items": items,
+            "total": len(items),
+        }
+    )
 
 
 @bp.route("/public/<int:community_id>/resolutions.csv")
@@ -179,8 +185,12 @@ def board(community_id: int):
     resolutions = queries.all_resolutions(community.id, limit=queries.BOARD_RESOLUTIONS)
     sessions = queries.coming_sessions(community.id)
     return render_template(
-        "public/board.html", community=community, refresh=BOARD_REFRESH, now=utcnow(),
-        sessions=sessions, titles={m.id: public_masker(m)(m.title) for m in sessions},
+        "public/board.html",
+        community=community,
+        refresh=BOARD_REFRESH,
+        now=utcnow(),
+        sessions=sessions,
+        titles={m.id: public_masker(m)(m.title) for m in sessions},
         records=queries.records(resolutions, _session_url),
         public_url=_absolute("public.community", community_id=community.id),
     )
@@ -194,8 +204,10 @@ def _when(meeting) -> str:
     text = session_time(meeting.starts_at, meeting.timezone)
     if start.date() == end.date():
         return f"{text}–{format_time(end, 'short', locale=locale)}"
-    return f"{text} – {format_date(end, 'medium', locale=locale)} " \
-           f"{format_time(end, 'short', locale=locale)}"
+    return (
+        f"{text} – {format_date(end, 'medium', locale=locale)} "
+        f"{format_time(end, 'short', locale=locale)}"
+    )
 
 
 def _poster(meeting) -> Poster:
@@ -231,8 +243,9 @@ def _poster(meeting) -> Poster:
             "scan": _("Scan to sign up"),
             "cancelled": _("This session is cancelled"),
             "cancelled_week": _("cancelled"),
-            "more": ngettext("and %(num)d more item", "and %(num)d more items",
-                             len(agenda) - len(shown)),
+            "more": ngettext(
+                "and %(num)d more item", "and %(num)d more items", len(agenda) - len(shown)
+            ),
             "time": _("Time"),
             "place": _("Place"),
             # A labelled line of the PDF, e.g. "Time: Friday 11 December 15:00".
@@ -246,8 +259,9 @@ def poster(meeting_id: int):
     """Show a session's A4 notice for the noticeboard, made to be printed."""
     meeting = _public_meeting_or_404(meeting_id)
     content = _poster(meeting)
-    return render_template("public/poster.html", meeting=meeting, poster=content,
-                           qr=qr_svg(content.url))
+    return render_template(
+        "public/poster.html", meeting=meeting, poster=content, qr=qr_svg(content.url)
+    )
 
 
 @bp.route("/sessions/<int:meeting_id>/poster.pdf")

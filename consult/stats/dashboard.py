@@ -83,27 +83,45 @@ def _days_between(start, end):
     return func.julianday(end) - func.julianday(start)
 
 
-def _by_month(key: str, month, group, keys: tuple, where: list, select_from,
-              vocabulary: str | None) -> Table:
+def _by_month(
+    key: str, month, group, keys: tuple, where: list, select_from, vocabulary: str | None
+) -> Table:
     """Count rows per local month and per value of ``group`` (one column per key)."""
     columns = [func.count(case((group == k, 1))) for k in keys]
     query = select(month.label("month"), *columns).select_from(select_from).where(*where)
     rows = db.session.execute(query.group_by(month).order_by(month)).all()
-    return Table(key, tuple(str(k) for k in keys),
-                 [(m, list(values)) for m, *values in rows if m is not None],
-                 column_vocabulary=vocabulary)
+    return Table(
+        key,
+        tuple(str(k) for k in keys),
+        [(m, list(values)) for m, *values in rows if m is not None],
+        column_vocabulary=vocabulary,
+    )
 
 
 def cases_by_level(f: StatsFilter, zone: str) -> Table:
     """Cases per month of creation, by the grid level they reached."""
-    return _by_month("cases_by_level", _month(Case.created_at, zone), Case.level,
-                     CASE_LEVELS, case_conditions(f), Case, "level")
+    return _by_month(
+        "cases_by_level",
+        _month(Case.created_at, zone),
+        Case.level,
+        CASE_LEVELS,
+        case_conditions(f),
+        Case,
+        "level",
+    )
 
 
 def cases_by_category(f: StatsFilter, zone: str) -> Table:
     """Cases per month of creation, by category."""
-    return _by_month("cases_by_category", _month(Case.created_at, zone), Case.category,
-                     CASE_CATEGORIES, case_conditions(f), Case, "category")
+    return _by_month(
+        "cases_by_category",
+        _month(Case.created_at, zone),
+        Case.category,
+        CASE_CATEGORIES,
+        case_conditions(f),
+        Case,
+        "category",
+    )
 
 
 def resolution_days(f: StatsFilter) -> Table:
@@ -120,8 +138,14 @@ def resolution_days(f: StatsFilter) -> Table:
     for level in CASE_LEVELS:
         n, avg, most = found.get(level, (0, None, None))
         rows.append((str(level), [n, _round(avg), _round(most)]))
-    return Table("resolution_days", ("cases", "average_days", "longest_days"), rows,
-                 row_vocabulary="level", column_vocabulary="figure", average=True)
+    return Table(
+        "resolution_days",
+        ("cases", "average_days", "longest_days"),
+        rows,
+        row_vocabulary="level",
+        column_vocabulary="figure",
+        average=True,
+    )
 
 
 def _round(value) -> float | None:
@@ -139,8 +163,9 @@ def overdue(f: StatsFilter, now: datetime | None = None) -> Table:
     )
     found = {level: list(values) for level, *values in db.session.execute(query)}
     rows = [(str(lv), found.get(lv, [0] * len(CASE_CATEGORIES))) for lv in CASE_LEVELS]
-    return Table("overdue", CASE_CATEGORIES, rows, row_vocabulary="level",
-                 column_vocabulary="category")
+    return Table(
+        "overdue", CASE_CATEGORIES, rows, row_vocabulary="level", column_vocabulary="category"
+    )
 
 
 def sessions_held(f: StatsFilter) -> Table:
@@ -152,20 +177,32 @@ def sessions_held(f: StatsFilter) -> Table:
         .group_by(Meeting.kind)
     )
     found = {kind: [h, other] for kind, h, other in db.session.execute(query)}
-    rows = [(k, found.get(k, [0, 0])) for k in SESSION_KINDS
-            if f.session_kind is None or k == f.session_kind]
-    return Table("sessions_held", ("held", "scheduled"), rows, row_vocabulary="kind",
-                 column_vocabulary="session_status")
+    rows = [
+        (k, found.get(k, [0, 0]))
+        for k in SESSION_KINDS
+        if f.session_kind is None or k == f.session_kind
+    ]
+    return Table(
+        "sessions_held",
+        ("held", "scheduled"),
+        rows,
+        row_vocabulary="kind",
+        column_vocabulary="session_status",
+    )
 
 
 def attendance(f: StatsFilter, zone: str) -> Table:
     """People recorded at sessions per month of the session: present and late."""
     month = _month(Meeting.starts_at, zone)
-    return _by_month("attendance", month, Attendance.status, ("present", "late"),
-                     [*session_conditions(f), Attendance.status.in_(("present", "late"))],
-                     Attendance.__table__.join(Meeting.__table__,
-                                               Attendance.meeting_id == Meeting.id),
-                     "attendance")
+    return _by_month(
+        "attendance",
+        month,
+        Attendance.status,
+        ("present", "late"),
+        [*session_conditions(f), Attendance.status.in_(("present", "late"))],
+        Attendance.__table__.join(Meeting.__table__, Attendance.meeting_id == Meeting.id),
+        "attendance",
+    )
 
 
 def evaluations(f: StatsFilter) -> Table:
@@ -179,8 +216,7 @@ def evaluations(f: StatsFilter) -> Table:
         .order_by(Evaluation.round)
     )
     rows = [(str(rnd), list(values)) for rnd, *values in db.session.execute(query)]
-    return Table("evaluations", RATINGS, rows, row_vocabulary="round",
-                 column_vocabulary="rating")
+    return Table("evaluations", RATINGS, rows, row_vocabulary="round", column_vocabulary="rating")
 
 
 def table(name: str, f: StatsFilter, zone: str, now: datetime | None = None) -> Table:
@@ -242,8 +278,9 @@ def headline_figures(f: StatsFilter) -> list[Headline]:
         filter_key = tuple(sorted(args.items()))
         if filter_key not in documents:
             documents[filter_key] = programme_stats(
-                StatsFilter(f.community_id, f.start, f.end, args.get("source"),
-                            args.get("session_kind")),
+                StatsFilter(
+                    f.community_id, f.start, f.end, args.get("source"), args.get("session_kind")
+                ),
                 issues_by_source=True,
             )
         value = documents[filter_key]

@@ -134,5 +134,8 @@ def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
     ``issues_by_source``: issues follow the source filter too (the dashboard); the API
     keeps API.md's rule that the source filters cases only.
     """
-    return {"cases": case_stats(f), "issues": issue_stats(f, issues_by_source),
-            "sessions": session_stats(f)}
+    return {
+        "cases": case_stats(f),
+        "issues": issue_stats(f, issues_by_source),
+        "sessions": session_stats(f),
+    }

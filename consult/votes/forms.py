@@ -15,9 +15,11 @@ from consult.enums import MAJORITIES, QUORUM_BASES, VOTE_CHOICES
 class VoteForm(FlaskForm):
     """Counts, or each present person's choice (fields ``ballot_<attendance id>``)."""
 
-    method = RadioField(_l("How the vote is recorded"), default="counts",
-                        choices=choices([("counts", _l("As counts")),
-                                         ("ballots", _l("By name"))]))
+    method = RadioField(
+        _l("How the vote is recorded"),
+        default="counts",
+        choices=choices([("counts", _l("As counts")), ("ballots", _l("By name"))]),
+    )
     votes_for = IntegerField(_l("For"), validators=[Optional()])
     votes_against = IntegerField(_l("Against"), validators=[Optional()])
     votes_abstain = IntegerField(_l("Abstain"), validators=[Optional()])
@@ -30,10 +32,18 @@ class VoteForm(FlaskForm):
             pass
 
         for voter in voters:
-            setattr(_Form, f"ballot_{voter.attendance_id}", SelectField(
-                voter.name, default="",
-                choices=choices([("", _l("Did not vote"))]
-                                + [(c, LABELS["vote_choice"][c]) for c in VOTE_CHOICES])))
+            setattr(
+                _Form,
+                f"ballot_{voter.attendance_id}",
+                SelectField(
+                    voter.name,
+                    default="",
+                    choices=choices(
+                        [("", _l("Did not vote"))]
+                        + [(c, LABELS["vote_choice"][c]) for c in VOTE_CHOICES]
+                    ),
+                ),
+            )
         form = _Form(**kwargs)
         form.voters = voters
         return form
@@ -43,12 +53,18 @@ class VoteForm(FlaskForm):
 
     def to_data(self) -> dict:
         if self.method.data == "ballots":
-            return {"votes": [
-                {"attendance": v.attendance_id, "choice": self.ballot_field(v).data}
-                for v in self.voters if self.ballot_field(v).data
-            ]}
-        return {"for": _whole(self.votes_for), "against": _whole(self.votes_against),
-                "abstain": _whole(self.votes_abstain)}
+            return {
+                "votes": [
+                    {"attendance": v.attendance_id, "choice": self.ballot_field(v).data}
+                    for v in self.voters
+                    if self.ballot_field(v).data
+                ]
+            }
+        return {
+            "for": _whole(self.votes_for),
+            "against": _whole(self.votes_against),
+            "abstain": _whole(self.votes_abstain),
+        }
 
 
 def _whole(field) -> int:
@@ -57,15 +73,23 @@ def _whole(field) -> int:
 
 
 class QuorumRuleForm(FlaskForm):
-    base = SelectField(_l("Who counts"),
-                       choices=choices((b, LABELS["quorum_base"][b]) for b in QUORUM_BASES))
-    numerator = IntegerField(_l("Present at least"), validators=[
-        InputRequired(), NumberRange(min=0, max=100)])
-    denominator = IntegerField(_l("out of"), validators=[
-        InputRequired(), NumberRange(min=1, max=100)])
-    majority = SelectField(_l("Carried by"),
-                           choices=choices((m, LABELS["majority"][m]) for m in MAJORITIES))
+    base = SelectField(
+        _l("Who counts"), choices=choices((b, LABELS["quorum_base"][b]) for b in QUORUM_BASES)
+    )
+    numerator = IntegerField(
+        _l("Present at least"), validators=[InputRequired(), NumberRange(min=0, max=100)]
+    )
+    denominator = IntegerField(
+        _l("out of"), validators=[InputRequired(), NumberRange(min=1, max=100)]
+    )
+    majority = SelectField(
+        _l("Carried by"), choices=choices((m, LABELS["majority"][m]) for m in MAJORITIES)
+    )
 
     def to_data(self) -> dict:
-        return {"base": self.base.data, "numerator": self.numerator.data,
-                "denominator": self.denominator.data, "majority": self.majority.data}
+        return {
+            "base": self.base.data,
+            "numerator": self.numerator.data,
+            "denominator": self.denominator.data,
+            "majority": self.majority.data,
+        }

@@ -60,8 +60,10 @@ class Vote(db.Model):
     recorded_by = relationship("User")
 
     def __repr__(self) -> str:
-        return (f"<Vote {self.id} item={self.agenda_item_id} {self.votes_for}/"
-                f"{self.votes_against}/{self.votes_abstain} {self.result}>")
+        return (
+            f"<Vote {self.id} item={self.agenda_item_id} {self.votes_for}/"
+            f"{self.votes_against}/{self.votes_abstain} {self.result}>"
+        )
 
     @property
     def total(self) -> int:

@@ -23,8 +23,9 @@ MAX_BALLOTS = 10_000
 class VoteError(RefusedInput):
     """Refused input about a vote; ``error_code`` is the API's machine code."""
 
-    def __init__(self, message, field: str | None = None, status: int = 422,
-                 error_code: str | None = None):
+    def __init__(
+        self, message, field: str | None = None, status: int = 422, error_code: str | None = None
+    ):
         super().__init__(message, field, status)
         self.error_code = error_code
 
@@ -65,23 +66,41 @@ def _ballots(raw, state) -> tuple[list[dict], dict[str, int]]:
                 raise VoteError(_l("Give the person's user id."), f"{field}.user")
             voter = by_user.get(key)
         if voter is None:
-            raise VoteError(_l("Person %(id)s is not recorded present at this session.",
-                               id=key), field)
+            raise VoteError(
+                _l("Person %(id)s is not recorded present at this session.", id=key), field
+            )
         if voter.attendance_id in seen:
             raise VoteError(_l("%(name)s is named twice.", name=voter.name), field)
         seen.add(voter.attendance_id)
         if state.rule.per_unit:
             if voter.unit_id is None:
-                raise VoteError(_l("%(name)s represents no alliance unit; at this meeting "
-                                   "each unit present has one vote.", name=voter.name), field)
+                raise VoteError(
+                    _l(
+                        "%(name)s represents no alliance unit; at this meeting "
+                        "each unit present has one vote.",
+                        name=voter.name,
+                    ),
+                    field,
+                )
             if voter.unit_id in units:
-                raise VoteError(_l("%(unit)s has voted already: one vote per unit.",
-                                   unit=voter.unit_name or voter.unit_id), field)
+                raise VoteError(
+                    _l(
+                        "%(unit)s has voted already: one vote per unit.",
+                        unit=voter.unit_name or voter.unit_id,
+                    ),
+                    field,
+                )
             units.add(voter.unit_id)
         counts[choice] += 1
-        ballots.append({"attendance_id": voter.attendance_id, "user_id": voter.user_id,
-                        "unit_id": voter.unit_id if state.rule.per_unit else None,
-                        "name": voter.name[:200] or "-", "choice": choice})
+        ballots.append(
+            {
+                "attendance_id": voter.attendance_id,
+                "user_id": voter.user_id,
+                "unit_id": voter.unit_id if state.rule.per_unit else None,
+                "name": voter.name[:200] or "-",
+                "choice": choice,
+            }
+        )
     return ballots, counts
 
 
@@ -96,11 +115,13 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
     if meeting.status == "cancelled":
         raise VoteError(_l("The session is cancelled."), None, 409)
     if meeting.starts_at > utcnow():
-        raise VoteError(_l("The session has not started yet: a vote is taken during the "
-                           "session."), None, 409)
+        raise VoteError(
+            _l("The session has not started yet: a vote is taken during the session."), None, 409
+        )
     if item.vote is not None:
-        raise VoteError(_l("This agenda item has been put to a vote already."), None, 409,
-                        "already_voted")
+        raise VoteError(
+            _l("This agenda item has been put to a vote already."), None, 409, "already_voted"
+        )
     named = data.get("votes") is not None
     if named and any(data.get(k) is not None for k in VOTE_CHOICES):
         raise VoteError(_l("Give either counts or each person's vote, not both."), "votes")
@@ -115,26 +136,41 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
         raise VoteError(_l("No vote was cast."), "for")
     if not state.reached:
         raise VoteError(
-            _l("No quorum: %(present)d present, %(required)d needed. Record the attendance "
-               "first, or the vote cannot be taken.", present=state.present,
-               required=state.required),
-            None, 409, "no_quorum",
+            _l(
+                "No quorum: %(present)d present, %(required)d needed. Record the attendance "
+                "first, or the vote cannot be taken.",
+                present=state.present,
+                required=state.required,
+            ),
+            None,
+            409,
+            "no_quorum",
         )
     if total > state.max_votes:
         raise VoteError(
-            _l("%(total)d votes, but only %(present)d may vote (those recorded present).",
-               total=total, present=state.max_votes), "for")
+            _l(
+                "%(total)d votes, but only %(present)d may vote (those recorded present).",
+                total=total,
+                present=state.max_votes,
+            ),
+            "for",
+        )
     rule = state.rule
     vote = Vote(
         agenda_item_id=item.id,
         method="ballots" if named else "counts",
-        votes_for=counts["for"], votes_against=counts["against"],
+        votes_for=counts["for"],
+        votes_against=counts["against"],
         votes_abstain=counts["abstain"],
-        result="carried" if rule.carried(counts["for"], counts["against"], counts["abstain"])
+        result="carried"
+        if rule.carried(counts["for"], counts["against"], counts["abstain"])
         else "rejected",
-        base=rule.base, majority=rule.majority,
-        quorum_required=state.required, quorum_present=state.present,
-        recorded_by_id=getattr(user, "id", None), created_at=utcnow(),
+        base=rule.base,
+        majority=rule.majority,
+        quorum_required=state.required,
+        quorum_present=state.present,
+        recorded_by_id=getattr(user, "id", None),
+        created_at=utcnow(),
     )
     try:
         with db.session.begin_nested():
@@ -142,14 +178,23 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
             db.session.flush()
     except IntegrityError:
         # Another vote on the same item was committed meanwhile.
-        raise VoteError(_l("This agenda item has been put to a vote already."), None, 409,
-                        "already_voted") from None
+        raise VoteError(
+            _l("This agenda item has been put to a vote already."), None, 409, "already_voted"
+        ) from None
     for ballot in ballots:
         db.session.add(Ballot(vote_id=vote.id, **ballot))
     db.session.flush()
-    audit.record("vote.record", vote, user, agenda_item=item.id, session=meeting.id,
-                 result=vote.result, counts=counts, quorum=[state.present, state.required],
-                 method=vote.method)
+    audit.record(
+        "vote.record",
+        vote,
+        user,
+        agenda_item=item.id,
+        session=meeting.id,
+        result=vote.result,
+        counts=counts,
+        quorum=[state.present, state.required],
+        method=vote.method,
+    )
     return vote
 
 
@@ -174,12 +219,14 @@ def set_quorum_rule(community, kind: str, data: dict, user) -> QuorumRule | None
     if base == "none":
         numerator, denominator = 0, 1
     row = db.session.scalar(
-        select(QuorumRule).where(QuorumRule.community_id == community.id,
-                                 QuorumRule.kind == kind)
+        select(QuorumRule).where(QuorumRule.community_id == community.id, QuorumRule.kind == kind)
     )
     default = DEFAULTS[kind]
     if (base, numerator, denominator, majority) == (
-        default.base, default.numerator, default.denominator, default.majority
+        default.base,
+        default.numerator,
+        default.denominator,
+        default.majority,
     ) or (base == default.base == "none" and majority == default.majority):
         if row is not None:
             db.session.delete(row)
@@ -194,6 +241,13 @@ def set_quorum_rule(community, kind: str, data: dict, user) -> QuorumRule | None
     row.updated_by_id = getattr(user, "id", None)
     row.updated_at = utcnow()
     db.session.flush()
-    audit.record("quorum.set", community, user, kind=kind, base=base,
-                 presence=f"{numerator}/{denominator}", majority=majority)
+    audit.record(
+        "quorum.set",
+        community,
+        user,
+        kind=kind,
+        base=base,
+        presence=f"{numerator}/{denominator}",
+        majority=majority,
+    )
     return row

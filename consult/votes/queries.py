@@ -78,8 +78,10 @@ def voters_present(meeting: Meeting) -> list[Voter]:
             unit_ids.add(voter.unit_id)
         voters.append(voter)
     if unit_ids:
-        names = {row.id: row.name for row in db.session.execute(
-            select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
+        names = {
+            row.id: row.name
+            for row in db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))
+        }
         for voter in voters:
             voter.unit_name = names.get(voter.unit_id)
     return voters
@@ -103,10 +105,14 @@ def expected_members(meeting: Meeting) -> int:
 
 def invited_units(meeting: Meeting) -> int:
     """The alliance units invited to the session (each has one vote at a joint meeting)."""
-    return db.session.scalar(
-        select(func.count(func.distinct(Invitation.unit_id))).where(
-            Invitation.meeting_id == meeting.id, Invitation.unit_id.is_not(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(func.distinct(Invitation.unit_id))).where(
+                Invitation.meeting_id == meeting.id, Invitation.unit_id.is_not(None)
+            )
+        )
+        or 0
+    )
 
 
 def quorum_state(meeting: Meeting) -> QuorumState:
@@ -142,7 +148,8 @@ def meeting_votes(meeting: Meeting) -> dict[int, Vote]:
     return {
         v.agenda_item_id: v
         for v in db.session.scalars(
-            select(Vote).join(AgendaItem, AgendaItem.id == Vote.agenda_item_id)
+            select(Vote)
+            .join(AgendaItem, AgendaItem.id == Vote.agenda_item_id)
             .where(AgendaItem.meeting_id == meeting.id)
         )
     }

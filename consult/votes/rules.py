@@ -70,8 +70,9 @@ assert set(DEFAULTS) == set(SESSION_KINDS)
 
 
 def _from_row(row: QuorumRule) -> Rule:
-    return Rule(row.kind, row.base, row.presence_numerator, row.presence_denominator,
-                row.majority, own=True)
+    return Rule(
+        row.kind, row.base, row.presence_numerator, row.presence_denominator, row.majority, own=True
+    )
 
 
 def rule_for(community_id: int, kind: str) -> Rule:

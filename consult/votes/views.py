@@ -38,8 +38,7 @@ def vote(item_id):
     require(current_user, "vote.record", item)
     if item.vote is not None:
         flash(_("This agenda item has been put to a vote already."), "info")
-        return redirect(url_for("minutes.show", session_id=item.meeting_id)
-                        + f"#item-{item.id}")
+        return redirect(url_for("minutes.show", session_id=item.meeting_id) + f"#item-{item.id}")
     state = quorum_state(item.meeting)
     form = VoteForm.for_voters(state.voters)
     if form.validate_on_submit():
@@ -59,10 +58,12 @@ def vote(item_id):
         else:
             db.session.commit()
             flash(_("Vote recorded."), "success")
-            return redirect(url_for("minutes.show", session_id=item.meeting_id)
-                            + f"#item-{item.id}")
-    return render_template("votes/vote.html", item=item, meeting=item.meeting, form=form,
-                           state=state)
+            return redirect(
+                url_for("minutes.show", session_id=item.meeting_id) + f"#item-{item.id}"
+            )
+    return render_template(
+        "votes/vote.html", item=item, meeting=item.meeting, form=form, state=state
+    )
 
 
 # -- quorum rules (administration) ---------------------------------------------------
@@ -84,11 +85,23 @@ def quorum_rules(community_id):
     forms = {}
     for rule in rules_of(community.id):
         # One form per kind, prefixed; the page's CSRF token is checked for every POST.
-        forms[rule.kind] = QuorumRuleForm(prefix=rule.kind, meta={"csrf": False}, data={
-            "base": rule.base, "numerator": rule.numerator,
-            "denominator": rule.denominator, "majority": rule.majority})
-    return render_template("votes/quorum.html", community=community, rules=rules_of(community.id),
-                           forms=forms, defaults=DEFAULTS)
+        forms[rule.kind] = QuorumRuleForm(
+            prefix=rule.kind,
+            meta={"csrf": False},
+            data={
+                "base": rule.base,
+                "numerator": rule.numerator,
+                "denominator": rule.denominator,
+                "majority": rule.majority,
+            },
+        )
+    return render_template(
+        "votes/quorum.html",
+        community=community,
+        rules=rules_of(community.id),
+        forms=forms,
+        defaults=DEFAULTS,
+    )
 
 
 @bp.route("/admin/communities/<id:community_id>/quorum/<kind>", methods=["POST"])

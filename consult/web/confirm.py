@@ -11,10 +11,22 @@ def confirmed() -> bool:
     return request.form.get("confirmed") == "1"
 
 
-def confirmation_page(title: str, consequences: list[str], action_url: str, button: str,
-                      back_url: str, fields: dict | None = None):
+def confirmation_page(
+    title: str,
+    consequences: list[str],
+    action_url: str,
+    button: str,
+    back_url: str,
+    fields: dict | None = None,
+):
     """Return the page asking to confirm ``title``; ``consequences`` say what happens and
     to whom; ``fields`` are posted again with the answer."""
-    return render_template("web/confirm.html", title=title, consequences=consequences,
-                           action_url=action_url, button=button, back_url=back_url,
-                           fields=fields or {})
+    return render_template(
+        "web/confirm.html",
+        title=title,
+        consequences=consequences,
+        action_url=action_url,
+        button=button,
+        back_url=back_url,
+        fields=fields or {},
+    )

@@ -71,11 +71,12 @@ HEADLINE_FILTERS = {
     "issues": _l("Filter: none; issues resolved or closed."),
     "disputes": _l("Filter: none; resolved cases of the category conflicts and disputes."),
     "mediation_conflicts": _l(
-        "Filter: session kind mediation; resolved cases of the category conflicts and "
-        "disputes."),
+        "Filter: session kind mediation; resolved cases of the category conflicts and disputes."
+    ),
     "mediation_urgent": _l(
         "Filter: session kind mediation; resolved cases of the category urgent and "
-        "difficult problems."),
+        "difficult problems."
+    ),
 }
 
 
@@ -114,8 +115,14 @@ def chart_of(table: Table) -> Chart:
     else:
         drawn = list(table.rows)
         legend = columns
-    svg = bar_chart(f"chart-{table.key}", title, description, drawn, legend,
-                    lambda key: _name(key, table.row_vocabulary))
+    svg = bar_chart(
+        f"chart-{table.key}",
+        title,
+        description,
+        drawn,
+        legend,
+        lambda key: _name(key, table.row_vocabulary),
+    )
     header = [_row_heading(table), *columns]
     shown = []
     for name, values in rows:
@@ -150,7 +157,12 @@ def csv_rows(table: Table) -> list[list]:
 def headline_cards(figures: list[Headline]) -> list[dict]:
     """Return each published figure with its name and the filter stated in words."""
     return [
-        {"key": f.key, "value": f.value, "name": str(HEADLINE_NAMES[f.key]),
-         "filter": str(HEADLINE_FILTERS[f.key]), "args": f.args}
+        {
+            "key": f.key,
+            "value": f.value,
+            "name": str(HEADLINE_NAMES[f.key]),
+            "filter": str(HEADLINE_FILTERS[f.key]),
+            "args": f.args,
+        }
         for f in figures
     ]

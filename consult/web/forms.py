@@ -55,9 +55,7 @@ class StatsFilterForm(FlaskForm):
         super().__init__(formdata, **kwargs)
         self._community_ids = {name: cid for cid, name in communities}
         everything = ("", _l("All"))
-        self.community.choices = options(
-            [everything, *((name, name) for _, name in communities)]
-        )
+        self.community.choices = options([everything, *((name, name) for _, name in communities)])
         self.source.choices = options(
             [everything, *((s, label(s, "source")) for s in CASE_SOURCES)]
         )

@@ -31,8 +31,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECRET_URL_PREFIXES = ("/calendar/", "/rsvp/", "/checkin/")
 
 #: Responses that may hold personal data and must not be kept by browsers or proxies.
-NO_STORE_TYPES = ("text/html", "application/json", "text/csv", "application/pdf",
-                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+NO_STORE_TYPES = (
+    "text/html",
+    "application/json",
+    "text/csv",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
 
 
 def security_headers(response: Response) -> Response:

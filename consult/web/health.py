@@ -47,6 +47,7 @@ def database_answers(app: Flask, timeout: float) -> bool:
         if probe is None or probe.done.is_set():
             probe = _Probe()
             app.extensions["consult.health_probe"] = probe
-            threading.Thread(target=_run, args=(app, probe), name="health-probe",
-                             daemon=True).start()
+            threading.Thread(
+                target=_run, args=(app, probe), name="health-probe", daemon=True
+            ).start()
     return probe.done.wait(timeout) and probe.ok

@@ -55,9 +55,7 @@ def community_choices() -> list[tuple[int, str]]:
     """Return (id, name) of every community, by name."""
     return [
         (row.id, row.name)
-        for row in db.session.execute(
-            select(Community.id, Community.name).order_by(Community.name)
-        )
+        for row in db.session.execute(select(Community.id, Community.name).order_by(Community.name))
     ]
 
 
@@ -126,8 +124,12 @@ def minutes_to_approve(user, now: datetime) -> Waiting:
     query = (
         select(Minutes)
         .join(Meeting, Meeting.id == Minutes.meeting_id)
-        .where(Minutes.status == "draft", Meeting.starts_at <= now,
-               Meeting.status != "cancelled", _in_communities(user, Meeting.community_id))
+        .where(
+            Minutes.status == "draft",
+            Meeting.starts_at <= now,
+            Meeting.status != "cancelled",
+            _in_communities(user, Meeting.community_id),
+        )
         .options(joinedload(Minutes.meeting))
         .order_by(Meeting.starts_at, Meeting.id)
     )
@@ -148,9 +150,12 @@ def sessions_this_week(user, now: datetime) -> Waiting:
     """Sessions of the coming seven days: the secretary's agendas and attendance lists."""
     query = (
         select(Meeting)
-        .where(Meeting.starts_at >= now - timedelta(hours=12),
-               Meeting.starts_at < now + timedelta(days=7), Meeting.status != "cancelled",
-               _in_communities(user, Meeting.community_id))
+        .where(
+            Meeting.starts_at >= now - timedelta(hours=12),
+            Meeting.starts_at < now + timedelta(days=7),
+            Meeting.status != "cancelled",
+            _in_communities(user, Meeting.community_id),
+        )
         .options(joinedload(Meeting.community), joinedload(Meeting.venue))
         .order_by(Meeting.starts_at, Meeting.id)
     )
@@ -162,9 +167,13 @@ def unfinished_minutes(user, now: datetime) -> Waiting:
     drafted = select(Minutes.meeting_id).where(Minutes.status != "draft")
     query = (
         select(Meeting)
-        .where(Meeting.ends_at <= now, Meeting.status != "cancelled",
-               Meeting.id.not_in(drafted), _in_communities(user, Meeting.community_id),
-               Meeting.starts_at >= now - timedelta(days=90))
+        .where(
+            Meeting.ends_at <= now,
+            Meeting.status != "cancelled",
+            Meeting.id.not_in(drafted),
+            _in_communities(user, Meeting.community_id),
+            Meeting.starts_at >= now - timedelta(days=90),
+        )
         .options(joinedload(Meeting.community))
         .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
     )
@@ -175,13 +184,13 @@ def issues_to_rate(user) -> Waiting:
     """Resolved issues of the communities one represents, not yet rated by one this round."""
     represented = [m.community_id for m in user.memberships if m.is_representative]
     rated = select(Evaluation.id).where(
-        Evaluation.issue_id == Issue.id, Evaluation.user_id == user.id,
+        Evaluation.issue_id == Issue.id,
+        Evaluation.user_id == user.id,
         Evaluation.round == Issue.evaluation_round,
     )
     query = (
         select(Issue)
-        .where(Issue.status == "resolved", Issue.community_id.in_(represented),
-               ~rated.exists())
+        .where(Issue.status == "resolved", Issue.community_id.in_(represented), ~rated.exists())
         .order_by(Issue.resolved_at, Issue.id)
     )
     return _limited("issues_to_rate", query)
@@ -205,9 +214,12 @@ def next_sign_ups(user, now: datetime) -> Waiting:
     query = (
         select(Registration)
         .join(Meeting, Meeting.id == Registration.meeting_id)
-        .where(Registration.user_id == user.id,
-               Registration.status.in_(("confirmed", "waitlisted")),
-               Meeting.ends_at > now, Meeting.status != "cancelled")
+        .where(
+            Registration.user_id == user.id,
+            Registration.status.in_(("confirmed", "waitlisted")),
+            Meeting.ends_at > now,
+            Meeting.status != "cancelled",
+        )
         .options(joinedload(Registration.meeting).joinedload(Meeting.community))
         .order_by(Meeting.starts_at, Meeting.id)
     )

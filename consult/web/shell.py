@@ -33,33 +33,83 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("meetings.index", _l("Sessions"), hint=_l("Upcoming sessions; sign up or cancel.")),
     NavEntry("meetings.calendar", _l("Calendar"), hint=_l("The month's sessions at a glance.")),
-    NavEntry("cases.index", _l("Cases"), "case.list", True,
-             _l("Residents' cases through the four-level grid.")),
-    NavEntry("cases.issues", _l("Issues"), "nav.issues", True,
-             _l("Issues put to sessions, and their cases.")),
-    NavEntry("minutes.actions", _l("Actions"), "nav.actions", True,
-             _l("What resolutions asked units to do.")),
-    NavEntry("attendance.my_signups", _l("My sign-ups"), None, True,
-             _l("Your coming and past sign-ups, waiting lists, cancelling.")),
-    NavEntry("cases.to_rate", _l("To rate"), None, True,
-             _l("Resolved issues waiting for your rating as a representative."),
-             representatives=True),
-    NavEntry("web.stats", _l("Statistics"), "stats.view", True,
-             _l("Cases, issues and sessions in figures.")),
-    NavEntry("admin.index", _l("Administration"), "admin.manage", True,
-             _l("Communities, venues, units and accounts.")),
+    NavEntry(
+        "cases.index",
+        _l("Cases"),
+        "case.list",
+        True,
+        _l("Residents' cases through the four-level grid."),
+    ),
+    NavEntry(
+        "cases.issues",
+        _l("Issues"),
+        "nav.issues",
+        True,
+        _l("Issues put to sessions, and their cases."),
+    ),
+    NavEntry(
+        "minutes.actions",
+        _l("Actions"),
+        "nav.actions",
+        True,
+        _l("What resolutions asked units to do."),
+    ),
+    NavEntry(
+        "attendance.my_signups",
+        _l("My sign-ups"),
+        None,
+        True,
+        _l("Your coming and past sign-ups, waiting lists, cancelling."),
+    ),
+    NavEntry(
+        "cases.to_rate",
+        _l("To rate"),
+        None,
+        True,
+        _l("Resolved issues waiting for your rating as a representative."),
+        representatives=True,
+    ),
+    NavEntry(
+        "web.stats",
+        _l("Statistics"),
+        "stats.view",
+        True,
+        _l("Cases, issues and sessions in figures."),
+    ),
+    NavEntry(
+        "admin.index",
+        _l("Administration"),
+        "admin.manage",
+        True,
+        _l("Communities, venues, units and accounts."),
+    ),
 )
 
 
 #: The home page's shortcuts: what each role comes to do, then the navigation's pages.
 SHORTCUTS: tuple[NavEntry, ...] = (
-    NavEntry("meetings.new", _l("Schedule a session"), "meeting.create", True,
-             _l("A one-off session or a weekly series.")),
-    NavEntry("cases.new", _l("Record a case"), "case.create", True,
-             _l("A resident's concern, conflict or urgent problem.")),
+    NavEntry(
+        "meetings.new",
+        _l("Schedule a session"),
+        "meeting.create",
+        True,
+        _l("A one-off session or a weekly series."),
+    ),
+    NavEntry(
+        "cases.new",
+        _l("Record a case"),
+        "case.create",
+        True,
+        _l("A resident's concern, conflict or urgent problem."),
+    ),
     *NAV,
-    NavEntry("calendar.feeds", _l("Calendar subscriptions"), None, True,
-             _l("Sessions in your phone's calendar.")),
+    NavEntry(
+        "calendar.feeds",
+        _l("Calendar subscriptions"),
+        None,
+        True,
+        _l("Sessions in your phone's calendar."),
+    ),
 )
 
 
@@ -96,8 +146,9 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
         if entry.rule is not None and not can(user, entry.rule):
             continue
         # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
-        if entry.representatives and (user.role != "resident" or not any(
-                m.is_representative for m in user.memberships)):
+        if entry.representatives and (
+            user.role != "resident" or not any(m.is_representative for m in user.memberships)
+        ):
             continue
         url = nav_url(entry.endpoint)
         if url is not None:

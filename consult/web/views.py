@@ -46,8 +46,9 @@ def _install_shell(state) -> None:
 def index():
     """Show what Consult is, what waits for the reader, the upcoming sessions, shortcuts."""
     waiting = waiting_for(current_user) if current_user.is_authenticated else None
-    return render_template("web/index.html", upcoming=upcoming_sessions(current_user),
-                           waiting=waiting)
+    return render_template(
+        "web/index.html", upcoming=upcoming_sessions(current_user), waiting=waiting
+    )
 
 
 @bp.route("/stats")
@@ -68,8 +69,14 @@ def stats():
         for card in headlines:
             card["url"] = url_for("web.stats", **kept, **card["args"])
         charts = [chart_of(table(name, selected, zone)) for name in TABLES]
-    return render_template("web/stats.html", form=form, stats=figures, alliance=alliance,
-                           headlines=headlines, charts=charts)
+    return render_template(
+        "web/stats.html",
+        form=form,
+        stats=figures,
+        alliance=alliance,
+        headlines=headlines,
+        charts=charts,
+    )
 
 
 @bp.route("/stats/<name>.csv")
@@ -99,8 +106,9 @@ def stats_csv(name: str):
 @bp.route("/favicon.ico")
 def favicon():
     """Serve the icon where browsers look for it without being told."""
-    return send_from_directory(current_app.static_folder, "favicon.ico",
-                               mimetype="image/vnd.microsoft.icon", max_age=86400)
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    )
 
 
 @bp.route("/healthz")

@@ -47,8 +47,18 @@ def create(runner, *args: str):
 
 
 def test_users_create_makes_the_account_and_its_new_community(runner):
-    result = create(runner, "Li.Wei@Example.org", "--name", "李伟", "--role", "cadre",
-                    "--password", "long-enough", "--community", "和合社区")
+    result = create(
+        runner,
+        "Li.Wei@Example.org",
+        "--name",
+        "李伟",
+        "--role",
+        "cadre",
+        "--password",
+        "long-enough",
+        "--community",
+        "和合社区",
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User))
     assert (user.email, user.name, user.role) == ("li.wei@example.org", "李伟", "cadre")
@@ -60,8 +70,17 @@ def test_users_create_makes_the_account_and_its_new_community(runner):
 
 def test_users_create_joins_an_existing_community_without_a_second_one(runner, factories):
     factories.make_community("Hehe")
-    result = create(runner, "a@example.org", "--name", "王芳", "--role", "resident",
-                    "--community", "Hehe", "--representative")
+    result = create(
+        runner,
+        "a@example.org",
+        "--name",
+        "王芳",
+        "--role",
+        "resident",
+        "--community",
+        "Hehe",
+        "--representative",
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count(Community.id))) == 1
     membership = db.session.scalar(select(Membership))
@@ -87,20 +106,38 @@ def test_users_create_without_password_makes_an_account_that_cannot_sign_in(runn
         (["new@example.org", "--name", "", "--role", "resident"], ["name"]),
         (["new@example.org", "--name", "   ", "--role", "resident"], ["name"]),
         (["new@example.org", "--name", "x" * 121, "--role", "resident"], ["120"]),
-        (["new@example.org", "--name", "刘洋", "--role", "resident", "--password", "short"],
-         ["8 characters"]),
-        (["new@example.org", "--name", "刘洋", "--role", "resident", "--community", " "],
-         ["community"]),
+        (
+            ["new@example.org", "--name", "刘洋", "--role", "resident", "--password", "short"],
+            ["8 characters"],
+        ),
+        (
+            ["new@example.org", "--name", "刘洋", "--role", "resident", "--community", " "],
+            ["community"],
+        ),
         (["new@example.org", "--name", "a\tb", "--role", "resident"], ["control character"]),
         (["new@example.org", "--name", "a\udcffb", "--role", "resident"], ["control character"]),
-        (["new@example.org", "--name", "刘洋", "--role", "resident", "--representative"],
-         ["needs a community"]),
+        (
+            ["new@example.org", "--name", "刘洋", "--role", "resident", "--representative"],
+            ["needs a community"],
+        ),
         (["n\udcff@example.org", "--name", "刘洋", "--role", "resident"], ["not an email"]),
     ],
-    ids=["duplicate", "duplicate-other-case", "unknown-role", "malformed-email",
-         "double-at", "empty-name", "blank-name", "long-name", "short-password",
-         "blank-community", "tab-in-name", "not-utf8-name", "representative-nowhere",
-         "not-utf8-email"],
+    ids=[
+        "duplicate",
+        "duplicate-other-case",
+        "unknown-role",
+        "malformed-email",
+        "double-at",
+        "empty-name",
+        "blank-name",
+        "long-name",
+        "short-password",
+        "blank-community",
+        "tab-in-name",
+        "not-utf8-name",
+        "representative-nowhere",
+        "not-utf8-email",
+    ],
 )
 def test_users_create_refuses_bad_input_and_writes_nothing(runner, factories, args, words):
     factories.make_user(email="dup@example.org", community="Hehe")
@@ -113,8 +150,16 @@ def test_users_create_refuses_bad_input_and_writes_nothing(runner, factories, ar
 
 def test_a_refused_user_does_not_leave_a_new_community_behind(runner, factories):
     factories.make_user(email="dup@example.org", community="Hehe")
-    result = create(runner, "dup@example.org", "--name", "周杰", "--role", "resident",
-                    "--community", "Brand new")
+    result = create(
+        runner,
+        "dup@example.org",
+        "--name",
+        "周杰",
+        "--role",
+        "resident",
+        "--community",
+        "Brand new",
+    )
     assert_refused(result, "already exists")
     assert db.session.scalar(select(Community.id).where(Community.name == "Brand new")) is None
 
@@ -158,8 +203,14 @@ def test_tokens_create_refuses_a_deactivated_account(runner, factories):
 
 
 def unmigrated_app(url: str):
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True,
-                       "SECRET_KEY": "test", "RATELIMIT_ENABLED": False})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,12 +256,32 @@ def test_commands_against_an_unreachable_server_say_so_in_one_line():
 
 
 def test_the_real_command_line_prints_one_line_and_exits_1(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}",
-           "SECRET_KEY": "test"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}",
+        "SECRET_KEY": "test",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "users", "create", "a@example.org",
-         "--name", "陈静", "--role", "resident"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "users",
+            "create",
+            "a@example.org",
+            "--name",
+            "陈静",
+            "--role",
+            "resident",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [

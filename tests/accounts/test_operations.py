@@ -23,15 +23,30 @@ def audit_actions() -> list[str]:
 
 @pytest.mark.parametrize(
     ("raw", "stored"),
-    [("Zhang.San@Example.ORG", "zhang.san@example.org"), (" a@b.org ", "a@b.org"),
-     ("grid@jiedao", "grid@jiedao"), ("张三@例子.中国", "张三@例子.中国")],
+    [
+        ("Zhang.San@Example.ORG", "zhang.san@example.org"),
+        (" a@b.org ", "a@b.org"),
+        ("grid@jiedao", "grid@jiedao"),
+        ("张三@例子.中国", "张三@例子.中国"),
+    ],
 )
 def test_email_addresses_are_stored_lower_cased(raw, stored):
     assert valid_email(raw) == stored
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "no-at-sign", "@example.org", "a@", "a b@c.org",
-                                 "a@@b.org", "a@" + "b" * 250 + ".org"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "no-at-sign",
+        "@example.org",
+        "a@",
+        "a b@c.org",
+        "a@@b.org",
+        "a@" + "b" * 250 + ".org",
+    ],
+)
 def test_malformed_email_addresses_are_refused(raw):
     with pytest.raises(AccountError) as caught:
         valid_email(raw)
@@ -43,17 +58,25 @@ def test_create_user_with_memberships_and_unit(factories):
     unit = factories.make_unit("城关供电所", kind="public_institution")
     admin = factories.make_user(role="admin")
     user = create_user(
-        {"email": "rep@example.org", "name": "孙丽", "role": "unit_rep", "unit_id": unit.id,
-         "memberships": {hehe.id: True, anle.id: False}},
+        {
+            "email": "rep@example.org",
+            "name": "孙丽",
+            "role": "unit_rep",
+            "unit_id": unit.id,
+            "memberships": {hehe.id: True, anle.id: False},
+        },
         admin,
     )
     db.session.commit()
     assert user.unit_id == unit.id
     assert {(m.community_id, m.is_representative) for m in user.memberships} == {
-        (hehe.id, True), (anle.id, False)}
+        (hehe.id, True),
+        (anle.id, False),
+    }
     entry = db.session.scalar(
-        select(AuditEntry).where(AuditEntry.action == "user.create",
-                                 AuditEntry.object_id == user.id)
+        select(AuditEntry).where(
+            AuditEntry.action == "user.create", AuditEntry.object_id == user.id
+        )
     )
     assert entry.actor_id == admin.id
 
@@ -68,8 +91,14 @@ def test_create_user_with_memberships_and_unit(factories):
         ({"phone": "1" * 33}, "phone"),
         ({"password": "x" * 201}, "password"),
     ],
-    ids=["unit-for-non-rep", "unknown-unit", "unknown-community", "unknown-role", "long-phone",
-         "long-password"],
+    ids=[
+        "unit-for-non-rep",
+        "unknown-unit",
+        "unknown-community",
+        "unknown-role",
+        "long-phone",
+        "long-password",
+    ],
 )
 def test_create_user_refuses_and_writes_nothing(factories, changes, field):
     unit = factories.make_unit()
@@ -115,8 +144,9 @@ def test_update_user_without_change_writes_no_audit_entry(factories):
     assert "user.update" not in audit_actions()
 
 
-@pytest.mark.parametrize(("changes", "field"), [({"role": "cadre"}, "role"),
-                                                 ({"active": False}, "active")])
+@pytest.mark.parametrize(
+    ("changes", "field"), [({"role": "cadre"}, "role"), ({"active": False}, "active")]
+)
 def test_an_admin_cannot_lock_themself_out(factories, changes, field):
     admin = factories.make_user(role="admin")
     with pytest.raises(AccountError) as caught:
@@ -133,9 +163,7 @@ def test_set_user_password_replaces_the_old_one(factories):
     db.session.commit()
     assert user.check_password("a-new-password")
     assert not user.check_password("secret-pw")
-    entry = db.session.scalar(
-        select(AuditEntry).where(AuditEntry.action == "user.password_reset")
-    )
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.password_reset"))
     assert entry.actor_id == admin.id
     assert "a-new-password" not in str(entry.data)
 

@@ -13,8 +13,11 @@ from tests.conftest import csrf_token_from, login
 
 def _sign_in(client, user, password="secret-pw", remember=False):
     page = client.get("/login")
-    data = {"email": user.email, "password": password,
-            "csrf_token": csrf_token_from(page.get_data(as_text=True))}
+    data = {
+        "email": user.email,
+        "password": password,
+        "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+    }
     if remember:
         data["remember"] = "y"
     response = client.post("/login", data=data)
@@ -87,10 +90,14 @@ def test_the_reset_page_ends_the_sessions_too(app, client, factories, login_as):
     admin = factories.make_user("admin", community=None)
     login_as(admin)
     page = client.get(f"/admin/users/{user.id}")
-    response = client.post(f"/admin/users/{user.id}/password", data={
-        "csrf_token": csrf_token_from(page.get_data(as_text=True)),
-        "password": "a-brand-new-secret", "confirm": "a-brand-new-secret",
-    })
+    response = client.post(
+        f"/admin/users/{user.id}/password",
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "password": "a-brand-new-secret",
+            "confirm": "a-brand-new-secret",
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert not _signed_in(victim_browser)
 
@@ -98,11 +105,15 @@ def test_the_reset_page_ends_the_sessions_too(app, client, factories, login_as):
 def _change(client, current, new, confirm=None):
     page = client.get("/me/password")
     assert page.status_code == 200
-    return client.post("/me/password", data={
-        "csrf_token": csrf_token_from(page.get_data(as_text=True)),
-        "current_password": current, "new_password": new,
-        "confirm": new if confirm is None else confirm,
-    })
+    return client.post(
+        "/me/password",
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "current_password": current,
+            "new_password": new,
+            "confirm": new if confirm is None else confirm,
+        },
+    )
 
 
 def test_changing_ones_password_keeps_this_browser_and_ends_the_others(app, client, factories):
@@ -132,8 +143,9 @@ def test_changing_ones_password_keeps_this_browser_and_ends_the_others(app, clie
         ("secret-pw", "secret-pw", None, "must differ from the current one"),
     ],
 )
-def test_a_refused_change_says_why_and_changes_nothing(app, client, factories, current, new,
-                                                       confirm, message):
+def test_a_refused_change_says_why_and_changes_nothing(
+    app, client, factories, current, new, confirm, message
+):
     user = factories.make_user()
     _sign_in(client, user)
     response = _change(client, current, new, confirm)
@@ -148,8 +160,19 @@ def test_the_change_page_needs_a_signed_in_person(client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("password", ["password", "Password1", "iloveyou", "123456789",
-                                      "abcdefgh", "zzzzzzzz", "87654321", "dragon123"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password",
+        "Password1",
+        "iloveyou",
+        "123456789",
+        "abcdefgh",
+        "zzzzzzzz",
+        "87654321",
+        "dragon123",
+    ],
+)
 def test_the_policy_refuses_common_and_trivial_passwords(password):
     assert password_problem(password) is not None
 
@@ -168,8 +191,9 @@ def test_users_create_and_resets_apply_the_policy(app, factories):
     from consult.accounts.operations import create_user
 
     with pytest.raises(AccountError):
-        create_user({"email": "a@example.org", "name": "A", "role": "resident",
-                     "password": "password1"})
+        create_user(
+            {"email": "a@example.org", "name": "A", "role": "resident", "password": "password1"}
+        )
     user = factories.make_user()
     with pytest.raises(AccountError):
         set_user_password(user, "letmein1", None)
@@ -188,6 +212,7 @@ def test_keep_me_signed_in_lasts_30_days(client, factories):
 def test_sign_out_clears_the_browsers_cache_of_the_site(client, factories):
     _sign_in(client, factories.make_user())
     page = client.get("/me")
-    response = client.post("/logout",
-                           data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/logout", data={"csrf_token": csrf_token_from(page.get_data(as_text=True))}
+    )
     assert response.headers["Clear-Site-Data"] == '"cache"'

@@ -51,9 +51,19 @@ ROUTES = [
 ]
 
 #: What a POST would change if it got through.
-FORM = {"name": "改名", "brand": "新品牌", "email": "new@example.org", "role": "cadre",
-        "kind": "hall", "password": "new-password", "confirm": "new-password",
-        "direction": "down", "in_rotation": "0", "signed_on": "2025-01-01", "active": "y"}
+FORM = {
+    "name": "改名",
+    "brand": "新品牌",
+    "email": "new@example.org",
+    "role": "cadre",
+    "kind": "hall",
+    "password": "new-password",
+    "confirm": "new-password",
+    "direction": "down",
+    "in_rotation": "0",
+    "signed_on": "2025-01-01",
+    "active": "y",
+}
 
 
 def test_the_list_covers_every_route_of_the_blueprint(app):
@@ -81,9 +91,15 @@ def targets(factories):
     factories.make_api_token(target)
     token_id = db.session.scalar(select(ApiToken.id))
     return {
-        "user_id": target.id, "token_id": token_id, "community_id": community.id,
-        "member_id": member.id, "venue_id": venue.id, "unit_id": unit.id,
-        "agreement_id": agreement.id, "unit": unit.id, "community": community.id,
+        "user_id": target.id,
+        "token_id": token_id,
+        "community_id": community.id,
+        "member_id": member.id,
+        "venue_id": venue.id,
+        "unit_id": unit.id,
+        "agreement_id": agreement.id,
+        "unit": unit.id,
+        "community": community.id,
     }
 
 
@@ -106,8 +122,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client, post, targets, meth
 
 @pytest.mark.parametrize("role", ["cadre", "secretary", "resident", "unit_rep"])
 @pytest.mark.parametrize(("method", "endpoint"), ROUTES)
-def test_other_roles_are_refused_with_403(app, client, post, login_as, factories, targets,
-                                          role, method, endpoint):
+def test_other_roles_are_refused_with_403(
+    app, client, post, login_as, factories, targets, role, method, endpoint
+):
     login_as(factories.make_user(role=role))
     url = url_of(app, endpoint, targets)
     before = audit_count()
@@ -124,7 +141,15 @@ def test_administrators_see_every_page(app, as_admin, targets, method, endpoint)
 
 
 @pytest.mark.parametrize("number", ["0", "99999999999999999999999", "2147483648"])
-@pytest.mark.parametrize("path", ["/admin/users/{}", "/admin/venues/{}", "/admin/units/{}",
-                                  "/admin/communities/{}/alliance", "/admin/agreements/{}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/users/{}",
+        "/admin/venues/{}",
+        "/admin/units/{}",
+        "/admin/communities/{}/alliance",
+        "/admin/agreements/{}",
+    ],
+)
 def test_ids_out_of_range_are_404_not_an_overflow(as_admin, path, number):
     assert as_admin.get(path.format(number)).status_code == 404

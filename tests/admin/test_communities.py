@@ -16,8 +16,9 @@ def rotation(community) -> list[tuple[str, int | None]]:
     """The alliance as (unit name, position), in rotation order then the others by name."""
     db.session.expire_all()
     rows = db.session.execute(
-        select(AllianceMember.rotation_position, AllianceMember.unit_id)
-        .where(AllianceMember.community_id == community.id)
+        select(AllianceMember.rotation_position, AllianceMember.unit_id).where(
+            AllianceMember.community_id == community.id
+        )
     ).all()
     names = dict(db.session.execute(select(Unit.id, Unit.name)).all())
     ordered = sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, names[r[1]]))
@@ -37,9 +38,13 @@ def test_create_a_community_with_its_brand(as_admin, post, client):
 
 @pytest.mark.parametrize(
     ("form", "message"),
-    [({"name": "Hehe"}, "already exists"), ({"name": ""}, "This field is required."),
-     ({"name": "  "}, "This field is required."), ({"name": "x" * 121}, "120"),
-     ({"name": "新社区", "brand": "b" * 121}, "120")],
+    [
+        ({"name": "Hehe"}, "already exists"),
+        ({"name": ""}, "This field is required."),
+        ({"name": "  "}, "This field is required."),
+        ({"name": "x" * 121}, "120"),
+        ({"name": "新社区", "brand": "b" * 121}, "120"),
+    ],
     ids=["duplicate", "empty", "blank", "long-name", "long-brand"],
 )
 def test_create_refuses_bad_input(as_admin, post, factories, form, message):
@@ -76,10 +81,13 @@ def test_the_list_counts_venues_units_and_agreements(as_admin, factories):
     factories.make_venue(community, name="调解室", kind="mediation_room")
     factories.make_alliance_member(community)
     page = text_of(as_admin.get("/admin/communities?q=anle"))
-    row = page[page.index(f'data-community="{community.id}"'):]
+    row = page[page.index(f'data-community="{community.id}"') :]
     row = row[: row.index("</tr>")]
     assert [cell.split("<")[0] for cell in row.split('">')[1:] if cell[:1].isdigit()] == [
-        "2", "1", "0"]
+        "2",
+        "1",
+        "0",
+    ]
 
 
 # -- the alliance and its host rotation -------------------------------------------------------
@@ -110,8 +118,11 @@ def test_units_join_the_alliance_at_the_end_of_the_rotation(as_admin, post, alli
 
 @pytest.mark.parametrize(
     ("form", "message"),
-    [({"unit": "MEMBER"}, "Not a valid choice"), ({"unit": "999999"}, "Not a valid choice"),
-     ({"unit": "OTHER", "joined_on": "2025-02-30"}, "Not a valid date")],
+    [
+        ({"unit": "MEMBER"}, "Not a valid choice"),
+        ({"unit": "999999"}, "Not a valid choice"),
+        ({"unit": "OTHER", "joined_on": "2025-02-30"}, "Not a valid date"),
+    ],
     ids=["already-member", "unknown-unit", "impossible-date"],
 )
 def test_joining_refuses_bad_input(as_admin, post, factories, alliance, form, message):
@@ -127,8 +138,9 @@ def test_joining_refuses_bad_input(as_admin, post, factories, alliance, form, me
 
 def test_move_units_through_the_rotation(as_admin, post, factories, alliance):
     community, units = alliance
-    members = [factories.make_alliance_member(community, u, position=i + 1)
-               for i, u in enumerate(units)]
+    members = [
+        factories.make_alliance_member(community, u, position=i + 1) for i, u in enumerate(units)
+    ]
     base = f"/admin/communities/{community.id}/alliance"
     post(f"{base}/{members[2].id}/move", {"direction": "up"})
     assert rotation(community) == [("甲公司", 1), ("丙公司", 2), ("乙公司", 3)]
@@ -141,11 +153,11 @@ def test_move_units_through_the_rotation(as_admin, post, factories, alliance):
     assert post(f"{base}/{members[0].id}/move", {"direction": "sideways"}).status_code == 400
 
 
-def test_leave_and_rejoin_the_rotation_and_leave_the_alliance(as_admin, post, factories,
-                                                             alliance):
+def test_leave_and_rejoin_the_rotation_and_leave_the_alliance(as_admin, post, factories, alliance):
     community, units = alliance
-    members = [factories.make_alliance_member(community, u, position=i + 1)
-               for i, u in enumerate(units)]
+    members = [
+        factories.make_alliance_member(community, u, position=i + 1) for i, u in enumerate(units)
+    ]
     base = f"/admin/communities/{community.id}/alliance"
     post(f"{base}/{members[0].id}/rotation", {"in_rotation": "0"})
     assert rotation(community) == [("乙公司", 1), ("丙公司", 2), ("甲公司", None)]
@@ -156,12 +168,16 @@ def test_leave_and_rejoin_the_rotation_and_leave_the_alliance(as_admin, post, fa
     assert audit_count("alliance.remove") == 1
 
 
-def test_moving_a_unit_outside_the_rotation_is_refused_with_a_message(as_admin, post, factories,
-                                                                       alliance, client):
+def test_moving_a_unit_outside_the_rotation_is_refused_with_a_message(
+    as_admin, post, factories, alliance, client
+):
     community, (unit, *_) = alliance
     member = factories.make_alliance_member(community, unit, position=None)
-    response = post(f"/admin/communities/{community.id}/alliance/{member.id}/move",
-                    {"direction": "up"}, follow_redirects=True)
+    response = post(
+        f"/admin/communities/{community.id}/alliance/{member.id}/move",
+        {"direction": "up"},
+        follow_redirects=True,
+    )
     assert "This unit is not in the host rotation." in text_of(response)
 
 

@@ -31,8 +31,10 @@ def test_get_or_create_community_trims_and_reuses(factories):
 def test_create_venue_refuses_capacities_that_are_not_places(factories, capacity):
     community = factories.make_community()
     with pytest.raises(ops.CommunityError) as caught:
-        ops.create_venue({"name": "礼堂", "kind": "hall", "capacity": capacity,
-                          "community_id": community.id}, None)
+        ops.create_venue(
+            {"name": "礼堂", "kind": "hall", "capacity": capacity, "community_id": community.id},
+            None,
+        )
     db.session.rollback()
     assert caught.value.field == "capacity"
     assert db.session.scalar(select(func.count(Venue.id))) == 0
@@ -54,15 +56,24 @@ def test_a_duplicate_venue_is_a_conflict(factories):
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"signed_on": None}, "signed_on"), ({"signed_on": "2025-01-01"}, "signed_on"),
-     ({"ends_on": "2026-01-01"}, "ends_on"), ({"ends_on": date(2024, 12, 31)}, "ends_on"),
-     ({"unit_id": None}, "unit"), ({"community_id": 4242}, "community"),
-     ({"commitments": "a\x00b"}, "commitments")],
+    [
+        ({"signed_on": None}, "signed_on"),
+        ({"signed_on": "2025-01-01"}, "signed_on"),
+        ({"ends_on": "2026-01-01"}, "ends_on"),
+        ({"ends_on": date(2024, 12, 31)}, "ends_on"),
+        ({"unit_id": None}, "unit"),
+        ({"community_id": 4242}, "community"),
+        ({"commitments": "a\x00b"}, "commitments"),
+    ],
 )
 def test_create_agreement_refusals(factories, changes, field):
     community, unit = factories.make_community(), factories.make_unit()
-    data = {"community_id": community.id, "unit_id": unit.id, "signed_on": date(2025, 1, 1),
-            **changes}
+    data = {
+        "community_id": community.id,
+        "unit_id": unit.id,
+        "signed_on": date(2025, 1, 1),
+        **changes,
+    }
     with pytest.raises(ops.CommunityError) as caught:
         ops.create_agreement(data, None)
     assert caught.value.field == field
@@ -84,9 +95,13 @@ def test_the_rotation_stays_numbered_one_to_n_through_every_change(factories):
     members = []
     for name in names:
         unit = factories.make_unit(name)
-        members.append(ops.add_alliance_member(
-            community, {"unit_id": unit.id, "joined_on": date(2025, 1, 1), "in_rotation": True},
-            None))
+        members.append(
+            ops.add_alliance_member(
+                community,
+                {"unit_id": unit.id, "joined_on": date(2025, 1, 1), "in_rotation": True},
+                None,
+            )
+        )
     db.session.commit()
     assert positions(community) == [(n, i + 1) for i, n in enumerate(names)]
 

@@ -24,8 +24,11 @@ def fill(factories, n: int) -> dict:
         factories.make_alliance_member(community, unit, position=1)
         user = factories.make_user(name=f"居民{i:02d}", community=community.name, password=None)
         user.unit_id = None
-        db.session.add(Agreement(community_id=community.id, unit_id=unit.id,
-                                 signed_on=date(2025, 1, 1 + i % 28)))
+        db.session.add(
+            Agreement(
+                community_id=community.id, unit_id=unit.id, signed_on=date(2025, 1, 1 + i % 28)
+            )
+        )
     db.session.commit()
     return {"community_id": hehe.id, "first_community": first.id}
 
@@ -47,8 +50,9 @@ PAGES = {
 
 @pytest.mark.parametrize("rows", [3, 30])
 @pytest.mark.parametrize("url", sorted(PAGES))
-def test_a_list_page_costs_the_same_statements_for_3_or_30_rows(app, as_admin, factories,
-                                                                count_queries, url, rows):
+def test_a_list_page_costs_the_same_statements_for_3_or_30_rows(
+    app, as_admin, factories, count_queries, url, rows
+):
     ids = fill(factories, rows)
     # A context of its own, as each request has in production: nothing loaded before.
     with app.app_context(), count_queries() as counted:

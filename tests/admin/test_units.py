@@ -11,8 +11,13 @@ from tests.admin.conftest import audit_count, text_of
 
 
 def unit_form(**changes) -> dict:
-    return {"name": "城关镇派出所", "kind": "government_agency",
-            "contact_email": "paichusuo@example.org", "contact_phone": "0571-1234567", **changes}
+    return {
+        "name": "城关镇派出所",
+        "kind": "government_agency",
+        "contact_email": "paichusuo@example.org",
+        "contact_phone": "0571-1234567",
+        **changes,
+    }
 
 
 def units() -> int:
@@ -24,15 +29,23 @@ def test_create_a_unit(as_admin, post):
     assert response.status_code == 302
     unit = db.session.scalar(select(Unit))
     assert (unit.name, unit.kind, unit.contact_email, unit.contact_phone) == (
-        "城关镇派出所", "government_agency", "paichusuo@example.org", "0571-1234567")
+        "城关镇派出所",
+        "government_agency",
+        "paichusuo@example.org",
+        "0571-1234567",
+    )
     assert audit_count("unit.create") == 1
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"name": "已有单位"}, "already exists"), ({"kind": "club"}, "Not a valid choice"),
-     ({"contact_email": "nobody"}, "Not an email address"), ({"name": ""}, "required"),
-     ({"contact_phone": "1" * 33}, "32")],
+    [
+        ({"name": "已有单位"}, "already exists"),
+        ({"kind": "club"}, "Not a valid choice"),
+        ({"contact_email": "nobody"}, "Not an email address"),
+        ({"name": ""}, "required"),
+        ({"contact_phone": "1" * 33}, "32"),
+    ],
     ids=["duplicate", "unknown-kind", "bad-email", "no-name", "long-phone"],
 )
 def test_create_refuses_bad_input(as_admin, post, factories, changes, message):
@@ -48,8 +61,10 @@ def test_edit_a_unit_and_see_its_alliances(as_admin, post, factories):
     factories.make_alliance_member(factories.make_community("Hehe"), unit, position=1)
     page = text_of(as_admin.get(f"/admin/units/{unit.id}"))
     assert 'value="物业公司"' in page and "Hehe" in page
-    response = post(f"/admin/units/{unit.id}", unit_form(name="和合物业", kind="property_company",
-                                                         contact_email=""))
+    response = post(
+        f"/admin/units/{unit.id}",
+        unit_form(name="和合物业", kind="property_company", contact_email=""),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert (unit.name, unit.contact_email) == ("和合物业", None)

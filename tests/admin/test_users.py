@@ -12,8 +12,15 @@ from tests.conftest import login
 
 
 def new_account(**changes) -> dict:
-    return {"email": "li.na@example.org", "name": "李娜", "role": "resident", "password": "",
-            "phone": "", "unit": "0", **changes}
+    return {
+        "email": "li.na@example.org",
+        "name": "李娜",
+        "role": "resident",
+        "password": "",
+        "phone": "",
+        "unit": "0",
+        **changes,
+    }
 
 
 def users_named(name: str) -> int:
@@ -52,18 +59,23 @@ def test_odd_page_numbers_give_a_page_not_an_error(as_admin, page):
 
 def test_create_an_account_then_sign_in_with_it(as_admin, post, factories, client):
     community = factories.make_community("Hehe")
-    response = post("/admin/users/new", new_account(
-        password="long-enough", communities=[str(community.id)],
-        representative_of=[str(community.id)]))
+    response = post(
+        "/admin/users/new",
+        new_account(
+            password="long-enough",
+            communities=[str(community.id)],
+            representative_of=[str(community.id)],
+        ),
+    )
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.email == "li.na@example.org"))
     assert response.headers["Location"] == f"/admin/users/{user.id}"
-    assert [(m.community.name, m.is_representative) for m in user.memberships] == [
-        ("Hehe", True)]
+    assert [(m.community.name, m.is_representative) for m in user.memberships] == [("Hehe", True)]
     assert audit_count("user.create") == 2  # the administrator's own, then this one
     assert "Account li.na@example.org created." in text_of(client.get(response.headers["Location"]))
-    client.post("/logout", data={"csrf_token": client.get("/_test/csrf-token").get_data(
-        as_text=True)})
+    client.post(
+        "/logout", data={"csrf_token": client.get("/_test/csrf-token").get_data(as_text=True)}
+    )
     assert login(client, "li.na@example.org", "long-enough").status_code == 302
 
 
@@ -93,13 +105,27 @@ def test_create_a_unit_representative(as_admin, post, factories):
         ({"representative_of": ["COMMUNITY"]}, "must belong to the community"),
         ({"phone": "1" * 40}, "32"),
     ],
-    ids=["duplicate", "duplicate-case", "malformed-email", "no-email", "no-name", "long-name",
-         "control-char", "short-password", "unknown-role", "rep-without-unit",
-         "unit-for-resident", "unit-not-a-number", "unknown-community",
-         "representative-elsewhere", "long-phone"],
+    ids=[
+        "duplicate",
+        "duplicate-case",
+        "malformed-email",
+        "no-email",
+        "no-name",
+        "long-name",
+        "control-char",
+        "short-password",
+        "unknown-role",
+        "rep-without-unit",
+        "unit-for-resident",
+        "unit-not-a-number",
+        "unknown-community",
+        "representative-elsewhere",
+        "long-phone",
+    ],
 )
-def test_create_refuses_bad_input_on_its_field_and_keeps_the_input(as_admin, post, factories,
-                                                                     changes, message):
+def test_create_refuses_bad_input_on_its_field_and_keeps_the_input(
+    as_admin, post, factories, changes, message
+):
     unit, community = factories.make_unit(), factories.make_community("Hehe")
     changes = {k: str(unit.id) if v == "UNIT" else v for k, v in changes.items()}
     changes = {k: [str(community.id)] if v == ["COMMUNITY"] else v for k, v in changes.items()}
@@ -117,35 +143,51 @@ def test_create_refuses_bad_input_on_its_field_and_keeps_the_input(as_admin, pos
 def test_edit_role_name_communities_and_active_flag(as_admin, post, factories):
     hehe, anle = factories.make_community("Hehe"), factories.make_community("Anle")
     user = factories.make_user(name="陈明", community="Hehe", password=None)
-    response = post(f"/admin/users/{user.id}", {
-        "name": "陈明亮", "role": "secretary", "phone": "13800000000",
-        "communities": [str(hehe.id), str(anle.id)], "representative_of": [str(anle.id)],
-        "unit": "0",  # active left unchecked: deactivate
-    })
+    response = post(
+        f"/admin/users/{user.id}",
+        {
+            "name": "陈明亮",
+            "role": "secretary",
+            "phone": "13800000000",
+            "communities": [str(hehe.id), str(anle.id)],
+            "representative_of": [str(anle.id)],
+            "unit": "0",  # active left unchecked: deactivate
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert (user.name, user.role, user.active, user.phone) == (
-        "陈明亮", "secretary", False, "13800000000")
+        "陈明亮",
+        "secretary",
+        False,
+        "13800000000",
+    )
     assert {(m.community.name, m.is_representative) for m in user.memberships} == {
-        ("Hehe", False), ("Anle", True)}
+        ("Hehe", False),
+        ("Anle", True),
+    }
     assert audit_count("user.update") == 1
 
 
 def test_the_edit_form_shows_the_current_values(as_admin, factories):
     unit = factories.make_unit("城关镇卫生院", kind="public_institution")
-    user = factories.make_user(name="周红", role="unit_rep", community="Hehe", password=None,
-                               representative=True)
+    user = factories.make_user(
+        name="周红", role="unit_rep", community="Hehe", password=None, representative=True
+    )
     user.unit_id = unit.id
     db.session.commit()
     page = text_of(as_admin.get(f"/admin/users/{user.id}"))
     assert 'value="周红"' in page
-    assert f'<option selected value="{unit.id}">' in page or \
-        f'<option value="{unit.id}" selected>' in page
+    assert (
+        f'<option selected value="{unit.id}">' in page
+        or f'<option value="{unit.id}" selected>' in page
+    )
 
 
 def test_an_administrator_cannot_demote_or_deactivate_themself(as_admin, post, admin):
-    response = post(f"/admin/users/{admin.id}", {"name": "管理员", "role": "cadre",
-                                                  "active": "y", "unit": "0"})
+    response = post(
+        f"/admin/users/{admin.id}", {"name": "管理员", "role": "cadre", "active": "y", "unit": "0"}
+    )
     assert response.status_code == 200
     assert "You cannot change your own role." in text_of(response)
     response = post(f"/admin/users/{admin.id}", {"name": "管理员", "role": "admin", "unit": "0"})
@@ -160,8 +202,9 @@ def test_editing_an_unknown_account_is_404(as_admin):
 
 def test_reset_a_password(as_admin, post, factories, client):
     user = factories.make_user(email="old@example.org")
-    response = post(f"/admin/users/{user.id}/password",
-                    {"password": "brand-new-pw", "confirm": "brand-new-pw"})
+    response = post(
+        f"/admin/users/{user.id}/password", {"password": "brand-new-pw", "confirm": "brand-new-pw"}
+    )
     assert response.status_code == 302
     assert audit_count("user.password_reset") == 1
     db.session.expire_all()
@@ -170,14 +213,17 @@ def test_reset_a_password(as_admin, post, factories, client):
 
 @pytest.mark.parametrize(
     ("password", "confirm", "message"),
-    [("brand-new-pw", "brand-new-px", "The passwords differ."), ("short", "short", "8"),
-     ("", "", "This field is required.")],
+    [
+        ("brand-new-pw", "brand-new-px", "The passwords differ."),
+        ("short", "short", "8"),
+        ("", "", "This field is required."),
+    ],
 )
-def test_a_refused_password_reset_changes_nothing(as_admin, post, factories, password, confirm,
-                                                  message):
+def test_a_refused_password_reset_changes_nothing(
+    as_admin, post, factories, password, confirm, message
+):
     user = factories.make_user(email="old@example.org")
-    response = post(f"/admin/users/{user.id}/password",
-                    {"password": password, "confirm": confirm})
+    response = post(f"/admin/users/{user.id}/password", {"password": password, "confirm": confirm})
     assert response.status_code == 200
     assert message in text_of(response)
     db.session.expire_all()

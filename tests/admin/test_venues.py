@@ -11,8 +11,15 @@ from tests.admin.conftest import audit_count, text_of
 
 
 def venue_form(**changes) -> dict:
-    return {"name": "调解室", "kind": "mediation_room", "capacity": "12", "address": "和合路1号",
-            "community": "0", "unit": "0", **changes}
+    return {
+        "name": "调解室",
+        "kind": "mediation_room",
+        "capacity": "12",
+        "address": "和合路1号",
+        "community": "0",
+        "unit": "0",
+        **changes,
+    }
 
 
 def venues() -> int:
@@ -25,15 +32,21 @@ def test_create_a_communitys_mediation_room(as_admin, post, factories, client):
     assert response.status_code == 302
     venue = db.session.scalar(select(Venue))
     assert (venue.name, venue.kind, venue.capacity, venue.community_id, venue.unit_id) == (
-        "调解室", "mediation_room", 12, community.id, None)
+        "调解室",
+        "mediation_room",
+        12,
+        community.id,
+        None,
+    )
     assert audit_count("venue.create") == 1
     assert "Venue 调解室 created." in text_of(client.get(response.headers["Location"]))
 
 
 def test_create_a_room_a_unit_offers_without_a_limit(as_admin, post, factories):
     unit = factories.make_unit("城关中学", kind="public_institution")
-    response = post("/admin/venues/new", venue_form(name="报告厅", kind="hall", capacity="",
-                                                    unit=str(unit.id)))
+    response = post(
+        "/admin/venues/new", venue_form(name="报告厅", kind="hall", capacity="", unit=str(unit.id))
+    )
     assert response.status_code == 302
     venue = db.session.scalar(select(Venue))
     assert (venue.unit_id, venue.community_id, venue.capacity) == (unit.id, None, None)
@@ -54,16 +67,27 @@ def test_the_same_name_in_another_community_is_fine(as_admin, post, factories):
         ({"capacity": "100001"}, "Give a number of places from 0 to 100000."),
         ({"capacity": "ten"}, "Not a valid integer value."),
         ({"capacity": "99999999999999999999"}, "Give a number of places from 0 to 100000."),
-        ({"community": "0", "unit": "0"},
-         "A venue belongs to a community or is offered by a unit."),
+        (
+            {"community": "0", "unit": "0"},
+            "A venue belongs to a community or is offered by a unit.",
+        ),
         ({"kind": "stadium"}, "Not a valid choice"),
         ({"name": ""}, "This field is required."),
         ({"name": "x" * 201}, "200"),
         ({"community": "424242"}, "Not a valid choice"),
     ],
-    ids=["duplicate-in-community", "negative-capacity", "huge-capacity", "capacity-words",
-         "capacity-overflow", "no-owner", "unknown-kind", "no-name", "long-name",
-         "unknown-community"],
+    ids=[
+        "duplicate-in-community",
+        "negative-capacity",
+        "huge-capacity",
+        "capacity-words",
+        "capacity-overflow",
+        "no-owner",
+        "unknown-kind",
+        "no-name",
+        "long-name",
+        "unknown-community",
+    ],
 )
 def test_create_refuses_bad_input_and_keeps_it(as_admin, post, factories, changes, message):
     hehe = factories.make_community("Hehe")
@@ -93,8 +117,10 @@ def test_edit_a_venue(as_admin, post, factories):
     venue = factories.make_venue(hehe, name="活动室", kind="meeting_room", capacity=20)
     page = text_of(as_admin.get(f"/admin/venues/{venue.id}"))
     assert 'value="活动室"' in page and 'value="20"' in page
-    response = post(f"/admin/venues/{venue.id}", venue_form(name="活动室", kind="hall",
-                                                           capacity="0", community=str(hehe.id)))
+    response = post(
+        f"/admin/venues/{venue.id}",
+        venue_form(name="活动室", kind="hall", capacity="0", community=str(hehe.id)),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert (venue.kind, venue.capacity) == ("hall", 0)

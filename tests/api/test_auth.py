@@ -25,10 +25,26 @@ def assert_401(response) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "Bearer", "Bearer    ", "Basic dXNlcjpwdw==", "Token abc", "Bearer not-a-token",
-     "Bearer " + "x" * 5000],
-    ids=["none", "empty", "bearer-alone", "bearer-blank", "basic", "other-scheme",
-         "unknown-token", "huge-token"],
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer    ",
+        "Basic dXNlcjpwdw==",
+        "Token abc",
+        "Bearer not-a-token",
+        "Bearer " + "x" * 5000,
+    ],
+    ids=[
+        "none",
+        "empty",
+        "bearer-alone",
+        "bearer-blank",
+        "basic",
+        "other-scheme",
+        "unknown-token",
+        "huge-token",
+    ],
 )
 def test_requests_without_a_valid_token_get_401(client, factories, header):
     factories.make_user()

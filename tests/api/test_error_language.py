@@ -30,8 +30,12 @@ def _calls(factories):
     case = factories.make_case()
     return [
         # marshmallow: a wrong type and a missing field
-        ("post", "/api/v1/issues", {"title": "议题", "community": case.community.name,
-                                    "cases": ["1"]}, 422),
+        (
+            "post",
+            "/api/v1/issues",
+            {"title": "议题", "community": case.community.name, "cases": ["1"]},
+            422,
+        ),
         ("post", "/api/v1/cases", {"title": "个案"}, 422),
         # a query argument out of range
         ("get", "/api/v1/cases?page=1000000000000000000", None, 422),
@@ -42,8 +46,12 @@ def _calls(factories):
         # an operation's refusal
         ("post", f"/api/v1/cases/{case.id}/escalate", {"reason": "\x07"}, 422),
         # an unknown community (a Latin name: the message quotes it back as given)
-        ("post", "/api/v1/issues", {"title": "议题", "community": "Nowhere", "cases": [case.id]},
-         422),
+        (
+            "post",
+            "/api/v1/issues",
+            {"title": "议题", "community": "Nowhere", "cases": [case.id]},
+            422,
+        ),
     ]
 
 
@@ -90,8 +98,7 @@ def test_marshmallow_messages_carry_their_values(cadre_api):
     assert response.status_code == 422
     assert _error(response)["fields"]["level"] == ["须在 1 到 4 之间。"]
     english = cadre_api.get("/api/v1/cases?level=9", headers=EN)
-    assert _error(english)["fields"]["level"] == [
-        "Must be between 1 and 4."]
+    assert _error(english)["fields"]["level"] == ["Must be between 1 and 4."]
 
 
 def test_lang_and_the_accounts_setting_choose_the_language(api_as, factories):

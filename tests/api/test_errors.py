@@ -46,11 +46,14 @@ def probe_routes(app):
     def crash():
         raise RuntimeError("secret internal detail")
 
-    for name, view in [("forbidden", forbidden), ("conflict", conflict),
-                       ("refused-conflict", refused_conflict), ("refused", refused),
-                       ("crash", crash)]:
-        app.add_url_rule(f"/api/v1/_probe/{name}", f"probe_{name}", view,
-                         methods=["GET", "POST"])
+    for name, view in [
+        ("forbidden", forbidden),
+        ("conflict", conflict),
+        ("refused-conflict", refused_conflict),
+        ("refused", refused),
+        ("crash", crash),
+    ]:
+        app.add_url_rule(f"/api/v1/_probe/{name}", f"probe_{name}", view, methods=["GET", "POST"])
 
 
 @pytest.fixture
@@ -61,7 +64,9 @@ def api(api_as, factories):
 def test_400_when_the_body_is_not_json(api):
     for body in ("{not json", "name=张三", "\xff\xfe"):
         response = api.client.patch(
-            "/api/v1/me", data=body, content_type="application/json",
+            "/api/v1/me",
+            data=body,
+            content_type="application/json",
             headers={"Authorization": f"Bearer {api.token}"},
         )
         assert_error(response, 400, "bad_json")
@@ -79,8 +84,9 @@ def test_403_when_the_role_is_not_allowed(api, probe_routes):
     assert_error(api.get("/api/v1/_probe/forbidden"), 403, "forbidden")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/me/extra", "/api/v2/me",
-                                  "/api/anything"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here", "/api/v1/me/extra", "/api/v2/me", "/api/anything"]
+)
 def test_404_for_an_unknown_route_under_api(api, path):
     assert_error(api.get(path), 404, "not_found")
 
@@ -115,8 +121,18 @@ def test_a_refused_operation_is_422_with_its_field(api, probe_routes):
         ({"named_in_minutes": 1}, "named_in_minutes"),
         ({"nmae": "typo"}, "nmae"),
     ],
-    ids=["wrong-type", "empty", "blank", "too-long", "nul", "lone-surrogate", "unknown-locale",
-         "string-bool", "int-bool", "unknown-field"],
+    ids=[
+        "wrong-type",
+        "empty",
+        "blank",
+        "too-long",
+        "nul",
+        "lone-surrogate",
+        "unknown-locale",
+        "string-bool",
+        "int-bool",
+        "unknown-field",
+    ],
 )
 def test_422_names_the_invalid_field(api, body, field):
     error = assert_error(api.patch("/api/v1/me", json=body), 422, "invalid")
@@ -139,8 +155,19 @@ def test_422_names_the_invalid_field(api, body, field):
         ("community=a%00b", "community"),
         ("from=2026-02-01T00:00:00%2B08:00&to=2026-01-01T00:00:00%2B08:00", "to"),
     ],
-    ids=["no-offset", "words", "impossible-date", "year-one", "year-9999", "unknown-source",
-         "unknown-kind", "empty-community", "long-community", "nul", "to-before-from"],
+    ids=[
+        "no-offset",
+        "words",
+        "impossible-date",
+        "year-one",
+        "year-9999",
+        "unknown-source",
+        "unknown-kind",
+        "empty-community",
+        "long-community",
+        "nul",
+        "to-before-from",
+    ],
 )
 def test_stats_refuses_bad_filters_with_422(api, query, field):
     error = assert_error(api.get(f"/api/v1/stats?{query}"), 422, "invalid")
@@ -207,12 +234,17 @@ def test_api_requests_are_not_limited_by_default(api_as, factories, app):
 @pytest.mark.parametrize("accept_language", ["zh-CN,zh;q=0.9", "zh", "en-GB", "*", "xx-YY"])
 @pytest.mark.parametrize(
     ("method", "path", "status"),
-    [("get", "/api/v1/nothing", 404), ("delete", "/api/v1/me", 405),
-     ("get", "/api/v1/_probe/forbidden", 403), ("get", "/api/v1/_probe/crash", 500),
-     ("patch", "/api/v1/me", 422)],
+    [
+        ("get", "/api/v1/nothing", 404),
+        ("delete", "/api/v1/me", 405),
+        ("get", "/api/v1/_probe/forbidden", 403),
+        ("get", "/api/v1/_probe/crash", 500),
+        ("patch", "/api/v1/me", 422),
+    ],
 )
-def test_errors_stay_json_in_any_language(api, probe_routes, accept_language, method, path,
-                                          status, caplog):
+def test_errors_stay_json_in_any_language(
+    api, probe_routes, accept_language, method, path, status, caplog
+):
     headers = {"Accept-Language": accept_language, "Accept": "text/html,*/*;q=0.8"}
     kwargs = {"json": {"name": ""}} if method == "patch" else {}
     with caplog.at_level(logging.CRITICAL, logger="consult.errors"):

@@ -1,7 +1,3 @@
 """Fixtures of the attendance tests."""
 
 from __future__ import annotations
-
-
-
-

@@ -28,8 +28,13 @@ def free_port() -> int:
 class Server:
     """gunicorn serving wsgi:app on 127.0.0.1 with N worker processes."""
 
-    def __init__(self, database_url: str, log_path: Path, workers: int = 4,
-                 secret_key: str = "load-test-secret"):  # noqa: S107 (a test server's key)
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        workers: int = 4,
+        secret_key: str = "load-test-secret",
+    ):  # noqa: S107 (a test server's key)
         self.port = free_port()
         self.log_path = log_path
         env = {
@@ -43,12 +48,28 @@ class Server:
         # --preload: the app is built once and forked, so all workers serve from the start.
         # The access log records each request's worker pid (%(p)s).
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers),
-             "--bind", f"127.0.0.1:{self.port}", "--preload", "--no-control-socket",
-             "--timeout", "60", "--graceful-timeout", "2",
-             "--access-logfile", "-", "--access-logformat", 'ACCESS %(p)s "%(r)s" %(s)s',
-             "wsgi:app"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--preload",
+                "--no-control-socket",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "2",
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                'ACCESS %(p)s "%(r)s" %(s)s',
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -83,8 +104,7 @@ class Server:
         pids = set()
         for line in self.log().splitlines():
             parts = line.split(" ", 2)
-            if len(parts) == 3 and parts[0] == "ACCESS" and parts[2].startswith(
-                    f'"{request_line}'):
+            if len(parts) == 3 and parts[0] == "ACCESS" and parts[2].startswith(f'"{request_line}'):
                 pids.add(parts[1])
         return pids
 
@@ -94,8 +114,14 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            headers: dict | None = None, timeout: float = 60.0) -> tuple[int, str]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 60.0,
+) -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -148,8 +174,9 @@ def booking(conn, meeting_id: int) -> Booking:
     ).one()
     counts = dict(
         conn.execute(
-            text("SELECT status, count(*) FROM registrations WHERE meeting_id = :m "
-                 "GROUP BY status"),
+            text(
+                "SELECT status, count(*) FROM registrations WHERE meeting_id = :m GROUP BY status"
+            ),
             {"m": meeting_id},
         ).all()
     )

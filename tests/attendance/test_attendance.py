@@ -20,16 +20,19 @@ from tests.conftest import csrf_token_from
 @pytest.fixture
 def session_today(factories):
     """A session starting in an hour with two confirmed, one waiting, two invitees."""
-    meeting = factories.make_meeting(capacity=2, starts_in=timedelta(hours=1),
-                                     kind="joint_meeting", title="联席会议")
-    regs = [operations.sign_up(meeting, factories.make_user(name=n))
-            for n in ("张伟", "王芳", "李娜")]
+    meeting = factories.make_meeting(
+        capacity=2, starts_in=timedelta(hours=1), kind="joint_meeting", title="联席会议"
+    )
+    regs = [
+        operations.sign_up(meeting, factories.make_user(name=n)) for n in ("张伟", "王芳", "李娜")
+    ]
     operations.sign_up_proxy(meeting, {"name": "赵敏", "phone": "0936-6621188"}, None)
     db.session.commit()
     unit = factories.make_unit(name="城关供电所")
-    invitations = [factories.make_invitation(meeting, name="马建国", unit=unit,
-                                             partstat="ACCEPTED"),
-                   factories.make_invitation(meeting, email="li@example.org")]
+    invitations = [
+        factories.make_invitation(meeting, name="马建国", unit=unit, partstat="ACCEPTED"),
+        factories.make_invitation(meeting, email="li@example.org"),
+    ]
     return meeting, regs, invitations
 
 
@@ -40,8 +43,10 @@ def _marks(client, meeting, marks):
 
 
 def _status(meeting_id):
-    return {(a.registration_id, a.invitation_id, a.name): a.status for a in db.session.scalars(
-        select(Attendance).where(Attendance.meeting_id == meeting_id))}
+    return {
+        (a.registration_id, a.invitation_id, a.name): a.status
+        for a in db.session.scalars(select(Attendance).where(Attendance.meeting_id == meeting_id))
+    }
 
 
 def test_secretary_marks_registrants_and_invitees(client, login_as, factories, session_today):
@@ -50,17 +55,24 @@ def test_secretary_marks_registrants_and_invitees(client, login_as, factories, s
     page = client.get(f"/sessions/{meeting.id}/attendance").get_data(as_text=True)
     for name in ("张伟", "王芳", "李娜", "赵敏", "马建国", "li@example.org"):
         assert name in page
-    response = _marks(client, meeting, {
-        f"mark-registration-{regs[0].id}": "present",
-        f"mark-registration-{regs[1].id}": "late",
-        f"mark-registration-{regs[2].id}": "absent",
-        f"mark-invitation-{invitations[0].id}": "present",
-    })
+    response = _marks(
+        client,
+        meeting,
+        {
+            f"mark-registration-{regs[0].id}": "present",
+            f"mark-registration-{regs[1].id}": "late",
+            f"mark-registration-{regs[2].id}": "absent",
+            f"mark-invitation-{invitations[0].id}": "present",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert _status(meeting.id) == {
-        (regs[0].id, None, None): "present", (regs[1].id, None, None): "late",
-        (regs[2].id, None, None): "absent", (None, invitations[0].id, None): "present"}
+        (regs[0].id, None, None): "present",
+        (regs[1].id, None, None): "late",
+        (regs[2].id, None, None): "absent",
+        (None, invitations[0].id, None): "present",
+    }
     meeting = db.session.get(Meeting, meeting.id)
     # Taken an hour early: counted, but the session is held only once it has started.
     assert meeting.status == "scheduled" and meeting.attended_count == 3
@@ -92,8 +104,11 @@ def test_walk_ins_are_added_by_name_and_counted(client, login_as, factories, ses
     assert (walk_in.name, walk_in.status) == ("孙丽", "present")
     assert db.session.get(Meeting, meeting.id).attended_count == 1
     assert db.session.get(Meeting, meeting.id).status == "scheduled"  # not started yet
-    _marks(client, meeting, {f"mark-attendance-{walk_in.id}": "late",
-                             f"mark-registration-{regs[0].id}": "present"})
+    _marks(
+        client,
+        meeting,
+        {f"mark-attendance-{walk_in.id}": "late", f"mark-registration-{regs[0].id}": "present"},
+    )
     db.session.expire_all()
     assert db.session.get(Attendance, walk_in.id).status == "late"
     assert db.session.get(Meeting, meeting.id).attended_count == 2
@@ -111,15 +126,22 @@ def test_walk_in_without_a_name_is_a_field_error(client, login_as, factories, se
     assert db.session.get(Meeting, meeting.id).status == "scheduled"
 
 
-def test_marks_for_someone_of_another_session_are_refused(client, login_as, factories,
-                                                          session_today):
+def test_marks_for_someone_of_another_session_are_refused(
+    client, login_as, factories, session_today
+):
     meeting, regs, _invitations = session_today
     other = factories.make_meeting(starts_in=timedelta(hours=1))
     stranger = operations.sign_up(other, factories.make_user())
     db.session.commit()
     login_as(factories.make_user(role="secretary"))
-    response = _marks(client, meeting, {f"mark-registration-{regs[0].id}": "present",
-                                        f"mark-registration-{stranger.id}": "present"})
+    response = _marks(
+        client,
+        meeting,
+        {
+            f"mark-registration-{regs[0].id}": "present",
+            f"mark-registration-{stranger.id}": "present",
+        },
+    )
     assert response.status_code == 422
     assert "does not belong to this session" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
@@ -128,18 +150,19 @@ def test_marks_for_someone_of_another_session_are_refused(client, login_as, fact
 def test_unknown_mark_values_are_ignored(client, login_as, factories, session_today):
     meeting, regs, _invitations = session_today
     login_as(factories.make_user(role="secretary"))
-    _marks(client, meeting, {f"mark-registration-{regs[0].id}": "asleep",
-                             "mark-registration-x": "present"})
+    _marks(
+        client,
+        meeting,
+        {f"mark-registration-{regs[0].id}": "asleep", "mark-registration-x": "present"},
+    )
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
 
 
-def test_attendance_of_a_cancelled_or_far_future_session_is_refused(client, login_as,
-                                                                    factories):
+def test_attendance_of_a_cancelled_or_far_future_session_is_refused(client, login_as, factories):
     cancelled = factories.make_meeting(status="cancelled", starts_in=timedelta(hours=1))
     future = factories.make_meeting(starts_in=timedelta(days=3))
     login_as(factories.make_user(role="secretary"))
-    for meeting, message in ((cancelled, "has been cancelled"),
-                             (future, "from one day before")):
+    for meeting, message in ((cancelled, "has been cancelled"), (future, "from one day before")):
         url = f"/sessions/{meeting.id}/attendance"
         token = csrf_token_from(client.get(url).get_data(as_text=True))
         response = client.post(f"{url}/walk-in", data={"csrf_token": token, "name": "孙丽"})
@@ -156,8 +179,9 @@ def test_past_session_attendance_can_be_entered_afterwards(client, login_as, fac
     login_as(factories.make_user(role="secretary"))
     url = f"/sessions/{meeting.id}/attendance"
     token = csrf_token_from(client.get(url).get_data(as_text=True))
-    assert client.post(f"{url}/walk-in", data={"csrf_token": token, "name": "孙丽"}
-                       ).status_code == 302
+    assert (
+        client.post(f"{url}/walk-in", data={"csrf_token": token, "name": "孙丽"}).status_code == 302
+    )
     assert db.session.get(Meeting, meeting.id).status == "held"
 
 
@@ -193,7 +217,7 @@ def test_csv_export_is_utf8_with_bom_and_chinese(client, login_as, factories, se
 
 def test_csv_cells_cannot_become_formulas(client, login_as, factories):
     meeting = factories.make_meeting(starts_in=timedelta(hours=1))
-    operations.add_walk_in(meeting, {"name": "=HYPERLINK(\"x\")"}, None)
+    operations.add_walk_in(meeting, {"name": '=HYPERLINK("x")'}, None)
     db.session.commit()
     login_as(factories.make_user(role="secretary"))
     text = client.get(f"/sessions/{meeting.id}/attendance.csv").get_data().decode("utf-8-sig")
@@ -269,8 +293,9 @@ def _past(app, salt):
 
 
 @pytest.mark.parametrize(("kind", "status"), [("forged", 400), ("expired", 410)])
-def test_forged_or_expired_check_in_link(app, client, login_as, factories, session_today,
-                                         kind, status):
+def test_forged_or_expired_check_in_link(
+    app, client, login_as, factories, session_today, kind, status
+):
     _meeting, regs, _invitations = session_today
     if kind == "forged":
         token = links.checkin_token(regs[0].id)[:-3] + "xyz"
@@ -285,8 +310,7 @@ def test_forged_or_expired_check_in_link(app, client, login_as, factories, sessi
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
 
 
-def test_cancelled_registration_cannot_be_checked_in(client, login_as, factories,
-                                                     session_today):
+def test_cancelled_registration_cannot_be_checked_in(client, login_as, factories, session_today):
     _meeting, regs, _invitations = session_today
     operations.cancel_registration(regs[0], None)
     db.session.commit()
@@ -298,8 +322,9 @@ def test_cancelled_registration_cannot_be_checked_in(client, login_as, factories
     assert db.session.scalar(select(func.count(Attendance.id))) == 0
 
 
-def test_attendance_page_query_count_does_not_grow_with_rows(client, login_as, factories,
-                                                             count_queries):
+def test_attendance_page_query_count_does_not_grow_with_rows(
+    client, login_as, factories, count_queries
+):
     meeting = factories.make_meeting(capacity=2, starts_in=timedelta(hours=1))
     login_as(factories.make_user(role="secretary"))
     url = f"/sessions/{meeting.id}/attendance"

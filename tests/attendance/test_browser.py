@@ -30,16 +30,21 @@ def test_resident_signs_up_waits_and_cancels(page, factories):
     _sign_in(page, resident)
     page.goto(f"/sessions/{meeting.id}")
     page.click("[data-action=sign-up]")
-    assert page.locator("[data-mine=waitlisted]").inner_text().strip().endswith(
-        "Waiting list, number 1")
+    assert (
+        page.locator("[data-mine=waitlisted]")
+        .inner_text()
+        .strip()
+        .endswith("Waiting list, number 1")
+    )
     page.click("[data-action=cancel]")
     # A page (no script) says what will happen and asks to confirm.
     page.wait_for_selector("[data-confirm]")
     page.click("[data-action=confirm]")
     page.wait_for_selector("[data-action=sign-up]")
     db.session.rollback()  # end the test's read snapshot: the server wrote meanwhile
-    registration = db.session.scalar(select(Registration).where(
-        Registration.user_id == resident.id))
+    registration = db.session.scalar(
+        select(Registration).where(Registration.user_id == resident.id)
+    )
     assert registration.status == "cancelled"
 
 

@@ -124,19 +124,22 @@ def test_capacity_form_on_the_registrations_page(client, login_as, factories):
     login_as(factories.make_user(role="cadre"))
     url = f"/sessions/{meeting.id}/registrations"
     token = csrf_token_from(client.get(url).get_data(as_text=True))
-    response = client.post(f"/sessions/{meeting.id}/capacity",
-                           data={"capacity": "2", "csrf_token": token})
+    response = client.post(
+        f"/sessions/{meeting.id}/capacity", data={"capacity": "2", "csrf_token": token}
+    )
     assert response.status_code == 302
     assert _statuses(registrations) == ["confirmed", "confirmed", "waitlisted"]
-    refused = client.post(f"/sessions/{meeting.id}/capacity",
-                          data={"capacity": "1", "csrf_token": token})
+    refused = client.post(
+        f"/sessions/{meeting.id}/capacity", data={"capacity": "1", "csrf_token": token}
+    )
     assert refused.status_code == 409
     page = refused.get_data(as_text=True)
     assert "2 people are already confirmed" in page
     assert 'value="1"' in page  # the input is kept
     assert db.session.get(Meeting, meeting.id).capacity == 2
-    bad = client.post(f"/sessions/{meeting.id}/capacity",
-                      data={"capacity": "-4", "csrf_token": token})
+    bad = client.post(
+        f"/sessions/{meeting.id}/capacity", data={"capacity": "-4", "csrf_token": token}
+    )
     assert bad.status_code == 422
     assert db.session.get(Meeting, meeting.id).capacity == 2
 
@@ -148,7 +151,8 @@ def test_only_organisers_change_the_places(client, login_as, factories, role):
     meeting = factories.make_meeting(capacity=1)
     login_as(factories.make_user(role=role))
     token = csrf_token_from(client.get("/").get_data(as_text=True))
-    response = client.post(f"/sessions/{meeting.id}/capacity",
-                           data={"capacity": "9", "csrf_token": token})
+    response = client.post(
+        f"/sessions/{meeting.id}/capacity", data={"capacity": "9", "csrf_token": token}
+    )
     assert response.status_code == 403
     assert db.session.get(Meeting, meeting.id).capacity == 1

@@ -29,8 +29,14 @@ PLACES = 10
 
 def _residents(n: int) -> list[tuple[int, str]]:
     """Create ``n`` residents with API tokens in one transaction; return (id, token) pairs."""
-    users = [User(email=f"resident{i}-{uuid.uuid4().hex[:6]}@example.org", name=f"居民{i}",
-                  role="resident") for i in range(n)]
+    users = [
+        User(
+            email=f"resident{i}-{uuid.uuid4().hex[:6]}@example.org",
+            name=f"居民{i}",
+            role="resident",
+        )
+        for i in range(n)
+    ]
     db.session.add_all(users)
     db.session.flush()
     pairs = []
@@ -61,8 +67,13 @@ def test_forty_concurrent_sign_ups_never_overbook(app, factories, server):
     path = f"/api/v1/sessions/{meeting_id}/registrations"
 
     def sign_up(token):
-        return lambda: request(server.port, "POST", path, body=b"{}", headers={
-            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return lambda: request(
+            server.port,
+            "POST",
+            path,
+            body=b"{}",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
 
     started = time.monotonic()
     results = all_at_once([sign_up(token) for _user, token in people])
@@ -85,15 +96,16 @@ def test_forty_concurrent_sign_ups_never_overbook(app, factories, server):
     with db.engine.connect() as conn:
         state = booking(conn, meeting_id)
     assert not state.overbooked
-    assert (state.counter, state.confirmed, state.waitlisted) == (PLACES, PLACES,
-                                                                   PEOPLE - PLACES)
+    assert (state.counter, state.confirmed, state.waitlisted) == (PLACES, PLACES, PEOPLE - PLACES)
     # One registration per person, and the waiting list's order is the sign-up order.
-    rows = db.session.scalars(select(Registration).where(
-        Registration.meeting_id == meeting_id)).all()
+    rows = db.session.scalars(
+        select(Registration).where(Registration.meeting_id == meeting_id)
+    ).all()
     assert sorted(r.user_id for r in rows) == sorted(user_id for user_id, _token in people)
     by_id = {a["id"]: a for a in answers}
-    queue = sorted((r for r in rows if r.status == "waitlisted"),
-                   key=lambda r: (r.created_at, r.id))
+    queue = sorted(
+        (r for r in rows if r.status == "waitlisted"), key=lambda r: (r.created_at, r.id)
+    )
     assert [by_id[r.id]["position"] for r in queue] == list(range(1, PEOPLE - PLACES + 1))
 
     log = server.log()
@@ -112,8 +124,7 @@ def _scratch_engine_sqlite(database_url: str, tmp_path):
     target = tmp_path / "scratch.db"
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
-    engine = create_engine(f"sqlite:///{target}", poolclass=NullPool,
-                           connect_args={"timeout": 30})
+    engine = create_engine(f"sqlite:///{target}", poolclass=NullPool, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _no_checks(dbapi_connection, _record):
@@ -130,12 +141,19 @@ def _scratch_engine_postgres(database_url: str, meeting_id: int):
         conn.execute(text(f"CREATE SCHEMA {schema}"))
         for table in ("meetings", "registrations"):
             # LIKE copies columns, types, NOT NULL and defaults, but no CHECK or key.
-            conn.execute(text(
-                f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING DEFAULTS)"))
-        conn.execute(text(f"INSERT INTO {schema}.meetings SELECT * FROM public.meetings "  # noqa: S608
-                          "WHERE id = :m"), {"m": meeting_id})
-    engine = create_engine(database_url, poolclass=NullPool,
-                           connect_args={"options": f"-c search_path={schema}"})
+            conn.execute(
+                text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING DEFAULTS)")
+            )
+        conn.execute(
+            text(
+                f"INSERT INTO {schema}.meetings SELECT * FROM public.meetings "  # noqa: S608
+                "WHERE id = :m"
+            ),
+            {"m": meeting_id},
+        )
+    engine = create_engine(
+        database_url, poolclass=NullPool, connect_args={"options": f"-c search_path={schema}"}
+    )
 
     def drop():
         with admin.begin() as conn:
@@ -160,31 +178,45 @@ def test_control_the_check_catches_a_naive_claim(app, factories, database_url, t
             def run():
                 # Read how many are confirmed ...
                 with conn.begin():
-                    taken = conn.execute(text(
-                        "SELECT count(*) FROM registrations "
-                        "WHERE meeting_id = :m AND status = 'confirmed'"),
-                        {"m": meeting_id}).scalar_one()
+                    taken = conn.execute(
+                        text(
+                            "SELECT count(*) FROM registrations "
+                            "WHERE meeting_id = :m AND status = 'confirmed'"
+                        ),
+                        {"m": meeting_id},
+                    ).scalar_one()
                 # ... the request does its other work meanwhile ...
                 time.sleep(0.02)
                 # ... then write what was decided on the stale count.
                 status = "confirmed" if taken < PLACES else "waitlisted"
                 writer = conn.execution_options(sqlite_begin="IMMEDIATE")
                 with writer.begin():
-                    writer.execute(text(
-                        "INSERT INTO registrations (meeting_id, user_id, status, created_at) "
-                        "VALUES (:m, :u, :s, CURRENT_TIMESTAMP)"),
-                        {"m": meeting_id, "u": user_id, "s": status})
+                    writer.execute(
+                        text(
+                            "INSERT INTO registrations (meeting_id, user_id, status, created_at) "
+                            "VALUES (:m, :u, :s, CURRENT_TIMESTAMP)"
+                        ),
+                        {"m": meeting_id, "u": user_id, "s": status},
+                    )
                     if status == "confirmed":
-                        writer.execute(text(
-                            "UPDATE meetings SET confirmed_count = confirmed_count + 1 "
-                            "WHERE id = :m"), {"m": meeting_id})
+                        writer.execute(
+                            text(
+                                "UPDATE meetings SET confirmed_count = confirmed_count + 1 "
+                                "WHERE id = :m"
+                            ),
+                            {"m": meeting_id},
+                        )
                 return status
+
             return run
 
         started = time.monotonic()
-        results = all_at_once([naive_sign_up(conn, user_id)
-                               for conn, (user_id, _token) in zip(connections, people,
-                                                                  strict=True)])
+        results = all_at_once(
+            [
+                naive_sign_up(conn, user_id)
+                for conn, (user_id, _token) in zip(connections, people, strict=True)
+            ]
+        )
         elapsed = time.monotonic() - started
         for conn in connections:
             conn.close()

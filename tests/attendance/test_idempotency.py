@@ -18,7 +18,8 @@ def _url(meeting) -> str:
 
 def _rows(meeting) -> int:
     return db.session.scalar(
-        select(func.count(Registration.id)).where(Registration.meeting_id == meeting.id))
+        select(func.count(Registration.id)).where(Registration.meeting_id == meeting.id)
+    )
 
 
 def test_a_retry_with_the_same_key_returns_the_first_registration(api_as, factories):
@@ -95,8 +96,9 @@ def test_a_malformed_key_is_refused(api_as, factories):
     meeting = factories.make_meeting(capacity=5)
     api = api_as(factories.make_user())
     for bad in ("x" * 65, "with space", "\u4e2d\u6587"):
-        response = api.post(_url(meeting), headers={"Idempotency-Key": bad.encode().decode(
-            "latin-1")})
+        response = api.post(
+            _url(meeting), headers={"Idempotency-Key": bad.encode().decode("latin-1")}
+        )
         assert response.status_code == 422, bad
         assert "Idempotency-Key" in response.get_json()["error"]["fields"]
     assert _rows(meeting) == 0

@@ -66,7 +66,7 @@ def test_waitlist_promotion_is_told_by_mail(api_as, factories, runner, smtp_serv
 
     assert api_as(first).delete(f"/api/v1/registrations/{mine['id']}").status_code == 204
     _send(runner)
-    after = smtp_server.received()[len(received):]
+    after = smtp_server.received()[len(received) :]
     # The one who cancelled is told so; the first waiting is promoted and told so; the
     # one still waiting hears nothing.
     cancelled = [m for m in after if _to(m) == "first@example.org"]
@@ -76,16 +76,16 @@ def test_waitlist_promotion_is_told_by_mail(api_as, factories, runner, smtp_serv
     assert [_to(m) for m in promoted] == ["second@example.org"]
     assert "周五说事日" in promoted[0]["Subject"]
     assert "http://consult.test/checkin/" in _text(promoted[0])
-    registration = db.session.scalar(
-        select(Registration).where(Registration.user_id == second.id))
+    registration = db.session.scalar(select(Registration).where(Registration.user_id == second.id))
     assert registration.status == "confirmed"
     # Delivered once: sending again delivers nothing new.
     _send(runner)
     assert len(smtp_server.received()) == len(received) + len(after)
 
 
-def test_check_in_link_in_the_mail_checks_the_person_in(client, api_as, login_as, factories,
-                                                         runner, smtp_server):
+def test_check_in_link_in_the_mail_checks_the_person_in(
+    client, api_as, login_as, factories, runner, smtp_server
+):
     from datetime import timedelta
 
     meeting = factories.make_meeting(capacity=5, starts_in=timedelta(hours=2))
@@ -93,8 +93,9 @@ def test_check_in_link_in_the_mail_checks_the_person_in(client, api_as, login_as
     api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
     _send(runner)
     # The confirmation (and, this close to the start, the reminder) carry the link.
-    found = [re.search(r"http://consult\.test(/checkin/\S+)", _text(m))
-             for m in smtp_server.received()]
+    found = [
+        re.search(r"http://consult\.test(/checkin/\S+)", _text(m)) for m in smtp_server.received()
+    ]
     assert found and all(found)
     link = found[0].group(1)
     login_as(factories.make_user(role="secretary"))
@@ -104,14 +105,15 @@ def test_check_in_link_in_the_mail_checks_the_person_in(client, api_as, login_as
     assert "is checked in" in client.get(link).get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("button", "partstat"), [("accept", "ACCEPTED"),
-                                                  ("decline", "DECLINED")])
+@pytest.mark.parametrize(("button", "partstat"), [("accept", "ACCEPTED"), ("decline", "DECLINED")])
 def test_rsvp_link_from_the_invitation_mail_records_the_answer(
-        client, api_as, login_as, factories, runner, smtp_server, button, partstat):
+    client, api_as, login_as, factories, runner, smtp_server, button, partstat
+):
     meeting = factories.make_meeting(kind="joint_meeting", title="联席会议")
     cadre = factories.make_user(role="cadre")
-    response = api_as(cadre).post(f"/api/v1/sessions/{meeting.id}/invitations",
-                                  json={"emails": ["rep@unit.example.org"]})
+    response = api_as(cadre).post(
+        f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": ["rep@unit.example.org"]}
+    )
     assert response.status_code == 202, response.get_json()
     _send(runner)
     (message,) = [m for m in smtp_server.received() if _to(m) == "rep@unit.example.org"]

@@ -28,8 +28,9 @@ def _panel(html: str) -> str:
 
 def _sign_up(client, meeting):
     token = csrf_token_from(_page(client, meeting))
-    return client.post(f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token},
-                       follow_redirects=True)
+    return client.post(
+        f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token}, follow_redirects=True
+    )
 
 
 def test_anonymous_visitor_is_asked_to_sign_in(client, factories):
@@ -60,8 +61,9 @@ def test_signing_up_twice_from_the_page_says_already_registered(client, login_as
     login_as(factories.make_user())
     token = csrf_token_from(_page(client, meeting))
     client.post(f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token})
-    again = client.post(f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token},
-                        follow_redirects=True)
+    again = client.post(
+        f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "already registered" in again.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Registration.id))) == 1
 
@@ -90,8 +92,11 @@ def test_cancel_from_the_page(client, login_as, factories):
     assert "The session is full" in asked.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Registration, registration.id).status == "confirmed"
-    response = client.post(f"/registrations/{registration.id}/cancel",
-                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
+    response = client.post(
+        f"/registrations/{registration.id}/cancel",
+        data={"csrf_token": token, "confirmed": "1"},
+        follow_redirects=True,
+    )
     assert "The registration is cancelled." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Registration, registration.id).status == "cancelled"
@@ -106,8 +111,9 @@ def test_cancelled_and_started_sessions_take_no_sign_up(client, login_as, factor
     assert "the session has started" in _panel(_page(client, started))
     for meeting in (cancelled, started):
         token = csrf_token_from(_page(client, meeting))
-        response = client.post(f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token},
-                               follow_redirects=True)
+        response = client.post(
+            f"/sessions/{meeting.id}/sign-up", data={"csrf_token": token}, follow_redirects=True
+        )
         assert response.status_code == 200
     assert db.session.scalar(select(func.count(Registration.id))) == 0
 
@@ -131,10 +137,11 @@ def test_series_button_signs_up_for_all_coming_occurrences(client, login_as, fac
     login_as(factories.make_user())
     html = _page(client, meetings[0])
     assert "Sign up for all 3 coming sessions" in _panel(html)
-    response = client.post(f"/series/{series.id}/sign-up",
-                           data={"csrf_token": csrf_token_from(html),
-                                 "next": f"/sessions/{meetings[0].id}"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/series/{series.id}/sign-up",
+        data={"csrf_token": csrf_token_from(html), "next": f"/sessions/{meetings[0].id}"},
+        follow_redirects=True,
+    )
     assert "Signed up for 3 sessions: 3 confirmed" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Registration.id))) == 3
     assert "sign-up-series" not in _panel(response.get_data(as_text=True))
@@ -181,7 +188,11 @@ def test_cadre_signs_up_someone_and_prints_the_slip(client, login_as, factories)
     registration = db.session.scalar(select(Registration))
     assert response.headers["Location"].endswith(f"/registrations/{registration.id}/slip")
     assert (registration.name, registration.phone, registration.note, registration.status) == (
-        "王秀英", "0936-6621188", "腿脚不便", "confirmed")
+        "王秀英",
+        "0936-6621188",
+        "腿脚不便",
+        "confirmed",
+    )
     slip = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "王秀英" in slip and "周五说事日" in slip
     # The print button works through consult.js (no inline script under the CSP).
@@ -209,8 +220,9 @@ def test_the_secretary_reaches_desk_sign_up(client, login_as, factories):
         ({"name": "王秀英", "phone": "23812345678"}, "Enter a mobile number of 11 digits"),
     ],
 )
-def test_proxy_form_shows_field_errors_and_keeps_the_input(client, login_as, factories, data,
-                                                           message):
+def test_proxy_form_shows_field_errors_and_keeps_the_input(
+    client, login_as, factories, data, message
+):
     meeting = factories.make_meeting()
     login_as(factories.make_user(role="cadre"))
     response = _proxy(client, meeting, note="keep me", **data)
@@ -238,8 +250,9 @@ def test_proxy_for_a_cancelled_session_is_refused(client, login_as, factories):
     page = client.get(f"/sessions/{meeting.id}/proxy").get_data(as_text=True)
     assert "has been cancelled" in page
     client.application.config["WTF_CSRF_ENABLED"] = False
-    response = client.post(f"/sessions/{meeting.id}/proxy",
-                           data={"name": "王秀英", "phone": "13812345678"})
+    response = client.post(
+        f"/sessions/{meeting.id}/proxy", data={"name": "王秀英", "phone": "13812345678"}
+    )
     assert response.status_code == 409
     assert db.session.scalar(select(func.count(Registration.id))) == 0
 
@@ -304,8 +317,7 @@ def test_private_session_pages_are_404_for_strangers(client, login_as, factories
 def _registrants(factories, meeting, n):
     for i in range(n):
         if i % 3 == 2:
-            operations.sign_up_proxy(meeting, {"name": f"王{i}", "phone": f"1390000{i:04d}"},
-                                     None)
+            operations.sign_up_proxy(meeting, {"name": f"王{i}", "phone": f"1390000{i:04d}"}, None)
         else:
             operations.sign_up(meeting, factories.make_user(name=f"刘{i}"))
         db.session.commit()
@@ -316,16 +328,23 @@ def test_registrations_page_lists_confirmed_then_waiting_in_order(client, login_
     _registrants(factories, meeting, 5)
     login_as(factories.make_user(role="secretary"))
     html = client.get(f"/sessions/{meeting.id}/registrations").get_data(as_text=True)
-    rows = re.findall(r'<tr data-registration="\d+" data-status="(\w+)"(?: data-position="(\d+)")?',
-                      html)
-    assert rows == [("confirmed", ""), ("confirmed", ""), ("waitlisted", "1"),
-                    ("waitlisted", "2"), ("waitlisted", "3")]
+    rows = re.findall(
+        r'<tr data-registration="\d+" data-status="(\w+)"(?: data-position="(\d+)")?', html
+    )
+    assert rows == [
+        ("confirmed", ""),
+        ("confirmed", ""),
+        ("waitlisted", "1"),
+        ("waitlisted", "2"),
+        ("waitlisted", "3"),
+    ]
     names = re.findall(r"<td>(刘\d|王\d)", html)
     assert names == ["刘0", "刘1", "王2", "刘3", "刘4"]
 
 
-def test_registrations_page_query_count_does_not_grow_with_rows(client, login_as, factories,
-                                                                 count_queries):
+def test_registrations_page_query_count_does_not_grow_with_rows(
+    client, login_as, factories, count_queries
+):
     meeting = factories.make_meeting(capacity=3)
     login_as(factories.make_user(role="cadre"))
     url = f"/sessions/{meeting.id}/registrations"

@@ -17,15 +17,18 @@ from tests.conftest import csrf_token_from
 def alliance(factories):
     community = factories.make_community("Hehe")
     units = [factories.make_unit(name=n) for n in ("城关派出所", "供电所", "物业公司", "小学")]
-    members = [factories.make_alliance_member(community, unit, position=i)
-               for i, unit in enumerate(units[:3], start=1)]
+    members = [
+        factories.make_alliance_member(community, unit, position=i)
+        for i, unit in enumerate(units[:3], start=1)
+    ]
     factories.make_alliance_member(community, units[3], position=None)
     return community, units, members
 
 
 def _joint(factories, community, unit, days, status="scheduled"):
-    meeting = factories.make_meeting(community=community, kind="joint_meeting",
-                                     starts_in=timedelta(days=days), status=status)
+    meeting = factories.make_meeting(
+        community=community, kind="joint_meeting", starts_in=timedelta(days=days), status=status
+    )
     meeting.host_unit_id = unit.id if unit else None
     db.session.commit()
     return meeting
@@ -72,8 +75,12 @@ def test_no_rotation_proposes_nobody(factories):
 
 def test_rotation_follows_the_order_not_the_ids(factories, alliance):
     community, units, members = alliance
-    for member, position in ((members[0], None), (members[2], None), (members[2], 1),
-                             (members[0], 3)):
+    for member, position in (
+        (members[0], None),
+        (members[2], None),
+        (members[2], 1),
+        (members[0], 3),
+    ):
         db.session.get(AllianceMember, member.id).rotation_position = position
         db.session.flush()
     db.session.commit()
@@ -91,45 +98,62 @@ def test_rotation_page_shows_order_history_and_next(client, login_as, factories,
     html = response.get_data(as_text=True)
     assert f'data-next-host="{units[1].id}"' in html
     assert "Next to host: 供电所" in html
-    listed = html[html.index("data-rotation"):]
+    listed = html[html.index("data-rotation") :]
     assert listed.index("城关派出所") < listed.index("供电所") < listed.index("物业公司")
     assert f'data-session="{held.id}"' in html and "Last hosted" in html
     assert "小学" in html  # outside the rotation
     assert 'value="up"' not in html  # residents may not reorder
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 302), ("cadre", 302),
-                                              ("secretary", 403), ("resident", 403),
-                                              ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 302), ("cadre", 302), ("secretary", 403), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_may_reorder(client, login_as, factories, alliance, role, status):
     community, units, members = alliance
     login_as(factories.make_user(role=role))
     page = client.get(f"/communities/{community.id}/rotation").get_data(as_text=True)
     token = csrf_token_from(page) if 'name="csrf_token"' in page else "x"
-    response = client.post(f"/communities/{community.id}/rotation/{members[2].id}",
-                           data={"csrf_token": token, "action": "up"})
+    response = client.post(
+        f"/communities/{community.id}/rotation/{members[2].id}",
+        data={"csrf_token": token, "action": "up"},
+    )
     assert response.status_code == status
-    order = [m.unit_id for m in db.session.scalars(
-        select(AllianceMember).where(AllianceMember.rotation_position.is_not(None))
-        .order_by(AllianceMember.rotation_position))]
-    expected = [units[0].id, units[2].id, units[1].id] if status == 302 else \
-        [units[0].id, units[1].id, units[2].id]
+    order = [
+        m.unit_id
+        for m in db.session.scalars(
+            select(AllianceMember)
+            .where(AllianceMember.rotation_position.is_not(None))
+            .order_by(AllianceMember.rotation_position)
+        )
+    ]
+    expected = (
+        [units[0].id, units[2].id, units[1].id]
+        if status == 302
+        else [units[0].id, units[1].id, units[2].id]
+    )
     assert order == expected
 
 
 def test_cadre_moves_units_in_and_out(client, login_as, factories, alliance):
     community, units, members = alliance
-    outside = db.session.scalar(select(AllianceMember).where(
-        AllianceMember.rotation_position.is_(None)))
+    outside = db.session.scalar(
+        select(AllianceMember).where(AllianceMember.rotation_position.is_(None))
+    )
     login_as(factories.make_user(role="cadre"))
     url = f"/communities/{community.id}/rotation"
     token = csrf_token_from(client.get(url).get_data(as_text=True))
     client.post(f"{url}/{outside.id}", data={"csrf_token": token, "action": "join"})
     client.post(f"{url}/{members[0].id}", data={"csrf_token": token, "action": "leave"})
     db.session.expire_all()
-    order = [m.unit_id for m in db.session.scalars(
-        select(AllianceMember).where(AllianceMember.rotation_position.is_not(None))
-        .order_by(AllianceMember.rotation_position))]
+    order = [
+        m.unit_id
+        for m in db.session.scalars(
+            select(AllianceMember)
+            .where(AllianceMember.rotation_position.is_not(None))
+            .order_by(AllianceMember.rotation_position)
+        )
+    ]
     assert order == [units[1].id, units[2].id, units[3].id]
     assert next_host(community) == units[1]
     bad = client.post(f"{url}/{members[1].id}", data={"csrf_token": token, "action": "sideways"})
@@ -141,9 +165,12 @@ def test_member_of_another_community_is_404(client, login_as, factories, allianc
     other = factories.make_community("Xinhua")
     foreign = factories.make_alliance_member(other, position=1)
     login_as(factories.make_user(role="cadre"))
-    token = csrf_token_from(client.get(f"/communities/{community.id}/rotation")
-                            .get_data(as_text=True))
-    response = client.post(f"/communities/{community.id}/rotation/{foreign.id}",
-                           data={"csrf_token": token, "action": "up"})
+    token = csrf_token_from(
+        client.get(f"/communities/{community.id}/rotation").get_data(as_text=True)
+    )
+    response = client.post(
+        f"/communities/{community.id}/rotation/{foreign.id}",
+        data={"csrf_token": token, "action": "up"},
+    )
     assert response.status_code == 404
     assert client.get("/communities/999/rotation").status_code == 404

@@ -36,8 +36,10 @@ def test_get_shows_the_question_and_changes_nothing(client, factories):
     db.session.expire_all()
     invitation = db.session.get(Invitation, invitation.id)
     assert invitation.partstat == "NEEDS-ACTION" and invitation.responded_at is None
-    assert db.session.scalar(
-        select(AuditEntry).where(AuditEntry.action == "invitation.answer")) is None
+    assert (
+        db.session.scalar(select(AuditEntry).where(AuditEntry.action == "invitation.answer"))
+        is None
+    )
 
 
 @pytest.mark.parametrize("partstat", ["ACCEPTED", "DECLINED", "TENTATIVE"])
@@ -86,11 +88,9 @@ def _forgeries(invitation, app):
     }
 
 
-@pytest.mark.parametrize("kind", ["altered", "cut short", "garbage", "other key",
-                                  "other purpose"])
+@pytest.mark.parametrize("kind", ["altered", "cut short", "garbage", "other key", "other purpose"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_forged_link_shows_a_clear_page_and_changes_nothing(app, client, factories, kind,
-                                                            method):
+def test_forged_link_shows_a_clear_page_and_changes_nothing(app, client, factories, kind, method):
     invitation = factories.make_invitation(factories.make_meeting())
     token = _forgeries(invitation, app)[kind]
     app.config["WTF_CSRF_ENABLED"] = False
@@ -116,8 +116,7 @@ def _past(app, salt):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_expired_link_is_gone_and_changes_nothing(app, client, factories, method):
     invitation = factories.make_invitation(factories.make_meeting())
-    token = _past(app, links.RSVP_SALT).dumps(
-        {"i": invitation.id, "p": "ACCEPTED"})
+    token = _past(app, links.RSVP_SALT).dumps({"i": invitation.id, "p": "ACCEPTED"})
     app.config["WTF_CSRF_ENABLED"] = False
     response = client.open(f"/rsvp/{token}", method=method)
     assert response.status_code == 410

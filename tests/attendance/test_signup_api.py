@@ -29,14 +29,21 @@ def test_resident_signs_up_with_an_empty_body(api_as, factories):
     response = api_as(resident).post(_url(meeting))
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert body == {"id": body["id"], "session": meeting.id, "status": "confirmed",
-                    "position": None}
+    assert body == {
+        "id": body["id"],
+        "session": meeting.id,
+        "status": "confirmed",
+        "position": None,
+    }
     registration = db.session.get(Registration, body["id"])
     assert registration.user_id == resident.id
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
-    assert db.session.scalar(
-        select(func.count(AuditEntry.id)).where(AuditEntry.action == "registration.create")
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "registration.create")
+        )
+        == 1
+    )
 
 
 def test_an_empty_object_is_accepted_too(api_as, factories):
@@ -50,7 +57,11 @@ def test_full_session_puts_people_on_the_waiting_list_in_order(api_as, factories
     meeting = factories.make_meeting(capacity=1)
     answers = [api_as(factories.make_user()).post(_url(meeting)).get_json() for _ in range(4)]
     assert [(a["status"], a["position"]) for a in answers] == [
-        ("confirmed", None), ("waitlisted", 1), ("waitlisted", 2), ("waitlisted", 3)]
+        ("confirmed", None),
+        ("waitlisted", 1),
+        ("waitlisted", 2),
+        ("waitlisted", 3),
+    ]
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
 
 
@@ -82,8 +93,12 @@ def test_cancelled_or_started_session_is_a_conflict_and_saves_nothing(
     assert message in response.get_json()["error"]["message"]
     assert _count() == 0
     assert db.session.get(Meeting, meeting.id).confirmed_count == 0
-    assert db.session.scalar(select(func.count(AuditEntry.id)).where(
-        AuditEntry.action.like("registration.%"))) == 0
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action.like("registration.%"))
+        )
+        == 0
+    )
 
 
 def test_private_session_is_invisible_to_a_stranger(api_as, factories):
@@ -94,8 +109,9 @@ def test_private_session_is_invisible_to_a_stranger(api_as, factories):
 
 
 def test_unknown_session_is_404(api_as, factories):
-    assert api_as(factories.make_user()).post("/api/v1/sessions/999/registrations").status_code \
-        == 404
+    assert (
+        api_as(factories.make_user()).post("/api/v1/sessions/999/registrations").status_code == 404
+    )
 
 
 def test_anonymous_caller_is_401(api_as, factories):
@@ -125,7 +141,8 @@ def test_unknown_field_is_422(api_as, factories):
 
 @pytest.mark.parametrize("role", ["admin", "cadre", "secretary"])
 @pytest.mark.parametrize(
-    "phone", ["13812345678", "0936-6621188", "09366621188", "+86 138 1234 5678"])
+    "phone", ["13812345678", "0936-6621188", "09366621188", "+86 138 1234 5678"]
+)
 def test_staff_sign_up_someone_without_an_account(api_as, factories, role, phone):
     meeting = factories.make_meeting(capacity=3)
     staff = factories.make_user(role=role)
@@ -177,8 +194,10 @@ def test_proxy_sign_up_with_bad_fields_is_422(api_as, factories, body, field):
 def test_same_phone_twice_for_one_session_is_a_conflict(api_as, factories):
     meeting = factories.make_meeting()
     client = api_as(factories.make_user(role="cadre"))
-    assert client.post(_url(meeting), json={"name": "王秀英", "phone": "13812345678"}
-                       ).status_code == 201
+    assert (
+        client.post(_url(meeting), json={"name": "王秀英", "phone": "13812345678"}).status_code
+        == 201
+    )
     again = client.post(_url(meeting), json={"name": "王秀英", "phone": "138 1234 5678"})
     assert again.status_code == 409
     assert _count() == 1
@@ -212,23 +231,26 @@ def test_cancel_frees_the_place_for_the_first_waiting_person(api_as, factories):
     # The one still waiting is now first in line.
     listing = api_as(factories.make_user(role="secretary")).get(_url(meeting)).get_json()
     assert [(i["id"], i["position"]) for i in listing["items"]] == [
-        (waiting[0]["id"], None), (waiting[1]["id"], 1)]
+        (waiting[0]["id"], None),
+        (waiting[1]["id"], 1),
+    ]
 
 
 def test_cancelling_a_waiting_registration_promotes_nobody(api_as, factories):
     meeting = factories.make_meeting(capacity=1)
     users = [factories.make_user() for _ in range(3)]
     answers = [api_as(u).post(_url(meeting)).get_json() for u in users]
-    assert api_as(users[1]).delete(f"/api/v1/registrations/{answers[1]['id']}").status_code \
-        == 204
+    assert api_as(users[1]).delete(f"/api/v1/registrations/{answers[1]['id']}").status_code == 204
     assert db.session.get(Registration, answers[0]["id"]).status == "confirmed"
     assert db.session.get(Registration, answers[2]["id"]).status == "waitlisted"
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
 
 
 #: Someone else's registration is not even seen by a resident or a unit representative.
-@pytest.mark.parametrize(("role", "status"), [
-    ("admin", 204), ("cadre", 204), ("secretary", 403), ("resident", 404), ("unit_rep", 404)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 204), ("cadre", 204), ("secretary", 403), ("resident", 404), ("unit_rep", 404)],
+)
 def test_who_may_cancel_someone_elses_registration(api_as, factories, role, status):
     meeting = factories.make_meeting()
     mine = api_as(factories.make_user()).post(_url(meeting)).get_json()
@@ -255,8 +277,7 @@ def test_cancel_twice_or_after_the_start_is_a_conflict(api_as, factories):
 
 
 def test_cancel_of_unknown_registration_is_404(api_as, factories):
-    assert api_as(factories.make_user()).delete("/api/v1/registrations/424242").status_code \
-        == 404
+    assert api_as(factories.make_user()).delete("/api/v1/registrations/424242").status_code == 404
 
 
 def test_signing_up_again_after_cancelling_reuses_the_row(api_as, factories):
@@ -277,8 +298,10 @@ def test_signing_up_again_after_cancelling_reuses_the_row(api_as, factories):
 # -- the list --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "status"), [
-    ("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 403), ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_may_list_registrations(api_as, factories, role, status):
     meeting = factories.make_meeting()
     assert api_as(factories.make_user(role=role)).get(_url(meeting)).status_code == status
@@ -291,7 +314,8 @@ def test_list_gives_names_and_the_waiting_order(api_as, factories):
     api_as(a).post(_url(meeting))
     api_as(b).post(_url(meeting))
     api_as(factories.make_user(role="cadre")).post(
-        _url(meeting), json={"name": "赵敏", "phone": "0936-6621188"})
+        _url(meeting), json={"name": "赵敏", "phone": "0936-6621188"}
+    )
     items = api_as(factories.make_user(role="secretary")).get(_url(meeting)).get_json()["items"]
     assert [(i["name"], i["status"], i["position"], i["session"]) for i in items] == [
         ("张伟", "confirmed", None, meeting.id),
@@ -322,7 +346,9 @@ def test_sign_up_for_every_coming_occurrence_of_a_series(api_as, factories):
     body = response.get_json()
     assert body["series"] == series.id
     assert [(i["session"], i["status"], i["position"]) for i in body["items"]] == [
-        (meetings[1].id, "confirmed", None), (meetings[2].id, "waitlisted", 1)]
+        (meetings[1].id, "confirmed", None),
+        (meetings[2].id, "waitlisted", 1),
+    ]
     again = api_as(resident).post(f"/api/v1/series/{series.id}/registrations", json={})
     assert again.status_code == 409
     assert _count(user_id=resident.id) == 2

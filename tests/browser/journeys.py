@@ -36,6 +36,7 @@ def english_interface_text() -> frozenset[str]:
     Only plain messages (no placeholder) that contain a Latin word are kept: these are
     what a zh_CN page must never show.
     """
+
     def catalog(language):
         path = ROOT / f"consult/translations/{language}/LC_MESSAGES/messages.po"
         with path.open("rb") as f:
@@ -80,15 +81,16 @@ class Problems:
 class Tab:
     """One person's browser tab at one width and in one language."""
 
-    def __init__(self, browser, base_url: str, journey: str, who: str, width: str,
-                 language: str):
+    def __init__(self, browser, base_url: str, journey: str, who: str, width: str, language: str):
         self.language = language
         self.width = WIDTHS[width]
         self.name = f"{journey}-{language}-{width}-{who}"
         self.context = browser.new_context(
-            base_url=base_url, locale=LOCALES[language],
+            base_url=base_url,
+            locale=LOCALES[language],
             viewport={"width": self.width, "height": 900},
-            is_mobile=width == "phone", has_touch=width == "phone",
+            is_mobile=width == "phone",
+            has_touch=width == "phone",
             accept_downloads=True,
         )
         self.context.set_default_timeout(10_000)
@@ -148,8 +150,9 @@ class Tab:
         self.page.wait_for_load_state("load")
         self.steps += 1
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}-{self.steps:02d}-{step}.png"),
-                             full_page=True)
+        self.page.screenshot(
+            path=str(ARTIFACTS / f"{self.name}-{self.steps:02d}-{step}.png"), full_page=True
+        )
         where = f"{self.name} at {step} ({self.page.url})"
         assert not self.problems.console, f"console errors {where}: {self.problems.console}"
         assert not self.problems.requests, f"failed requests {where}: {self.problems.requests}"

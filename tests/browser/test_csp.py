@@ -13,8 +13,7 @@ pytestmark = pytest.mark.browser
 def _html_pages(app, admin, ids, tokens) -> list[str]:
     client = app.test_client()
     assert login(client, admin.email).status_code == 302
-    return [url for url in page_urls(app, ids, tokens)
-            if client.get(url).mimetype == "text/html"]
+    return [url for url in page_urls(app, ids, tokens) if client.get(url).mimetype == "text/html"]
 
 
 def _sign_in(page, email):
@@ -27,8 +26,14 @@ def _sign_in(page, email):
 
 def _watch(page) -> list[str]:
     seen: list[str] = []
-    page.on("console", lambda message: seen.append(f"{page.url}: {message.text}")
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda error: seen.append(f"{page.url}: {error}"))
     return seen
 
@@ -60,8 +65,9 @@ def test_no_page_violates_the_policy(app, page, live_server, factories):
     assert seen == []
 
 
-def test_the_feed_address_is_selected_on_focus_without_inline_script(page, live_server, factories,
-                                                             app):
+def test_the_feed_address_is_selected_on_focus_without_inline_script(
+    page, live_server, factories, app
+):
     admin = factories.make_user("admin", community=None)
     _sign_in(page, admin.email)
     seen = _watch(page)
@@ -70,7 +76,9 @@ def test_the_feed_address_is_selected_on_focus_without_inline_script(page, live_
     field = page.locator("[data-select-on-focus]")
     field.wait_for()
     field.focus()
-    page.wait_for_function("() => { const f = document.activeElement; "
-                           "return f.value && f.selectionStart === 0 "
-                           "&& f.selectionEnd === f.value.length; }")
+    page.wait_for_function(
+        "() => { const f = document.activeElement; "
+        "return f.value && f.selectionStart === 0 "
+        "&& f.selectionEnd === f.value.length; }"
+    )
     assert seen == []

@@ -29,13 +29,16 @@ pytestmark = [
     pytest.mark.browser,
     # The journeys exercise pages, not the database engine: they run in the SQLite pass
     # of the suite; every test of concurrency and of SQL runs on both databases.
-    pytest.mark.skipif(bool(os.environ.get("CONSULT_TEST_DATABASE_URL")),
-                       reason="browser journeys run in the SQLite pass"),
+    pytest.mark.skipif(
+        bool(os.environ.get("CONSULT_TEST_DATABASE_URL")),
+        reason="browser journeys run in the SQLite pass",
+    ),
 ]
 
 SIZES_AND_LANGUAGES = [
     pytest.param(width, language, id=f"{width}-{language}")
-    for width in ("desktop", "phone") for language in ("zh_CN", "en")
+    for width in ("desktop", "phone")
+    for language in ("zh_CN", "en")
 ]
 
 
@@ -61,13 +64,20 @@ def _fresh(obj=None):
 
 
 @pytest.mark.parametrize(("width", "language"), SIZES_AND_LANGUAGES)
-def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(factories, tabs, width,
-                                                                     language):
+def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(
+    factories, tabs, width, language
+):
     hehe = factories.make_community("和合社区")
     units = []
     for name in ("城关物业公司", "和合业主委员会", "县供电公司"):
-        unit = factories.make_unit(name, kind="property_company" if "物业" in name
-                                   else "owners_committee" if "业主" in name else "enterprise")
+        unit = factories.make_unit(
+            name,
+            kind="property_company"
+            if "物业" in name
+            else "owners_committee"
+            if "业主" in name
+            else "enterprise",
+        )
         factories.make_alliance_member(hehe, unit)
         rep = factories.make_user("unit_rep", community=None, name=f"{name}代表")
         rep.unit_id = unit.id
@@ -115,12 +125,12 @@ def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(factories, t
 
 
 @pytest.mark.parametrize(("width", "language"), SIZES_AND_LANGUAGES)
-def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, width,
-                                                               language):
+def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, width, language):
     hehe = factories.make_community("和合社区")
     resident = factories.make_user("resident", community="和合社区", name="张秀英")
-    meeting = factories.make_meeting(hehe, kind="friday_talk", title="和合周五说事日",
-                                     starts_in=timedelta(days=3), capacity=20)
+    meeting = factories.make_meeting(
+        hehe, kind="friday_talk", title="和合周五说事日", starts_in=timedelta(days=3), capacity=20
+    )
 
     tab = tabs("resident", "resident", width, language)
     tab.sign_in(resident.email, PASSWORD)
@@ -143,8 +153,7 @@ def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, w
     assert [str(e["SUMMARY"]) for e in events] == ["和合周五说事日"]
 
     # Cancelling asks for confirmation first: one more click, on the confirmation page.
-    tab.after(page.locator("[data-panel=attendance] [data-action=cancel]").click,
-              "confirm-cancel")
+    tab.after(page.locator("[data-panel=attendance] [data-action=cancel]").click, "confirm-cancel")
     tab.after(page.locator("[data-confirm] [data-action=confirm]").click, "cancelled")
     _fresh()
     registration = db.session.scalars(select(Registration)).one()
@@ -154,15 +163,18 @@ def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, w
 
 @pytest.mark.parametrize(("width", "language"), SIZES_AND_LANGUAGES)
 def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_rates(
-        factories, tabs, width, language):
+    factories, tabs, width, language
+):
     hehe = factories.make_community("和合社区")
     cadre = factories.make_user("cadre", community="和合社区", name="王丽华")
     secretary = factories.make_user("secretary", community="和合社区", name="李秘书")
-    representative = factories.make_user("resident", community="和合社区", name="赵代表",
-                                         representative=True)
+    representative = factories.make_user(
+        "resident", community="和合社区", name="赵代表", representative=True
+    )
     resident = factories.make_user("resident", community="和合社区", name="张秀英")
-    meeting = factories.make_meeting(hehe, kind="roundtable", title="和合圆桌会",
-                                     starts_in=timedelta(hours=2))
+    meeting = factories.make_meeting(
+        hehe, kind="roundtable", title="和合圆桌会", starts_in=timedelta(hours=2)
+    )
     registration = sign_up(meeting, resident)
     cases = [new_case(cadre, community="和合社区", title=t) for t in ("楼道堆物", "路灯不亮")]
     issue = new_issue(cadre, cases, community="和合社区", title="楼道环境")
@@ -182,7 +194,9 @@ def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_ra
     assert _fresh(meeting).attended_count == 1
 
     secretary_tab.visit(f"/sessions/{meeting.id}/minutes/edit", "minutes-edit")
-    page.locator(f"textarea[name=note_{item.id}]").fill("居民反映楼道堆物和路灯问题，物业答应一周内处理。")
+    page.locator(f"textarea[name=note_{item.id}]").fill(
+        "居民反映楼道堆物和路灯问题，物业答应一周内处理。"
+    )
     secretary_tab.submit("form:has(textarea[name^=note_])", "minutes-saved")
 
     secretary_tab.visit(f"/agenda/{item.id}/resolution", "resolution")
@@ -218,7 +232,10 @@ def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_ra
     rep_tab.submit("form:has(input[name=rating])", "rated")
     _fresh()
     rating = db.session.scalars(select(Evaluation)).one()
-    assert (rating.user_id, rating.issue_id, rating.rating) == (representative.id, issue.id,
-                                                               "satisfied")
+    assert (rating.user_id, rating.issue_id, rating.rating) == (
+        representative.id,
+        issue.id,
+        "satisfied",
+    )
     assert db.session.get(Issue, issue.id).evaluations
     assert db.session.get(Meeting, meeting.id).status == "held"

@@ -78,8 +78,10 @@ def test_favicon_and_viewport_of_printable_pages(factories, phone, live_server):
     for path in ("/favicon.ico", "/static/favicon.svg"):
         response = tab.page.request.get(path)
         assert response.ok and response.headers["content-type"].startswith("image/"), path
-    printable = (f"/sessions/{meeting.id}/minutes/print",
-                 f"/sessions/{meeting.id}/attendance/sheet")
+    printable = (
+        f"/sessions/{meeting.id}/minutes/print",
+        f"/sessions/{meeting.id}/attendance/sheet",
+    )
     for path in printable:
         tab.page.goto(path)
         viewport = tab.page.locator("meta[name=viewport]").get_attribute("content")

@@ -46,8 +46,9 @@ def test_cadre_signs_in_switches_to_chinese_and_signs_out(page, live_server, fac
 
 
 def test_menu_folds_on_a_phone_screen(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN",
-                                  viewport={"width": 375, "height": 740})
+    context = browser.new_context(
+        base_url=live_server.url, locale="zh-CN", viewport={"width": 375, "height": 740}
+    )
     try:
         page = context.new_page()
         page.goto("/")

@@ -56,7 +56,10 @@ def ensure_icaljs() -> None:
         if not marker.exists():
             subprocess.run(
                 ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=JS_DIR, check=True, capture_output=True, timeout=300,
+                cwd=JS_DIR,
+                check=True,
+                capture_output=True,
+                timeout=300,
             )
 
 
@@ -65,12 +68,20 @@ def icaljs(body: bytes, start: datetime, end: datetime) -> list[Instance]:
     ensure_icaljs()
     done = subprocess.run(
         [NODE, "expand.mjs", start.isoformat(), end.isoformat()],
-        cwd=JS_DIR, input=body, capture_output=True, check=False, timeout=60,
+        cwd=JS_DIR,
+        input=body,
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
     return sorted(
-        Instance(item["uid"], _iso(item["start"]), _iso(item["end"]),
-                 (item["status"] or "CONFIRMED").upper())
+        Instance(
+            item["uid"],
+            _iso(item["start"]),
+            _iso(item["end"]),
+            (item["status"] or "CONFIRMED").upper(),
+        )
         for item in json.loads(done.stdout)
     )
 
@@ -89,8 +100,12 @@ def rie(body: bytes, start: datetime, end: datetime) -> list[Instance]:
 
 
 def _instance(event) -> Instance:
-    return Instance(str(event["UID"]), _utc(event.decoded("DTSTART")),
-                    _utc(event.decoded("DTEND")), str(event.get("STATUS", "CONFIRMED")).upper())
+    return Instance(
+        str(event["UID"]),
+        _utc(event.decoded("DTSTART")),
+        _utc(event.decoded("DTEND")),
+        str(event.get("STATUS", "CONFIRMED")).upper(),
+    )
 
 
 def live(instances: list[Instance]) -> list[tuple[str, datetime, datetime]]:
@@ -117,11 +132,21 @@ def radicale(storage: Path) -> Iterator[str]:
     config = storage / "config"
     config.write_text("[server]\n[auth]\ntype = none\n[rights]\ntype = owner_only\n")
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [sys.executable, "-m", "radicale", "--config", str(config),
-         "--server-hosts", f"127.0.0.1:{port}",
-         "--storage-filesystem-folder", str(storage / "collections"),
-         "--logging-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "radicale",
+            "--config",
+            str(config),
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(storage / "collections"),
+            "--logging-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}/"
@@ -171,8 +196,9 @@ def objects_by_uid(body: bytes) -> list[bytes]:
     return out
 
 
-def caldav_roundtrip(url: str, body: bytes, start: datetime, end: datetime,
-                     name: str = "consult") -> list[Instance]:
+def caldav_roundtrip(
+    url: str, body: bytes, start: datetime, end: datetime, name: str = "consult"
+) -> list[Instance]:
     """PUT every object of ``body`` into a new calendar on the CalDAV server at ``url``
     (through the caldav library), then read the instances back, expanded by the server."""
     import caldav

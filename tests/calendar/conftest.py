@@ -1,7 +1,3 @@
 """Calendar tests read invitations from a real SMTP server."""
 
 from __future__ import annotations
-
-
-
-

@@ -41,7 +41,10 @@ def calendar_parts(msg):
 
 def itip_calendar(msg) -> Calendar:
     """The calendar of a mail's iTIP part (the text/calendar alternative)."""
-    parts = [p for p in calendar_parts(msg) if p.get_param("method")
-             and p.get_content_disposition() != "attachment"]
+    parts = [
+        p
+        for p in calendar_parts(msg)
+        if p.get_param("method") and p.get_content_disposition() != "attachment"
+    ]
     assert len(parts) == 1, [p.get_content_type() for p in msg.walk()]
     return Calendar.from_ical(parts[0].get_payload(decode=True))

@@ -14,8 +14,18 @@ def feed_path(api, body: dict) -> str:
     return response.get_json()["url"]
 
 
-@pytest.mark.parametrize("change", ["venue address", "venue name", "owner's language",
-                                    "owner's name", "organiser", "status", "base url"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "venue address",
+        "venue name",
+        "owner's language",
+        "owner's name",
+        "organiser",
+        "status",
+        "base url",
+    ],
+)
 def test_the_etag_changes_with_anything_the_feed_shows(app, client, factories, api_as, change):
     community = factories.make_community("Hehe")
     hall = factories.make_venue(community, name="议事厅")

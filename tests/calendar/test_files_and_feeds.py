@@ -83,7 +83,7 @@ def test_create_feed_answers_201_with_the_url_once(app, factories, api_as):
     body = response.get_json()
     assert set(body) == {"id", "url"}
     assert body["url"].startswith("/calendar/") and body["url"].endswith(".ics")
-    token = body["url"][len("/calendar/"):-len(".ics")]
+    token = body["url"][len("/calendar/") : -len(".ics")]
     stored = db.session.get(FeedToken, body["id"])
     assert stored.scope == "mine" and stored.user_id == user.id
     # Only the hash is kept.
@@ -167,9 +167,7 @@ def test_unknown_token_is_404(app, client):
     assert client.get("/calendar/not-a-token.ics").status_code == 404
 
 
-def test_feed_answers_etag_and_304(
-    app, client, factories, api_as, count_queries
-):
+def test_feed_answers_etag_and_304(app, client, factories, api_as, count_queries):
     community = factories.make_community("Hehe")
     for _ in range(3):
         factories.make_meeting(community)
@@ -228,8 +226,10 @@ def test_revoked_and_rotated_tokens_are_404(app, client, factories, login_as):
     user = factories.make_user()
     login_as(user)
     page = client.get("/me/calendars")
-    client.post("/me/calendars", data={"scope": "mine",
-                                       "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    client.post(
+        "/me/calendars",
+        data={"scope": "mine", "csrf_token": csrf_token_from(page.get_data(as_text=True))},
+    )
     feed = db.session.scalar(select(FeedToken).where(FeedToken.user_id == user.id))
     shown = client.get("/me/calendars").get_data(as_text=True)
     url = shown.split('id="new-feed-url"')[1].split('value="')[1].split('"')[0]
@@ -378,8 +378,11 @@ def test_feeds_page_shows_a_new_address_once(app, client, factories, login_as):
     assert page.status_code == 200
     created = client.post(
         "/me/calendars",
-        data={"scope": "community", "community": "Hehe",
-              "csrf_token": csrf_token_from(page.get_data(as_text=True))},
+        data={
+            "scope": "community",
+            "community": "Hehe",
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+        },
     )
     assert created.status_code == 302
     shown = client.get("/me/calendars").get_data(as_text=True)
@@ -396,19 +399,26 @@ def test_feeds_page_form_errors_keep_the_input_and_save_nothing(app, client, fac
     page = client.get("/me/calendars")
     response = client.post(
         "/me/calendars",
-        data={"scope": "community", "community": "",
-              "csrf_token": csrf_token_from(page.get_data(as_text=True))},
+        data={
+            "scope": "community",
+            "community": "",
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+        },
     )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "invalid-feedback" in html
-    assert 'value="community" checked' in html or 'checked value="community"' in html \
+    assert (
+        'value="community" checked' in html
+        or 'checked value="community"' in html
         or ('value="community"' in html and "checked" in html)
+    )
     assert db.session.scalar(select(func.count()).select_from(FeedToken)) == 0
 
 
-def test_feeds_page_rotate_and_revoke_are_for_the_owner_only(app, client, factories, api_as,
-                                                            login_as):
+def test_feeds_page_rotate_and_revoke_are_for_the_owner_only(
+    app, client, factories, api_as, login_as
+):
     owner = factories.make_user()
     feed_id = api_as(owner).post("/api/v1/feeds", json={"scope": "mine"}).get_json()["id"]
     login_as(factories.make_user())

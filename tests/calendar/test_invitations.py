@@ -90,14 +90,23 @@ def test_bad_input_is_422_and_nothing_is_queued(app, factories, api_as, body):
 
 def test_unknown_or_invisible_session_is_404(app, factories, api_as):
     cadre = factories.make_user("cadre")
-    assert api_as(cadre).post("/api/v1/sessions/999/invitations",
-                              json={"emails": ["a@example.org"]}).status_code == 404
-    assert api_as(cadre).post("/api/v1/sessions/99999999999/invitations",
-                              json={"emails": ["a@example.org"]}).status_code == 404
+    assert (
+        api_as(cadre)
+        .post("/api/v1/sessions/999/invitations", json={"emails": ["a@example.org"]})
+        .status_code
+        == 404
+    )
+    assert (
+        api_as(cadre)
+        .post("/api/v1/sessions/99999999999/invitations", json={"emails": ["a@example.org"]})
+        .status_code
+        == 404
+    )
     private = factories.make_meeting(kind="mediation")
     resident = factories.make_user("resident")
-    response = api_as(resident).post(f"/api/v1/sessions/{private.id}/invitations",
-                                     json={"emails": ["a@example.org"]})
+    response = api_as(resident).post(
+        f"/api/v1/sessions/{private.id}/invitations", json={"emails": ["a@example.org"]}
+    )
     assert response.status_code == 404
 
 
@@ -113,8 +122,9 @@ def test_only_admins_and_cadres_invite(app, factories, api_as, role):
 
 def test_invitations_need_a_token(app, client, factories):
     meeting = factories.make_meeting()
-    response = client.post(f"/api/v1/sessions/{meeting.id}/invitations",
-                           json={"emails": ["a@example.org"]})
+    response = client.post(
+        f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": ["a@example.org"]}
+    )
     assert response.status_code == 401
 
 
@@ -177,8 +187,9 @@ def test_invitation_mail_is_multipart_with_a_request(app, factories, api_as, smt
     venue = factories.make_venue(factories.make_community(), name="议事厅")
     meeting = factories.make_meeting(title="联席会议", venue=venue, organiser=cadre)
     app.config["MAIL_FROM"] = "Consult <consult@hehe.example.org>"
-    api_as(cadre).post(f"/api/v1/sessions/{meeting.id}/invitations",
-                       json={"emails": ["wang.fang@example.org"]})
+    api_as(cadre).post(
+        f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": ["wang.fang@example.org"]}
+    )
     (msg,) = smtp()
     # The alternatives (text, HTML, the iTIP part), then the same invitation as a file,
     # as Google's invitations carry it, for webmail that ignores the calendar part.
@@ -220,12 +231,16 @@ def test_invitation_mail_links_to_the_rsvp_answers(app, factories, api_as, smtp)
     if "attendance.rsvp" not in app.view_functions:
         pytest.skip("the RSVP page is not there")
     meeting = factories.make_meeting()
-    api_as(factories.make_user("cadre")).post(f"/api/v1/sessions/{meeting.id}/invitations",
-                                              json={"emails": ["wang.fang@example.org"]})
+    api_as(factories.make_user("cadre")).post(
+        f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": ["wang.fang@example.org"]}
+    )
     (msg,) = smtp()
     text = msg.get_body(("plain",)).get_content()
-    links = [word for word in text.split() if word.startswith("http://consult.test/") and
-             "/sessions/" not in word]
+    links = [
+        word
+        for word in text.split()
+        if word.startswith("http://consult.test/") and "/sessions/" not in word
+    ]
     assert len(links) == 2 and links[0] != links[1]
 
 
@@ -233,8 +248,9 @@ def test_whole_series_invitation_carries_the_series(app, factories, api_as, smtp
     series, weeks = factories.make_calendar_series()
     factories.cancel_occurrence(weeks[3])
     factories.reschedule_occurrence(weeks[6], weeks[6].starts_at + timedelta(hours=2))
-    api_as(factories.make_user("cadre")).post(f"/api/v1/sessions/{weeks[0].id}/invitations",
-                                              json={"emails": ["wang.fang@example.org"]})
+    api_as(factories.make_user("cadre")).post(
+        f"/api/v1/sessions/{weeks[0].id}/invitations", json={"emails": ["wang.fang@example.org"]}
+    )
     (msg,) = smtp()
     events = vevents(itip_calendar(msg))
     assert {str(e["UID"]) for e in events} == {series.uid}
@@ -300,8 +316,11 @@ def test_invite_page_sends_and_lists_invitees(app, client, factories, login_as):
     assert 'data-partstat="ACCEPTED"' in html
     response = client.post(
         f"/sessions/{meeting.id}/invite",
-        data={"invite-emails": "wang.fang@example.org，zhao.lei@example.org\nli.na@example.org",
-              "invite-csrf_token": csrf_token_from(html), "invite-next": f"/sessions/{meeting.id}"},
+        data={
+            "invite-emails": "wang.fang@example.org，zhao.lei@example.org\nli.na@example.org",
+            "invite-csrf_token": csrf_token_from(html),
+            "invite-next": f"/sessions/{meeting.id}",
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/sessions/{meeting.id}")
@@ -315,15 +334,17 @@ def test_invite_page_keeps_the_input_on_a_bad_address(app, client, factories, lo
     meeting = factories.make_meeting()
     login_as(factories.make_user("cadre"))
     token = csrf_token_from(client.get(f"/sessions/{meeting.id}/invite").get_data(as_text=True))
-    response = client.post(f"/sessions/{meeting.id}/invite",
-                           data={"invite-emails": "wang.fang@example.org, not-an-address",
-                                 "invite-csrf_token": token})
+    response = client.post(
+        f"/sessions/{meeting.id}/invite",
+        data={"invite-emails": "wang.fang@example.org, not-an-address", "invite-csrf_token": token},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "not-an-address" in html and "invalid-feedback" in html
     assert count(Invitation) == 0 and count(OutboxMessage) == 0
-    empty = client.post(f"/sessions/{meeting.id}/invite",
-                        data={"invite-emails": "", "invite-csrf_token": token})
+    empty = client.post(
+        f"/sessions/{meeting.id}/invite", data={"invite-emails": "", "invite-csrf_token": token}
+    )
     assert empty.status_code == 200 and "invalid-feedback" in empty.get_data(as_text=True)
 
 
@@ -331,9 +352,14 @@ def test_invite_page_refuses_an_outside_redirect(app, client, factories, login_a
     meeting = factories.make_meeting()
     login_as(factories.make_user("cadre"))
     token = csrf_token_from(client.get(f"/sessions/{meeting.id}/invite").get_data(as_text=True))
-    response = client.post(f"/sessions/{meeting.id}/invite",
-                           data={"invite-emails": "a@example.org", "invite-csrf_token": token,
-                                 "invite-next": "//evil.example.org/"})
+    response = client.post(
+        f"/sessions/{meeting.id}/invite",
+        data={
+            "invite-emails": "a@example.org",
+            "invite-csrf_token": token,
+            "invite-next": "//evil.example.org/",
+        },
+    )
     assert response.headers["Location"].endswith(f"/sessions/{meeting.id}/invite")
 
 

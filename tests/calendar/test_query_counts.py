@@ -13,19 +13,23 @@ def fresh():
     db.session.expire_all()
 
 
-def test_feed_statements_do_not_grow_with_its_sessions(app, client, factories, api_as,
-                                                       count_queries):
+def test_feed_statements_do_not_grow_with_its_sessions(
+    app, client, factories, api_as, count_queries
+):
     community = factories.make_community("Hehe")
     venue = factories.make_venue(community, name="议事厅")
     cadre = factories.make_user("cadre")
-    url = api_as(factories.make_user()).post(
-        "/api/v1/feeds", json={"scope": "community", "community": "Hehe"}
-    ).get_json()["url"]
+    url = (
+        api_as(factories.make_user())
+        .post("/api/v1/feeds", json={"scope": "community", "community": "Hehe"})
+        .get_json()["url"]
+    )
 
     def add(n):
         for i in range(n):
-            factories.make_meeting(community, venue=venue, organiser=cadre,
-                                   starts_in=timedelta(days=3 + i))
+            factories.make_meeting(
+                community, venue=venue, organiser=cadre, starts_in=timedelta(days=3 + i)
+            )
         _series, weeks = factories.make_calendar_series(community, venue=venue, organiser=cadre)
         factories.reschedule_occurrence(weeks[1], weeks[1].starts_at + timedelta(hours=1))
 
@@ -63,8 +67,7 @@ def test_mine_feed_statements_do_not_grow(app, client, factories, api_as, count_
     assert few.n == many.n == 3
 
 
-def test_feeds_page_statements_do_not_grow(app, client, factories, api_as, login_as,
-                                           count_queries):
+def test_feeds_page_statements_do_not_grow(app, client, factories, api_as, login_as, count_queries):
     factories.make_community("Hehe")
     user = factories.make_user()
     api = api_as(user)

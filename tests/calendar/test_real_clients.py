@@ -26,7 +26,7 @@ def smtp(app, smtp_server, runner):
     def deliver():
         result = runner.invoke(args=["mail", "send"])
         assert result.exit_code == 0, result.output
-        new = smtp_server.received()[len(seen):]
+        new = smtp_server.received()[len(seen) :]
         seen.extend(new)
         return new
 
@@ -63,10 +63,12 @@ def app_occurrences(meetings=(), series=(), single=()) -> tuple[list, list]:
     live, cancelled = [], []
     for meeting in meetings:
         (cancelled if meeting.status == "cancelled" else live).append(
-            (meeting.uid, meeting.starts_at, meeting.ends_at))
+            (meeting.uid, meeting.starts_at, meeting.ends_at)
+        )
     for meeting in single:  # weeks followed one at a time: standalone, their own UID
         (cancelled if meeting.status == "cancelled" else live).append(
-            (meeting.uid, meeting.starts_at, meeting.ends_at))
+            (meeting.uid, meeting.starts_at, meeting.ends_at)
+        )
     for row in series:
         for o in db.session.get(Series, row.id).occurrences:
             if o.status == "cancelled":
@@ -94,27 +96,38 @@ def test_a_towns_feeds_read_alike_in_every_client(app, client, factories, api_as
     cadre = factories.make_user("cadre", name="李明", community="和合社区")
     resident = factories.make_user("resident", name="王芳")
     # One-offs, one of them cancelled.
-    roundtable = factories.make_meeting(community, venue=hall, organiser=cadre,
-                                        title="社区圆桌会", starts_in=timedelta(days=3))
-    dropped = factories.make_meeting(community, organiser=cadre, title="联席会议",
-                                     starts_in=timedelta(days=5))
+    roundtable = factories.make_meeting(
+        community, venue=hall, organiser=cadre, title="社区圆桌会", starts_in=timedelta(days=3)
+    )
+    dropped = factories.make_meeting(
+        community, organiser=cadre, title="联席会议", starts_in=timedelta(days=5)
+    )
     factories.cancel_occurrence(dropped)
     # Friday Talk Days in Shanghai: a skipped week and a moved week.
     fridays, weeks = factories.make_calendar_series(
-        community, venue=hall, organiser=cadre, rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=8")
+        community, venue=hall, organiser=cadre, rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=8"
+    )
     factories.cancel_occurrence(weeks[2])
     factories.reschedule_occurrence(weeks[4], weeks[4].starts_at + timedelta(days=1, hours=2))
     # A Europe/Berlin series across the change to summer time, with a skipped week.
     change = next_dst_start()
     first = datetime.combine(change - timedelta(days=23), datetime.min.time()).replace(hour=15)
     berlin, berlin_weeks = factories.make_calendar_series(
-        community, first_local=first, zone="Europe/Berlin", organiser=cadre,
-        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6", title="Sprechstunde")
+        community,
+        first_local=first,
+        zone="Europe/Berlin",
+        organiser=cadre,
+        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6",
+        title="Sprechstunde",
+    )
     factories.cancel_occurrence(berlin_weeks[1])
     # A series begun weeks ago whose rest is cancelled: the weeks held stay.
     earlier, held = factories.make_calendar_series(
-        community, first_local=factories.next_weekday_at(2, 10, weeks_ahead=-3),
-        rrule="FREQ=WEEKLY;BYDAY=WE;COUNT=10", title="民情恳谈")
+        community,
+        first_local=factories.next_weekday_at(2, 10, weeks_ahead=-3),
+        rrule="FREQ=WEEKLY;BYDAY=WE;COUNT=10",
+        title="民情恳谈",
+    )
     for week in held:
         if week.starts_at < utcnow():
             week.status = "held"
@@ -128,16 +141,17 @@ def test_a_towns_feeds_read_alike_in_every_client(app, client, factories, api_as
 
     start = utcnow() - timedelta(days=60)
     end = utcnow() + timedelta(days=500)  # as far as the feeds reach
-    community_feed = client.get(feed_url(api_as(resident), {"scope": "community",
-                                                             "community": "和合社区"})).data
+    community_feed = client.get(
+        feed_url(api_as(resident), {"scope": "community", "community": "和合社区"})
+    ).data
     mine_feed = client.get(feed_url(api_as(resident), {"scope": "mine"})).data
     assert b"METHOD" not in community_feed and b"METHOD" not in mine_feed
 
     expected_live, expected_cancelled = app_occurrences(
-        meetings=[roundtable, dropped], series=[fridays, berlin, earlier])
+        meetings=[roundtable, dropped], series=[fridays, berlin, earlier]
+    )
     # The cancelled rest of a series is outside its rule: no client shows it at all.
-    expected_cancelled = [c for c in expected_cancelled
-                          if c[0] != earlier.uid]
+    expected_cancelled = [c for c in expected_cancelled if c[0] != earlier.uid]
     held_weeks = [(earlier.uid, w.starts_at, w.ends_at) for w in held if w.status == "held"]
     assert held_weeks and set(held_weeks) <= set(expected_live)
 
@@ -168,21 +182,35 @@ def test_invitation_mails_read_alike_and_a_cancelled_rest_keeps_the_held_weeks(
     change = next_dst_start()
     first = datetime.combine(change - timedelta(days=16), datetime.min.time()).replace(hour=15)
     series, weeks = factories.make_calendar_series(
-        first_local=first, zone="Europe/Berlin", organiser=cadre,
-        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6", title="Sprechstunde")
+        first_local=first,
+        zone="Europe/Berlin",
+        organiser=cadre,
+        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6",
+        title="Sprechstunde",
+    )
     factories.cancel_occurrence(weeks[3])
     factories.reschedule_occurrence(weeks[1], weeks[1].starts_at + timedelta(hours=2))
-    assert api.post(f"/api/v1/sessions/{weeks[0].id}/invitations",
-                    json={"emails": ["wang.fang@example.org"]}).status_code == 202
-    assert api.post(f"/api/v1/sessions/{weeks[4].id}/invitations",
-                    json={"emails": ["li.na@example.org"], "whole_series": False}
-                    ).status_code == 202
+    assert (
+        api.post(
+            f"/api/v1/sessions/{weeks[0].id}/invitations",
+            json={"emails": ["wang.fang@example.org"]},
+        ).status_code
+        == 202
+    )
+    assert (
+        api.post(
+            f"/api/v1/sessions/{weeks[4].id}/invitations",
+            json={"emails": ["li.na@example.org"], "whole_series": False},
+        ).status_code
+        == 202
+    )
     mails = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in smtp()}
     start, end = weeks[0].starts_at - timedelta(days=1), weeks[-1].starts_at + timedelta(days=7)
 
     whole = mails["wang.fang@example.org"]
     request = whole.get_body(("calendar",)) or next(
-        p for p in whole.walk() if p.get_content_type() == "text/calendar")
+        p for p in whole.walk() if p.get_content_type() == "text/calendar"
+    )
     attachment = next(p for p in whole.iter_attachments() if p.get_filename() == "invite.ics")
     assert attachment.get_payload(decode=True) == request.get_payload(decode=True)
     body = request.get_payload(decode=True)
@@ -195,7 +223,6 @@ def test_invitation_mails_read_alike_and_a_cancelled_rest_keeps_the_held_weeks(
         assert clients.live(found) == [(weeks[4].uid, weeks[4].starts_at, weeks[4].ends_at)], name
 
 
-
 def test_cancelling_the_rest_of_a_series_keeps_its_held_weeks_in_every_client(
     app, factories, api_as, smtp, caldav_url
 ):
@@ -203,16 +230,23 @@ def test_cancelling_the_rest_of_a_series_keeps_its_held_weeks_in_every_client(
     resident = factories.make_user("resident")
     api = api_as(cadre)
     series, weeks = factories.make_calendar_series(
-        first_local=factories.next_weekday_at(4, 15, weeks_ahead=-2), organiser=cadre,
-        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6")
+        first_local=factories.next_weekday_at(4, 15, weeks_ahead=-2),
+        organiser=cadre,
+        rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6",
+    )
     past = [w for w in weeks if w.starts_at < utcnow()]
     assert len(past) in (2, 3)  # three on a Friday afternoon
     for week in past:
         week.status = "held"
     db.session.commit()
     coming = [w for w in weeks if w.starts_at > utcnow()]
-    assert api.post(f"/api/v1/sessions/{coming[0].id}/invitations",
-                    json={"emails": ["wang.fang@example.org"]}).status_code == 202
+    assert (
+        api.post(
+            f"/api/v1/sessions/{coming[0].id}/invitations",
+            json={"emails": ["wang.fang@example.org"]},
+        ).status_code
+        == 202
+    )
     factories.make_signup(coming[1], resident)
     (invitation,) = smtp()
     start, end = weeks[0].starts_at - timedelta(days=1), weeks[-1].starts_at + timedelta(days=7)
@@ -256,7 +290,8 @@ def test_radicale_refuses_an_orphan_override_and_takes_a_standalone_week(
     start, end = weeks[0].starts_at - timedelta(days=1), weeks[-1].starts_at + timedelta(days=1)
     found = clients.caldav_roundtrip(caldav_url, body, start, end, name="mine")
     assert clients.live(found) == sorted(
-        (w.uid, w.starts_at, w.ends_at) for w in (weeks[2], weeks[4]))
+        (w.uid, w.starts_at, w.ends_at) for w in (weeks[2], weeks[4])
+    )
     # What the feed used to publish: the series' UID with RECURRENCE-IDs, no master.
     cal = Calendar.from_ical(body)
     shanghai = ZoneInfo("Asia/Shanghai")
@@ -274,7 +309,8 @@ def test_berlin_vtimezone_is_rule_based_and_icaljs_agrees_across_the_change(app,
     change = next_dst_start()
     first = datetime.combine(change - timedelta(days=16), datetime.min.time()).replace(hour=15)
     series, weeks = factories.make_calendar_series(
-        first_local=first, zone="Europe/Berlin", rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6")
+        first_local=first, zone="Europe/Berlin", rrule="FREQ=WEEKLY;BYDAY=FR;COUNT=6"
+    )
     body = to_ics(session_calendar(weeks[0]))
     text = body.decode()
     assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" in text
@@ -290,11 +326,11 @@ def test_berlin_vtimezone_is_rule_based_and_icaljs_agrees_across_the_change(app,
 
     old = Calendar.from_ical(body)
     old.subcomponents = [c for c in old.subcomponents if c.name != "VTIMEZONE"]
-    old.subcomponents.insert(0, Timezone.from_tzid("Europe/Berlin",
-                                                   first_date=date(first.year, 1, 1)))
+    old.subcomponents.insert(
+        0, Timezone.from_tzid("Europe/Berlin", first_date=date(first.year, 1, 1))
+    )
     late = clients.live(clients.icaljs(old.to_ical(), start, end))
-    if any(b"," in line for line in old.to_ical().split(b"\r\n")
-           if line.startswith(b"RDATE")):
+    if any(b"," in line for line in old.to_ical().split(b"\r\n") if line.startswith(b"RDATE")):
         assert late != expected
 
 
@@ -308,8 +344,9 @@ def test_shanghai_vtimezone_is_as_before(app, factories):
     cal = Calendar.from_ical(to_ics(session_calendar(meeting)))
     (zone,) = cal.walk("VTIMEZONE")
     year = meeting.starts_at.astimezone(UTC).year
-    assert zone.to_ical() == Timezone.from_tzid("Asia/Shanghai",
-                                                 first_date=date(year, 1, 1)).to_ical()
+    assert (
+        zone.to_ical() == Timezone.from_tzid("Asia/Shanghai", first_date=date(year, 1, 1)).to_ical()
+    )
 
 
 def test_a_week_signed_up_for_alone_downloads_as_that_week(app, client, factories, login_as):

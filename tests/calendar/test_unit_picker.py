@@ -19,8 +19,9 @@ def alliance(factories):
     units = {}
     for n in range(40):
         kind = KINDS[n % 3]
-        unit = factories.make_unit(f"{'物业' if kind == 'property_company' else '单位'}{n:02d}",
-                                   kind=kind)
+        unit = factories.make_unit(
+            f"{'物业' if kind == 'property_company' else '单位'}{n:02d}", kind=kind
+        )
         factories.make_alliance_member(hehe, unit)
         units[unit.name] = unit
     outsider = factories.make_unit("物业外来", kind="property_company")
@@ -56,8 +57,9 @@ def test_wildcards_are_plain_text_and_chosen_units_stay(alliance):
     assert found.groups == []
 
 
-def test_the_session_page_renders_no_unit_checkboxes_until_searched(client, factories,
-                                                                     login_as, alliance):
+def test_the_session_page_renders_no_unit_checkboxes_until_searched(
+    client, factories, login_as, alliance
+):
     login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     html = html_of(client.get(f"/sessions/{alliance['meeting'].id}"))
     assert "data-unit-picker" in html and 'name="unit_q"' in html
@@ -70,9 +72,11 @@ def test_the_picker_answers_grouped_checkboxes(client, factories, login_as, alli
     login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     meeting = alliance["meeting"]
     chosen = alliance["units"]["单位01"].id
-    response = client.get(f"/sessions/{meeting.id}/invite/units",
-                          query_string={"unit_q": "物业", "chosen": [str(chosen), "x"]},
-                          headers={"Accept-Language": "zh-CN"})
+    response = client.get(
+        f"/sessions/{meeting.id}/invite/units",
+        query_string={"unit_q": "物业", "chosen": [str(chosen), "x"]},
+        headers={"Accept-Language": "zh-CN"},
+    )
     assert response.status_code == 200
     html = html_of(response)
     assert re.findall(r'data-unit-kind="(\w+)"', html) == ["owners_committee", "property_company"]
@@ -83,12 +87,13 @@ def test_the_picker_answers_grouped_checkboxes(client, factories, login_as, alli
     assert "data-none" in none
 
 
-def test_without_script_the_search_opens_the_invitation_page(client, factories, login_as,
-                                                              alliance):
+def test_without_script_the_search_opens_the_invitation_page(client, factories, login_as, alliance):
     login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     meeting = alliance["meeting"]
-    response = client.get(f"/sessions/{meeting.id}/invite",
-                          query_string={"unit_q": "物业", "next": f"/sessions/{meeting.id}"})
+    response = client.get(
+        f"/sessions/{meeting.id}/invite",
+        query_string={"unit_q": "物业", "next": f"/sessions/{meeting.id}"},
+    )
     html = html_of(response)
     assert len(re.findall(r'name="invite-units"', html)) == 14
     # Back to the session page once the invitations are sent.
@@ -101,4 +106,3 @@ def test_only_those_who_invite_may_search(client, factories, login_as, alliance,
     login_as(factories.make_user(role, community=alliance["hehe"].name))
     response = client.get(f"/sessions/{alliance['meeting'].id}/invite/units?unit_q=物业")
     assert response.status_code == 403
-

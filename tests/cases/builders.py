@@ -15,15 +15,18 @@ ROLES = ("admin", "cadre", "secretary", "resident", "unit_rep")
 
 
 def new_case(user, community="Hehe", category="concern", title="楼道堆放杂物", **extra):
-    case = create_case({"title": title, "community": community, "category": category,
-                        "description": "", **extra}, user)
+    case = create_case(
+        {"title": title, "community": community, "category": category, "description": "", **extra},
+        user,
+    )
     db.session.commit()
     return case
 
 
 def new_issue(user, cases, community="Hehe", title="楼道治理"):
-    issue = create_issue({"title": title, "community": community,
-                          "cases": [c.id for c in cases]}, user)
+    issue = create_issue(
+        {"title": title, "community": community, "cases": [c.id for c in cases]}, user
+    )
     db.session.commit()
     return issue
 
@@ -35,9 +38,16 @@ def agenda_item(meeting, user, issue=None, title="议题"):
 
 
 def resolve(item, user, cases, outcome="resolved", text="由物业公司一周内清理", actions=()):
-    resolution = create_resolution(item, {"text": text, "outcome": outcome,
-                                          "closes_cases": [c.id for c in cases],
-                                          "actions": list(actions)}, user)
+    resolution = create_resolution(
+        item,
+        {
+            "text": text,
+            "outcome": outcome,
+            "closes_cases": [c.id for c in cases],
+            "actions": list(actions),
+        },
+        user,
+    )
     db.session.commit()
     return resolution
 
@@ -46,11 +56,23 @@ def snapshot() -> dict:
     """Every row that a resolution or evaluation may change, to compare before and after."""
     db.session.expire_all()
     return {
-        "cases": sorted(db.session.execute(
-            select(Case.id, Case.status, Case.resolution_id, Case.issue_id, Case.level,
-                   Case.resolved_at)).all()),
-        "issues": sorted(db.session.execute(
-            select(Issue.id, Issue.status, Issue.resolution_id, Issue.evaluation_round)).all()),
+        "cases": sorted(
+            db.session.execute(
+                select(
+                    Case.id,
+                    Case.status,
+                    Case.resolution_id,
+                    Case.issue_id,
+                    Case.level,
+                    Case.resolved_at,
+                )
+            ).all()
+        ),
+        "issues": sorted(
+            db.session.execute(
+                select(Issue.id, Issue.status, Issue.resolution_id, Issue.evaluation_round)
+            ).all()
+        ),
         "events": db.session.scalar(select(db.func.count(CaseEvent.id))),
         "resolutions": db.session.scalar(select(db.func.count(Resolution.id))),
         "resolution_cases": db.session.execute(select(resolution_cases)).all(),
@@ -60,7 +82,12 @@ def snapshot() -> dict:
 
 
 def audit_actions(obj) -> list[str]:
-    return list(db.session.scalars(
-        select(AuditEntry.action).where(AuditEntry.object_type == type(obj).__tablename__,
-                                        AuditEntry.object_id == obj.id)
-        .order_by(AuditEntry.id)))
+    return list(
+        db.session.scalars(
+            select(AuditEntry.action)
+            .where(
+                AuditEntry.object_type == type(obj).__tablename__, AuditEntry.object_id == obj.id
+            )
+            .order_by(AuditEntry.id)
+        )
+    )

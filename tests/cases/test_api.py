@@ -12,8 +12,13 @@ from consult.community.models import Community
 from consult.extensions import db
 from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue, resolve
 
-CASE = {"title": "楼道堆放杂物影响通行", "description": "3号楼2单元楼道长期堆放纸箱。",
-        "community": "Hehe", "category": "concern", "reporter": "王秀兰"}
+CASE = {
+    "title": "楼道堆放杂物影响通行",
+    "description": "3号楼2单元楼道长期堆放纸箱。",
+    "community": "Hehe",
+    "category": "concern",
+    "reporter": "王秀兰",
+}
 
 #: A session that has started: only those resolve issues and close cases.
 PAST = timedelta(hours=-2)
@@ -60,19 +65,20 @@ def test_a_new_case_is_open_at_level_1_from_the_grid(api_as, factories):
 
 def test_source_may_be_given(api_as, factories):
     response = api_as(factories.make_user("cadre")).post(
-        "/api/v1/cases", json={**CASE, "source": "hotline"})
+        "/api/v1/cases", json={**CASE, "source": "hotline"}
+    )
     assert response.json["source"] == "hotline"
 
 
 def test_a_town_level_organiser_creates_a_community_on_first_use(api_as, factories):
     response = api_as(factories.make_user("cadre", community=None)).post(
-        "/api/v1/cases", json={**CASE, "community": "城北社区"})
+        "/api/v1/cases", json={**CASE, "community": "城北社区"}
+    )
     assert response.status_code == 201
     assert db.session.scalar(select(Community).where(Community.name == "城北社区")) is not None
 
 
-def test_a_community_cadre_neither_invents_a_community_nor_acts_in_another(api_as,
-                                                                          factories):
+def test_a_community_cadre_neither_invents_a_community_nor_acts_in_another(api_as, factories):
     factories.make_community("Xiguan")
     client = api_as(factories.make_user("cadre"))
     response = client.post("/api/v1/cases", json={**CASE, "community": "城北社区"})
@@ -85,7 +91,8 @@ def test_a_community_cadre_neither_invents_a_community_nor_acts_in_another(api_a
 
 def test_a_unit_rep_cannot_invent_a_community(api_as, factories):
     response = api_as(factories.make_user("unit_rep")).post(
-        "/api/v1/cases", json={**CASE, "community": "Nowhere"})
+        "/api/v1/cases", json={**CASE, "community": "Nowhere"}
+    )
     assert response.status_code == 422
     assert "community" in response.json["error"]["fields"]
     assert db.session.scalar(select(Community).where(Community.name == "Nowhere")) is None
@@ -127,7 +134,8 @@ def test_bad_case_bodies_are_422_and_create_nothing(api_as, factories, change, f
 
 def test_a_body_that_is_not_json_is_400(api_as, factories):
     response = api_as(factories.make_user("cadre")).post(
-        "/api/v1/cases", data="{title:", headers={"Content-Type": "application/json"})
+        "/api/v1/cases", data="{title:", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert _count(Case) == 0
 
@@ -136,8 +144,7 @@ def test_a_body_that_is_not_json_is_400(api_as, factories):
     ("role", "status"),
     [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 404), ("unit_rep", 404)],
 )
-def test_an_unpublished_case_is_read_by_its_communitys_staff_only(api_as, factories, role,
-                                                                 status):
+def test_an_unpublished_case_is_read_by_its_communitys_staff_only(api_as, factories, role, status):
     # Town-level administrators and Hehe's staff read it in full; residents and unit
     # representatives (not its reporter) do not see it at all before publication.
     case = new_case(factories.make_user("cadre"), reporter="王秀兰")
@@ -146,8 +153,17 @@ def test_an_unpublished_case_is_read_by_its_communitys_staff_only(api_as, factor
     if status == 404:
         assert response.json["error"]["code"] == "not_found"
         return
-    assert {"id", "title", "status", "level", "category", "community", "resolution",
-            "source", "issue"} <= set(response.json)
+    assert {
+        "id",
+        "title",
+        "status",
+        "level",
+        "category",
+        "community",
+        "resolution",
+        "source",
+        "issue",
+    } <= set(response.json)
     assert response.json["reporter"] == "王秀兰"
 
 
@@ -155,7 +171,8 @@ def test_the_staff_of_another_community_do_not_see_the_case(api_as, factories):
     factories.make_community("Xiguan")
     case = new_case(factories.make_user("cadre"))
     response = api_as(factories.make_user("cadre", community="Xiguan")).get(
-        f"/api/v1/cases/{case.id}")
+        f"/api/v1/cases/{case.id}"
+    )
     assert response.status_code == 404
 
 
@@ -174,8 +191,11 @@ def test_the_case_names_the_resolution_that_closed_it(api_as, factories):
     resolution = resolve(item, cadre, [case])
     body = api_as(cadre).get(f"/api/v1/cases/{case.id}").json
     assert body["status"] == "resolved"
-    assert body["resolution"] == {"id": resolution.id, "session": meeting.id,
-                                  "agenda_item": item.id}
+    assert body["resolution"] == {
+        "id": resolution.id,
+        "session": meeting.id,
+        "agenda_item": item.id,
+    }
     assert body["issue"] == issue.id
 
 
@@ -188,8 +208,7 @@ def test_the_case_names_the_resolution_that_closed_it(api_as, factories):
 )
 def test_who_may_escalate(api_as, factories, role, status):
     case = new_case(factories.make_user("cadre"))
-    response = api_as(factories.make_user(role)).post(f"/api/v1/cases/{case.id}/escalate",
-                                                      json={})
+    response = api_as(factories.make_user(role)).post(f"/api/v1/cases/{case.id}/escalate", json={})
     assert response.status_code == status
     db.session.expire_all()
     assert db.session.get(Case, case.id).level == (2 if status == 200 else 1)
@@ -211,9 +230,11 @@ def test_escalation_climbs_one_level_at_a_time_up_to_4(api_as, factories):
     case = db.session.get(Case, case.id)
     assert case.level == 4
     events = [(e.kind, e.from_value, e.to_value, e.reason) for e in case.events]
-    assert events[1:] == [("level", "1", "2", "网格员无法解决"),
-                          ("level", "2", "3", "需社区党委专题研究"),
-                          ("level", "3", "4", "需镇党委协调")]
+    assert events[1:] == [
+        ("level", "1", "2", "网格员无法解决"),
+        ("level", "2", "3", "需社区党委专题研究"),
+        ("level", "3", "4", "需镇党委协调"),
+    ]
     assert audit_actions(case).count("case.escalate") == 3
 
 
@@ -271,7 +292,8 @@ def test_a_resolved_case_cannot_be_escalated(api_as, factories):
 def test_who_may_create_an_issue(api_as, factories, role, status):
     case = new_case(factories.make_user("cadre"))
     response = api_as(factories.make_user(role)).post(
-        "/api/v1/issues", json={"title": "楼道治理", "community": "Hehe", "cases": [case.id]})
+        "/api/v1/issues", json={"title": "楼道治理", "community": "Hehe", "cases": [case.id]}
+    )
     assert response.status_code == status
     assert _count(Issue) == (1 if status == 201 else 0)
 
@@ -280,8 +302,9 @@ def test_an_issue_groups_cases(api_as, factories):
     cadre = factories.make_user("cadre")
     first, second = new_case(cadre), new_case(cadre, title="电动车充电难")
     response = api_as(factories.make_user("secretary")).post(
-        "/api/v1/issues", json={"title": "楼道治理", "community": "Hehe",
-                                "cases": [first.id, second.id]})
+        "/api/v1/issues",
+        json={"title": "楼道治理", "community": "Hehe", "cases": [first.id, second.id]},
+    )
     assert response.status_code == 201
     body = response.json
     assert body["status"] == "open" and body["title"] == "楼道治理"
@@ -315,8 +338,9 @@ def test_bad_issue_bodies_are_422_and_change_nothing(api_as, factories, make_bod
     ids = [new_case(cadre).id, new_case(cadre).id]
     # A case of another community, reported by town-level staff.
     other = new_case(factories.make_user("cadre", community=None), community="城北社区").id
-    response = api_as(factories.make_user("secretary")).post("/api/v1/issues",
-                                                             json=make_body(ids, other))
+    response = api_as(factories.make_user("secretary")).post(
+        "/api/v1/issues", json=make_body(ids, other)
+    )
     assert response.status_code == 422, response.json
     assert field in response.json["error"]["fields"]
     assert _count(Issue) == 0
@@ -338,8 +362,11 @@ def test_a_case_in_another_open_issue_is_refused(api_as, factories):
 def test_a_resolved_case_cannot_join_an_issue(api_as, factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
-                        cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(
+        agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [case])),
+        cadre,
+        [case],
+    )
     response = api_as(cadre).post("/api/v1/issues", json=_issue_body(cases=[case.id]))
     assert response.status_code == 422
 
@@ -347,13 +374,15 @@ def test_a_resolved_case_cannot_join_an_issue(api_as, factories):
 def test_issue_of_a_new_community_with_no_cases(api_as, factories):
     # Only town-level staff may name a community that does not exist yet.
     response = api_as(factories.make_user("cadre")).post(
-        "/api/v1/issues", json=_issue_body(community="西关社区"))
+        "/api/v1/issues", json=_issue_body(community="西关社区")
+    )
     assert response.status_code == 422
     assert response.json["error"]["code"] == "no_such_community"
     assert "community" in response.json["error"]["fields"]
     assert _count(Issue) == 0
     response = api_as(factories.make_user("cadre", community=None)).post(
-        "/api/v1/issues", json=_issue_body(community="西关社区"))
+        "/api/v1/issues", json=_issue_body(community="西关社区")
+    )
     assert response.status_code == 201
     assert response.json["cases"] == [] and response.json["community"] == "西关社区"
 
@@ -386,8 +415,13 @@ def test_case_list_filters(api_as, factories):
 
 def test_the_routes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
-    for path in ("/api/v1/cases", "/api/v1/cases/{case_id}", "/api/v1/cases/{case_id}/escalate",
-                 "/api/v1/issues", "/api/v1/issues/{issue_id}/evaluations"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}",
+        "/api/v1/cases/{case_id}/escalate",
+        "/api/v1/issues",
+        "/api/v1/issues/{issue_id}/evaluations",
+    ):
         assert path in paths, path
 
 

@@ -41,7 +41,11 @@ def test_only_the_moves_of_the_table_are_allowed(factories, from_status, to_stat
         assert getattr(case, CASE_MOVES[(from_status, to_status)]) is not None
         event = case.events[-1]
         assert (event.kind, event.from_value, event.to_value, event.reason) == (
-            "status", from_status, to_status, "why")
+            "status",
+            from_status,
+            to_status,
+            "why",
+        )
         assert audit_actions(case)[-1] == "case.status"
     else:
         with pytest.raises(CaseError):
@@ -107,8 +111,11 @@ def test_bad_time_limits_are_refused(app, value):
 def test_resolved_cases_are_never_overdue(factories):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST),
-                        cadre, new_issue(cadre, [case])), cadre, [case])
+    resolve(
+        agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [case])),
+        cadre,
+        [case],
+    )
     case.level_since = utcnow() - timedelta(days=100)
     db.session.commit()
     assert not grid.is_overdue(case, utcnow())
@@ -132,8 +139,9 @@ def resolved_issue(factories):
 
 
 def _rate(api_as, user, issue, rating, comment=""):
-    return api_as(user).post(f"/api/v1/issues/{issue.id}/evaluations",
-                             json={"rating": rating, "comment": comment})
+    return api_as(user).post(
+        f"/api/v1/issues/{issue.id}/evaluations", json={"rating": rating, "comment": comment}
+    )
 
 
 def test_most_unsatisfied_at_quorum_reopens_the_issue_and_its_cases(api_as, resolved_issue):
@@ -161,8 +169,9 @@ def test_most_unsatisfied_at_quorum_reopens_the_issue_and_its_cases(api_as, reso
 
 def test_most_satisfied_at_quorum_closes_the_issue_and_its_cases(api_as, resolved_issue):
     issue, cases, reps = resolved_issue
-    for rep, rating in zip(reps[:3], ("satisfied", "basically_satisfied", "unsatisfied"),
-                           strict=True):
+    for rep, rating in zip(
+        reps[:3], ("satisfied", "basically_satisfied", "unsatisfied"), strict=True
+    ):
         assert _rate(api_as, rep, issue, rating).status_code == 201
     db.session.expire_all()
     assert db.session.get(Issue, issue.id).status == "closed"
@@ -175,8 +184,9 @@ def test_most_satisfied_at_quorum_closes_the_issue_and_its_cases(api_as, resolve
 def test_a_tie_waits_for_more_ratings(api_as, resolved_issue, app):
     app.config["EVALUATION_QUORUM"] = 4
     issue, _cases, reps = resolved_issue
-    for rep, rating in zip(reps, ("satisfied", "unsatisfied", "satisfied", "unsatisfied"),
-                           strict=True):
+    for rep, rating in zip(
+        reps, ("satisfied", "unsatisfied", "satisfied", "unsatisfied"), strict=True
+    ):
         assert _rate(api_as, rep, issue, rating).status_code == 201
     db.session.expire_all()
     assert db.session.get(Issue, issue.id).status == "resolved"
@@ -194,8 +204,9 @@ def test_a_reopened_issue_is_resolved_again_and_rated_afresh(api_as, factories, 
     # Same representatives, new round.
     assert _rate(api_as, reps[0], issue, "satisfied").status_code == 201
     db.session.expire_all()
-    rounds = sorted(db.session.scalars(select(Evaluation.round).where(
-        Evaluation.user_id == reps[0].id)))
+    rounds = sorted(
+        db.session.scalars(select(Evaluation.round).where(Evaluation.user_id == reps[0].id))
+    )
     assert rounds == [1, 2]
 
 
@@ -213,8 +224,11 @@ def test_a_reopened_issue_is_resolved_again_and_rated_afresh(api_as, factories, 
 )
 def test_bad_evaluations(api_as, factories, resolved_issue, who, body, status):
     issue, _cases, reps = resolved_issue
-    user = {"stranger": factories.make_user(representative=False),
-            "cadre": factories.make_user("cadre"), "rep": reps[0]}[who]
+    user = {
+        "stranger": factories.make_user(representative=False),
+        "cadre": factories.make_user("cadre"),
+        "rep": reps[0],
+    }[who]
     api = api_as(user)
     before = snapshot()
     response = api.post(f"/api/v1/issues/{issue.id}/evaluations", json=body)
@@ -246,14 +260,20 @@ def test_an_issue_that_is_not_resolved_cannot_be_rated(api_as, factories):
     issue = new_issue(cadre, [new_case(cadre)])
     rep = factories.make_user(representative=True)
     assert _rate(api_as, rep, issue, "satisfied").status_code == 409
-    assert api_as(rep).post("/api/v1/issues/999/evaluations",
-                            json={"rating": "satisfied"}).status_code == 404
+    assert (
+        api_as(rep).post("/api/v1/issues/999/evaluations", json={"rating": "satisfied"}).status_code
+        == 404
+    )
 
 
 def test_timeline_is_complete(factories, resolved_issue):
     _issue, cases, _reps = resolved_issue
     events = db.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == cases[0].id).order_by(CaseEvent.id)).all()
+        select(CaseEvent).where(CaseEvent.case_id == cases[0].id).order_by(CaseEvent.id)
+    ).all()
     assert [(e.kind, e.to_value) for e in events] == [
-        ("created", "open"), ("issue", str(_issue.id)), ("status", "resolved")]
+        ("created", "open"),
+        ("issue", str(_issue.id)),
+        ("status", "resolved"),
+    ]
     assert events[-1].resolution_id is not None

@@ -70,13 +70,22 @@ def test_importing_the_sample_creates_its_20_cases(app):
     assert urgent.category == "urgent"
     assert urgent.reported_at == datetime(2026, 9, 16, 22, 55, tzinfo=UTC)
     assert {c.name for c in db.session.scalars(select(Community))} == {
-        "和合社区", "城北社区", "南街社区", "西关社区"}
+        "和合社区",
+        "城北社区",
+        "南街社区",
+        "西关社区",
+    }
     categories = db.session.execute(
-        select(Case.category, func.count(Case.id)).group_by(Case.category)).all()
+        select(Case.category, func.count(Case.id)).group_by(Case.category)
+    ).all()
     assert dict(categories) == {"concern": 10, "conflict": 6, "urgent": 4}
     assert db.session.scalar(select(func.count(CaseEvent.id))) == 20
-    assert db.session.scalar(
-        select(func.count(AuditEntry.id)).where(AuditEntry.action == "case.import")) == 20
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "case.import")
+        )
+        == 20
+    )
 
 
 def test_crlf_line_ends_are_read_the_same(app):
@@ -106,8 +115,10 @@ def test_reimporting_the_same_file_adds_nothing(app):
 def test_a_longer_export_adds_only_the_new_rows(app):
     import_export(sample(), TZ, None)
     db.session.commit()
-    extra = ("GT-2026-0021,和合社区,第一网格,民生诉求,新增路灯,小区东侧缺少路灯,何平,"
-             "13900000000,2026-09-18 08:00\n")
+    extra = (
+        "GT-2026-0021,和合社区,第一网格,民生诉求,新增路灯,小区东侧缺少路灯,何平,"
+        "13900000000,2026-09-18 08:00\n"
+    )
     result = import_export(sample() + extra.encode(), TZ, None)
     db.session.commit()
     assert (len(result.new), result.already) == (1, 20)
@@ -127,10 +138,16 @@ def _broken(old: str, new: str) -> bytes:
 @pytest.mark.parametrize(
     ("raw", "row", "column", "text"),
     [
-        (lambda: _broken(ROW_3, ROW_3_BAD),
-         3, "类别", "投诉"),
-        (lambda: _broken("GT-2026-0005,南街社区,第二网格,矛盾纠纷,广场舞噪音扰民",
-                         "GT-2026-0005,南街社区,第二网格,矛盾纠纷,"), 5, "标题", "empty"),
+        (lambda: _broken(ROW_3, ROW_3_BAD), 3, "类别", "投诉"),
+        (
+            lambda: _broken(
+                "GT-2026-0005,南街社区,第二网格,矛盾纠纷,广场舞噪音扰民",
+                "GT-2026-0005,南街社区,第二网格,矛盾纠纷,",
+            ),
+            5,
+            "标题",
+            "empty",
+        ),
         (lambda: _broken("2026-09-04 10:00", "2026-13-04 10:00"), 6, "上报时间", "2026-13-04"),
         (lambda: _broken("2026-09-04 10:00", "昨天"), 6, "上报时间", "昨天"),
         (lambda: _broken("GT-2026-0007,", "GT-2026-0006,"), 7, "编号", "GT-2026-0006"),
@@ -169,11 +186,17 @@ def test_a_missing_column_is_named(app):
         (b"", "empty"),
         ("编号,标题\n".encode(), "missing"),
         ("编号,社区,类别,标题,上报时间\n".encode(), "no cases"),
-        ("编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12\n"
-         .encode("utf-16-le"), "NUL"),
+        (
+            "编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12\n".encode(
+                "utf-16-le"
+            ),
+            "NUL",
+        ),
         (b"\xff\xfeA\x00\x00\xd8", "neither"),
-        ("编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12,extra\n".encode(),
-         "fields"),
+        (
+            "编号,社区,类别,标题,上报时间\n1,和合社区,民生诉求,x,2026-09-01 09:12,extra\n".encode(),
+            "fields",
+        ),
     ],
 )
 def test_files_that_are_not_exports(app, raw, words):
@@ -230,9 +253,12 @@ def test_cli_missing_file(runner, app, tmp_path):
 
 def _upload(client, raw: bytes, name="grid-cases.csv"):
     token = csrf_token_from(client.get("/cases/import").get_data(as_text=True))
-    return client.post("/cases/import", data={"csrf_token": token,
-                                              "file": (io.BytesIO(raw), name)},
-                       content_type="multipart/form-data", follow_redirects=True)
+    return client.post(
+        "/cases/import",
+        data={"csrf_token": token, "file": (io.BytesIO(raw), name)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
 
 
 def test_a_cadre_uploads_the_export(client, login_as, factories):
@@ -256,8 +282,9 @@ def test_a_bad_upload_shows_the_report_and_imports_nothing(client, login_as, fac
     assert count_cases() == 0
 
 
-@pytest.mark.parametrize(("role", "status"), [("secretary", 200), ("resident", 403),
-                                              ("unit_rep", 403), ("cadre", 200)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("secretary", 200), ("resident", 403), ("unit_rep", 403), ("cadre", 200)]
+)
 def test_who_may_see_the_upload_page(client, login_as, factories, role, status):
     login_as(factories.make_user(role))
     assert client.get("/cases/import").status_code == status

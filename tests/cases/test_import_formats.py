@@ -49,17 +49,20 @@ def count_cases() -> int:
     return db.session.scalar(select(func.count(Case.id)))
 
 
-@pytest.mark.parametrize(("raw", "encoding"), [
-    (sample(), "UTF-8 (BOM)"),
-    (TEXT.encode("utf-8"), "UTF-8"),
-    (TEXT.encode("gb18030"), "GB18030"),
-    (TEXT.encode("gbk"), "GB18030"),
-    (TEXT.encode("utf-16"), "UTF-16"),
-    (b"\xfe\xff" + TEXT.encode("utf-16-be"), "UTF-16"),
-    (as_xlsx(rows()), "XLSX"),
-    (as_xlsx(rows(), phone_as_number=True), "XLSX"),
-], ids=["utf-8 bom", "utf-8", "gb18030", "gbk", "utf-16 le", "utf-16 be", "xlsx",
-        "xlsx numbers"])
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (sample(), "UTF-8 (BOM)"),
+        (TEXT.encode("utf-8"), "UTF-8"),
+        (TEXT.encode("gb18030"), "GB18030"),
+        (TEXT.encode("gbk"), "GB18030"),
+        (TEXT.encode("utf-16"), "UTF-16"),
+        (b"\xfe\xff" + TEXT.encode("utf-16-be"), "UTF-16"),
+        (as_xlsx(rows()), "XLSX"),
+        (as_xlsx(rows(), phone_as_number=True), "XLSX"),
+    ],
+    ids=["utf-8 bom", "utf-8", "gb18030", "gbk", "utf-16 le", "utf-16 be", "xlsx", "xlsx numbers"],
+)
 def test_every_way_an_office_saves_the_export_imports_the_same_cases(app, raw, encoding):
     parsed = parse_export(raw, TZ)
     assert parsed.errors == []
@@ -72,8 +75,10 @@ def test_every_way_an_office_saves_the_export_imports_the_same_cases(app, raw, e
 
 def test_short_gbk_files_are_not_mistaken_for_another_encoding(app):
     # Two Chinese characters in GBK are 4 bytes that could pass for other encodings.
-    for text in ("编号,社区,类别,标题,上报时间\r\n1,和合,民生诉求,电梯,2026-09-01 09:12\r\n",
-                 "编号,社区,类别,标题,上报时间\r\n2,城北,矛盾纠纷,噪音,2026-09-01 09:12\r\n"):
+    for text in (
+        "编号,社区,类别,标题,上报时间\r\n1,和合,民生诉求,电梯,2026-09-01 09:12\r\n",
+        "编号,社区,类别,标题,上报时间\r\n2,城北,矛盾纠纷,噪音,2026-09-01 09:12\r\n",
+    ):
         assert decode(text.encode("gbk")) == (text, "GB18030")
         assert decode(text.encode("utf-8")) == (text, "UTF-8")
 
@@ -89,9 +94,7 @@ def test_a_phone_number_in_scientific_notation_is_refused_with_how_to_keep_it(ap
     assert count_cases() == 0
 
 
-def test_the_cli_prints_the_count_and_the_encoding_and_takes_a_community(
-    app, runner, tmp_path
-):
+def test_the_cli_prints_the_count_and_the_encoding_and_takes_a_community(app, runner, tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(TEXT.encode("gb18030"))
     result = runner.invoke(args=["cases", "import", str(path)])
@@ -108,8 +111,7 @@ def test_the_cli_prints_the_count_and_the_encoding_and_takes_a_community(
     assert result.exit_code == 0, result.output
     assert "6" in result.output and "XLSX" in result.output
     hehe = db.session.scalar(select(Community).where(Community.name == "和合社区"))
-    assert db.session.scalar(select(func.count(Case.id)).where(
-        Case.community_id == hehe.id)) == 12
+    assert db.session.scalar(select(func.count(Case.id)).where(Case.community_id == hehe.id)) == 12
     path.write_bytes(sample())
     result = runner.invoke(args=["cases", "import", str(path), "--community", "城北社区"])
     assert result.exit_code != 0

@@ -24,8 +24,10 @@ def _ids(html: str, attribute: str = "data-case") -> list[int]:
     return [int(x) for x in re.findall(rf'<tr {attribute}="(\d+)"', html)]
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("cadre", 200), ("secretary", 200),
-                                              ("unit_rep", 200), ("resident", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 200), ("unit_rep", 200), ("resident", 403)],
+)
 def test_who_sees_the_case_list(client, login_as, factories, role, status):
     login_as(factories.make_user(role))
     assert client.get("/cases").status_code == status
@@ -44,8 +46,11 @@ def test_case_list_filters(client, login_as, factories):
     c = new_case(cadre)
     c.level, c.level_since = 2, utcnow() - timedelta(days=8)
     db.session.commit()
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [a])),
-            cadre, [a])
+    resolve(
+        agenda_item(factories.make_meeting(starts_in=PAST), cadre, new_issue(cadre, [a])),
+        cadre,
+        [a],
+    )
     login_as(cadre)
     hehe = a.community_id
 
@@ -80,8 +85,10 @@ def test_case_list_pages(client, login_as, factories):
 
 
 def _fill(cadre, n: int, factories):
-    cases = [new_case(cadre, title=f"案件 {k}", category=("concern", "conflict")[k % 2])
-             for k in range(n)]
+    cases = [
+        new_case(cadre, title=f"案件 {k}", category=("concern", "conflict")[k % 2])
+        for k in range(n)
+    ]
     issue = new_issue(cadre, cases[: max(1, n // 3)])
     return cases, issue
 
@@ -164,14 +171,29 @@ def test_a_cadre_records_a_case_from_the_form(client, login_as, factories):
     community = factories.make_community("Hehe")
     login_as(cadre)
     token = _form(client, "/cases/new")
-    response = client.post("/cases/new", data={
-        "csrf_token": token, "title": "小区路灯不亮", "description": "东门至7号楼之间三盏路灯损坏",
-        "community": community.id, "category": "concern", "source": "walk_in",
-        "reporter": "陈志强", "phone": "13993600001", "grid": "第三网格"}, follow_redirects=True)
+    response = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "小区路灯不亮",
+            "description": "东门至7号楼之间三盏路灯损坏",
+            "community": community.id,
+            "category": "concern",
+            "source": "walk_in",
+            "reporter": "陈志强",
+            "phone": "13993600001",
+            "grid": "第三网格",
+        },
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     case = db.session.scalar(select(Case))
     assert (case.title, case.source, case.category, case.reporter_name) == (
-        "小区路灯不亮", "walk_in", "concern", "陈志强")
+        "小区路灯不亮",
+        "walk_in",
+        "concern",
+        "陈志强",
+    )
     assert "小区路灯不亮" in response.get_data(as_text=True)
 
 
@@ -179,14 +201,29 @@ def test_form_errors_keep_the_input(client, login_as, factories):
     community = factories.make_community("Hehe")
     login_as(factories.make_user("unit_rep"))
     token = _form(client, "/cases/new")
-    response = client.post("/cases/new", data={
-        "csrf_token": token, "title": "", "description": "描述保留", "community": community.id,
-        "category": "concern", "source": "grid"})
+    response = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "",
+            "description": "描述保留",
+            "community": community.id,
+            "category": "concern",
+            "source": "grid",
+        },
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "is-invalid" in html and "描述保留" in html
-    response = client.post("/cases/new", data={
-        "csrf_token": token, "title": "标题", "community": community.id, "category": "nope",
-        "source": "grid"})
+    response = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "title": "标题",
+            "community": community.id,
+            "category": "nope",
+            "source": "grid",
+        },
+    )
     assert "is-invalid" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Case.id))) == 0
 
@@ -198,18 +235,32 @@ def test_a_secretary_records_a_concern_raised_at_a_session(client, login_as, fac
     url = f"/cases/new?session={meeting.id}"
     page = client.get(url).get_data(as_text=True)
     assert 'name="community"' not in page and 'name="source"' not in page
-    response = client.post(url, data={"csrf_token": csrf_token_from(page),
-                                      "title": "独居老人家中断水", "category": "urgent",
-                                      "reporter": "张奶奶"}, follow_redirects=True)
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(page),
+            "title": "独居老人家中断水",
+            "category": "urgent",
+            "reporter": "张奶奶",
+        },
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     case = db.session.scalar(select(Case))
     assert case.source == "session" and case.meeting_id == meeting.id
     assert case.community_id == meeting.community_id and case.created_by_id == secretary.id
 
 
-@pytest.mark.parametrize(("role", "general", "at_session"), [
-    ("admin", 200, 200), ("cadre", 200, 200), ("unit_rep", 200, 403),
-    ("secretary", 403, 200), ("resident", 403, 403)])
+@pytest.mark.parametrize(
+    ("role", "general", "at_session"),
+    [
+        ("admin", 200, 200),
+        ("cadre", 200, 200),
+        ("unit_rep", 200, 403),
+        ("secretary", 403, 200),
+        ("resident", 403, 403),
+    ],
+)
 def test_who_may_record_cases(client, login_as, factories, role, general, at_session):
     meeting = factories.make_meeting(kind="friday_talk")
     login_as(factories.make_user(role))
@@ -250,8 +301,9 @@ def _publish(meeting, cadre):
     db.session.commit()
 
 
-def test_residents_see_only_the_published_form_without_reporter_or_audit(client, login_as,
-                                                                        factories):
+def test_residents_see_only_the_published_form_without_reporter_or_audit(
+    client, login_as, factories
+):
     cadre = factories.make_user("cadre")
     case = new_case(cadre, reporter="王秀兰", phone="13909361234")
     meeting = factories.make_meeting(starts_in=PAST)
@@ -277,14 +329,21 @@ def test_escalating_from_the_page(client, login_as, factories):
     case = new_case(cadre)
     login_as(cadre)
     token = _form(client, f"/cases/{case.id}")
-    response = client.post(f"/cases/{case.id}/escalate", data={"csrf_token": token, "reason": ""},
-                           follow_redirects=True)
+    response = client.post(
+        f"/cases/{case.id}/escalate",
+        data={"csrf_token": token, "reason": ""},
+        follow_redirects=True,
+    )
     assert "Give the reason" in response.get_data(as_text=True)
     for _ in range(3):
-        client.post(f"/cases/{case.id}/escalate",
-                    data={"csrf_token": token, "reason": "需上级协调"})
-    response = client.post(f"/cases/{case.id}/escalate",
-                           data={"csrf_token": token, "reason": "再次上报"}, follow_redirects=True)
+        client.post(
+            f"/cases/{case.id}/escalate", data={"csrf_token": token, "reason": "需上级协调"}
+        )
+    response = client.post(
+        f"/cases/{case.id}/escalate",
+        data={"csrf_token": token, "reason": "再次上报"},
+        follow_redirects=True,
+    )
     db.session.expire_all()
     assert db.session.get(Case, case.id).level == 4
     assert "highest" in response.get_data(as_text=True)
@@ -311,8 +370,11 @@ def test_a_secretary_groups_cases_into_an_issue(client, login_as, factories):
     page = client.get(url).get_data(as_text=True)
     assert f'value="{a.id}"' in page and f'value="{other.id}"' not in page
     token = csrf_token_from(page)
-    response = client.post(url, data={"csrf_token": token, "title": "楼道与充电安全",
-                                      "cases": [a.id, b.id]}, follow_redirects=True)
+    response = client.post(
+        url,
+        data={"csrf_token": token, "title": "楼道与充电安全", "cases": [a.id, b.id]},
+        follow_redirects=True,
+    )
     html = response.get_data(as_text=True)
     issue = db.session.scalar(select(Issue))
     assert issue.title == "楼道与充电安全"
@@ -327,8 +389,9 @@ def test_a_secretary_groups_cases_into_an_issue(client, login_as, factories):
     ("role", "status"),
     [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 404), ("unit_rep", 404)],
 )
-def test_an_unpublished_issue_page_is_read_by_its_communitys_staff(client, login_as,
-                                                                   factories, role, status):
+def test_an_unpublished_issue_page_is_read_by_its_communitys_staff(
+    client, login_as, factories, role, status
+):
     cadre = factories.make_user("cadre")
     issue = new_issue(cadre, [new_case(cadre)])
     login_as(factories.make_user(role))
@@ -349,15 +412,19 @@ def test_representatives_evaluate_on_the_issue_page(client, login_as, factories)
     page = client.get(f"/issues/{issue.id}").get_data(as_text=True)
     assert 'name="rating"' in page
     token = csrf_token_from(page)
-    response = client.post(f"/issues/{issue.id}/evaluate",
-                           data={"csrf_token": token, "rating": "basically_satisfied",
-                                 "comment": "基本解决"}, follow_redirects=True)
+    response = client.post(
+        f"/issues/{issue.id}/evaluate",
+        data={"csrf_token": token, "rating": "basically_satisfied", "comment": "基本解决"},
+        follow_redirects=True,
+    )
     html = response.get_data(as_text=True)
     assert "赵敏" in html and "基本解决" in html and 'name="rating"' not in html
     assert db.session.scalar(select(Evaluation.rating)) == "basically_satisfied"
-    response = client.post(f"/issues/{issue.id}/evaluate",
-                           data={"csrf_token": token, "rating": "unsatisfied"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/issues/{issue.id}/evaluate",
+        data={"csrf_token": token, "rating": "unsatisfied"},
+        follow_redirects=True,
+    )
     assert "already" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Evaluation.id))) == 1
 
@@ -374,7 +441,9 @@ def test_a_resident_who_is_no_representative_sees_no_rating_form(client, login_a
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'name="rating"' not in page
-    response = client.post(f"/issues/{issue.id}/evaluate",
-                           data={"csrf_token": csrf_token_from(page), "rating": "satisfied"})
+    response = client.post(
+        f"/issues/{issue.id}/evaluate",
+        data={"csrf_token": csrf_token_from(page), "rating": "satisfied"},
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count(Evaluation.id))) == 0

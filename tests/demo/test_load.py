@@ -21,12 +21,21 @@ ROLES = ("admin", "cadre", "secretary", "resident", "unit_rep")
 
 #: DESIGN.md, "The model town's published figures", as /api/v1/stats shows them.
 FIGURES = {
-    "": {("issues", "resolved"): 129, ("cases", "by_category", "concern"): 129,
-         ("cases", "by_category", "conflict"): 146},
-    "?source=grid": {("cases", "by_level", "1"): 69, ("cases", "by_level", "2"): 27,
-                     ("cases", "by_level", "3"): 11, ("cases", "by_level", "4"): 2},
-    "?session_kind=mediation": {("cases", "by_category", "conflict"): 31,
-                                ("cases", "by_category", "urgent"): 22},
+    "": {
+        ("issues", "resolved"): 129,
+        ("cases", "by_category", "concern"): 129,
+        ("cases", "by_category", "conflict"): 146,
+    },
+    "?source=grid": {
+        ("cases", "by_level", "1"): 69,
+        ("cases", "by_level", "2"): 27,
+        ("cases", "by_level", "3"): 11,
+        ("cases", "by_level", "4"): 2,
+    },
+    "?session_kind=mediation": {
+        ("cases", "by_category", "conflict"): 31,
+        ("cases", "by_category", "urgent"): 22,
+    },
 }
 UNITS = {"owners_committee": 166, "property_company": 22}
 AGENCIES_AND_ORGANISATIONS = 263
@@ -113,8 +122,9 @@ def test_demo_accounts_are_printed_one_per_role_and_sign_in(runner, client):
 def test_every_resolved_or_closed_case_names_a_resolution_of_a_session_that_lists_it(runner):
     assert load(runner).exit_code == 0
 
-    violations = db.session.scalar(text(
-        """
+    violations = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM cases c
         WHERE c.status IN ('resolved', 'closed') AND NOT EXISTS (
             SELECT 1 FROM resolution_cases rc
@@ -124,49 +134,64 @@ def test_every_resolved_or_closed_case_names_a_resolution_of_a_session_that_list
             WHERE rc.case_id = c.id AND r.id = c.resolution_id
               AND a.issue_id = c.issue_id AND m.status = 'held')
         """
-    ))
+        )
+    )
     assert violations == 0
     assert db.session.scalar(select(func.count()).where(Case.status.in_(("resolved", "closed"))))
-    bad_issues = db.session.scalar(text(
-        """
+    bad_issues = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM issues i LEFT JOIN resolutions r ON r.id = i.resolution_id
         LEFT JOIN agenda_items a ON a.id = r.agenda_item_id
         WHERE i.status IN ('resolved', 'closed')
           AND (r.id IS NULL OR r.outcome <> 'resolved' OR a.issue_id <> i.id)
         """
-    ))
+        )
+    )
     assert bad_issues == 0
 
 
 def test_registrations_match_the_counter_and_never_exceed_capacity(runner):
     assert load(runner).exit_code == 0
 
-    mismatched = db.session.scalar(text(
-        """
+    mismatched = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM meetings m WHERE m.confirmed_count <> (
             SELECT count(*) FROM registrations r
             WHERE r.meeting_id = m.id AND r.status = 'confirmed')
         """
-    ))
+        )
+    )
     assert mismatched == 0
-    assert db.session.scalar(select(func.count()).where(
-        Meeting.capacity.is_not(None), Meeting.confirmed_count > Meeting.capacity)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).where(
+                Meeting.capacity.is_not(None), Meeting.confirmed_count > Meeting.capacity
+            )
+        )
+        == 0
+    )
     # Some sessions are full, with a waiting list behind them.
-    full_with_waitlist = db.session.scalar(text(
-        """
+    full_with_waitlist = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM meetings m WHERE m.confirmed_count = m.capacity AND EXISTS (
             SELECT 1 FROM registrations r WHERE r.meeting_id = m.id AND r.status = 'waitlisted')
         """
-    ))
+        )
+    )
     assert full_with_waitlist > 0
-    clashes = db.session.scalar(text(
-        """
+    clashes = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM meetings a JOIN meetings b
           ON a.venue_id = b.venue_id AND a.id < b.id
         WHERE a.status <> 'cancelled' AND b.status <> 'cancelled'
           AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
         """
-    ))
+        )
+    )
     assert clashes == 0
 
 
@@ -180,16 +205,24 @@ def test_sessions_have_a_history_and_a_future(runner):
             assert m.ends_at <= now
         elif m.status == "scheduled":
             assert m.ends_at > now, m
-    assert {m.kind for m in meetings} == {"roundtable", "friday_talk", "joint_meeting",
-                                          "sentiment_talk", "deliberation", "mediation"}
+    assert {m.kind for m in meetings} == {
+        "roundtable",
+        "friday_talk",
+        "joint_meeting",
+        "sentiment_talk",
+        "deliberation",
+        "mediation",
+    }
     assert all(m.visibility == "private" for m in meetings if m.kind == "mediation")
     held = [m.id for m in meetings if m.status == "held"]
-    without = db.session.scalar(text(
-        """
+    without = db.session.scalar(
+        text(
+            """
         SELECT count(*) FROM meetings m WHERE m.status = 'held'
           AND NOT EXISTS (SELECT 1 FROM minutes x WHERE x.meeting_id = m.id)
         """
-    ))
+        )
+    )
     assert held and without == 0
     statuses = set(db.session.scalars(text("SELECT status FROM minutes")))
     assert statuses == {"draft", "approved", "published"}
@@ -248,24 +281,33 @@ def test_alliance_units_agreements_and_people(runner):
     assert {k: kinds[k] for k in UNITS} == UNITS
     assert sum(n for k, n in kinds.items() if k not in UNITS) == AGENCIES_AND_ORGANISATIONS
     assert len(kinds) == 7
-    outside = db.session.scalar(text(
-        "SELECT count(*) FROM units u WHERE NOT EXISTS "
-        "(SELECT 1 FROM alliance_members a WHERE a.unit_id = u.id)"
-    ))
+    outside = db.session.scalar(
+        text(
+            "SELECT count(*) FROM units u WHERE NOT EXISTS "
+            "(SELECT 1 FROM alliance_members a WHERE a.unit_id = u.id)"
+        )
+    )
     assert outside == 0
-    assert db.session.scalar(text(
-        "SELECT count(*) FROM agreements WHERE ends_on > signed_on AND commitments <> ''"
-    )) > 100
-    assert db.session.scalar(text(
-        "SELECT count(*) FROM venues WHERE kind = 'mediation_room'")) == 8
+    assert (
+        db.session.scalar(
+            text("SELECT count(*) FROM agreements WHERE ends_on > signed_on AND commitments <> ''")
+        )
+        > 100
+    )
+    assert db.session.scalar(text("SELECT count(*) FROM venues WHERE kind = 'mediation_room'")) == 8
     assert db.session.scalar(text("SELECT count(*) FROM venues WHERE unit_id IS NOT NULL")) > 0
     roles = Counter(db.session.scalars(select(User.role)))
     assert roles["admin"] == 1 and roles["cadre"] >= 16 and roles["secretary"] >= 8
     assert roles["unit_rep"] == sum(kinds.values())
-    assert db.session.scalar(text(
-        "SELECT count(*) FROM users WHERE role = 'unit_rep' AND unit_id IS NULL")) == 0
-    representatives = db.session.scalar(text(
-        "SELECT count(*) FROM memberships WHERE is_representative"))
+    assert (
+        db.session.scalar(
+            text("SELECT count(*) FROM users WHERE role = 'unit_rep' AND unit_id IS NULL")
+        )
+        == 0
+    )
+    representatives = db.session.scalar(
+        text("SELECT count(*) FROM memberships WHERE is_representative")
+    )
     assert representatives >= 8
 
 
@@ -297,14 +339,16 @@ def test_case_histories_reach_every_level_and_reopen_after_poor_evaluations(runn
     closed = db.session.scalars(select(Issue).where(Issue.status == "closed")).all()
     assert closed
     for issue in closed:
-        ratings = Counter(e.rating for e in issue.evaluations
-                          if e.round == issue.evaluation_round)
+        ratings = Counter(e.rating for e in issue.evaluations if e.round == issue.evaluation_round)
         assert ratings["unsatisfied"] < sum(ratings.values()) / 2
         assert all(c.status == "closed" and c.closed_at for c in issue.cases)
     # An issue resolved, reopened and resolved again keeps both resolutions' records.
-    twice = db.session.scalar(text(
-        "SELECT count(*) FROM (SELECT case_id FROM resolution_cases "
-        "GROUP BY case_id HAVING count(*) > 1) AS t"))
+    twice = db.session.scalar(
+        text(
+            "SELECT count(*) FROM (SELECT case_id FROM resolution_cases "
+            "GROUP BY case_id HAVING count(*) > 1) AS t"
+        )
+    )
     assert twice > 0
     assert db.session.scalar(select(func.count()).where(Evaluation.round == 2)) > 0
 
@@ -358,11 +402,23 @@ def test_bad_scale_is_refused_in_one_line(runner, scale):
 
 
 def test_existing_users_do_not_block_the_load(runner, api_as):
-    made = runner.invoke(args=["users", "create", "admin@chengguan.example", "--name", "刘洋",
-                               "--role", "resident", "--password", "own-password"])
+    made = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "admin@chengguan.example",
+            "--name",
+            "刘洋",
+            "--role",
+            "resident",
+            "--password",
+            "own-password",
+        ]
+    )
     assert made.exit_code == 0, made.output
-    made = runner.invoke(args=["users", "create", "someone@example.org", "--name", "孙丽",
-                               "--role", "cadre"])
+    made = runner.invoke(
+        args=["users", "create", "someone@example.org", "--name", "孙丽", "--role", "cadre"]
+    )
     assert made.exit_code == 0, made.output
 
     result = load(runner)
@@ -390,8 +446,10 @@ def test_a_failure_leaves_the_database_unchanged(runner, app):
     """The database refuses the last rows written; nothing of the load may remain."""
     dialect = db.engine.dialect.name
     if dialect == "sqlite":
-        create = ["CREATE TRIGGER refuse_events BEFORE INSERT ON evaluations "
-                  "BEGIN SELECT RAISE(ABORT, 'evaluations refused'); END"]
+        create = [
+            "CREATE TRIGGER refuse_events BEFORE INSERT ON evaluations "
+            "BEGIN SELECT RAISE(ABORT, 'evaluations refused'); END"
+        ]
         drop = ["DROP TRIGGER refuse_events"]
     else:
         create = [
@@ -423,15 +481,24 @@ def test_times_are_aware_and_relative_to_today(runner):
 
     now = utcnow()
     first, last = db.session.execute(
-        select(func.min(Meeting.starts_at), func.max(Meeting.starts_at))).one()
+        select(func.min(Meeting.starts_at), func.max(Meeting.starts_at))
+    ).one()
     assert first.tzinfo is not None and first.utcoffset() == UTC.utcoffset(None)
     assert 100 <= (now - first).days <= 130
     assert 50 <= (last - now).days <= 65
 
 
 #: The published figures as the dashboard names them (DESIGN.md), with their filters.
-HEADLINES = {"level_1": 69, "level_2": 27, "level_3": 11, "level_4": 2, "issues": 129,
-             "disputes": 146, "mediation_conflicts": 31, "mediation_urgent": 22}
+HEADLINES = {
+    "level_1": 69,
+    "level_2": 27,
+    "level_3": 11,
+    "level_4": 2,
+    "issues": 129,
+    "disputes": 146,
+    "mediation_conflicts": 31,
+    "mediation_urgent": 22,
+}
 
 
 def test_the_dashboard_shows_the_published_figures_with_their_filters(runner, client):

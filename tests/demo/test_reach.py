@@ -26,9 +26,13 @@ def test_demo_channels_and_votes(runner, api_as):
     assert all(urlsplit(c.url).hostname.endswith(".example.invalid") for c in channels)
     assert any(c.community_id is None for c in channels)
 
-    votes = db.session.scalars(
-        select(Vote).options(joinedload(Vote.agenda_item).joinedload(AgendaItem.meeting))
-    ).unique().all()
+    votes = (
+        db.session.scalars(
+            select(Vote).options(joinedload(Vote.agenda_item).joinedload(AgendaItem.meeting))
+        )
+        .unique()
+        .all()
+    )
     kinds = {v.agenda_item.meeting.kind for v in votes}
     assert kinds == {"deliberation", "joint_meeting"}
     assert len(votes) >= 16
@@ -41,5 +45,9 @@ def test_demo_channels_and_votes(runner, api_as):
         assert (vote.result == "carried") == (vote.agenda_item.resolution.outcome != "deferred")
     assert_figures(admin_api(api_as, result), 1)
     # Loading the demo posts nothing: no notice waits in the outbox.
-    assert db.session.scalar(select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.transport == "channel")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.transport == "channel")
+        )
+        == 0
+    )

@@ -36,8 +36,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_sink(refuse: dict[str, str] | None = None, port: int | None = None,
-                 delay: float = 0.0, drop_after_data: int = 0):
+def running_sink(
+    refuse: dict[str, str] | None = None,
+    port: int | None = None,
+    delay: float = 0.0,
+    drop_after_data: int = 0,
+):
     """Yield an SmtpSink served on 127.0.0.1; ``refuse`` maps recipient addresses to the
     SMTP reply their RCPT gets (e.g. "451 4.3.0 try later"); ``delay`` slows each DATA;
     the first ``drop_after_data`` messages are received whole, then the connection is

@@ -61,8 +61,7 @@ def test_a_server_that_drops_after_data_gets_copies_with_one_message_id(app, run
 def test_a_send_is_recorded_before_any_other_work(app, monkeypatch):
     """A failure right after the server accepted the message does not send it again."""
     _queue(to="ok@example.org")
-    row = queue_message(
-        compose(Recipient("refused@example.org"), "Two", "t", "<p>h</p>"), "test")
+    row = queue_message(compose(Recipient("refused@example.org"), "Two", "t", "<p>h</p>"), "test")
     # Two recipients, one refused: sendmail succeeds and reports the refusal.
     row.recipients = "ok@example.org,refused@example.org"
     db.session.commit()

@@ -215,7 +215,10 @@ def test_concurrent_deliveries_send_each_message_exactly_once(app):
         runs = [
             subprocess.Popen(
                 [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "mail", "send"],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             for _ in range(3)
         ]

@@ -10,7 +10,8 @@ SEPARATORS = ["\u2028", "\u2029", "\x85"]
 
 @pytest.mark.parametrize("char", SEPARATORS)
 def test_sign_ups_to_a_session_with_such_a_title_succeed_and_mail_arrives(
-        app, api_as, factories, mailbox, char):
+    app, api_as, factories, mailbox, char
+):
     """A title stored before these rules (or by any other way) still mails fine."""
     meeting = factories.make_meeting(title=f"Friday{char}Talk{char}Day")
     from consult.extensions import db

@@ -50,8 +50,11 @@ def test_reminders_composed_outside_a_request_follow_each_recipient(app, factori
         msg = received[person.email]
         assert str(msg["Subject"]).startswith("活动提醒：周五说事日")
         body = _text(msg)
-        assert "Dear" not in body and "Reminder" not in body and "张秀英" in _text(
-            received[unset.email])
+        assert (
+            "Dear" not in body
+            and "Reminder" not in body
+            and "张秀英" in _text(received[unset.email])
+        )
     english_msg = received[english.email]
     assert str(english_msg["Subject"]).startswith("Reminder: 周五说事日")
     assert "Dear Anna Li," in _text(english_msg)
@@ -65,7 +68,8 @@ def test_invitations_follow_the_recipient_not_the_sender(app, factories, api_as,
     response = api_as(cadre).post(
         f"/api/v1/sessions/{meeting.id}/invitations",
         json={"emails": [english.email, unset.email, "guest@example.org"]},
-        headers={"Accept-Language": "en"})
+        headers={"Accept-Language": "en"},
+    )
     assert response.status_code == 202
     received = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in mailbox.send()}
     assert str(received[english.email]["Subject"]).startswith("Invitation: 联席会议")
@@ -77,8 +81,9 @@ def test_invitations_follow_the_recipient_not_the_sender(app, factories, api_as,
 
 def test_a_feed_is_named_in_its_owners_language(app, factories, api_as, client):
     owner = _person(factories, "王丽华", None, role="cadre")
-    response = api_as(owner).post("/api/v1/feeds", json={"scope": "mine"},
-                                  headers={"Accept-Language": "en"})
+    response = api_as(owner).post(
+        "/api/v1/feeds", json={"scope": "mine"}, headers={"Accept-Language": "en"}
+    )
     assert response.status_code == 201
     calendar = parse(client.get(response.json["url"]).data)
     assert str(calendar["X-WR-CALNAME"]) == "我的议事会议（王丽华）"
@@ -88,8 +93,10 @@ def test_a_feed_is_named_in_its_owners_language(app, factories, api_as, client):
     assert str(calendar["X-WR-CALNAME"]) == "My sessions (王丽华)"
 
 
-@pytest.mark.parametrize(("accept", "lang"), [("fr-FR,de;q=0.5", "zh-CN"), (None, "zh-CN"),
-                                              ("en-GB", "en"), ("zh-TW", "zh-CN")])
+@pytest.mark.parametrize(
+    ("accept", "lang"),
+    [("fr-FR,de;q=0.5", "zh-CN"), (None, "zh-CN"), ("en-GB", "en"), ("zh-TW", "zh-CN")],
+)
 def test_pages_for_browsers_naming_no_supported_language(client, accept, lang):
     headers = {"Accept-Language": accept} if accept else {}
     page = client.get("/login", headers=headers).get_data(as_text=True)

@@ -40,12 +40,11 @@ def test_waiting_list_and_cancellation_are_confirmed(app, factories, mailbox):
     assert "http://consult.test/me/signups" in _text(_to(received, first)[0])
     cancel_registration(waiting, second)
     db.session.commit()
-    (cancelled,) = _to(mailbox.send()[len(received):], second)
+    (cancelled,) = _to(mailbox.send()[len(received) :], second)
     assert str(cancelled["Subject"]).startswith("Sign-up cancelled: 周五说事日")
 
 
-def test_a_resolution_tells_the_unit_the_reporter_and_the_representatives(app, factories,
-                                                                          mailbox):
+def test_a_resolution_tells_the_unit_the_reporter_and_the_representatives(app, factories, mailbox):
     cadre = factories.make_user("cadre")
     unit = factories.make_unit("和合物业公司", kind="property_company")
     rep = factories.make_user("unit_rep")
@@ -58,8 +57,13 @@ def test_a_resolution_tells_the_unit_the_reporter_and_the_representatives(app, f
     recorded = new_case(cadre, title="楼道堆物")  # recorded by staff: nobody to tell
     meeting = factories.make_meeting(kind="joint_meeting", title="联席会议", starts_in=PAST)
     item = agenda_item(meeting, cadre, new_issue(cadre, [raised, recorded], title="楼道治理"))
-    resolve(item, cadre, [raised, recorded], text="物业一周内修好",
-            actions=[{"description": "更换楼道灯", "unit": unit.id, "due_on": "2026-12-31"}])
+    resolve(
+        item,
+        cadre,
+        [raised, recorded],
+        text="物业一周内修好",
+        actions=[{"description": "更换楼道灯", "unit": unit.id, "due_on": "2026-12-31"}],
+    )
     received = mailbox.send()
     (action,) = _to(received, rep)
     assert str(action["Subject"]).startswith("A new action for you: 更换楼道灯")
@@ -76,8 +80,9 @@ def test_a_resolution_tells_the_unit_the_reporter_and_the_representatives(app, f
 def test_minutes_wait_for_the_cadre_then_reach_those_who_attended(app, factories, mailbox):
     cadre = factories.make_user("cadre")
     secretary = factories.make_user("secretary", name="陈秘书")
-    meeting = factories.make_meeting(title="议事会", starts_in=timedelta(minutes=-30),
-                                     organiser=cadre)
+    meeting = factories.make_meeting(
+        title="议事会", starts_in=timedelta(minutes=-30), organiser=cadre
+    )
     came, absent = factories.make_user(), factories.make_user()
     check_in(factories.make_signup(meeting, came), secretary)
     factories.make_signup(meeting, absent)
@@ -91,7 +96,7 @@ def test_minutes_wait_for_the_cadre_then_reach_those_who_attended(app, factories
     approve_minutes(meeting, cadre)
     publish_minutes(meeting, cadre)
     db.session.commit()
-    later = mailbox.send()[len(received):]
+    later = mailbox.send()[len(received) :]
     (published,) = _to(later, came)
     assert str(published["Subject"]).startswith("Minutes published: 议事会")
     assert f"/sessions/{meeting.id}/minutes" in _text(published)

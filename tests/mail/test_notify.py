@@ -45,8 +45,12 @@ def test_reschedule_sends_a_request_with_the_same_uid_and_a_higher_sequence(
     (invitation,) = mailbox.send()
     before = vevents(itip_calendar(invitation))[0]
     new_start = meeting.starts_at + timedelta(days=1)
-    assert api.patch(f"/api/v1/sessions/{meeting.id}",
-                     json={"starts_at": new_start.isoformat()}).status_code == 200
+    assert (
+        api.patch(
+            f"/api/v1/sessions/{meeting.id}", json={"starts_at": new_start.isoformat()}
+        ).status_code
+        == 200
+    )
     updates = by_recipient(mailbox.send()[1:])
     assert set(updates) == {"wang.fang@example.org", resident.email}
     for address, msg in updates.items():
@@ -118,8 +122,9 @@ def test_moving_one_week_updates_that_occurrence(app, factories, api_as, mailbox
     factories.make_signup(weeks[5], resident)
     mailbox.send()
     moved_to = weeks[5].starts_at + timedelta(hours=3)
-    response = api.patch(f"/api/v1/sessions/{weeks[5].id}",
-                         json={"starts_at": moved_to.isoformat()})
+    response = api.patch(
+        f"/api/v1/sessions/{weeks[5].id}", json={"starts_at": moved_to.isoformat()}
+    )
     assert response.status_code == 200
     updates = by_recipient(mailbox.send()[1:])
     # The registrant of that week gets the occurrence; the series invitee the series.
@@ -146,7 +151,8 @@ def test_cancelling_a_series_sends_one_cancel_per_person(app, factories, api_as,
     assert response.status_code == 200
     cancels = mailbox.send()[1:]
     assert sorted({str(m["To"]).split("<")[-1].rstrip(">") for m in cancels}) == sorted(
-        ["wang.fang@example.org", resident.email])
+        ["wang.fang@example.org", resident.email]
+    )
     # No week was held yet: the series invitee gets one CANCEL of the whole series; the
     # registrant one CANCEL per week they signed up for (their standalone events).
     assert len(cancels) == 3

@@ -30,14 +30,20 @@ def replies_on(app):
 
 
 def invite(api, meeting, email, **extra):
-    response = api.post(f"/api/v1/sessions/{meeting.id}/invitations",
-                        json={"emails": [email], **extra})
+    response = api.post(
+        f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": [email], **extra}
+    )
     assert response.status_code == 202, response.get_json()
 
 
-def reply_to(invitation_mail: EmailMessage, partstat: str, sender: str | None = None,
-             attendee: str | None = None, sequence_delta: int = 0,
-             as_attachment: bool = False) -> bytes:
+def reply_to(
+    invitation_mail: EmailMessage,
+    partstat: str,
+    sender: str | None = None,
+    attendee: str | None = None,
+    sequence_delta: int = 0,
+    as_attachment: bool = False,
+) -> bytes:
     """What a calendar client sends when the invitee presses Accept, Maybe or Decline."""
     request = itip_calendar(invitation_mail)
     address = attendee or str(invitation_mail["To"]).split("<")[-1].rstrip(">")
@@ -102,24 +108,29 @@ def test_a_calendar_reply_records_the_answer_like_the_signed_link(
     invite(api, meeting, "wang.fang@example.org")
     invite(api, meeting, "li.na@example.org")
     sent = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in mailbox.send()}
-    assert partstats(api, meeting) == {"wang.fang@example.org": "NEEDS-ACTION",
-                                       "li.na@example.org": "NEEDS-ACTION"}
+    assert partstats(api, meeting) == {
+        "wang.fang@example.org": "NEEDS-ACTION",
+        "li.na@example.org": "NEEDS-ACTION",
+    }
     result = receive(runner, reply_to(sent["wang.fang@example.org"], "ACCEPTED"))
     assert result.exit_code == 0, result.output
     # The same REPLY as an attachment only (as some webmail sends it) works too.
-    result = receive(runner, reply_to(sent["li.na@example.org"], "TENTATIVE",
-                                      as_attachment=True))
+    result = receive(runner, reply_to(sent["li.na@example.org"], "TENTATIVE", as_attachment=True))
     assert result.exit_code == 0, result.output
     db.session.expire_all()
-    assert partstats(api, meeting) == {"wang.fang@example.org": "ACCEPTED",
-                                       "li.na@example.org": "TENTATIVE"}
+    assert partstats(api, meeting) == {
+        "wang.fang@example.org": "ACCEPTED",
+        "li.na@example.org": "TENTATIVE",
+    }
     answered = db.session.scalar(
-        db.select(Invitation).where(Invitation.email == "wang.fang@example.org"))
+        db.select(Invitation).where(Invitation.email == "wang.fang@example.org")
+    )
     assert answered.responded_at is not None
 
 
-@pytest.mark.parametrize("case", ["other sender", "other attendee", "older sequence",
-                                  "not an answer"])
+@pytest.mark.parametrize(
+    "case", ["other sender", "other attendee", "older sequence", "not an answer"]
+)
 def test_replies_that_are_not_the_invitees_answer_change_nothing(
     replies_on, factories, api_as, mailbox, runner, case
 ):
@@ -133,8 +144,9 @@ def test_replies_that_are_not_the_invitees_answer_change_nothing(
         db.session.commit()
     raw = {
         "other sender": lambda: reply_to(msg, "DECLINED", sender="mallory@example.org"),
-        "other attendee": lambda: reply_to(msg, "DECLINED", sender="mallory@example.org",
-                                           attendee="mallory@example.org"),
+        "other attendee": lambda: reply_to(
+            msg, "DECLINED", sender="mallory@example.org", attendee="mallory@example.org"
+        ),
         "older sequence": lambda: reply_to(msg, "DECLINED"),
         "not an answer": lambda: reply_to(msg, "DELEGATED"),
     }[case]()
@@ -144,16 +156,24 @@ def test_replies_that_are_not_the_invitees_answer_change_nothing(
     assert partstats(api, meeting) == {"wang.fang@example.org": "NEEDS-ACTION"}
 
 
-@pytest.mark.parametrize("raw", [
-    b"",
-    b"not a mail at all \x00\xff",
-    b"From: a@example.org\r\nSubject: hello\r\n\r\nJust text.\r\n",
-    (b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
-     b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:nobody@x\r\n"
-     b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"),
-    (b"From: a@example.org\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n"
-     b"BEGIN:VEVENT\r\nDTSTART:broken\r\n"),
-], ids=["empty", "binary", "plain mail", "unknown uid", "broken calendar"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not a mail at all \x00\xff",
+        b"From: a@example.org\r\nSubject: hello\r\n\r\nJust text.\r\n",
+        (
+            b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
+            b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:nobody@x\r\n"
+            b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ),
+        (
+            b"From: a@example.org\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n"
+            b"BEGIN:VEVENT\r\nDTSTART:broken\r\n"
+        ),
+    ],
+    ids=["empty", "binary", "plain mail", "unknown uid", "broken calendar"],
+)
 def test_anything_else_is_logged_and_ignored_with_exit_0(app, runner, raw):
     result = receive(runner, raw)
     assert result.exit_code == 0, result.output
@@ -173,18 +193,20 @@ def test_a_whole_series_invitation_is_answered_by_a_reply_to_the_series(
     assert partstats(api, weeks[3]) == {"wang.fang@example.org": "DECLINED"}
 
 
-def test_an_unreachable_database_exits_non_zero_so_the_mail_server_retries(
-    tmp_path, monkeypatch
-):
+def test_an_unreachable_database_exits_non_zero_so_the_mail_server_retries(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x")
-    unreachable = create_app({
-        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-        "TESTING": True,
-    })
-    raw = (b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
-           b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:x@y\r\n"
-           b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.org\r\nEND:VEVENT\r\n"
-           b"END:VCALENDAR\r\n")
+    unreachable = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "TESTING": True,
+        }
+    )
+    raw = (
+        b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
+        b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:x@y\r\n"
+        b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.org\r\nEND:VEVENT\r\n"
+        b"END:VCALENDAR\r\n"
+    )
     result = unreachable.test_cli_runner().invoke(args=["mail", "receive"], input=raw)
     assert result.exit_code == 75
     assert "Traceback" not in result.output
@@ -212,19 +234,26 @@ def test_without_mail_reply_to_nobody_is_asked_to_reply_and_cancel_asks_none(
 
 def test_the_invitations_list_is_for_staff(app, factories, api_as):
     meeting = factories.make_meeting()
-    factories.make_invitation(meeting, email="wang.fang@example.org", name="王芳",
-                              partstat="ACCEPTED")
-    for role, status in (("secretary", 200), ("cadre", 200), ("resident", 403),
-                         ("unit_rep", 403)):
+    factories.make_invitation(
+        meeting, email="wang.fang@example.org", name="王芳", partstat="ACCEPTED"
+    )
+    for role, status in (("secretary", 200), ("cadre", 200), ("resident", 403), ("unit_rep", 403)):
         response = api_as(factories.make_user(role)).get(
-            f"/api/v1/sessions/{meeting.id}/invitations")
+            f"/api/v1/sessions/{meeting.id}/invitations"
+        )
         assert response.status_code == status, role
-    body = api_as(factories.make_user("admin")).get(
-        f"/api/v1/sessions/{meeting.id}/invitations").get_json()
-    assert body == {"items": [{"email": "wang.fang@example.org", "name": "王芳",
-                               "partstat": "ACCEPTED"}]}
-    assert api_as(factories.make_user("admin")).get(
-        "/api/v1/sessions/0/invitations").status_code == 404
+    body = (
+        api_as(factories.make_user("admin"))
+        .get(f"/api/v1/sessions/{meeting.id}/invitations")
+        .get_json()
+    )
+    assert body == {
+        "items": [{"email": "wang.fang@example.org", "name": "王芳", "partstat": "ACCEPTED"}]
+    }
+    assert (
+        api_as(factories.make_user("admin")).get("/api/v1/sessions/0/invitations").status_code
+        == 404
+    )
 
 
 def test_the_invitations_list_shows_answers_by_link_and_by_calendar_reply(
@@ -248,5 +277,7 @@ def test_the_invitations_list_shows_answers_by_link_and_by_calendar_reply(
     # ...the other with the calendar client's Accept button.
     assert receive(runner, reply_to(sent["wang.fang@example.org"], "ACCEPTED")).exit_code == 0
     db.session.expire_all()
-    assert partstats(api, meeting) == {"wang.fang@example.org": "ACCEPTED",
-                                       "li.na@example.org": "DECLINED"}
+    assert partstats(api, meeting) == {
+        "wang.fang@example.org": "ACCEPTED",
+        "li.na@example.org": "DECLINED",
+    }

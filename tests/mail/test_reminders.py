@@ -63,8 +63,9 @@ def test_only_confirmed_people_with_an_address_are_reminded(app, factories):
 
 def test_reminders_are_queued_even_when_mail_cannot_go_out(app, factories, runner):
     app.config["SMTP_HOST"] = None
-    factories.make_signup(factories.make_meeting(starts_in=timedelta(hours=3)),
-                          factories.make_user("resident"))
+    factories.make_signup(
+        factories.make_meeting(starts_in=timedelta(hours=3)), factories.make_user("resident")
+    )
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code != 0
     assert [r.status for r in reminders()] == ["queued"]

@@ -10,14 +10,33 @@ import pytest
 from tests.mail.conftest import mailbox  # noqa: F401 (the real SMTP sink, for mail tests)
 
 SESSION_KEYS = {
-    "id", "kind", "title", "community", "venue", "starts_at", "ends_at", "timezone", "status",
-    "capacity", "confirmed", "waitlisted", "sequence", "series", "visibility", "ics_url",
+    "id",
+    "kind",
+    "title",
+    "community",
+    "venue",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "status",
+    "capacity",
+    "confirmed",
+    "waitlisted",
+    "sequence",
+    "series",
+    "visibility",
+    "ics_url",
 }
 FRIDAY = 4
 
 
-def local_start(zone: str = "Asia/Shanghai", days: int = 14, hour: int = 15,
-                weekday: int | None = None, minute: int = 0) -> datetime:
+def local_start(
+    zone: str = "Asia/Shanghai",
+    days: int = 14,
+    hour: int = 15,
+    weekday: int | None = None,
+    minute: int = 0,
+) -> datetime:
     """Return an aware local time ``days`` ahead (on the next ``weekday``), at ``hour``."""
     tz = ZoneInfo(zone)
     day = (datetime.now(tz) + timedelta(days=days)).date()
@@ -45,8 +64,13 @@ def body(start: datetime, hours: float = 2, **overrides) -> dict:
 def friday_talk(weeks: int = 12, **overrides) -> dict:
     """Return the body of a weekly Friday Talk Day series of ``weeks`` sessions."""
     start = local_start(weekday=FRIDAY)
-    return body(start, kind="friday_talk", title="周五议事日 Friday Talk Day",
-                recurrence=f"FREQ=WEEKLY;BYDAY=FR;COUNT={weeks}", **overrides)
+    return body(
+        start,
+        kind="friday_talk",
+        title="周五议事日 Friday Talk Day",
+        recurrence=f"FREQ=WEEKLY;BYDAY=FR;COUNT={weeks}",
+        **overrides,
+    )
 
 
 @pytest.fixture

@@ -53,8 +53,10 @@ def test_answer_uses_the_sessions_own_offset_whatever_the_request_used(cadre_api
     start = local_start("Europe/Berlin", hour=18)
     as_utc = start.astimezone(UTC).isoformat()
     end_utc = (start + timedelta(hours=1)).astimezone(UTC).isoformat()
-    response = cadre_api.post("/api/v1/sessions", json=body(
-        start, starts_at=as_utc, ends_at=end_utc, timezone="Europe/Berlin"))
+    response = cadre_api.post(
+        "/api/v1/sessions",
+        json=body(start, starts_at=as_utc, ends_at=end_utc, timezone="Europe/Berlin"),
+    )
 
     assert response.status_code == 201, response.get_json()
     data = response.get_json()
@@ -65,12 +67,18 @@ def test_answer_uses_the_sessions_own_offset_whatever_the_request_used(cadre_api
 
 def test_defaults_zone_from_config_visibility_by_kind_and_no_venue(app, cadre_api):
     start = local_start()
-    minimal = {"kind": "mediation", "title": "邻里纠纷调解", "community": "Hehe",
-               "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()}
+    minimal = {
+        "kind": "mediation",
+        "title": "邻里纠纷调解",
+        "community": "Hehe",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat(),
+    }
     app.config["CONSULT_TIMEZONE"] = "Asia/Shanghai"
     mediation = cadre_api.post("/api/v1/sessions", json=minimal).get_json()
-    talk = cadre_api.post("/api/v1/sessions", json=dict(
-        minimal, kind="sentiment_talk", visibility="private")).get_json()
+    talk = cadre_api.post(
+        "/api/v1/sessions", json=dict(minimal, kind="sentiment_talk", visibility="private")
+    ).get_json()
     public = cadre_api.post("/api/v1/sessions", json=dict(minimal, kind="deliberation")).get_json()
 
     assert mediation["visibility"] == "private"
@@ -80,12 +88,12 @@ def test_defaults_zone_from_config_visibility_by_kind_and_no_venue(app, cadre_ap
     assert public["visibility"] == "public"
 
 
-def test_new_community_and_venue_are_created_on_first_use_and_venues_are_per_community(
-        cadre_api):
+def test_new_community_and_venue_are_created_on_first_use_and_venues_are_per_community(cadre_api):
     start = local_start()
     first = cadre_api.post("/api/v1/sessions", json=body(start, community="Xingfu"))
-    second = cadre_api.post("/api/v1/sessions", json=body(
-        start + timedelta(days=1), community="Xingfu"))
+    second = cadre_api.post(
+        "/api/v1/sessions", json=body(start + timedelta(days=1), community="Xingfu")
+    )
     other = cadre_api.post("/api/v1/sessions", json=body(start, community="Anle"))
 
     assert [r.status_code for r in (first, second, other)] == [201, 201, 201]
@@ -129,14 +137,20 @@ def test_requests_without_a_token_answer_401(api_as):
 def test_list_filters_orders_and_paginates(cadre_api, factories):
     base = local_start(days=10)
     ids = []
-    for i, (kind, community) in enumerate([
-        ("roundtable", "Hehe"), ("deliberation", "Hehe"), ("roundtable", "Anle"),
-        ("roundtable", "Hehe"), ("joint_meeting", "Hehe"),
-    ]):
+    for i, (kind, community) in enumerate(
+        [
+            ("roundtable", "Hehe"),
+            ("deliberation", "Hehe"),
+            ("roundtable", "Anle"),
+            ("roundtable", "Hehe"),
+            ("joint_meeting", "Hehe"),
+        ]
+    ):
         # Created out of order: the list must still be by start.
         start = base + timedelta(days=(7 - 2 * i) % 5)
-        response = cadre_api.post("/api/v1/sessions", json=body(
-            start, kind=kind, community=community, venue=f"Room {i}"))
+        response = cadre_api.post(
+            "/api/v1/sessions", json=body(start, kind=kind, community=community, venue=f"Room {i}")
+        )
         assert response.status_code == 201
         ids.append(response.get_json())
 
@@ -151,10 +165,15 @@ def test_list_filters_orders_and_paginates(cadre_api, factories):
     window_from = (base + timedelta(days=1)).isoformat()
     window_to = (base + timedelta(days=3)).isoformat()
     windowed = cadre_api.get(
-        "/api/v1/sessions", query_string={"from": window_from, "to": window_to}).get_json()
-    expected = [s["id"] for s in everything["items"]
-                if base + timedelta(days=1) <= datetime.fromisoformat(s["starts_at"])
-                < base + timedelta(days=3)]
+        "/api/v1/sessions", query_string={"from": window_from, "to": window_to}
+    ).get_json()
+    expected = [
+        s["id"]
+        for s in everything["items"]
+        if base + timedelta(days=1)
+        <= datetime.fromisoformat(s["starts_at"])
+        < base + timedelta(days=3)
+    ]
     assert [s["id"] for s in windowed["items"]] == expected and expected
 
     paged = cadre_api.get("/api/v1/sessions?per_page=2&page=3").get_json()
@@ -175,10 +194,21 @@ def test_per_page_is_capped(app, cadre_api, monkeypatch):
     assert len(page["items"]) == 2 and page["pages"] == 2 and page["total"] == 3
 
 
-@pytest.mark.parametrize("query", [
-    "kind=party", "page=0", "page=abc", "per_page=0", "series=1.5", "from=yesterday",
-    "to=2026-13-01", "from=2026-12-04T15:00:00", "status=postponed", "community=",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "kind=party",
+        "page=0",
+        "page=abc",
+        "per_page=0",
+        "series=1.5",
+        "from=yesterday",
+        "to=2026-13-01",
+        "from=2026-12-04T15:00:00",
+        "status=postponed",
+        "community=",
+    ],
+)
 def test_list_refuses_bad_query_parameters(cadre_api, query):
     response = cadre_api.get(f"/api/v1/sessions?{query}")
 
@@ -239,10 +269,13 @@ def test_skip_move_and_cancel_a_series(cadre_api):
     assert skipped.get_json()["sequence"] == 1
 
     new_start = datetime.fromisoformat(moved["starts_at"]) + timedelta(days=1, hours=-1)
-    response = cadre_api.patch(f"/api/v1/sessions/{moved['id']}", json={
-        "starts_at": new_start.isoformat(),
-        "ends_at": (new_start + timedelta(hours=2)).isoformat(),
-    })
+    response = cadre_api.patch(
+        f"/api/v1/sessions/{moved['id']}",
+        json={
+            "starts_at": new_start.isoformat(),
+            "ends_at": (new_start + timedelta(hours=2)).isoformat(),
+        },
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["starts_at"] == new_start.isoformat()
     assert response.get_json()["sequence"] == 1
@@ -289,8 +322,10 @@ def test_series_cancel_leaves_past_and_held_occurrences(cadre_api):
 
 def test_series_starting_off_its_rule_begins_at_the_first_occurrence(cadre_api):
     thursday = local_start(weekday=3)
-    response = cadre_api.post("/api/v1/sessions", json=body(
-        thursday, kind="friday_talk", recurrence="FREQ=WEEKLY;BYDAY=FR;COUNT=3"))
+    response = cadre_api.post(
+        "/api/v1/sessions",
+        json=body(thursday, kind="friday_talk", recurrence="FREQ=WEEKLY;BYDAY=FR;COUNT=3"),
+    )
 
     first = response.get_json()
     assert response.status_code == 201
@@ -300,8 +335,9 @@ def test_series_starting_off_its_rule_begins_at_the_first_occurrence(cadre_api):
 def test_series_with_until_keeps_occurrences_up_to_that_day(cadre_api):
     start = local_start(weekday=FRIDAY)
     last_day = (start + timedelta(weeks=3)).strftime("%Y%m%d")
-    first = cadre_api.post("/api/v1/sessions", json=body(
-        start, recurrence=f"FREQ=WEEKLY;UNTIL={last_day}")).get_json()
+    first = cadre_api.post(
+        "/api/v1/sessions", json=body(start, recurrence=f"FREQ=WEEKLY;UNTIL={last_day}")
+    ).get_json()
 
     listed = cadre_api.get(f"/api/v1/sessions?series={first['series']}").get_json()
     series = db.session.get(Series, first["series"])
@@ -333,8 +369,9 @@ def test_patch_changes_and_sequence_rises_only_for_time_and_venue(cadre_api, fac
     url = f"/api/v1/sessions/{created['id']}"
     unit = factories.make_unit("和合物业 Hehe Property")
 
-    renamed = cadre_api.patch(url, json={"title": "新标题", "description": "议程见附件",
-                                         "host_unit": unit.id})
+    renamed = cadre_api.patch(
+        url, json={"title": "新标题", "description": "议程见附件", "host_unit": unit.id}
+    )
     assert renamed.status_code == 200
     assert renamed.get_json()["title"] == "新标题" and renamed.get_json()["sequence"] == 0
     assert db.session.get(Meeting, created["id"]).host_unit_id == unit.id
@@ -435,12 +472,17 @@ def test_changes_call_the_mail_hooks(cadre_api, monkeypatch):
     from consult.mail import notify
 
     calls = []
-    monkeypatch.setattr(notify, "meeting_changed",
-                        lambda m, user, changes: calls.append(("changed", m.id, set(changes))))
-    monkeypatch.setattr(notify, "meeting_cancelled",
-                        lambda m, user: calls.append(("cancelled", m.id)))
-    monkeypatch.setattr(notify, "series_cancelled",
-                        lambda s, user, cancelled=(): calls.append(("series", s.id)))
+    monkeypatch.setattr(
+        notify,
+        "meeting_changed",
+        lambda m, user, changes: calls.append(("changed", m.id, set(changes))),
+    )
+    monkeypatch.setattr(
+        notify, "meeting_cancelled", lambda m, user: calls.append(("cancelled", m.id))
+    )
+    monkeypatch.setattr(
+        notify, "series_cancelled", lambda s, user, cancelled=(): calls.append(("series", s.id))
+    )
     one = cadre_api.post("/api/v1/sessions", json=body(local_start())).get_json()
     series = cadre_api.post("/api/v1/sessions", json=friday_talk(3, venue="Hall 2")).get_json()
     later = datetime.fromisoformat(one["starts_at"]) + timedelta(hours=3)
@@ -469,7 +511,11 @@ def test_changes_are_audited(cadre_api, cadre):
     ).all()
 
     assert [e.action for e in entries] == [
-        "meeting.create", "meeting.capacity", "meeting.update", "meeting.cancel"]
+        "meeting.create",
+        "meeting.capacity",
+        "meeting.update",
+        "meeting.cancel",
+    ]
     assert {e.actor_id for e in entries} == {cadre.id}
     assert entries[2].data["title"] == ["社工委圆桌会 Roundtable", "改"]
 
@@ -523,17 +569,18 @@ BAD_CREATE = [
 ]
 
 
-@pytest.mark.parametrize(("field", "change"), BAD_CREATE,
-                         ids=[f"{f}-{i}" for i, (f, _c) in enumerate(BAD_CREATE)])
-def test_create_refuses_bad_input_with_422_and_saves_nothing(cadre_api, table_counts, field,
-                                                             change):
+@pytest.mark.parametrize(
+    ("field", "change"), BAD_CREATE, ids=[f"{f}-{i}" for i, (f, _c) in enumerate(BAD_CREATE)]
+)
+def test_create_refuses_bad_input_with_422_and_saves_nothing(
+    cadre_api, table_counts, field, change
+):
     start = local_start(weekday=FRIDAY)
     if change == "end_before_start":
         change = {"ends_at": (start - timedelta(minutes=30)).isoformat()}
     elif change == "end_equals_start":
         change = {"ends_at": start.isoformat()}
-    data = body(start, **{"community": "Brand new community", "venue": "Brand new hall",
-                          **change})
+    data = body(start, **{"community": "Brand new community", "venue": "Brand new hall", **change})
     before = table_counts()
 
     response = cadre_api.post("/api/v1/sessions", json=data)
@@ -545,19 +592,23 @@ def test_create_refuses_bad_input_with_422_and_saves_nothing(cadre_api, table_co
     assert table_counts() == before
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"{\"kind\": "])
+@pytest.mark.parametrize("raw", [b"not json", b'{"kind": '])
 def test_create_refuses_a_body_that_is_not_json_with_400(cadre_api, table_counts, raw):
     before = table_counts()
-    response = cadre_api.post("/api/v1/sessions", data=raw,
-                              headers={"Content-Type": "application/json"})
+    response = cadre_api.post(
+        "/api/v1/sessions", data=raw, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert table_counts() == before
 
 
 @pytest.mark.parametrize("payload", [[], "text", None])
 def test_create_refuses_json_that_is_not_an_object(cadre_api, payload):
-    response = cadre_api.post("/api/v1/sessions", data=__import__("json").dumps(payload),
-                              headers={"Content-Type": "application/json"})
+    response = cadre_api.post(
+        "/api/v1/sessions",
+        data=__import__("json").dumps(payload),
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 422
 
 
@@ -575,13 +626,17 @@ BAD_PATCH = [
 ]
 
 
-@pytest.mark.parametrize(("field", "change"), BAD_PATCH,
-                         ids=[f"{f}-{i}" for i, (f, _c) in enumerate(BAD_PATCH)])
+@pytest.mark.parametrize(
+    ("field", "change"), BAD_PATCH, ids=[f"{f}-{i}" for i, (f, _c) in enumerate(BAD_PATCH)]
+)
 def test_patch_refuses_bad_input_with_422_and_changes_nothing(cadre_api, field, change):
     created = cadre_api.post("/api/v1/sessions", json=body(local_start())).get_json()
     if change == "end_before_start":
-        change = {"ends_at": (datetime.fromisoformat(created["starts_at"])
-                              - timedelta(hours=1)).isoformat()}
+        change = {
+            "ends_at": (
+                datetime.fromisoformat(created["starts_at"]) - timedelta(hours=1)
+            ).isoformat()
+        }
 
     response = cadre_api.patch(f"/api/v1/sessions/{created['id']}", json=change)
 
@@ -593,12 +648,19 @@ def test_patch_refuses_bad_input_with_422_and_changes_nothing(cadre_api, field, 
 # -- permissions ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("admin", True), ("cadre", True), ("secretary", False), ("resident", False),
-    ("unit_rep", False),
-])
-def test_only_admins_and_cadres_schedule_change_and_cancel(api_as, factories, cadre_api, role,
-                                                           allowed):
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("admin", True),
+        ("cadre", True),
+        ("secretary", False),
+        ("resident", False),
+        ("unit_rep", False),
+    ],
+)
+def test_only_admins_and_cadres_schedule_change_and_cancel(
+    api_as, factories, cadre_api, role, allowed
+):
     existing = cadre_api.post("/api/v1/sessions", json=body(local_start(days=20))).get_json()
     series = cadre_api.post("/api/v1/sessions", json=friday_talk(3, venue="Hall B")).get_json()
     api = api_as(factories.make_user(role=role))
@@ -625,15 +687,18 @@ def test_only_admins_and_cadres_schedule_change_and_cancel(api_as, factories, ca
 
 
 def _mediation(cadre_api):
-    response = cadre_api.post("/api/v1/sessions", json=body(
-        local_start(), kind="mediation", title="邻里噪音纠纷调解", venue="调解室"))
+    response = cadre_api.post(
+        "/api/v1/sessions",
+        json=body(local_start(), kind="mediation", title="邻里噪音纠纷调解", venue="调解室"),
+    )
     assert response.get_json()["visibility"] == "private"
     return response.get_json()
 
 
 @pytest.mark.parametrize("role", ["resident", "unit_rep"])
-def test_private_session_is_404_for_those_not_invited_or_registered(api_as, factories,
-                                                                    cadre_api, role):
+def test_private_session_is_404_for_those_not_invited_or_registered(
+    api_as, factories, cadre_api, role
+):
     mediation = _mediation(cadre_api)
     public = cadre_api.post("/api/v1/sessions", json=body(local_start(days=20))).get_json()
     stranger = api_as(factories.make_user(role=role))
@@ -655,8 +720,7 @@ def test_staff_see_private_sessions(api_as, factories, cadre_api, role):
     assert staff.get("/api/v1/sessions").get_json()["total"] == 1
 
 
-def test_invited_and_registered_residents_see_the_private_session(api_as, factories,
-                                                                  cadre_api):
+def test_invited_and_registered_residents_see_the_private_session(api_as, factories, cadre_api):
     from consult.attendance.operations import sign_up
 
     mediation = _mediation(cadre_api)
@@ -676,12 +740,17 @@ def test_invited_and_registered_residents_see_the_private_session(api_as, factor
 def test_openapi_documents_the_session_routes(api_as):
     spec = api_as(None).get("/api/v1/openapi.json").get_json()
 
-    for path in ("/api/v1/sessions", "/api/v1/sessions/{meeting_id}",
-                 "/api/v1/sessions/{meeting_id}/cancel", "/api/v1/series/{series_id}/cancel"):
+    for path in (
+        "/api/v1/sessions",
+        "/api/v1/sessions/{meeting_id}",
+        "/api/v1/sessions/{meeting_id}/cancel",
+        "/api/v1/series/{series_id}/cancel",
+    ):
         assert path in spec["paths"]
     assert set(spec["paths"]["/api/v1/sessions"]) >= {"get", "post"}
     assert set(spec["paths"]["/api/v1/sessions/{meeting_id}"]) >= {"get", "patch"}
     schemas = spec["components"]["schemas"]
     assert set(schemas["Session"]["properties"]) == SESSION_KEYS
     assert {"kind", "title", "community", "starts_at", "ends_at"} <= set(
-        schemas["SessionCreate"]["required"])
+        schemas["SessionCreate"]["required"]
+    )

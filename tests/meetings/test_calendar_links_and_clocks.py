@@ -19,8 +19,7 @@ from tests.meetings.conftest import body
 GOOGLE = re.compile(r'href="(https://calendar\.google\.com/[^"]+)"')
 
 
-def test_google_link_carries_the_venue_address_and_fits_by_encoded_length(app, client,
-                                                                        factories):
+def test_google_link_carries_the_venue_address_and_fits_by_encoded_length(app, client, factories):
     community = factories.make_community()
     hall = factories.make_venue(community, name="和合社区议事厅")
     hall.address = "城关镇和合路 12 号"
@@ -43,7 +42,8 @@ def test_google_link_carries_the_venue_address_and_fits_by_encoded_length(app, c
     db.session.commit()
     short = google_calendar_url(meeting, "http://consult.test/sessions/1")
     assert parse_qs(urlsplit(short).query)["details"] == [
-        "请带上身份证。\n\nhttp://consult.test/sessions/1"]
+        "请带上身份证。\n\nhttp://consult.test/sessions/1"
+    ]
 
 
 def test_no_google_link_for_a_cancelled_session_or_a_skipped_week(app, client, factories):
@@ -68,10 +68,13 @@ def _next_change(month: int) -> date:
     raise AssertionError("unreachable")
 
 
-@pytest.mark.parametrize(("language", "gap_words", "overlap_words"), [
-    ("en", "does not exist", "happens twice"),
-    ("zh_CN", "不存在", "出现两次"),
-])
+@pytest.mark.parametrize(
+    ("language", "gap_words", "overlap_words"),
+    [
+        ("en", "does not exist", "happens twice"),
+        ("zh_CN", "不存在", "出现两次"),
+    ],
+)
 def test_a_series_at_a_time_the_clocks_skip_or_repeat_is_refused(
     app, factories, api_as, language, gap_words, overlap_words
 ):
@@ -84,27 +87,45 @@ def test_a_series_at_a_time_the_clocks_skip_or_repeat_is_refused(
     # Sundays at 02:30: skipped on the day summer time starts.
     spring = _next_change(3)
     start = datetime.combine(spring - timedelta(days=14), time(2, 30), berlin)
-    response = api.post("/api/v1/sessions", headers=headers, json=body(
-        start, kind="friday_talk", recurrence="FREQ=WEEKLY;BYDAY=SU;COUNT=6",
-        timezone="Europe/Berlin"))
+    response = api.post(
+        "/api/v1/sessions",
+        headers=headers,
+        json=body(
+            start,
+            kind="friday_talk",
+            recurrence="FREQ=WEEKLY;BYDAY=SU;COUNT=6",
+            timezone="Europe/Berlin",
+        ),
+    )
     assert response.status_code == 422, response.get_json()
     message = response.get_json()["error"]["fields"]["starts_at"][0]
     assert gap_words in message and spring.isoformat() in message
     # Sundays at 02:30: twice on the day winter time starts.
     autumn = _next_change(10)
     start = datetime.combine(autumn - timedelta(days=7), time(2, 30), berlin)
-    response = api.post("/api/v1/sessions", headers=headers, json=body(
-        start, kind="friday_talk", recurrence="FREQ=WEEKLY;BYDAY=SU;COUNT=3",
-        timezone="Europe/Berlin"))
+    response = api.post(
+        "/api/v1/sessions",
+        headers=headers,
+        json=body(
+            start,
+            kind="friday_talk",
+            recurrence="FREQ=WEEKLY;BYDAY=SU;COUNT=3",
+            timezone="Europe/Berlin",
+        ),
+    )
     assert response.status_code == 422
     message = response.get_json()["error"]["fields"]["starts_at"][0]
     assert overlap_words in message and autumn.isoformat() in message
     # A one-off at that repeated hour is refused too; at 15:00 the same day, taken.
     twice = datetime.combine(autumn, time(2, 30), berlin)
-    response = api.post("/api/v1/sessions", headers=headers, json=body(
-        twice, timezone="Europe/Berlin"))
+    response = api.post(
+        "/api/v1/sessions", headers=headers, json=body(twice, timezone="Europe/Berlin")
+    )
     assert response.status_code == 422
     fine = datetime.combine(autumn, time(15, 0), berlin)
-    response = api.post("/api/v1/sessions", headers=headers, json=body(
-        fine, timezone="Europe/Berlin", venue="Room 9"))
+    response = api.post(
+        "/api/v1/sessions",
+        headers=headers,
+        json=body(fine, timezone="Europe/Berlin", venue="Room 9"),
+    )
     assert response.status_code == 201, response.get_json()

@@ -28,21 +28,33 @@ def _form(client, url: str, **fields) -> dict:
 
 def _new_session_form(client, start: datetime, **fields) -> dict:
     data = {
-        "kind": "roundtable", "title": "社工委圆桌会", "community": "Hehe",
-        "venue": "", "new_venue": "Community hall", "starts_at": start.strftime(LOCAL),
+        "kind": "roundtable",
+        "title": "社工委圆桌会",
+        "community": "Hehe",
+        "venue": "",
+        "new_venue": "Community hall",
+        "starts_at": start.strftime(LOCAL),
         "ends_at": (start + timedelta(hours=2)).strftime(LOCAL),
-        "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"), "capacity": "30",
-        "visibility": "", "host_unit": "", "description": "", "repeat": "none",
-        "interval": "1", "month_week": "1", "month_weekday": "", "end": "count",
-        "count": "", "until": "", "rrule": "",
+        "timezone": getattr(start.tzinfo, "key", "Asia/Shanghai"),
+        "capacity": "30",
+        "visibility": "",
+        "host_unit": "",
+        "description": "",
+        "repeat": "none",
+        "interval": "1",
+        "month_week": "1",
+        "month_weekday": "",
+        "end": "count",
+        "count": "",
+        "until": "",
+        "rrule": "",
     }
     data.update(fields)
     return _form(client, "/sessions/new", **data)
 
 
 def _create(cadre, start=None, **overrides):
-    return operations.create_meeting(
-        {**_data(start or local_start()), **overrides}, cadre)
+    return operations.create_meeting({**_data(start or local_start()), **overrides}, cadre)
 
 
 def _data(start):
@@ -62,8 +74,9 @@ def test_cadre_schedules_a_session_in_its_own_zone(client, login_as, cadre):
     login_as(cadre)
     start = local_start("Europe/Berlin", hour=18)
 
-    response = client.post("/sessions/new", data=_new_session_form(
-        client, start, description="议题：楼道堆物"))
+    response = client.post(
+        "/sessions/new", data=_new_session_form(client, start, description="议题：楼道堆物")
+    )
 
     assert response.status_code == 302
     meeting = db.session.scalars(select(Meeting)).one()
@@ -75,23 +88,36 @@ def test_cadre_schedules_a_session_in_its_own_zone(client, login_as, cadre):
     assert "18:00" in page and "Europe/Berlin" in page
 
 
-@pytest.mark.parametrize(("fields", "rule"), [
-    ({"repeat": "weekly", "weekdays": ["FR"], "count": "12"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=12"),
-    ({"repeat": "weekly", "interval": "2", "weekdays": ["TU", "FR"], "end": "never"},
-     "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR"),
-    ({"repeat": "weekly", "count": "4"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=4"),
-    ({"repeat": "monthly", "month_week": "2", "month_weekday": "TU", "count": "6"},
-     "FREQ=MONTHLY;BYDAY=2TU;COUNT=6"),
-    ({"repeat": "monthly", "month_week": "-1", "count": "3"}, "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3"),
-    ({"repeat": "custom", "rrule": "FREQ=WEEKLY;BYDAY=FR;COUNT=5"},
-     "FREQ=WEEKLY;BYDAY=FR;COUNT=5"),
-])
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"repeat": "weekly", "weekdays": ["FR"], "count": "12"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=12"),
+        (
+            {"repeat": "weekly", "interval": "2", "weekdays": ["TU", "FR"], "end": "never"},
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR",
+        ),
+        ({"repeat": "weekly", "count": "4"}, "FREQ=WEEKLY;BYDAY=FR;COUNT=4"),
+        (
+            {"repeat": "monthly", "month_week": "2", "month_weekday": "TU", "count": "6"},
+            "FREQ=MONTHLY;BYDAY=2TU;COUNT=6",
+        ),
+        (
+            {"repeat": "monthly", "month_week": "-1", "count": "3"},
+            "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3",
+        ),
+        (
+            {"repeat": "custom", "rrule": "FREQ=WEEKLY;BYDAY=FR;COUNT=5"},
+            "FREQ=WEEKLY;BYDAY=FR;COUNT=5",
+        ),
+    ],
+)
 def test_the_form_offers_the_common_patterns(client, login_as, cadre, fields, rule):
     login_as(cadre)
     start = local_start(weekday=FRIDAY)
 
-    response = client.post("/sessions/new", data=_new_session_form(
-        client, start, kind="friday_talk", **fields))
+    response = client.post(
+        "/sessions/new", data=_new_session_form(client, start, kind="friday_talk", **fields)
+    )
 
     assert response.status_code == 302, _errors(response)
     series = db.session.scalars(select(Series)).one()
@@ -104,8 +130,10 @@ def test_end_date_pattern_keeps_the_last_day(client, login_as, cadre):
     start = local_start(weekday=FRIDAY)
     last = (start + timedelta(weeks=3)).date()
 
-    response = client.post("/sessions/new", data=_new_session_form(
-        client, start, repeat="weekly", end="until", until=last.isoformat()))
+    response = client.post(
+        "/sessions/new",
+        data=_new_session_form(client, start, repeat="weekly", end="until", until=last.isoformat()),
+    )
 
     assert response.status_code == 302, _errors(response)
     series = db.session.scalars(select(Series)).one()
@@ -116,8 +144,9 @@ def test_end_date_pattern_keeps_the_last_day(client, login_as, cadre):
 def _errors(response) -> list[str]:
     html = response.get_data(as_text=True)
     return [unescape(m) for m in re.findall(r'class="invalid-feedback[^"]*">([^<]+)<', html)] + [
-        unescape(m) for m in re.findall(r'<div class="alert alert-danger"[^>]*>\s*<div>([^<]+)<',
-                                        html)]
+        unescape(m)
+        for m in re.findall(r'<div class="alert alert-danger"[^>]*>\s*<div>([^<]+)<', html)
+    ]
 
 
 def _value(response, name: str) -> str | None:
@@ -133,27 +162,40 @@ def _value(response, name: str) -> str | None:
     return unescape(value.group(1)) if value else ""
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ("end_before_start", "The end must be after the start."),
-    ({"timezone": "Mars/Olympus"}, "Unknown time zone: Mars/Olympus."),
-    ({"kind": "party"}, "Not a valid choice."),
-    ({"title": "  "}, "This field is required."),
-    ({"capacity": "-2"}, "Number must be between 0 and 100000."),
-    ({"repeat": "custom", "rrule": "every friday"}, "The recurrence rule does not parse."),
-    ({"repeat": "custom", "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
-     "The recurrence rule yields no occurrence."),
-    ({"repeat": "custom", "rrule": "FREQ=WEEKLY;COUNT=2;UNTIL=20301231"},
-     "A rule has either COUNT or UNTIL, not both."),
-    ({"repeat": "custom", "rrule": ""}, "Type the rule, or choose another pattern."),
-    ({"repeat": "weekly", "end": "count", "count": ""}, "How many sessions?"),
-    ({"repeat": "weekly", "end": "until", "until": ""}, "Which is the last date?"),
-    ({"host_unit": "不存在的单位"}, "Not a valid choice."),
-    ({"timezone": "Europe/Berlin", "starts_at": "2027-03-28T02:30",
-      "ends_at": "2027-03-28T04:00"},
-     "This time does not exist in Europe/Berlin: the clocks change then."),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("end_before_start", "The end must be after the start."),
+        ({"timezone": "Mars/Olympus"}, "Unknown time zone: Mars/Olympus."),
+        ({"kind": "party"}, "Not a valid choice."),
+        ({"title": "  "}, "This field is required."),
+        ({"capacity": "-2"}, "Number must be between 0 and 100000."),
+        ({"repeat": "custom", "rrule": "every friday"}, "The recurrence rule does not parse."),
+        (
+            {"repeat": "custom", "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
+            "The recurrence rule yields no occurrence.",
+        ),
+        (
+            {"repeat": "custom", "rrule": "FREQ=WEEKLY;COUNT=2;UNTIL=20301231"},
+            "A rule has either COUNT or UNTIL, not both.",
+        ),
+        ({"repeat": "custom", "rrule": ""}, "Type the rule, or choose another pattern."),
+        ({"repeat": "weekly", "end": "count", "count": ""}, "How many sessions?"),
+        ({"repeat": "weekly", "end": "until", "until": ""}, "Which is the last date?"),
+        ({"host_unit": "不存在的单位"}, "Not a valid choice."),
+        (
+            {
+                "timezone": "Europe/Berlin",
+                "starts_at": "2027-03-28T02:30",
+                "ends_at": "2027-03-28T04:00",
+            },
+            "This time does not exist in Europe/Berlin: the clocks change then.",
+        ),
+    ],
+)
 def test_bad_input_gives_a_field_error_keeps_the_input_and_saves_nothing(
-        client, login_as, cadre, fields, message):
+    client, login_as, cadre, fields, message
+):
     login_as(cadre)
     start = local_start()
     if fields == "end_before_start":
@@ -183,20 +225,28 @@ def test_venues_and_host_units_are_chosen_from_lists(client, login_as, cadre, fa
     assert '<option value="议事厅">' in page and '<option value="和合物业公司">' in page
     start = local_start()
     # A typo is no venue: nothing is created, nothing scheduled.
-    typo = client.post("/sessions/new", data=_new_session_form(
-        client, start, venue="议事厅室", new_venue=""))
+    typo = client.post(
+        "/sessions/new", data=_new_session_form(client, start, venue="议事厅室", new_venue="")
+    )
     assert typo.status_code == 200 and "Not a valid choice." in _errors(typo)
     assert _count(Venue) == 1 and _count(Meeting) == 0
     # The list's venue is used; it takes part in the clash check.
-    chosen = client.post("/sessions/new", data=_new_session_form(
-        client, start, venue="议事厅", new_venue="", host_unit="和合物业公司"))
+    chosen = client.post(
+        "/sessions/new",
+        data=_new_session_form(
+            client, start, venue="议事厅", new_venue="", host_unit="和合物业公司"
+        ),
+    )
     assert chosen.status_code == 302
-    clash = client.post("/sessions/new", data=_new_session_form(
-        client, start, venue="议事厅", new_venue="", title="另一个会"))
+    clash = client.post(
+        "/sessions/new",
+        data=_new_session_form(client, start, venue="议事厅", new_venue="", title="另一个会"),
+    )
     assert clash.status_code == 200 and _count(Meeting) == 1
     # A new venue is added only on purpose.
-    added = client.post("/sessions/new", data=_new_session_form(
-        client, start, venue="", new_venue="调解室"))
+    added = client.post(
+        "/sessions/new", data=_new_session_form(client, start, venue="", new_venue="调解室")
+    )
     assert added.status_code == 302 and _count(Venue) == 2
 
 
@@ -206,8 +256,9 @@ def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, lo
     db.session.commit()
     login_as(cadre)
 
-    response = client.post("/sessions/new", data=_new_session_form(
-        client, start + timedelta(minutes=30)))
+    response = client.post(
+        "/sessions/new", data=_new_session_form(client, start + timedelta(minutes=30))
+    )
 
     assert response.status_code == 200
     errors = _errors(response)
@@ -216,8 +267,9 @@ def test_a_clash_is_shown_on_the_venue_field_naming_the_other_session(client, lo
     assert _count() == 1
 
 
-def test_the_form_lists_communities_and_defaults_to_the_configured_zone(app, client, login_as,
-                                                                      cadre, factories):
+def test_the_form_lists_communities_and_defaults_to_the_configured_zone(
+    app, client, login_as, cadre, factories
+):
     app.config["CONSULT_TIMEZONE"] = "Asia/Shanghai"
     # A town-level cadre is offered every community there is.
     factories.make_community("Hehe")
@@ -227,8 +279,14 @@ def test_the_form_lists_communities_and_defaults_to_the_configured_zone(app, cli
 
     assert 'value="Asia/Shanghai"' in html
     assert '<option value="Hehe">' in html and '<option value="Wuyi">' in html
-    for kind in ("roundtable", "friday_talk", "joint_meeting", "sentiment_talk",
-                 "deliberation", "mediation"):
+    for kind in (
+        "roundtable",
+        "friday_talk",
+        "joint_meeting",
+        "sentiment_talk",
+        "deliberation",
+        "mediation",
+    ):
         assert f'value="{kind}"' in html
 
 
@@ -238,8 +296,9 @@ def test_the_form_lists_communities_and_defaults_to_the_configured_zone(app, cli
 def test_list_shows_upcoming_sessions_with_filters(client, cadre, factories):
     start = local_start()
     _create(cadre, start, title="和合圆桌会")
-    _create(cadre, start + timedelta(days=1), title="安乐议事会", community="Anle",
-            kind="deliberation")
+    _create(
+        cadre, start + timedelta(days=1), title="安乐议事会", community="Anle", kind="deliberation"
+    )
     _create(cadre, start - timedelta(days=60), title="上月的会")
     db.session.commit()
     anle = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "安乐议事会"))
@@ -271,8 +330,9 @@ def test_list_paginates(client, cadre):
     assert 'href="/sessions?page=2"' in first
 
 
-def test_list_query_count_is_fixed_and_does_not_grow_with_rows(client, login_as, cadre,
-                                                              count_queries):
+def test_list_query_count_is_fixed_and_does_not_grow_with_rows(
+    client, login_as, cadre, count_queries
+):
     login_as(cadre)
     start = local_start()
     for i in range(3):
@@ -285,8 +345,13 @@ def test_list_query_count_is_fixed_and_does_not_grow_with_rows(client, login_as,
     with count_queries() as few:
         assert client.get("/sessions").status_code == 200
     for i in range(3, 15):
-        _create(cadre, start + timedelta(hours=3 * i), title=f"会议{i}",
-                venue=f"Room {i}", community="Anle" if i % 2 else "Hehe")
+        _create(
+            cadre,
+            start + timedelta(hours=3 * i),
+            title=f"会议{i}",
+            venue=f"Room {i}",
+            community="Anle" if i % 2 else "Hehe",
+        )
     db.session.commit()
     db.session.expire_all()
     with count_queries() as many:
@@ -319,8 +384,16 @@ def test_list_hides_private_sessions_from_residents(client, login_as, cadre, fac
 def test_session_page_shows_time_in_its_zone_and_everything_about_it(client, cadre, factories):
     unit = factories.make_unit("城关供电所")
     start = local_start("Europe/Berlin", hour=19, minute=30)
-    meeting = _create(cadre, start, timezone="Europe/Berlin", kind="joint_meeting",
-                      title="联席会议", host_unit=unit.id, capacity=25, description="季度联席")
+    meeting = _create(
+        cadre,
+        start,
+        timezone="Europe/Berlin",
+        kind="joint_meeting",
+        title="联席会议",
+        host_unit=unit.id,
+        capacity=25,
+        description="季度联席",
+    )
     db.session.commit()
 
     html = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
@@ -364,9 +437,14 @@ def test_series_page_lists_the_occurrences_and_describes_the_rule(client, cadre_
     assert 'data-status="cancelled"' in html
 
 
-@pytest.mark.parametrize("url", [
-    "/sessions/{id}", "/sessions/{id}/edit", "/sessions/{id}/move",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/sessions/{id}",
+        "/sessions/{id}/edit",
+        "/sessions/{id}/move",
+    ],
+)
 def test_private_session_pages_are_404_for_residents(client, login_as, cadre, factories, url):
     meeting = _create(cadre, kind="mediation", title="邻里纠纷调解")
     db.session.commit()
@@ -395,8 +473,10 @@ def test_private_session_page_for_staff_and_for_the_invited(client, login_as, ca
     assert client.get(f"/sessions/{meeting.id}").status_code == 404
     login_as(factories.make_user(email="li.na@example.org"))
     assert client.get(f"/sessions/{meeting.id}").status_code == 200
-    client.post("/logout", data={"csrf_token": csrf_token_from(
-        client.get("/sessions").get_data(as_text=True))})
+    client.post(
+        "/logout",
+        data={"csrf_token": csrf_token_from(client.get("/sessions").get_data(as_text=True))},
+    )
     login_as(factories.make_user(role="secretary"))
     assert "邻里纠纷调解" in client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
 
@@ -409,12 +489,20 @@ def test_unknown_session_is_404(client):
 # -- who may do what -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "status"), [
-    ("admin", 200), ("cadre", 200), ("secretary", 403), ("resident", 403), ("unit_rep", 403),
-])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("admin", 200),
+        ("cadre", 200),
+        ("secretary", 403),
+        ("resident", 403),
+        ("unit_rep", 403),
+    ],
+)
 @pytest.mark.parametrize("url", ["/sessions/new", "/sessions/{id}/edit", "/sessions/{id}/move"])
-def test_schedule_and_change_pages_per_role(client, login_as, cadre_api, factories, role, status,
-                                            url):
+def test_schedule_and_change_pages_per_role(
+    client, login_as, cadre_api, factories, role, status, url
+):
     first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
     login_as(factories.make_user(role=role))
 
@@ -427,11 +515,16 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, url):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize(("role", "may"), [
-    ("admin", True), ("cadre", True), ("secretary", False), ("resident", False),
-])
-def test_action_buttons_only_for_those_allowed(client, login_as, cadre_api, factories, role,
-                                               may):
+@pytest.mark.parametrize(
+    ("role", "may"),
+    [
+        ("admin", True),
+        ("cadre", True),
+        ("secretary", False),
+        ("resident", False),
+    ],
+)
+def test_action_buttons_only_for_those_allowed(client, login_as, cadre_api, factories, role, may):
     first = cadre_api.post("/api/v1/sessions", json=friday_talk(3)).get_json()
     login_as(factories.make_user(role=role))
 
@@ -449,8 +542,9 @@ def test_other_roles_cannot_post_changes(client, login_as, cadre_api, factories,
 
     for action in ("cancel", "skip", "cancel-series", "edit", "move", "restore"):
         for confirmation in ({}, {"confirmed": "1"}):
-            response = client.post(f"/sessions/{first['id']}/{action}",
-                                   data={"csrf_token": token, **confirmation})
+            response = client.post(
+                f"/sessions/{first['id']}/{action}", data={"csrf_token": token, **confirmation}
+            )
             assert response.status_code == 403
     assert db.session.get(Meeting, first["id"]).status == "scheduled"
 
@@ -467,10 +561,21 @@ def test_reschedule_through_the_edit_form(client, login_as, cadre):
     assert f'value="{local.strftime(LOCAL)}"' in edit
     later = local + timedelta(hours=2)
 
-    response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
-        client, f"/sessions/{meeting.id}/edit", title="改期的圆桌会",
-        starts_at=later.strftime(LOCAL), ends_at=(later + timedelta(hours=1)).strftime(LOCAL),
-        venue="", new_venue="Room 3", capacity="", host_unit="", description=""))
+    response = client.post(
+        f"/sessions/{meeting.id}/edit",
+        data=_form(
+            client,
+            f"/sessions/{meeting.id}/edit",
+            title="改期的圆桌会",
+            starts_at=later.strftime(LOCAL),
+            ends_at=(later + timedelta(hours=1)).strftime(LOCAL),
+            venue="",
+            new_venue="Room 3",
+            capacity="",
+            host_unit="",
+            description="",
+        ),
+    )
 
     assert response.status_code == 302
     db.session.expire_all()
@@ -480,8 +585,9 @@ def test_reschedule_through_the_edit_form(client, login_as, cadre):
     assert changed.capacity is None and changed.sequence == 1
 
 
-def test_edit_form_shows_capacity_below_confirmed_as_a_field_error(client, login_as, cadre,
-                                                                    factories):
+def test_edit_form_shows_capacity_below_confirmed_as_a_field_error(
+    client, login_as, cadre, factories
+):
     from consult.attendance.operations import sign_up
 
     meeting = _create(cadre, capacity=5)
@@ -491,10 +597,20 @@ def test_edit_form_shows_capacity_below_confirmed_as_a_field_error(client, login
     login_as(cadre)
     local = meeting.starts_at.astimezone(ZoneInfo("Asia/Shanghai"))
 
-    response = client.post(f"/sessions/{meeting.id}/edit", data=_form(
-        client, f"/sessions/{meeting.id}/edit", title="圆桌会",
-        starts_at=local.strftime(LOCAL), ends_at=(local + timedelta(hours=2)).strftime(LOCAL),
-        venue="Community hall", capacity="1", host_unit="", description=""))
+    response = client.post(
+        f"/sessions/{meeting.id}/edit",
+        data=_form(
+            client,
+            f"/sessions/{meeting.id}/edit",
+            title="圆桌会",
+            starts_at=local.strftime(LOCAL),
+            ends_at=(local + timedelta(hours=2)).strftime(LOCAL),
+            venue="Community hall",
+            capacity="1",
+            host_unit="",
+            description="",
+        ),
+    )
 
     assert response.status_code == 200
     assert any("already confirmed" in e for e in _errors(response))
@@ -511,13 +627,20 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
     asked = client.post(f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token})
     assert asked.status_code == 200 and "can be restored" in asked.get_data(as_text=True)
     assert db.session.get(Meeting, items[1]["id"]).status == "scheduled"
-    skipped = client.post(f"/sessions/{items[1]['id']}/skip",
-                          data={"csrf_token": token, "confirmed": "1"})
+    skipped = client.post(
+        f"/sessions/{items[1]['id']}/skip", data={"csrf_token": token, "confirmed": "1"}
+    )
     assert skipped.status_code == 302
     moved_to = datetime.fromisoformat(items[2]["starts_at"]) + timedelta(days=1)
-    moved = client.post(f"/sessions/{items[2]['id']}/move", data=_form(
-        client, f"/sessions/{items[2]['id']}/move", starts_at=moved_to.strftime(LOCAL),
-        ends_at=(moved_to + timedelta(hours=2)).strftime(LOCAL)))
+    moved = client.post(
+        f"/sessions/{items[2]['id']}/move",
+        data=_form(
+            client,
+            f"/sessions/{items[2]['id']}/move",
+            starts_at=moved_to.strftime(LOCAL),
+            ends_at=(moved_to + timedelta(hours=2)).strftime(LOCAL),
+        ),
+    )
     assert moved.status_code == 302
 
     db.session.expire_all()
@@ -531,13 +654,14 @@ def test_skip_and_move_one_week_then_cancel_the_series(client, login_as, cadre_a
 
     asked = client.post(f"/sessions/{items[0]['id']}/cancel-series", data={"csrf_token": token})
     assert "All 4 coming sessions" in asked.get_data(as_text=True)
-    cancelled = client.post(f"/sessions/{items[0]['id']}/cancel-series",
-                            data={"csrf_token": token, "confirmed": "1"},
-                            follow_redirects=True)
+    cancelled = client.post(
+        f"/sessions/{items[0]['id']}/cancel-series",
+        data={"csrf_token": token, "confirmed": "1"},
+        follow_redirects=True,
+    )
     assert "The series is cancelled (4 sessions)." in cancelled.get_data(as_text=True)
     db.session.expire_all()
-    assert {m.status for m in db.session.get(Series, first["series"]).occurrences} == {
-        "cancelled"}
+    assert {m.status for m in db.session.get(Series, first["series"]).occurrences} == {"cancelled"}
 
 
 def test_a_skipped_week_is_restored(client, login_as, cadre_api, cadre, mailbox):
@@ -551,8 +675,9 @@ def test_a_skipped_week_is_restored(client, login_as, cadre_api, cadre, mailbox)
     page = client.get(f"/sessions/{week}").get_data(as_text=True)
     assert 'data-action="restore"' in page
     before = len(mailbox.send())
-    response = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
-                           follow_redirects=True)
+    response = client.post(
+        f"/sessions/{week}/restore", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "This week is back on" in response.get_data(as_text=True)
     db.session.expire_all()
     restored = db.session.get(Meeting, week)
@@ -561,8 +686,9 @@ def test_a_skipped_week_is_restored(client, login_as, cadre_api, cadre, mailbox)
     (update,) = mailbox.send()[before:]
     assert "li@example.org" in str(update["To"]) and "Updated" in str(update["Subject"])
     # Restoring what is not skipped changes nothing.
-    again = client.post(f"/sessions/{week}/restore", data={"csrf_token": token},
-                        follow_redirects=True)
+    again = client.post(
+        f"/sessions/{week}/restore", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "This week is not skipped." in again.get_data(as_text=True)
     assert db.session.get(Meeting, week).sequence == 2
 
@@ -576,8 +702,11 @@ def test_cancel_a_one_off_session(client, login_as, cadre):
     asked = client.post(f"/sessions/{meeting.id}/cancel", data={"csrf_token": token})
     assert "data-confirm" in asked.get_data(as_text=True)
     assert db.session.get(Meeting, meeting.id).status == "scheduled"
-    response = client.post(f"/sessions/{meeting.id}/cancel",
-                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
+    response = client.post(
+        f"/sessions/{meeting.id}/cancel",
+        data={"csrf_token": token, "confirmed": "1"},
+        follow_redirects=True,
+    )
 
     assert "This session has been cancelled." in response.get_data(as_text=True)
     db.session.expire_all()
@@ -625,8 +754,9 @@ def test_week_calendar_and_kind_filter(client, cadre):
     _create(cadre, start + timedelta(days=8), title="下周的会")
     db.session.commit()
 
-    week = client.get(f"/sessions/calendar?view=week&date={start.date().isoformat()}"
-                      ).get_data(as_text=True)
+    week = client.get(f"/sessions/calendar?view=week&date={start.date().isoformat()}").get_data(
+        as_text=True
+    )
     only_roundtables = client.get(
         f"/sessions/calendar?view=week&kind=roundtable&date={start.date().isoformat()}"
     ).get_data(as_text=True)
@@ -636,8 +766,7 @@ def test_week_calendar_and_kind_filter(client, cadre):
     assert "圆桌会A" in only_roundtables and "调解会B" not in only_roundtables
 
 
-def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, cadre,
-                                                              factories):
+def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, cadre, factories):
     start = local_start(days=20)
     _create(cadre, start, title="和合的会")
     _create(cadre, start, title="安乐的会", community="Anle")
@@ -647,15 +776,18 @@ def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, 
     login_as(factories.make_user())
 
     html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
-    per_community = client.get(f"/sessions/calendar?community={anle}&date={start.date()}"
-                               ).get_data(as_text=True)
+    per_community = client.get(f"/sessions/calendar?community={anle}&date={start.date()}").get_data(
+        as_text=True
+    )
 
     assert "和合的会" in html and "安乐的会" in html and "邻里调解" not in html
     assert "安乐的会" in per_community and "和合的会" not in per_community
 
 
-@pytest.mark.parametrize("query", ["date=nonsense", "date=0001-01-01", "view=year",
-                                   "community=999999999999999", "kind=party"])
+@pytest.mark.parametrize(
+    "query",
+    ["date=nonsense", "date=0001-01-01", "view=year", "community=999999999999999", "kind=party"],
+)
 def test_calendar_survives_odd_parameters(client, query):
     assert client.get(f"/sessions/calendar?{query}").status_code == 200
 

@@ -29,12 +29,15 @@ from tests.cases.builders import (
 PAST = timedelta(hours=-2)
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 201), ("cadre", 201), ("secretary", 201),
-                                              ("resident", 403), ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 201), ("cadre", 201), ("secretary", 201), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_may_add_to_an_agenda(api_as, factories, role, status):
     meeting = factories.make_meeting()
     response = api_as(factories.make_user(role)).post(
-        f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "居民议事"})
+        f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "居民议事"}
+    )
     assert response.status_code == status
     assert db.session.scalar(select(func.count(AgendaItem.id))) == (status == 201)
 
@@ -45,13 +48,20 @@ def test_agenda_items_take_the_next_position(api_as, factories):
     meeting = factories.make_meeting()
     api = api_as(factories.make_user("secretary"))
     first = api.post(f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "通报上周工作"})
-    second = api.post(f"/api/v1/sessions/{meeting.id}/agenda",
-                      json={"title": "楼道治理", "issue": issue.id})
+    second = api.post(
+        f"/api/v1/sessions/{meeting.id}/agenda", json={"title": "楼道治理", "issue": issue.id}
+    )
     assert first.status_code == second.status_code == 201
     assert {k: first.json[k] for k in ("position", "title", "issue")} == {
-        "position": 1, "title": "通报上周工作", "issue": None}
+        "position": 1,
+        "title": "通报上周工作",
+        "issue": None,
+    }
     assert {k: second.json[k] for k in ("position", "title", "issue")} == {
-        "position": 2, "title": "楼道治理", "issue": issue.id}
+        "position": 2,
+        "title": "楼道治理",
+        "issue": issue.id,
+    }
     listed = api.get(f"/api/v1/sessions/{meeting.id}/agenda").json["items"]
     assert [i["id"] for i in listed] == [first.json["id"], second.json["id"]]
     assert audit_actions(db.session.get(AgendaItem, first.json["id"])) == ["agenda.add"]
@@ -76,8 +86,7 @@ def test_bad_agenda_items(api_as, factories, make, status, field):
     town = factories.make_user("cadre", community=None)
     meeting = factories.make_meeting()
     ctx = {
-        "foreign": new_issue(town, [new_case(town, community="城北社区")],
-                             community="城北社区").id,
+        "foreign": new_issue(town, [new_case(town, community="城北社区")], community="城北社区").id,
         "on_agenda": agenda_item(meeting, cadre, new_issue(cadre, [new_case(cadre)])).issue_id,
     }
     api = api_as(cadre)
@@ -93,11 +102,14 @@ def test_agenda_of_missing_cancelled_or_hidden_sessions(api_as, factories):
     cancelled = factories.make_meeting(status="cancelled")
     api = api_as(cadre)
     assert api.post("/api/v1/sessions/999/agenda", json={"title": "x"}).status_code == 404
-    assert api.post(f"/api/v1/sessions/{cancelled.id}/agenda",
-                    json={"title": "x"}).status_code == 409
+    assert (
+        api.post(f"/api/v1/sessions/{cancelled.id}/agenda", json={"title": "x"}).status_code == 409
+    )
     private = factories.make_meeting(kind="mediation")
-    assert api_as(factories.make_user()).get(
-        f"/api/v1/sessions/{private.id}/agenda").status_code == 404
+    assert (
+        api_as(factories.make_user()).get(f"/api/v1/sessions/{private.id}/agenda").status_code
+        == 404
+    )
 
 
 # -- resolutions ----------------------------------------------------------------------
@@ -117,16 +129,22 @@ def hearing(factories):
 def _resolve(api, item, **body):
     """Post a resolution; by default it closes every case of the issue still handled."""
     db.session.expire_all()
-    still_open = [c.id for c in (item.issue.cases if item.issue else [])
-                  if c.status in ("open", "reopened")]
-    data = {"text": "物业公司一周内清理，社区每周巡查", "outcome": "resolved",
-            "closes_cases": still_open}
+    still_open = [
+        c.id for c in (item.issue.cases if item.issue else []) if c.status in ("open", "reopened")
+    ]
+    data = {
+        "text": "物业公司一周内清理，社区每周巡查",
+        "outcome": "resolved",
+        "closes_cases": still_open,
+    }
     data.update(body)
     return api.post(f"/api/v1/agenda/{item.id}/resolution", json=data)
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 201), ("cadre", 201), ("secretary", 201),
-                                              ("resident", 403), ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 201), ("cadre", 201), ("secretary", 201), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_may_record_a_resolution(api_as, factories, hearing, role, status):
     response = _resolve(api_as(factories.make_user(role)), hearing["item"])
     assert response.status_code == status
@@ -135,11 +153,15 @@ def test_who_may_record_a_resolution(api_as, factories, hearing, role, status):
 def test_a_resolution_closes_its_cases_and_resolves_the_issue(api_as, factories, hearing):
     unit = factories.make_unit("和合物业公司", kind="property_company")
     cases = hearing["cases"]
-    response = _resolve(api_as(factories.make_user("secretary")), hearing["item"],
-                        closes_cases=[c.id for c in cases],
-                        actions=[{"description": "清理3号楼楼道", "unit": unit.id,
-                                  "due_on": "2026-12-10"},
-                                 {"description": "更换楼道灯"}])
+    response = _resolve(
+        api_as(factories.make_user("secretary")),
+        hearing["item"],
+        closes_cases=[c.id for c in cases],
+        actions=[
+            {"description": "清理3号楼楼道", "unit": unit.id, "due_on": "2026-12-10"},
+            {"description": "更换楼道灯"},
+        ],
+    )
     assert response.status_code == 201, response.json
     body = response.json
     assert body["outcome"] == "resolved" and body["closes_cases"] == [c.id for c in cases]
@@ -154,13 +176,19 @@ def test_a_resolution_closes_its_cases_and_resolves_the_issue(api_as, factories,
     assert issue.status == "resolved" and issue.resolution_id == resolution.id
     actions = db.session.scalars(select(ActionItem).order_by(ActionItem.id)).all()
     assert [(a.description, a.unit_id, str(a.due_on)) for a in actions] == [
-        ("清理3号楼楼道", unit.id, "2026-12-10"), ("更换楼道灯", None, "None")]
+        ("清理3号楼楼道", unit.id, "2026-12-10"),
+        ("更换楼道灯", None, "None"),
+    ]
     assert audit_actions(resolution) == ["resolution.create"]
 
 
 def test_a_deferred_resolution_leaves_the_issue_open(api_as, hearing):
-    response = _resolve(api_as(hearing["cadre"]), hearing["item"], outcome="deferred",
-                        closes_cases=[hearing["cases"][0].id])
+    response = _resolve(
+        api_as(hearing["cadre"]),
+        hearing["item"],
+        outcome="deferred",
+        closes_cases=[hearing["cases"][0].id],
+    )
     assert response.status_code == 201
     db.session.expire_all()
     assert db.session.get(Issue, hearing["issue"].id).status == "open"
@@ -191,11 +219,16 @@ def test_a_bad_resolution_changes_nothing(api_as, factories, hearing, make, fiel
     other = new_issue(cadre, [new_case(cadre, title="别的议题")], title="别的议题")
     done_case = new_case(cadre, title="已解决")
     done_issue = new_issue(cadre, [done_case], title="已解决议题")
-    resolve(agenda_item(factories.make_meeting(starts_in=PAST), cadre, done_issue), cadre,
-            [done_case])
+    resolve(
+        agenda_item(factories.make_meeting(starts_in=PAST), cadre, done_issue), cadre, [done_case]
+    )
     # A case of another open issue, a case resolved in another issue, a case in no issue.
-    ctx = {"cases": hearing["cases"], "elsewhere": other.cases[0], "done": done_case,
-           "loose": new_case(cadre, title="无议题")}
+    ctx = {
+        "cases": hearing["cases"],
+        "elsewhere": other.cases[0],
+        "done": done_case,
+        "loose": new_case(cadre, title="无议题"),
+    }
     api = api_as(cadre)
     before = snapshot()
     response = _resolve(api, hearing["item"], **make(ctx))
@@ -208,8 +241,9 @@ def test_closing_an_already_closed_case_of_the_issue_changes_nothing(api_as, fac
     cadre = hearing["cadre"]
     first, second = hearing["cases"]
     # An earlier session closed the first case with a deferred outcome.
-    earlier = agenda_item(factories.make_meeting(starts_in=PAST), cadre, hearing["issue"],
-                          title="初次讨论")
+    earlier = agenda_item(
+        factories.make_meeting(starts_in=PAST), cadre, hearing["issue"], title="初次讨论"
+    )
     resolve(earlier, cadre, [first], outcome="deferred")
     api = api_as(cadre)
     before = snapshot()
@@ -231,16 +265,18 @@ def test_a_second_resolution_for_the_item_is_409(api_as, hearing):
 
 
 def test_resolution_of_a_missing_item_is_404(api_as, factories):
-    assert _resolve(api_as(factories.make_user("cadre")),
-                    AgendaItem(id=424242)).status_code == 404
+    assert _resolve(api_as(factories.make_user("cadre")), AgendaItem(id=424242)).status_code == 404
 
 
 def test_resolution_routes_are_documented(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
-    for path in ("/api/v1/sessions/{session_id}/agenda", "/api/v1/agenda/{item_id}/resolution",
-                 "/api/v1/sessions/{session_id}/minutes",
-                 "/api/v1/sessions/{session_id}/minutes/approve",
-                 "/api/v1/sessions/{session_id}/minutes/publish"):
+    for path in (
+        "/api/v1/sessions/{session_id}/agenda",
+        "/api/v1/agenda/{item_id}/resolution",
+        "/api/v1/sessions/{session_id}/minutes",
+        "/api/v1/sessions/{session_id}/minutes/approve",
+        "/api/v1/sessions/{session_id}/minutes/publish",
+    ):
         assert path in paths, path
 
 
@@ -253,17 +289,26 @@ def _minutes_url(meeting):
 
 def test_minutes_start_empty_for_staff(api_as, factories, hearing):
     body = api_as(factories.make_user("secretary")).get(_minutes_url(hearing["meeting"])).json
-    assert body == {"session": hearing["meeting"].id, "status": "draft", "version": 0,
-                    "notes": {}, "html": {}, "votes": {}}
+    assert body == {
+        "session": hearing["meeting"].id,
+        "status": "draft",
+        "version": 0,
+        "notes": {},
+        "html": {},
+        "votes": {},
+    }
 
 
-def test_saving_minutes_renders_sanitised_html_and_marks_the_session_held(api_as, factories,
-                                                                         hearing):
+def test_saving_minutes_renders_sanitised_html_and_marks_the_session_held(
+    api_as, factories, hearing
+):
     secretary = factories.make_user("secretary")
     api = api_as(secretary)
     key = str(hearing["item"].id)
-    note = ("**王秀兰**反映楼道堆物。\n\n- 物业：一周内清理\n- 社区：每周巡查\n\n"
-            "<script>alert(1)</script> [链接](javascript:alert(1)) [政府网](https://www.gov.cn)")
+    note = (
+        "**王秀兰**反映楼道堆物。\n\n- 物业：一周内清理\n- 社区：每周巡查\n\n"
+        "<script>alert(1)</script> [链接](javascript:alert(1)) [政府网](https://www.gov.cn)"
+    )
     response = api.put(_minutes_url(hearing["meeting"]), json={"version": 0, "notes": {key: note}})
     assert response.status_code == 200, response.json
     body = response.json
@@ -283,12 +328,15 @@ def test_saving_minutes_renders_sanitised_html_and_marks_the_session_held(api_as
     assert audit_actions(minutes) == ["minutes.save"]
 
 
-def test_a_stale_save_is_409_with_the_current_minutes_and_saves_nothing(api_as, factories,
-                                                                       hearing):
+def test_a_stale_save_is_409_with_the_current_minutes_and_saves_nothing(api_as, factories, hearing):
     meeting, key = hearing["meeting"], str(hearing["item"].id)
     first, second = api_as(factories.make_user("secretary")), api_as(factories.make_user("cadre"))
-    assert first.put(_minutes_url(meeting), json={"version": 0, "notes": {key: "甲的记录"}}
-                     ).status_code == 200
+    assert (
+        first.put(
+            _minutes_url(meeting), json={"version": 0, "notes": {key: "甲的记录"}}
+        ).status_code
+        == 200
+    )
     response = second.put(_minutes_url(meeting), json={"version": 0, "notes": {key: "乙的记录"}})
     assert response.status_code == 409
     error = response.json["error"]
@@ -299,8 +347,9 @@ def test_a_stale_save_is_409_with_the_current_minutes_and_saves_nothing(api_as, 
     assert db.session.scalar(select(Minutes.notes)) == {key: "甲的记录"}
     assert db.session.scalar(select(func.count(MinutesRevision.id))) == 1
     # Starting again from the current version works.
-    response = second.put(_minutes_url(meeting), json={"version": 1,
-                                                       "notes": {key: "甲的记录\n\n乙补充"}})
+    response = second.put(
+        _minutes_url(meeting), json={"version": 1, "notes": {key: "甲的记录\n\n乙补充"}}
+    )
     assert response.status_code == 200 and response.json["version"] == 2
 
 
@@ -320,20 +369,26 @@ def test_a_stale_save_is_409_with_the_current_minutes_and_saves_nothing(api_as, 
 )
 def test_bad_minutes_bodies(api_as, factories, hearing, body, field):
     key = str(hearing["item"].id)
-    body = {k: ({key if kk == "ITEM" else kk: vv for kk, vv in v.items()}
-                if isinstance(v, dict) else v) for k, v in body.items()}
-    response = api_as(factories.make_user("secretary")).put(_minutes_url(hearing["meeting"]),
-                                                            json=body)
+    body = {
+        k: ({key if kk == "ITEM" else kk: vv for kk, vv in v.items()} if isinstance(v, dict) else v)
+        for k, v in body.items()
+    }
+    response = api_as(factories.make_user("secretary")).put(
+        _minutes_url(hearing["meeting"]), json=body
+    )
     assert response.status_code == 422, response.json
     assert field in response.json["error"]["fields"]
     assert db.session.scalar(select(func.count(Minutes.id))) == 0
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("cadre", 200), ("secretary", 200),
-                                              ("resident", 403), ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 200), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_may_save_minutes(api_as, factories, hearing, role, status):
-    response = api_as(factories.make_user(role)).put(_minutes_url(hearing["meeting"]),
-                                                     json={"version": 0, "notes": {}})
+    response = api_as(factories.make_user(role)).put(
+        _minutes_url(hearing["meeting"]), json={"version": 0, "notes": {}}
+    )
     assert response.status_code == status
 
 
@@ -382,8 +437,9 @@ def test_residents_names_are_masked_for_residents(api_as, factories, hearing):
     hidden = factories.make_user(name="王秀兰")
     for user in (named, hidden):
         db.session.add(Registration(meeting_id=meeting.id, user_id=user.id, status="confirmed"))
-    db.session.add(Registration(meeting_id=meeting.id, name="张桂芳", phone="139",
-                                status="confirmed"))
+    db.session.add(
+        Registration(meeting_id=meeting.id, name="张桂芳", phone="139", status="confirmed")
+    )
     db.session.commit()
     _save(cadre, meeting, {key: "王秀兰、张桂芳和李建国发言；**王秀兰**要求清理。"})
     api = api_as(cadre)
@@ -398,8 +454,10 @@ def test_residents_names_are_masked_for_residents(api_as, factories, hearing):
     assert "王秀兰" in staff["notes"][key]
 
 
-@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("cadre", 200), ("secretary", 403),
-                                              ("resident", 403), ("unit_rep", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("cadre", 200), ("secretary", 403), ("resident", 403), ("unit_rep", 403)],
+)
 def test_who_approves_and_publishes(api_as, factories, hearing, role, status):
     meeting = hearing["meeting"]
     _save(hearing["cadre"], meeting, {str(hearing["item"].id): "记录"})
@@ -430,15 +488,22 @@ def test_the_workflow_refuses_steps_out_of_order(api_as, hearing):
     db.session.expire_all()
     minutes = db.session.scalar(select(Minutes))
     assert minutes.notes == {key: "修改"} and minutes.status == "published"
-    assert audit_actions(minutes) == ["minutes.save", "minutes.approve", "minutes.unapprove",
-                                      "minutes.save", "minutes.approve", "minutes.publish"]
+    assert audit_actions(minutes) == [
+        "minutes.save",
+        "minutes.approve",
+        "minutes.unapprove",
+        "minutes.save",
+        "minutes.approve",
+        "minutes.publish",
+    ]
 
 
 def test_minutes_of_missing_sessions_are_404(api_as, factories):
     api = api_as(factories.make_user("cadre"))
     assert api.get("/api/v1/sessions/999/minutes").status_code == 404
-    assert api.put("/api/v1/sessions/999/minutes",
-                   json={"version": 0, "notes": {}}).status_code == 404
+    assert (
+        api.put("/api/v1/sessions/999/minutes", json={"version": 0, "notes": {}}).status_code == 404
+    )
     assert api.post("/api/v1/sessions/999/minutes/approve").status_code == 404
 
 
@@ -463,8 +528,9 @@ def test_concurrent_saves_with_the_same_version_one_wins(app, factories, api_as,
 
         def save(n, version=version, barrier=barrier, results=results, round_=round_):
             barrier.wait()
-            response = clients[n].put(url, json={"version": version,
-                                                 "notes": {key: f"第{round_}轮 写者{n}"}})
+            response = clients[n].put(
+                url, json={"version": version, "notes": {key: f"第{round_}轮 写者{n}"}}
+            )
             results[n] = (response.status_code, response.json)
 
         threads = [threading.Thread(target=save, args=(n,)) for n in range(2)]
@@ -488,9 +554,12 @@ def test_concurrent_saves_with_the_same_version_one_wins(app, factories, api_as,
 def test_concurrent_resolutions_close_a_case_once(app, factories, api_as, hearing):
     """Two resolutions of two items of the same issue race to close the same case."""
     cadre = hearing["cadre"]
-    second_item = agenda_item(factories.make_meeting(kind="roundtable", starts_in=PAST), cadre,
-                              hearing["issue"],
-                              title="同一议题")
+    second_item = agenda_item(
+        factories.make_meeting(kind="roundtable", starts_in=PAST),
+        cadre,
+        hearing["issue"],
+        title="同一议题",
+    )
     case_id = hearing["cases"][0].id
     clients = [api_as(factories.make_user("secretary")) for _ in range(2)]
     urls = [f"/api/v1/agenda/{item.id}/resolution" for item in (hearing["item"], second_item)]
@@ -499,8 +568,9 @@ def test_concurrent_resolutions_close_a_case_once(app, factories, api_as, hearin
 
     def close(n):
         barrier.wait()
-        response = clients[n].post(urls[n], json={"text": "先行处理", "outcome": "deferred",
-                                                  "closes_cases": [case_id]})
+        response = clients[n].post(
+            urls[n], json={"text": "先行处理", "outcome": "deferred", "closes_cases": [case_id]}
+        )
         results[n] = response.status_code
 
     threads = [threading.Thread(target=close, args=(n,)) for n in range(2)]

@@ -44,8 +44,7 @@ class Browser:
         if 'name="csrf_token"' not in self.page:
             self.get("/")
         token = csrf_token_from(self.page)
-        response = self.client.post(url, data={"csrf_token": token, **data},
-                                    follow_redirects=True)
+        response = self.client.post(url, data={"csrf_token": token, **data}, follow_redirects=True)
         assert response.status_code in (200, 302), (url, response.status_code)
         self.page = response.get_data(as_text=True)
         return self.page
@@ -63,17 +62,20 @@ def test_from_a_friday_talk_concern_to_a_closed_case(app, client, factories):
     unit = factories.make_unit("和合物业服务有限公司", kind="property_company")
     rep_of_unit = factories.make_user("unit_rep", name="物业孙经理")
     rep_of_unit.unit_id = unit.id
-    representatives = [factories.make_user(representative=True, name=n)
-                       for n in ("赵敏", "钱伟", "孙丽")]
+    representatives = [
+        factories.make_user(representative=True, name=n) for n in ("赵敏", "钱伟", "孙丽")
+    ]
     resident = factories.make_user(name="周海燕")
     db.session.commit()
     community = factories.make_community("Hehe")
-    friday = factories.make_meeting(community, kind="friday_talk", title="周五说事",
-                                    starts_in=timedelta(hours=-1))
+    friday = factories.make_meeting(
+        community, kind="friday_talk", title="周五说事", starts_in=timedelta(hours=-1)
+    )
     # The joint meeting has begun: its resolutions close cases (only a session that has
     # started may).
-    joint = factories.make_meeting(community, kind="joint_meeting", title="联盟联席会议",
-                                   starts_in=timedelta(minutes=-30))
+    joint = factories.make_meeting(
+        community, kind="joint_meeting", title="联盟联席会议", starts_in=timedelta(minutes=-30)
+    )
     browser = Browser(client)
 
     # 1. At Friday Talk Day the secretary records what a resident raised.
@@ -81,12 +83,22 @@ def test_from_a_friday_talk_concern_to_a_closed_case(app, client, factories):
     browser.get(f"/sessions/{friday.id}")
     new_case_url = browser.link(r"/cases/new\?session=\d+")
     browser.get(new_case_url)
-    browser.post(new_case_url, {"title": "小区缺少充电桩", "category": "concern",
-                                "description": "居民私拉电线给电动车充电，存在安全隐患。",
-                                "reporter": "王秀兰"})
+    browser.post(
+        new_case_url,
+        {
+            "title": "小区缺少充电桩",
+            "category": "concern",
+            "description": "居民私拉电线给电动车充电，存在安全隐患。",
+            "reporter": "王秀兰",
+        },
+    )
     case = db.session.scalar(select(Case))
     assert (case.source, case.meeting_id, case.status, case.level) == (
-        "session", friday.id, "open", 1)
+        "session",
+        friday.id,
+        "open",
+        1,
+    )
 
     # 2. The case becomes an issue for the joint meeting.
     browser.get(f"/cases/{case.id}")
@@ -107,17 +119,31 @@ def test_from_a_friday_talk_concern_to_a_closed_case(app, client, factories):
     # 4. Minutes and the resolution, written during the meeting.
     browser.get(f"/sessions/{joint.id}/minutes/edit")
     version = re.search(r'name="version"[^>]*value="(\d+)"', browser.page).group(1)
-    browser.post(f"/sessions/{joint.id}/minutes/edit", {
-        "version": version,
-        f"note_{item.id}": "王秀兰介绍情况。物业公司同意在3号楼旁建设集中充电桩。"})
+    browser.post(
+        f"/sessions/{joint.id}/minutes/edit",
+        {
+            "version": version,
+            f"note_{item.id}": "王秀兰介绍情况。物业公司同意在3号楼旁建设集中充电桩。",
+        },
+    )
     browser.get(browser.link(rf"/agenda/{item.id}/resolution"))
-    browser.post(f"/agenda/{item.id}/resolution", {
-        "text": "由物业公司在三十日内建设集中充电桩，社区监督。", "outcome": "resolved",
-        "closes_cases": [case.id], "referred_unit": "0",
-        "actions-0-description": "建设集中充电桩", "actions-0-unit": str(unit.id),
-        "actions-0-assignee": "0", "actions-0-due_on": "2026-12-31",
-        "actions-1-unit": "0", "actions-1-assignee": "0",
-        "actions-2-unit": "0", "actions-2-assignee": "0"})
+    browser.post(
+        f"/agenda/{item.id}/resolution",
+        {
+            "text": "由物业公司在三十日内建设集中充电桩，社区监督。",
+            "outcome": "resolved",
+            "closes_cases": [case.id],
+            "referred_unit": "0",
+            "actions-0-description": "建设集中充电桩",
+            "actions-0-unit": str(unit.id),
+            "actions-0-assignee": "0",
+            "actions-0-due_on": "2026-12-31",
+            "actions-1-unit": "0",
+            "actions-1-assignee": "0",
+            "actions-2-unit": "0",
+            "actions-2-assignee": "0",
+        },
+    )
     resolution = db.session.scalar(select(Resolution))
     assert resolution is not None and [c.id for c in resolution.cases] == [case.id]
 
@@ -155,8 +181,7 @@ def test_from_a_friday_talk_concern_to_a_closed_case(app, client, factories):
     # 9. The case page tells the whole story.
     browser.sign_in(cadre)
     page = browser.get(f"/cases/{case.id}")
-    assert re.findall(r'data-event="(\w+)"', page) == [
-        "created", "issue", "status", "status"]
+    assert re.findall(r'data-event="(\w+)"', page) == ["created", "issue", "status", "status"]
     closed_by = page.split('id="closed-by"')[1].split("</div>\n    </div>")[0]
     assert f"Resolution {resolution.id}" in closed_by
     assert "联盟联席会议" in closed_by and f'data-session="{joint.id}"' in closed_by

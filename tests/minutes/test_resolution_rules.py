@@ -42,9 +42,13 @@ def _post(api, item, **body):
 
 
 def _audit(obj, action):
-    return db.session.scalars(select(AuditEntry).where(
-        AuditEntry.object_type == type(obj).__tablename__, AuditEntry.object_id == obj.id,
-        AuditEntry.action == action)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == type(obj).__tablename__,
+            AuditEntry.object_id == obj.id,
+            AuditEntry.action == action,
+        )
+    ).all()
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -65,8 +69,12 @@ def test_resolving_with_cases_left_open_and_no_reason_is_refused(api_as, hearing
 
 def test_a_reason_lets_cases_stay_open_and_is_on_every_timeline(api_as, hearing):
     first, second = hearing["cases"]
-    response = _post(api_as(hearing["cadre"]), hearing["item"], closes_cases=[first.id],
-                     open_cases_reason="灯需由供电公司更换，下次联席会议再议")
+    response = _post(
+        api_as(hearing["cadre"]),
+        hearing["item"],
+        closes_cases=[first.id],
+        open_cases_reason="灯需由供电公司更换，下次联席会议再议",
+    )
     assert response.status_code == 201, response.json
     db.session.expire_all()
     issue = db.session.get(Issue, hearing["issue"].id)
@@ -78,8 +86,9 @@ def test_a_reason_lets_cases_stay_open_and_is_on_every_timeline(api_as, hearing)
     assert entry.data["reason"] == "灯需由供电公司更换，下次联席会议再议"
     assert len(_audit(db.session.get(Case, second.id), "case.left_open")) == 1
     assert not _audit(db.session.get(Case, first.id), "case.left_open")
-    event = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == second.id,
-                                                      CaseEvent.kind == "left_open"))
+    event = db.session.scalar(
+        select(CaseEvent).where(CaseEvent.case_id == second.id, CaseEvent.kind == "left_open")
+    )
     assert event.reason == "灯需由供电公司更换，下次联席会议再议"
 
 
@@ -113,8 +122,7 @@ def _resolution_page(client, item):
     return client.get(f"/agenda/{item.id}/resolution").get_data(as_text=True)
 
 
-def test_the_page_ticks_the_open_cases_and_asks_for_a_choice(client, login_as, factories,
-                                                             hearing):
+def test_the_page_ticks_the_open_cases_and_asks_for_a_choice(client, login_as, factories, hearing):
     item = hearing["item"]
     first, second = hearing["cases"]
     login_as(factories.make_user("secretary"))
@@ -124,8 +132,14 @@ def test_the_page_ticks_the_open_cases_and_asks_for_a_choice(client, login_as, f
         assert "checked" in box
     assert 'name="open_cases_choice"' in page and 'value="defer"' in page
     blank = {f"actions-{n}-{f}": "0" for n in range(3) for f in ("unit", "assignee")}
-    form = {"csrf_token": csrf_token_from(page), "text": "先清理杂物", "outcome": "resolved",
-            "closes_cases": [first.id], "referred_unit": "0", **blank}
+    form = {
+        "csrf_token": csrf_token_from(page),
+        "text": "先清理杂物",
+        "outcome": "resolved",
+        "closes_cases": [first.id],
+        "referred_unit": "0",
+        **blank,
+    }
     before = snapshot()
     refused = client.post(f"/agenda/{item.id}/resolution", data=form)
     assert refused.status_code == 200
@@ -158,8 +172,7 @@ def test_minutes_are_approved_only_after_the_session_started(api_as, factories):
     item = agenda_item(started, cadre, title="议程")
     save_minutes(started, {"version": 0, "notes": {str(item.id): "记录"}}, cadre)
     db.session.commit()
-    assert api.post(f"/api/v1/sessions/{started.id}/minutes/approve",
-                    json={}).status_code == 200
+    assert api.post(f"/api/v1/sessions/{started.id}/minutes/approve", json={}).status_code == 200
 
 
 def test_an_early_check_in_does_not_make_a_session_held(app, factories):

@@ -20,11 +20,27 @@ def robots():
 def make_channel(app):
     from consult.notices.operations import add_channel
 
-    def _make(kind="wecom", url="http://127.0.0.1:9/x", community=None, secret=None,
-              language=None, name=None, template=None):
-        channel = add_channel({"kind": kind, "url": url, "community": community,
-                               "secret": secret, "language": language, "name": name,
-                               "template": template}, None)
+    def _make(
+        kind="wecom",
+        url="http://127.0.0.1:9/x",
+        community=None,
+        secret=None,
+        language=None,
+        name=None,
+        template=None,
+    ):
+        channel = add_channel(
+            {
+                "kind": kind,
+                "url": url,
+                "community": community,
+                "secret": secret,
+                "language": language,
+                "name": name,
+                "template": template,
+            },
+            None,
+        )
         db.session.commit()
         return channel
 
@@ -33,7 +49,10 @@ def make_channel(app):
 
 def notices() -> list[OutboxMessage]:
     db.session.expire_all()
-    return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.transport == "channel")
-        .order_by(OutboxMessage.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.transport == "channel")
+            .order_by(OutboxMessage.id)
+        )
+    )

@@ -93,8 +93,11 @@ def _check_feishu(body: dict, query: dict, secret) -> str | None:
             return "card needs a header title and elements"
     if secret:
         stamp = body.get("timestamp")
-        if (not isinstance(stamp, str) or not stamp.isdigit()
-                or abs(int(stamp) - time.time()) > 3600):
+        if (
+            not isinstance(stamp, str)
+            or not stamp.isdigit()
+            or abs(int(stamp) - time.time()) > 3600
+        ):
             return "timestamp is not within an hour (seconds, as a string)"
         key = f"{stamp}\n{secret}".encode()
         expected = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
@@ -106,8 +109,7 @@ def _check_feishu(body: dict, query: dict, secret) -> str | None:
 def _check_signed_json(body: dict, headers: dict, raw: bytes, secret) -> str | None:
     if secret:
         stamp = headers.get("x-consult-timestamp", "")
-        expected = hmac.new(secret.encode(), f"{stamp}.".encode() + raw,
-                            hashlib.sha256).hexdigest()
+        expected = hmac.new(secret.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
         if headers.get("x-consult-signature") != f"sha256={expected}":
             return "signature mismatch"
     return None

@@ -11,16 +11,20 @@ from consult.votes.operations import record_vote
 from tests.cases.builders import agenda_item, new_case, new_issue, resolve
 from tests.notices.conftest import notices
 
-BODY = {"kind": "roundtable", "title": "圆桌会", "community": "Hehe",
-        "starts_at": "2030-12-06T15:00:00+08:00", "ends_at": "2030-12-06T17:00:00+08:00"}
+BODY = {
+    "kind": "roundtable",
+    "title": "圆桌会",
+    "community": "Hehe",
+    "starts_at": "2030-12-06T15:00:00+08:00",
+    "ends_at": "2030-12-06T17:00:00+08:00",
+}
 
 
 def posted() -> list[dict]:
     return [json.loads(n.body) | {"channel": n.channel_id} for n in notices()]
 
 
-def test_a_new_session_goes_to_its_community_and_the_town_only(api_as, factories,
-                                                               make_channel):
+def test_a_new_session_goes_to_its_community_and_the_town_only(api_as, factories, make_channel):
     factories.make_community("Hehe")
     factories.make_community("Anle")
     own = make_channel("wecom", "https://qyapi.example.invalid/send?key=1", "Hehe")
@@ -43,8 +47,10 @@ def test_private_sessions_are_never_posted(api_as, factories, make_channel):
     make_channel("wecom", "https://qyapi.example.invalid/send?key=1", "Hehe")
     api = api_as(factories.make_user("cadre"))
     created = api.post("/api/v1/sessions", json=BODY | {"kind": "mediation"}).json
-    api.patch(f"/api/v1/sessions/{created['id']}", json={"starts_at": "2030-12-07T15:00:00+08:00",
-                                                         "ends_at": "2030-12-07T16:00:00+08:00"})
+    api.patch(
+        f"/api/v1/sessions/{created['id']}",
+        json={"starts_at": "2030-12-07T15:00:00+08:00", "ends_at": "2030-12-07T16:00:00+08:00"},
+    )
     api.post(f"/api/v1/sessions/{created['id']}/cancel")
     assert created["visibility"] == "private"
     assert notices() == []
@@ -57,8 +63,10 @@ def test_a_change_of_time_or_place_and_a_cancellation(api_as, factories, make_ch
     created = api.post("/api/v1/sessions", json=BODY | {"venue": "Hall A"}).json
     api.patch(f"/api/v1/sessions/{created['id']}", json={"title": "Round table"})
     assert len(notices()) == 1  # a new title alone is no change of time or place
-    api.patch(f"/api/v1/sessions/{created['id']}", json={"venue": "Hall B",
-                                                         "starts_at": "2030-12-07T09:00:00+08:00"})
+    api.patch(
+        f"/api/v1/sessions/{created['id']}",
+        json={"venue": "Hall B", "starts_at": "2030-12-07T09:00:00+08:00"},
+    )
     api.post(f"/api/v1/sessions/{created['id']}/cancel")
     created_, changed, cancelled = posted()
     assert changed["event"] == "session_changed"
@@ -74,9 +82,15 @@ def test_a_series_and_its_cancellation(api_as, factories, make_channel):
     factories.make_community("Hehe")
     make_channel("webhook", "https://hooks.example.invalid/h", "Hehe", language="en")
     api = api_as(factories.make_user("cadre"))
-    created = api.post("/api/v1/sessions", json=BODY | {
-        "kind": "friday_talk", "title": "Friday Talk Day",
-        "recurrence": "FREQ=WEEKLY;BYDAY=FR;COUNT=4"}).json
+    created = api.post(
+        "/api/v1/sessions",
+        json=BODY
+        | {
+            "kind": "friday_talk",
+            "title": "Friday Talk Day",
+            "recurrence": "FREQ=WEEKLY;BYDAY=FR;COUNT=4",
+        },
+    ).json
     # Occurrences exist up to the horizon: in 2030, only the first one does yet.
     assert api.post(f"/api/v1/series/{created['series']}/cancel").json["cancelled"] == 1
     series, cancelled = posted()
@@ -86,21 +100,22 @@ def test_a_series_and_its_cancellation(api_as, factories, make_channel):
     assert "1 coming session will not take place." in cancelled["lines"]
 
 
-def test_published_minutes_list_resolutions_votes_and_cases_closed(app, factories,
-                                                                   make_channel):
+def test_published_minutes_list_resolutions_votes_and_cases_closed(app, factories, make_channel):
     factories.make_community("Hehe")
     make_channel("webhook", "https://hooks.example.invalid/h", "Hehe", language="en")
     cadre = factories.make_user("cadre")
     meeting = factories.make_meeting(kind="sentiment_talk", starts_in=-timedelta(hours=1))
     cases = [new_case(cadre, title=f"case {n}") for n in range(3)]
     first = agenda_item(meeting, cadre, new_issue(cadre, cases[:2]), title="Parking")
-    second = agenda_item(meeting, cadre, new_issue(cadre, cases[2:], title="Lights"),
-                         title="Lights")
+    second = agenda_item(
+        meeting, cadre, new_issue(cadre, cases[2:], title="Lights"), title="Lights"
+    )
     agenda_item(meeting, cadre, title="Any other business")
     from consult.meetings.models import Attendance
 
-    db.session.add_all([Attendance(meeting_id=meeting.id, name=f"p{n}", status="present")
-                        for n in range(5)])
+    db.session.add_all(
+        [Attendance(meeting_id=meeting.id, name=f"p{n}", status="present") for n in range(5)]
+    )
     db.session.commit()
     record_vote(first, {"for": 4, "against": 1, "abstain": 0}, cadre)
     db.session.commit()
@@ -112,10 +127,12 @@ def test_published_minutes_list_resolutions_votes_and_cases_closed(app, factorie
     assert notices() == []
     publish_minutes(meeting, cadre)
     db.session.commit()
-    notice, = posted()
+    (notice,) = posted()
     assert notice["event"] == "minutes_published"
     assert notice["url"] == f"http://consult.test/sessions/{meeting.id}/minutes"
     assert "2 resolutions, 2 cases closed" in notice["lines"]
-    assert "> 1. Parking: **Resolved**; vote Carried (4 for, 1 against, 0 abstaining); " \
-           "2 cases closed" in notice["lines"]
+    assert (
+        "> 1. Parking: **Resolved**; vote Carried (4 for, 1 against, 0 abstaining); "
+        "2 cases closed" in notice["lines"]
+    )
     assert "> 2. Lights: **Deferred**" in notice["lines"]

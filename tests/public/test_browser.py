@@ -24,8 +24,7 @@ def _print_pages(page) -> int:
 
 @pytest.mark.parametrize("which", ["coming", "series", "cancelled"])
 def test_poster_prints_on_one_a4_page(town, page, live_server, which):
-    meeting = {"coming": town.coming, "series": town.weeks[0],
-               "cancelled": town.cancelled}[which]
+    meeting = {"coming": town.coming, "series": town.weeks[0], "cancelled": town.cancelled}[which]
     page.goto(f"/sessions/{meeting.id}/poster?lang=zh_CN")
     assert page.locator("article.poster").is_visible()
     assert _print_pages(page) == 1
@@ -53,8 +52,13 @@ def test_cancelled_poster_says_so_in_large_type(town, page, live_server):
 
 def test_public_pages_fit_a_phone_without_sideways_scrolling(town, page, live_server):
     page.set_viewport_size(PHONE)
-    for path in (f"/public/{town.hehe.id}", f"/public/{town.hehe.id}?from=bad", "/public/",
-                 f"/board/{town.hehe.id}", f"/sessions/{town.coming.id}/poster"):
+    for path in (
+        f"/public/{town.hehe.id}",
+        f"/public/{town.hehe.id}?from=bad",
+        "/public/",
+        f"/board/{town.hehe.id}",
+        f"/sessions/{town.coming.id}/poster",
+    ):
         for lang in ("zh_CN", "en"):
             page.goto(f"{path}{'&' if '?' in path else '?'}lang={lang}")
             assert page.evaluate(OVERFLOW) <= 0, (path, lang)
@@ -85,9 +89,13 @@ def test_board_fills_a_tv_screen_without_scrolling(town, factories, page, live_s
     from datetime import timedelta
 
     for day in (8, 9, 10):
-        factories.make_meeting(town.hehe, kind="joint_meeting", starts_in=timedelta(days=day),
-                               title="联席会议：老旧小区改造、加装电梯与停车管理协调推进会",
-                               capacity=40)
+        factories.make_meeting(
+            town.hehe,
+            kind="joint_meeting",
+            starts_in=timedelta(days=day),
+            title="联席会议：老旧小区改造、加装电梯与停车管理协调推进会",
+            capacity=40,
+        )
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"/board/{town.hehe.id}?lang=zh_CN")
     assert page.locator("[data-session]").count() == 5

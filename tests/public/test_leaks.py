@@ -23,14 +23,20 @@ def public_routes(town) -> list[str]:
     routes = ["/public/"]
     for community in (town.hehe, town.xiguan):
         base = f"/public/{community.id}"
-        routes += [base, f"{base}/resolutions.json", f"{base}/resolutions.csv",
-                   f"{base}/resolutions.atom", f"/board/{community.id}"]
-        for query in ("?category=conflict", "?category=concern",
-                      "?from=2000-01-01&to=2100-12-31"):
-            routes += [base + query, f"{base}/resolutions.json{query}",
-                       f"{base}/resolutions.csv{query}"]
-    for meeting in (town.published, town.coming, town.cancelled, town.unpublished,
-                    *town.weeks):
+        routes += [
+            base,
+            f"{base}/resolutions.json",
+            f"{base}/resolutions.csv",
+            f"{base}/resolutions.atom",
+            f"/board/{community.id}",
+        ]
+        for query in ("?category=conflict", "?category=concern", "?from=2000-01-01&to=2100-12-31"):
+            routes += [
+                base + query,
+                f"{base}/resolutions.json{query}",
+                f"{base}/resolutions.csv{query}",
+            ]
+    for meeting in (town.published, town.coming, town.cancelled, town.unpublished, *town.weeks):
         routes += [f"/sessions/{meeting.id}/poster", f"/sessions/{meeting.id}/poster.pdf"]
     return routes
 
@@ -60,8 +66,16 @@ def test_masked_names_are_shown_in_their_place(town, client):
 
 
 def _private_ids(town):
-    return [town.private.id, town.private_future.id, town.private_cancelled.id, 0, 999999,
-            2**31, 2**63, 10**30]
+    return [
+        town.private.id,
+        town.private_future.id,
+        town.private_cancelled.id,
+        0,
+        999999,
+        2**31,
+        2**63,
+        10**30,
+    ]
 
 
 def test_private_cancelled_and_unknown_sessions_answer_404(town, client, login_as):
@@ -78,8 +92,13 @@ def test_private_cancelled_and_unknown_sessions_answer_404(town, client, login_a
 
 def test_unknown_communities_answer_404(client, factories):
     factories.make_community("和合社区")
-    for path in ("/public/{}", "/public/{}/resolutions.json", "/public/{}/resolutions.csv",
-                 "/public/{}/resolutions.atom", "/board/{}"):
+    for path in (
+        "/public/{}",
+        "/public/{}/resolutions.json",
+        "/public/{}/resolutions.csv",
+        "/public/{}/resolutions.atom",
+        "/board/{}",
+    ):
         for community_id in (0, 999999, 2**31, 2**63, 10**30, -1, "x"):
             assert client.get(path.format(community_id)).status_code == 404, path
 

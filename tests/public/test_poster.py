@@ -25,8 +25,9 @@ def _pdf_text(data: bytes) -> str:
 def _qr_codes(data: bytes) -> list[str]:
     """Render the PDF's page and decode every QR code on it."""
     image = pypdfium2.PdfDocument(data)[0].render(scale=2).to_pil()
-    return [r.text for r in zxingcpp.read_barcodes(image)
-            if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
 def test_pdf_is_one_a4_page_with_chinese_text_and_the_session_qr_code(town, client):
@@ -36,8 +37,16 @@ def test_pdf_is_one_a4_page_with_chinese_text_and_the_session_qr_code(town, clie
     box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (round(A4[0]), round(A4[1]))
     text = _pdf_text(data)
-    for expected in ("和合新邻", "和合社区", "民主协商议事会", "议程", "听取王**的意见",
-                     "小区加装电梯", "党群服务中心大厅", "扫码报名"):
+    for expected in (
+        "和合新邻",
+        "和合社区",
+        "民主协商议事会",
+        "议程",
+        "听取王**的意见",
+        "小区加装电梯",
+        "党群服务中心大厅",
+        "扫码报名",
+    ):
         assert expected in text, expected
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", text)
     assert _qr_codes(data) == [f"http://consult.test/sessions/{town.coming.id}"]
@@ -45,8 +54,15 @@ def test_pdf_is_one_a4_page_with_chinese_text_and_the_session_qr_code(town, clie
 
 def test_html_poster_has_the_same_content_and_print_css(town, client):
     page = client.get(f"/sessions/{town.coming.id}/poster?lang=zh_CN").get_data(as_text=True)
-    for expected in ("和合新邻", "民主协商议事会", "听取王**的意见", "小区加装电梯",
-                     "党群服务中心大厅", "扫码报名", "poster.css"):
+    for expected in (
+        "和合新邻",
+        "民主协商议事会",
+        "听取王**的意见",
+        "小区加装电梯",
+        "党群服务中心大厅",
+        "扫码报名",
+        "poster.css",
+    ):
         assert expected in page, expected
     assert "<svg" in page and 'data-qr="http://consult.test/sessions/' in page
     # Scripts only from files: the page works under a policy without inline scripts.
@@ -61,8 +77,9 @@ def test_series_poster_lists_its_coming_weeks(town, client):
     first, second, skipped, last = town.weeks
     page = client.get(f"/sessions/{first.id}/poster?lang=en").get_data(as_text=True)
     assert "Coming weeks" in page
-    weeks = re.findall(r"<li( class=\"week-cancelled\")?[^>]*>([^<]+)</li>",
-                       page.split("Coming weeks", 1)[1])
+    weeks = re.findall(
+        r"<li( class=\"week-cancelled\")?[^>]*>([^<]+)</li>", page.split("Coming weeks", 1)[1]
+    )
     assert len(weeks) == 4
     assert [bool(cancelled) for cancelled, _ in weeks] == [False, False, True, False]
     text = _pdf_text(_pdf(client, first, "en"))
@@ -70,8 +87,9 @@ def test_series_poster_lists_its_coming_weeks(town, client):
     assert text.count("(cancelled)") == 1
     assert _qr_codes(_pdf(client, second)) == [f"http://consult.test/sessions/{second.id}"]
     # A one-off session's poster has no list of weeks.
-    assert "Coming weeks" not in client.get(f"/sessions/{town.coming.id}/poster?lang=en"
-                                            ).get_data(as_text=True)
+    assert "Coming weeks" not in client.get(f"/sessions/{town.coming.id}/poster?lang=en").get_data(
+        as_text=True
+    )
 
 
 def test_cancelled_session_poster_says_so(town, client):

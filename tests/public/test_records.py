@@ -19,10 +19,16 @@ def test_days_at_each_level_run_from_opening_through_escalations_to_the_resoluti
     case = SimpleNamespace(created_at=opened, level=3)
     events = [
         SimpleNamespace(id=1, kind="created", at=opened, from_value=None, to_value="open"),
-        SimpleNamespace(id=2, kind="level", at=opened + timedelta(days=2), from_value="1",
-                        to_value="2"),
-        SimpleNamespace(id=3, kind="level", at=opened + timedelta(days=5, hours=12),
-                        from_value="2", to_value="3"),
+        SimpleNamespace(
+            id=2, kind="level", at=opened + timedelta(days=2), from_value="1", to_value="2"
+        ),
+        SimpleNamespace(
+            id=3,
+            kind="level",
+            at=opened + timedelta(days=5, hours=12),
+            from_value="2",
+            to_value="3",
+        ),
     ]
     level, days = level_days_of(case, events, opened + timedelta(days=9))
     assert (level, days) == (3, {"1": 2.0, "2": 3.5, "3": 3.5})
@@ -51,10 +57,18 @@ def test_json_gives_each_published_resolution_with_cases_evaluation_and_actions(
     assert lit["reporter"] == "李**"
     assert lit["status"] == "closed"
     noise = cases[town.case_noise.id]
-    assert (noise["level"], noise["days_at_level"], noise["category"]) == (1, {"1": 1.0},
-                                                                         "conflict")
-    assert record["evaluation"] == {"round": 1, "satisfied": 1, "basically_satisfied": 1,
-                                    "unsatisfied": 1, "result": "accepted"}
+    assert (noise["level"], noise["days_at_level"], noise["category"]) == (
+        1,
+        {"1": 1.0},
+        "conflict",
+    )
+    assert record["evaluation"] == {
+        "round": 1,
+        "satisfied": 1,
+        "basically_satisfied": 1,
+        "unsatisfied": 1,
+        "result": "accepted",
+    }
     done, open_ = record["actions"]
     assert (done["unit"], done["status"]) == ("城关物业公司", "done")
     assert done["done_at"] is not None
@@ -66,8 +80,12 @@ def test_filters_by_category_and_period(town, client):
     assert client.get(base + "?category=concern").get_json()["total"] == 1
     assert client.get(base + "?category=urgent").get_json()["total"] == 0
     day = (datetime.now(UTC) - timedelta(days=3)).date()
-    assert client.get(f"{base}?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}"
-                      ).get_json()["total"] == 1
+    assert (
+        client.get(
+            f"{base}?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}"
+        ).get_json()["total"]
+        == 1
+    )
     assert client.get(f"{base}?from={day + timedelta(days=2)}").get_json()["total"] == 0
     assert client.get(f"{base}?to={day - timedelta(days=2)}").get_json()["total"] == 0
     page = client.get(f"/public/{town.hehe.id}?category=urgent").get_data(as_text=True)
@@ -77,9 +95,13 @@ def test_filters_by_category_and_period(town, client):
 
 
 def test_bad_filters_are_refused_clearly(town, client):
-    for query, field in (("from=yesterday", "from"), ("to=2026-13-40", "to"),
-                         ("from=2026-12-01&to=2026-11-01", "to"), ("category=gossip", "category"),
-                         ("from=0001-01-01", "from")):
+    for query, field in (
+        ("from=yesterday", "from"),
+        ("to=2026-13-40", "to"),
+        ("from=2026-12-01&to=2026-11-01", "to"),
+        ("category=gossip", "category"),
+        ("from=0001-01-01", "from"),
+    ):
         response = client.get(f"/public/{town.hehe.id}/resolutions.json?{query}")
         assert response.status_code == 422, query
         error = response.get_json()["error"]
@@ -100,13 +122,20 @@ def test_csv_has_one_row_per_case_closed(town, client):
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert sorted(int(r["case_id"]) for r in rows) == sorted([town.case_lit.id,
-                                                              town.case_noise.id])
+    assert sorted(int(r["case_id"]) for r in rows) == sorted([town.case_lit.id, town.case_noise.id])
     lit = next(r for r in rows if int(r["case_id"]) == town.case_lit.id)
-    assert (lit["case_level"], lit["case_days_level_1"], lit["case_days_level_2"],
-            lit["case_days_level_3"]) == ("2", "3.0", "2.0", "")
-    assert (lit["resolution_id"], lit["evaluation_result"], lit["actions_total"],
-            lit["actions_done"]) == (str(town.resolution.id), "accepted", "2", "1")
+    assert (
+        lit["case_level"],
+        lit["case_days_level_1"],
+        lit["case_days_level_2"],
+        lit["case_days_level_3"],
+    ) == ("2", "3.0", "2.0", "")
+    assert (
+        lit["resolution_id"],
+        lit["evaluation_result"],
+        lit["actions_total"],
+        lit["actions_done"],
+    ) == (str(town.resolution.id), "accepted", "2", "1")
 
 
 def test_atom_feed_lists_newly_published_resolutions(town, client):
@@ -123,7 +152,8 @@ def test_atom_feed_lists_newly_published_resolutions(town, client):
     assert entry.findtext(f"{ATOM}published")
     assert {c.get("term") for c in entry.findall(f"{ATOM}category")} == {"concern", "conflict"}
     other = ET.fromstring(  # noqa: S314 (our own output)
-        client.get(f"/public/{town.xiguan.id}/resolutions.atom").data)
+        client.get(f"/public/{town.xiguan.id}/resolutions.atom").data
+    )
     assert [e.findtext(f"{ATOM}title") for e in other.findall(f"{ATOM}entry")] != []
     assert "西关路灯" in other.findall(f"{ATOM}entry")[0].findtext(f"{ATOM}title")
 
@@ -154,8 +184,13 @@ def test_board_shows_coming_public_sessions_and_latest_resolutions(town, client)
     assert "<script" not in page
     shown = {int(v) for v in __import__("re").findall(r'data-session="(\d+)"', page)}
     assert town.coming.id in shown and town.weeks[0].id in shown
-    assert not shown & {town.private_future.id, town.private_cancelled.id, town.cancelled.id,
-                        town.weeks[2].id, town.published.id}
+    assert not shown & {
+        town.private_future.id,
+        town.private_cancelled.id,
+        town.cancelled.id,
+        town.weeks[2].id,
+        town.published.id,
+    }
     assert f'data-resolution="{town.resolution.id}"' in page
     assert "30 places left" in page
     assert "Sign in" not in page

@@ -79,17 +79,27 @@ def town(factories):
 
 def test_the_town_is_what_the_fixture_says(town):
     states = dict(db.session.execute(select(Case.title, Case.status)).all())
-    assert states == {"c1": "closed", "c2": "resolved", "c3": "resolved", "c4": "open",
-                      "c5": "reopened", "c6": "resolved", "c7": "open"}
+    assert states == {
+        "c1": "closed",
+        "c2": "resolved",
+        "c3": "resolved",
+        "c4": "open",
+        "c5": "reopened",
+        "c6": "resolved",
+        "c7": "open",
+    }
     issues = dict(db.session.execute(select(Issue.title, Issue.status)).all())
     assert issues == {"i1": "closed", "i2": "resolved", "i3": "reopened", "i4": "open"}
 
 
 def test_no_filter(town):
     assert programme_stats(StatsFilter()) == {
-        "cases": {"total": 7, "resolved": 4,
-                  "by_level": {"1": 2, "2": 1, "3": 1, "4": 0},
-                  "by_category": {"concern": 1, "conflict": 2, "urgent": 1}},
+        "cases": {
+            "total": 7,
+            "resolved": 4,
+            "by_level": {"1": 2, "2": 1, "3": 1, "4": 0},
+            "by_category": {"concern": 1, "conflict": 2, "urgent": 1},
+        },
         "issues": {"total": 4, "resolved": 2},
         "sessions": {"total": 4, "held": 2},
     }
@@ -109,25 +119,35 @@ def test_filters_through_the_api(api_as, factories, town):
     assert hehe["issues"] == {"total": 3, "resolved": 2}
     assert hehe["sessions"] == {"total": 3, "held": 2}
     chengbei = _get(api, community="城北社区")
-    assert chengbei["cases"] == {"total": 2, "resolved": 1,
-                                 "by_level": {"1": 1, "2": 0, "3": 0, "4": 0},
-                                 "by_category": {"concern": 0, "conflict": 1, "urgent": 0}}
+    assert chengbei["cases"] == {
+        "total": 2,
+        "resolved": 1,
+        "by_level": {"1": 1, "2": 0, "3": 0, "4": 0},
+        "by_category": {"concern": 0, "conflict": 1, "urgent": 0},
+    }
     assert chengbei["issues"] == {"total": 1, "resolved": 0}
 
     hotline = _get(api, source="hotline")
     assert hotline["cases"]["total"] == 1 and hotline["cases"]["resolved"] == 0
     grid = _get(api, source="grid")
     assert grid["cases"]["total"] == 5 and grid["cases"]["by_level"] == {
-        "1": 2, "2": 1, "3": 1, "4": 0}
+        "1": 2,
+        "2": 1,
+        "3": 1,
+        "4": 0,
+    }
     # source filters cases only (API.md); the dashboard's issues follow it.
     assert grid["issues"] == hotline["issues"] == {"total": 4, "resolved": 2}
     dashboard = programme_stats(StatsFilter(source="hotline"), issues_by_source=True)
     assert dashboard["issues"] == {"total": 0, "resolved": 0}  # c4 is in no issue
 
     mediation = _get(api, session_kind="mediation")
-    assert mediation["cases"] == {"total": 3, "resolved": 3,
-                                  "by_level": {"1": 1, "2": 1, "3": 1, "4": 0},
-                                  "by_category": {"concern": 0, "conflict": 2, "urgent": 1}}
+    assert mediation["cases"] == {
+        "total": 3,
+        "resolved": 3,
+        "by_level": {"1": 1, "2": 1, "3": 1, "4": 0},
+        "by_category": {"concern": 0, "conflict": 2, "urgent": 1},
+    }
     # i2 was resolved at a mediation; i4's resolution was deferred, i3 was reopened.
     assert mediation["issues"] == {"total": 1, "resolved": 1}
     assert mediation["sessions"] == {"total": 2, "held": 1}
@@ -143,8 +163,13 @@ def test_filters_through_the_api(api_as, factories, town):
 def test_period_filters(api_as, factories, town):
     api = api_as(factories.make_user("cadre"))
     # Cases were created on T0 + 0..6 days, issues on T0 + 0..3 days.
-    window = _get(api, **{"from": (T0 + timedelta(days=1)).isoformat(),
-                          "to": (T0 + timedelta(days=3)).isoformat()})
+    window = _get(
+        api,
+        **{
+            "from": (T0 + timedelta(days=1)).isoformat(),
+            "to": (T0 + timedelta(days=3)).isoformat(),
+        },
+    )
     assert window["cases"]["total"] == 2  # c2, c3: from inclusive, to exclusive
     assert window["cases"]["by_level"] == {"1": 0, "2": 1, "3": 1, "4": 0}
     assert window["issues"] == {"total": 2, "resolved": 1}
@@ -200,8 +225,9 @@ def test_bad_filters(api_as, factories, params, status):
 
 def test_an_unknown_community_is_a_filter_that_matches_nothing(api_as, factories):
     factories.make_case()
-    response = api_as(factories.make_user()).get("/api/v1/stats",
-                                                 query_string={"community": "Nowhere"})
+    response = api_as(factories.make_user()).get(
+        "/api/v1/stats", query_string={"community": "Nowhere"}
+    )
     assert response.status_code == 200
     assert response.json["cases"]["total"] == 0
     assert response.json["sessions"]["total"] == 0

@@ -32,10 +32,14 @@ def test_secretary_is_refused_without_quorum_then_records_the_vote(page, held, f
     # The two others arrive and are recorded present; now the vote is taken by name.
     from consult.meetings.models import Attendance, Invitation
 
-    for invitation in db.session.scalars(select(Invitation).where(
-            Invitation.meeting_id == meeting.id, Invitation.user_id != present[0].id)):
-        db.session.add(Attendance(meeting_id=meeting.id, invitation_id=invitation.id,
-                                  status="late"))
+    for invitation in db.session.scalars(
+        select(Invitation).where(
+            Invitation.meeting_id == meeting.id, Invitation.user_id != present[0].id
+        )
+    ):
+        db.session.add(
+            Attendance(meeting_id=meeting.id, invitation_id=invitation.id, status="late")
+        )
     db.session.commit()
     page.goto(f"/agenda/{item.id}/vote")
     page.check("input[name=method][value=ballots]")
@@ -57,8 +61,10 @@ def test_admin_adds_a_channel_and_sees_it_masked(page, factories):
     page.goto("/admin/channels/new")
     page.select_option("select[name=kind]", "dingtalk")
     page.select_option("select[name=community]", label="Hehe")
-    page.fill("input[name=url]",
-              "https://oapi.dingtalk.example.invalid/robot/send?access_token=0123456789abcdef")
+    page.fill(
+        "input[name=url]",
+        "https://oapi.dingtalk.example.invalid/robot/send?access_token=0123456789abcdef",
+    )
     page.fill("input[name=secret]", "SEC0123456789abcdef0123")
     page.click("form [type=submit]:has-text('Save')")
     row = page.locator("#channels tbody tr").first

@@ -55,8 +55,6 @@ def add_missing_pages(app, endpoints) -> set[str]:
     added = set()
     for endpoint in endpoints:
         if endpoint not in app.view_functions:
-            app.add_url_rule(
-                f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page"
-            )
+            app.add_url_rule(f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page")
             added.add(endpoint)
     return added

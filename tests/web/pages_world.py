@@ -21,8 +21,12 @@ def build_world(factories):
     venue = factories.make_venue(community)
     unit = factories.make_unit()
     member = factories.make_alliance_member(community, unit)
-    agreement = Agreement(community_id=community.id, unit_id=unit.id,
-                          signed_on=date(2026, 1, 5), commitments="Volunteers")
+    agreement = Agreement(
+        community_id=community.id,
+        unit_id=unit.id,
+        signed_on=date(2026, 1, 5),
+        commitments="Volunteers",
+    )
     db.session.add(agreement)
     case = factories.make_case(community)
     issue = factories.make_issue(community, cases=[case])
@@ -32,10 +36,18 @@ def build_world(factories):
     _feed, feed_secret = create_feed({"scope": "mine"}, admin)
     db.session.commit()
     ids = {
-        "agreement_id": agreement.id, "community_id": community.id, "unit_id": unit.id,
-        "user_id": resident.id, "venue_id": venue.id, "item_id": item.id,
-        "case_id": case.id, "issue_id": issue.id, "registration_id": registration.id,
-        "meeting_id": meeting.id, "session_id": meeting.id, "member_id": member.id,
+        "agreement_id": agreement.id,
+        "community_id": community.id,
+        "unit_id": unit.id,
+        "user_id": resident.id,
+        "venue_id": venue.id,
+        "item_id": item.id,
+        "case_id": case.id,
+        "issue_id": issue.id,
+        "registration_id": registration.id,
+        "meeting_id": meeting.id,
+        "session_id": meeting.id,
+        "member_id": member.id,
         "series_id": meeting.series_id,
     }
     tokens = {
@@ -67,5 +79,3 @@ def page_urls(app, ids: dict, tokens: dict) -> list[str]:
                 values[name] = ids[name]
         urls.append(rule.build(values, append_unknown=False)[1])
     return urls
-
-

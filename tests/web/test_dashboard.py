@@ -55,8 +55,10 @@ def town(factories):
     resolve(agenda_item(roundtable, cadre, i2), cadre, [c3])
     for rep, rating in zip(reps, ("satisfied", "satisfied", "unsatisfied"), strict=True):
         evaluate_issue(db.session.get(Issue, i1.id), {"rating": rating}, rep)
-    for meeting, statuses in ((mediation, ("present", "late")),
-                              (roundtable, ("present", "present", "absent"))):
+    for meeting, statuses in (
+        (mediation, ("present", "late")),
+        (roundtable, ("present", "present", "absent")),
+    ):
         for n, status in enumerate(statuses):
             db.session.add(Attendance(meeting_id=meeting.id, name=f"居民{n}", status=status))
         meeting.status = "held"
@@ -76,8 +78,10 @@ def test_tables_count_what_the_records_say(town):
     assert held["friday_talk"] == [0, 1] and held["deliberation"] == [0, 0]
     assert _rows("evaluations") == {"1": [2, 0, 1]}
     attendance = _rows("attendance")
-    assert [sum(v[0] for v in attendance.values()), sum(v[1] for v in attendance.values())] \
-        == [3, 1]
+    assert [sum(v[0] for v in attendance.values()), sum(v[1] for v in attendance.values())] == [
+        3,
+        1,
+    ]
     days = _rows("resolution_days")
     assert days["1"][0] == 2 and days["2"][0] == 1 and days["3"] == [0, None, None]
     assert 1.9 < days["2"][1] < 2.1  # reported two days before it was resolved
@@ -121,8 +125,11 @@ def test_issue_counts_follow_the_source_filter(client, factories, login_as, town
 def test_headline_figures_keep_their_own_filter(town):
     shown = {h.key: h for h in headline_figures(StatsFilter(source="online"))}
     grid = programme_stats(StatsFilter(source="grid"))["cases"]["by_level"]
-    assert [shown[f"level_{n}"].value for n in (1, 2, 3, 4)] == [grid[str(n)] for n in
-                                                                 (1, 2, 3, 4)] == [1, 1, 0, 0]
+    assert (
+        [shown[f"level_{n}"].value for n in (1, 2, 3, 4)]
+        == [grid[str(n)] for n in (1, 2, 3, 4)]
+        == [1, 1, 0, 0]
+    )
     assert shown["disputes"].value == 1 and shown["issues"].value == 2
     assert shown["mediation_conflicts"].value == 0 and shown["mediation_urgent"].value == 1
     assert shown["level_1"].args == {"source": "grid"}
@@ -155,14 +162,14 @@ def test_dashboard_shows_figures_filters_and_charts(client, factories, login_as,
         assert root.find(f"{SVG_NS}title").text
     # Bars are proportional: one mediation and one roundtable held, equally long.
     sessions = re.search(r'<svg[^>]*id="chart-sessions_held".*?</svg>', html, re.S).group(0)
-    widths = [float(w) for w in re.findall(r'<rect class="chart-s0"[^>]*width="([\d.]+)"',
-                                           sessions)]
+    widths = [
+        float(w) for w in re.findall(r'<rect class="chart-s0"[^>]*width="([\d.]+)"', sessions)
+    ]
     assert len(widths) == 2 and widths[0] == widths[1]
     assert "<script" not in re.sub(r'<script src="[^"]+"></script>', "", html)
 
 
-def test_dashboard_in_english_has_no_untranslated_filter_names(client, factories, login_as,
-                                                               town):
+def test_dashboard_in_english_has_no_untranslated_filter_names(client, factories, login_as, town):
     login_as(factories.make_user("cadre"))
     text = text_of(client.get("/stats", headers=EN))
     assert "Filter: source grid collection; resolved cases at level 1." in text
@@ -183,7 +190,7 @@ def test_every_chart_table_exports_as_csv(client, factories, login_as, town, nam
     assert len(lines) == 1 + len(expected.rows)
     assert len(lines[0]) == 1 + len(expected.columns) + (0 if expected.average else 1)
     for line, (_key, values) in zip(lines[1:], expected.rows, strict=True):
-        assert line[1:1 + len(values)] == ["" if v is None else str(v) for v in values]
+        assert line[1 : 1 + len(values)] == ["" if v is None else str(v) for v in values]
 
 
 def test_csv_is_in_the_readers_language_and_filtered(client, factories, login_as, town):
@@ -194,12 +201,15 @@ def test_csv_is_in_the_readers_language_and_filtered(client, factories, login_as
     assert all(line[-1] == "0" for line in lines[1:])
 
 
-@pytest.mark.parametrize(("url", "status"), [
-    ("/stats/nothing.csv", 404),
-    ("/stats/overdue.csv?from=2025-13-01", 400),
-    ("/stats/overdue.csv?community=Atlantis", 400),
-    ("/stats/overdue.csv?from=2025-02-01&to=2025-01-01", 400),
-])
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/stats/nothing.csv", 404),
+        ("/stats/overdue.csv?from=2025-13-01", 400),
+        ("/stats/overdue.csv?community=Atlantis", 400),
+        ("/stats/overdue.csv?from=2025-02-01&to=2025-01-01", 400),
+    ],
+)
 def test_csv_refuses_bad_requests(client, factories, login_as, url, status):
     login_as(factories.make_user("cadre"))
     assert client.get(url).status_code == status

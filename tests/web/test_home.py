@@ -24,8 +24,9 @@ def waiting(response) -> dict[str, tuple[int, str]]:
     """Return {list key: (count, the card's HTML)} of the home page."""
     html = html_of(response)
     cards = re.findall(r'data-waiting-list="(\w+)"(.*?)</div>\s*</div>\s*</div>', html, re.S)
-    return {key: (int(re.search(r'data-count="(\d+)"', body).group(1)), body)
-            for key, body in cards}
+    return {
+        key: (int(re.search(r'data-count="(\d+)"', body).group(1)), body) for key, body in cards
+    }
 
 
 def _minutes(meeting, user, approve=False):
@@ -66,8 +67,7 @@ def test_a_cadre_sees_minutes_to_approve_and_overdue_cases(client, factories, lo
     assert "待批准的纪要" in html_of(client.get("/", headers=ZH))
 
 
-def test_a_secretary_sees_this_weeks_sessions_and_unfinished_minutes(client, factories,
-                                                                      login_as):
+def test_a_secretary_sees_this_weeks_sessions_and_unfinished_minutes(client, factories, login_as):
     hehe = factories.make_community("Hehe")
     secretary = factories.make_user("secretary", community="Hehe")
     factories.make_meeting(hehe, title="周五说事", starts_in=timedelta(days=2))
@@ -119,11 +119,16 @@ def test_a_unit_representative_sees_the_units_open_actions(client, factories, lo
     db.session.commit()
     case = new_case(cadre)
     meeting = factories.make_meeting(hehe, starts_in=timedelta(days=-1))
-    resolve(agenda_item(meeting, cadre, new_issue(cadre, [case])), cadre, [case], actions=[
-        {"description": "清理楼道", "unit": unit.id, "due_on": "2030-01-10"},
-        {"description": "修好路灯", "unit": unit.id},
-        {"description": "别人的事", "unit": other.id},
-    ])
+    resolve(
+        agenda_item(meeting, cadre, new_issue(cadre, [case])),
+        cadre,
+        [case],
+        actions=[
+            {"description": "清理楼道", "unit": unit.id, "due_on": "2030-01-10"},
+            {"description": "修好路灯", "unit": unit.id},
+            {"description": "别人的事", "unit": other.id},
+        ],
+    )
     done = db.session.query(ActionItem).filter_by(description="修好路灯").one()
     report_action(done, {"note": "已修"}, rep)
     db.session.commit()

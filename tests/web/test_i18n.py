@@ -213,8 +213,14 @@ def test_every_vocabulary_value_has_a_label():
 
 #: Where the shell's messages come from (the catalogue holds every team's).
 SHELL_SOURCES = (
-    "consult/i18n.py", "consult/web/", "consult/accounts/views.py", "consult/accounts/forms.py",
-    "templates/base.html", "templates/errors/", "templates/web/", "templates/accounts/",
+    "consult/i18n.py",
+    "consult/web/",
+    "consult/accounts/views.py",
+    "consult/accounts/forms.py",
+    "templates/base.html",
+    "templates/errors/",
+    "templates/web/",
+    "templates/accounts/",
 )
 
 
@@ -226,7 +232,10 @@ def test_the_shell_messages_have_chinese_translations():
     po = Path(__file__).parents[2] / "consult/translations/zh_CN/LC_MESSAGES/messages.po"
     with po.open("rb") as fh:
         catalog = read_po(fh)
-    ours = [m for m in catalog if m.id and any(
-        path.startswith(SHELL_SOURCES) for path, _ in m.locations)]
+    ours = [
+        m
+        for m in catalog
+        if m.id and any(path.startswith(SHELL_SOURCES) for path, _ in m.locations)
+    ]
     assert len(ours) > 100
     assert [m.id for m in ours if not m.string or m.fuzzy] == []

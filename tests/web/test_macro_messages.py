@@ -19,14 +19,19 @@ def _live_translations() -> dict:
 
 def test_the_extraction_reads_every_template_folder():
     """babel.cfg's walk skips folders whose names start with "_": no template lives in one."""
-    skipped = [p for p in (ROOT / "templates").rglob("*")
-               if p.is_dir() and p.name.startswith(("_", "."))]
+    skipped = [
+        p for p in (ROOT / "templates").rglob("*") if p.is_dir() and p.name.startswith(("_", "."))
+    ]
     assert skipped == []
 
 
 def test_every_macro_message_is_translated():
-    found = [message for _file, _line, message, *_rest in extract_from_dir(
-        str(ROOT / "templates" / "macros"), [("**.html", "jinja2")])]
+    found = [
+        message
+        for _file, _line, message, *_rest in extract_from_dir(
+            str(ROOT / "templates" / "macros"), [("**.html", "jinja2")]
+        )
+    ]
     assert "Previous" in found and "%(total)d in all." in found
     live = _live_translations()
     missing = [m for m in found if not live.get(m if isinstance(m, str) else m[0])]

@@ -19,8 +19,12 @@ ZH = {"Accept-Language": "zh-CN"}
 
 def resolve(meeting, *cases, issue=None):
     """Close ``cases`` (and ``issue``) by a resolution of ``meeting``, as a session would."""
-    item = AgendaItem(meeting_id=meeting.id, position=len(meeting.agenda_items) + 1,
-                      title="议题", issue_id=issue.id if issue else None)
+    item = AgendaItem(
+        meeting_id=meeting.id,
+        position=len(meeting.agenda_items) + 1,
+        title="议题",
+        issue_id=issue.id if issue else None,
+    )
     db.session.add(item)
     db.session.flush()
     resolution = Resolution(agenda_item_id=item.id, text="已解决", outcome="resolved")
@@ -51,11 +55,13 @@ def test_home_lists_the_sessions_one_may_see(client, factories, login_as):
     hall = factories.make_venue(hehe, name="和合议事厅")
     # 07:00 UTC is 15:00 in Shanghai.
     start = (utcnow() + timedelta(days=3)).replace(hour=7, minute=0, second=0, microsecond=0)
-    talk = factories.make_meeting(hehe, kind="friday_talk", venue=hall, title="周五说事",
-                                  starts_in=start - utcnow())
+    talk = factories.make_meeting(
+        hehe, kind="friday_talk", venue=hall, title="周五说事", starts_in=start - utcnow()
+    )
     mediation = factories.make_meeting(hehe, kind="mediation", title="邻里调解")
-    factories.make_meeting(hehe, kind="roundtable", title="上月圆桌会",
-                           starts_in=timedelta(days=-30))
+    factories.make_meeting(
+        hehe, kind="roundtable", title="上月圆桌会", starts_in=timedelta(days=-30)
+    )
     factories.make_meeting(hehe, kind="roundtable", title="取消的圆桌会", status="cancelled")
 
     visitor = text_of(client.get("/", headers=ZH))
@@ -75,12 +81,21 @@ def test_home_lists_the_sessions_one_may_see(client, factories, login_as):
 @pytest.mark.parametrize(
     ("role", "present", "absent"),
     [
-        ("unit_rep", {"cases.new", "minutes.actions", "cases.index", "calendar.feeds"},
-         {"meetings.new", "admin.index", "cases.issues"}),
-        ("cadre", {"meetings.new", "cases.new", "cases.issues", "minutes.actions"},
-         {"admin.index"}),
-        ("resident", {"meetings.index", "web.stats", "calendar.feeds"},
-         {"meetings.new", "cases.new", "cases.index", "minutes.actions"}),
+        (
+            "unit_rep",
+            {"cases.new", "minutes.actions", "cases.index", "calendar.feeds"},
+            {"meetings.new", "admin.index", "cases.issues"},
+        ),
+        (
+            "cadre",
+            {"meetings.new", "cases.new", "cases.issues", "minutes.actions"},
+            {"admin.index"},
+        ),
+        (
+            "resident",
+            {"meetings.index", "web.stats", "calendar.feeds"},
+            {"meetings.new", "cases.new", "cases.index", "minutes.actions"},
+        ),
     ],
 )
 def test_home_shows_the_role_shortcuts(app, client, factories, login_as, role, present, absent):
@@ -92,8 +107,7 @@ def test_home_shows_the_role_shortcuts(app, client, factories, login_as, role, p
     assert not absent & shortcuts
 
 
-def test_home_query_count_does_not_grow_with_sessions(client, factories, login_as,
-                                                      count_queries):
+def test_home_query_count_does_not_grow_with_sessions(client, factories, login_as, count_queries):
     hehe = factories.make_community("Hehe")
     login_as(factories.make_user("resident"))
     factories.make_meeting(hehe, venue=factories.make_venue(hehe))
@@ -101,8 +115,12 @@ def test_home_query_count_does_not_grow_with_sessions(client, factories, login_a
     with count_queries() as one:
         assert client.get("/").status_code == 200
     for n in range(6):
-        factories.make_meeting(hehe, kind="deliberation", starts_in=timedelta(days=n + 1),
-                               venue=factories.make_venue(hehe, name=f"Room {n}"))
+        factories.make_meeting(
+            hehe,
+            kind="deliberation",
+            starts_in=timedelta(days=n + 1),
+            venue=factories.make_venue(hehe, name=f"Room {n}"),
+        )
     as_new_request()
     with count_queries() as many:
         page = client.get("/")
@@ -118,8 +136,7 @@ def test_home_query_count_does_not_grow_with_sessions(client, factories, login_a
 
 def test_profile_shows_the_account(client, factories, login_as):
     factories.make_community("Xingfu", brand="幸福家园")
-    user = factories.make_user("resident", name="李雷", community="Xingfu",
-                               representative=True)
+    user = factories.make_user("resident", name="李雷", community="Xingfu", representative=True)
     login_as(user)
     response = client.get("/me", headers=ZH)
     assert response.status_code == 200
@@ -138,14 +155,21 @@ def town(factories):
     hehe = factories.make_community("Hehe", brand="和合新邻")
     xingfu = factories.make_community("Xingfu", brand="幸福家园")
     factories.make_community("Anle")
-    units = {kind: [factories.make_unit(kind=kind) for _ in range(n)] for kind, n in (
-        ("government_agency", 2), ("enterprise", 1), ("owners_committee", 3),
-        ("property_company", 1))}
+    units = {
+        kind: [factories.make_unit(kind=kind) for _ in range(n)]
+        for kind, n in (
+            ("government_agency", 2),
+            ("enterprise", 1),
+            ("owners_committee", 3),
+            ("property_company", 1),
+        )
+    }
     for unit in (units["government_agency"][0], *units["owners_committee"][:2]):
         db.session.add(AllianceMember(community_id=hehe.id, unit_id=unit.id))
     db.session.commit()
-    roundtable = factories.make_meeting(hehe, kind="roundtable", status="held",
-                                        starts_in=timedelta(days=-3))
+    roundtable = factories.make_meeting(
+        hehe, kind="roundtable", status="held", starts_in=timedelta(days=-3)
+    )
     mediation = factories.make_meeting(xingfu, kind="mediation", starts_in=timedelta(days=-2))
     factories.make_meeting(xingfu, kind="roundtable", status="cancelled")
     c1 = factories.make_case(hehe, "concern", level=1)
@@ -206,14 +230,26 @@ def test_statistics_name_the_four_levels(client, factories, login_as, town):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"community": "Hehe"}, {"cases.total": 4, "cases.resolved": 3, "sessions.total": 1,
-                                 "issues.total": 1, "alliance.units.total": 3,
-                                 "alliance.owners_committee": 2}),
+        (
+            {"community": "Hehe"},
+            {
+                "cases.total": 4,
+                "cases.resolved": 3,
+                "sessions.total": 1,
+                "issues.total": 1,
+                "alliance.units.total": 3,
+                "alliance.owners_committee": 2,
+            },
+        ),
         ({"source": "grid"}, {"cases.total": 4, "cases.resolved": 3}),
-        ({"session_kind": "mediation"}, {"cases.total": 1, "cases.by_level.4": 1,
-                                         "sessions.total": 1, "issues.total": 0}),
-        ({"from": "2025-01-01", "to": "2025-01-10"}, {"cases.total": 1, "cases.resolved": 0,
-                                                      "sessions.total": 0}),
+        (
+            {"session_kind": "mediation"},
+            {"cases.total": 1, "cases.by_level.4": 1, "sessions.total": 1, "issues.total": 0},
+        ),
+        (
+            {"from": "2025-01-01", "to": "2025-01-10"},
+            {"cases.total": 1, "cases.resolved": 0, "sessions.total": 0},
+        ),
         ({"from": "2025-01-11"}, {"cases.total": 5}),
         ({"community": "Xingfu", "source": "walk_in"}, {"cases.total": 1}),
     ],
@@ -227,8 +263,9 @@ def test_statistics_filter(client, factories, login_as, town, query, expected):
         assert shown[key] == value, key
     html = html_of(response)
     for field, value in query.items():  # the filter is shown as chosen
-        assert re.search(rf'(<option selected value="{value}">|name="{field}"[^>]*value="{value}")',
-                         html), field
+        assert re.search(
+            rf'(<option selected value="{value}">|name="{field}"[^>]*value="{value}")', html
+        ), field
 
 
 @pytest.mark.parametrize(

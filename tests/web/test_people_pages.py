@@ -15,9 +15,10 @@ from tests.conftest import csrf_token_from, login
 
 def test_the_home_page_shows_ones_own_community_first(app, client, login_as, factories):
     hehe, north = factories.make_community("Hehe"), factories.make_community("城北社区")
-    soon_elsewhere = [factories.make_meeting(north, title=f"城北{n}",
-                                             starts_in=timedelta(days=1, hours=n))
-                      for n in range(10)]
+    soon_elsewhere = [
+        factories.make_meeting(north, title=f"城北{n}", starts_in=timedelta(days=1, hours=n))
+        for n in range(10)
+    ]
     mine = factories.make_meeting(hehe, title="和合周五说事", starts_in=timedelta(days=9))
     login_as(factories.make_user(community="Hehe"))
     page = client.get("/").get_data(as_text=True)
@@ -36,7 +37,8 @@ def test_my_signups_lists_coming_waiting_and_past(client, login_as, factories):
     waiting = sign_up(full, resident, resident)
     coming = factories.make_signup(factories.make_meeting(title="周五说事日"), resident)
     past = factories.make_signup(
-        factories.make_meeting(title="上月圆桌会", starts_in=timedelta(days=-30)), resident)
+        factories.make_meeting(title="上月圆桌会", starts_in=timedelta(days=-30)), resident
+    )
     db.session.commit()
     login_as(resident)
     home = client.get("/").get_data(as_text=True)
@@ -51,11 +53,14 @@ def test_my_signups_lists_coming_waiting_and_past(client, login_as, factories):
     assert f'action="/registrations/{past.id}/cancel"' not in page
     # Cancelling from the list asks first, then comes back to the list.
     token = csrf_token_from(page)
-    asked = client.post(f"/registrations/{coming.id}/cancel",
-                        data={"csrf_token": token, "next": "/me/signups"})
+    asked = client.post(
+        f"/registrations/{coming.id}/cancel", data={"csrf_token": token, "next": "/me/signups"}
+    )
     assert 'name="next" value="/me/signups"' in asked.get_data(as_text=True)
-    done = client.post(f"/registrations/{coming.id}/cancel",
-                       data={"csrf_token": token, "next": "/me/signups", "confirmed": "1"})
+    done = client.post(
+        f"/registrations/{coming.id}/cancel",
+        data={"csrf_token": token, "next": "/me/signups", "confirmed": "1"},
+    )
     assert done.headers["Location"].endswith("/me/signups")
 
 
@@ -77,8 +82,10 @@ def test_representatives_find_the_issues_to_rate(app, client, login_as, factorie
     if minutes.status_code == 200:
         assert f'data-issue-link="{issue.id}"' in minutes.get_data(as_text=True)
     issue_page = client.get(f"/issues/{issue.id}").get_data(as_text=True)
-    client.post(f"/issues/{issue.id}/evaluate",
-                data={"csrf_token": csrf_token_from(issue_page), "rating": "satisfied"})
+    client.post(
+        f"/issues/{issue.id}/evaluate",
+        data={"csrf_token": csrf_token_from(issue_page), "rating": "satisfied"},
+    )
     assert f'data-issue="{issue.id}"' not in client.get("/issues/to-rate").get_data(as_text=True)
     # Others have no such menu entry.
     other = app.test_client()

@@ -51,8 +51,8 @@ def test_pages_load_nothing_from_other_sites(client):
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources
     assert not [s for s in sources if s.startswith(("http:", "https:", "//"))]
-    assert '/static/vendor/bootstrap/bootstrap.min.css' in sources
-    assert '/static/vendor/bootstrap/bootstrap.bundle.min.js' in sources
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in sources
+    assert "/static/vendor/bootstrap/bootstrap.bundle.min.js" in sources
 
 
 def test_layout_is_responsive(client):
@@ -196,8 +196,9 @@ def test_unexpected_error_gives_the_500_page(app, client):
     assert "a bug" not in html
 
 
-def test_500_page_renders_when_the_database_is_down(app_config, client, factories, login_as,
-                                                    tmp_path):
+def test_500_page_renders_when_the_database_is_down(
+    app_config, client, factories, login_as, tmp_path
+):
     from consult import create_app
 
     login_as(factories.make_user("cadre"))
