@@ -42,7 +42,7 @@ system-deps:
 	@bash tests/system-deps.sh
 
 test: $(VENV)/.installed translations lint system-deps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The load generator is Debian's wrk; installed here when missing (as root).
 bench: $(VENV)/.installed translations

@@ -2,9 +2,17 @@
 
 The suite runs on SQLite by default. With CONSULT_TEST_DATABASE_URL set (a PostgreSQL
 database that may be wiped), it runs on that database instead; `.ci/run` does both.
-Each test starts from empty tables: after it, every table is emptied (the schema
-stays, built once per run by `flask db upgrade`), so tests may commit for real and
-several connections, processes and servers can share the database.
+
+The schema is built once per run by `flask db upgrade`, and one application is made
+per configuration and reused (its configuration is restored after each test). Each
+test runs inside one outer transaction on one connection, which is rolled back at
+its end: the code's own commits become SAVEPOINT releases, so the write boundary,
+refusals and rollbacks behave as in production while nothing outlives the test.
+
+Tests that need real commits seen by other connections (a served app, threads or
+processes racing, commands run as subprocesses) are marked ``real_commits`` (those
+using ``live_server`` are, without saying so): they commit for real, and every table
+is emptied after them.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from pathlib import Path
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, make_url, text
 
 from consult import create_app
@@ -71,23 +80,33 @@ def instance_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("instance")
 
 
-def _empty_all_tables(app) -> None:
+def empty_all_tables(app) -> None:
+    """Empty every table and restart the id sequences (after a real-commits test).
+
+    DELETE, not TRUNCATE: on PostgreSQL, TRUNCATE of every table costs ~0.6 s, while
+    deleting the few rows a test made costs milliseconds.
+    """
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+                sequences = conn.execute(
+                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+                ).scalars()
+                for name in sequences:
+                    conn.execute(text(f"ALTER SEQUENCE {name} RESTART"))
             else:
                 conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
                 for name in reversed(tables):
                     conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
-        db.engine.dispose()
 
 
-@pytest.fixture
-def app_config(database_url) -> dict:
-    """Configuration for the test app; tests may change it before asking for `app`."""
+def test_config(database_url: str) -> dict:
+    """The configuration of the tests' application."""
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "TESTING": True,
@@ -100,6 +119,15 @@ def app_config(database_url) -> dict:
         # installation's default (zh_CN) has tests of its own.
         "DEFAULT_LANGUAGE": "en",
     }
+
+
+test_config.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def app_config(database_url) -> dict:
+    """Configuration for the test app; tests may change it before asking for `app`."""
+    return test_config(database_url)
 
 
 class FreshRequestClient(FlaskClient):
@@ -116,18 +144,120 @@ class FreshRequestClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+#: One application per distinct configuration, for the whole run, with the state
+#: Flask-Limiter keeps on its one object for the application initialised last.
+_APPLICATIONS: dict[str, tuple[object, dict]] = {}
+
+
+def application_for(config: dict, own: bool = False):
+    """Return the application made for ``config``, making it the first time.
+
+    ``own``: a new application, which no other test shares (for tests that add routes
+    that others would see).
+    """
+    from consult.extensions import limiter
+
+    if own:
+        application = create_app(dict(config))
+        application.test_client_class = FreshRequestClient
+        return application
+    key = repr(sorted(config.items(), key=lambda item: item[0]))
+    if key not in _APPLICATIONS:
+        application = create_app(dict(config))
+        application.test_client_class = FreshRequestClient
+        _APPLICATIONS[key] = (application, dict(limiter.__dict__))
+    application, limiter_state = _APPLICATIONS[key]
+    limiter.__dict__.update(limiter_state)
+    return application
+
+
+def add_test_route(app, rule: str, endpoint: str, view, **options) -> None:
+    """Give the (shared) test application a route of a test's own, once.
+
+    The applications are reused across tests, so Flask's guard against adding routes
+    after the first request is lifted for this; the route stays for later tests.
+    """
+    if endpoint in app.view_functions:
+        return
+    app._got_first_request = False
+    app.add_url_rule(rule, endpoint, view, **options)
+
+
+def needs_real_commits(request) -> bool:
+    return (
+        request.node.get_closest_marker("real_commits") is not None
+        or "live_server" in request.fixturenames
+    )
+
+
+class _BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session, bound to the test's connection when given one.
+
+    (Flask-SQLAlchemy's ``get_bind`` picks the application's engine before looking at
+    the session's own ``bind``.)
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+class _TestTransaction:
+    """Bind the database session to one connection whose outer transaction is undone.
+
+    ``create_savepoint``: the session's commits and rollbacks work on SAVEPOINTs inside
+    the outer transaction, which the test's end rolls back (SQLAlchemy's recipe for
+    joining a session into an external transaction).
+    """
+
+    def __init__(self, application):
+        self.factory = db.session.session_factory
+        self.saved = (self.factory.class_, dict(self.factory.kw))
+        self.factory.class_ = _BoundSession
+        self.connection = db.engine.connect()
+        self.outer = self.connection.begin()
+        db.session.remove()
+        self.factory.configure(bind=self.connection, join_transaction_mode="create_savepoint")
+
+    def close(self) -> None:
+        db.session.remove()
+        self.factory.class_, self.factory.kw = self.saved
+        if self.outer.is_active:
+            self.outer.rollback()
+        self.connection.close()
+
+
 @pytest.fixture
-def app(app_config):
-    application = create_app(app_config)
-    application.test_client_class = FreshRequestClient
+def app(request, app_config):
+    own = request.node.get_closest_marker("own_app") is not None
+    application = application_for(app_config, own=own)
+    saved_config = dict(application.config)
+    real = needs_real_commits(request)
     ctx = application.app_context()
     ctx.push()
+    _reset_process_state(application)
+    transaction = None if real else _TestTransaction(application)
     try:
         yield application
     finally:
+        if transaction is not None:
+            transaction.close()
         db.session.remove()
         ctx.pop()
-        _empty_all_tables(application)
+        application.config.clear()
+        application.config.update(saved_config)
+        if real:
+            empty_all_tables(application)
+
+
+def _reset_process_state(application) -> None:
+    """Forget what an earlier test left in the application's memory (rate-limit counts)."""
+    from consult.extensions import limiter
+
+    storage = application.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if application.config.get("RATELIMIT_ENABLED", True) and storage.startswith("memory"):
+        limiter.reset()
 
 
 @pytest.fixture

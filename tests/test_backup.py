@@ -9,10 +9,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from consult import create_app
 from consult.extensions import db
+
+#: The backup reads the database through connections of its own.
+pytestmark = pytest.mark.real_commits
 
 ROOT = Path(__file__).resolve().parents[1]
 

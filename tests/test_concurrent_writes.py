@@ -23,6 +23,9 @@ from consult.minutes.models import AgendaItem, Minutes
 from tests.attendance.load import Server, all_at_once, request
 from tests.attendance.test_concurrency import _residents
 
+#: Writers race in threads, each on a connection of its own.
+pytestmark = pytest.mark.real_commits
+
 SIGN_UPS = 16
 CASES = 10
 INVITATIONS = 10

@@ -16,6 +16,9 @@ from consult.extensions import db
 from tests.attendance.load import Server, request
 from tests.conftest import csrf_token_from
 
+#: Servers in other processes read what the test commits.
+pytestmark = pytest.mark.real_commits
+
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

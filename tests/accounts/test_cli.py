@@ -255,6 +255,7 @@ def test_commands_against_an_unreachable_server_say_so_in_one_line():
     assert_refused(result, "database error")
 
 
+@pytest.mark.real_commits  # a subprocess reads the database
 def test_the_real_command_line_prints_one_line_and_exits_1(tmp_path):
     env = {
         **os.environ,

@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 
 from consult.audit.models import AuditEntry
 from consult.extensions import db
+from tests.conftest import add_test_route
 
 
 @pytest.fixture(autouse=True)
 def csrf_source(app):
     """A route that hands out the session's CSRF token, for any visitor."""
-    app.add_url_rule("/_test/csrf-token", "test_csrf_token", lambda: generate_csrf())
+    add_test_route(app, "/_test/csrf-token", "test_csrf_token", generate_csrf)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from flask import abort
 from consult.api import api_user
 from consult.errors import ApiError, RefusedInput
 from consult.permissions import require
+from tests.conftest import add_test_route
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -24,6 +25,11 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert error["code"] == code
     return error
+
+
+#: The probe routes stay out of the application other tests share (its OpenAPI document
+#: lists every route under /api/).
+pytestmark = pytest.mark.own_app
 
 
 @pytest.fixture
@@ -53,7 +59,9 @@ def probe_routes(app):
         ("refused", refused),
         ("crash", crash),
     ]:
-        app.add_url_rule(f"/api/v1/_probe/{name}", f"probe_{name}", view, methods=["GET", "POST"])
+        add_test_route(
+            app, f"/api/v1/_probe/{name}", f"probe_{name}", view, methods=["GET", "POST"]
+        )
 
 
 @pytest.fixture
@@ -259,7 +267,7 @@ def test_401_stays_json_in_chinese(client):
 
 
 def test_abort_in_a_page_still_renders_html(app, client):
-    app.add_url_rule("/_probe_page", "probe_page", lambda: abort(409))
+    add_test_route(app, "/_probe_page", "probe_page", lambda: abort(409))
     response = client.get("/_probe_page")
     assert response.status_code == 409
     assert response.mimetype == "text/html"

@@ -23,6 +23,9 @@ from consult.extensions import db
 from consult.meetings.models import Registration
 from tests.attendance.load import Server, all_at_once, booking, request
 
+#: Sign-ups race in threads, each on a connection of its own.
+pytestmark = pytest.mark.real_commits
+
 PEOPLE = 40
 PLACES = 10
 

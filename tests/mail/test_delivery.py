@@ -201,6 +201,7 @@ def test_a_lapsed_claim_is_taken_up_again(app, runner):
     assert [r.status for r in rows()] == ["sent", "sending"]
 
 
+@pytest.mark.real_commits  # threads, one connection each
 def test_concurrent_deliveries_send_each_message_exactly_once(app):
     ids = queue(*(f"resident{n}@example.org" for n in range(30)))
     env = {

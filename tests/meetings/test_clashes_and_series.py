@@ -336,6 +336,7 @@ def test_cli_refuses_a_bad_horizon(runner):
 
 
 @pytest.mark.parametrize("venue", ["Community hall", "新建的活动室"])
+@pytest.mark.real_commits  # threads, one connection each
 def test_simultaneous_bookings_of_one_slot_let_exactly_one_through(api_as, factories, venue):
     import threading
 

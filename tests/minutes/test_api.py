@@ -515,6 +515,7 @@ def test_cancelled_sessions_stay_cancelled_when_minuted(api_as, factories):
     assert db.session.get(Meeting, meeting.id).status == "cancelled"
 
 
+@pytest.mark.real_commits  # threads, one connection each
 def test_concurrent_saves_with_the_same_version_one_wins(app, factories, api_as, hearing):
     """Two real threads save version 0 at once: exactly one is saved, the other gets 409."""
     meeting, key = hearing["meeting"], str(hearing["item"].id)
@@ -551,6 +552,7 @@ def test_concurrent_saves_with_the_same_version_one_wins(app, factories, api_as,
     assert db.session.scalar(select(func.count(MinutesRevision.id))) == 3
 
 
+@pytest.mark.real_commits  # threads, one connection each
 def test_concurrent_resolutions_close_a_case_once(app, factories, api_as, hearing):
     """Two resolutions of two items of the same issue race to close the same case."""
     cadre = hearing["cadre"]

@@ -52,9 +52,11 @@ def as_new_request() -> None:
 
 def add_missing_pages(app, endpoints) -> set[str]:
     """Give the app a page for each endpoint it lacks; return those added."""
+    from tests.conftest import add_test_route
+
     added = set()
     for endpoint in endpoints:
         if endpoint not in app.view_functions:
-            app.add_url_rule(f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page")
+            add_test_route(app, f"/_test/{endpoint}", endpoint, lambda: "a page")
             added.add(endpoint)
     return added

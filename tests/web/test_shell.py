@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from consult.permissions import require
 from consult.web.shell import NAV
-from tests.conftest import csrf_token_from
+from tests.conftest import add_test_route, csrf_token_from
 from tests.web.helpers import add_missing_pages, html_of, nav_endpoints, page_lang, text_of
 
 ZH = {"Accept-Language": "zh-CN"}
@@ -145,7 +145,7 @@ def test_forbidden_page_is_inside_the_layout(app, client, factories, login_as):
         require(current_user, "admin.manage")
         return "secret"
 
-    app.add_url_rule("/_test/admin-only", view_func=admin_only)
+    add_test_route(app, "/_test/admin-only", "admin_only", admin_only)
     login_as(factories.make_user("resident"))
     response = client.get("/_test/admin-only")
     assert response.status_code == 403
@@ -158,7 +158,7 @@ def test_forbidden_page_is_inside_the_layout(app, client, factories, login_as):
 
 
 def test_error_page_shows_a_message_of_its_own(app, client):
-    app.add_url_rule("/_test/gone", view_func=lambda: abort(404, "That session was removed."))
+    add_test_route(app, "/_test/gone", "gone", lambda: abort(404, "That session was removed."))
     response = client.get("/_test/gone")
     assert response.status_code == 404
     assert "That session was removed." in text_of(response)
@@ -187,7 +187,7 @@ def test_unexpected_error_gives_the_500_page(app, client):
     def broken():
         raise RuntimeError("a bug")
 
-    app.add_url_rule("/_test/broken", view_func=broken)
+    add_test_route(app, "/_test/broken", "broken", broken)
     response = client.get("/_test/broken", headers=ZH)
     assert response.status_code == 500
     html = html_of(response)
@@ -196,6 +196,7 @@ def test_unexpected_error_gives_the_500_page(app, client):
     assert "a bug" not in html
 
 
+@pytest.mark.real_commits  # the second application must reach its own (missing) database
 def test_500_page_renders_when_the_database_is_down(
     app_config, client, factories, login_as, tmp_path
 ):
