@@ -49,11 +49,16 @@ class CaseFilter:
     issue_id: int | None = None
 
 
-def case_select(f: CaseFilter, now: datetime | None = None, user=None) -> Select:
+def case_select(
+    f: CaseFilter, now: datetime | None = None, user=None, with_resolution: bool = False
+) -> Select:
     """Select the cases matching ``f`` that ``user`` reads in full, newest first, with
-    what a list shows."""
+    what a list shows (``with_resolution``: also the resolution that closed each case and
+    its agenda item, loaded together for the whole page)."""
     now = now or utcnow()
     query = select(Case).options(joinedload(Case.community), joinedload(Case.issue))
+    if with_resolution:
+        query = query.options(selectinload(Case.resolution).joinedload(Resolution.agenda_item))
     query = query.where(visible_cases_clause(user))
     if f.community_id is not None:
         query = query.where(Case.community_id == f.community_id)
