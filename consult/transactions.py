@@ -83,10 +83,21 @@ def end_read_transaction() -> None:
         current.expire_on_commit = expire
 
 
-def begin() -> None:
-    """Begin the writing transaction (BEGIN IMMEDIATE on SQLite)."""
+def begin(wait: float | None = None) -> None:
+    """Begin the writing transaction (BEGIN IMMEDIATE on SQLite).
+
+    ``wait``: the longest time (seconds) its locks are waited for, instead of the
+    database's own timeout (SQLite's busy timeout; on PostgreSQL a ``lock_timeout``
+    for this transaction).
+    """
     end_read_transaction()
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    options = {"sqlite_begin": "IMMEDIATE"}
+    if wait is not None:
+        options["sqlite_busy_ms"] = max(1, int(wait * 1000))
+    connection = db.session.connection(execution_options=options)
+    if wait is not None and connection.dialect.name == "postgresql":
+        ms = max(1, int(wait * 1000))
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
 
 
 def rollback() -> None:
@@ -104,18 +115,19 @@ def in_write() -> bool:
     return db.session().info.get(DEPTH, 0) > 0
 
 
-def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | None = None) -> T:
     """Run ``work`` in one writing transaction and commit it; retry transient failures.
 
     ``work`` loads what it needs itself: after a retry, objects loaded before are stale.
     Inside the boundary already (a command's step within a request, say), ``work``
-    simply runs: the outer boundary commits.
+    simply runs: the outer boundary commits. ``wait`` bounds the wait for locks
+    (seconds; see ``begin``).
     """
     current = db.session()
     if current.info.get(DEPTH, 0) > 0:
         return work()
     for attempt in range(1, attempts + 1):
-        begin()
+        begin(wait)
         current.info[DEPTH] = 1
         current.info[WROTE] = False
         try:

@@ -10,16 +10,15 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from consult.accounts.models import ApiToken, hash_token
 from consult.errors import ApiError
 from consult.extensions import api, db, limiter
-from consult.transactions import end_read_transaction
+from consult.transactions import rollback, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +27,8 @@ PREFIX = "/api/v1"
 PUBLIC_PATHS = {f"{PREFIX}/openapi.json"}
 #: ``last_used_at`` is written at most this often per token: reads stay reads.
 LAST_USED_PRECISION = timedelta(minutes=1)
+#: The longest recording a use waits for a busy database (seconds), then gives up.
+LAST_USED_WAIT = 0.5
 READ_METHODS = ("GET", "HEAD")
 
 
@@ -75,10 +76,7 @@ def authenticate() -> None:
         if row is None or not row.user.active:
             raise ApiError(401, "unauthorized", _("The API token is not valid."))
         g.api_user = row.user
-        # The lookup's reading transaction ends before _touch writes on a connection
-        # of its own (on SQLite, a snapshot older than that write could never write).
-        end_read_transaction()
-        _touch(row)
+        _note_use(row)
         return None
     if request.method in READ_METHODS and current_user.is_authenticated:
         g.api_user = current_user._get_current_object()
@@ -92,26 +90,49 @@ def authenticate() -> None:
     raise ApiError(401, "unauthorized", _("Authentication required: send a Bearer token."))
 
 
-def _touch(token: ApiToken) -> None:
-    """Record when a token was last used, at most once per LAST_USED_PRECISION.
-
-    Written on a connection of its own, so that a failure here (say, SQLite busy)
-    costs only the timestamp, never the request.
-    """
+def _note_use(token: ApiToken) -> None:
+    """Remember to record this use of ``token`` once the request is answered, when its
+    last recorded use is LAST_USED_PRECISION old or more."""
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
         return
+    g.api_token_used = (token.id, now)
+
+
+def record_token_use(response):
+    """Record the use noted by ``_note_use`` (an after-request hook).
+
+    It runs after the view (and after a writing request committed), through the
+    request's own session in a short transaction of its own, so reads stay reads. It
+    waits at most LAST_USED_WAIT for the database and a failure (say, a busy database)
+    costs only the timestamp, never the answer. The conditional UPDATE records a use
+    at most once per LAST_USED_PRECISION, however many requests race.
+    """
+    noted = g.pop("api_token_used", None)
+    if noted is None:
+        return response
+    token_id, now = noted
+
+    def work() -> None:
+        db.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - LAST_USED_PRECISION,
+                ),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     try:
-        with db.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                conn.execute(
-                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
-                )
-        # Known to the loaded object without making it dirty (no second UPDATE later).
-        set_committed_value(token, "last_used_at", now)
+        run_write(work, attempts=1, wait=LAST_USED_WAIT)
     except SQLAlchemyError:
-        log.warning("could not record the use of API token %s", token.id, exc_info=True)
+        rollback()
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+    return response
 
 
 def _api_rate_limit() -> str:
@@ -176,6 +197,7 @@ def init_api(app: Flask) -> None:
 
     app.before_request(authenticate)
     app.before_request(check_json_body)
+    app.after_request(record_token_use)
 
 
 def api_user():
