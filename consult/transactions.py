@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -45,6 +45,8 @@ DEPTH = "consult.write_depth"
 READ_ONLY = "consult.read_only"
 #: Set when the transaction flushed objects or ran an INSERT, UPDATE or DELETE.
 WROTE = "consult.wrote"
+#: Where ``at_end_of_write`` keeps what a writing request does last (on ``g``).
+AT_END_OF_WRITE = "consult_at_end_of_write"
 
 
 class ReadOnlyRequest(RuntimeError):
@@ -172,12 +174,21 @@ def _run_view(view, args, kwargs):
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code >= 400:
             raise _Undo(response)
+        for finish in g.get(AT_END_OF_WRITE, ()):
+            finish()
         return response
 
     try:
         return run_write(work)
     except _Undo as undone:
         return undone.response
+
+
+def at_end_of_write(finish: Callable[[], object]) -> None:
+    """Have ``finish`` run inside this request's writing transaction, after its view
+    answered successfully and before the commit (again on each retry). Nothing runs for
+    a request that only reads, or whose view fails: the caller sees to those."""
+    g.setdefault(AT_END_OF_WRITE, []).append(finish)
 
 
 def writes(view):

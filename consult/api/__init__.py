@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -18,7 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from consult.accounts.models import ApiToken, hash_token
 from consult.errors import ApiError
 from consult.extensions import api, db, limiter
-from consult.transactions import rollback, run_write
+from consult.transactions import at_end_of_write, rollback, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -91,47 +91,69 @@ def authenticate() -> None:
 
 
 def _note_use(token: ApiToken) -> None:
-    """Remember to record this use of ``token`` once the request is answered, when its
-    last recorded use is LAST_USED_PRECISION old or more."""
+    """Record this use of ``token`` once its view has run, when its last recorded use is
+    LAST_USED_PRECISION old or more: at the end of a writing request's own transaction,
+    or (a read, a refused write) after the answer, by ``record_token_use``."""
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
         return
     g.api_token_used = (token.id, now)
+    if request.method not in READ_METHODS:
+        at_end_of_write(_record_use_in_write)
+
+
+def _use_recorded(token_id: int, now) -> None:
+    """The conditional UPDATE: a use is recorded at most once per LAST_USED_PRECISION,
+    however many requests race."""
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - LAST_USED_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _record_use_in_write() -> None:
+    """Record the use inside the writing request's transaction, which holds its locks
+    already (SQLite's write lock): no transaction and no wait of its own. A savepoint
+    keeps a failure to the timestamp."""
+    noted = g.get("api_token_used")
+    if noted is None:
+        return
+    try:
+        with db.session.begin_nested():
+            if db.session.get_bind().dialect.name == "postgresql":
+                ms = int(LAST_USED_WAIT * 1000)
+                db.session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
+            _use_recorded(*noted)
+    except SQLAlchemyError:
+        log.warning("could not record the use of API token %s", noted[0], exc_info=True)
+    else:
+        g.api_token_recorded = True
 
 
 def record_token_use(response):
-    """Record the use noted by ``_note_use`` (an after-request hook).
+    """Record a use noted by ``_note_use`` that no writing transaction recorded (an
+    after-request hook, so after the view and outside a read's read-only guard).
 
-    It runs after the view (and after a writing request committed), through the
-    request's own session in a short transaction of its own, so reads stay reads. It
-    waits at most LAST_USED_WAIT for the database and a failure (say, a busy database)
-    costs only the timestamp, never the answer. The conditional UPDATE records a use
-    at most once per LAST_USED_PRECISION, however many requests race.
+    It writes through the request's own session in a short transaction of run_write that
+    waits at most LAST_USED_WAIT for the database; a failure (a busy database) is logged
+    and costs only the timestamp, never the answer.
     """
     noted = g.pop("api_token_used", None)
-    if noted is None:
+    if noted is None or g.pop("api_token_recorded", False):
         return response
-    token_id, now = noted
-
-    def work() -> None:
-        db.session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.id == token_id,
-                or_(
-                    ApiToken.last_used_at.is_(None),
-                    ApiToken.last_used_at <= now - LAST_USED_PRECISION,
-                ),
-            )
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
     try:
-        run_write(work, attempts=1, wait=LAST_USED_WAIT)
+        run_write(lambda: _use_recorded(*noted), attempts=1, wait=LAST_USED_WAIT)
     except SQLAlchemyError:
         rollback()
-        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+        log.warning("could not record the use of API token %s", noted[0], exc_info=True)
     return response
 
 

@@ -155,6 +155,29 @@ def test_a_failure_to_record_costs_only_the_timestamp(api_as, factories, caplog)
     assert _recorded_use() is not None
 
 
+def test_a_write_records_its_use_in_its_own_transaction(api_as, factories):
+    user = factories.make_user(name="原名")
+    api = api_as(user)
+    updates = {}
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words[0].upper() == "UPDATE":
+            updates[words[1].lower()] = conn.get_transaction()
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        started = utcnow()
+        assert api.patch("/api/v1/me", json={"name": "新名"}).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    # One transaction holds the change and the token's use: no second one, no wait.
+    assert set(updates) == {"users", "api_tokens"}
+    assert updates["users"] is updates["api_tokens"]
+    assert _recorded_use() >= started - timedelta(seconds=1)
+    assert db.session.get(User, user.id).name == "新名"
+
+
 def test_a_write_commits_even_when_its_use_cannot_be_recorded(api_as, factories):
     user = factories.make_user(name="原名")
     api = api_as(user)
