@@ -45,6 +45,8 @@ DEPTH = "consult.write_depth"
 READ_ONLY = "consult.read_only"
 #: Set when the transaction flushed objects or ran an INSERT, UPDATE or DELETE.
 WROTE = "consult.wrote"
+#: What runs once the current write has committed (``after_commit``).
+AFTER_COMMIT = "consult.after_commit"
 #: Where ``at_end_of_write`` keeps what a writing request does last (on ``g``).
 AT_END_OF_WRITE = "consult_at_end_of_write"
 
@@ -132,6 +134,7 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | Non
         begin(wait)
         current.info[DEPTH] = 1
         current.info[WROTE] = False
+        current.info[AFTER_COMMIT] = []
         try:
             result = work()
             if current.info[WROTE]:
@@ -139,7 +142,7 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | Non
             else:
                 # Nothing was written: end the transaction, keep what was loaded.
                 end_read_transaction()
-            return result
+            steps = current.info.pop(AFTER_COMMIT, [])
         except DBAPIError as exc:
             rollback()
             if attempt == attempts or not retryable(exc):
@@ -147,12 +150,48 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | Non
             log.info("write retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
             # Back off a little, with jitter, so that the losers do not collide again.
             time.sleep(0.02 * attempt + random.random() * 0.03)  # noqa: S311
+            continue
         except BaseException:
             rollback()
             raise
         finally:
             current.info[DEPTH] = 0
+            current.info.pop(AFTER_COMMIT, None)
+        _run_after_commit(steps)
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def after_commit(step: Callable[[], object]) -> None:
+    """Run ``step`` once the current write has committed, outside its transaction.
+
+    For work that follows from a write but need not hold its locks (composing mail,
+    say): it runs when the write boundary has committed and released them, before
+    ``run_write`` returns (for a request: before the answer). What ``step`` writes, it
+    writes through ``run_write`` itself. A write that rolls back (or is retried) drops
+    the steps it asked for; a step that fails is logged, the write stays committed.
+    """
+    steps = db.session().info.get(AFTER_COMMIT)
+    if steps is None or not in_write():
+        raise RuntimeError("after_commit is for work inside the write boundary")
+    steps.append(step)
+
+
+def _run_after_commit(steps: list[Callable[[], object]]) -> None:
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception("work after a commit failed; the write itself is committed")
+            rollback()
+
+
+def _forget_after_commit(current: Session, previous_transaction) -> None:
+    """A rolled-back transaction (not a savepoint) drops what was to follow its commit."""
+    if previous_transaction.nested or previous_transaction.parent is not None:
+        return
+    if current.info.get(AFTER_COMMIT):
+        current.info[AFTER_COMMIT] = []
 
 
 def _run_view(view, args, kwargs):
@@ -229,4 +268,5 @@ def install(app: Flask) -> None:
     if not getattr(install, "listening", False):
         event.listen(Session, "before_flush", _on_flush)
         event.listen(Session, "do_orm_execute", _on_execute)
+        event.listen(Session, "after_soft_rollback", _forget_after_commit)
         install.listening = True
