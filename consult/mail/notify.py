@@ -212,7 +212,16 @@ def _registrant(registration) -> Recipient | None:
 def still_registered(registration_id: int, user_id: int, status: str) -> Registration | None:
     """Return the registration, read afresh, if it is still ``user_id``'s and in ``status``
     (a message composed after its change was committed tells of what still holds)."""
-    registration = db.session.get(Registration, registration_id)
+    registration = db.session.get(
+        Registration,
+        registration_id,
+        options=[
+            joinedload(Registration.user),
+            joinedload(Registration.meeting).options(
+                joinedload(Meeting.venue), joinedload(Meeting.organiser)
+            ),
+        ],
+    )
     if registration is None or registration.user_id != user_id or registration.status != status:
         return None
     return registration
