@@ -98,6 +98,9 @@ def queue_when_committed(compose: Callable[[], list[Composed]]) -> None:
         return
     session = db.session()
     transaction = session.get_transaction()
+    if transaction is None:  # nothing written yet: nothing to batch with
+        after_commit(lambda: _queue_composed([compose]))
+        return
     entry = session.info.get(_LATER)
     if entry is None or entry[0]() is not transaction:
         composers: list[Callable[[], list[Composed]]] = []

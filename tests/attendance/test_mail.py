@@ -224,3 +224,28 @@ def test_a_refused_sign_up_composes_nothing(api_as, factories, monkeypatch):
     assert api.post(path).status_code == 409
     assert composed == []
     assert len(db.session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_a_series_sign_up_queues_each_weeks_confirmation_together(api_as, factories):
+    from sqlalchemy import event
+
+    from consult.mail.models import OutboxMessage
+
+    resident = factories.make_user(email="zhou.min@example.org")
+    series, weeks = factories.make_series(count=3)
+    inserts = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            inserts.append(conn.get_transaction())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = api_as(resident).post(f"/api/v1/series/{series.id}/registrations")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 201
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.meeting_id)).all()
+    assert [(r.kind, r.meeting_id) for r in rows] == [("confirmation", w.id) for w in weeks]
+    # Composed after the sign-ups were committed, queued in one transaction of their own.
+    assert inserts and all(transaction is inserts[0] for transaction in inserts)
