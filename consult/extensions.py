@@ -29,6 +29,8 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+#: How long a SQLite connection waits for a lock (milliseconds) before "database is locked".
+SQLITE_BUSY_MS = 30000
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -51,7 +53,7 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -62,5 +64,17 @@ def _sqlite_on_begin(conn):
     if conn.dialect.name == "sqlite":
         # IMMEDIATE takes the write lock at the start, so two writers queue on the busy
         # timeout instead of failing with "database is locked" when one upgrades a read.
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        # A transaction that may wait less than the busy timeout for the lock
+        # (consult.transactions.begin's ``wait``); the write lock, once taken, is not
+        # waited for again, so the connection gets its usual timeout back right away.
+        busy_ms = options.get("sqlite_busy_ms")
+        if busy_ms is None:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -45,6 +45,10 @@ DEPTH = "consult.write_depth"
 READ_ONLY = "consult.read_only"
 #: Set when the transaction flushed objects or ran an INSERT, UPDATE or DELETE.
 WROTE = "consult.wrote"
+#: What runs once the current write has committed (``after_commit``).
+AFTER_COMMIT = "consult.after_commit"
+#: Where ``at_end_of_write`` keeps what a writing request does last (on ``g``).
+AT_END_OF_WRITE = "consult_at_end_of_write"
 
 
 class ReadOnlyRequest(RuntimeError):
@@ -83,10 +87,21 @@ def end_read_transaction() -> None:
         current.expire_on_commit = expire
 
 
-def begin() -> None:
-    """Begin the writing transaction (BEGIN IMMEDIATE on SQLite)."""
+def begin(wait: float | None = None) -> None:
+    """Begin the writing transaction (BEGIN IMMEDIATE on SQLite).
+
+    ``wait``: the longest time (seconds) its locks are waited for, instead of the
+    database's own timeout (SQLite's busy timeout; on PostgreSQL a ``lock_timeout``
+    for this transaction).
+    """
     end_read_transaction()
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    options = {"sqlite_begin": "IMMEDIATE"}
+    if wait is not None:
+        options["sqlite_busy_ms"] = max(1, int(wait * 1000))
+    connection = db.session.connection(execution_options=options)
+    if wait is not None and connection.dialect.name == "postgresql":
+        ms = max(1, int(wait * 1000))
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
 
 
 def rollback() -> None:
@@ -104,20 +119,22 @@ def in_write() -> bool:
     return db.session().info.get(DEPTH, 0) > 0
 
 
-def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | None = None) -> T:
     """Run ``work`` in one writing transaction and commit it; retry transient failures.
 
     ``work`` loads what it needs itself: after a retry, objects loaded before are stale.
     Inside the boundary already (a command's step within a request, say), ``work``
-    simply runs: the outer boundary commits.
+    simply runs: the outer boundary commits. ``wait`` bounds the wait for locks
+    (seconds; see ``begin``).
     """
     current = db.session()
     if current.info.get(DEPTH, 0) > 0:
         return work()
     for attempt in range(1, attempts + 1):
-        begin()
+        begin(wait)
         current.info[DEPTH] = 1
         current.info[WROTE] = False
+        current.info[AFTER_COMMIT] = []
         try:
             result = work()
             if current.info[WROTE]:
@@ -125,7 +142,7 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
             else:
                 # Nothing was written: end the transaction, keep what was loaded.
                 end_read_transaction()
-            return result
+            steps = current.info.pop(AFTER_COMMIT, [])
         except DBAPIError as exc:
             rollback()
             if attempt == attempts or not retryable(exc):
@@ -133,12 +150,48 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
             log.info("write retried after %s (attempt %d)", type(exc.orig).__name__, attempt)
             # Back off a little, with jitter, so that the losers do not collide again.
             time.sleep(0.02 * attempt + random.random() * 0.03)  # noqa: S311
+            continue
         except BaseException:
             rollback()
             raise
         finally:
             current.info[DEPTH] = 0
+            current.info.pop(AFTER_COMMIT, None)
+        _run_after_commit(steps)
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def after_commit(step: Callable[[], object]) -> None:
+    """Run ``step`` once the current write has committed, outside its transaction.
+
+    For work that follows from a write but need not hold its locks (composing mail,
+    say): it runs when the write boundary has committed and released them, before
+    ``run_write`` returns (for a request: before the answer). What ``step`` writes, it
+    writes through ``run_write`` itself. A write that rolls back (or is retried) drops
+    the steps it asked for; a step that fails is logged, the write stays committed.
+    """
+    steps = db.session().info.get(AFTER_COMMIT)
+    if steps is None or not in_write():
+        raise RuntimeError("after_commit is for work inside the write boundary")
+    steps.append(step)
+
+
+def _run_after_commit(steps: list[Callable[[], object]]) -> None:
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception("work after a commit failed; the write itself is committed")
+            rollback()
+
+
+def _forget_after_commit(current: Session, previous_transaction) -> None:
+    """A rolled-back transaction (not a savepoint) drops what was to follow its commit."""
+    if previous_transaction.nested or previous_transaction.parent is not None:
+        return
+    if current.info.get(AFTER_COMMIT):
+        current.info[AFTER_COMMIT] = []
 
 
 def _run_view(view, args, kwargs):
@@ -160,12 +213,21 @@ def _run_view(view, args, kwargs):
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code >= 400:
             raise _Undo(response)
+        for finish in g.get(AT_END_OF_WRITE, ()):
+            finish()
         return response
 
     try:
         return run_write(work)
     except _Undo as undone:
         return undone.response
+
+
+def at_end_of_write(finish: Callable[[], object]) -> None:
+    """Have ``finish`` run inside this request's writing transaction, after its view
+    answered successfully and before the commit (again on each retry). Nothing runs for
+    a request that only reads, or whose view fails: the caller sees to those."""
+    g.setdefault(AT_END_OF_WRITE, []).append(finish)
 
 
 def writes(view):
@@ -206,4 +268,5 @@ def install(app: Flask) -> None:
     if not getattr(install, "listening", False):
         event.listen(Session, "before_flush", _on_flush)
         event.listen(Session, "do_orm_execute", _on_execute)
+        event.listen(Session, "after_soft_rollback", _forget_after_commit)
         install.listening = True

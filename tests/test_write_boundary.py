@@ -106,6 +106,75 @@ def test_a_nested_write_is_part_of_the_outer_one(app):
     assert _communities() == 0
 
 
+def _committed_names() -> list[str]:
+    """The communities another connection sees: what is committed."""
+    with db.engine.connect() as conn:
+        return list(conn.scalars(select(Community.name).order_by(Community.name)))
+
+
+def test_after_commit_runs_once_the_write_is_committed(app):
+    seen = []
+
+    def work():
+        db.session.add(Community(name="已提交"))
+        db.session.flush()
+        transactions.after_commit(
+            lambda: seen.append((transactions.in_write(), _committed_names()))
+        )
+        assert seen == []
+
+    run_write(work)
+    # Outside the boundary, with the write visible to everyone.
+    assert seen == [(False, ["已提交"])]
+
+
+def test_after_commit_of_a_retried_write_runs_once_for_the_attempt_that_committed(app):
+    calls, seen = [], []
+
+    def work():
+        calls.append(1)
+        transactions.after_commit(lambda: seen.append(len(calls)))
+        if len(calls) == 1:
+            raise _busy(sqlite3.OperationalError("database is locked"))
+
+    run_write(work)
+    assert seen == [2]
+
+
+def test_after_commit_of_a_write_that_fails_or_rolls_back_never_runs(app):
+    seen = []
+
+    def refused():
+        transactions.after_commit(lambda: seen.append("refused"))
+        raise RefusedInput("no")
+
+    with pytest.raises(RefusedInput):
+        run_write(refused)
+
+    def undone():
+        transactions.after_commit(lambda: seen.append("undone"))
+        transactions.rollback()  # what refuse_on does on a page
+        transactions.after_commit(lambda: seen.append("after the rollback"))
+
+    run_write(undone)
+    assert seen == ["after the rollback"]
+
+
+def test_a_failing_step_after_commit_keeps_the_write(app, caplog):
+    def work():
+        db.session.add(Community(name="保留"))
+        transactions.after_commit(lambda: 1 / 0)
+
+    assert run_write(work) is None
+    assert _committed_names() == ["保留"]
+    assert "work after a commit failed" in caplog.text
+
+
+def test_after_commit_is_only_for_writes(app):
+    with pytest.raises(RuntimeError):
+        transactions.after_commit(lambda: None)
+
+
 @pytest.fixture
 def probe(app, app_config):
     """An app with routes that write and then answer as told (``app`` empties the tables)."""

@@ -10,16 +10,15 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from consult.accounts.models import ApiToken, hash_token
 from consult.errors import ApiError
 from consult.extensions import api, db, limiter
-from consult.transactions import end_read_transaction
+from consult.transactions import at_end_of_write, rollback, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +27,8 @@ PREFIX = "/api/v1"
 PUBLIC_PATHS = {f"{PREFIX}/openapi.json"}
 #: ``last_used_at`` is written at most this often per token: reads stay reads.
 LAST_USED_PRECISION = timedelta(minutes=1)
+#: The longest recording a use waits for a busy database (seconds), then gives up.
+LAST_USED_WAIT = 0.5
 READ_METHODS = ("GET", "HEAD")
 
 
@@ -75,10 +76,7 @@ def authenticate() -> None:
         if row is None or not row.user.active:
             raise ApiError(401, "unauthorized", _("The API token is not valid."))
         g.api_user = row.user
-        # The lookup's reading transaction ends before _touch writes on a connection
-        # of its own (on SQLite, a snapshot older than that write could never write).
-        end_read_transaction()
-        _touch(row)
+        _note_use(row)
         return None
     if request.method in READ_METHODS and current_user.is_authenticated:
         g.api_user = current_user._get_current_object()
@@ -92,26 +90,71 @@ def authenticate() -> None:
     raise ApiError(401, "unauthorized", _("Authentication required: send a Bearer token."))
 
 
-def _touch(token: ApiToken) -> None:
-    """Record when a token was last used, at most once per LAST_USED_PRECISION.
-
-    Written on a connection of its own, so that a failure here (say, SQLite busy)
-    costs only the timestamp, never the request.
-    """
+def _note_use(token: ApiToken) -> None:
+    """Record this use of ``token`` once its view has run, when its last recorded use is
+    LAST_USED_PRECISION old or more: at the end of a writing request's own transaction,
+    or (a read, a refused write) after the answer, by ``record_token_use``."""
     now = utcnow()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_PRECISION:
         return
+    g.api_token_used = (token.id, now)
+    if request.method not in READ_METHODS:
+        at_end_of_write(_record_use_in_write)
+
+
+def _use_recorded(token_id: int, now) -> None:
+    """The conditional UPDATE: a use is recorded at most once per LAST_USED_PRECISION,
+    however many requests race."""
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - LAST_USED_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _record_use_in_write() -> None:
+    """Record the use inside the writing request's transaction, which holds its locks
+    already (SQLite's write lock): no transaction and no wait of its own. A savepoint
+    keeps a failure to the timestamp."""
+    noted = g.get("api_token_used")
+    if noted is None:
+        return
     try:
-        with db.engine.connect() as conn:
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                conn.execute(
-                    update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
-                )
-        # Known to the loaded object without making it dirty (no second UPDATE later).
-        set_committed_value(token, "last_used_at", now)
+        with db.session.begin_nested():
+            if db.session.get_bind().dialect.name == "postgresql":
+                ms = int(LAST_USED_WAIT * 1000)
+                db.session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
+            _use_recorded(*noted)
     except SQLAlchemyError:
-        log.warning("could not record the use of API token %s", token.id, exc_info=True)
+        log.warning("could not record the use of API token %s", noted[0], exc_info=True)
+    else:
+        g.api_token_recorded = True
+
+
+def record_token_use(response):
+    """Record a use noted by ``_note_use`` that no writing transaction recorded (an
+    after-request hook, so after the view and outside a read's read-only guard).
+
+    It writes through the request's own session in a short transaction of run_write that
+    waits at most LAST_USED_WAIT for the database; a failure (a busy database) is logged
+    and costs only the timestamp, never the answer.
+    """
+    noted = g.pop("api_token_used", None)
+    if noted is None or g.pop("api_token_recorded", False):
+        return response
+    try:
+        run_write(lambda: _use_recorded(*noted), attempts=1, wait=LAST_USED_WAIT)
+    except SQLAlchemyError:
+        rollback()
+        log.warning("could not record the use of API token %s", noted[0], exc_info=True)
+    return response
 
 
 def _api_rate_limit() -> str:
@@ -176,6 +219,7 @@ def init_api(app: Flask) -> None:
 
     app.before_request(authenticate)
     app.before_request(check_json_body)
+    app.after_request(record_token_use)
 
 
 def api_user():

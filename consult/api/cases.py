@@ -17,7 +17,7 @@ from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
 from consult.extensions import db
 from consult.lists import Id, PageQuery, api_page, page_envelope, page_schema
 from consult.loaders import case_or_404, issue_or_404
-from consult.permissions import require
+from consult.permissions import FULL, require
 
 blp = Blueprint("api_cases", __name__, description="Cases and issues")
 
@@ -156,8 +156,9 @@ def list_cases(args):
         source=args.get("source"),
         overdue=args.get("overdue"),
     )
-    page = api_page(queries.case_select(f, user=user), args)
-    return page_envelope(page, [queries.case_document(c, user) for c in page.items])
+    page = api_page(queries.case_select(f, user=user, with_resolution=True), args)
+    # The list holds only cases the caller reads in full (visible_cases_clause).
+    return page_envelope(page, [queries.case_document(c, user, access=FULL) for c in page.items])
 
 
 @blp.route("/cases/<int:case_id>")

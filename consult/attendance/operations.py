@@ -13,7 +13,7 @@ import re
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consult import audit
@@ -101,16 +101,17 @@ def _ensure_open(meeting: Meeting) -> None:
         raise AttendanceError(_l("This session has already started."), None, 409)
 
 
-def _has_waitlist(meeting_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    Registration.meeting_id == meeting_id,
-                    Registration.status == "waitlisted",
-                )
-            )
-        )
+def next_waiting(meeting_id: int) -> Registration | None:
+    """Return the first person on the session's waiting list (sign-up order), or None.
+
+    One ordered query that stops at the first row (the index on meeting, status and
+    sign-up time serves it): the waiting list is never loaded whole.
+    """
+    return db.session.scalar(
+        select(Registration)
+        .where(Registration.meeting_id == meeting_id, Registration.status == "waitlisted")
+        .order_by(Registration.created_at, Registration.id)
+        .limit(1)
     )
 
 
@@ -123,8 +124,7 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     registration.created_at = now
     registration.cancelled_at = None
     # Nobody overtakes the waiting list: a free place goes to those already waiting.
-    if _has_waitlist(meeting.id):
-        promote_waitlisted(meeting, actor)
+    promote_waitlisted(meeting, actor)
     if claim_place(meeting.id):
         registration.status = "confirmed"
         registration.confirmed_at = now
@@ -299,16 +299,16 @@ def cancel_registration(registration: Registration, actor) -> list[Registration]
 
 
 def promote_waitlisted(meeting: Meeting, actor=None) -> list[Registration]:
-    """Confirm waiting people in sign-up order while places are free; return them."""
+    """Confirm waiting people in sign-up order while places are free; return them.
+
+    Each turn takes the next person waiting (one query that reads one row), then claims
+    a place for them: a full session costs one read and one refused claim, however long
+    its waiting list; a session nobody waits for costs the one read.
+    """
     from consult.mail import notify
 
     promoted: list[Registration] = []
-    waiting = db.session.scalars(
-        select(Registration)
-        .where(Registration.meeting_id == meeting.id, Registration.status == "waitlisted")
-        .order_by(Registration.created_at, Registration.id)
-    ).all()
-    for registration in waiting:
+    while (registration := next_waiting(meeting.id)) is not None:
         if not claim_place(meeting.id):
             break
         registration.status = "confirmed"

@@ -49,11 +49,16 @@ class CaseFilter:
     issue_id: int | None = None
 
 
-def case_select(f: CaseFilter, now: datetime | None = None, user=None) -> Select:
+def case_select(
+    f: CaseFilter, now: datetime | None = None, user=None, with_resolution: bool = False
+) -> Select:
     """Select the cases matching ``f`` that ``user`` reads in full, newest first, with
-    what a list shows."""
+    what a list shows (``with_resolution``: also the resolution that closed each case and
+    its agenda item, loaded together for the whole page)."""
     now = now or utcnow()
     query = select(Case).options(joinedload(Case.community), joinedload(Case.issue))
+    if with_resolution:
+        query = query.options(selectinload(Case.resolution).joinedload(Resolution.agenda_item))
     query = query.where(visible_cases_clause(user))
     if f.community_id is not None:
         query = query.where(Case.community_id == f.community_id)
@@ -215,6 +220,42 @@ def issue_title(issue: Issue, user) -> str:
     if can(user, "names.read", issue):
         return issue.title
     return mask_text(issue.title, names_in_issue(issue))
+
+
+def issue_titles(issues: list[Issue], user) -> dict[int, str]:
+    """Return {issue id: ``issue_title``} for a list of issues, the names to hide read
+    together for all of them (a fixed number of queries however long the list)."""
+    from consult.minutes.queries import names_to_mask_of
+    from consult.minutes.render import mask_text
+
+    masked = [i.id for i in issues if not can(user, "names.read", i)]
+    names: dict[int, set[str]] = {issue_id: set() for issue_id in masked}
+    if masked:
+        for issue_id, name in db.session.execute(
+            select(Case.issue_id, Case.reporter_name).where(
+                Case.issue_id.in_(masked), Case.reporter_name.is_not(None)
+            )
+        ):
+            names[issue_id].add(name)
+        meeting_of = dict(
+            db.session.execute(
+                select(Issue.id, AgendaItem.meeting_id)
+                .join(Resolution, Resolution.id == Issue.resolution_id)
+                .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+                .where(Issue.id.in_(masked))
+            ).all()
+        )
+        in_minutes = names_to_mask_of(sorted(set(meeting_of.values())))
+        for issue_id, meeting_id in meeting_of.items():
+            names[issue_id] |= in_minutes[meeting_id]
+    titles = {}
+    for issue in issues:
+        if issue.id in names:
+            found = names[issue.id] - {""}
+            titles[issue.id] = mask_text(issue.title, found)
+        else:
+            titles[issue.id] = issue.title
+    return titles
 
 
 def names_in_issue(issue: Issue) -> set[str]:

@@ -254,6 +254,7 @@ def issues():
     community_id = id_arg("community")
     page = queries.issue_page(status, community_id, page_arg(), user=current_user)
     counts = queries.case_counts([i.id for i in page.items])
+    titles = queries.issue_titles(list(page.items), current_user)
     return render_template(
         "cases/issues.html",
         page=page,
@@ -261,7 +262,7 @@ def issues():
         status=status,
         community_id=community_id,
         communities=queries.communities(),
-        issue_title=lambda i: queries.issue_title(i, current_user),
+        issue_title=lambda i: titles[i.id],
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from consult.accounts.models import Membership, User
 from consult.extensions import db
 from consult.mail.compose import Recipient, compose, in_language, recipient_for_user, render_parts
-from consult.mail.outbox import queue_message
+from consult.mail.outbox import Composed, queue_message, queue_when_committed
 
 #: (subject, paragraphs, link, label of the link), built in the recipient's language.
 Notice = tuple[str, list[str], str | None, str | None]
@@ -37,9 +37,9 @@ def _reachable(user) -> bool:
     return user is not None and bool(user.email) and user.active
 
 
-def _queue(
+def _composed(
     recipient: Recipient, kind: str, build: Callable[[str], Notice], meeting_id: int | None = None
-) -> None:
+) -> Composed:
     with in_language(recipient) as locale:
         subject, lines, url, link_label = build(locale)
         text, html = render_parts(
@@ -50,7 +50,30 @@ def _queue(
             url=url,
             link_label=link_label,
         )
-    queue_message(compose(recipient, subject, text, html), kind, meeting_id)
+    return compose(recipient, subject, text, html), kind, meeting_id
+
+
+def _queue(
+    recipient: Recipient, kind: str, build: Callable[[str], Notice], meeting_id: int | None = None
+) -> None:
+    queue_message(*_composed(recipient, kind, build, meeting_id))
+
+
+def _for_users(
+    users: Iterable,
+    kind: str,
+    build: Callable[[str], Notice],
+    meeting_id: int | None = None,
+    skip=None,
+) -> list[Composed]:
+    sent: set[int] = set()
+    out = []
+    for user in users:
+        if not _reachable(user) or user.id in sent or (skip is not None and user.id == skip):
+            continue
+        sent.add(user.id)
+        out.append(_composed(recipient_for_user(user), kind, build, meeting_id))
+    return out
 
 
 def _to_users(
@@ -60,13 +83,10 @@ def _to_users(
     meeting_id: int | None = None,
     skip=None,
 ) -> int:
-    sent: set[int] = set()
-    for user in users:
-        if not _reachable(user) or user.id in sent or (skip is not None and user.id == skip):
-            continue
-        sent.add(user.id)
-        _queue(recipient_for_user(user), kind, build, meeting_id)
-    return len(sent)
+    composed = _for_users(users, kind, build, meeting_id, skip)
+    for item in composed:
+        queue_message(*item)
+    return len(composed)
 
 
 def _session_date(meeting, locale: str) -> str:
@@ -79,58 +99,84 @@ def _session_date(meeting, locale: str) -> str:
 
 
 def registration_waitlisted(registration) -> None:
-    """Tell someone who joined a full session's waiting list their place in it."""
+    """Tell someone who joined a full session's waiting list their place in it (composed
+    once the sign-up is committed and the session's lock released)."""
     from consult.attendance.queries import waitlist_position
+    from consult.mail.notify import still_registered
 
-    meeting = registration.meeting
-    position = waitlist_position(registration)
+    registration_id, user_id = registration.id, registration.user_id
+    if user_id is None:
+        return
 
-    def build(locale):
-        return (
-            _(
-                "On the waiting list: %(title)s, %(date)s",
-                title=meeting.title,
-                date=_session_date(meeting, locale),
-            ),
-            [
+    def compose_notice():
+        current = still_registered(registration_id, user_id, "waitlisted")
+        if current is None:
+            return []
+        meeting = current.meeting
+        position = waitlist_position(current)
+
+        def build(locale):
+            return (
                 _(
-                    "The session is full. You are number %(n)d on its waiting list; if a place "
-                    "becomes free it is yours, and we write to you.",
-                    n=position or 1,
-                )
-            ],
-            signups_url(),
-            _("My sign-ups"),
-        )
+                    "On the waiting list: %(title)s, %(date)s",
+                    title=meeting.title,
+                    date=_session_date(meeting, locale),
+                ),
+                [
+                    _(
+                        "The session is full. You are number %(n)d on its waiting list; if a "
+                        "place becomes free it is yours, and we write to you.",
+                        n=position or 1,
+                    )
+                ],
+                signups_url(),
+                _("My sign-ups"),
+            )
 
-    _to_users([registration.user], "waitlisted", build, meeting.id)
+        return _for_users([current.user], "waitlisted", build, meeting.id)
+
+    queue_when_committed(compose_notice)
 
 
 def registration_cancelled(registration, actor) -> None:
-    """Confirm a cancelled sign-up to the person it was for."""
-    meeting = registration.meeting
-    by_self = actor is not None and actor.id == registration.user_id
+    """Confirm a cancelled sign-up to the person it was for (composed once the
+    cancellation is committed)."""
+    from consult.mail.notify import still_registered
 
-    def build(locale):
-        if by_self:
-            line = _("You cancelled your sign-up; your place goes to the next person waiting.")
-        else:
-            line = _(
-                "Your sign-up was cancelled by %(name)s.",
-                name=getattr(actor, "name", "") or _("the organisers"),
+    registration_id, user_id = registration.id, registration.user_id
+    if user_id is None:
+        return
+    by_self = actor is not None and actor.id == user_id
+    by_name = getattr(actor, "name", "") or ""
+
+    def compose_notice():
+        current = still_registered(registration_id, user_id, "cancelled")
+        if current is None:
+            return []
+        meeting = current.meeting
+
+        def build(locale):
+            if by_self:
+                line = _("You cancelled your sign-up; your place goes to the next person waiting.")
+            else:
+                line = _(
+                    "Your sign-up was cancelled by %(name)s.",
+                    name=by_name or _("the organisers"),
+                )
+            return (
+                _(
+                    "Sign-up cancelled: %(title)s, %(date)s",
+                    title=meeting.title,
+                    date=_session_date(meeting, locale),
+                ),
+                [line],
+                signups_url(),
+                _("My sign-ups"),
             )
-        return (
-            _(
-                "Sign-up cancelled: %(title)s, %(date)s",
-                title=meeting.title,
-                date=_session_date(meeting, locale),
-            ),
-            [line],
-            signups_url(),
-            _("My sign-ups"),
-        )
 
-    _to_users([registration.user], "cancelled", build, meeting.id)
+        return _for_users([current.user], "cancelled", build, meeting.id)
+
+    queue_when_committed(compose_notice)
 
 
 # -- accountability -------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Mail caused by changes to sessions and sign-ups, queued in the outbox.
 
 Each function is called by an operation, inside its transaction, after the change is
-flushed; it only adds OutboxMessage rows (delivery is `flask mail send`).
+flushed; it only adds OutboxMessage rows (delivery is `flask mail send`). The mail of a
+sign-up is composed once the place is committed and its lock released
+(``queue_when_committed``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from consult.mail.messages import (
     series_cancellation_message,
     update_message,
 )
-from consult.mail.outbox import pending_with, queue_message, withdraw
+from consult.mail.outbox import pending_with, queue_message, queue_when_committed, withdraw
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 from consult.types import utcnow
 
@@ -207,19 +209,46 @@ def _registrant(registration) -> Recipient | None:
     return recipient_for_user(user)
 
 
+def still_registered(registration_id: int, user_id: int, status: str) -> Registration | None:
+    """Return the registration, read afresh, if it is still ``user_id``'s and in ``status``
+    (a message composed after its change was committed tells of what still holds)."""
+    registration = db.session.get(
+        Registration,
+        registration_id,
+        options=[
+            joinedload(Registration.user),
+            joinedload(Registration.meeting).options(
+                joinedload(Meeting.venue), joinedload(Meeting.organiser)
+            ),
+        ],
+    )
+    if registration is None or registration.user_id != user_id or registration.status != status:
+        return None
+    return registration
+
+
+def _registration_mail(registration, kind: str, message) -> None:
+    """Queue ``message`` (confirmation_message, promotion_message) to the registrant of a
+    confirmed place, composed once the place is committed and its lock released."""
+    registration_id, user_id = registration.id, registration.user_id
+    if user_id is None:
+        return  # proxy sign-ups (no account) have no address
+
+    def compose():
+        current = still_registered(registration_id, user_id, "confirmed")
+        recipient = _registrant(current) if current is not None else None
+        if recipient is None:
+            return []
+        return [(message(current, recipient), kind, current.meeting_id)]
+
+    queue_when_committed(compose)
+
+
 def registration_confirmed(registration) -> None:
     """Queue the sign-up confirmation (with the .ics and the check-in QR code)."""
-    recipient = _registrant(registration)
-    if recipient is None:
-        return
-    queue_message(
-        confirmation_message(registration, recipient), "confirmation", registration.meeting_id
-    )
+    _registration_mail(registration, "confirmation", confirmation_message)
 
 
 def registration_promoted(registration) -> None:
     """Queue the mail telling a waitlisted person that they now have a place."""
-    recipient = _registrant(registration)
-    if recipient is None:
-        return
-    queue_message(promotion_message(registration, recipient), "promotion", registration.meeting_id)
+    _registration_mail(registration, "promotion", promotion_message)

@@ -3,7 +3,9 @@ so it exists exactly when the change that caused it is committed."""
 
 from __future__ import annotations
 
+import logging
 import weakref
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -12,6 +14,9 @@ from sqlalchemy import inspect
 from consult.extensions import db
 from consult.mail.compose import envelope_recipients
 from consult.mail.models import OutboxMessage
+from consult.transactions import after_commit, end_read_transaction, in_write, run_write
+
+log = logging.getLogger(__name__)
 
 _PENDING = "consult.mail.pending"
 
@@ -68,6 +73,53 @@ def queue_message(
             pending[key] = row
     db.session.flush()
     return row
+
+
+#: A composed message and how to queue it: (message, kind, meeting id).
+Composed = tuple[EmailMessage, str, int | None]
+_LATER = "consult.mail.later"
+
+
+def queue_when_committed(compose: Callable[[], list[Composed]]) -> None:
+    """Queue the messages ``compose`` returns, composed once the change is committed.
+
+    Composing a message (templates, a calendar, a QR code) takes a while: inside the
+    write boundary it waits until the transaction has committed and released its locks
+    (SQLite's write lock, a session's row), then ``compose`` reads what it needs afresh
+    and its messages are queued in a short transaction of their own (one for every
+    message of the transaction). ``compose`` checks that what it tells of still holds,
+    and returns no message otherwise. Outside the boundary (a script, a test that
+    commits itself) the messages are composed and queued now, in the caller's
+    transaction.
+    """
+    if not in_write():
+        for message, kind, meeting_id in compose():
+            queue_message(message, kind, meeting_id)
+        return
+    session = db.session()
+    transaction = session.get_transaction()
+    if transaction is None:  # nothing written yet: nothing to batch with
+        after_commit(lambda: _queue_composed([compose]))
+        return
+    entry = session.info.get(_LATER)
+    if entry is None or entry[0]() is not transaction:
+        composers: list[Callable[[], list[Composed]]] = []
+        entry = (weakref.ref(transaction), composers)
+        session.info[_LATER] = entry
+        after_commit(lambda: _queue_composed(composers))
+    entry[1].append(compose)
+
+
+def _queue_composed(composers: list[Callable[[], list[Composed]]]) -> None:
+    composed: list[Composed] = []
+    for compose in composers:
+        try:
+            composed += compose()
+        except Exception:
+            log.exception("could not compose a message after its change was committed")
+    end_read_transaction()
+    if composed:
+        run_write(lambda: [queue_message(*item) for item in composed])
 
 
 def _message_id(message: EmailMessage) -> str:

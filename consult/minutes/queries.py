@@ -86,9 +86,17 @@ def _person_masked(user) -> bool:
 
 def attendance(meeting: Meeting) -> list[Present]:
     """Return who was recorded at the session (present, late or absent), by name."""
+    return attendance_of([meeting.id])[meeting.id]
+
+
+def attendance_of(meeting_ids) -> dict[int, list[Present]]:
+    """Return {meeting id: who was recorded there} for several sessions, in one query."""
+    out: dict[int, list[Present]] = {meeting_id: [] for meeting_id in meeting_ids}
+    if not out:
+        return out
     rows = db.session.scalars(
         select(Attendance)
-        .where(Attendance.meeting_id == meeting.id)
+        .where(Attendance.meeting_id.in_(list(out)))
         .options(
             joinedload(Attendance.registration).joinedload(Registration.user),
             joinedload(Attendance.invitation).joinedload(Invitation.user),
@@ -96,28 +104,26 @@ def attendance(meeting: Meeting) -> list[Present]:
         )
         .order_by(Attendance.recorded_at, Attendance.id)
     )
-    out = []
     for row in rows:
-        if row.registration is not None:
-            user = row.registration.user
-            if user is not None:
-                out.append(Present(user.name, row.status, _person_masked(user), user.role))
-            else:
-                out.append(Present(row.registration.name or "", row.status, True))
-        elif row.invitation is not None:
-            inv = row.invitation
-            if inv.user is not None:
-                out.append(
-                    Present(inv.user.name, row.status, _person_masked(inv.user), inv.user.role)
-                )
-            else:
-                name = inv.name or inv.email
-                if inv.unit is not None:
-                    name = f"{name} ({inv.unit.name})"
-                out.append(Present(name, row.status, inv.unit is None))
-        else:
-            out.append(Present(row.name or "", row.status, True))
+        out[row.meeting_id].append(_present(row))
     return out
+
+
+def _present(row: Attendance) -> Present:
+    if row.registration is not None:
+        user = row.registration.user
+        if user is not None:
+            return Present(user.name, row.status, _person_masked(user), user.role)
+        return Present(row.registration.name or "", row.status, True)
+    if row.invitation is not None:
+        inv = row.invitation
+        if inv.user is not None:
+            return Present(inv.user.name, row.status, _person_masked(inv.user), inv.user.role)
+        name = inv.name or inv.email
+        if inv.unit is not None:
+            name = f"{name} ({inv.unit.name})"
+        return Present(name, row.status, inv.unit is None)
+    return Present(row.name or "", row.status, True)
 
 
 def confirmed_registrations(meeting: Meeting) -> int:
@@ -136,42 +142,76 @@ def confirmed_registrations(meeting: Meeting) -> int:
 def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set[str]:
     """Return the names of residents who did not agree to be named in the minutes:
     registrants and attendees without consent, and the reporters of the cases discussed."""
-    names = {p.name for p in (present if present is not None else attendance(meeting)) if p.masked}
-    for registration in db.session.scalars(
-        select(Registration)
-        .where(Registration.meeting_id == meeting.id, Registration.status != "cancelled")
-        .options(joinedload(Registration.user))
-    ):
+    given = {meeting.id: present} if present is not None else None
+    return names_to_mask_of([meeting.id], given)[meeting.id]
+
+
+def names_to_mask_of(
+    meeting_ids: list[int], present: dict[int, list[Present]] | None = None
+) -> dict[int, set[str]]:
+    """Return {meeting id: ``names_to_mask`` of that session} for several sessions, in a
+    fixed number of queries however many there are."""
+    present = present if present is not None else attendance_of(meeting_ids)
+    names = {
+        meeting_id: {p.name for p in present.get(meeting_id, ()) if p.masked}
+        for meeting_id in meeting_ids
+    }
+    for registration in _registrations_of(meeting_ids):
+        if registration.status == "cancelled":
+            continue
         if registration.user is None:
-            names.add(registration.name or "")
+            names[registration.meeting_id].add(registration.name or "")
         elif _person_masked(registration.user):
-            names.add(registration.user.name)
-    issue_ids = select(AgendaItem.issue_id).where(
-        AgendaItem.meeting_id == meeting.id, AgendaItem.issue_id.is_not(None)
-    )
-    names.update(
-        db.session.scalars(
-            select(Case.reporter_name).where(
-                or_(Case.issue_id.in_(issue_ids), Case.meeting_id == meeting.id),
-                Case.reporter_name.is_not(None),
+            names[registration.meeting_id].add(registration.user.name)
+    discussed = (
+        select(AgendaItem.meeting_id, Case.reporter_name)
+        .join(Case, Case.issue_id == AgendaItem.issue_id)
+        .where(AgendaItem.meeting_id.in_(meeting_ids), Case.reporter_name.is_not(None))
+        .union(
+            select(Case.meeting_id, Case.reporter_name).where(
+                Case.meeting_id.in_(meeting_ids), Case.reporter_name.is_not(None)
             )
         )
     )
-    names.discard("")
+    if meeting_ids:
+        for meeting_id, name in db.session.execute(discussed):
+            names[meeting_id].add(name)
+    for found in names.values():
+        found.discard("")
     return names
+
+
+def _registrations_of(meeting_ids: list[int]) -> list[Registration]:
+    """The sessions' registrations (cancelled ones too), with their accounts."""
+    if not meeting_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Registration)
+            .where(Registration.meeting_id.in_(meeting_ids))
+            .options(joinedload(Registration.user))
+        )
+    )
 
 
 def community_resident_names(community_id: int) -> set[str]:
     """Return the names of the residents who belong to a community."""
+    return _community_residents_of([community_id])[community_id]
+
+
+def _community_residents_of(community_ids) -> dict[int, set[str]]:
     from consult.accounts.models import Membership, User
 
-    return set(
-        db.session.scalars(
-            select(User.name)
+    out: dict[int, set[str]] = {community_id: set() for community_id in community_ids}
+    if out:
+        for community_id, name in db.session.execute(
+            select(Membership.community_id, User.name)
+            .select_from(User)
             .join(Membership, Membership.user_id == User.id)
-            .where(Membership.community_id == community_id, User.role == "resident")
-        )
-    )
+            .where(Membership.community_id.in_(list(out)), User.role == "resident")
+        ):
+            out[community_id].add(name)
+    return out
 
 
 def public_masker(meeting: Meeting, community_residents: set[str] | None = None):
@@ -183,33 +223,48 @@ def public_masker(meeting: Meeting, community_residents: set[str] | None = None)
     reporters of the cases the session discussed or closed, and the residents of the
     session's community (``community_residents`` when the caller loaded them already).
     """
-    from consult.accounts.models import User
+    residents = None
+    if community_residents is not None:
+        residents = {meeting.community_id: community_residents}
+    return public_maskers([meeting], residents)[meeting.id]
 
-    names = set(names_to_mask(meeting))
-    names.update(p.name for p in attendance(meeting) if p.role in (None, "resident"))
-    names.update(
-        db.session.scalars(
-            select(User.name)
-            .join(Registration, Registration.user_id == User.id)
-            .where(Registration.meeting_id == meeting.id, User.role == "resident")
-        )
-    )
-    closed = (
-        select(resolution_cases.c.case_id)
-        .join(Resolution, Resolution.id == resolution_cases.c.resolution_id)
-        .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
-        .where(AgendaItem.meeting_id == meeting.id)
-    )
-    names.update(
-        db.session.scalars(
-            select(Case.reporter_name).where(Case.id.in_(closed), Case.reporter_name.is_not(None))
-        )
-    )
-    if community_residents is None:
-        community_residents = community_resident_names(meeting.community_id)
-    names |= community_residents
-    names.discard("")
 
+def public_maskers(meetings, community_residents: dict[int, set[str]] | None = None) -> dict:
+    """Return {meeting id: ``public_masker`` of that session} for several sessions, in a
+    fixed number of queries however many there are."""
+    meetings = list({m.id: m for m in meetings}.values())
+    ids = [m.id for m in meetings]
+    present = attendance_of(ids)
+    names = names_to_mask_of(ids, present)
+    for meeting_id, people in present.items():
+        names[meeting_id].update(p.name for p in people if p.role in (None, "resident"))
+    for registration in _registrations_of(ids):
+        user = registration.user
+        if user is not None and user.role == "resident":
+            names[registration.meeting_id].add(user.name)
+    if ids:
+        closed = (
+            select(AgendaItem.meeting_id, Case.reporter_name)
+            .select_from(resolution_cases)
+            .join(Resolution, Resolution.id == resolution_cases.c.resolution_id)
+            .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
+            .join(Case, Case.id == resolution_cases.c.case_id)
+            .where(AgendaItem.meeting_id.in_(ids), Case.reporter_name.is_not(None))
+        )
+        for meeting_id, name in db.session.execute(closed):
+            names[meeting_id].add(name)
+    residents = dict(community_residents or {})
+    missing = {m.community_id for m in meetings} - set(residents)
+    residents.update(_community_residents_of(missing))
+    maskers = {}
+    for meeting in meetings:
+        found = names[meeting.id] | residents[meeting.community_id]
+        found.discard("")
+        maskers[meeting.id] = _masker(found)
+    return maskers
+
+
+def _masker(names: set[str]):
     def mask(text: str | None) -> str:
         return mask_text(text or "", names)
 

@@ -28,7 +28,7 @@ from consult.minutes.models import (
     Resolution,
     resolution_cases,
 )
-from consult.minutes.queries import community_resident_names, public_masker
+from consult.minutes.queries import public_masker, public_maskers
 from consult.types import utcnow
 
 PER_PAGE = 20
@@ -242,12 +242,7 @@ def records(resolutions: list[Resolution], page_url) -> list[dict]:
     cases = {c.id: c for r in resolutions for c in r.cases}
     hidden = _private_meeting_ids({c.meeting_id for c in cases.values() if c.meeting_id})
     events = _case_events(list(cases))
-    residents: dict[int, set[str]] = {}
-    maskers = {}
-    for meeting_id, meeting in meetings.items():
-        if meeting.community_id not in residents:
-            residents[meeting.community_id] = community_resident_names(meeting.community_id)
-        maskers[meeting_id] = public_masker(meeting, residents[meeting.community_id])
+    maskers = public_maskers(meetings.values())
     zone = current_app.config["CONSULT_TIMEZONE"]
     out = []
     for r in resolutions:

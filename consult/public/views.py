@@ -25,7 +25,7 @@ from consult.cases.labels import case_label
 from consult.i18n import current_language, label, session_time
 from consult.lists import page_arg
 from consult.meetings.queries import get_meeting
-from consult.minutes.queries import public_masker
+from consult.minutes.queries import public_masker, public_maskers
 from consult.permissions import visible_or_404
 from consult.public import documents, queries
 from consult.public.forms import PublicFilterForm
@@ -190,10 +190,16 @@ def board(community_id: int):
         refresh=BOARD_REFRESH,
         now=utcnow(),
         sessions=sessions,
-        titles={m.id: public_masker(m)(m.title) for m in sessions},
+        titles={m.id: mask(m.title) for m, mask in _maskers(sessions)},
         records=queries.records(resolutions, _session_url),
         public_url=_absolute("public.community", community_id=community.id),
     )
+
+
+def _maskers(meetings):
+    """Return (meeting, its public masker) pairs, the maskers made together."""
+    maskers = public_maskers(meetings)
+    return [(m, maskers[m.id]) for m in meetings]
 
 
 def _when(meeting) -> str:

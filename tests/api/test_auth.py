@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from consult.accounts.models import ApiToken
+from consult.accounts.models import ApiToken, User
 from consult.accounts.operations import create_api_token, revoke_api_token
 from consult.extensions import db
 from consult.types import utcnow
@@ -113,6 +116,91 @@ def test_last_used_at_is_recorded_at_most_once_a_minute(api_as, factories, count
     assert api.get("/api/v1/me").status_code == 200
     db.session.expire_all()
     assert db.session.scalar(select(ApiToken.last_used_at)) >= first
+
+
+@contextmanager
+def _token_row_locked():
+    """Hold, on a connection of its own, the lock that recording a token's use needs:
+    SQLite's write lock, or the token's row on PostgreSQL."""
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(ApiToken.id).with_for_update())
+            else:
+                conn.exec_driver_sql("UPDATE api_tokens SET revoked_at = NULL WHERE 1 = 0")
+            yield
+
+
+def _recorded_use():
+    db.session.expire_all()
+    return db.session.scalar(select(ApiToken.last_used_at))
+
+
+def test_a_failure_to_record_costs_only_the_timestamp(api_as, factories, caplog):
+    user = factories.make_user(email="busy@example.org")
+    api = api_as(user)
+    with _token_row_locked():
+        started = time.monotonic()
+        response = api.get("/api/v1/me")
+        waited = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "busy@example.org"
+    # It waited a moment for the database, not the database's own timeout (30 s).
+    assert waited < 10
+    assert _recorded_use() is None
+    assert "could not record the use of API token" in caplog.text
+    # The database free again, the next use is recorded.
+    assert api.get("/api/v1/me").status_code == 200
+    assert _recorded_use() is not None
+
+
+def test_a_write_records_its_use_in_its_own_transaction(api_as, factories):
+    user = factories.make_user(name="原名")
+    api = api_as(user)
+    updates = {}
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words[0].upper() == "UPDATE":
+            updates[words[1].lower()] = conn.get_transaction()
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        started = utcnow()
+        assert api.patch("/api/v1/me", json={"name": "新名"}).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    # One transaction holds the change and the token's use: no second one, no wait.
+    assert set(updates) == {"users", "api_tokens"}
+    assert updates["users"] is updates["api_tokens"]
+    assert _recorded_use() >= started - timedelta(seconds=1)
+    assert db.session.get(User, user.id).name == "新名"
+
+
+def test_a_write_commits_even_when_its_use_cannot_be_recorded(api_as, factories):
+    user = factories.make_user(name="原名")
+    api = api_as(user)
+    busy = {"sqlite": sqlite3.OperationalError("database is locked")}
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            dialect = conn.dialect.name
+            if dialect == "postgresql":
+                from psycopg.errors import LockNotAvailable
+
+                raise LockNotAvailable("canceling statement due to lock timeout")
+            raise busy[dialect]
+
+    event.listen(db.engine, "before_cursor_execute", refuse)
+    try:
+        response = api.patch("/api/v1/me", json={"name": "新名"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", refuse)
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(User, user.id).name == "新名"
+    assert _recorded_use() is None
 
 
 def test_an_authenticated_read_costs_two_statements(api_as, factories, count_queries):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from consult.accounts.models import User
 from consult.attendance import operations
 from consult.attendance.operations import CapacityError
 from consult.audit.models import AuditEntry
@@ -156,3 +157,51 @@ def test_only_organisers_change_the_places(client, login_as, factories, role):
     )
     assert response.status_code == 403
     assert db.session.get(Meeting, meeting.id).capacity == 1
+
+
+def _waiting_rows_read(factories, waiting: int, act) -> tuple[list[str], object]:
+    """Fill a session of one place and ``waiting`` people waiting, then run ``act(meeting,
+    first)``; return the statuses of the waiting registrations it read from the database."""
+    from sqlalchemy import event
+
+    meeting = factories.make_meeting(capacity=1)
+    first = factories.make_signup(meeting, factories.make_user())
+    for _ in range(waiting):
+        factories.make_signup(meeting, factories.make_user(), status="waitlisted")
+    meeting_id, first_id = meeting.id, first.id
+    db.session.expunge_all()  # every row read below is a fresh load
+    read = []
+
+    def loaded(target, context):
+        read.append(target.status)
+
+    event.listen(Registration, "load", loaded)
+    try:
+        result = act(db.session.get(Meeting, meeting_id), db.session.get(Registration, first_id))
+        db.session.commit()
+    finally:
+        event.remove(Registration, "load", loaded)
+    return [status for status in read if status == "waitlisted"], result
+
+
+@pytest.mark.parametrize("waiting", [2, 12])
+def test_a_sign_up_into_a_full_session_reads_one_person_waiting(factories, waiting):
+    late_id = factories.make_user().id
+    read, registration = _waiting_rows_read(
+        factories,
+        waiting,
+        lambda meeting, _first: operations.sign_up(meeting, db.session.get(User, late_id)),
+    )
+    assert registration.status == "waitlisted"
+    # The next person waiting is looked at (a place might have been free), never the list.
+    assert len(read) == 1
+
+
+@pytest.mark.parametrize("waiting", [2, 12])
+def test_a_freed_place_goes_to_the_first_waiting_without_reading_the_list(factories, waiting):
+    read, promoted = _waiting_rows_read(
+        factories, waiting, lambda _meeting, first: operations.cancel_registration(first, None)
+    )
+    assert len(promoted) == 1
+    # The one promoted, and the next one, for whom no place is left.
+    assert len(read) == 2

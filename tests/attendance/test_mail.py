@@ -134,3 +134,118 @@ def test_rsvp_link_from_the_invitation_mail_records_the_answer(
     login_as(cadre)
     html = client.get(f"/sessions/{meeting.id}").get_data(as_text=True)
     assert f'data-partstat="{partstat}"' in html
+
+
+# -- mail is composed after the place is committed and the lock released -------------
+
+
+def _lock_is_free(meeting_id: int) -> bool:
+    """Whether another connection could take the lock a sign-up holds: SQLite's write
+    lock, or the session's row on PostgreSQL."""
+    from sqlalchemy.exc import OperationalError
+
+    from consult.meetings.models import Meeting
+
+    with db.engine.connect() as conn:
+        try:
+            if conn.dialect.name == "postgresql":
+                with conn.begin():
+                    conn.execute(
+                        select(Meeting.id)
+                        .where(Meeting.id == meeting_id)
+                        .with_for_update(nowait=True)
+                    )
+            else:
+                # BEGIN IMMEDIATE waiting 1 ms at most (consult.extensions).
+                with conn.execution_options(sqlite_begin="IMMEDIATE", sqlite_busy_ms=1).begin():
+                    pass
+        except OperationalError:
+            return False
+    return True
+
+
+def test_the_confirmation_is_composed_after_the_place_is_committed(api_as, factories, monkeypatch):
+    from consult.mail import notify
+    from consult.mail.models import OutboxMessage
+
+    meeting = factories.make_meeting(capacity=5, title="民情恳谈会")
+    resident = factories.make_user(email="chen.jing@example.org")
+    composing = notify.confirmation_message
+    seen = []
+
+    def observed(registration, recipient):
+        with db.engine.connect() as conn:
+            committed = conn.scalar(
+                select(Registration.status).where(Registration.id == registration.id)
+            )
+        seen.append((committed, _lock_is_free(meeting.id)))
+        return composing(registration, recipient)
+
+    monkeypatch.setattr(notify, "confirmation_message", observed)
+    response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
+    assert response.status_code == 201
+    # Composed once, when the place was visible to everyone and nothing held the lock.
+    assert seen == [("confirmed", True)]
+    # Queued before the answer, through the outbox.
+    (row,) = db.session.scalars(select(OutboxMessage)).all()
+    assert row.kind == "confirmation" and row.recipients == "chen.jing@example.org"
+
+
+def test_a_message_that_cannot_be_composed_costs_the_message_not_the_sign_up(
+    api_as, factories, monkeypatch, caplog
+):
+    from consult.mail import notify
+    from consult.mail.models import OutboxMessage
+
+    meeting = factories.make_meeting(capacity=5)
+    resident = factories.make_user()
+
+    def broken(registration, recipient):
+        raise RuntimeError("no template")
+
+    monkeypatch.setattr(notify, "confirmation_message", broken)
+    response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
+    assert response.status_code == 201
+    assert db.session.get(Registration, response.get_json()["id"]).status == "confirmed"
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+    assert "could not compose a message" in caplog.text
+
+
+def test_a_refused_sign_up_composes_nothing(api_as, factories, monkeypatch):
+    from consult.mail import notify
+    from consult.mail.models import OutboxMessage
+
+    meeting = factories.make_meeting(capacity=5)
+    api = api_as(factories.make_user())
+    path = f"/api/v1/sessions/{meeting.id}/registrations"
+    assert api.post(path).status_code == 201
+    composed = []
+    monkeypatch.setattr(notify, "confirmation_message", lambda *a: composed.append(a))
+    assert api.post(path).status_code == 409
+    assert composed == []
+    assert len(db.session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_a_series_sign_up_queues_each_weeks_confirmation_together(api_as, factories):
+    from sqlalchemy import event
+
+    from consult.mail.models import OutboxMessage
+
+    resident = factories.make_user(email="zhou.min@example.org")
+    series, weeks = factories.make_series(count=3)
+    inserts = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            inserts.append(conn.get_transaction())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = api_as(resident).post(f"/api/v1/series/{series.id}/registrations")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 201
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.meeting_id)).all()
+    assert [(r.kind, r.meeting_id) for r in rows] == [("confirmation", w.id) for w in weeks]
+    # Composed after the sign-ups were committed, queued in one transaction of their own.
+    assert inserts and all(transaction is inserts[0] for transaction in inserts)
