@@ -394,7 +394,9 @@ def count_queries(app):
             if (
                 statement.lstrip()
                 .upper()
-                .startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE"))
+                .startswith(
+                    ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SET ", "SAVEPOINT", "RELEASE")
+                )
             ):
                 return
             counted.n += 1

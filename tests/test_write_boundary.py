@@ -112,6 +112,7 @@ def _committed_names() -> list[str]:
         return list(conn.scalars(select(Community.name).order_by(Community.name)))
 
 
+@pytest.mark.real_commits  # another connection reads
 def test_after_commit_runs_once_the_write_is_committed(app):
     seen = []
 
@@ -160,6 +161,7 @@ def test_after_commit_of_a_write_that_fails_or_rolls_back_never_runs(app):
     assert seen == ["after the rollback"]
 
 
+@pytest.mark.real_commits  # another connection reads
 def test_a_failing_step_after_commit_keeps_the_write(app, caplog):
     def work():
         db.session.add(Community(name="保留"))

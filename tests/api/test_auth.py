@@ -137,6 +137,7 @@ def _recorded_use():
     return db.session.scalar(select(ApiToken.last_used_at))
 
 
+@pytest.mark.real_commits  # another connection holds the lock
 def test_a_failure_to_record_costs_only_the_timestamp(api_as, factories, caplog):
     user = factories.make_user(email="busy@example.org")
     api = api_as(user)
