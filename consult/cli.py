@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from consult.errors import RefusedInput
-from consult.extensions import db
+from consult.transactions import rollback
 
 #: SQLSTATE of PostgreSQL's "relation does not exist".
 UNDEFINED_TABLE = "42P01"
@@ -23,15 +23,8 @@ class CommandError(click.ClickException):
 
 def fail(message: str) -> None:
     """Undo what the command started, print one line on stderr and exit non-zero."""
-    _rollback()
+    rollback()
     raise CommandError(one_line(message))
-
-
-def _rollback() -> None:
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:  # the connection is gone: nothing was written either
-        db.session.close()
 
 
 def one_line(text: str) -> str:
@@ -70,14 +63,14 @@ def cli_errors(command: Callable) -> Callable:
             try:
                 return command(*args, **kwargs)
             except RefusedInput as exc:
-                _rollback()
+                rollback()
                 raise CommandError(one_line(exc.message)) from None
             except SQLAlchemyError as exc:
-                _rollback()
+                rollback()
                 raise CommandError(describe_database_error(exc)) from None
             except UnicodeEncodeError:
                 # An argument held bytes that are not UTF-8 (the shell passes them through).
-                _rollback()
+                rollback()
                 raise CommandError("An argument is not valid UTF-8 text.") from None
 
     return wrapper

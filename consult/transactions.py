@@ -115,10 +115,11 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS) -> T:
     if current.info.get(DEPTH, 0) > 0:
         return work()
     for attempt in range(1, attempts + 1):
-        begin()
-        current.info[DEPTH] = 1
-        current.info[WROTE] = False
         try:
+            # BEGIN IMMEDIATE itself waits for the lock, and may find the database busy.
+            begin()
+            current.info[DEPTH] = 1
+            current.info[WROTE] = False
             result = work()
             if current.info[WROTE]:
                 db.session.commit()

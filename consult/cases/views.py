@@ -65,10 +65,6 @@ def _status_colour(value):
     return status_colour(value)
 
 
-#: Pages put refusals on form fields through the one helper.
-show_refusal = refuse_on
-
-
 def _filter_from_args() -> queries.CaseFilter:
     args = request.args
     overdue = {"1": True, "0": False}.get(args.get("overdue", ""))

@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, or_, select, update
 from consult.calendar.ics import bare_address
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
+from consult.transactions import in_write, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,6 @@ def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
     )
 
 
-def _begin_write() -> None:
-    """End the session's transaction and start one that writes at once (SQLite: BEGIN
-    IMMEDIATE, so that two deliveries queue on the lock instead of racing)."""
-    db.session.commit()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
 @dataclass(frozen=True)
 class Claimed:
     """A message this run has claimed (read before the claim was committed)."""
@@ -119,77 +112,88 @@ class Claimed:
     channel_id: int | None = None
 
 
+#: What a claim attempt returns when it took nothing but the outbox changed under it.
+_AGAIN = object()
+
+
 def claim_next(
     due_only: bool, skip: Collection[int] = (), transport: str = "mail"
 ) -> Claimed | None:
     """Claim the oldest deliverable message of ``transport`` and return it (committed as
-    "sending")."""
-    max_attempts = setting("MAIL_MAX_ATTEMPTS")
+    "sending"). Call it outside any transaction, so that the claim is committed
+    before the message is sent."""
+    if in_write():
+        raise RuntimeError("messages are claimed outside the write boundary, not inside it")
     while True:
-        now = utcnow()
-        _begin_write()
-        query = (
-            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
-            .where(_claimable(now, due_only, transport))
-            .order_by(OutboxMessage.id)
-            .limit(1)
-        )
-        if skip:
-            query = query.where(OutboxMessage.id.not_in(skip))
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = db.session.execute(query).first()
-        if row is None:
-            db.session.commit()
-            return None
-        if row.status == "sending" and row.attempts >= max_attempts:
-            # Its last attempt was interrupted: give up rather than risk a loop.
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
-                .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
-            continue
-        claimed = db.session.execute(
+        claimed = run_write(lambda: _claim_one(due_only, skip, transport))
+        if claimed is not _AGAIN:
+            return claimed
+
+
+def _claim_one(due_only: bool, skip: Collection[int], transport: str):
+    """Claim one message in the current transaction; _AGAIN when another run took it
+    first or it was given up."""
+    now = utcnow()
+    query = (
+        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
+        .where(_claimable(now, due_only, transport))
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+    if skip:
+        query = query.where(OutboxMessage.id.not_in(skip))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = db.session.execute(query).first()
+    if row is None:
+        return None
+    if row.status == "sending" and row.attempts >= setting("MAIL_MAX_ATTEMPTS"):
+        # Its last attempt was interrupted: give up rather than risk a loop.
+        db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
-            .values(
-                status="sending",
-                attempts=OutboxMessage.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
-            )
+            .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
-            db.session.commit()
-            continue
-        recipients, body, channel_id = db.session.execute(
-            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
-                OutboxMessage.id == row.id
-            )
-        ).one()
-        db.session.commit()
-        return Claimed(
-            id=row.id,
-            recipients=[r for r in recipients.split(",") if r],
-            body=body,
-            attempts=row.attempts + 1,
-            channel_id=channel_id,
+        return _AGAIN
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
+        .values(
+            status="sending",
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
         )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return _AGAIN
+    recipients, body, channel_id = db.session.execute(
+        select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
+            OutboxMessage.id == row.id
+        )
+    ).one()
+    return Claimed(
+        id=row.id,
+        recipients=[r for r in recipients.split(",") if r],
+        body=body,
+        attempts=row.attempts + 1,
+        channel_id=channel_id,
+    )
 
 
 def _finish(message_id: int, **values) -> None:
     """Record the outcome of an attempt, if the claim is still this run's."""
-    _begin_write()
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+
+    def work() -> None:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    run_write(work)
 
 
 def mark_sent(message: Claimed) -> None:

@@ -47,11 +47,6 @@ class StaleMinutes(MinutesError):
         )
 
 
-def write_transaction() -> None:
-    """Nothing to do: every write request already runs in the write boundary
-    (consult.transactions), which began the transaction (BEGIN IMMEDIATE on SQLite)."""
-
-
 def _refuse_cancelled(meeting: Meeting) -> None:
     if meeting.status == "cancelled":
         raise MinutesError(_l("The session is cancelled."), "session", status=409)

@@ -13,6 +13,7 @@ from consult.enums import CHANNEL_KINDS
 from consult.extensions import db
 from consult.notices.models import Channel
 from consult.notices.operations import add_channel, remove_channel
+from consult.transactions import run_write
 
 
 @click.group("channels", help="Manage the group-chat robots, webhooks and SMS gateways.")
@@ -36,19 +37,16 @@ def channels_cli() -> None:
 @cli_errors
 def add_command(community, kind, url, secret, language, name, template) -> None:
     """Add a notice channel; print its id as the last line."""
-    channel = add_channel(
-        {
-            "community": community,
-            "kind": kind,
-            "url": url,
-            "secret": secret,
-            "language": language,
-            "name": name,
-            "template": template,
-        },
-        None,
-    )
-    db.session.commit()
+    data = {
+        "community": community,
+        "kind": kind,
+        "url": url,
+        "secret": secret,
+        "language": language,
+        "name": name,
+        "template": template,
+    }
+    channel = run_write(lambda: add_channel(data, None))
     where = channel.community.name if channel.community else _("the whole town")
     click.echo(
         _(
@@ -84,9 +82,12 @@ def list_command() -> None:
 @cli_errors
 def remove_command(channel_id) -> None:
     """Remove channel CHANNEL_ID (its waiting notices are marked failed)."""
-    channel = db.session.get(Channel, channel_id)
-    if channel is None:
-        fail(_("No channel %(id)s.", id=channel_id))
-    remove_channel(channel, None)
-    db.session.commit()
+
+    def work() -> None:
+        channel = db.session.get(Channel, channel_id)
+        if channel is None:
+            fail(_("No channel %(id)s.", id=channel_id))
+        remove_channel(channel, None)
+
+    run_write(work)
     click.echo(_("Removed channel %(id)s.", id=channel_id))

@@ -16,6 +16,7 @@ from consult.mail.delivery import DeliveryReport, claim_next, mark_failed, mark_
 from consult.mail.models import OutboxMessage
 from consult.notices.models import Channel
 from consult.notices.transport import NoticeFailed, build_request, send
+from consult.transactions import end_read_transaction
 
 #: Seconds to wait for a channel's answer (the app's NOTICE_TIMEOUT may say otherwise).
 NOTICE_TIMEOUT = 10
@@ -62,5 +63,6 @@ def deliver_notices(due_only: bool) -> DeliveryReport:
             continue
         mark_sent(message)
         report.sent += 1
-    db.session.commit()
+    # What was read last (a channel, the waiting notices) is not held across the wait.
+    end_read_transaction()
     return report
