@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import select
 
+from consult.enums import MinutesStatus, Visibility
 from consult.extensions import db
 from consult.permissions import (
     case_access,
@@ -53,7 +54,7 @@ def series_or_404(series_id: int, user):
     series = _get(Series, series_id)
     if series is None:
         abort(404)
-    if series.visibility != "public":
+    if series.visibility != Visibility.PUBLIC:
         seen = db.session.scalar(
             select(Meeting.id)
             .where(Meeting.series_id == series.id, visible_meetings_clause(user))
@@ -145,7 +146,7 @@ def minutes_or_404(meeting, user):
     minutes = minutes_for(meeting)
     if can(user, "minutes.read_draft", meeting):
         return minutes
-    if minutes is None or minutes.status != "published":
+    if minutes is None or minutes.status != MinutesStatus.PUBLISHED:
         abort(404)
     return minutes
 

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from consult.enums import ROLES, STAFF_ROLES, check_in
+from consult.enums import STAFF_ROLES, Role, check_in
 from consult.extensions import db
 from consult.types import UTCDateTime, utcnow
 
@@ -29,7 +29,7 @@ def new_token() -> tuple[str, str]:
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (check_in("role", ROLES),)
+    __table_args__ = (check_in("role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stored lower-cased; the sign-in name.

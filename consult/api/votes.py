@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from consult.api import api_user
 from consult.api.minutes import VoteSchema
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.enums import VOTE_CHOICES
+from consult.enums import VoteChoice
 from consult.loaders import agenda_item_or_404
 from consult.permissions import require
 from consult.votes import operations as ops
@@ -23,7 +23,7 @@ class BallotSchema(StrictSchema):
         validate=validate.Range(min=1),
         metadata={"description": "A user recorded present at the session"},
     )
-    choice = fields.String(required=True, validate=validate.OneOf(VOTE_CHOICES))
+    choice = fields.String(required=True, validate=validate.OneOf(VoteChoice))
 
 
 class VoteCreateSchema(StrictSchema):

@@ -25,6 +25,7 @@ from consult.attendance.forms import ButtonForm, CapacityForm, ProxyForm, WalkIn
 from consult.attendance.operations import AttendanceError
 from consult.attendance.qr import qr_data_uri
 from consult.community.models import AllianceMember
+from consult.enums import RegistrationStatus
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.i18n import session_time
@@ -78,7 +79,7 @@ def _back(default: str) -> str:
 
 
 def _signup_flash(registration: Registration) -> None:
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         flash(_("You have a place: see you at the session."), "success")
     else:
         flash(
@@ -183,7 +184,7 @@ def _confirm_cancel(registration: Registration):
             )
         ]
     waiting = queries.waitlist_count(meeting.id)
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         if waiting:
             lines.append(
                 _(
@@ -274,7 +275,7 @@ def proxy(meeting_id: int):
         "attendance/proxy.html",
         meeting=meeting,
         form=form,
-        closed=queries.signup_closed_reason(meeting),
+        closed=meeting.signup_closed_reason(),
     ), status
 
 
@@ -308,7 +309,7 @@ def _registrations_page(meeting: Meeting, form: CapacityForm, status: int = 200)
         rows=rows,
         form=form,
         button=ButtonForm(),
-        closed=queries.signup_closed_reason(meeting),
+        closed=meeting.signup_closed_reason(),
     ), status
 
 

@@ -8,12 +8,10 @@ from flask import current_app
 from sqlalchemy import and_, false, or_
 
 from consult.cases.models import Case
-from consult.enums import CASE_LEVELS
+from consult.enums import CaseLevel
 
 DEFAULT_LEVEL_DAYS = "3,7,15,30"
 DEFAULT_EVALUATION_QUORUM = 3
-#: Statuses in which a case is still being handled (and so can be overdue or escalated).
-ACTIVE = ("open", "reopened")
 
 
 def _setting(name: str, default):
@@ -32,11 +30,11 @@ def level_days() -> dict[int, int]:
         days = [int(p) for p in parts]
     except ValueError:
         days = []
-    if len(days) != len(CASE_LEVELS) or any(d <= 0 for d in days):
+    if len(days) != len(CaseLevel) or any(d <= 0 for d in days):
         raise ValueError(
-            f"CASE_LEVEL_DAYS must be {len(CASE_LEVELS)} positive whole numbers, not {raw!r}"
+            f"CASE_LEVEL_DAYS must be {len(CaseLevel)} positive whole numbers, not {raw!r}"
         )
-    return dict(zip(CASE_LEVELS, days, strict=True))
+    return dict(zip(CaseLevel, days, strict=True))
 
 
 def evaluation_quorum() -> int:
@@ -59,7 +57,7 @@ def due_at(case: Case, days: dict[int, int] | None = None) -> datetime:
 
 def is_overdue(case: Case, now: datetime, days: dict[int, int] | None = None) -> bool:
     """Return whether the case is still being handled and past its level's limit."""
-    return case.status in ACTIVE and due_at(case, days) < now
+    return case.active and due_at(case, days) < now
 
 
 def overdue_clause(now: datetime):
@@ -73,4 +71,4 @@ def overdue_clause(now: datetime):
         and_(Case.level == level, Case.level_since < now - timedelta(days=limit))
         for level, limit in days.items()
     ]
-    return and_(Case.status.in_(ACTIVE), or_(false(), *per_level))
+    return and_(Case.active, or_(false(), *per_level))

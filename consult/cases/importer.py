@@ -26,6 +26,7 @@ from sqlalchemy import select
 from consult import audit
 from consult.cases.labels import as_text
 from consult.cases.models import Case, CaseEvent
+from consult.enums import CaseEventKind, CaseLevel, CaseStatus
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.text import has_forbidden, normalise_line_breaks
@@ -424,10 +425,10 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
             reporter_name=row["reporter"] or None,
             reporter_phone=row["phone"] or None,
             reported_at=row["reported_at"],
-            level=1,
+            level=CaseLevel.GRID_MEMBER,
             # The grid began handling it when it was reported on the platform.
             level_since=min(row["reported_at"], now),
-            status="open",
+            status=CaseStatus.OPEN,
             created_by_id=getattr(user, "id", None),
             created_at=now,
         )
@@ -439,8 +440,8 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="created",
-                to_value="open",
+                kind=CaseEventKind.CREATED,
+                to_value=CaseStatus.OPEN,
                 actor_id=getattr(user, "id", None),
                 reason=reason,
                 at=now,

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import UNIT_KINDS, VENUE_KINDS, check_in
+from consult.enums import UnitKind, VenueKind, check_in
 from consult.extensions import db
 from consult.types import UTCDateTime, utcnow
 
@@ -63,7 +63,7 @@ class Unit(db.Model):
     """A partner organisation of the alliance ("X" in "1+X")."""
 
     __tablename__ = "units"
-    __table_args__ = (check_in("kind", UNIT_KINDS), Index("ix_units_kind", "kind"))
+    __table_args__ = (check_in("kind", UnitKind), Index("ix_units_kind", "kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id", ondelete="SET NULL"))
@@ -134,7 +134,7 @@ class Venue(db.Model):
 
     __tablename__ = "venues"
     __table_args__ = (
-        check_in("kind", VENUE_KINDS),
+        check_in("kind", VenueKind),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         CheckConstraint("community_id IS NOT NULL OR unit_id IS NOT NULL", name="owner"),
         UniqueConstraint("community_id", "name"),
@@ -148,7 +148,7 @@ class Venue(db.Model):
     #: The unit that offers the venue, when it is not the community's own.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20), default="meeting_room")
+    kind: Mapped[str] = mapped_column(String(20), default=VenueKind.MEETING_ROOM)
     capacity: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -362,7 +362,7 @@ def _firms() -> Iterator[str]:
 
 
 def unit_names(kind: str) -> Iterator[str]:
-    """Yield plausible unit names of ``kind`` (a UNIT_KINDS value), without repeats."""
+    """Yield plausible unit names of ``kind`` (a UnitKind), without repeats."""
     if kind == "government_agency":
         yield from GOVERNMENT_AGENCIES
         for n in count(1):

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
 from consult.calendar.ics import bare_address
+from consult.enums import OutboxStatus
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
 from consult.transactions import in_write, run_write
@@ -82,10 +83,12 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
-    queued = OutboxMessage.status == "queued"
+    queued = OutboxMessage.status == OutboxStatus.QUEUED
     if due_only:
         queued = and_(queued, OutboxMessage.next_attempt_at <= now)
-    lapsed = and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
+    lapsed = and_(
+        OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at <= now
+    )
     return and_(OutboxMessage.transport == transport, or_(queued, lapsed))
 
 
@@ -188,7 +191,7 @@ def _finish(message_id: int, **values) -> None:
     def work() -> None:
         db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING)
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from consult.calendar import ics
 from consult.calendar.documents import ics_context, session_events
+from consult.enums import RegistrationStatus
 from consult.mail.compose import Attachment, Recipient, compose, in_language, render_parts, when
 from consult.mail.notices import signups_url
 from consult.meetings.models import Invitation, Meeting, Registration, Series
@@ -40,7 +41,9 @@ class Member:
             return ics.Attendee(
                 self.recipient.email, self.recipient.name, "NEEDS-ACTION", bool(reply_address())
             )
-        partstat = "ACCEPTED" if self.registration.status == "confirmed" else "TENTATIVE"
+        partstat = (
+            "ACCEPTED" if self.registration.status == RegistrationStatus.CONFIRMED else "TENTATIVE"
+        )
         return ics.Attendee(self.recipient.email, self.recipient.name, partstat, False)
 
 

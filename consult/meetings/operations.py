@@ -23,7 +23,7 @@ from consult import audit
 from consult.attendance.operations import CapacityError, set_capacity
 from consult.community.models import Community, Unit, Venue
 from consult.community.operations import community_by_name
-from consult.enums import PRIVATE_KINDS, SESSION_KINDS, VISIBILITIES
+from consult.enums import PRIVATE_KINDS, SeriesStatus, SessionKind, SessionStatus, Visibility
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.lists import valid_id
@@ -93,7 +93,7 @@ def new_uid() -> str:
 
 
 def _kind(value) -> str:
-    if value not in SESSION_KINDS:
+    if value not in SessionKind:
         raise MeetingError(_l("Unknown kind of session."), "kind")
     return value
 
@@ -159,7 +159,7 @@ def _capacity(value) -> int | None:
 def _visibility(value, kind: str) -> str:
     if value is None or value == "":
         return "private" if kind in PRIVATE_KINDS else "public"
-    if value not in VISIBILITIES:
+    if value not in Visibility:
         raise MeetingError(_l("The visibility is public or private."), "visibility")
     return value
 
@@ -413,7 +413,7 @@ def extend_series(series: Series, horizon: datetime | None = None) -> int:
 
     The first occurrence is always made, however far ahead it is.
     """
-    if series.status != "active":
+    if series.status != SeriesStatus.ACTIVE:
         return 0
     horizon = max(horizon or default_horizon(), series.dtstart)
     done = series.materialised_until
@@ -451,7 +451,7 @@ def extend_due_series(series_id: int | None = None) -> int:
     """
     threshold = default_horizon() - LAZY_SLACK
     due = select(Series).where(
-        Series.status == "active",
+        Series.status == SeriesStatus.ACTIVE,
         (Series.materialised_until.is_(None)) | (Series.materialised_until < threshold),
     )
     if series_id is not None:
@@ -475,7 +475,9 @@ def extend_due_series(series_id: int | None = None) -> int:
 def extend_all_series(horizon: datetime | None = None) -> int:
     """Extend every active series up to ``horizon``; return the rows made (for cron)."""
     made = 0
-    for series in db.session.scalars(select(Series).where(Series.status == "active")).all():
+    for series in db.session.scalars(
+        select(Series).where(Series.status == SeriesStatus.ACTIVE)
+    ).all():
         made += extend_series(series, horizon)
     return made
 
@@ -490,7 +492,7 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
     capacity, host_unit. A change of time or venue raises the sequence and sends
     updated invitations.
     """
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         raise MeetingError(_l("A cancelled session cannot be changed."), None, status=409)
     values: dict = {}
     if "title" in data:
@@ -578,15 +580,13 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
 
 def cancel_meeting(meeting: Meeting, user) -> Meeting:
     """Cancel a session (an occurrence of a series: that one only); cancelling twice is a no-op."""
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         return meeting
-    if meeting.status == "held":
+    if not meeting.cancellable:
         raise MeetingError(
             _l("This session has been held; it cannot be cancelled."), None, status=409
         )
-    meeting.status = "cancelled"
-    meeting.cancelled_at = utcnow()
-    meeting.sequence += 1
+    meeting.cancel()
     db.session.flush()
     audit.record("meeting.cancel", meeting, user, series=meeting.series_id)
     notify.meeting_cancelled(meeting, user)
@@ -600,26 +600,20 @@ def cancel_series(series: Series, user) -> int:
     The weeks already held stay: the rule is ended (UNTIL) at the last week that is not
     cancelled, so calendars keep those weeks and drop only the ones cancelled now.
     """
-    if series.status == "cancelled":
+    if series.status == SeriesStatus.CANCELLED:
         return 0
     now = utcnow()
     upcoming = db.session.scalars(
-        select(Meeting).where(
-            Meeting.series_id == series.id,
-            Meeting.status == "scheduled",
-            Meeting.starts_at > now,
-        )
+        select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup(now))
     ).all()
     for meeting in upcoming:
-        meeting.status = "cancelled"
-        meeting.cancelled_at = now
-        meeting.sequence += 1
-    series.status = "cancelled"
+        meeting.cancel(now)
+    series.status = SeriesStatus.CANCELLED
     series.sequence += 1
     db.session.flush()
     last_kept = db.session.scalar(
         select(func.max(Meeting.recurrence_id)).where(
-            Meeting.series_id == series.id, Meeting.status != "cancelled"
+            Meeting.series_id == series.id, Meeting.status != SessionStatus.CANCELLED
         )
     )
     rule = series.rrule
@@ -650,9 +644,9 @@ def restore_occurrence(meeting: Meeting, user) -> Meeting:
     invitation (same UID, higher SEQUENCE).
     """
     _require_occurrence(meeting)
-    if meeting.status != "cancelled":
+    if not meeting.is_cancelled:
         raise MeetingError(_l("This week is not skipped."), None, status=409)
-    if meeting.series.status == "cancelled":
+    if meeting.series.status == SeriesStatus.CANCELLED:
         raise MeetingError(
             _l("The whole series is cancelled; a week of it cannot come back."), None, status=409
         )
@@ -662,9 +656,7 @@ def restore_occurrence(meeting: Meeting, user) -> Meeting:
         _check_free(
             meeting.venue_id, [(meeting.starts_at, meeting.ends_at)], exclude_meeting_id=meeting.id
         )
-    meeting.status = "scheduled"
-    meeting.cancelled_at = None
-    meeting.sequence += 1
+    meeting.restore()
     db.session.flush()
     audit.record("meeting.restore", meeting, user, series=meeting.series_id)
     notify.meeting_changed(meeting, user, {"status"})

@@ -223,7 +223,7 @@ def _require_change(meeting_id: int, action: str):
 def edit(meeting_id: int):
     """Reschedule a session, change its venue, places or description."""
     meeting = _require_change(meeting_id, "meeting.edit")
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         flash(_("A cancelled session cannot be changed."), "warning")
         return redirect(url_for("meetings.show", meeting_id=meeting.id))
     form = EditSessionForm.for_meeting(meeting)
@@ -253,7 +253,7 @@ def move(meeting_id: int):
     meeting = _require_change(meeting_id, "meeting.edit")
     if meeting.series_id is None:
         abort(404)
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         flash(_("A cancelled session cannot be changed."), "warning")
         return redirect(url_for("meetings.show", meeting_id=meeting.id))
     form = MoveOccurrenceForm.for_meeting(meeting)
@@ -382,11 +382,7 @@ def cancel_series(meeting_id: int):
     if not confirmed():
         meeting = _require_change(meeting_id, "meeting.cancel")
         if meeting.series is not None:
-            coming = sum(
-                1
-                for m in meeting.series.occurrences
-                if m.status == "scheduled" and m.starts_at > utcnow()
-            )
+            coming = sum(1 for m in meeting.series.occurrences if m.open_for_signup())
             people = len(notify.series_audience(meeting.series))
             return _ask(
                 meeting,

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from consult.cases.models import Case
+from consult.enums import MinutesStatus, RegistrationStatus, Role
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
 from consult.minutes.models import (
@@ -68,7 +69,7 @@ def may_read_minutes(user, meeting: Meeting, minutes: Minutes | None) -> bool:
     may see (the caller has checked that)."""
     if can(user, "minutes.read_draft", meeting):
         return True
-    return minutes is not None and minutes.status == "published"
+    return minutes is not None and minutes.status == MinutesStatus.PUBLISHED
 
 
 @dataclass
@@ -126,7 +127,8 @@ def confirmed_registrations(meeting: Meeting) -> int:
     return (
         db.session.scalar(
             select(func.count(Registration.id)).where(
-                Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+                Registration.meeting_id == meeting.id,
+                Registration.status == RegistrationStatus.CONFIRMED,
             )
         )
         or 0
@@ -139,7 +141,10 @@ def names_to_mask(meeting: Meeting, present: list[Present] | None = None) -> set
     names = {p.name for p in (present if present is not None else attendance(meeting)) if p.masked}
     for registration in db.session.scalars(
         select(Registration)
-        .where(Registration.meeting_id == meeting.id, Registration.status != "cancelled")
+        .where(
+            Registration.meeting_id == meeting.id,
+            Registration.status != RegistrationStatus.CANCELLED,
+        )
         .options(joinedload(Registration.user))
     ):
         if registration.user is None:
@@ -169,7 +174,7 @@ def community_resident_names(community_id: int) -> set[str]:
         db.session.scalars(
             select(User.name)
             .join(Membership, Membership.user_id == User.id)
-            .where(Membership.community_id == community_id, User.role == "resident")
+            .where(Membership.community_id == community_id, User.role == Role.RESIDENT)
         )
     )
 
@@ -191,7 +196,7 @@ def public_masker(meeting: Meeting, community_residents: set[str] | None = None)
         db.session.scalars(
             select(User.name)
             .join(Registration, Registration.user_id == User.id)
-            .where(Registration.meeting_id == meeting.id, User.role == "resident")
+            .where(Registration.meeting_id == meeting.id, User.role == Role.RESIDENT)
         )
     )
     closed = (

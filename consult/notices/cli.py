@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from consult.cli import cli_errors, fail
-from consult.enums import CHANNEL_KINDS
+from consult.enums import ChannelKind
 from consult.extensions import db
 from consult.notices.models import Channel
 from consult.notices.operations import add_channel, remove_channel
@@ -23,7 +23,7 @@ def channels_cli() -> None:
 
 @channels_cli.command("add")
 @click.option("--community", default=None, help="Community name (omitted: the whole town).")
-@click.option("--kind", required=True, help=f"One of: {', '.join(CHANNEL_KINDS)}.")
+@click.option("--kind", required=True, help=f"One of: {', '.join(ChannelKind)}.")
 @click.option("--url", required=True, help="The robot's webhook address (kept secret).")
 @click.option("--secret", default=None, help="The signing secret (DingTalk, Feishu, ...).")
 @click.option("--language", default=None, help="Language of the notices (default: zh_CN).")

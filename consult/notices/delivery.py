@@ -11,6 +11,7 @@ import json
 from flask import current_app
 from sqlalchemy import select
 
+from consult.enums import OutboxStatus, OutboxTransport
 from consult.extensions import db
 from consult.mail.delivery import DeliveryReport, claim_next, mark_failed, mark_sent
 from consult.mail.models import OutboxMessage
@@ -26,9 +27,9 @@ def _waiting_ids(channel_id: int) -> set[int]:
     return set(
         db.session.scalars(
             select(OutboxMessage.id).where(
-                OutboxMessage.transport == "channel",
+                OutboxMessage.transport == OutboxTransport.CHANNEL,
                 OutboxMessage.channel_id == channel_id,
-                OutboxMessage.status == "queued",
+                OutboxMessage.status == OutboxStatus.QUEUED,
             )
         )
     )

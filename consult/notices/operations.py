@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from consult import audit
 from consult.community.models import Community
-from consult.enums import CHANNEL_KINDS
+from consult.enums import ChannelKind, OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
@@ -64,10 +64,8 @@ def add_channel(data: dict, user) -> Channel:
     """Add a channel: {kind, url, secret?, community? (name or id; none: the town),
     language?, name?, template? (SMS)}."""
     kind = data.get("kind")
-    if kind not in CHANNEL_KINDS:
-        raise ChannelError(
-            _l("Choose a kind: %(values)s.", values=", ".join(CHANNEL_KINDS)), "kind"
-        )
+    if kind not in ChannelKind:
+        raise ChannelError(_l("Choose a kind: %(values)s.", values=", ".join(ChannelKind)), "kind")
     url = _url(data.get("url"))
     secret = clean_text(
         data.get("secret"), "secret", 255, required=False, label=_l("secret"), error=ChannelError
@@ -143,9 +141,9 @@ def remove_channel(channel: Channel, user) -> None:
 
 def resend_message(message: OutboxMessage, user) -> OutboxMessage:
     """Queue a failed message (mail or notice) again, with a fresh count of attempts."""
-    if message.status != "failed":
+    if message.status != OutboxStatus.FAILED:
         raise ChannelError(_l("Only a failed message can be sent again."), None, 409)
-    if message.transport == "channel" and message.channel_id is None:
+    if message.transport == OutboxTransport.CHANNEL and message.channel_id is None:
         raise ChannelError(_l("The channel of this notice was removed."), None, 409)
     message.status = "queued"
     message.attempts = 0

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from consult.community import queries as community_queries
-from consult.enums import OUTBOX_STATUSES, OUTBOX_TRANSPORTS
+from consult.enums import OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import page_arg, paginate
@@ -87,9 +87,9 @@ def outbox():
         .options(joinedload(OutboxMessage.channel))
         .order_by(OutboxMessage.id.desc())
     )
-    if status in OUTBOX_STATUSES:
+    if status in OutboxStatus:
         query = query.where(OutboxMessage.status == status)
-    if transport in OUTBOX_TRANSPORTS:
+    if transport in OutboxTransport:
         query = query.where(OutboxMessage.transport == transport)
     page = paginate(query, page_arg(), PER_PAGE)
     return render_template(
@@ -97,8 +97,8 @@ def outbox():
         page=page,
         status=status,
         transport=transport,
-        statuses=OUTBOX_STATUSES,
-        transports=OUTBOX_TRANSPORTS,
+        statuses=OutboxStatus,
+        transports=OutboxTransport,
     )
 
 

@@ -214,8 +214,7 @@ def _poster(meeting) -> Poster:
     agenda = queries.poster_agenda(meeting)
     shown = agenda[: queries.POSTER_ITEMS]
     weeks = [
-        Week(_when(m), m.status == "cancelled", m.id == meeting.id)
-        for m in queries.coming_weeks(meeting)
+        Week(_when(m), m.is_cancelled, m.id == meeting.id) for m in queries.coming_weeks(meeting)
     ]
     community = meeting.community
     place = None
@@ -233,7 +232,7 @@ def _poster(meeting) -> Poster:
         when=_when(meeting),
         place=place,
         url=_session_url(meeting),
-        cancelled=meeting.status == "cancelled",
+        cancelled=meeting.is_cancelled,
         agenda=shown,
         more_items=len(agenda) - len(shown),
         weeks=weeks if len(weeks) > 1 else [],

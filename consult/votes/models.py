@@ -8,11 +8,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import (
-    MAJORITIES,
-    QUORUM_BASES,
-    SESSION_KINDS,
-    VOTE_CHOICES,
-    VOTE_RESULTS,
+    Majority,
+    QuorumBase,
+    SessionKind,
+    VoteChoice,
+    VoteMethod,
+    VoteResult,
     check_in,
 )
 from consult.extensions import db
@@ -24,10 +25,10 @@ class Vote(db.Model):
 
     __tablename__ = "votes"
     __table_args__ = (
-        check_in("result", VOTE_RESULTS),
-        check_in("method", ("counts", "ballots")),
-        check_in("base", QUORUM_BASES),
-        check_in("majority", MAJORITIES),
+        check_in("result", VoteResult),
+        check_in("method", VoteMethod),
+        check_in("base", QuorumBase),
+        check_in("majority", Majority),
         CheckConstraint(
             "votes_for >= 0 AND votes_against >= 0 AND votes_abstain >= 0", name="counts"
         ),
@@ -75,7 +76,7 @@ class Ballot(db.Model):
 
     __tablename__ = "vote_ballots"
     __table_args__ = (
-        check_in("choice", VOTE_CHOICES),
+        check_in("choice", VoteChoice),
         UniqueConstraint("vote_id", "attendance_id"),
     )
 
@@ -103,9 +104,9 @@ class QuorumRule(db.Model):
 
     __tablename__ = "quorum_rules"
     __table_args__ = (
-        check_in("kind", SESSION_KINDS),
-        check_in("base", QUORUM_BASES),
-        check_in("majority", MAJORITIES),
+        check_in("kind", SessionKind),
+        check_in("base", QuorumBase),
+        check_in("majority", Majority),
         CheckConstraint(
             "presence_denominator >= 1 AND presence_numerator >= 0 "
             "AND presence_numerator <= presence_denominator",

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from consult.community.models import Community
-from consult.enums import SESSION_KINDS
+from consult.enums import SessionKind
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.loaders import agenda_item_or_404
@@ -104,7 +104,7 @@ def quorum_rule_save(community_id, kind):
     community = _admin_community(community_id)
     if not isinstance(community, Community):
         return community
-    if kind not in SESSION_KINDS:
+    if kind not in SessionKind:
         abort(404)
     form = QuorumRuleForm(prefix=kind, meta={"csrf": False})
     if form.validate_on_submit():

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
+from consult.enums import Role
 from consult.extensions import db
 from consult.permissions import can
 
@@ -147,7 +148,7 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
             continue
         # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
         if entry.representatives and (
-            user.role != "resident" or not any(m.is_representative for m in user.memberships)
+            user.role != Role.RESIDENT or not any(m.is_representative for m in user.memberships)
         ):
             continue
         url = nav_url(entry.endpoint)
