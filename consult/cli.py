@@ -59,7 +59,7 @@ def cli_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 return command(*args, **kwargs)
             except RefusedInput as exc:

@@ -1,4 +1,4 @@
-"""The programme's vocabularies (DESIGN.md), shared by models, forms, API and CLI.
+"""The programme's vocabularies, shared by models, forms, API and CLI.
 
 Each is a ``StrEnum``: its members are the strings stored in the database, so they
 compare equal to the values read back, and ``"admin" in Role`` says whether a string
@@ -50,7 +50,7 @@ class SessionKind(Vocabulary):
     MEDIATION = "mediation"
 
 
-#: Kinds that are private unless the organiser says otherwise (API.md).
+#: Kinds that are private unless the organiser says otherwise.
 PRIVATE_KINDS = (SessionKind.MEDIATION,)
 
 

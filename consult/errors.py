@@ -194,7 +194,7 @@ def _message(exc: HTTPException, status: int) -> str:
 
 
 def api_error_response(exc: HTTPException):
-    """Answer ``exc`` with the API's error body (API.md) in the requester's language."""
+    """Answer ``exc`` with the API's error body in the requester's language."""
     status = exc.code or 500
     code = getattr(exc, "error_code", None) or CODES.get(status, "error")
     error: dict = {"code": code, "message": _message(exc, status)}

@@ -59,7 +59,7 @@ RULES: dict[str, frozenset[str]] = {
     "audit.view": STAFF,
     # Residents' names in published minutes and cases are shown in full.
     "names.read": STAFF,
-    # Naming a community that does not exist yet creates it (API.md: sessions, cases).
+    # Naming a community that does not exist yet creates it (sessions, cases).
     "community.create_by_name": ORGANISERS,
     # Entries of the navigation bar that no other rule covers.
     "nav.issues": STAFF,

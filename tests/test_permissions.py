@@ -44,7 +44,8 @@ ORGANISERS = {"admin", "cadre"}
 STAFF = {"admin", "cadre", "secretary"}
 EVERYONE = set(Role)
 
-#: What API.md and DESIGN.md say about each role, written out independently of RULES.
+#: What README says about each role ("Who may see and do what"), written out
+#: independently of RULES.
 CONTRACT = {
     "admin.manage": {"admin"},
     "meeting.create": ORGANISERS,

@@ -1,4 +1,4 @@
-"""`flask users create` and `flask tokens create` (API.md)."""
+"""`flask users create` and `flask tokens create` (README, "Command line")."""
 
 from __future__ import annotations
 

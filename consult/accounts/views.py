@@ -86,7 +86,7 @@ def _renew_session() -> None:
     lang = session.get("lang")
     session.clear()
     # The CSRF token cached for this request belonged to the old session.
-    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)
     if lang:
         session["lang"] = lang
 

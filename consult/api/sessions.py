@@ -50,7 +50,7 @@ def Text(
 
 
 class SessionSchema(Schema):
-    """A session (one occurrence, for a series), as API.md shows it."""
+    """A session (one occurrence, for a series), as the API shows it."""
 
     id = fields.Integer()
     kind = fields.String(metadata={"enum": list(SessionKind)})
@@ -153,7 +153,7 @@ class SessionListQuery(PageQuery):
 
 
 def session_payload(meeting, waitlisted: int = 0) -> dict:
-    """Return the session object of API.md for ``meeting``."""
+    """Return the session object of the API for ``meeting``."""
     tz = ZoneInfo(meeting.timezone)
     return {
         "id": meeting.id,

@@ -1,4 +1,4 @@
-"""Votes on agenda items (API.md, "Additions (second stage)")."""
+"""Votes on agenda items (README, "Votes and quorum")."""
 
 from __future__ import annotations
 

@@ -8,45 +8,19 @@ from flask import current_app
 from sqlalchemy import and_, false, or_
 
 from consult.cases.models import Case
+from consult.config import parse_level_days
 from consult.enums import CaseLevel
-
-DEFAULT_LEVEL_DAYS = "3,7,15,30"
-DEFAULT_EVALUATION_QUORUM = 3
-
-
-def _setting(name: str, default):
-    value = current_app.config.get(name)
-    return default if value in (None, "") else value
 
 
 def level_days() -> dict[int, int]:
     """Return the time limit in days of each grid level (config CASE_LEVEL_DAYS)."""
-    raw = _setting("CASE_LEVEL_DAYS", DEFAULT_LEVEL_DAYS)
-    if isinstance(raw, list | tuple):
-        parts = list(raw)
-    else:
-        parts = [p.strip() for p in str(raw).split(",")]
-    try:
-        days = [int(p) for p in parts]
-    except ValueError:
-        days = []
-    if len(days) != len(CaseLevel) or any(d <= 0 for d in days):
-        raise ValueError(
-            f"CASE_LEVEL_DAYS must be {len(CaseLevel)} positive whole numbers, not {raw!r}"
-        )
+    days = parse_level_days(current_app.config["CASE_LEVEL_DAYS"])
     return dict(zip(CaseLevel, days, strict=True))
 
 
 def evaluation_quorum() -> int:
     """Return how many ratings decide an evaluation round (config EVALUATION_QUORUM)."""
-    raw = _setting("EVALUATION_QUORUM", DEFAULT_EVALUATION_QUORUM)
-    try:
-        quorum = int(raw)
-    except (TypeError, ValueError):
-        quorum = 0
-    if quorum < 1:
-        raise ValueError(f"EVALUATION_QUORUM must be a positive whole number, not {raw!r}")
-    return quorum
+    return int(current_app.config["EVALUATION_QUORUM"])
 
 
 def due_at(case: Case, days: dict[int, int] | None = None) -> datetime:

@@ -1,4 +1,4 @@
-"""Import of the grid platform's case export (DESIGN.md, samples/grid-cases.csv).
+"""Import of the grid platform's case export (README, "Command line": `cases import`).
 
 The file is CSV in UTF-8 (with or without a byte-order mark), GB18030 (which covers
 GBK, the default of Chinese Excel and WPS) or UTF-16 with a byte-order mark, or an

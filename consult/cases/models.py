@@ -38,7 +38,7 @@ ACTIVE = (CaseStatus.OPEN, CaseStatus.REOPENED)
 class Issue(db.Model):
     """A topic put to sessions, grouping one or more cases."""
 
-    #: The issue's life (API.md), as its cases': (from, to) -> the timestamp column the
+    #: The issue's life, as its cases': (from, to) -> the timestamp column the
     #: move sets, or None.
     MOVES: ClassVar[dict[tuple[str, str], str | None]] = {
         (IssueStatus.OPEN, IssueStatus.RESOLVED): "resolved_at",
@@ -97,7 +97,7 @@ class Issue(db.Model):
 class Case(db.Model):
     """One resident complaint or request, handled at the lowest grid level that can."""
 
-    #: The case's life (API.md): resolved by a resolution, closed or reopened by the
+    #: The case's life: resolved by a resolution, closed or reopened by the
     #: representatives' evaluation, and resolved again after reopening. (from, to) -> the
     #: timestamp column the move sets.
     MOVES: ClassVar[dict[tuple[str, str], str]] = {

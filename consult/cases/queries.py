@@ -234,7 +234,7 @@ def readable_cases(issue: Issue, user) -> list[tuple[Case, str]]:
 
 
 def case_document(case: Case, user, now: datetime | None = None, access: str | None = None) -> dict:
-    """Return the case object of the API (API.md, plus a few extensions); in the
+    """Return the case object of the API (its OpenAPI document describes it); in the
     published (masked) form, without the description, grid cell and reporter."""
     now = now or utcnow()
     days = level_days()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -21,13 +22,17 @@ from consult.extensions import db
 from consult.types import UTCDateTime, utcnow
 
 
+def configured_timezone() -> str:
+    return current_app.config["CONSULT_TIMEZONE"]
+
+
 class Town(db.Model):
     __tablename__ = "towns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    #: IANA zone used for sessions created without one.
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    #: The town's IANA zone (CONSULT_TIMEZONE, unless given when the town was made).
+    timezone: Mapped[str] = mapped_column(String(64), default=configured_timezone)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     communities: Mapped[list[Community]] = relationship(back_populates="town")

@@ -1,4 +1,4 @@
-"""`flask mail send` (API.md) and `flask mail worker`."""
+"""`flask mail send`, `flask mail worker` and `flask mail receive` (README, "Command line")."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def receive_command() -> None:
     from consult.mail.receive import MAX_BYTES, record_replies
 
     raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         try:
             answered = run_write(lambda: record_replies(raw))
         except SQLAlchemyError as exc:

@@ -35,23 +35,10 @@ from consult.types import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the settings below (each may be set in the app's configuration).
-DEFAULTS = {
-    # Attempts before a message is marked failed.
-    "MAIL_MAX_ATTEMPTS": 8,
-    # First retry after this many seconds, then twice as long each time...
-    "MAIL_RETRY_SECONDS": 60,
-    # ...but never longer than this.
-    "MAIL_RETRY_MAX_SECONDS": 6 * 3600,
-    # A claim older than this is taken to belong to a run that died.
-    "MAIL_CLAIM_SECONDS": 600,
-    # Timeout of each SMTP operation.
-    "SMTP_TIMEOUT": 30,
-}
-
 
 def setting(name: str) -> int:
-    return int(current_app.config.get(name, DEFAULTS[name]))
+    """Return the delivery setting ``name`` (consult.config declares each)."""
+    return int(current_app.config[name])
 
 
 class MailNotConfigured(RuntimeError):
@@ -150,7 +137,7 @@ def _claim_one(due_only: bool, skip: Collection[int], transport: str):
     row = db.session.execute(query).first()
     if row is None:
         return None
-    if row.status == "sending" and row.attempts >= setting("MAIL_MAX_ATTEMPTS"):
+    if row.status == OutboxStatus.SENDING and row.attempts >= setting("MAIL_MAX_ATTEMPTS"):
         # Its last attempt was interrupted: give up rather than risk a loop.
         db.session.execute(
             update(OutboxMessage)
@@ -222,10 +209,10 @@ def mark_failed(message: Claimed, error: str, permanent: bool) -> str:
 def connect() -> smtplib.SMTP:
     """Open a connection to SMTP_HOST:SMTP_PORT."""
     config = current_app.config
-    host = config.get("SMTP_HOST")
+    host = config["SMTP_HOST"]
     if not host:
         raise MailNotConfigured("no mail server is configured (SMTP_HOST is not set)")
-    port = int(config.get("SMTP_PORT") or 25)
+    port = int(config["SMTP_PORT"])
     try:
         smtp = smtplib.SMTP(host, port, timeout=setting("SMTP_TIMEOUT"))
         smtp.ehlo_or_helo_if_needed()

@@ -49,7 +49,7 @@ class Member:
 
 def reply_address() -> str | None:
     """MAIL_REPLY_TO: where calendar replies reach `flask mail receive` (None: nowhere)."""
-    return current_app.config.get("MAIL_REPLY_TO") or None
+    return current_app.config["MAIL_REPLY_TO"] or None
 
 
 def has_endpoint(endpoint: str) -> bool:

@@ -17,12 +17,10 @@ from consult.mail.outbox import queue_message
 from consult.meetings.models import Meeting, Registration
 from consult.types import utcnow
 
-#: Default of REMINDER_HOURS: how long before a session its reminder goes out.
-REMINDER_HOURS = 24
-
 
 def reminder_lead() -> timedelta:
-    return timedelta(hours=float(current_app.config.get("REMINDER_HOURS", REMINDER_HOURS)))
+    """Return how long before a session its reminder goes out (config REMINDER_HOURS)."""
+    return timedelta(hours=float(current_app.config["REMINDER_HOURS"]))
 
 
 def queue_due_reminders(now: datetime | None = None) -> int:

@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 #: Larger than any hall; keeps capacities inside a 32-bit integer column.
 MAX_CAPACITY = 100_000
 MAX_DESCRIPTION = 10_000
-DEFAULT_HORIZON_DAYS = 183
-#: How far ahead a new series is checked against the venue's other bookings.
-DEFAULT_CLASH_WINDOW_DAYS = 730
 #: Lazy extension runs when a series' rows end sooner than the horizon minus this.
 LAZY_SLACK = timedelta(days=1)
 
@@ -70,7 +67,7 @@ class ClashError(MeetingError):
 
 def horizon_days() -> int:
     """Return how many days ahead a series' occurrences exist as rows."""
-    return int(current_app.config.get("SERIES_HORIZON_DAYS", DEFAULT_HORIZON_DAYS))
+    return int(current_app.config["SERIES_HORIZON_DAYS"])
 
 
 def default_horizon() -> datetime:
@@ -78,14 +75,14 @@ def default_horizon() -> datetime:
 
 
 def default_timezone() -> str:
-    return current_app.config.get("CONSULT_TIMEZONE", "Asia/Shanghai")
+    return current_app.config["CONSULT_TIMEZONE"]
 
 
 def new_uid() -> str:
     """Return a fresh iCalendar UID for a session or series."""
     host = "consult"
     if has_app_context():
-        host = urlsplit(current_app.config.get("BASE_URL", "")).hostname or host
+        host = urlsplit(current_app.config["BASE_URL"]).hostname or host
     return f"{uuid.uuid4()}@{host}"
 
 
@@ -194,7 +191,7 @@ def _venue(
     community: Community, name: str | None, kind: str, user, create: bool = True
 ) -> Venue | None:
     """Return the community's venue called ``name``, creating it on first use when
-    ``create`` (the API, API.md); the pages choose from a list and create a venue only
+    ``create`` (the API); the pages choose from a list and create a venue only
     as a deliberate "new venue", so a typo never makes one nor dodges the clash check."""
     if name is None:
         return None
@@ -242,9 +239,7 @@ def _check_free(venue_id: int | None, intervals, exclude_meeting_id: int | None 
 
 
 def _clash_window() -> timedelta:
-    return timedelta(
-        days=int(current_app.config.get("SERIES_CLASH_WINDOW_DAYS", DEFAULT_CLASH_WINDOW_DAYS))
-    )
+    return timedelta(days=int(current_app.config["SERIES_CLASH_WINDOW_DAYS"]))
 
 
 # -- creating ----------------------------------------------------------------------------

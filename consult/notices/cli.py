@@ -1,4 +1,4 @@
-"""`flask channels add|list|remove` (API.md, "Additions (second stage)")."""
+"""`flask channels add|list|remove` (README, "Group-chat notices")."""
 
 from __future__ import annotations
 

@@ -19,9 +19,6 @@ from consult.notices.models import Channel
 from consult.notices.transport import NoticeFailed, build_request, send
 from consult.transactions import end_read_transaction
 
-#: Seconds to wait for a channel's answer (the app's NOTICE_TIMEOUT may say otherwise).
-NOTICE_TIMEOUT = 10
-
 
 def _waiting_ids(channel_id: int) -> set[int]:
     return set(
@@ -39,7 +36,7 @@ def deliver_notices(due_only: bool) -> DeliveryReport:
     """Post the waiting notices: all of them, or (``due_only``) those whose retry time
     has come. A channel that cannot be reached is not tried again in the same run."""
     report = DeliveryReport()
-    timeout = float(current_app.config.get("NOTICE_TIMEOUT", NOTICE_TIMEOUT))
+    timeout = float(current_app.config["NOTICE_TIMEOUT"])
     skip: set[int] = set()
     while True:
         message = claim_next(due_only, skip, transport="channel")

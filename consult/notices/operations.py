@@ -14,6 +14,7 @@ from consult.community.models import Community
 from consult.enums import ChannelKind, OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.i18n import default_language
 from consult.mail.models import OutboxMessage
 from consult.notices.models import Channel
 from consult.types import utcnow
@@ -24,12 +25,6 @@ MAX_TEMPLATE = 500
 
 class ChannelError(RefusedInput):
     """Refused input about a notice channel or an outbox message."""
-
-
-def default_language() -> str:
-    config = current_app.config
-    language = config.get("DEFAULT_LANGUAGE") or "zh_CN"
-    return language if language in config.get("LANGUAGES", [language]) else "zh_CN"
 
 
 def _community(value) -> Community | None:
@@ -71,7 +66,7 @@ def add_channel(data: dict, user) -> Channel:
         data.get("secret"), "secret", 255, required=False, label=_l("secret"), error=ChannelError
     )
     language = data.get("language") or default_language()
-    if language not in current_app.config.get("LANGUAGES", ["zh_CN", "en"]):
+    if language not in current_app.config["LANGUAGES"]:
         raise ChannelError(_l("Choose a language the application speaks."), "language")
     name = (
         clean_text(

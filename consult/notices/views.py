@@ -12,11 +12,12 @@ from consult.community import queries as community_queries
 from consult.enums import OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.i18n import default_language
 from consult.lists import page_arg, paginate
 from consult.mail.models import OutboxMessage
 from consult.notices.forms import ChannelForm
 from consult.notices.models import Channel
-from consult.notices.operations import add_channel, default_language, remove_channel, resend_message
+from consult.notices.operations import add_channel, remove_channel, resend_message
 from consult.permissions import require
 from consult.transactions import rollback
 

@@ -253,7 +253,8 @@ class Headline:
     path: tuple[str, ...]
 
 
-#: (key, filter arguments, path in the statistics document), as DESIGN.md reports them.
+#: (key, filter arguments, path in the statistics document), as the programme's report
+#: states them (README, "What each person sees").
 HEADLINES = (
     ("level_1", {"source": "grid"}, ("cases", "by_level", "1")),
     ("level_2", {"source": "grid"}, ("cases", "by_level", "2")),

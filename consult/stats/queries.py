@@ -57,7 +57,7 @@ def issue_conditions(f: StatsFilter, by_source: bool = True) -> list:
 
     On the dashboard issues follow the same filters as cases: ``source`` keeps the issues
     that group at least one case of that source. /api/v1/stats filters cases only by
-    source (API.md), hence ``by_source=False`` there.
+    source (the API's rule), hence ``by_source=False`` there.
     """
     conditions = []
     if f.community_id is not None:
@@ -129,10 +129,10 @@ def session_stats(f: StatsFilter) -> dict:
 
 
 def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
-    """Return the statistics document of API.md for the filter ``f``.
+    """Return the statistics document of GET /api/v1/stats for the filter ``f``.
 
     ``issues_by_source``: issues follow the source filter too (the dashboard); the API
-    keeps API.md's rule that the source filters cases only.
+    keeps the API's rule that the source filters cases only (README, "What each person sees").
     """
     return {
         "cases": case_stats(f),

@@ -131,7 +131,7 @@ def quorum_state(meeting: Meeting) -> QuorumState:
 
 
 def vote_document(vote: Vote | None) -> dict | None:
-    """The vote as the API shows it (API.md), or None."""
+    """The vote as the API shows it, or None."""
     if vote is None:
         return None
     return {

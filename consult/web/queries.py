@@ -18,7 +18,7 @@ from consult.minutes.models import ActionItem, Minutes
 from consult.permissions import staff_communities, visible_meetings_clause
 from consult.types import utcnow
 
-#: The alliance's published groups (DESIGN.md): "agencies and organisations" are every
+#: The alliance's published groups: "agencies and organisations" are every
 #: kind but owners' committees and property companies.
 AGENCY_KINDS = tuple(k for k in UnitKind if k not in ("owners_committee", "property_company"))
 

@@ -146,7 +146,7 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
             continue
         if entry.rule is not None and not can(user, entry.rule):
             continue
-        # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
+        # Residents' representatives are residents; staff pages need no look-up.
         if entry.representatives and (
             user.role != Role.RESIDENT or not any(m.is_representative for m in user.memberships)
         ):

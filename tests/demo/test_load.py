@@ -19,7 +19,8 @@ from tests.conftest import login
 
 ROLES = ("admin", "cadre", "secretary", "resident", "unit_rep")
 
-#: DESIGN.md, "The model town's published figures", as /api/v1/stats shows them.
+#: The model town's published figures (README, "What each person sees"), as
+#: /api/v1/stats shows them.
 FIGURES = {
     "": {
         ("issues", "resolved"): 129,
@@ -488,7 +489,7 @@ def test_times_are_aware_and_relative_to_today(runner):
     assert 50 <= (last - now).days <= 65
 
 
-#: The published figures as the dashboard names them (DESIGN.md), with their filters.
+#: The published figures as the dashboard names them, with their filters.
 HEADLINES = {
     "level_1": 69,
     "level_2": 27,

@@ -1,6 +1,6 @@
 """Mail caused by changes: updates, cancellations, sign-up confirmations, promotions.
 
-Changes go through the sessions API (API.md) where it exists; every message is read
+Changes go through the sessions API where it exists; every message is read
 back from a real SMTP server and its calendar parsed with icalendar.
 """
 
