@@ -41,6 +41,12 @@ def meeting_or_404(meeting_id: int, user, *, lock: bool = False):
         meeting = db.session.scalar(
             select(Meeting).where(Meeting.id == meeting.id).with_for_update()
         )
+    return visible_or_404(meeting, user)
+
+
+def visible_or_404(meeting, user):
+    """Return ``meeting`` (loaded by the caller, or None) if ``user`` may see it; 404
+    otherwise (it must not leak)."""
     if meeting is None or not may_see_meeting(user, meeting):
         abort(404)
     return meeting

@@ -2,7 +2,7 @@
 
 Views, API routes and the CLI ask ``can(user, action, obj)`` or call ``require``; they
 never look at roles themselves. Objects that may not even be seen are answered with
-404 by the loaders (``visible_or_404``), objects that may be seen but not changed
+404 by the loaders (``consult.loaders``), objects that may be seen but not changed
 with 403 (``require``).
 """
 
@@ -291,13 +291,6 @@ def visible_meetings_clause(user):
     if scope:
         clauses.append(Meeting.community_id.in_(scope))
     return or_(*clauses)
-
-
-def visible_or_404(meeting, user):
-    """Return ``meeting`` if ``user`` may see it; 404 otherwise (it must not leak)."""
-    if meeting is None or not may_see_meeting(user, meeting):
-        abort(404)
-    return meeting
 
 
 # -- cases and issues -------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from consult.attendance import links, operations, queries
 from consult.attendance.forms import ButtonForm, CapacityForm, ProxyForm, WalkInForm, marks_from
@@ -57,11 +56,8 @@ def _registration(registration_id: int) -> Registration:
 
 
 def session_url(meeting_id: int) -> str:
-    """Return the session's page (the registrations list if there is no session page)."""
-    try:
-        return url_for("meetings.show", meeting_id=meeting_id)
-    except BuildError:
-        return url_for("attendance.registrations", meeting_id=meeting_id)
+    """Return the session's page."""
+    return url_for("meetings.show", meeting_id=meeting_id)
 
 
 def _back(default: str) -> str:

@@ -316,7 +316,7 @@ def create_issue(data: dict, user) -> Issue:
     community = data.get("community_obj") or community_by_name(data.get("community"), user)
     refuse_outside(user, "issue.create", community)
     ids = _case_ids(data.get("cases"))
-    cases = _cases_for_issue(ids, community, exclude_issue=None)
+    cases = _cases_for_issue(ids, community)
     issue = Issue(
         community_id=community.id,
         title=title,
@@ -334,7 +334,7 @@ def create_issue(data: dict, user) -> Issue:
     return issue
 
 
-def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> list[Case]:
+def _cases_for_issue(ids: list[int], community: Community) -> list[Case]:
     """Load and check cases that are to join an issue of ``community``."""
     if not ids:
         return []
@@ -366,7 +366,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
                 ),
                 "cases",
             )
-        if case.issue_id in busy and case.issue_id != exclude_issue:
+        if case.issue_id in busy:
             raise CaseError(
                 _l(
                     "Case %(id)s is already part of open issue %(issue)s.",
@@ -384,18 +384,6 @@ def _put_in_issue(case: Case, issue: Issue, user) -> None:
     case.issue_id = issue.id
     case_event(case, CaseEventKind.ISSUE, user, issue.title, old, issue.id)
     audit.record("case.issue", case, user, issue=[old, issue.id])
-
-
-def add_cases_to_issue(issue: Issue, data: dict, user) -> Issue:
-    """Add more cases of the issue's community to an open issue."""
-    if not issue.active:
-        raise CaseError(_l("Only open issues take more cases."), "cases", status=409)
-    cases = _cases_for_issue(_case_ids(data.get("cases")), issue.community, exclude_issue=issue.id)
-    for case in cases:
-        if case.issue_id != issue.id:
-            _put_in_issue(case, issue, user)
-    db.session.flush()
-    return issue
 
 
 def issue_for_case(case: Case, user) -> Issue:

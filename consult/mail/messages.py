@@ -52,12 +52,8 @@ def reply_address() -> str | None:
     return current_app.config["MAIL_REPLY_TO"] or None
 
 
-def has_endpoint(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
-
-
 def _rsvp_links(invitation: Invitation | None) -> dict:
-    if invitation is None or invitation.id is None or not has_endpoint("attendance.rsvp"):
+    if invitation is None or invitation.id is None:
         return {}
     from consult.attendance.links import rsvp_url
 
@@ -69,8 +65,6 @@ def _rsvp_links(invitation: Invitation | None) -> dict:
 
 def _checkin(registration: Registration) -> tuple[dict, tuple[str, bytes] | None]:
     """Return the template values and the inline PNG of a registration's check-in code."""
-    if not has_endpoint("attendance.checkin"):
-        return {}, None
     from consult.attendance.links import checkin_url
     from consult.attendance.qr import qr_png
 
@@ -280,7 +274,7 @@ def _registration_message(
             template,
             recipient=recipient,
             registration=registration,
-            signups_url=signups_url() if has_endpoint("attendance.my_signups") else None,
+            signups_url=signups_url(),
             **_details(meeting, locale),
             **checkin,
         )

@@ -191,9 +191,7 @@ def show(meeting_id: int):
     if meeting.series_id is not None:
         occurrences = queries.series_occurrences(meeting.series_id, current_user)
     page_url = current_app.config["BASE_URL"] + url_for("meetings.show", meeting_id=meeting.id)
-    ics_url = None
-    if "calendar.meeting_ics" in current_app.view_functions:
-        ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
+    ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
     rule = None
     if meeting.series is not None:
         rule = recurrence.describe(

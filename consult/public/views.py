@@ -24,9 +24,9 @@ from flask_babel import lazy_gettext as _l
 from consult.cases.labels import case_label
 from consult.i18n import current_language, label, session_time
 from consult.lists import page_arg
+from consult.loaders import visible_or_404
 from consult.meetings.queries import get_meeting
 from consult.minutes.queries import public_masker
-from consult.permissions import visible_or_404
 from consult.public import documents, queries
 from consult.public.forms import PublicFilterForm
 from consult.public.poster import Poster, Week, poster_pdf, qr_svg

@@ -48,13 +48,3 @@ def as_new_request() -> None:
 
     g.pop("_login_user", None)
     db.session.expire_all()
-
-
-def add_missing_pages(app, endpoints) -> set[str]:
-    """Give the app a page for each endpoint it lacks; return those added."""
-    added = set()
-    for endpoint in endpoints:
-        if endpoint not in app.view_functions:
-            app.add_url_rule(f"/_test/{endpoint}", endpoint=endpoint, view_func=lambda: "a page")
-            added.add(endpoint)
-    return added
