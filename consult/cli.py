@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -21,7 +22,7 @@ class CommandError(click.ClickException):
     """A refusal of the command line: printed as "Error: <message>", exit status 1."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Undo what the command started, print one line on stderr and exit non-zero."""
     rollback()
     raise CommandError(one_line(message))

@@ -204,7 +204,6 @@ def install(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if not getattr(view, "consult_boundary", False):
             app.view_functions[endpoint] = writes(view)
-    if not getattr(install, "listening", False):
+    if not event.contains(Session, "before_flush", _on_flush):
         event.listen(Session, "before_flush", _on_flush)
         event.listen(Session, "do_orm_execute", _on_execute)
-        install.listening = True

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from consult.enums import STAFF_ROLES, Role, check_in
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
@@ -27,7 +27,7 @@ def new_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (check_in("role", Role),)
 
@@ -85,7 +85,7 @@ class User(UserMixin, db.Model):
         return {m.community_id for m in self.memberships}
 
 
-class Membership(db.Model):
+class Membership(Model):
     """A person's belonging to a community (residents, cadres, secretaries)."""
 
     __tablename__ = "memberships"
@@ -107,7 +107,7 @@ class Membership(db.Model):
         return f"<Membership user={self.user_id} community={self.community_id}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API; only its hash is stored."""
 
     __tablename__ = "api_tokens"

@@ -248,7 +248,7 @@ def sign_up_proxy(
 
 def coming_occurrences(series: Series, visible_clause=None) -> list[Meeting]:
     """Return the series' occurrences still open for sign-up, in order."""
-    query = select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup())
+    query = select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup_clause())
     if visible_clause is not None:
         query = query.where(visible_clause)
     return list(db.session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))

@@ -50,7 +50,7 @@ def waitlist_position(registration: Registration) -> int | None:
             ),
         )
     )
-    return ahead + 1
+    return (ahead or 0) + 1
 
 
 def registrations_in_order(meeting_id: int) -> list[tuple[Registration, int | None]]:
@@ -95,13 +95,16 @@ def coming_unregistered_count(series_id: int, user) -> int:
     mine = select(Registration.meeting_id).where(
         Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED
     )
-    return db.session.scalar(
-        select(func.count(Meeting.id)).where(
-            Meeting.series_id == series_id,
-            Meeting.open_for_signup(),
-            Meeting.id.not_in(mine),
-            visible_meetings_clause(user),
+    return (
+        db.session.scalar(
+            select(func.count(Meeting.id)).where(
+                Meeting.series_id == series_id,
+                Meeting.open_for_signup_clause(),
+                Meeting.id.not_in(mine),
+                visible_meetings_clause(user),
+            )
         )
+        or 0
     )
 
 
@@ -136,11 +139,14 @@ class Panel:
 def panel(meeting: Meeting, user) -> Panel:
     """Gather the session page's sign-up panel for ``user``."""
     data = Panel(meeting=meeting, closed=meeting.signup_closed_reason())
-    data.waitlisted = db.session.scalar(
-        select(func.count(Registration.id)).where(
-            Registration.meeting_id == meeting.id,
-            Registration.status == RegistrationStatus.WAITLISTED,
+    data.waitlisted = (
+        db.session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.meeting_id == meeting.id,
+                Registration.status == RegistrationStatus.WAITLISTED,
+            )
         )
+        or 0
     )
     if getattr(user, "is_authenticated", False):
         data.mine = user_registration(meeting.id, user)

@@ -8,11 +8,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import FeedScope, check_in
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class FeedToken(db.Model):
+class FeedToken(Model):
     __tablename__ = "feed_tokens"
     __table_args__ = (
         check_in("scope", FeedScope),

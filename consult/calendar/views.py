@@ -277,7 +277,7 @@ def invite_units(meeting_id: int):
 @bp.app_template_global("unit_kinds")
 def unit_kinds() -> tuple[str, ...]:
     """Return the unit kinds, in the order the picker groups them."""
-    return UnitKind
+    return tuple(UnitKind)
 
 
 @bp.app_template_global("invite_panel")

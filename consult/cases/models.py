@@ -27,7 +27,7 @@ from consult.enums import (
     Rating,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 #: Statuses in which a case or an issue is still being handled (so it can be overdue,
@@ -35,7 +35,7 @@ from consult.types import UTCDateTime, utcnow
 ACTIVE = (CaseStatus.OPEN, CaseStatus.REOPENED)
 
 
-class Issue(db.Model):
+class Issue(Model):
     """A topic put to sessions, grouping one or more cases."""
 
     #: The issue's life, as its cases': (from, to) -> the timestamp column the
@@ -94,7 +94,7 @@ class Issue(db.Model):
         return (self.status, to_status) in self.MOVES
 
 
-class Case(db.Model):
+class Case(Model):
     """One resident complaint or request, handled at the lowest grid level that can."""
 
     #: The case's life: resolved by a resolution, closed or reopened by the
@@ -185,7 +185,7 @@ class Case(db.Model):
         return (self.status, to_status) in self.MOVES
 
 
-class CaseEvent(db.Model):
+class CaseEvent(Model):
     """One entry of a case's timeline: a change of status or level, with who and why."""
 
     __tablename__ = "case_events"
@@ -214,7 +214,7 @@ class CaseEvent(db.Model):
         return f"<CaseEvent {self.id} case={self.case_id} {self.kind} {self.to_value}>"
 
 
-class Evaluation(db.Model):
+class Evaluation(Model):
     """A residents' representative's rating of a resolved issue."""
 
     __tablename__ = "evaluations"

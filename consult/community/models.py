@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import UnitKind, VenueKind, check_in
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
@@ -26,7 +26,7 @@ def configured_timezone() -> str:
     return current_app.config["CONSULT_TIMEZONE"]
 
 
-class Town(db.Model):
+class Town(Model):
     __tablename__ = "towns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,7 +41,7 @@ class Town(db.Model):
         return f"<Town {self.id} {self.name}>"
 
 
-class Community(db.Model):
+class Community(Model):
     __tablename__ = "communities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +64,7 @@ class Community(db.Model):
         return f"<Community {self.id} {self.name}>"
 
 
-class Unit(db.Model):
+class Unit(Model):
     """A partner organisation of the alliance ("X" in "1+X")."""
 
     __tablename__ = "units"
@@ -85,7 +85,7 @@ class Unit(db.Model):
         return f"<Unit {self.id} {self.name} ({self.kind})>"
 
 
-class AllianceMember(db.Model):
+class AllianceMember(Model):
     """A unit's place in a community's alliance, and its turn in the host rotation."""
 
     __tablename__ = "alliance_members"
@@ -109,7 +109,7 @@ class AllianceMember(db.Model):
         return f"<AllianceMember community={self.community_id} unit={self.unit_id}>"
 
 
-class Agreement(db.Model):
+class Agreement(Model):
     """A joint-construction agreement between a community and a unit."""
 
     __tablename__ = "agreements"
@@ -134,7 +134,7 @@ class Agreement(db.Model):
         return f"<Agreement {self.id} community={self.community_id} unit={self.unit_id}>"
 
 
-class Venue(db.Model):
+class Venue(Model):
     """A room or hall; owned by a community, or offered by a unit ("resource joint use")."""
 
     __tablename__ = "venues"

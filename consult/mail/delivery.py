@@ -82,10 +82,13 @@ def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
 def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
     """Return how many messages of ``transport`` ("mail" or "channel") wait for delivery
     (queued, or with a lapsed claim)."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(_claimable(now or utcnow(), False, transport))
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(_claimable(now or utcnow(), False, transport))
+        )
+        or 0
     )
 
 

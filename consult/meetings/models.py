@@ -16,7 +16,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
 )
-from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import (
@@ -29,11 +28,11 @@ from consult.enums import (
     Visibility,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Series(db.Model):
+class Series(Model):
     """A recurring session: one RRULE; its occurrences are Meeting rows linked to it.
 
     Skipped weeks are occurrences with status "cancelled"; moved weeks are occurrences
@@ -92,7 +91,7 @@ class Series(db.Model):
         return timedelta(minutes=self.duration_minutes)
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     """One session: a roundtable, a week's Friday Talk Day, a mediation, ..."""
 
     __tablename__ = "meetings"
@@ -190,13 +189,13 @@ class Meeting(db.Model):
             return "started"
         return None
 
-    @hybrid_method
     def open_for_signup(self, now: datetime | None = None) -> bool:
         """Whether people may sign up (or be signed up) now: scheduled, not started."""
         return self.signup_closed_reason(now) is None
 
-    @open_for_signup.expression
-    def open_for_signup(cls, now: datetime | None = None) -> ColumnElement[bool]:  # noqa: N805
+    @classmethod
+    def open_for_signup_clause(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        """``open_for_signup`` in SQL."""
         # A held session has started, so "scheduled" is the same rule as "not cancelled".
         return and_(cls.status == SessionStatus.SCHEDULED, cls.starts_at > (now or utcnow()))
 
@@ -231,7 +230,7 @@ class Meeting(db.Model):
         self.sequence += 1
 
 
-class Registration(db.Model):
+class Registration(Model):
     """A sign-up for one session: a resident's own, or a proxy entry by a cadre."""
 
     __tablename__ = "registrations"
@@ -279,7 +278,7 @@ class Registration(db.Model):
         return self.user.name if self.user is not None else (self.name or "")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """An invitation sent to an address (a unit's representative, a named person)."""
 
     __tablename__ = "invitations"
@@ -312,7 +311,7 @@ class Invitation(db.Model):
         return f"<Invitation {self.id} meeting={self.meeting_id} {self.email} {self.partstat}>"
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Who was at a session: a registrant, an invitee, or a walk-in."""
 
     __tablename__ = "attendance"

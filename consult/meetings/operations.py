@@ -480,15 +480,8 @@ def extend_all_series(horizon: datetime | None = None) -> int:
 # -- changing ----------------------------------------------------------------------------
 
 
-def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
-    """Change a session (an occurrence of a series: that one only).
-
-    ``data`` may hold title, description, starts_at, ends_at, venue (name or None),
-    capacity, host_unit. A change of time or venue raises the sequence and sends
-    updated invitations.
-    """
-    if meeting.is_cancelled:
-        raise MeetingError(_l("A cancelled session cannot be changed."), None, status=409)
+def _text_values(data: dict) -> dict:
+    """Check the title and description ``data`` changes; return them by column."""
     values: dict = {}
     if "title" in data:
         values["title"] = clean_text(data["title"], "title", 200, label=_l("title"))
@@ -504,6 +497,11 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
             )
             or ""
         )
+    return values
+
+
+def _new_times(meeting: Meeting, data: dict) -> tuple[datetime, datetime]:
+    """Return the session's start and end after the change ``data`` asks for, checked."""
     starts, ends = meeting.starts_at, meeting.ends_at
     if "starts_at" in data:
         starts = _instant(data.get("starts_at"), "starts_at")
@@ -516,16 +514,61 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         raise MeetingError(_l("The end must be after the start."), "ends_at")
     if starts != meeting.starts_at:
         _check_wall_clock(starts, meeting.timezone)
-    venue_id, venue_name = meeting.venue_id, None
-    if "venue" in data:
-        venue_name = _venue_name(data["venue"])
+    return starts, ends
+
+
+def _apply_capacity(meeting: Meeting, capacity: int | None, user) -> dict:
+    """Give the session ``capacity`` places (the waiting list follows); return the change."""
+    if capacity == meeting.capacity:
+        return {}
+    old = meeting.capacity
+    try:
+        set_capacity(meeting, capacity, user)
+    except CapacityError as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise MeetingError(message, "capacity", status=exc.status, code=exc.code) from None
+    return {"capacity": [old, capacity]}
+
+
+def _apply_times(meeting: Meeting, starts: datetime, ends: datetime) -> dict:
+    """Move the session to ``starts``-``ends``; return the changes."""
+    changes: dict = {}
+    if starts != meeting.starts_at:
+        changes["starts_at"] = [meeting.starts_at.isoformat(), starts.isoformat()]
+    if ends != meeting.ends_at:
+        changes["ends_at"] = [meeting.ends_at.isoformat(), ends.isoformat()]
+    meeting.starts_at, meeting.ends_at = starts, ends
+    return changes
+
+
+def _apply_values(meeting: Meeting, values: dict) -> dict:
+    """Set the columns of ``values`` that differ; return the changes."""
+    changes: dict = {}
+    for field, value in values.items():
+        if getattr(meeting, field) != value:
+            changes[field] = [getattr(meeting, field), value]
+            setattr(meeting, field, value)
+    return changes
+
+
+def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
+    """Change a session (an occurrence of a series: that one only).
+
+    ``data`` may hold title, description, starts_at, ends_at, venue (name or None),
+    capacity, host_unit. A change of time or venue raises the sequence and sends
+    updated invitations.
+    """
+    if meeting.is_cancelled:
+        raise MeetingError(_l("A cancelled session cannot be changed."), None, status=409)
+    values = _text_values(data)
+    starts, ends = _new_times(meeting, data)
+    venue_name = _venue_name(data["venue"]) if "venue" in data else None
     if "host_unit" in data:
         unit = _host_unit(data["host_unit"])
         values["host_unit_id"] = unit.id if unit else None
-    capacity = meeting.capacity
-    if "capacity" in data:
-        capacity = _capacity(data["capacity"])
+    capacity = _capacity(data["capacity"]) if "capacity" in data else meeting.capacity
 
+    venue_id = meeting.venue_id
     if "venue" in data:
         venue = _venue(
             meeting.community, venue_name, meeting.kind, user, create=data.get("create_venue", True)
@@ -538,28 +581,13 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
 
     old_starts, old_ends = meeting.starts_at, meeting.ends_at
     old_venue = meeting.venue.name if meeting.venue is not None else None
-    changes: dict = {}
-    if capacity != meeting.capacity:
-        old = meeting.capacity
-        try:
-            set_capacity(meeting, capacity, user)
-        except CapacityError as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            raise MeetingError(message, "capacity", status=exc.status, code=exc.code) from None
-        changes["capacity"] = [old, capacity]
+    changes = _apply_capacity(meeting, capacity, user)
     if venue_changed:
-        changes["venue"] = [meeting.venue.name if meeting.venue else None, venue_name]
+        changes["venue"] = [old_venue, venue_name]
         meeting.venue_id = venue_id
     if time_changed:
-        if starts != meeting.starts_at:
-            changes["starts_at"] = [meeting.starts_at.isoformat(), starts.isoformat()]
-        if ends != meeting.ends_at:
-            changes["ends_at"] = [meeting.ends_at.isoformat(), ends.isoformat()]
-        meeting.starts_at, meeting.ends_at = starts, ends
-    for field, value in values.items():
-        if getattr(meeting, field) != value:
-            changes[field] = [getattr(meeting, field), value]
-            setattr(meeting, field, value)
+        changes.update(_apply_times(meeting, starts, ends))
+    changes.update(_apply_values(meeting, values))
     if time_changed or venue_changed:
         meeting.sequence += 1
     db.session.flush()
@@ -599,7 +627,7 @@ def cancel_series(series: Series, user) -> int:
         return 0
     now = utcnow()
     upcoming = db.session.scalars(
-        select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup(now))
+        select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup_clause(now))
     ).all()
     for meeting in upcoming:
         meeting.cancel(now)

@@ -259,8 +259,9 @@ def move(meeting_id: int):
         times = form.aware_times(meeting.timezone)
         if times is not None:
             user = current_user._get_current_object()
+            starts, ends = times
             try:
-                operations.move_occurrence(_load(meeting_id), *times, user)
+                operations.move_occurrence(_load(meeting_id), starts, ends, user)
             except RefusedInput as exc:
                 refuse_on(form, exc)
             else:

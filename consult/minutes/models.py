@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import ActionStatus, MinutesStatus, Outcome, check_in
-from consult.extensions import db
+from consult.extensions import Model, db
 from consult.types import UTCDateTime, utcnow
 
 #: Every case a resolution closed, kept even if the case is later reopened and
@@ -33,7 +33,7 @@ resolution_cases = Table(
 )
 
 
-class AgendaItem(db.Model):
+class AgendaItem(Model):
     __tablename__ = "agenda_items"
     __table_args__ = (Index("ix_agenda_items_meeting_position", "meeting_id", "position"),)
 
@@ -63,7 +63,7 @@ class AgendaItem(db.Model):
         return f"<AgendaItem {self.id} meeting={self.meeting_id} #{self.position}>"
 
 
-class Resolution(db.Model):
+class Resolution(Model):
     """What a session decided on an agenda item."""
 
     __tablename__ = "resolutions"
@@ -93,7 +93,7 @@ class Resolution(db.Model):
         return f"<Resolution {self.id} {self.outcome}>"
 
 
-class ActionItem(db.Model):
+class ActionItem(Model):
     """Something a resolution asks a unit or a person to do by a date."""
 
     __tablename__ = "action_items"
@@ -126,7 +126,7 @@ class ActionItem(db.Model):
         return f"<ActionItem {self.id} {self.status}>"
 
 
-class Minutes(db.Model):
+class Minutes(Model):
     """The secretary's record of a session, versioned against lost updates."""
 
     __tablename__ = "minutes"
@@ -159,7 +159,7 @@ class Minutes(db.Model):
         return f"<Minutes {self.id} meeting={self.meeting_id} v{self.version} {self.status}>"
 
 
-class MinutesRevision(db.Model):
+class MinutesRevision(Model):
     """One saved version of a session's minutes, with its author."""
 
     __tablename__ = "minutes_revisions"

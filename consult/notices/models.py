@@ -8,11 +8,11 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import ChannelKind, check_in
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Channel(db.Model):
+class Channel(Model):
     """A group robot, a JSON webhook or an SMS gateway that receives notices."""
 
     __tablename__ = "channels"

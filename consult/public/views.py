@@ -136,7 +136,6 @@ def resolutions_csv(community_id: int):
     # A byte-order mark, so that spreadsheet software reads the Chinese as UTF-8.
     response = make_response("\ufeff" + documents.to_csv(items))
     response.mimetype = "text/csv"
-    response.charset = "utf-8"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="resolutions-{community.id}.csv"'
     )
@@ -174,7 +173,6 @@ def resolutions_atom(community_id: int):
     )
     response = make_response(body)
     response.mimetype = "application/atom+xml"
-    response.charset = "utf-8"
     return response
 
 

@@ -104,7 +104,7 @@ def cases_by_level(f: StatsFilter, zone: str) -> Table:
         "cases_by_level",
         _month(Case.created_at, zone),
         Case.level,
-        CaseLevel,
+        tuple(CaseLevel),
         case_conditions(f),
         Case,
         "level",
@@ -117,7 +117,7 @@ def cases_by_category(f: StatsFilter, zone: str) -> Table:
         "cases_by_category",
         _month(Case.created_at, zone),
         Case.category,
-        CaseCategory,
+        tuple(CaseCategory),
         case_conditions(f),
         Case,
         "category",
@@ -164,7 +164,7 @@ def overdue(f: StatsFilter, now: datetime | None = None) -> Table:
     found = {level: list(values) for level, *values in db.session.execute(query)}
     rows = [(str(lv), found.get(lv, [0] * len(CaseCategory))) for lv in CaseLevel]
     return Table(
-        "overdue", CaseCategory, rows, row_vocabulary="level", column_vocabulary="category"
+        "overdue", tuple(CaseCategory), rows, row_vocabulary="level", column_vocabulary="category"
     )
 
 
@@ -178,7 +178,7 @@ def sessions_held(f: StatsFilter) -> Table:
     )
     found = {kind: [h, other] for kind, h, other in db.session.execute(query)}
     rows = [
-        (k, found.get(k, [0, 0]))
+        (str(k), found.get(k, [0, 0]))
         for k in SessionKind
         if f.session_kind is None or k == f.session_kind
     ]
@@ -216,7 +216,9 @@ def evaluations(f: StatsFilter) -> Table:
         .order_by(Evaluation.round)
     )
     rows = [(str(rnd), list(values)) for rnd, *values in db.session.execute(query)]
-    return Table("evaluations", Rating, rows, row_vocabulary="round", column_vocabulary="rating")
+    return Table(
+        "evaluations", tuple(Rating), rows, row_vocabulary="round", column_vocabulary="rating"
+    )
 
 
 def table(name: str, f: StatsFilter, zone: str, now: datetime | None = None) -> Table:

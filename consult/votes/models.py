@@ -16,11 +16,11 @@ from consult.enums import (
     VoteResult,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Vote(db.Model):
+class Vote(Model):
     """The vote an agenda item was put to: the counts, the result, the quorum checked."""
 
     __tablename__ = "votes"
@@ -71,7 +71,7 @@ class Vote(db.Model):
         return self.votes_for + self.votes_against + self.votes_abstain
 
 
-class Ballot(db.Model):
+class Ballot(Model):
     """One person's choice in a vote taken by name."""
 
     __tablename__ = "vote_ballots"
@@ -99,7 +99,7 @@ class Ballot(db.Model):
         return f"<Ballot vote={self.vote_id} {self.choice}>"
 
 
-class QuorumRule(db.Model):
+class QuorumRule(Model):
     """A community's own quorum rule for one kind of session (else the default applies)."""
 
     __tablename__ = "quorum_rules"

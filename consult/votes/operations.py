@@ -47,7 +47,7 @@ def _ballots(raw, state) -> tuple[list[dict], dict[str, int]]:
     by_user = {v.user_id: v for v in state.voters if v.user_id is not None}
     by_attendance = {v.attendance_id: v for v in state.voters}
     ballots, seen, units = [], set(), set()
-    counts = dict.fromkeys(VoteChoice, 0)
+    counts: dict[str, int] = dict.fromkeys(VoteChoice, 0)
     for number, entry in enumerate(raw):
         field = f"votes.{number}"
         if not isinstance(entry, dict):

@@ -71,7 +71,7 @@ def alliance_counts(community_id: int | None = None) -> dict:
                 select(AllianceMember.unit_id).where(AllianceMember.community_id == community_id)
             )
         )
-    by_kind = dict.fromkeys(UnitKind, 0)
+    by_kind: dict[str, int] = dict.fromkeys(UnitKind, 0)
     by_kind.update({kind: n for kind, n in db.session.execute(units)})
     communities, brands = db.session.execute(
         select(func.count(Community.id), func.count(distinct(Community.brand)))
