@@ -164,8 +164,7 @@ def create_case(data: dict, user, meeting=None) -> Case:
 def transition(case: Case, to_status: str, user, reason: str = "", resolution=None) -> Case:
     """Move ``case`` to ``to_status`` if the table allows it; stamp, log and audit it."""
     from_status = case.status
-    stamp = Case.MOVES.get((from_status, to_status))
-    if stamp is None:
+    if not case.may_become(to_status):
         raise CaseError(
             _l(
                 "Case %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
@@ -177,6 +176,7 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
             ),
             "status",
         )
+    stamp = Case.MOVES[(from_status, to_status)]
     if to_status == CaseStatus.RESOLVED and resolution is None:
         raise CaseError(_l("Only a resolution resolves a case."), "status")
     # Status and resolution change together (a CHECK constraint ties them): resolved and
