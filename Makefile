@@ -36,6 +36,7 @@ run: $(VENV)/.installed translations
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	MYPY=$(BIN)/mypy bash tests/mypy-gate.sh
 
 # chromium, Redis and node with ical.js for the tests, installed when missing.
 system-deps:

@@ -91,7 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _csrf_for_pages() -> None:
     # Pages use the session cookie and need CSRF tokens; the API uses Bearer tokens
     # (a cookie only ever reads there), so it has nothing to forge.
-    if current_app.config.get("WTF_CSRF_ENABLED", True) and not request.path.startswith("/api/"):
+    if current_app.config["WTF_CSRF_ENABLED"] and not request.path.startswith("/api/"):
         csrf.protect()
 
 

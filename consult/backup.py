@@ -1,4 +1,4 @@
-"""`flask backup PATH`: a consistent copy of a live SQLite database (API.md).
+"""`flask backup PATH`: a consistent copy of a live SQLite database (README, "Backups").
 
 SQLite's online backup API copies the database page by page from a read transaction,
 so the copy is the database as it was at one moment, while the site goes on writing

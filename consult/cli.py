@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -11,7 +12,7 @@ from flask_babel import force_locale
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from consult.errors import RefusedInput
-from consult.extensions import db
+from consult.transactions import rollback
 
 #: SQLSTATE of PostgreSQL's "relation does not exist".
 UNDEFINED_TABLE = "42P01"
@@ -21,17 +22,10 @@ class CommandError(click.ClickException):
     """A refusal of the command line: printed as "Error: <message>", exit status 1."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Undo what the command started, print one line on stderr and exit non-zero."""
-    _rollback()
+    rollback()
     raise CommandError(one_line(message))
-
-
-def _rollback() -> None:
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:  # the connection is gone: nothing was written either
-        db.session.close()
 
 
 def one_line(text: str) -> str:
@@ -66,18 +60,18 @@ def cli_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 return command(*args, **kwargs)
             except RefusedInput as exc:
-                _rollback()
+                rollback()
                 raise CommandError(one_line(exc.message)) from None
             except SQLAlchemyError as exc:
-                _rollback()
+                rollback()
                 raise CommandError(describe_database_error(exc)) from None
             except UnicodeEncodeError:
                 # An argument held bytes that are not UTF-8 (the shell passes them through).
-                _rollback()
+                rollback()
                 raise CommandError("An argument is not valid UTF-8 text.") from None
 
     return wrapper

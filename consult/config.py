@@ -1,4 +1,5 @@
-"""Configuration read from the environment (API.md lists each variable)."""
+"""Configuration read from the environment: every variable the application reads, with
+its default, is declared here once (README, "Configuration", lists them)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,22 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
+def parse_level_days(raw: str) -> tuple[int, ...]:
+    """Return the time limits in days of the four grid levels written as "3,7,15,30";
+    ValueError (naming CASE_LEVEL_DAYS) when they are not four positive whole numbers."""
+    parts = [p.strip() for p in str(raw).split(",")]
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"CASE_LEVEL_DAYS must be four positive whole numbers, not {raw!r}")
+    return tuple(int(p) for p in parts)
+
+
 def _level_days() -> str:
     """Return CASE_LEVEL_DAYS: the time limit in days of each of the four grid levels."""
-    raw = _env("CASE_LEVEL_DAYS") or "3,7,15,30"
-    parts = [p.strip() for p in raw.split(",")]
-    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ConfigError(f"CASE_LEVEL_DAYS must be four positive whole numbers, not {raw!r}")
-    return ",".join(parts)
+    try:
+        days = parse_level_days(_env("CASE_LEVEL_DAYS") or "3,7,15,30")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return ",".join(str(d) for d in days)
 
 
 def _int(name: str, default: int, lowest: int, highest: int) -> int:
@@ -248,6 +258,17 @@ def load_config(instance_path: Path) -> dict:
         "FEED_DAYS_AHEAD": _int("FEED_DAYS_AHEAD", 365, 1, 3660),
         "REMINDER_HOURS": _int("REMINDER_HOURS", 24, 1, 720),
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8, 1, 100),
+        # The first retry of a message waits this long, each next one twice as long...
+        "MAIL_RETRY_SECONDS": _int("MAIL_RETRY_SECONDS", 60, 1, 86400),
+        # ...but never longer than this.
+        "MAIL_RETRY_MAX_SECONDS": _int("MAIL_RETRY_MAX_SECONDS", 6 * 3600, 1, 7 * 86400),
+        # A message claimed longer ago than this belongs to a delivery run that died.
+        "MAIL_CLAIM_SECONDS": _int("MAIL_CLAIM_SECONDS", 600, 30, 86400),
+        # Seconds each SMTP operation, and each channel's answer, may take.
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 30, 1, 600),
+        "NOTICE_TIMEOUT": _int("NOTICE_TIMEOUT", 10, 1, 600),
+        # How many days of a new series are checked for clashes with the venue's bookings.
+        "SERIES_CLASH_WINDOW_DAYS": _int("SERIES_CLASH_WINDOW_DAYS", 730, 7, 3660),
         "CASE_LEVEL_DAYS": _level_days(),
         "EVALUATION_QUORUM": _int("EVALUATION_QUORUM", 3, 1, 100),
         "API_TITLE": "Consult",
@@ -270,5 +291,8 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         # "Keep me signed in" lasts 30 days, then the password is asked again.
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # Flask-WTF: forms carry a CSRF token (the tests turn it off), under this name.
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_FIELD_NAME": "csrf_token",
         "WTF_CSRF_TIME_LIMIT": None,
     }

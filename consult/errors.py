@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
+from consult.transactions import rollback
+
 log = logging.getLogger(__name__)
 
 #: Machine codes of the API's error body, by status.
@@ -59,8 +61,6 @@ def refuse_on(form, exc: RefusedInput, default: str | None = None) -> None:
     "notes" field; a form with an ``error_field(name)`` method maps the names itself),
     else on ``default``, else above the form.
     """
-    from consult.transactions import rollback
-
     rollback()
     message = str(exc.message)
     mapped = getattr(form, "error_field", None)
@@ -194,7 +194,7 @@ def _message(exc: HTTPException, status: int) -> str:
 
 
 def api_error_response(exc: HTTPException):
-    """Answer ``exc`` with the API's error body (API.md) in the requester's language."""
+    """Answer ``exc`` with the API's error body in the requester's language."""
     status = exc.code or 500
     code = getattr(exc, "error_code", None) or CODES.get(status, "error")
     error: dict = {"code": code, "message": _message(exc, status)}
@@ -239,7 +239,7 @@ def register_error_handlers(app: Flask) -> None:
     # Registered after flask-smorest's own handler, so this one wins everywhere.
     @app.errorhandler(RefusedInput)
     def handle_refused_input(exc: RefusedInput):
-        db_rollback()
+        rollback()
         if is_api_request():
             return refused_input_response(exc)
         # Pages turn refusals into field errors (refuse_on); one that gets here is
@@ -255,7 +255,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_exception(exc: HTTPException):
         if exc.code is not None and exc.code >= 400:
             # Whatever the failed request had written stays unwritten.
-            db_rollback()
+            rollback()
         if is_api_request():
             return api_error_response(exc)
         if exc.code is None or exc.code < 400:
@@ -268,20 +268,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        db_rollback()
+        rollback()
         wrapped = InternalServerError()
         if is_api_request():
             return api_error_response(wrapped)
         return render_template("errors/500.html", error=wrapped), 500
-
-
-def db_rollback() -> None:
-    """Undo whatever the failed request had started to write."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from consult.extensions import db
-
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:  # the connection is gone, and with it the transaction
-        db.session.close()

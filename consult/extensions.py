@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -31,6 +33,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 #: How long a SQLite connection waits for a lock (milliseconds) before "database is locked".
 SQLITE_BUSY_MS = 30000
+
+if TYPE_CHECKING:
+    #: What the models derive from: ``db.Model``, which type checkers see as ``Base``.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -142,7 +142,7 @@ def select_locale() -> str:
 
 def default_language() -> str:
     """Return DEFAULT_LANGUAGE: for visitors and recipients who chose no language."""
-    return normalise_language(current_app.config.get("DEFAULT_LANGUAGE")) or "zh_CN"
+    return current_app.config["DEFAULT_LANGUAGE"]
 
 
 def language_of(person_locale: str | None) -> str:

@@ -55,11 +55,6 @@ def page_arg(name: str = "page") -> int:
     return _bounded(request.args.get(name), 1, MAX_PAGE)
 
 
-def per_page_arg(default: int = PER_PAGE, name: str = "per_page") -> int:
-    """Return ?per_page= from 1 to MAX_PER_PAGE (``default`` when it is not a number)."""
-    return _bounded(request.args.get(name), default, MAX_PER_PAGE)
-
-
 def id_arg(name: str) -> int | None:
     """Return an id in the query string, or None when it is absent or no row can have it."""
     return valid_id(request.args.get(name))

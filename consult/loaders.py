@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import select
 
+from consult.enums import MinutesStatus, Visibility
 from consult.extensions import db
 from consult.permissions import (
     case_access,
@@ -40,6 +41,12 @@ def meeting_or_404(meeting_id: int, user, *, lock: bool = False):
         meeting = db.session.scalar(
             select(Meeting).where(Meeting.id == meeting.id).with_for_update()
         )
+    return visible_or_404(meeting, user)
+
+
+def visible_or_404(meeting, user):
+    """Return ``meeting`` (loaded by the caller, or None) if ``user`` may see it; 404
+    otherwise (it must not leak)."""
     if meeting is None or not may_see_meeting(user, meeting):
         abort(404)
     return meeting
@@ -53,7 +60,7 @@ def series_or_404(series_id: int, user):
     series = _get(Series, series_id)
     if series is None:
         abort(404)
-    if series.visibility != "public":
+    if series.visibility != Visibility.PUBLIC:
         seen = db.session.scalar(
             select(Meeting.id)
             .where(Meeting.series_id == series.id, visible_meetings_clause(user))
@@ -145,7 +152,7 @@ def minutes_or_404(meeting, user):
     minutes = minutes_for(meeting)
     if can(user, "minutes.read_draft", meeting):
         return minutes
-    if minutes is None or minutes.status != "published":
+    if minutes is None or minutes.status != MinutesStatus.PUBLISHED:
         abort(404)
     return minutes
 

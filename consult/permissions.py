@@ -2,7 +2,7 @@
 
 Views, API routes and the CLI ask ``can(user, action, obj)`` or call ``require``; they
 never look at roles themselves. Objects that may not even be seen are answered with
-404 by the loaders (``visible_or_404``), objects that may be seen but not changed
+404 by the loaders (``consult.loaders``), objects that may be seen but not changed
 with 403 (``require``).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import and_, false, or_, select, true
 
-from consult.enums import ROLES, STAFF_ROLES
+from consult.enums import STAFF_ROLES, MinutesStatus, RegistrationStatus, Role, Visibility
 
 ADMIN = frozenset({"admin"})
 ORGANISERS = frozenset({"admin", "cadre"})
@@ -59,7 +59,7 @@ RULES: dict[str, frozenset[str]] = {
     "audit.view": STAFF,
     # Residents' names in published minutes and cases are shown in full.
     "names.read": STAFF,
-    # Naming a community that does not exist yet creates it (API.md: sessions, cases).
+    # Naming a community that does not exist yet creates it (sessions, cases).
     "community.create_by_name": ORGANISERS,
     # Entries of the navigation bar that no other rule covers.
     "nav.issues": STAFF,
@@ -103,7 +103,7 @@ SCOPED = frozenset(
 TOWN_ONLY = frozenset({"admin.manage", "community.create_by_name"})
 
 #: The roles an administrator may give an account (the CLI and the admin pages).
-ASSIGNABLE_ROLES = ROLES
+ASSIGNABLE_ROLES = Role
 
 
 def _signed_in(user) -> bool:
@@ -189,7 +189,7 @@ def is_representative(user, community_id: int) -> bool:
 
 def reports_for_unit(user) -> bool:
     """Whether ``user`` speaks for an alliance unit (its actions are the unit's)."""
-    return _signed_in(user) and user.role == "unit_rep"
+    return _signed_in(user) and user.role == Role.UNIT_REP
 
 
 def may_report_action(user, action) -> bool:
@@ -221,13 +221,13 @@ def named_in_minutes(person) -> bool:
     resident who has not agreed to be named (and of people without an account)."""
     if person is None:
         return False
-    return person.role != "resident" or bool(person.named_in_minutes)
+    return person.role != Role.RESIDENT or bool(person.named_in_minutes)
 
 
 def may_see_meeting(user, meeting) -> bool:
     """Public sessions are seen by all; private ones by their community's staff (and
     town-level staff), their registrants and their invitees."""
-    if meeting.visibility == "public":
+    if meeting.visibility == Visibility.PUBLIC:
         return True
     if not _signed_in(user):
         return False
@@ -255,7 +255,7 @@ def _registered_meeting_ids(user):
     from consult.meetings.models import Registration
 
     return select(Registration.meeting_id).where(
-        Registration.user_id == user.id, Registration.status != "cancelled"
+        Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED
     )
 
 
@@ -281,7 +281,7 @@ def visible_meetings_clause(user):
     """Return a WHERE clause for Meeting that keeps what ``user`` may see."""
     from consult.meetings.models import Meeting
 
-    public = Meeting.visibility == "public"
+    public = Meeting.visibility == Visibility.PUBLIC
     if not _signed_in(user):
         return public
     scope = staff_communities(user)
@@ -291,13 +291,6 @@ def visible_meetings_clause(user):
     if scope:
         clauses.append(Meeting.community_id.in_(scope))
     return or_(*clauses)
-
-
-def visible_or_404(meeting, user):
-    """Return ``meeting`` if ``user`` may see it; 404 otherwise (it must not leak)."""
-    if meeting is None or not may_see_meeting(user, meeting):
-        abort(404)
-    return meeting
 
 
 # -- cases and issues -------------------------------------------------------------------------
@@ -317,7 +310,7 @@ def _published_resolution_ids(user):
         .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
         .join(Meeting, Meeting.id == AgendaItem.meeting_id)
         .join(Minutes, Minutes.meeting_id == Meeting.id)
-        .where(Minutes.status == "published", visible_meetings_clause(user))
+        .where(Minutes.status == MinutesStatus.PUBLISHED, visible_meetings_clause(user))
     )
 
 

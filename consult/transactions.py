@@ -131,11 +131,12 @@ def run_write(work: Callable[[], T], attempts: int = ATTEMPTS, wait: float | Non
     if current.info.get(DEPTH, 0) > 0:
         return work()
     for attempt in range(1, attempts + 1):
-        begin(wait)
-        current.info[DEPTH] = 1
-        current.info[WROTE] = False
-        current.info[AFTER_COMMIT] = []
         try:
+            # BEGIN IMMEDIATE itself waits for the lock, and may find the database busy.
+            begin(wait)
+            current.info[DEPTH] = 1
+            current.info[WROTE] = False
+            current.info[AFTER_COMMIT] = []
             result = work()
             if current.info[WROTE]:
                 db.session.commit()
@@ -265,8 +266,7 @@ def install(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if not getattr(view, "consult_boundary", False):
             app.view_functions[endpoint] = writes(view)
-    if not getattr(install, "listening", False):
+    if not event.contains(Session, "before_flush", _on_flush):
         event.listen(Session, "before_flush", _on_flush)
         event.listen(Session, "do_orm_execute", _on_execute)
         event.listen(Session, "after_soft_rollback", _forget_after_commit)
-        install.listening = True

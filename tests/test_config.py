@@ -1,9 +1,11 @@
-"""Configuration from the environment, variable by variable (API.md), and SQLite's pragmas."""
+"""Configuration from the environment, variable by variable, and SQLite's pragmas."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from consult import create_app
 from consult.config import ConfigError, load_config
 from consult.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 VARIABLES = (
     "DATABASE_URL",
@@ -29,6 +33,12 @@ VARIABLES = (
     "FEED_DAYS_AHEAD",
     "REMINDER_HOURS",
     "MAIL_MAX_ATTEMPTS",
+    "MAIL_RETRY_SECONDS",
+    "MAIL_RETRY_MAX_SECONDS",
+    "MAIL_CLAIM_SECONDS",
+    "SMTP_TIMEOUT",
+    "NOTICE_TIMEOUT",
+    "SERIES_CLASH_WINDOW_DAYS",
     "CASE_LEVEL_DAYS",
     "EVALUATION_QUORUM",
 )
@@ -73,6 +83,53 @@ def test_the_programme_tunables_have_defaults_and_are_read(env, tmp_path):
     assert config["CASE_LEVEL_DAYS"] == "1,2,3,4"
 
 
+def test_the_delivery_settings_have_defaults_and_are_read(env, tmp_path):
+    config = load_config(tmp_path)
+    names = (
+        "MAIL_RETRY_SECONDS",
+        "MAIL_RETRY_MAX_SECONDS",
+        "MAIL_CLAIM_SECONDS",
+        "SMTP_TIMEOUT",
+        "NOTICE_TIMEOUT",
+        "SERIES_CLASH_WINDOW_DAYS",
+    )
+    assert [config[name] for name in names] == [60, 21600, 600, 30, 10, 730]
+    for value, name in enumerate(names, start=40):
+        env.setenv(name, str(value))
+    config = load_config(tmp_path)
+    assert [config[name] for name in names] == list(range(40, 46))
+
+
+#: What the code reads from the configuration, found by reading the code.
+READ = re.compile(
+    r"""config(?:\.get)?[\[(]\s*["']([A-Z][A-Z0-9_]+)["']""" r'|setting\(\s*"([A-Z][A-Z0-9_]+)"'
+)
+
+
+def _read_by_the_code() -> set[str]:
+    names = set()
+    for path in (ROOT / "consult").rglob("*.py"):
+        if path.name != "config.py":
+            for match in READ.finditer(path.read_text(encoding="utf-8")):
+                names.add(match.group(1) or match.group(2))
+    return names
+
+
+def test_every_setting_the_code_reads_is_declared_in_config(env, tmp_path):
+    read = _read_by_the_code()
+    assert {"SMTP_TIMEOUT", "NOTICE_TIMEOUT", "HEALTHZ_TIMEOUT"} <= read  # the scan works
+    assert read - set(load_config(tmp_path)) == set()
+
+
+def test_every_environment_variable_is_in_the_readme():
+    source = (ROOT / "consult" / "config.py").read_text(encoding="utf-8")
+    variables = set(re.findall(r'_(?:env|int|rate_limit)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    assert "SECRET_KEY" in variables and "SMTP_TIMEOUT" in variables
+    table = (ROOT / "README.md").read_text(encoding="utf-8").split("## Configuration")[1]
+    table = table.split("\n## ")[0]
+    assert {v for v in variables if f"`{v}`" not in table} == set()
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -82,6 +139,11 @@ def test_the_programme_tunables_have_defaults_and_are_read(env, tmp_path):
         ("CASE_LEVEL_DAYS", "3,7,15"),
         ("CASE_LEVEL_DAYS", "3,7,0,30"),
         ("EVALUATION_QUORUM", "x"),
+        ("MAIL_RETRY_SECONDS", "0"),
+        ("MAIL_CLAIM_SECONDS", "a while"),
+        ("SMTP_TIMEOUT", "0"),
+        ("NOTICE_TIMEOUT", "-5"),
+        ("SERIES_CLASH_WINDOW_DAYS", "1"),
     ],
 )
 def test_a_bad_tunable_is_refused_at_start_up_by_name(env, tmp_path, name, value):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 import consult.models  # noqa: F401  (every model, so that the mappers can be configured)
 from consult.accounts.models import Membership, User
 from consult.cases.models import Issue
-from consult.enums import ROLES
+from consult.enums import Role
 from consult.extensions import db
 from consult.meetings.models import Invitation, Meeting, Registration
 from consult.minutes.models import ActionItem, AgendaItem, Resolution
@@ -42,9 +42,10 @@ def person(role: str, active: bool = True, user_id: int = 1, **kwargs) -> User:
 
 ORGANISERS = {"admin", "cadre"}
 STAFF = {"admin", "cadre", "secretary"}
-EVERYONE = set(ROLES)
+EVERYONE = set(Role)
 
-#: What API.md and DESIGN.md say about each role, written out independently of RULES.
+#: What README says about each role ("Who may see and do what"), written out
+#: independently of RULES.
 CONTRACT = {
     "admin.manage": {"admin"},
     "meeting.create": ORGANISERS,
@@ -103,19 +104,19 @@ def test_the_usage_scan_sees_calls_of_every_form():
     ) == ["a.b", "c.d", "e.f", "g.h"]
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", Role)
 @pytest.mark.parametrize("action", sorted(CONTRACT))
 def test_the_rules_say_what_the_contract_says(action, role):
     assert can(person(role), action) is (role in CONTRACT[action])
 
 
 def test_only_admin_and_cadre_create_sessions_and_residents_cannot_list_registrations():
-    assert {r for r in ROLES if can(person(r), "meeting.create")} == {"admin", "cadre"}
+    assert {r for r in Role if can(person(r), "meeting.create")} == {"admin", "cadre"}
     assert not can(person("resident"), "registration.list")
     assert can(person("secretary"), "registration.list")
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", Role)
 @pytest.mark.parametrize("action", sorted(RULES))
 def test_an_inactive_account_may_do_nothing(action, role):
     assert can(person(role, active=False), action) is False
@@ -198,7 +199,7 @@ def test_the_administration_and_new_communities_are_the_towns(action):
 
 
 def test_the_assignable_roles_are_every_role():
-    assert tuple(ASSIGNABLE_ROLES) == tuple(ROLES)
+    assert tuple(ASSIGNABLE_ROLES) == tuple(Role)
 
 
 # -- object rules ---------------------------------------------------------------------------

@@ -59,6 +59,24 @@ def test_a_busy_database_runs_the_work_again_and_commits_once(app, orig):
     assert names == ["社区2"]
 
 
+def test_a_database_busy_at_begin_is_tried_again(app, monkeypatch):
+    # BEGIN IMMEDIATE is where SQLite reports a lock held past the busy timeout.
+    begin = transactions.begin
+    calls = []
+
+    def busy_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise _busy(sqlite3.OperationalError("database is locked"))
+        begin()
+
+    monkeypatch.setattr(transactions, "begin", busy_once)
+    run_write(lambda: db.session.add(Community(name="排队")))
+    db.session.remove()
+    assert len(calls) == 2
+    assert db.session.scalars(select(Community.name)).all() == ["排队"]
+
+
 def test_retries_are_bounded(app):
     calls = []
 

@@ -1,4 +1,4 @@
-"""`flask users create` and `flask tokens create` (API.md)."""
+"""`flask users create` and `flask tokens create` (README, "Command line")."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from consult.accounts.models import User
 from consult.accounts.operations import create_api_token, create_user, normalise_email
 from consult.cli import cli_errors, fail
-from consult.enums import ROLES
+from consult.enums import Role
 from consult.extensions import db
 from consult.transactions import run_write
 
@@ -22,7 +22,7 @@ def users_cli() -> None:
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="Full name, as shown to others.")
-@click.option("--role", required=True, help=f"One of: {', '.join(ROLES)}.")
+@click.option("--role", required=True, help=f"One of: {', '.join(Role)}.")
 @click.option("--password", default=None, help="Password for signing in (optional).")
 @click.option("--community", default=None, help="Community the user belongs to (created if new).")
 @click.option("--representative", is_flag=True, help="Mark as a residents' representative.")

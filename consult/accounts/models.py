@@ -11,8 +11,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from consult.enums import ROLES, STAFF_ROLES, check_in
-from consult.extensions import db
+from consult.enums import STAFF_ROLES, Role, check_in
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
@@ -27,9 +27,9 @@ def new_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
-    __table_args__ = (check_in("role", ROLES),)
+    __table_args__ = (check_in("role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stored lower-cased; the sign-in name.
@@ -85,7 +85,7 @@ class User(UserMixin, db.Model):
         return {m.community_id for m in self.memberships}
 
 
-class Membership(db.Model):
+class Membership(Model):
     """A person's belonging to a community (residents, cadres, secretaries)."""
 
     __tablename__ = "memberships"
@@ -107,7 +107,7 @@ class Membership(db.Model):
         return f"<Membership user={self.user_id} community={self.community_id}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API; only its hash is stored."""
 
     __tablename__ = "api_tokens"

@@ -15,7 +15,7 @@ from consult.accounts.passwords import (
 )
 from consult.community.models import Community, Unit
 from consult.community.operations import get_or_create_community
-from consult.enums import ROLES
+from consult.enums import Role
 from consult.errors import RefusedInput, clean_text, unstorable
 from consult.extensions import db
 from consult.types import utcnow
@@ -75,12 +75,12 @@ def valid_email(raw: str | None) -> str:
 
 
 def _role(role) -> str:
-    if role not in ROLES:
+    if role not in Role:
         raise AccountError(
             _l(
                 'Unknown role "%(role)s"; choose one of %(roles)s.',
                 role=role,
-                roles=", ".join(ROLES),
+                roles=", ".join(Role),
             ),
             "role",
         )

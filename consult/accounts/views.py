@@ -86,7 +86,7 @@ def _renew_session() -> None:
     lang = session.get("lang")
     session.clear()
     # The CSRF token cached for this request belonged to the old session.
-    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)
     if lang:
         session["lang"] = lang
 
@@ -126,7 +126,6 @@ def login():
 def logout():
     """Sign out, here and in every other browser signed in to this account."""
     end_sessions(current_user._get_current_object())
-    db.session.commit()
     logout_user()
     _renew_session()
     flash(_("You are signed out."), "info")
@@ -172,9 +171,8 @@ def change_password():
         try:
             change_own_password(user, form.current_password.data, form.new_password.data)
         except AccountError as exc:
-            getattr(form, exc.field or "new_password").errors.append(exc.message)
+            refuse_on(form, exc, default="new_password")
         else:
-            db.session.commit()
             # This browser stays signed in, under the account's new generation.
             _renew_session()
             login_user(user)

@@ -31,7 +31,7 @@ from consult.accounts.operations import (
     valid_email,
 )
 from consult.community.operations import MAX_CAPACITY, MAX_COMMITMENTS
-from consult.enums import UNIT_KINDS, VENUE_KINDS
+from consult.enums import UnitKind, VenueKind
 from consult.i18n import LABELS
 from consult.permissions import ASSIGNABLE_ROLES
 
@@ -217,7 +217,7 @@ class VenueForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(), Length(max=200), _one_line],
     )
-    kind = SelectField(_l("Kind"), choices=choices((k, VENUE_KIND_LABELS[k]) for k in VENUE_KINDS))
+    kind = SelectField(_l("Kind"), choices=choices((k, VENUE_KIND_LABELS[k]) for k in VenueKind))
     capacity = IntegerField(
         _l("Capacity"),
         validators=[
@@ -265,7 +265,7 @@ class UnitForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired(), Length(max=200), _one_line],
     )
-    kind = SelectField(_l("Kind"), choices=choices((k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS))
+    kind = SelectField(_l("Kind"), choices=choices((k, UNIT_KIND_LABELS[k]) for k in UnitKind))
     contact_email = StringField(
         _l("Contact email"), filters=[_strip], validators=[Optional(), Length(max=254), _email]
     )

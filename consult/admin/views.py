@@ -47,7 +47,7 @@ from consult.community.operations import (
     update_unit,
     update_venue,
 )
-from consult.enums import ROLES, UNIT_KINDS
+from consult.enums import Role, UnitKind
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import id_arg, page_arg, paginate, search_arg
@@ -118,9 +118,9 @@ def index():
 def users():
     """List accounts, searchable by name or email and filtered by role."""
     search = search_arg()
-    role = request.args.get("role") if request.args.get("role") in ROLES else None
+    role = request.args.get("role") if request.args.get("role") in Role else None
     page = paginate(queries.users_query(search, role), page_arg())
-    return render_template("admin/users.html", page=page, search=search, role=role, roles=ROLES)
+    return render_template("admin/users.html", page=page, search=search, role=role, roles=Role)
 
 
 def _membership_choices():
@@ -369,7 +369,7 @@ def venue_edit(venue_id):
 def units():
     """List alliance units, searchable by name and filtered by kind."""
     search = search_arg()
-    kind = request.args.get("kind") if request.args.get("kind") in UNIT_KINDS else None
+    kind = request.args.get("kind") if request.args.get("kind") in UnitKind else None
     page = paginate(community_queries.units_query(search, kind), page_arg())
     alliances = community_queries.unit_alliances([u.id for u in page.items])
     return render_template(
@@ -377,7 +377,7 @@ def units():
         page=page,
         search=search,
         kind=kind,
-        kinds=UNIT_KINDS,
+        kinds=UnitKind,
         alliances=alliances,
     )
 

@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1 (API.md), described by flask-smorest's OpenAPI document."""
+"""The JSON API under /api/v1, described by flask-smorest's OpenAPI document."""
 
 from __future__ import annotations
 

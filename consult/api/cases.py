@@ -13,7 +13,7 @@ from consult.cases import queries
 from consult.cases.models import Case, Issue
 from consult.cases.operations import create_case, create_issue, escalate_case, evaluate_issue
 from consult.community.queries import community_named
-from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES, RATINGS
+from consult.enums import CaseCategory, CaseSource, CaseStatus, Rating
 from consult.extensions import db
 from consult.lists import Id, PageQuery, api_page, page_envelope, page_schema
 from consult.loaders import case_or_404, issue_or_404
@@ -26,9 +26,9 @@ class CaseCreateSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
     community = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    category = fields.String(required=True, validate=validate.OneOf(CASE_CATEGORIES))
+    category = fields.String(required=True, validate=validate.OneOf(CaseCategory))
     reporter = fields.String(allow_none=True, validate=validate.Length(max=120))
-    source = fields.String(load_default="grid", validate=validate.OneOf(CASE_SOURCES))
+    source = fields.String(load_default="grid", validate=validate.OneOf(CaseSource))
     phone = fields.String(
         allow_none=True,
         validate=validate.Length(max=32),
@@ -57,7 +57,7 @@ class CaseSchema(Schema):
     reference = fields.String(allow_none=True)
     title = fields.String()
     description = fields.String()
-    status = fields.String(metadata={"enum": list(CASE_STATUSES)})
+    status = fields.String(metadata={"enum": list(CaseStatus)})
     level = fields.Integer()
     category = fields.String()
     source = fields.String()
@@ -76,10 +76,10 @@ class CaseSchema(Schema):
 
 class CaseListQuery(PageQuery):
     community = fields.String(validate=validate.Length(min=1, max=120))
-    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    status = fields.String(validate=validate.OneOf(CaseStatus))
     level = fields.Integer(validate=validate.Range(min=1, max=4))
-    category = fields.String(validate=validate.OneOf(CASE_CATEGORIES))
-    source = fields.String(validate=validate.OneOf(CASE_SOURCES))
+    category = fields.String(validate=validate.OneOf(CaseCategory))
+    source = fields.String(validate=validate.OneOf(CaseSource))
     overdue = fields.Boolean()
 
 
@@ -108,7 +108,7 @@ class IssueSchema(Schema):
 
 
 class EvaluationCreateSchema(StrictSchema):
-    rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
+    rating = fields.String(required=True, validate=validate.OneOf(Rating))
     comment = fields.String(load_default="", validate=validate.Length(max=2_000))
 
 

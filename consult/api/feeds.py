@@ -11,7 +11,7 @@ from consult.api import api_user
 from consult.api.schemas import StrictSchema
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
 from consult.calendar.queries import meeting_invitations, user_feeds
-from consult.enums import FEED_SCOPES
+from consult.enums import FeedScope
 from consult.errors import ApiError
 from consult.extensions import db
 from consult.lists import Id
@@ -24,7 +24,7 @@ blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitatio
 
 
 class FeedCreateSchema(StrictSchema):
-    scope = fields.String(required=True, validate=validate.OneOf(FEED_SCOPES))
+    scope = fields.String(required=True, validate=validate.OneOf(FeedScope))
     community = fields.String(
         allow_none=True,
         validate=validate.Length(max=120),
@@ -39,7 +39,7 @@ class FeedCreatedSchema(Schema):
 
 class FeedSchema(Schema):
     id = fields.Integer()
-    scope = fields.String(metadata={"enum": list(FEED_SCOPES)})
+    scope = fields.String(metadata={"enum": list(FeedScope)})
     community = fields.String(allow_none=True)
     created_at = fields.DateTime()
 

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from consult.api import api_user
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.enums import OUTCOMES, VOTE_RESULTS
+from consult.enums import Outcome, VoteResult
 from consult.extensions import db
 from consult.lists import MAX_ID, Id
 from consult.loaders import action_or_404, agenda_item_or_404, meeting_or_404, minutes_or_404
@@ -47,7 +47,7 @@ class QuorumSchema(Schema):
 
 
 class VoteSchema(Schema):
-    result = fields.String(metadata={"enum": list(VOTE_RESULTS)})
+    result = fields.String(metadata={"enum": list(VoteResult)})
     for_ = fields.Integer(data_key="for", attribute="for")
     against = fields.Integer()
     abstain = fields.Integer()
@@ -78,7 +78,7 @@ class ActionCreateSchema(StrictSchema):
 
 class ResolutionCreateSchema(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = fields.String(required=True, validate=validate.OneOf(Outcome))
     closes_cases = fields.List(Id(), load_default=list)
     actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
     referred_unit = Id(allow_none=True)

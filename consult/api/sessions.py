@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema
 from consult.community.queries import community_named
-from consult.enums import SESSION_KINDS, SESSION_STATUSES, VISIBILITIES
+from consult.enums import SessionKind, SessionStatus, Visibility
 from consult.errors import ApiError
 from consult.lists import Id, IdArg, PageQuery, page_envelope, page_schema
 from consult.loaders import meeting_or_404, series_or_404
@@ -50,23 +50,23 @@ def Text(
 
 
 class SessionSchema(Schema):
-    """A session (one occurrence, for a series), as API.md shows it."""
+    """A session (one occurrence, for a series), as the API shows it."""
 
     id = fields.Integer()
-    kind = fields.String(metadata={"enum": list(SESSION_KINDS)})
+    kind = fields.String(metadata={"enum": list(SessionKind)})
     title = fields.String()
     community = fields.String()
     venue = fields.String(allow_none=True)
     starts_at = fields.DateTime(metadata={"description": "In the session's own offset."})
     ends_at = fields.DateTime()
     timezone = fields.String()
-    status = fields.String(metadata={"enum": list(SESSION_STATUSES)})
+    status = fields.String(metadata={"enum": list(SessionStatus)})
     capacity = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
     confirmed = fields.Integer()
     waitlisted = fields.Integer()
     sequence = fields.Integer()
     series = fields.Integer(allow_none=True)
-    visibility = fields.String(metadata={"enum": list(VISIBILITIES)})
+    visibility = fields.String(metadata={"enum": list(Visibility)})
     ics_url = fields.String()
 
 
@@ -74,7 +74,7 @@ SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
 
 
 class SessionCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(SESSION_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(SessionKind))
     title = Text(required=True)
     description = fields.String(
         validate=[validate.Length(max=operations.MAX_DESCRIPTION), _no_control]
@@ -92,7 +92,7 @@ class SessionCreateSchema(StrictSchema):
         validate=[validate.Length(max=500), _no_control],
         metadata={"description": "RFC 5545 RRULE value"},
     )
-    visibility = fields.String(validate=validate.OneOf(VISIBILITIES))
+    visibility = fields.String(validate=validate.OneOf(Visibility))
     host_unit = Id(allow_none=True)
 
 
@@ -142,9 +142,9 @@ class DateOrDateTime(fields.Field):
 
 class SessionListQuery(PageQuery):
     community = fields.String(validate=[validate.Length(min=1, max=120), _no_control])
-    kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
+    kind = fields.String(validate=validate.OneOf(SessionKind))
     series = IdArg()
-    status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
+    status = fields.String(validate=validate.OneOf(SessionStatus))
     from_ = DateOrDateTime(data_key="from")
     to = DateOrDateTime()
 
@@ -153,7 +153,7 @@ class SessionListQuery(PageQuery):
 
 
 def session_payload(meeting, waitlisted: int = 0) -> dict:
-    """Return the session object of API.md for ``meeting``."""
+    """Return the session object of the API for ``meeting``."""
     tz = ZoneInfo(meeting.timezone)
     return {
         "id": meeting.id,

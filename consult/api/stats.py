@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, QuerySchema
 from consult.community.queries import community_named
-from consult.enums import CASE_SOURCES, SESSION_KINDS
+from consult.enums import CaseSource, SessionKind
 from consult.errors import ApiError
 from consult.permissions import require
 from consult.stats.queries import StatsFilter, programme_stats
@@ -21,8 +21,8 @@ class StatsQuery(QuerySchema):
     community = fields.String(validate=validate.Length(min=1, max=120))
     start = AwareDateTime(data_key="from")
     end = AwareDateTime(data_key="to")
-    source = fields.String(validate=validate.OneOf(CASE_SOURCES))
-    session_kind = fields.String(validate=validate.OneOf(SESSION_KINDS))
+    source = fields.String(validate=validate.OneOf(CaseSource))
+    session_kind = fields.String(validate=validate.OneOf(SessionKind))
 
 
 class StatsSchema(QuerySchema):

@@ -1,4 +1,4 @@
-"""Votes on agenda items (API.md, "Additions (second stage)")."""
+"""Votes on agenda items (README, "Votes and quorum")."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from consult.api import api_user
 from consult.api.minutes import VoteSchema
 from consult.api.schemas import StrictInt, StrictSchema
-from consult.enums import VOTE_CHOICES
-from consult.extensions import db
+from consult.enums import VoteChoice
 from consult.loaders import agenda_item_or_404
-from consult.minutes import operations as minutes_ops
 from consult.permissions import require
 from consult.votes import operations as ops
 from consult.votes.queries import vote_document
@@ -25,7 +23,7 @@ class BallotSchema(StrictSchema):
         validate=validate.Range(min=1),
         metadata={"description": "A user recorded present at the session"},
     )
-    choice = fields.String(required=True, validate=validate.OneOf(VOTE_CHOICES))
+    choice = fields.String(required=True, validate=validate.OneOf(VoteChoice))
 
 
 class VoteCreateSchema(StrictSchema):
@@ -48,7 +46,6 @@ class VoteCreateSchema(StrictSchema):
 def _vote(data: dict, item_id: int):
     user = api_user()
     require(user, "vote.record")
-    minutes_ops.write_transaction()
     item = agenda_item_or_404(item_id, user)
     require(user, "vote.record", item)
     payload = (
@@ -61,7 +58,6 @@ def _vote(data: dict, item_id: int):
         }
     )
     vote = ops.record_vote(item, payload, user)
-    db.session.commit()
     return vote_document(vote)
 
 

@@ -10,7 +10,7 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from consult.attendance.operations import AttendanceError, normalise_phone
-from consult.enums import ATTENDANCE_STATUSES
+from consult.enums import AttendanceStatus
 
 
 class ButtonForm(FlaskForm):
@@ -55,6 +55,6 @@ def marks_from(formdata) -> dict[tuple[str, int], str]:
     marks = {}
     for key, value in formdata.items():
         match = MARK_RE.fullmatch(key)
-        if match and value in ATTENDANCE_STATUSES:
+        if match and value in AttendanceStatus:
             marks[(match.group(1), int(match.group(2)))] = value
     return marks

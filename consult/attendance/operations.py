@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consult import audit
-from consult.enums import ATTENDANCE_STATUSES
+from consult.enums import AttendanceStatus
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
@@ -95,9 +95,10 @@ def lock_meeting(meeting: Meeting, reload=("status", "starts_at")) -> Meeting:
 
 
 def _ensure_open(meeting: Meeting) -> None:
-    if meeting.status == "cancelled":
+    closed = meeting.signup_closed_reason()
+    if closed == "cancelled":
         raise AttendanceError(_l("This session has been cancelled."), None, 409)
-    if meeting.starts_at <= utcnow():
+    if closed == "started":
         raise AttendanceError(_l("This session has already started."), None, 409)
 
 
@@ -247,11 +248,7 @@ def sign_up_proxy(
 
 def coming_occurrences(series: Series, visible_clause=None) -> list[Meeting]:
     """Return the series' occurrences still open for sign-up, in order."""
-    query = select(Meeting).where(
-        Meeting.series_id == series.id,
-        Meeting.status == "scheduled",
-        Meeting.starts_at > utcnow(),
-    )
+    query = select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup_clause())
     if visible_clause is not None:
         query = query.where(visible_clause)
     return list(db.session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
@@ -356,7 +353,7 @@ def answer_invitation(invitation: Invitation, partstat: str, actor=None) -> Invi
     """Record an invitee's answer (ACCEPTED, TENTATIVE or DECLINED) to an invitation."""
     if partstat not in RSVP_ANSWERS:
         raise AttendanceError(_l("Not an answer to an invitation."), "partstat")
-    if invitation.meeting.status == "cancelled":
+    if invitation.meeting.is_cancelled:
         raise AttendanceError(_l("This session has been cancelled."), None, 409)
     old = invitation.partstat
     invitation.partstat = partstat
@@ -370,7 +367,7 @@ def answer_invitation(invitation: Invitation, partstat: str, actor=None) -> Invi
 
 
 def _ensure_attendance_open(meeting: Meeting) -> None:
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         raise AttendanceError(_l("This session has been cancelled."), None, 409)
     if utcnow() < meeting.starts_at - ATTENDANCE_OPENS_BEFORE:
         raise AttendanceError(
@@ -424,7 +421,7 @@ def hold_started_sessions(now=None) -> int:
 
 
 def _status(value: str) -> str:
-    if value not in ATTENDANCE_STATUSES:
+    if value not in AttendanceStatus:
         raise AttendanceError(_l("Choose present, absent or late."), "status")
     return value
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from consult.community.models import AllianceMember, Community, Unit
+from consult.enums import RegistrationStatus, SessionKind, SessionStatus, Visibility
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
 from consult.permissions import can, visible_meetings_clause
@@ -19,21 +20,13 @@ from consult.types import utcnow
 # -- sign-ups -------------------------------------------------------------------------
 
 
-def signup_closed_reason(meeting: Meeting) -> str | None:
-    """Return why ``meeting`` takes no sign-up ("cancelled", "started"), or None."""
-    if meeting.status == "cancelled":
-        return "cancelled"
-    if meeting.starts_at <= utcnow():
-        return "started"
-    return None
-
-
 def waitlist_count(meeting_id: int) -> int:
     """Return how many people wait for a place in a session."""
     return (
         db.session.scalar(
             select(func.count(Registration.id)).where(
-                Registration.meeting_id == meeting_id, Registration.status == "waitlisted"
+                Registration.meeting_id == meeting_id,
+                Registration.status == RegistrationStatus.WAITLISTED,
             )
         )
         or 0
@@ -42,12 +35,12 @@ def waitlist_count(meeting_id: int) -> int:
 
 def waitlist_position(registration: Registration) -> int | None:
     """Return the registration's place on the waiting list (1 = next), or None."""
-    if registration.status != "waitlisted":
+    if registration.status != RegistrationStatus.WAITLISTED:
         return None
     ahead = db.session.scalar(
         select(func.count(Registration.id)).where(
             Registration.meeting_id == registration.meeting_id,
-            Registration.status == "waitlisted",
+            Registration.status == RegistrationStatus.WAITLISTED,
             or_(
                 Registration.created_at < registration.created_at,
                 and_(
@@ -57,7 +50,7 @@ def waitlist_position(registration: Registration) -> int | None:
             ),
         )
     )
-    return ahead + 1
+    return (ahead or 0) + 1
 
 
 def waitlist_positions(registrations) -> dict[int, int]:
@@ -93,7 +86,10 @@ def registrations_in_order(meeting_id: int) -> list[tuple[Registration, int | No
     """
     rows = db.session.scalars(
         select(Registration)
-        .where(Registration.meeting_id == meeting_id, Registration.status != "cancelled")
+        .where(
+            Registration.meeting_id == meeting_id,
+            Registration.status != RegistrationStatus.CANCELLED,
+        )
         .options(joinedload(Registration.user))
         .order_by(Registration.status, Registration.created_at, Registration.id)
     ).all()
@@ -101,7 +97,7 @@ def registrations_in_order(meeting_id: int) -> list[tuple[Registration, int | No
     out: list[tuple[Registration, int | None]] = []
     position = 0
     for registration in rows:
-        if registration.status == "waitlisted":
+        if registration.status == RegistrationStatus.WAITLISTED:
             position += 1
             out.append((registration, position))
         else:
@@ -123,16 +119,18 @@ def user_registration(meeting_id: int, user) -> Registration | None:
 def coming_unregistered_count(series_id: int, user) -> int:
     """Count the series' coming occurrences ``user`` may see and has not signed up for."""
     mine = select(Registration.meeting_id).where(
-        Registration.user_id == user.id, Registration.status != "cancelled"
+        Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED
     )
-    return db.session.scalar(
-        select(func.count(Meeting.id)).where(
-            Meeting.series_id == series_id,
-            Meeting.status == "scheduled",
-            Meeting.starts_at > utcnow(),
-            Meeting.id.not_in(mine),
-            visible_meetings_clause(user),
+    return (
+        db.session.scalar(
+            select(func.count(Meeting.id)).where(
+                Meeting.series_id == series_id,
+                Meeting.open_for_signup_clause(),
+                Meeting.id.not_in(mine),
+                visible_meetings_clause(user),
+            )
         )
+        or 0
     )
 
 
@@ -166,15 +164,19 @@ class Panel:
 
 def panel(meeting: Meeting, user) -> Panel:
     """Gather the session page's sign-up panel for ``user``."""
-    data = Panel(meeting=meeting, closed=signup_closed_reason(meeting))
-    data.waitlisted = db.session.scalar(
-        select(func.count(Registration.id)).where(
-            Registration.meeting_id == meeting.id, Registration.status == "waitlisted"
+    data = Panel(meeting=meeting, closed=meeting.signup_closed_reason())
+    data.waitlisted = (
+        db.session.scalar(
+            select(func.count(Registration.id)).where(
+                Registration.meeting_id == meeting.id,
+                Registration.status == RegistrationStatus.WAITLISTED,
+            )
         )
+        or 0
     )
     if getattr(user, "is_authenticated", False):
         data.mine = user_registration(meeting.id, user)
-        if data.mine is not None and data.mine.status == "cancelled":
+        if data.mine is not None and data.mine.status == RegistrationStatus.CANCELLED:
             data.mine = None
         if data.mine is not None:
             data.position = waitlist_position(data.mine)
@@ -302,9 +304,9 @@ def outside_rotation(community_id: int) -> list[AllianceMember]:
 def _hosted_joint_meetings(community_id: int):
     return select(Meeting).where(
         Meeting.community_id == community_id,
-        Meeting.kind == "joint_meeting",
+        Meeting.kind == SessionKind.JOINT_MEETING,
         Meeting.host_unit_id.is_not(None),
-        Meeting.status != "cancelled",
+        Meeting.status != SessionStatus.CANCELLED,
     )
 
 
@@ -360,7 +362,7 @@ def series_open_to(series_id: int, user) -> tuple[Series, list[Meeting]] | None:
     if series is None:
         return None
     occurrences = coming_occurrences(series, visible_meetings_clause(user))
-    if not occurrences and series.visibility == "private":
+    if not occurrences and series.visibility == Visibility.PRIVATE:
         return None
     return series, occurrences
 
@@ -379,7 +381,7 @@ def my_signups(user) -> tuple[list[MySignup], list[MySignup]]:
     rows = db.session.scalars(
         select(Registration)
         .join(Meeting, Meeting.id == Registration.meeting_id)
-        .where(Registration.user_id == user.id, Registration.status != "cancelled")
+        .where(Registration.user_id == user.id, Registration.status != RegistrationStatus.CANCELLED)
         .options(joinedload(Registration.meeting).joinedload(Meeting.venue))
         .order_by(Meeting.starts_at)
     ).all()

@@ -18,13 +18,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from consult.attendance import links, operations, queries
 from consult.attendance.forms import ButtonForm, CapacityForm, ProxyForm, WalkInForm, marks_from
 from consult.attendance.operations import AttendanceError
 from consult.attendance.qr import qr_data_uri
 from consult.community.models import AllianceMember
+from consult.enums import RegistrationStatus
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.i18n import session_time
@@ -56,11 +56,8 @@ def _registration(registration_id: int) -> Registration:
 
 
 def session_url(meeting_id: int) -> str:
-    """Return the session's page (the registrations list if there is no session page)."""
-    try:
-        return url_for("meetings.show", meeting_id=meeting_id)
-    except BuildError:
-        return url_for("attendance.registrations", meeting_id=meeting_id)
+    """Return the session's page."""
+    return url_for("meetings.show", meeting_id=meeting_id)
 
 
 def _back(default: str) -> str:
@@ -78,7 +75,7 @@ def _back(default: str) -> str:
 
 
 def _signup_flash(registration: Registration) -> None:
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         flash(_("You have a place: see you at the session."), "success")
     else:
         flash(
@@ -183,7 +180,7 @@ def _confirm_cancel(registration: Registration):
             )
         ]
     waiting = queries.waitlist_count(meeting.id)
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         if waiting:
             lines.append(
                 _(
@@ -274,7 +271,7 @@ def proxy(meeting_id: int):
         "attendance/proxy.html",
         meeting=meeting,
         form=form,
-        closed=queries.signup_closed_reason(meeting),
+        closed=meeting.signup_closed_reason(),
     ), status
 
 
@@ -308,7 +305,7 @@ def _registrations_page(meeting: Meeting, form: CapacityForm, status: int = 200)
         rows=rows,
         form=form,
         button=ButtonForm(),
-        closed=queries.signup_closed_reason(meeting),
+        closed=meeting.signup_closed_reason(),
     ), status
 
 

@@ -6,6 +6,8 @@ pages show what each entry means, never the codes.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -69,9 +71,23 @@ def describe_action(entry) -> str:
 def describe_details(entry) -> list[str]:
     """Return the entry's details as short sentences in the reader's language."""
     data = entry.data or {}
+    return [
+        *_moves(entry, data),
+        *_values(entry, data),
+        *_references(entry, data),
+        *_texts(data),
+    ]
+
+
+def _pair(value) -> TypeGuard[list | tuple]:
+    return isinstance(value, list | tuple) and len(value) == 2
+
+
+def _moves(entry, data: dict) -> list[str]:
+    """The changes of status, grid level and issue, as "from → to"."""
     lines: list[str] = []
     status = data.get("status")
-    if isinstance(status, list | tuple) and len(status) == 2:
+    if _pair(status):
         vocabulary = STATUS_VOCABULARY.get(entry.object_type, "case_status")
         lines.append(
             _(
@@ -83,12 +99,12 @@ def describe_details(entry) -> list[str]:
             )
         )
     level = data.get("level")
-    if isinstance(level, list | tuple) and len(level) == 2:
+    if _pair(level):
         lines.append(
             _("Grid level: %(from)s → %(to)s", **{"from": _dash(level[0]), "to": _dash(level[1])})
         )
     issue = data.get("issue")
-    if isinstance(issue, list | tuple) and len(issue) == 2:
+    if _pair(issue):
         lines.append(
             _(
                 "Issue: %(from)s → %(to)s",
@@ -98,6 +114,12 @@ def describe_details(entry) -> list[str]:
                 },
             )
         )
+    return lines
+
+
+def _values(entry, data: dict) -> list[str]:
+    """The values the entry recorded: category, source, reference, title, outcome, rating."""
+    lines: list[str] = []
     if data.get("category"):
         lines.append(_("Category: %(value)s", value=case_label(data["category"], "category")))
     if data.get("source"):
@@ -110,6 +132,12 @@ def describe_details(entry) -> list[str]:
         lines.append(_("Outcome: %(value)s", value=case_label(data["outcome"], "outcome")))
     if data.get("rating"):
         lines.append(_("Rating: %(value)s", value=case_label(data["rating"], "rating")))
+    return lines
+
+
+def _references(entry, data: dict) -> list[str]:
+    """What the entry points to: cases, a vote's choice, a resolution, a minutes version."""
+    lines: list[str] = []
     if data.get("closes_cases"):
         lines.append(_("Closes cases %(ids)s", ids=_ids(data["closes_cases"])))
     if data.get("cases"):
@@ -120,6 +148,12 @@ def describe_details(entry) -> list[str]:
         lines.append(_("Resolution %(id)s", id=data["resolution"]))
     if data.get("version") and entry.action.startswith("minutes."):
         lines.append(_("Version %(n)s", n=data["version"]))
+    return lines
+
+
+def _texts(data: dict) -> list[str]:
+    """The free texts the person gave: a reason, a note."""
+    lines: list[str] = []
     if data.get("reason"):
         lines.append(_("Reason: %(text)s", text=data["reason"]))
     if data.get("note"):

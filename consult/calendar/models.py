@@ -7,15 +7,15 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import FEED_SCOPES, check_in
-from consult.extensions import db
+from consult.enums import FeedScope, check_in
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class FeedToken(db.Model):
+class FeedToken(Model):
     __tablename__ = "feed_tokens"
     __table_args__ = (
-        check_in("scope", FEED_SCOPES),
+        check_in("scope", FeedScope),
         CheckConstraint("scope <> 'community' OR community_id IS NOT NULL", name="community"),
     )
 

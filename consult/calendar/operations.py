@@ -14,7 +14,7 @@ from consult.calendar.models import FeedToken
 from consult.calendar.queries import alliance_units, series_with_occurrences
 from consult.community.models import Unit
 from consult.community.operations import community_by_name
-from consult.enums import FEED_SCOPES
+from consult.enums import FeedScope
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.mail.compose import Recipient
@@ -39,7 +39,7 @@ def create_feed(data: dict, user) -> tuple[FeedToken, str]:
     """Create a feed for ``user`` from {"scope": "mine"} or {"scope": "community",
     "community": name}; return it and its secret (shown once, stored hashed)."""
     scope = data.get("scope")
-    if scope not in FEED_SCOPES:
+    if scope not in FeedScope:
         raise CalendarError(_l("Choose the feed's scope: mine or community."), "scope")
     community = None
     name = data.get("community")
@@ -165,9 +165,10 @@ def invite_people(meeting: Meeting, data: dict, user) -> list[Invitation]:
     series; default true). An address already invited gets the invitation again,
     never a second row. Nothing is saved or queued when any input is refused.
     """
-    if meeting.status == "cancelled":
+    closed = meeting.invitations_closed_reason()
+    if closed == "cancelled":
         raise CalendarError(_l("This session is cancelled."), None, status=409)
-    if meeting.ends_at <= utcnow():
+    if closed == "over":
         raise CalendarError(_l("This session is over."), None, status=409)
     whole_series = meeting.series_id is not None and data.get("whole_series", True) is not False
     people: list[Invitee] = []

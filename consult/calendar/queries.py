@@ -255,7 +255,7 @@ def search_alliance_units(
     ``kind``), plus the ``chosen`` ones, grouped by unit kind; at most ``limit`` found."""
     from sqlalchemy import func
 
-    from consult.enums import UNIT_KINDS
+    from consult.enums import UnitKind
 
     members = select(AllianceMember.unit_id).where(AllianceMember.community_id == community_id)
     conditions = [Unit.id.in_(members)]
@@ -263,9 +263,9 @@ def search_alliance_units(
     if text:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Unit.name.ilike(f"%{escaped}%", escape="\\"))
-    if kind in UNIT_KINDS:
+    if kind in UnitKind:
         conditions.append(Unit.kind == kind)
-    searched = bool(text or kind in UNIT_KINDS)
+    searched = bool(text or kind in UnitKind)
     total = db.session.scalar(select(func.count(Unit.id)).where(*conditions)) if searched else 0
     found = (
         list(
@@ -281,7 +281,7 @@ def search_alliance_units(
     if extra:
         found += db.session.scalars(select(Unit).where(Unit.id.in_(extra), Unit.id.in_(members)))
     groups = [
-        (k, sorted((u for u in found if u.kind == k), key=lambda u: u.name)) for k in UNIT_KINDS
+        (k, sorted((u for u in found if u.kind == k), key=lambda u: u.name)) for k in UnitKind
     ]
     return UnitSearch(
         [(k, units) for k, units in groups if units], total, min(total, limit), searched

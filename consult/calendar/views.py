@@ -45,7 +45,7 @@ from consult.calendar.queries import (
     user_feeds,
     week_only,
 )
-from consult.enums import UNIT_KINDS
+from consult.enums import UnitKind
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.loaders import feed_or_404, meeting_or_404
@@ -277,7 +277,7 @@ def invite_units(meeting_id: int):
 @bp.app_template_global("unit_kinds")
 def unit_kinds() -> tuple[str, ...]:
     """Return the unit kinds, in the order the picker groups them."""
-    return UNIT_KINDS
+    return tuple(UnitKind)
 
 
 @bp.app_template_global("invite_panel")
@@ -286,9 +286,8 @@ def invite_panel(meeting: Meeting) -> dict | None:
     viewer may not invite (or the session can no longer be invited to)."""
     if not can(current_user, "meeting.invite", meeting):
         return None
-    open_for_invitations = meeting.status != "cancelled" and meeting.ends_at > utcnow()
     # formdata=None: the page hosting the panel may itself be answering a POST.
-    form = _invite_form(meeting, formdata=None) if open_for_invitations else None
+    form = _invite_form(meeting, formdata=None) if meeting.open_for_invitations() else None
     if form is not None:
         form.next.data = request.full_path.rstrip("?") if has_request_context() else ""
     return {

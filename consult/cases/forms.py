@@ -16,13 +16,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from consult.cases.labels import LABELS
-from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
+from consult.enums import CaseCategory, CaseSource, Rating
 
 
 def _category_choices():
     from consult.i18n import label
 
-    return [(c, label(c, "category")) for c in CASE_CATEGORIES]
+    return [(c, label(c, "category")) for c in CaseCategory]
 
 
 class CaseForm(FlaskForm):
@@ -43,7 +43,7 @@ class CaseForm(FlaskForm):
 
         self.meeting = meeting
         self.category.choices = _category_choices()
-        self.source.choices = [(s, label(s, "source")) for s in CASE_SOURCES if s != "session"]
+        self.source.choices = [(s, label(s, "source")) for s in CaseSource if s != "session"]
         self.community.choices = [(c.id, c.name) for c in communities]
         if meeting is not None:
             # The session gives the community and the source.
@@ -87,6 +87,6 @@ class EvaluationForm(FlaskForm):
     rating = RadioField(
         _l("Your rating"),
         validators=[DataRequired()],
-        choices=[(r, LABELS["rating"][r]) for r in RATINGS],
+        choices=[(r, LABELS["rating"][r]) for r in Rating],
     )
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2_000)])

@@ -8,47 +8,19 @@ from flask import current_app
 from sqlalchemy import and_, false, or_
 
 from consult.cases.models import Case
-from consult.enums import CASE_LEVELS
-
-DEFAULT_LEVEL_DAYS = "3,7,15,30"
-DEFAULT_EVALUATION_QUORUM = 3
-#: Statuses in which a case is still being handled (and so can be overdue or escalated).
-ACTIVE = ("open", "reopened")
-
-
-def _setting(name: str, default):
-    value = current_app.config.get(name)
-    return default if value in (None, "") else value
+from consult.config import parse_level_days
+from consult.enums import CaseLevel
 
 
 def level_days() -> dict[int, int]:
     """Return the time limit in days of each grid level (config CASE_LEVEL_DAYS)."""
-    raw = _setting("CASE_LEVEL_DAYS", DEFAULT_LEVEL_DAYS)
-    if isinstance(raw, list | tuple):
-        parts = list(raw)
-    else:
-        parts = [p.strip() for p in str(raw).split(",")]
-    try:
-        days = [int(p) for p in parts]
-    except ValueError:
-        days = []
-    if len(days) != len(CASE_LEVELS) or any(d <= 0 for d in days):
-        raise ValueError(
-            f"CASE_LEVEL_DAYS must be {len(CASE_LEVELS)} positive whole numbers, not {raw!r}"
-        )
-    return dict(zip(CASE_LEVELS, days, strict=True))
+    days = parse_level_days(current_app.config["CASE_LEVEL_DAYS"])
+    return dict(zip(CaseLevel, days, strict=True))
 
 
 def evaluation_quorum() -> int:
     """Return how many ratings decide an evaluation round (config EVALUATION_QUORUM)."""
-    raw = _setting("EVALUATION_QUORUM", DEFAULT_EVALUATION_QUORUM)
-    try:
-        quorum = int(raw)
-    except (TypeError, ValueError):
-        quorum = 0
-    if quorum < 1:
-        raise ValueError(f"EVALUATION_QUORUM must be a positive whole number, not {raw!r}")
-    return quorum
+    return int(current_app.config["EVALUATION_QUORUM"])
 
 
 def due_at(case: Case, days: dict[int, int] | None = None) -> datetime:
@@ -59,7 +31,7 @@ def due_at(case: Case, days: dict[int, int] | None = None) -> datetime:
 
 def is_overdue(case: Case, now: datetime, days: dict[int, int] | None = None) -> bool:
     """Return whether the case is still being handled and past its level's limit."""
-    return case.status in ACTIVE and due_at(case, days) < now
+    return case.active and due_at(case, days) < now
 
 
 def overdue_clause(now: datetime):
@@ -73,4 +45,4 @@ def overdue_clause(now: datetime):
         and_(Case.level == level, Case.level_since < now - timedelta(days=limit))
         for level, limit in days.items()
     ]
-    return and_(Case.status.in_(ACTIVE), or_(false(), *per_level))
+    return and_(Case.active, or_(false(), *per_level))

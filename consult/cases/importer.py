@@ -1,4 +1,4 @@
-"""Import of the grid platform's case export (DESIGN.md, samples/grid-cases.csv).
+"""Import of the grid platform's case export (README, "Command line": `cases import`).
 
 The file is CSV in UTF-8 (with or without a byte-order mark), GB18030 (which covers
 GBK, the default of Chinese Excel and WPS) or UTF-16 with a byte-order mark, or an
@@ -26,6 +26,7 @@ from sqlalchemy import select
 from consult import audit
 from consult.cases.labels import as_text
 from consult.cases.models import Case, CaseEvent
+from consult.enums import CaseEventKind, CaseLevel, CaseStatus
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.text import has_forbidden, normalise_line_breaks
@@ -194,60 +195,13 @@ def parse_export(raw: bytes, timezone: str, community: str | None = None) -> Par
     column) belong to it, rows naming another are refused.
     """
     out = ParsedExport()
-    if len(raw) > MAX_BYTES:
-        out.errors.append(RowError(0, "", _l("The file is larger than 10 MB.")))
+    records = _records(raw, out)
+    if records is None:
         return out
-    if raw.startswith(ZIP_MAGIC):
-        records = _xlsx_records(raw)
-        if records is None:
-            out.errors.append(
-                RowError(0, "", _l("The file is not an Excel workbook (.xlsx) that can be read."))
-            )
-            return out
-        out.encoding = "XLSX"
-    else:
-        decoded = decode(raw)
-        if decoded is None:
-            out.errors.append(
-                RowError(
-                    0,
-                    "",
-                    _l(
-                        "The file is neither UTF-8, UTF-16 nor GB18030 (GBK) text, nor an .xlsx "
-                        "workbook."
-                    ),
-                )
-            )
-            return out
-        text, out.encoding = decoded
-        if "\x00" in text:
-            out.errors.append(
-                RowError(
-                    0,
-                    "",
-                    _l(
-                        "The file holds NUL bytes: it may be UTF-16 without a byte-order mark. "
-                        "Save it as CSV in UTF-8, or as Unicode text with a byte-order mark."
-                    ),
-                )
-            )
-            return out
-        try:
-            records = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error as exc:
-            out.errors.append(RowError(0, "", _l("The file is not CSV: %(e)s", e=str(exc))))
-            return out
-    if not records or not any(cell.strip() for cell in records[0]):
-        out.errors.append(RowError(0, "", _l("The file is empty.")))
+    index = _column_index(records, community, out.errors)
+    if index is None:
         return out
-    header = [h.strip().lstrip("\ufeff") for h in records[0]]
-    required = [name for name in REQUIRED if not (community and name == "社区")]
-    missing = [name for name in required if name not in header]
-    for name in missing:
-        out.errors.append(RowError(0, name, _l("the column is missing.")))
-    if missing:
-        return out
-    index = {name: header.index(name) for name in COLUMNS if name in header}
+    header_length = len(records[0])
     zone = ZoneInfo(timezone)
     seen: dict[str, int] = {}
     number = 0
@@ -255,32 +209,9 @@ def parse_export(raw: bytes, timezone: str, community: str | None = None) -> Par
         if not any(cell.strip() for cell in cells):
             continue  # a blank line
         number += 1
-        if len(cells) > len(header):
-            out.errors.append(
-                RowError(
-                    number,
-                    "",
-                    _l("the row has %(n)d fields, the header %(m)d.", n=len(cells), m=len(header)),
-                )
-            )
+        values = _row_values(number, cells, header_length, index, community, out.errors)
+        if values is None:
             continue
-        values = {name: _clean(cells[i]) if i < len(cells) else "" for name, i in index.items()}
-        if community:
-            if not values.get("社区"):
-                values["社区"] = community
-            elif values["社区"] != community:
-                out.errors.append(
-                    RowError(
-                        number,
-                        "社区",
-                        _l(
-                            "%(value)s is not %(name)s, the community being imported into.",
-                            value=repr(values["社区"]),
-                            name=community,
-                        ),
-                    )
-                )
-                continue
         row = _check_row(number, values, zone, out.errors)
         if row is None:
             continue
@@ -302,6 +233,115 @@ def parse_export(raw: bytes, timezone: str, community: str | None = None) -> Par
     if number == 0 and not out.errors:
         out.errors.append(RowError(0, "", _l("The file has no cases.")))
     return out
+
+
+def _records(raw: bytes, out: ParsedExport) -> list[list[str]] | None:
+    """Return the file's rows of cells (setting ``out.encoding``), or None after adding
+    the reason it cannot be read to ``out.errors``."""
+    if len(raw) > MAX_BYTES:
+        out.errors.append(RowError(0, "", _l("The file is larger than 10 MB.")))
+        return None
+    if raw.startswith(ZIP_MAGIC):
+        records = _xlsx_records(raw)
+        if records is None:
+            out.errors.append(
+                RowError(0, "", _l("The file is not an Excel workbook (.xlsx) that can be read."))
+            )
+            return None
+        out.encoding = "XLSX"
+        return records
+    decoded = decode(raw)
+    if decoded is None:
+        out.errors.append(
+            RowError(
+                0,
+                "",
+                _l(
+                    "The file is neither UTF-8, UTF-16 nor GB18030 (GBK) text, nor an .xlsx "
+                    "workbook."
+                ),
+            )
+        )
+        return None
+    text, out.encoding = decoded
+    if "\x00" in text:
+        out.errors.append(
+            RowError(
+                0,
+                "",
+                _l(
+                    "The file holds NUL bytes: it may be UTF-16 without a byte-order mark. "
+                    "Save it as CSV in UTF-8, or as Unicode text with a byte-order mark."
+                ),
+            )
+        )
+        return None
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        out.errors.append(RowError(0, "", _l("The file is not CSV: %(e)s", e=str(exc))))
+        return None
+
+
+def _column_index(
+    records: list[list[str]], community: str | None, errors: list[RowError]
+) -> dict[str, int] | None:
+    """Return where each known column is in the header row, or None after adding what is
+    wrong with it (an empty file, missing columns) to ``errors``."""
+    if not records or not any(cell.strip() for cell in records[0]):
+        errors.append(RowError(0, "", _l("The file is empty.")))
+        return None
+    header = [h.strip().lstrip("\ufeff") for h in records[0]]
+    required = [name for name in REQUIRED if not (community and name == "社区")]
+    missing = [name for name in required if name not in header]
+    for name in missing:
+        errors.append(RowError(0, name, _l("the column is missing.")))
+    if missing:
+        return None
+    return {name: header.index(name) for name in COLUMNS if name in header}
+
+
+def _row_values(
+    number: int,
+    cells: list[str],
+    header_length: int,
+    index: dict[str, int],
+    community: str | None,
+    errors: list[RowError],
+) -> dict | None:
+    """Return row ``number``'s values by column, in ``community`` when one is imported
+    into; None after adding why the row is refused to ``errors``."""
+    if len(cells) > header_length:
+        errors.append(
+            RowError(
+                number,
+                "",
+                _l(
+                    "the row has %(n)d fields, the header %(m)d.",
+                    n=len(cells),
+                    m=header_length,
+                ),
+            )
+        )
+        return None
+    values = {name: _clean(cells[i]) if i < len(cells) else "" for name, i in index.items()}
+    if community:
+        if not values.get("社区"):
+            values["社区"] = community
+        elif values["社区"] != community:
+            errors.append(
+                RowError(
+                    number,
+                    "社区",
+                    _l(
+                        "%(value)s is not %(name)s, the community being imported into.",
+                        value=repr(values["社区"]),
+                        name=community,
+                    ),
+                )
+            )
+            return None
+    return values
 
 
 def _check_row(number: int, values: dict, zone: ZoneInfo, errors: list[RowError]):
@@ -424,10 +464,10 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
             reporter_name=row["reporter"] or None,
             reporter_phone=row["phone"] or None,
             reported_at=row["reported_at"],
-            level=1,
+            level=CaseLevel.GRID_MEMBER,
             # The grid began handling it when it was reported on the platform.
             level_since=min(row["reported_at"], now),
-            status="open",
+            status=CaseStatus.OPEN,
             created_by_id=getattr(user, "id", None),
             created_at=now,
         )
@@ -439,8 +479,8 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
         db.session.add(
             CaseEvent(
                 case_id=case.id,
-                kind="created",
-                to_value="open",
+                kind=CaseEventKind.CREATED,
+                to_value=CaseStatus.OPEN,
                 actor_id=getattr(user, "id", None),
                 reason=reason,
                 at=now,

@@ -130,5 +130,5 @@ def as_text(message) -> str:
 
     if has_request_context():
         return str(message)
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         return str(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -13,26 +14,42 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import (
-    CASE_CATEGORIES,
-    CASE_SOURCES,
-    CASE_STATUSES,
-    ISSUE_STATUSES,
-    RATINGS,
+    CaseCategory,
+    CaseEventKind,
+    CaseLevel,
+    CaseSource,
+    CaseStatus,
+    IssueStatus,
+    Rating,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
+#: Statuses in which a case or an issue is still being handled (so it can be overdue,
+#: escalated, put on an agenda or resolved).
+ACTIVE = (CaseStatus.OPEN, CaseStatus.REOPENED)
 
-class Issue(db.Model):
+
+class Issue(Model):
     """A topic put to sessions, grouping one or more cases."""
+
+    #: The issue's life, as its cases': (from, to) -> the timestamp column the
+    #: move sets, or None.
+    MOVES: ClassVar[dict[tuple[str, str], str | None]] = {
+        (IssueStatus.OPEN, IssueStatus.RESOLVED): "resolved_at",
+        (IssueStatus.REOPENED, IssueStatus.RESOLVED): "resolved_at",
+        (IssueStatus.RESOLVED, IssueStatus.CLOSED): None,
+        (IssueStatus.RESOLVED, IssueStatus.REOPENED): None,
+    }
 
     __tablename__ = "issues"
     __table_args__ = (
-        check_in("status", ISSUE_STATUSES),
+        check_in("status", IssueStatus),
         CheckConstraint("evaluation_round >= 1", name="evaluation_round"),
         Index("ix_issues_community_created", "community_id", "created_at"),
         Index("ix_issues_status", "status"),
@@ -42,7 +59,7 @@ class Issue(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=IssueStatus.OPEN)
     #: Rises each time the issue is reopened, so representatives evaluate afresh.
     evaluation_round: Mapped[int] = mapped_column(Integer, default=1)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -62,15 +79,39 @@ class Issue(db.Model):
     def __repr__(self) -> str:
         return f"<Issue {self.id} {self.status}>"
 
+    @hybrid_property
+    def active(self) -> bool:
+        """Whether the issue is still being handled (open or reopened)."""
+        return self.status in ACTIVE
 
-class Case(db.Model):
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls):
+        return cls.status.in_(ACTIVE)
+
+    def may_become(self, to_status: str) -> bool:
+        """Whether the table of moves lets the issue go from its status to ``to_status``."""
+        return (self.status, to_status) in self.MOVES
+
+
+class Case(Model):
     """One resident complaint or request, handled at the lowest grid level that can."""
+
+    #: The case's life: resolved by a resolution, closed or reopened by the
+    #: representatives' evaluation, and resolved again after reopening. (from, to) -> the
+    #: timestamp column the move sets.
+    MOVES: ClassVar[dict[tuple[str, str], str]] = {
+        (CaseStatus.OPEN, CaseStatus.RESOLVED): "resolved_at",
+        (CaseStatus.REOPENED, CaseStatus.RESOLVED): "resolved_at",
+        (CaseStatus.RESOLVED, CaseStatus.CLOSED): "closed_at",
+        (CaseStatus.RESOLVED, CaseStatus.REOPENED): "reopened_at",
+    }
 
     __tablename__ = "cases"
     __table_args__ = (
-        check_in("category", CASE_CATEGORIES),
-        check_in("source", CASE_SOURCES),
-        check_in("status", CASE_STATUSES),
+        check_in("category", CaseCategory),
+        check_in("source", CaseSource),
+        check_in("status", CaseStatus),
         CheckConstraint("level BETWEEN 1 AND 4", name="level"),
         CheckConstraint(
             "(status IN ('resolved', 'closed')) = (resolution_id IS NOT NULL)",
@@ -90,7 +131,7 @@ class Case(db.Model):
     #: The grid cell (网格) the case was collected in, as the platform names it.
     grid: Mapped[str | None] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(10))
-    source: Mapped[str] = mapped_column(String(10), default="grid")
+    source: Mapped[str] = mapped_column(String(10), default=CaseSource.GRID)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     reporter_name: Mapped[str | None] = mapped_column(String(120))
@@ -98,10 +139,10 @@ class Case(db.Model):
     #: When the resident raised it (the platform's 上报时间), in UTC.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Grid level now handling it: 1 grid member ... 4 town party committee.
-    level: Mapped[int] = mapped_column(Integer, default=1)
+    level: Mapped[int] = mapped_column(Integer, default=CaseLevel.GRID_MEMBER)
     #: When the case reached its current level; time limits run from here.
     level_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=CaseStatus.OPEN)
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     #: The resolution that resolved it; set exactly when status is resolved or closed.
     resolution_id: Mapped[int | None] = mapped_column(
@@ -129,13 +170,27 @@ class Case(db.Model):
     def __repr__(self) -> str:
         return f"<Case {self.id} L{self.level} {self.status}>"
 
+    @hybrid_property
+    def active(self) -> bool:
+        """Whether the case is still being handled (open or reopened)."""
+        return self.status in ACTIVE
 
-class CaseEvent(db.Model):
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls):
+        return cls.status.in_(ACTIVE)
+
+    def may_become(self, to_status: str) -> bool:
+        """Whether the table of moves lets the case go from its status to ``to_status``."""
+        return (self.status, to_status) in self.MOVES
+
+
+class CaseEvent(Model):
     """One entry of a case's timeline: a change of status or level, with who and why."""
 
     __tablename__ = "case_events"
     __table_args__ = (
-        check_in("kind", ("created", "status", "level", "issue", "comment", "left_open")),
+        check_in("kind", CaseEventKind),
         Index("ix_case_events_case_at", "case_id", "at"),
     )
 
@@ -159,12 +214,12 @@ class CaseEvent(db.Model):
         return f"<CaseEvent {self.id} case={self.case_id} {self.kind} {self.to_value}>"
 
 
-class Evaluation(db.Model):
+class Evaluation(Model):
     """A residents' representative's rating of a resolved issue."""
 
     __tablename__ = "evaluations"
     __table_args__ = (
-        check_in("rating", RATINGS),
+        check_in("rating", Rating),
         UniqueConstraint("issue_id", "user_id", "round"),
     )
 

@@ -12,11 +12,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from consult import audit
-from consult.cases.grid import ACTIVE, evaluation_quorum
+from consult.cases.grid import evaluation_quorum
 from consult.cases.labels import as_text, case_label
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
-from consult.enums import CASE_CATEGORIES, CASE_SOURCES, RATINGS
+from consult.enums import (
+    CaseCategory,
+    CaseEventKind,
+    CaseLevel,
+    CaseSource,
+    CaseStatus,
+    IssueStatus,
+    Rating,
+)
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.permissions import can
@@ -29,25 +37,6 @@ MAX_LEVEL = 4
 
 class CaseError(RefusedInput):
     """Refused input about cases, issues or evaluations."""
-
-
-#: The case's life (API.md): resolved by a resolution, closed or reopened by the
-#: representatives' evaluation, and resolved again after reopening. (from, to) -> the
-#: timestamp column the move sets.
-CASE_MOVES: dict[tuple[str, str], str] = {
-    ("open", "resolved"): "resolved_at",
-    ("reopened", "resolved"): "resolved_at",
-    ("resolved", "closed"): "closed_at",
-    ("resolved", "reopened"): "reopened_at",
-}
-
-#: The same life for issues.
-ISSUE_MOVES: dict[tuple[str, str], str | None] = {
-    ("open", "resolved"): "resolved_at",
-    ("reopened", "resolved"): "resolved_at",
-    ("resolved", "closed"): None,
-    ("resolved", "reopened"): None,
-}
 
 
 # -- communities by name ---------------------------------------------------------------
@@ -90,15 +79,13 @@ def case_event(
 def case_values(data: dict, user) -> dict:
     """Check the fields of a new case; return the column values."""
     category = data.get("category")
-    if category not in CASE_CATEGORIES:
+    if category not in CaseCategory:
         raise CaseError(
-            _l("Choose a category: %(values)s.", values=", ".join(CASE_CATEGORIES)), "category"
+            _l("Choose a category: %(values)s.", values=", ".join(CaseCategory)), "category"
         )
     source = data.get("source") or "grid"
-    if source not in CASE_SOURCES:
-        raise CaseError(
-            _l("Choose a source: %(values)s.", values=", ".join(CASE_SOURCES)), "source"
-        )
+    if source not in CaseSource:
+        raise CaseError(_l("Choose a source: %(values)s.", values=", ".join(CaseSource)), "source")
     values = {
         "title": clean_text(data.get("title"), "title", 200, label=_l("title")),
         "description": clean_text(
@@ -154,15 +141,15 @@ def create_case(data: dict, user, meeting=None) -> Case:
         community_id=community_id,
         created_by_id=getattr(user, "id", None),
         meeting_id=getattr(meeting, "id", None),
-        level=1,
+        level=CaseLevel.GRID_MEMBER,
         level_since=now,
-        status="open",
+        status=CaseStatus.OPEN,
         created_at=now,
         **values,
     )
     db.session.add(case)
     db.session.flush()
-    case_event(case, "created", user, data.get("note") or "", to_value="open")
+    case_event(case, CaseEventKind.CREATED, user, data.get("note") or "", to_value=CaseStatus.OPEN)
     audit.record(
         "case.create",
         case,
@@ -177,8 +164,7 @@ def create_case(data: dict, user, meeting=None) -> Case:
 def transition(case: Case, to_status: str, user, reason: str = "", resolution=None) -> Case:
     """Move ``case`` to ``to_status`` if the table allows it; stamp, log and audit it."""
     from_status = case.status
-    stamp = CASE_MOVES.get((from_status, to_status))
-    if stamp is None:
+    if not case.may_become(to_status):
         raise CaseError(
             _l(
                 "Case %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
@@ -190,21 +176,22 @@ def transition(case: Case, to_status: str, user, reason: str = "", resolution=No
             ),
             "status",
         )
-    if to_status == "resolved" and resolution is None:
+    stamp = Case.MOVES[(from_status, to_status)]
+    if to_status == CaseStatus.RESOLVED and resolution is None:
         raise CaseError(_l("Only a resolution resolves a case."), "status")
     # Status and resolution change together (a CHECK constraint ties them): resolved and
     # closed cases point to their resolution, others do not. The resolution keeps a
     # reopened case in its list (resolution_cases) all the same.
-    if to_status == "resolved":
+    if to_status == CaseStatus.RESOLVED:
         case.resolution_id = resolution.id
-    elif to_status == "reopened":
+    elif to_status == CaseStatus.REOPENED:
         case.resolution_id = None
     case.status = to_status
     setattr(case, stamp, utcnow())
-    if to_status == "resolved":
+    if to_status == CaseStatus.RESOLVED:
         with db.session.no_autoflush:
             resolution.cases.append(case)
-    case_event(case, "status", user, reason, from_status, to_status, resolution)
+    case_event(case, CaseEventKind.STATUS, user, reason, from_status, to_status, resolution)
     db.session.flush()
     audit.record(
         "case.status",
@@ -223,7 +210,7 @@ def escalate_case(case: Case, user, reason: str = "") -> Case:
         clean_text(reason, "reason", MAX_REASON, required=False, label=_l("reason"), multiline=True)
         or ""
     )
-    if case.status not in ACTIVE:
+    if not case.active:
         raise CaseError(
             _l(
                 "A case with the status “%(status)s” cannot be escalated.",
@@ -238,7 +225,7 @@ def escalate_case(case: Case, user, reason: str = "") -> Case:
     old = case.level
     case.level = old + 1
     case.level_since = utcnow()
-    case_event(case, "level", user, reason, old, case.level)
+    case_event(case, CaseEventKind.LEVEL, user, reason, old, case.level)
     db.session.flush()
     audit.record("case.escalate", case, user, level=[old, case.level], reason=reason)
     return case
@@ -249,7 +236,7 @@ def comment_case(case: Case, data: dict, user) -> CaseEvent:
     text = clean_text(
         data.get("comment"), "comment", MAX_REASON, label=_l("comment"), multiline=True
     )
-    event = case_event(case, "comment", user, text)
+    event = case_event(case, CaseEventKind.COMMENT, user, text)
     db.session.flush()
     audit.record("case.comment", case, user)
     return event
@@ -262,7 +249,7 @@ def _issue_transition(
     issue: Issue, to_status: str, user, reason: str = "", resolution=None
 ) -> Issue:
     from_status = issue.status
-    if (from_status, to_status) not in ISSUE_MOVES:
+    if not issue.may_become(to_status):
         raise CaseError(
             _l(
                 "Issue %(id)s has the status “%(from)s” and cannot become “%(to)s”.",
@@ -274,13 +261,13 @@ def _issue_transition(
             ),
             "status",
         )
-    stamp = ISSUE_MOVES[(from_status, to_status)]
+    stamp = Issue.MOVES[(from_status, to_status)]
     issue.status = to_status
     if stamp:
         setattr(issue, stamp, utcnow())
-    if to_status == "resolved":
+    if to_status == IssueStatus.RESOLVED:
         issue.resolution_id = resolution.id
-    elif to_status == "reopened":
+    elif to_status == IssueStatus.REOPENED:
         issue.resolution_id = None
         issue.resolved_at = None
         issue.evaluation_round += 1
@@ -298,7 +285,7 @@ def _issue_transition(
 
 def resolve_issue(issue: Issue, resolution, user) -> Issue:
     """Mark ``issue`` resolved by ``resolution`` (outcome "resolved")."""
-    return _issue_transition(issue, "resolved", user, resolution=resolution)
+    return _issue_transition(issue, IssueStatus.RESOLVED, user, resolution=resolution)
 
 
 def _case_ids(value, field: str = "cases") -> list[int]:
@@ -329,12 +316,12 @@ def create_issue(data: dict, user) -> Issue:
     community = data.get("community_obj") or community_by_name(data.get("community"), user)
     refuse_outside(user, "issue.create", community)
     ids = _case_ids(data.get("cases"))
-    cases = _cases_for_issue(ids, community, exclude_issue=None)
+    cases = _cases_for_issue(ids, community)
     issue = Issue(
         community_id=community.id,
         title=title,
         description=description,
-        status="open",
+        status=IssueStatus.OPEN,
         evaluation_round=1,
         created_by_id=getattr(user, "id", None),
         created_at=utcnow(),
@@ -347,7 +334,7 @@ def create_issue(data: dict, user) -> Issue:
     return issue
 
 
-def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> list[Case]:
+def _cases_for_issue(ids: list[int], community: Community) -> list[Case]:
     """Load and check cases that are to join an issue of ``community``."""
     if not ids:
         return []
@@ -360,7 +347,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
         busy = {
             i.id: i
             for i in db.session.scalars(
-                select(Issue).where(Issue.id.in_(busy_issue_ids), Issue.status.in_(ACTIVE))
+                select(Issue).where(Issue.id.in_(busy_issue_ids), Issue.active)
             )
         }
     cases = []
@@ -370,7 +357,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
             raise CaseError(_l("There is no case %(id)s.", id=case_id), "cases")
         if case.community_id != community.id:
             raise CaseError(_l("Case %(id)s belongs to another community.", id=case_id), "cases")
-        if case.status not in ACTIVE:
+        if not case.active:
             raise CaseError(
                 _l(
                     "Case %(id)s has the status “%(status)s” already.",
@@ -379,7 +366,7 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
                 ),
                 "cases",
             )
-        if case.issue_id in busy and case.issue_id != exclude_issue:
+        if case.issue_id in busy:
             raise CaseError(
                 _l(
                     "Case %(id)s is already part of open issue %(issue)s.",
@@ -395,25 +382,13 @@ def _cases_for_issue(ids: list[int], community: Community, exclude_issue) -> lis
 def _put_in_issue(case: Case, issue: Issue, user) -> None:
     old = case.issue_id
     case.issue_id = issue.id
-    case_event(case, "issue", user, issue.title, old, issue.id)
+    case_event(case, CaseEventKind.ISSUE, user, issue.title, old, issue.id)
     audit.record("case.issue", case, user, issue=[old, issue.id])
-
-
-def add_cases_to_issue(issue: Issue, data: dict, user) -> Issue:
-    """Add more cases of the issue's community to an open issue."""
-    if issue.status not in ACTIVE:
-        raise CaseError(_l("Only open issues take more cases."), "cases", status=409)
-    cases = _cases_for_issue(_case_ids(data.get("cases")), issue.community, exclude_issue=issue.id)
-    for case in cases:
-        if case.issue_id != issue.id:
-            _put_in_issue(case, issue, user)
-    db.session.flush()
-    return issue
 
 
 def issue_for_case(case: Case, user) -> Issue:
     """Return the open issue a case is part of, or a new issue holding just that case."""
-    if case.issue is not None and case.issue.status in ACTIVE:
+    if case.issue is not None and case.issue.active:
         return case.issue
     return create_issue(
         {"title": case.title, "community_obj": case.community, "cases": [case.id]}, user
@@ -431,8 +406,8 @@ def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
     them. A tie waits for more ratings.
     """
     rating = data.get("rating")
-    if rating not in RATINGS:
-        raise CaseError(_l("Choose a rating: %(values)s.", values=", ".join(RATINGS)), "rating")
+    if rating not in Rating:
+        raise CaseError(_l("Choose a rating: %(values)s.", values=", ".join(Rating)), "rating")
     comment = (
         clean_text(
             data.get("comment"),
@@ -444,7 +419,7 @@ def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
         )
         or ""
     )
-    if issue.status != "resolved":
+    if issue.status != IssueStatus.RESOLVED:
         raise CaseError(_l("Only a resolved issue can be evaluated."), "issue", status=409)
     already = db.session.scalar(
         select(func.count(Evaluation.id)).where(
@@ -495,7 +470,7 @@ def _decide_round(issue: Issue, user) -> None:
                 round=issue.evaluation_round,
             )
         )
-        to_status = "reopened"
+        to_status = CaseStatus.REOPENED
     elif satisfied * 2 > total:
         reason = as_text(
             _l(
@@ -506,11 +481,13 @@ def _decide_round(issue: Issue, user) -> None:
                 round=issue.evaluation_round,
             )
         )
-        to_status = "closed"
+        to_status = CaseStatus.CLOSED
     else:
         return
     for case in db.session.scalars(
-        select(Case).where(Case.issue_id == issue.id, Case.status == "resolved").order_by(Case.id)
+        select(Case)
+        .where(Case.issue_id == issue.id, Case.status == CaseStatus.RESOLVED)
+        .order_by(Case.id)
     ):
         transition(case, to_status, user, reason)
     _issue_transition(issue, to_status, user, reason)

@@ -11,9 +11,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from consult.audit.models import AuditEntry
-from consult.cases.grid import ACTIVE, due_at, is_overdue, level_days, overdue_clause
+from consult.cases.grid import due_at, is_overdue, level_days, overdue_clause
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
+from consult.enums import ActionStatus, IssueStatus
 from consult.extensions import db
 from consult.lists import paginate
 from consult.minutes.models import ActionItem, AgendaItem, Resolution
@@ -274,7 +275,7 @@ def readable_cases(issue: Issue, user) -> list[tuple[Case, str]]:
 
 
 def case_document(case: Case, user, now: datetime | None = None, access: str | None = None) -> dict:
-    """Return the case object of the API (API.md, plus a few extensions); in the
+    """Return the case object of the API (its OpenAPI document describes it); in the
     published (masked) form, without the description, grid cell and reporter."""
     now = now or utcnow()
     days = level_days()
@@ -294,7 +295,7 @@ def case_document(case: Case, user, now: datetime | None = None, access: str | N
         "reported_at": local_iso(case.reported_at),
         "created_at": local_iso(case.created_at),
         "level_since": local_iso(case.level_since),
-        "due_at": local_iso(due_at(case, days)) if case.status in ACTIVE else None,
+        "due_at": local_iso(due_at(case, days)) if case.active else None,
         "overdue": is_overdue(case, now, days),
         "issue": case.issue_id,
         "session": case.meeting_id,
@@ -309,7 +310,7 @@ def issue_select(status: str | None = None, community_id: int | None = None, use
     """Select the issues ``user`` may read, newest first, with their community."""
     query = select(Issue).options(joinedload(Issue.community)).where(visible_issues_clause(user))
     if status == "active":
-        query = query.where(Issue.status.in_(ACTIVE))
+        query = query.where(Issue.active)
     elif status:
         query = query.where(Issue.status == status)
     if community_id is not None:
@@ -397,13 +398,13 @@ def has_rated(issue: Issue, user) -> bool:
 def candidate_cases(community_id: int) -> list[Case]:
     """Return the cases of a community that may join a new issue (still being handled, in
     no open issue)."""
-    busy = select(Issue.id).where(Issue.status.in_(ACTIVE))
+    busy = select(Issue.id).where(Issue.active)
     return list(
         db.session.scalars(
             select(Case)
             .where(
                 Case.community_id == community_id,
-                Case.status.in_(ACTIVE),
+                Case.active,
                 (Case.issue_id.is_(None)) | (Case.issue_id.not_in(busy)),
             )
             .order_by(Case.created_at.desc(), Case.id.desc())
@@ -426,7 +427,7 @@ def open_actions_for(meeting) -> list[ActionItem]:
             .join(AgendaItem, AgendaItem.id == Resolution.agenda_item_id)
             .join(Meeting, Meeting.id == AgendaItem.meeting_id)
             .where(
-                ActionItem.status == "open",
+                ActionItem.status == ActionStatus.OPEN,
                 Meeting.community_id == meeting.community_id,
                 Meeting.id != meeting.id,
                 Meeting.starts_at < meeting.starts_at,
@@ -454,7 +455,7 @@ def backlog_issues(meeting) -> list[Issue]:
             select(Issue)
             .where(
                 Issue.community_id == meeting.community_id,
-                Issue.status.in_(ACTIVE),
+                Issue.active,
                 Issue.id.not_in(on_agenda),
             )
             .order_by(Issue.created_at, Issue.id)
@@ -478,7 +479,11 @@ def issues_to_rate(user) -> list[Issue]:
     return list(
         db.session.scalars(
             select(Issue)
-            .where(Issue.status == "resolved", Issue.community_id.in_(communities), ~rated.exists())
+            .where(
+                Issue.status == IssueStatus.RESOLVED,
+                Issue.community_id.in_(communities),
+                ~rated.exists(),
+            )
             .options(joinedload(Issue.community))
             .order_by(Issue.resolved_at, Issue.id)
         )

@@ -29,7 +29,7 @@ from consult.cases.operations import (
     evaluate_issue,
 )
 from consult.community.models import Community
-from consult.enums import CASE_CATEGORIES, CASE_SOURCES, CASE_STATUSES
+from consult.enums import CaseCategory, CaseSource, CaseStatus, IssueStatus
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import id_arg, int_arg, page_arg, paginate, valid_id
@@ -65,19 +65,15 @@ def _status_colour(value):
     return status_colour(value)
 
 
-#: Pages put refusals on form fields through the one helper.
-show_refusal = refuse_on
-
-
 def _filter_from_args() -> queries.CaseFilter:
     args = request.args
     overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
     return queries.CaseFilter(
         community_id=id_arg("community"),
-        status=args.get("status") if args.get("status") in CASE_STATUSES else None,
+        status=args.get("status") if args.get("status") in CaseStatus else None,
         level=int_arg("level", (1, 2, 3, 4)),
-        category=args.get("category") if args.get("category") in CASE_CATEGORIES else None,
-        source=args.get("source") if args.get("source") in CASE_SOURCES else None,
+        category=args.get("category") if args.get("category") in CaseCategory else None,
+        source=args.get("source") if args.get("source") in CaseSource else None,
         overdue=overdue,
     )
 
@@ -95,9 +91,9 @@ def index():
         page=page,
         f=f,
         communities=queries.communities(),
-        statuses=CASE_STATUSES,
-        categories=CASE_CATEGORIES,
-        sources=CASE_SOURCES,
+        statuses=CaseStatus,
+        categories=CaseCategory,
+        sources=CaseSource,
         late_ids={c.id for c in page.items if is_overdue(c, now, days)},
     )
 
@@ -260,6 +256,7 @@ def issues():
         page=page,
         counts=counts,
         status=status,
+        statuses=IssueStatus,
         community_id=community_id,
         communities=queries.communities(),
         issue_title=lambda i: titles[i.id],

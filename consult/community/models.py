@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import (
     CheckConstraint,
     Date,
@@ -16,18 +17,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import UNIT_KINDS, VENUE_KINDS, check_in
-from consult.extensions import db
+from consult.enums import UnitKind, VenueKind, check_in
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Town(db.Model):
+def configured_timezone() -> str:
+    return current_app.config["CONSULT_TIMEZONE"]
+
+
+class Town(Model):
     __tablename__ = "towns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    #: IANA zone used for sessions created without one.
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    #: The town's IANA zone (CONSULT_TIMEZONE, unless given when the town was made).
+    timezone: Mapped[str] = mapped_column(String(64), default=configured_timezone)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     communities: Mapped[list[Community]] = relationship(back_populates="town")
@@ -36,7 +41,7 @@ class Town(db.Model):
         return f"<Town {self.id} {self.name}>"
 
 
-class Community(db.Model):
+class Community(Model):
     __tablename__ = "communities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,11 +64,11 @@ class Community(db.Model):
         return f"<Community {self.id} {self.name}>"
 
 
-class Unit(db.Model):
+class Unit(Model):
     """A partner organisation of the alliance ("X" in "1+X")."""
 
     __tablename__ = "units"
-    __table_args__ = (check_in("kind", UNIT_KINDS), Index("ix_units_kind", "kind"))
+    __table_args__ = (check_in("kind", UnitKind), Index("ix_units_kind", "kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("towns.id", ondelete="SET NULL"))
@@ -80,7 +85,7 @@ class Unit(db.Model):
         return f"<Unit {self.id} {self.name} ({self.kind})>"
 
 
-class AllianceMember(db.Model):
+class AllianceMember(Model):
     """A unit's place in a community's alliance, and its turn in the host rotation."""
 
     __tablename__ = "alliance_members"
@@ -104,7 +109,7 @@ class AllianceMember(db.Model):
         return f"<AllianceMember community={self.community_id} unit={self.unit_id}>"
 
 
-class Agreement(db.Model):
+class Agreement(Model):
     """A joint-construction agreement between a community and a unit."""
 
     __tablename__ = "agreements"
@@ -129,12 +134,12 @@ class Agreement(db.Model):
         return f"<Agreement {self.id} community={self.community_id} unit={self.unit_id}>"
 
 
-class Venue(db.Model):
+class Venue(Model):
     """A room or hall; owned by a community, or offered by a unit ("resource joint use")."""
 
     __tablename__ = "venues"
     __table_args__ = (
-        check_in("kind", VENUE_KINDS),
+        check_in("kind", VenueKind),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         CheckConstraint("community_id IS NOT NULL OR unit_id IS NOT NULL", name="owner"),
         UniqueConstraint("community_id", "name"),
@@ -148,7 +153,7 @@ class Venue(db.Model):
     #: The unit that offers the venue, when it is not the community's own.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20), default="meeting_room")
+    kind: Mapped[str] = mapped_column(String(20), default=VenueKind.MEETING_ROOM)
     capacity: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from consult import audit
 from consult.community.models import Agreement, AllianceMember, Community, Unit, Venue
-from consult.enums import UNIT_KINDS, VENUE_KINDS
+from consult.enums import UnitKind, VenueKind
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 
@@ -142,7 +142,7 @@ def _capacity(value) -> int | None:
 def _venue_values(data: dict, venue: Venue | None) -> dict:
     name = _text(data.get("name"), "name", 200, label=_l("name"))
     kind = data.get("kind") or "meeting_room"
-    if kind not in VENUE_KINDS:
+    if kind not in VenueKind:
         raise CommunityError(_l("Unknown kind of venue."), "kind")
     community = _exists(Community, data.get("community_id"), "community", _l("No such community."))
     unit = _exists(Unit, data.get("unit_id"), "unit", _l("No such unit."))
@@ -198,7 +198,7 @@ def _unit_values(data: dict, unit: Unit | None) -> dict:
 
     name = _text(data.get("name"), "name", 200, label=_l("name"))
     kind = data.get("kind")
-    if kind not in UNIT_KINDS:
+    if kind not in UnitKind:
         raise CommunityError(_l("Unknown kind of unit."), "kind")
     taken = select(func.count(Unit.id)).where(Unit.name == name)
     if unit is not None:

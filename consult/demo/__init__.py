@@ -1,1 +1,1 @@
-"""The demo town of DESIGN.md."""
+"""The demo town: a town of the programme with its communities, people and records."""

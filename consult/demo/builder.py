@@ -1,4 +1,4 @@
-"""Build the demo town of DESIGN.md from real records, in the caller's transaction.
+"""Build the demo town from real records, in the caller's transaction.
 
 The published figures come out of the statistics queries because the records behind
 them exist: ``RESOLVED_CASES`` lists, per scale unit, the cases that resolutions of
@@ -55,7 +55,7 @@ DEMO_ACCOUNTS = (
 )
 
 #: Alliance units per scale unit: 263 agencies and organisations, 166 owners'
-#: committees, 22 property companies (DESIGN.md).
+#: committees, 22 property companies.
 UNITS = {
     "government_agency": 58,
     "enterprise": 92,

@@ -1,4 +1,4 @@
-"""`flask demo load`: fill an empty database with the demo town of DESIGN.md."""
+"""`flask demo load`: fill an empty database with the demo town (README, "Quick start")."""
 
 from __future__ import annotations
 

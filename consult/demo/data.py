@@ -6,7 +6,7 @@ Everything here is plain data; ``consult.demo.builder`` combines it into records
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import count
 
 TOWN = "城关镇"
@@ -361,46 +361,74 @@ def _firms() -> Iterator[str]:
             yield f"{word}{chinese_number(n)}号商贸有限公司"
 
 
+def _government_agencies() -> Iterator[str]:
+    yield from GOVERNMENT_AGENCIES
+    for n in count(1):
+        for bureau in BUREAUS:
+            yield f"{bureau}机关第{chinese_number(n)}党支部"
+
+
+def _enterprises() -> Iterator[str]:
+    yield from ENTERPRISES
+    yield from _firms()
+
+
+def _public_institutions() -> Iterator[str]:
+    yield from PUBLIC_INSTITUTIONS
+    for n in count(2):
+        yield f"城关镇第{chinese_number(n)}小学"
+        yield f"城关镇第{chinese_number(n)}幼儿园"
+        yield f"县第{chinese_number(n + 1)}中学"
+
+
+def _social_organisations() -> Iterator[str]:
+    yield from (_shuffled([p + k for p in SOCIAL_PREFIXES for k in SOCIAL_KINDS], 13))
+    for n in count(2):
+        for prefix in SOCIAL_PREFIXES:
+            yield f"{prefix}第{chinese_number(n)}志愿服务队"
+
+
+def _mass_organisations() -> Iterator[str]:
+    yield from MASS_ORGANISATIONS
+    for community, _brand, _street in COMMUNITIES:
+        yield f"{community}妇女联合会"
+        yield f"{community}团支部"
+    yield from (f"{firm}工会委员会" for firm in ENTERPRISES)
+    yield from (f"{firm}工会委员会" for firm in _firms())
+
+
+def _owners_committees() -> Iterator[str]:
+    yield from (f"{estate}业主委员会" for estate in estates())
+
+
+def _property_companies() -> Iterator[str]:
+    words = _shuffled(FIRM_WORDS + ESTATE_WORDS, 14)
+    for kind_name in PROPERTY_KINDS:
+        for word in words:
+            yield word + kind_name
+    for n in count(2):
+        for word in words:
+            yield f"{word}第{chinese_number(n)}物业服务有限公司"
+
+
+#: The names of each kind of unit, in the order they are handed out.
+UNIT_NAMES: dict[str, Callable[[], Iterator[str]]] = {
+    "government_agency": _government_agencies,
+    "enterprise": _enterprises,
+    "public_institution": _public_institutions,
+    "social_organisation": _social_organisations,
+    "mass_organisation": _mass_organisations,
+    "owners_committee": _owners_committees,
+    "property_company": _property_companies,
+}
+
+
 def unit_names(kind: str) -> Iterator[str]:
-    """Yield plausible unit names of ``kind`` (a UNIT_KINDS value), without repeats."""
-    if kind == "government_agency":
-        yield from GOVERNMENT_AGENCIES
-        for n in count(1):
-            for bureau in BUREAUS:
-                yield f"{bureau}机关第{chinese_number(n)}党支部"
-    elif kind == "enterprise":
-        yield from ENTERPRISES
-        yield from _firms()
-    elif kind == "public_institution":
-        yield from PUBLIC_INSTITUTIONS
-        for n in count(2):
-            yield f"城关镇第{chinese_number(n)}小学"
-            yield f"城关镇第{chinese_number(n)}幼儿园"
-            yield f"县第{chinese_number(n + 1)}中学"
-    elif kind == "social_organisation":
-        yield from (_shuffled([p + k for p in SOCIAL_PREFIXES for k in SOCIAL_KINDS], 13))
-        for n in count(2):
-            for prefix in SOCIAL_PREFIXES:
-                yield f"{prefix}第{chinese_number(n)}志愿服务队"
-    elif kind == "mass_organisation":
-        yield from MASS_ORGANISATIONS
-        for community, _brand, _street in COMMUNITIES:
-            yield f"{community}妇女联合会"
-            yield f"{community}团支部"
-        yield from (f"{firm}工会委员会" for firm in ENTERPRISES)
-        yield from (f"{firm}工会委员会" for firm in _firms())
-    elif kind == "owners_committee":
-        yield from (f"{estate}业主委员会" for estate in estates())
-    elif kind == "property_company":
-        words = _shuffled(FIRM_WORDS + ESTATE_WORDS, 14)
-        for kind_name in PROPERTY_KINDS:
-            for word in words:
-                yield word + kind_name
-        for n in count(2):
-            for word in words:
-                yield f"{word}第{chinese_number(n)}物业服务有限公司"
-    else:
+    """Yield plausible unit names of ``kind`` (a UnitKind), without repeats."""
+    names = UNIT_NAMES.get(kind)
+    if names is None:
         raise ValueError(f"unknown unit kind {kind!r}")
+    yield from names()
 
 
 #: What units commit to in joint-construction agreements, by kind.

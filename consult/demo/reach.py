@@ -17,7 +17,6 @@ from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.minutes.models import AgendaItem, Resolution
 from consult.notices.models import Channel
-from consult.votes.models import Vote
 from consult.votes.operations import record_vote
 from consult.votes.queries import quorum_state
 
@@ -146,9 +145,3 @@ def add_votes(community_ids: list[int], secretaries: dict[int, object], rng) -> 
                 made += 1
     db.session.flush()
     return made
-
-
-def votes_count() -> int:
-    from sqlalchemy import func
-
-    return db.session.scalar(select(func.count(Vote.id)))

@@ -1,4 +1,4 @@
-"""`flask mail send` (API.md) and `flask mail worker`."""
+"""`flask mail send`, `flask mail worker` and `flask mail receive` (README, "Command line")."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from consult.mail.delivery import (
 from consult.mail.reminders import queue_due_reminders
 from consult.notices.delivery import deliver_notices
 from consult.notices.notify import queue_due_sms_reminders
-from consult.transactions import run_write
+from consult.transactions import rollback, run_write
 
 
 def _fail(message: str) -> None:
     """Print one line on stderr and exit non-zero."""
-    db.session.rollback()
+    rollback()
     click.echo(f"Error: {' '.join(message.split())}", err=True)
     raise SystemExit(1)
 
@@ -150,11 +150,11 @@ def _round() -> None:
         if report.sent or not report.ok:
             click.echo(f"Mail: {_summary(report)}.")
     except (MailNotConfigured, MailServerUnavailable) as exc:
-        db.session.rollback()
+        rollback()
         click.echo(f"Mail not delivered: {exc}.", err=True)
     except SQLAlchemyError as exc:
         # The database may be restarting: try again next round.
-        db.session.rollback()
+        rollback()
         click.echo(
             f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}", err=True
         )
@@ -183,15 +183,10 @@ def receive_command() -> None:
     from consult.mail.receive import MAX_BYTES, record_replies
 
     raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         try:
-            answered = record_replies(raw)
-            db.session.commit()
+            answered = run_write(lambda: record_replies(raw))
         except SQLAlchemyError as exc:
-            try:
-                db.session.rollback()
-            except SQLAlchemyError:
-                db.session.close()
             detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
             click.echo(
                 _(

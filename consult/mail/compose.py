@@ -36,14 +36,6 @@ def recipient_for_user(user) -> Recipient:
     return Recipient(email=user.email, name=user.name, locale=user.locale)
 
 
-def default_locale() -> str:
-    """The language of mail to people who chose none: DEFAULT_LANGUAGE (never the
-    language of the page that caused the mail: that is the sender's)."""
-    from consult.i18n import default_language
-
-    return default_language()
-
-
 @contextmanager
 def in_language(recipient: Recipient) -> Iterator[str]:
     """Render the body of ``with`` in the recipient's language; yield its code."""

@@ -27,29 +27,18 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
 from consult.calendar.ics import bare_address
+from consult.enums import OutboxStatus
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
+from consult.transactions import in_write, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the settings below (each may be set in the app's configuration).
-DEFAULTS = {
-    # Attempts before a message is marked failed.
-    "MAIL_MAX_ATTEMPTS": 8,
-    # First retry after this many seconds, then twice as long each time...
-    "MAIL_RETRY_SECONDS": 60,
-    # ...but never longer than this.
-    "MAIL_RETRY_MAX_SECONDS": 6 * 3600,
-    # A claim older than this is taken to belong to a run that died.
-    "MAIL_CLAIM_SECONDS": 600,
-    # Timeout of each SMTP operation.
-    "SMTP_TIMEOUT": 30,
-}
-
 
 def setting(name: str) -> int:
-    return int(current_app.config.get(name, DEFAULTS[name]))
+    """Return the delivery setting ``name`` (consult.config declares each)."""
+    return int(current_app.config[name])
 
 
 class MailNotConfigured(RuntimeError):
@@ -81,29 +70,26 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
-    queued = OutboxMessage.status == "queued"
+    queued = OutboxMessage.status == OutboxStatus.QUEUED
     if due_only:
         queued = and_(queued, OutboxMessage.next_attempt_at <= now)
-    lapsed = and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
+    lapsed = and_(
+        OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at <= now
+    )
     return and_(OutboxMessage.transport == transport, or_(queued, lapsed))
 
 
 def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
     """Return how many messages of ``transport`` ("mail" or "channel") wait for delivery
     (queued, or with a lapsed claim)."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(_claimable(now or utcnow(), False, transport))
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(_claimable(now or utcnow(), False, transport))
+        )
+        or 0
     )
-
-
-def _begin_write() -> None:
-    """End the session's transaction and start one that writes at once (SQLite: BEGIN
-    IMMEDIATE, so that two deliveries queue on the lock instead of racing)."""
-    db.session.commit()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 @dataclass(frozen=True)
@@ -119,77 +105,88 @@ class Claimed:
     channel_id: int | None = None
 
 
+#: What a claim attempt returns when it took nothing but the outbox changed under it.
+_AGAIN = object()
+
+
 def claim_next(
     due_only: bool, skip: Collection[int] = (), transport: str = "mail"
 ) -> Claimed | None:
     """Claim the oldest deliverable message of ``transport`` and return it (committed as
-    "sending")."""
-    max_attempts = setting("MAIL_MAX_ATTEMPTS")
+    "sending"). Call it outside any transaction, so that the claim is committed
+    before the message is sent."""
+    if in_write():
+        raise RuntimeError("messages are claimed outside the write boundary, not inside it")
     while True:
-        now = utcnow()
-        _begin_write()
-        query = (
-            select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
-            .where(_claimable(now, due_only, transport))
-            .order_by(OutboxMessage.id)
-            .limit(1)
-        )
-        if skip:
-            query = query.where(OutboxMessage.id.not_in(skip))
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = db.session.execute(query).first()
-        if row is None:
-            db.session.commit()
-            return None
-        if row.status == "sending" and row.attempts >= max_attempts:
-            # Its last attempt was interrupted: give up rather than risk a loop.
-            db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
-                .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
-            continue
-        claimed = db.session.execute(
+        claimed = run_write(lambda: _claim_one(due_only, skip, transport))
+        if claimed is not _AGAIN:
+            return claimed
+
+
+def _claim_one(due_only: bool, skip: Collection[int], transport: str):
+    """Claim one message in the current transaction; _AGAIN when another run took it
+    first or it was given up."""
+    now = utcnow()
+    query = (
+        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
+        .where(_claimable(now, due_only, transport))
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+    if skip:
+        query = query.where(OutboxMessage.id.not_in(skip))
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = db.session.execute(query).first()
+    if row is None:
+        return None
+    if row.status == OutboxStatus.SENDING and row.attempts >= setting("MAIL_MAX_ATTEMPTS"):
+        # Its last attempt was interrupted: give up rather than risk a loop.
+        db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
-            .values(
-                status="sending",
-                attempts=OutboxMessage.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
-            )
+            .values(status="failed", last_error="Delivery was interrupted on the last attempt.")
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
-            db.session.commit()
-            continue
-        recipients, body, channel_id = db.session.execute(
-            select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
-                OutboxMessage.id == row.id
-            )
-        ).one()
-        db.session.commit()
-        return Claimed(
-            id=row.id,
-            recipients=[r for r in recipients.split(",") if r],
-            body=body,
-            attempts=row.attempts + 1,
-            channel_id=channel_id,
+        return _AGAIN
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, _claimable(now, due_only, transport))
+        .values(
+            status="sending",
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + timedelta(seconds=setting("MAIL_CLAIM_SECONDS")),
         )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return _AGAIN
+    recipients, body, channel_id = db.session.execute(
+        select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
+            OutboxMessage.id == row.id
+        )
+    ).one()
+    return Claimed(
+        id=row.id,
+        recipients=[r for r in recipients.split(",") if r],
+        body=body,
+        attempts=row.attempts + 1,
+        channel_id=channel_id,
+    )
 
 
 def _finish(message_id: int, **values) -> None:
     """Record the outcome of an attempt, if the claim is still this run's."""
-    _begin_write()
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+
+    def work() -> None:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    run_write(work)
 
 
 def mark_sent(message: Claimed) -> None:
@@ -215,10 +212,10 @@ def mark_failed(message: Claimed, error: str, permanent: bool) -> str:
 def connect() -> smtplib.SMTP:
     """Open a connection to SMTP_HOST:SMTP_PORT."""
     config = current_app.config
-    host = config.get("SMTP_HOST")
+    host = config["SMTP_HOST"]
     if not host:
         raise MailNotConfigured("no mail server is configured (SMTP_HOST is not set)")
-    port = int(config.get("SMTP_PORT") or 25)
+    port = int(config["SMTP_PORT"])
     try:
         smtp = smtplib.SMTP(host, port, timeout=setting("SMTP_TIMEOUT"))
         smtp.ehlo_or_helo_if_needed()

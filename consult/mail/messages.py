@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from consult.calendar import ics
 from consult.calendar.documents import ics_context, session_events
+from consult.enums import RegistrationStatus
 from consult.mail.compose import Attachment, Recipient, compose, in_language, render_parts, when
 from consult.mail.notices import signups_url
 from consult.meetings.models import Invitation, Meeting, Registration, Series
@@ -40,21 +41,19 @@ class Member:
             return ics.Attendee(
                 self.recipient.email, self.recipient.name, "NEEDS-ACTION", bool(reply_address())
             )
-        partstat = "ACCEPTED" if self.registration.status == "confirmed" else "TENTATIVE"
+        partstat = (
+            "ACCEPTED" if self.registration.status == RegistrationStatus.CONFIRMED else "TENTATIVE"
+        )
         return ics.Attendee(self.recipient.email, self.recipient.name, partstat, False)
 
 
 def reply_address() -> str | None:
     """MAIL_REPLY_TO: where calendar replies reach `flask mail receive` (None: nowhere)."""
-    return current_app.config.get("MAIL_REPLY_TO") or None
-
-
-def has_endpoint(endpoint: str) -> bool:
-    return endpoint in current_app.view_functions
+    return current_app.config["MAIL_REPLY_TO"] or None
 
 
 def _rsvp_links(invitation: Invitation | None) -> dict:
-    if invitation is None or invitation.id is None or not has_endpoint("attendance.rsvp"):
+    if invitation is None or invitation.id is None:
         return {}
     from consult.attendance.links import rsvp_url
 
@@ -66,8 +65,6 @@ def _rsvp_links(invitation: Invitation | None) -> dict:
 
 def _checkin(registration: Registration) -> tuple[dict, tuple[str, bytes] | None]:
     """Return the template values and the inline PNG of a registration's check-in code."""
-    if not has_endpoint("attendance.checkin"):
-        return {}, None
     from consult.attendance.links import checkin_url
     from consult.attendance.qr import qr_png
 
@@ -277,7 +274,7 @@ def _registration_message(
             template,
             recipient=recipient,
             registration=registration,
-            signups_url=signups_url() if has_endpoint("attendance.my_signups") else None,
+            signups_url=signups_url(),
             **_details(meeting, locale),
             **checkin,
         )

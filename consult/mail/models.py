@@ -7,16 +7,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import OUTBOX_STATUSES, OUTBOX_TRANSPORTS, check_in
-from consult.extensions import db
+from consult.enums import OutboxStatus, OutboxTransport, check_in
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox"
     __table_args__ = (
-        check_in("status", OUTBOX_STATUSES),
-        check_in("transport", OUTBOX_TRANSPORTS),
+        check_in("status", OutboxStatus),
+        check_in("transport", OutboxTransport),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
     )
 
@@ -37,11 +37,13 @@ class OutboxMessage(db.Model):
     )
     #: "mail" (body: an RFC 5322 message) or "channel" (body: a notice as JSON, posted
     #: to ``channel_id``; recipients: a phone number for an SMS gateway).
-    transport: Mapped[str] = mapped_column(String(10), default="mail", server_default="mail")
+    transport: Mapped[str] = mapped_column(
+        String(10), default=OutboxTransport.MAIL, server_default="mail"
+    )
     channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: Earliest time of the next delivery attempt (back-off after a failure).
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from consult.accounts.models import Membership, User
+from consult.enums import Role
 from consult.extensions import db
 from consult.mail.compose import Recipient, compose, in_language, recipient_for_user, render_parts
 from consult.mail.outbox import Composed, queue_message, queue_when_committed
@@ -192,7 +193,9 @@ def action_assigned(action, meeting) -> None:
             db.session.scalars(
                 select(User)
                 .where(
-                    User.unit_id == action.unit_id, User.role == "unit_rep", User.active.is_(True)
+                    User.unit_id == action.unit_id,
+                    User.role == Role.UNIT_REP,
+                    User.active.is_(True),
                 )
                 .order_by(User.id)
             )
@@ -320,7 +323,7 @@ def minutes_await_approval(meeting, actor) -> None:
                 .join(Membership, Membership.user_id == User.id)
                 .where(
                     Membership.community_id == meeting.community_id,
-                    User.role == "cadre",
+                    User.role == Role.CADRE,
                     User.active.is_(True),
                 )
                 .order_by(User.id)

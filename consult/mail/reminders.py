@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from consult.accounts.models import User
+from consult.enums import RegistrationStatus, SessionStatus
 from consult.extensions import db
 from consult.mail.compose import recipient_for_user
 from consult.mail.messages import reminder_message
@@ -16,12 +17,10 @@ from consult.mail.outbox import queue_message
 from consult.meetings.models import Meeting, Registration
 from consult.types import utcnow
 
-#: Default of REMINDER_HOURS: how long before a session its reminder goes out.
-REMINDER_HOURS = 24
-
 
 def reminder_lead() -> timedelta:
-    return timedelta(hours=float(current_app.config.get("REMINDER_HOURS", REMINDER_HOURS)))
+    """Return how long before a session its reminder goes out (config REMINDER_HOURS)."""
+    return timedelta(hours=float(current_app.config["REMINDER_HOURS"]))
 
 
 def queue_due_reminders(now: datetime | None = None) -> int:
@@ -36,9 +35,9 @@ def queue_due_reminders(now: datetime | None = None) -> int:
         .join(Meeting, Meeting.id == Registration.meeting_id)
         .join(User, User.id == Registration.user_id)
         .where(
-            Registration.status == "confirmed",
+            Registration.status == RegistrationStatus.CONFIRMED,
             Registration.reminder_sent_at.is_(None),
-            Meeting.status == "scheduled",
+            Meeting.status == SessionStatus.SCHEDULED,
             Meeting.starts_at > now,
             Meeting.starts_at <= now + reminder_lead(),
             User.active.is_(True),

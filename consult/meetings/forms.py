@@ -31,7 +31,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from consult.enums import SESSION_KINDS
+from consult.enums import SessionKind
 from consult.i18n import label
 from consult.lists import valid_id
 from consult.meetings import recurrence
@@ -61,7 +61,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def kind_choices(blank=None) -> list:
-    choices = [(k, label(k, "kind")) for k in SESSION_KINDS]
+    choices = [(k, label(k, "kind")) for k in SessionKind]
     return options([("", blank), *choices] if blank is not None else choices)
 
 
@@ -113,7 +113,7 @@ class FilterForm(FlaskForm):
         return valid_id(self.community.data or "")
 
     def kind_value(self) -> str | None:
-        return self.kind.data if self.kind.data in SESSION_KINDS else None
+        return self.kind.data if self.kind.data in SessionKind else None
 
     def when_value(self) -> str:
         return self.when.data if self.when.data in ("upcoming", "past", "all") else "upcoming"

@@ -24,7 +24,7 @@ def google_calendar_url(meeting, page_url: str) -> str | None:
     page is named in the details, as calendar clients show no URL field. The link is cut
     to MAX_URL_BYTES by its encoded length (a Chinese character takes nine bytes).
     """
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         return None
     params = {
         "action": "TEMPLATE",

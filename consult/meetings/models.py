@@ -7,29 +7,32 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import (
-    ATTENDANCE_STATUSES,
-    PARTSTATS,
-    REGISTRATION_STATUSES,
-    SESSION_KINDS,
-    SESSION_STATUSES,
-    VISIBILITIES,
+    AttendanceStatus,
+    PartStat,
+    RegistrationStatus,
+    SeriesStatus,
+    SessionKind,
+    SessionStatus,
+    Visibility,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Series(db.Model):
+class Series(Model):
     """A recurring session: one RRULE; its occurrences are Meeting rows linked to it.
 
     Skipped weeks are occurrences with status "cancelled"; moved weeks are occurrences
@@ -38,9 +41,9 @@ class Series(db.Model):
 
     __tablename__ = "series"
     __table_args__ = (
-        check_in("kind", SESSION_KINDS),
-        check_in("visibility", VISIBILITIES),
-        check_in("status", ("active", "cancelled")),
+        check_in("kind", SessionKind),
+        check_in("visibility", Visibility),
+        check_in("status", SeriesStatus),
         CheckConstraint("duration_minutes > 0", name="duration"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         CheckConstraint("sequence >= 0", name="sequence"),
@@ -63,8 +66,8 @@ class Series(db.Model):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
     capacity: Mapped[int | None] = mapped_column(Integer)
-    visibility: Mapped[str] = mapped_column(String(10), default="public")
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    visibility: Mapped[str] = mapped_column(String(10), default=Visibility.PUBLIC)
+    status: Mapped[str] = mapped_column(String(10), default=SeriesStatus.ACTIVE)
     #: SEQUENCE of the series' master VEVENT.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     #: Occurrences exist as rows up to this instant; later ones are made as time passes.
@@ -88,14 +91,14 @@ class Series(db.Model):
         return timedelta(minutes=self.duration_minutes)
 
 
-class Meeting(db.Model):
+class Meeting(Model):
     """One session: a roundtable, a week's Friday Talk Day, a mediation, ..."""
 
     __tablename__ = "meetings"
     __table_args__ = (
-        check_in("kind", SESSION_KINDS),
-        check_in("status", SESSION_STATUSES),
-        check_in("visibility", VISIBILITIES),
+        check_in("kind", SessionKind),
+        check_in("status", SessionStatus),
+        check_in("visibility", Visibility),
         CheckConstraint("ends_at > starts_at", name="interval"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         # The claim counter never leaves [0, capacity]: the database itself refuses an
@@ -132,8 +135,8 @@ class Meeting(db.Model):
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
     #: People present (late included) as the attendance last recorded; None: not taken.
     attended_count: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(10), default="scheduled")
-    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    status: Mapped[str] = mapped_column(String(10), default=SessionStatus.SCHEDULED)
+    visibility: Mapped[str] = mapped_column(String(10), default=Visibility.PUBLIC)
     organiser_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -172,13 +175,67 @@ class Meeting(db.Model):
             return None
         return max(self.capacity - self.confirmed_count, 0)
 
+    # -- state rules: what the session's status and time allow ---------------------------
 
-class Registration(db.Model):
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == SessionStatus.CANCELLED
+
+    def signup_closed_reason(self, now: datetime | None = None) -> str | None:
+        """Return why the session takes no sign-up ("cancelled", "started"), or None."""
+        if self.is_cancelled:
+            return "cancelled"
+        if self.starts_at <= (now or utcnow()):
+            return "started"
+        return None
+
+    def open_for_signup(self, now: datetime | None = None) -> bool:
+        """Whether people may sign up (or be signed up) now: scheduled, not started."""
+        return self.signup_closed_reason(now) is None
+
+    @classmethod
+    def open_for_signup_clause(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        """``open_for_signup`` in SQL."""
+        # A held session has started, so "scheduled" is the same rule as "not cancelled".
+        return and_(cls.status == SessionStatus.SCHEDULED, cls.starts_at > (now or utcnow()))
+
+    def invitations_closed_reason(self, now: datetime | None = None) -> str | None:
+        """Return why nobody can be invited any more ("cancelled", "over"), or None."""
+        if self.is_cancelled:
+            return "cancelled"
+        if self.ends_at <= (now or utcnow()):
+            return "over"
+        return None
+
+    def open_for_invitations(self, now: datetime | None = None) -> bool:
+        """Whether people may be invited now: not cancelled, not over."""
+        return self.invitations_closed_reason(now) is None
+
+    @property
+    def cancellable(self) -> bool:
+        """Whether ``cancel`` may be called: a held session stays held."""
+        return self.status == SessionStatus.SCHEDULED
+
+    def cancel(self, now: datetime | None = None) -> None:
+        """Mark the session cancelled (callers check ``cancellable``); calendars see a new
+        SEQUENCE."""
+        self.status = SessionStatus.CANCELLED
+        self.cancelled_at = now or utcnow()
+        self.sequence += 1
+
+    def restore(self) -> None:
+        """Bring a cancelled session back as scheduled; calendars see a new SEQUENCE."""
+        self.status = SessionStatus.SCHEDULED
+        self.cancelled_at = None
+        self.sequence += 1
+
+
+class Registration(Model):
     """A sign-up for one session: a resident's own, or a proxy entry by a cadre."""
 
     __tablename__ = "registrations"
     __table_args__ = (
-        check_in("status", REGISTRATION_STATUSES),
+        check_in("status", RegistrationStatus),
         # One registration per person and session; proxies (no account) have no user.
         UniqueConstraint("meeting_id", "user_id"),
         # A retried sign-up names the key of the first try (the Idempotency-Key header).
@@ -221,12 +278,12 @@ class Registration(db.Model):
         return self.user.name if self.user is not None else (self.name or "")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """An invitation sent to an address (a unit's representative, a named person)."""
 
     __tablename__ = "invitations"
     __table_args__ = (
-        check_in("partstat", PARTSTATS),
+        check_in("partstat", PartStat),
         UniqueConstraint("meeting_id", "email"),
         Index("ix_invitations_email", "email"),
     )
@@ -241,7 +298,7 @@ class Invitation(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     #: True when the invitation covers every occurrence of the session's series.
     whole_series: Mapped[bool] = mapped_column(Boolean, default=False)
-    partstat: Mapped[str] = mapped_column(String(16), default="NEEDS-ACTION")
+    partstat: Mapped[str] = mapped_column(String(16), default=PartStat.NEEDS_ACTION)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -254,12 +311,12 @@ class Invitation(db.Model):
         return f"<Invitation {self.id} meeting={self.meeting_id} {self.email} {self.partstat}>"
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Who was at a session: a registrant, an invitee, or a walk-in."""
 
     __tablename__ = "attendance"
     __table_args__ = (
-        check_in("status", ATTENDANCE_STATUSES),
+        check_in("status", AttendanceStatus),
         UniqueConstraint("meeting_id", "registration_id"),
         UniqueConstraint("meeting_id", "invitation_id"),
         CheckConstraint(

@@ -23,7 +23,7 @@ from consult import audit
 from consult.attendance.operations import CapacityError, set_capacity
 from consult.community.models import Community, Unit, Venue
 from consult.community.operations import community_by_name
-from consult.enums import PRIVATE_KINDS, SESSION_KINDS, VISIBILITIES
+from consult.enums import PRIVATE_KINDS, SeriesStatus, SessionKind, SessionStatus, Visibility
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.lists import valid_id
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 #: Larger than any hall; keeps capacities inside a 32-bit integer column.
 MAX_CAPACITY = 100_000
 MAX_DESCRIPTION = 10_000
-DEFAULT_HORIZON_DAYS = 183
-#: How far ahead a new series is checked against the venue's other bookings.
-DEFAULT_CLASH_WINDOW_DAYS = 730
 #: Lazy extension runs when a series' rows end sooner than the horizon minus this.
 LAZY_SLACK = timedelta(days=1)
 
@@ -70,7 +67,7 @@ class ClashError(MeetingError):
 
 def horizon_days() -> int:
     """Return how many days ahead a series' occurrences exist as rows."""
-    return int(current_app.config.get("SERIES_HORIZON_DAYS", DEFAULT_HORIZON_DAYS))
+    return int(current_app.config["SERIES_HORIZON_DAYS"])
 
 
 def default_horizon() -> datetime:
@@ -78,14 +75,14 @@ def default_horizon() -> datetime:
 
 
 def default_timezone() -> str:
-    return current_app.config.get("CONSULT_TIMEZONE", "Asia/Shanghai")
+    return current_app.config["CONSULT_TIMEZONE"]
 
 
 def new_uid() -> str:
     """Return a fresh iCalendar UID for a session or series."""
     host = "consult"
     if has_app_context():
-        host = urlsplit(current_app.config.get("BASE_URL", "")).hostname or host
+        host = urlsplit(current_app.config["BASE_URL"]).hostname or host
     return f"{uuid.uuid4()}@{host}"
 
 
@@ -93,7 +90,7 @@ def new_uid() -> str:
 
 
 def _kind(value) -> str:
-    if value not in SESSION_KINDS:
+    if value not in SessionKind:
         raise MeetingError(_l("Unknown kind of session."), "kind")
     return value
 
@@ -159,7 +156,7 @@ def _capacity(value) -> int | None:
 def _visibility(value, kind: str) -> str:
     if value is None or value == "":
         return "private" if kind in PRIVATE_KINDS else "public"
-    if value not in VISIBILITIES:
+    if value not in Visibility:
         raise MeetingError(_l("The visibility is public or private."), "visibility")
     return value
 
@@ -194,7 +191,7 @@ def _venue(
     community: Community, name: str | None, kind: str, user, create: bool = True
 ) -> Venue | None:
     """Return the community's venue called ``name``, creating it on first use when
-    ``create`` (the API, API.md); the pages choose from a list and create a venue only
+    ``create`` (the API); the pages choose from a list and create a venue only
     as a deliberate "new venue", so a typo never makes one nor dodges the clash check."""
     if name is None:
         return None
@@ -242,9 +239,7 @@ def _check_free(venue_id: int | None, intervals, exclude_meeting_id: int | None 
 
 
 def _clash_window() -> timedelta:
-    return timedelta(
-        days=int(current_app.config.get("SERIES_CLASH_WINDOW_DAYS", DEFAULT_CLASH_WINDOW_DAYS))
-    )
+    return timedelta(days=int(current_app.config["SERIES_CLASH_WINDOW_DAYS"]))
 
 
 # -- creating ----------------------------------------------------------------------------
@@ -413,7 +408,7 @@ def extend_series(series: Series, horizon: datetime | None = None) -> int:
 
     The first occurrence is always made, however far ahead it is.
     """
-    if series.status != "active":
+    if series.status != SeriesStatus.ACTIVE:
         return 0
     horizon = max(horizon or default_horizon(), series.dtstart)
     done = series.materialised_until
@@ -451,7 +446,7 @@ def extend_due_series(series_id: int | None = None) -> int:
     """
     threshold = default_horizon() - LAZY_SLACK
     due = select(Series).where(
-        Series.status == "active",
+        Series.status == SeriesStatus.ACTIVE,
         (Series.materialised_until.is_(None)) | (Series.materialised_until < threshold),
     )
     if series_id is not None:
@@ -475,7 +470,9 @@ def extend_due_series(series_id: int | None = None) -> int:
 def extend_all_series(horizon: datetime | None = None) -> int:
     """Extend every active series up to ``horizon``; return the rows made (for cron)."""
     made = 0
-    for series in db.session.scalars(select(Series).where(Series.status == "active")).all():
+    for series in db.session.scalars(
+        select(Series).where(Series.status == SeriesStatus.ACTIVE)
+    ).all():
         made += extend_series(series, horizon)
     return made
 
@@ -483,15 +480,8 @@ def extend_all_series(horizon: datetime | None = None) -> int:
 # -- changing ----------------------------------------------------------------------------
 
 
-def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
-    """Change a session (an occurrence of a series: that one only).
-
-    ``data`` may hold title, description, starts_at, ends_at, venue (name or None),
-    capacity, host_unit. A change of time or venue raises the sequence and sends
-    updated invitations.
-    """
-    if meeting.status == "cancelled":
-        raise MeetingError(_l("A cancelled session cannot be changed."), None, status=409)
+def _text_values(data: dict) -> dict:
+    """Check the title and description ``data`` changes; return them by column."""
     values: dict = {}
     if "title" in data:
         values["title"] = clean_text(data["title"], "title", 200, label=_l("title"))
@@ -507,6 +497,11 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
             )
             or ""
         )
+    return values
+
+
+def _new_times(meeting: Meeting, data: dict) -> tuple[datetime, datetime]:
+    """Return the session's start and end after the change ``data`` asks for, checked."""
     starts, ends = meeting.starts_at, meeting.ends_at
     if "starts_at" in data:
         starts = _instant(data.get("starts_at"), "starts_at")
@@ -519,16 +514,61 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
         raise MeetingError(_l("The end must be after the start."), "ends_at")
     if starts != meeting.starts_at:
         _check_wall_clock(starts, meeting.timezone)
-    venue_id, venue_name = meeting.venue_id, None
-    if "venue" in data:
-        venue_name = _venue_name(data["venue"])
+    return starts, ends
+
+
+def _apply_capacity(meeting: Meeting, capacity: int | None, user) -> dict:
+    """Give the session ``capacity`` places (the waiting list follows); return the change."""
+    if capacity == meeting.capacity:
+        return {}
+    old = meeting.capacity
+    try:
+        set_capacity(meeting, capacity, user)
+    except CapacityError as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise MeetingError(message, "capacity", status=exc.status, code=exc.code) from None
+    return {"capacity": [old, capacity]}
+
+
+def _apply_times(meeting: Meeting, starts: datetime, ends: datetime) -> dict:
+    """Move the session to ``starts``-``ends``; return the changes."""
+    changes: dict = {}
+    if starts != meeting.starts_at:
+        changes["starts_at"] = [meeting.starts_at.isoformat(), starts.isoformat()]
+    if ends != meeting.ends_at:
+        changes["ends_at"] = [meeting.ends_at.isoformat(), ends.isoformat()]
+    meeting.starts_at, meeting.ends_at = starts, ends
+    return changes
+
+
+def _apply_values(meeting: Meeting, values: dict) -> dict:
+    """Set the columns of ``values`` that differ; return the changes."""
+    changes: dict = {}
+    for field, value in values.items():
+        if getattr(meeting, field) != value:
+            changes[field] = [getattr(meeting, field), value]
+            setattr(meeting, field, value)
+    return changes
+
+
+def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
+    """Change a session (an occurrence of a series: that one only).
+
+    ``data`` may hold title, description, starts_at, ends_at, venue (name or None),
+    capacity, host_unit. A change of time or venue raises the sequence and sends
+    updated invitations.
+    """
+    if meeting.is_cancelled:
+        raise MeetingError(_l("A cancelled session cannot be changed."), None, status=409)
+    values = _text_values(data)
+    starts, ends = _new_times(meeting, data)
+    venue_name = _venue_name(data["venue"]) if "venue" in data else None
     if "host_unit" in data:
         unit = _host_unit(data["host_unit"])
         values["host_unit_id"] = unit.id if unit else None
-    capacity = meeting.capacity
-    if "capacity" in data:
-        capacity = _capacity(data["capacity"])
+    capacity = _capacity(data["capacity"]) if "capacity" in data else meeting.capacity
 
+    venue_id = meeting.venue_id
     if "venue" in data:
         venue = _venue(
             meeting.community, venue_name, meeting.kind, user, create=data.get("create_venue", True)
@@ -541,28 +581,13 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
 
     old_starts, old_ends = meeting.starts_at, meeting.ends_at
     old_venue = meeting.venue.name if meeting.venue is not None else None
-    changes: dict = {}
-    if capacity != meeting.capacity:
-        old = meeting.capacity
-        try:
-            set_capacity(meeting, capacity, user)
-        except CapacityError as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            raise MeetingError(message, "capacity", status=exc.status, code=exc.code) from None
-        changes["capacity"] = [old, capacity]
+    changes = _apply_capacity(meeting, capacity, user)
     if venue_changed:
-        changes["venue"] = [meeting.venue.name if meeting.venue else None, venue_name]
+        changes["venue"] = [old_venue, venue_name]
         meeting.venue_id = venue_id
     if time_changed:
-        if starts != meeting.starts_at:
-            changes["starts_at"] = [meeting.starts_at.isoformat(), starts.isoformat()]
-        if ends != meeting.ends_at:
-            changes["ends_at"] = [meeting.ends_at.isoformat(), ends.isoformat()]
-        meeting.starts_at, meeting.ends_at = starts, ends
-    for field, value in values.items():
-        if getattr(meeting, field) != value:
-            changes[field] = [getattr(meeting, field), value]
-            setattr(meeting, field, value)
+        changes.update(_apply_times(meeting, starts, ends))
+    changes.update(_apply_values(meeting, values))
     if time_changed or venue_changed:
         meeting.sequence += 1
     db.session.flush()
@@ -578,15 +603,13 @@ def update_meeting(meeting: Meeting, data: dict, user) -> Meeting:
 
 def cancel_meeting(meeting: Meeting, user) -> Meeting:
     """Cancel a session (an occurrence of a series: that one only); cancelling twice is a no-op."""
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         return meeting
-    if meeting.status == "held":
+    if not meeting.cancellable:
         raise MeetingError(
             _l("This session has been held; it cannot be cancelled."), None, status=409
         )
-    meeting.status = "cancelled"
-    meeting.cancelled_at = utcnow()
-    meeting.sequence += 1
+    meeting.cancel()
     db.session.flush()
     audit.record("meeting.cancel", meeting, user, series=meeting.series_id)
     notify.meeting_cancelled(meeting, user)
@@ -600,26 +623,20 @@ def cancel_series(series: Series, user) -> int:
     The weeks already held stay: the rule is ended (UNTIL) at the last week that is not
     cancelled, so calendars keep those weeks and drop only the ones cancelled now.
     """
-    if series.status == "cancelled":
+    if series.status == SeriesStatus.CANCELLED:
         return 0
     now = utcnow()
     upcoming = db.session.scalars(
-        select(Meeting).where(
-            Meeting.series_id == series.id,
-            Meeting.status == "scheduled",
-            Meeting.starts_at > now,
-        )
+        select(Meeting).where(Meeting.series_id == series.id, Meeting.open_for_signup_clause(now))
     ).all()
     for meeting in upcoming:
-        meeting.status = "cancelled"
-        meeting.cancelled_at = now
-        meeting.sequence += 1
-    series.status = "cancelled"
+        meeting.cancel(now)
+    series.status = SeriesStatus.CANCELLED
     series.sequence += 1
     db.session.flush()
     last_kept = db.session.scalar(
         select(func.max(Meeting.recurrence_id)).where(
-            Meeting.series_id == series.id, Meeting.status != "cancelled"
+            Meeting.series_id == series.id, Meeting.status != SessionStatus.CANCELLED
         )
     )
     rule = series.rrule
@@ -650,9 +667,9 @@ def restore_occurrence(meeting: Meeting, user) -> Meeting:
     invitation (same UID, higher SEQUENCE).
     """
     _require_occurrence(meeting)
-    if meeting.status != "cancelled":
+    if not meeting.is_cancelled:
         raise MeetingError(_l("This week is not skipped."), None, status=409)
-    if meeting.series.status == "cancelled":
+    if meeting.series.status == SeriesStatus.CANCELLED:
         raise MeetingError(
             _l("The whole series is cancelled; a week of it cannot come back."), None, status=409
         )
@@ -662,9 +679,7 @@ def restore_occurrence(meeting: Meeting, user) -> Meeting:
         _check_free(
             meeting.venue_id, [(meeting.starts_at, meeting.ends_at)], exclude_meeting_id=meeting.id
         )
-    meeting.status = "scheduled"
-    meeting.cancelled_at = None
-    meeting.sequence += 1
+    meeting.restore()
     db.session.flush()
     audit.record("meeting.restore", meeting, user, series=meeting.series_id)
     notify.meeting_changed(meeting, user, {"status"})

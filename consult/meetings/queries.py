@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from consult.community.models import Community
+from consult.enums import RegistrationStatus, SeriesStatus, SessionStatus
 from consult.extensions import db
 from consult.lists import paginate
 from consult.meetings import recurrence
@@ -69,7 +70,9 @@ def waitlisted_counts(meeting_ids) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         select(Registration.meeting_id, func.count(Registration.id))
-        .where(Registration.meeting_id.in_(ids), Registration.status == "waitlisted")
+        .where(
+            Registration.meeting_id.in_(ids), Registration.status == RegistrationStatus.WAITLISTED
+        )
         .group_by(Registration.meeting_id)
     )
     return dict(rows.all())
@@ -203,7 +206,7 @@ def _bookings(venue_id: int, lo: datetime, hi: datetime, exclude_meeting_id: int
     rows = db.session.scalars(
         select(Meeting).where(
             Meeting.venue_id == venue_id,
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
             Meeting.starts_at < hi,
             Meeting.ends_at > lo,
             Meeting.id != (exclude_meeting_id or 0),
@@ -218,7 +221,7 @@ def _bookings(venue_id: int, lo: datetime, hi: datetime, exclude_meeting_id: int
     # Occurrences after a series' last row exist only in its rule: expand them.
     series_rows = db.session.scalars(
         select(Series).where(
-            Series.venue_id == venue_id, Series.status == "active", Series.dtstart < hi
+            Series.venue_id == venue_id, Series.status == SeriesStatus.ACTIVE, Series.dtstart < hi
         )
     ).all()
     for s in series_rows:

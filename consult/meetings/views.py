@@ -191,9 +191,7 @@ def show(meeting_id: int):
     if meeting.series_id is not None:
         occurrences = queries.series_occurrences(meeting.series_id, current_user)
     page_url = current_app.config["BASE_URL"] + url_for("meetings.show", meeting_id=meeting.id)
-    ics_url = None
-    if "calendar.meeting_ics" in current_app.view_functions:
-        ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
+    ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
     rule = None
     if meeting.series is not None:
         rule = recurrence.describe(
@@ -223,7 +221,7 @@ def _require_change(meeting_id: int, action: str):
 def edit(meeting_id: int):
     """Reschedule a session, change its venue, places or description."""
     meeting = _require_change(meeting_id, "meeting.edit")
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         flash(_("A cancelled session cannot be changed."), "warning")
         return redirect(url_for("meetings.show", meeting_id=meeting.id))
     form = EditSessionForm.for_meeting(meeting)
@@ -253,7 +251,7 @@ def move(meeting_id: int):
     meeting = _require_change(meeting_id, "meeting.edit")
     if meeting.series_id is None:
         abort(404)
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         flash(_("A cancelled session cannot be changed."), "warning")
         return redirect(url_for("meetings.show", meeting_id=meeting.id))
     form = MoveOccurrenceForm.for_meeting(meeting)
@@ -261,8 +259,9 @@ def move(meeting_id: int):
         times = form.aware_times(meeting.timezone)
         if times is not None:
             user = current_user._get_current_object()
+            starts, ends = times
             try:
-                operations.move_occurrence(_load(meeting_id), *times, user)
+                operations.move_occurrence(_load(meeting_id), starts, ends, user)
             except RefusedInput as exc:
                 refuse_on(form, exc)
             else:
@@ -382,11 +381,7 @@ def cancel_series(meeting_id: int):
     if not confirmed():
         meeting = _require_change(meeting_id, "meeting.cancel")
         if meeting.series is not None:
-            coming = sum(
-                1
-                for m in meeting.series.occurrences
-                if m.status == "scheduled" and m.starts_at > utcnow()
-            )
+            coming = sum(1 for m in meeting.series.occurrences if m.open_for_signup())
             people = len(notify.series_audience(meeting.series))
             return _ask(
                 meeting,

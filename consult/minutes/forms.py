@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from consult.cases.forms import MultiCheckboxField
 from consult.cases.labels import LABELS
-from consult.enums import OUTCOMES
+from consult.enums import Outcome
 from consult.lists import MAX_ID
 
 
@@ -63,7 +63,7 @@ class ResolutionForm(FlaskForm):
     outcome = SelectField(
         _l("Outcome"),
         validators=[DataRequired()],
-        choices=[(o, LABELS["outcome"][o]) for o in OUTCOMES],
+        choices=[(o, LABELS["outcome"][o]) for o in Outcome],
     )
     closes_cases = MultiCheckboxField(_l("Cases this resolution closes"), coerce=int)
     referred_unit = SelectField(_l("Referred to unit"), coerce=int, default=0)

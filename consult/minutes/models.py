@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import ACTION_STATUSES, MINUTES_STATUSES, OUTCOMES, check_in
-from consult.extensions import db
+from consult.enums import ActionStatus, MinutesStatus, Outcome, check_in
+from consult.extensions import Model, db
 from consult.types import UTCDateTime, utcnow
 
 #: Every case a resolution closed, kept even if the case is later reopened and
@@ -33,7 +33,7 @@ resolution_cases = Table(
 )
 
 
-class AgendaItem(db.Model):
+class AgendaItem(Model):
     __tablename__ = "agenda_items"
     __table_args__ = (Index("ix_agenda_items_meeting_position", "meeting_id", "position"),)
 
@@ -63,11 +63,11 @@ class AgendaItem(db.Model):
         return f"<AgendaItem {self.id} meeting={self.meeting_id} #{self.position}>"
 
 
-class Resolution(db.Model):
+class Resolution(Model):
     """What a session decided on an agenda item."""
 
     __tablename__ = "resolutions"
-    __table_args__ = (check_in("outcome", OUTCOMES),)
+    __table_args__ = (check_in("outcome", Outcome),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agenda_item_id: Mapped[int] = mapped_column(
@@ -93,12 +93,12 @@ class Resolution(db.Model):
         return f"<Resolution {self.id} {self.outcome}>"
 
 
-class ActionItem(db.Model):
+class ActionItem(Model):
     """Something a resolution asks a unit or a person to do by a date."""
 
     __tablename__ = "action_items"
     __table_args__ = (
-        check_in("status", ACTION_STATUSES),
+        check_in("status", ActionStatus),
         Index("ix_action_items_unit_status", "unit_id", "status"),
         Index("ix_action_items_assignee_status", "assignee_id", "status"),
     )
@@ -111,7 +111,7 @@ class ActionItem(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     due_on: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=ActionStatus.OPEN)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     done_note: Mapped[str] = mapped_column(Text, default="")
@@ -126,17 +126,17 @@ class ActionItem(db.Model):
         return f"<ActionItem {self.id} {self.status}>"
 
 
-class Minutes(db.Model):
+class Minutes(Model):
     """The secretary's record of a session, versioned against lost updates."""
 
     __tablename__ = "minutes"
-    __table_args__ = (check_in("status", MINUTES_STATUSES),)
+    __table_args__ = (check_in("status", MinutesStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), unique=True
     )
-    status: Mapped[str] = mapped_column(String(10), default="draft")
+    status: Mapped[str] = mapped_column(String(10), default=MinutesStatus.DRAFT)
     #: Rises by one on every save; a save must name the version it started from.
     version: Mapped[int] = mapped_column(Integer, default=0)
     #: {agenda item id (as text): Markdown}
@@ -159,7 +159,7 @@ class Minutes(db.Model):
         return f"<Minutes {self.id} meeting={self.meeting_id} v{self.version} {self.status}>"
 
 
-class MinutesRevision(db.Model):
+class MinutesRevision(Model):
     """One saved version of a session's minutes, with its author."""
 
     __tablename__ = "minutes_revisions"

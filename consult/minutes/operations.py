@@ -12,12 +12,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from consult import audit
 from consult.accounts.models import User
-from consult.cases.grid import ACTIVE
 from consult.cases.labels import as_text, case_label
 from consult.cases.models import Case, Issue
 from consult.cases.operations import case_event, resolve_issue, transition
 from consult.community.models import Unit
-from consult.enums import OUTCOMES
+from consult.enums import (
+    ActionStatus,
+    CaseEventKind,
+    CaseStatus,
+    MinutesStatus,
+    Outcome,
+    SessionStatus,
+)
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.mail import notices
@@ -47,13 +53,8 @@ class StaleMinutes(MinutesError):
         )
 
 
-def write_transaction() -> None:
-    """Nothing to do: every write request already runs in the write boundary
-    (consult.transactions), which began the transaction (BEGIN IMMEDIATE on SQLite)."""
-
-
 def _refuse_cancelled(meeting: Meeting) -> None:
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         raise MinutesError(_l("The session is cancelled."), "session", status=409)
 
 
@@ -103,7 +104,7 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
             raise MinutesError(_l("There is no issue %(id)s.", id=issue_id), "issue")
         if issue.community_id != meeting.community_id:
             raise MinutesError(_l("The issue belongs to another community."), "issue")
-        if issue.status not in ACTIVE:
+        if not issue.active:
             raise MinutesError(
                 _l(
                     "The issue has the status “%(status)s”; only open issues go on an agenda.",
@@ -128,7 +129,7 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
                 _l("The action comes from no earlier session of this community."),
                 "carried_action",
             )
-        if action.status != "open":
+        if action.status != ActionStatus.OPEN:
             raise MinutesError(_l("The action is done already."), "carried_action")
         if db.session.scalar(
             select(func.count(AgendaItem.id)).where(
@@ -141,7 +142,7 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
         default_title = as_text(_l("Follow-up: %(what)s", what=action.description))[:200]
         if issue is None and action.resolution.agenda_item.issue_id is not None:
             issue = action.resolution.agenda_item.issue
-            if issue.status not in ACTIVE:
+            if not issue.active:
                 issue = None
     title = data.get("title")
     if (title is None or not str(title).strip()) and default_title:
@@ -280,7 +281,7 @@ def _closing_cases(item: AgendaItem, raw) -> list[Case]:
                 _l("Case %(id)s is not part of this agenda item's issue.", id=case_id),
                 "closes_cases",
             )
-        if case.status not in ACTIVE:
+        if not case.active:
             raise MinutesError(
                 _l(
                     "Case %(id)s has the status “%(status)s” already.",
@@ -306,7 +307,7 @@ def _left_open(
     being handled, or say why some stay open (``open_cases_reason``; the form's choice
     "defer" gives a reason of its own).
     """
-    if outcome != "resolved" or item.issue_id is None:
+    if outcome != Outcome.RESOLVED or item.issue_id is None:
         return [], None
     closing_ids = {c.id for c in closing}
     left = list(
@@ -314,7 +315,7 @@ def _left_open(
             select(Case)
             .where(
                 Case.issue_id == item.issue_id,
-                Case.status.in_(ACTIVE),
+                Case.active,
                 Case.id.not_in(closing_ids or [0]),
             )
             .order_by(Case.id)
@@ -357,7 +358,7 @@ def _record_left_open(
         resolution=resolution.id,
     )
     for case in cases:
-        case_event(case, "left_open", user, reason, resolution=resolution)
+        case_event(case, CaseEventKind.LEFT_OPEN, user, reason, resolution=resolution)
         audit.record(
             "case.left_open",
             case,
@@ -383,11 +384,11 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
     _refuse_cancelled(meeting)
     text = clean_text(data.get("text"), "text", MAX_TEXT, label=_l("text"), multiline=True)
     outcome = data.get("outcome")
-    if outcome not in OUTCOMES:
+    if outcome not in Outcome:
         raise MinutesError(
             _l(
                 "Choose an outcome: %(values)s.",
-                values=", ".join(str(case_label(o, "outcome")) for o in OUTCOMES),
+                values=", ".join(str(case_label(o, "outcome")) for o in Outcome),
             ),
             "outcome",
         )
@@ -405,7 +406,7 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
             _l("This agenda item has a resolution already."), "agenda_item", status=409
         )
     cases = _closing_cases(item, data.get("closes_cases"))
-    if (outcome == "resolved" or cases) and utcnow() < meeting.starts_at:
+    if (outcome == Outcome.RESOLVED or cases) and utcnow() < meeting.starts_at:
         raise MinutesError(
             _l(
                 "The session has not started yet: it cannot resolve an issue or close cases "
@@ -444,9 +445,11 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         )
     )
     for case in cases:
-        transition(case, "resolved", user, reason, resolution=resolution)
+        transition(case, CaseStatus.RESOLVED, user, reason, resolution=resolution)
     new_actions = [
-        ActionItem(resolution_id=resolution.id, status="open", created_at=utcnow(), **values)
+        ActionItem(
+            resolution_id=resolution.id, status=ActionStatus.OPEN, created_at=utcnow(), **values
+        )
         for values in actions
     ]
     db.session.add_all(new_actions)
@@ -455,7 +458,7 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         notices.action_assigned(action, meeting)
     for case in cases:
         notices.case_resolved(case, resolution, meeting)
-    if outcome == "resolved" and item.issue is not None and item.issue.status in ACTIVE:
+    if outcome == Outcome.RESOLVED and item.issue is not None and item.issue.active:
         resolve_issue(item.issue, resolution, user)
         notices.issue_awaits_rating(item.issue, meeting)
     if left_open:
@@ -479,7 +482,7 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
 def report_action(action: ActionItem, data: dict, user) -> ActionItem:
     """Mark an action done with a note on what was done."""
     note = clean_text(data.get("note"), "note", MAX_TEXT, label=_l("note"), multiline=True)
-    if action.status != "open":
+    if action.status != ActionStatus.OPEN:
         raise MinutesError(
             _l(
                 "The action has the status “%(status)s” already.",
@@ -543,13 +546,13 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
         raise MinutesError(_l("Give the version you started from."), "version")
     notes = _notes(meeting, data.get("notes"))
     minutes = current_minutes(meeting, lock=True)
-    if minutes is not None and minutes.status == "published":
+    if minutes is not None and minutes.status == MinutesStatus.PUBLISHED:
         raise MinutesError(_l("Published minutes cannot be changed."), "status", status=409)
     current = minutes.version if minutes is not None else 0
     if version != current:
         raise StaleMinutes()
     now = utcnow()
-    was_approved = minutes is not None and minutes.status == "approved"
+    was_approved = minutes is not None and minutes.status == MinutesStatus.APPROVED
     try:
         with db.session.begin_nested():
             if minutes is None:
@@ -564,7 +567,7 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
                 db.session.add(minutes)
                 db.session.flush()
             else:
-                if minutes.status == "approved":
+                if minutes.status == MinutesStatus.APPROVED:
                     minutes.status = "draft"
                     minutes.approved_at = None
                     minutes.approved_by_id = None
@@ -597,7 +600,7 @@ def save_minutes(meeting: Meeting, data: dict, user) -> Minutes:
     )
     if (current == 0 or was_approved) and utcnow() >= meeting.starts_at:
         notices.minutes_await_approval(meeting, user)
-    if meeting.status == "scheduled" and utcnow() >= meeting.starts_at:
+    if meeting.status == SessionStatus.SCHEDULED and utcnow() >= meeting.starts_at:
         meeting.status = "held"
         db.session.flush()
         audit.record("meeting.held", meeting, user, status=["scheduled", "held"])

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from consult.cases.models import Case
+from consult.enums import MinutesStatus, RegistrationStatus
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
 from consult.minutes.models import (
@@ -68,7 +69,7 @@ def may_read_minutes(user, meeting: Meeting, minutes: Minutes | None) -> bool:
     may see (the caller has checked that)."""
     if can(user, "minutes.read_draft", meeting):
         return True
-    return minutes is not None and minutes.status == "published"
+    return minutes is not None and minutes.status == MinutesStatus.PUBLISHED
 
 
 @dataclass
@@ -132,7 +133,8 @@ def confirmed_registrations(meeting: Meeting) -> int:
     return (
         db.session.scalar(
             select(func.count(Registration.id)).where(
-                Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+                Registration.meeting_id == meeting.id,
+                Registration.status == RegistrationStatus.CONFIRMED,
             )
         )
         or 0

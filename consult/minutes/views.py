@@ -12,6 +12,7 @@ from consult.cases import queries as case_queries
 from consult.cases.models import Case
 from consult.cases.operations import issue_for_case
 from consult.community.models import AllianceMember, Unit
+from consult.enums import MinutesStatus
 from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.lists import id_arg, page_arg, paginate
@@ -160,11 +161,7 @@ def item_duration(item_id):
 def _resolution_form(item: AgendaItem) -> ResolutionForm:
     cases = []
     if item.issue_id is not None:
-        cases = [
-            c
-            for c in queries.issue_cases([item])[item.issue_id]
-            if c.status in ("open", "reopened")
-        ]
+        cases = [c for c in queries.issue_cases([item])[item.issue_id] if c.active]
     units = list(
         db.session.scalars(
             select(Unit)
@@ -275,7 +272,7 @@ def edit(session_id):
     meeting = _meeting(session_id, "minutes.edit")
     minutes = queries.minutes_for(meeting)
     items = queries.agenda_items(meeting)
-    if minutes is not None and minutes.status == "published":
+    if minutes is not None and minutes.status == MinutesStatus.PUBLISHED:
         flash(_("Published minutes cannot be changed."), "warning")
         return redirect(url_for("minutes.show", session_id=meeting.id))
     form = MinutesForm.for_items(items)

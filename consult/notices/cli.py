@@ -1,4 +1,4 @@
-"""`flask channels add|list|remove` (API.md, "Additions (second stage)")."""
+"""`flask channels add|list|remove` (README, "Group-chat notices")."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from consult.cli import cli_errors, fail
-from consult.enums import CHANNEL_KINDS
+from consult.enums import ChannelKind
 from consult.extensions import db
 from consult.notices.models import Channel
 from consult.notices.operations import add_channel, remove_channel
+from consult.transactions import run_write
 
 
 @click.group("channels", help="Manage the group-chat robots, webhooks and SMS gateways.")
@@ -22,7 +23,7 @@ def channels_cli() -> None:
 
 @channels_cli.command("add")
 @click.option("--community", default=None, help="Community name (omitted: the whole town).")
-@click.option("--kind", required=True, help=f"One of: {', '.join(CHANNEL_KINDS)}.")
+@click.option("--kind", required=True, help=f"One of: {', '.join(ChannelKind)}.")
 @click.option("--url", required=True, help="The robot's webhook address (kept secret).")
 @click.option("--secret", default=None, help="The signing secret (DingTalk, Feishu, ...).")
 @click.option("--language", default=None, help="Language of the notices (default: zh_CN).")
@@ -36,19 +37,16 @@ def channels_cli() -> None:
 @cli_errors
 def add_command(community, kind, url, secret, language, name, template) -> None:
     """Add a notice channel; print its id as the last line."""
-    channel = add_channel(
-        {
-            "community": community,
-            "kind": kind,
-            "url": url,
-            "secret": secret,
-            "language": language,
-            "name": name,
-            "template": template,
-        },
-        None,
-    )
-    db.session.commit()
+    data = {
+        "community": community,
+        "kind": kind,
+        "url": url,
+        "secret": secret,
+        "language": language,
+        "name": name,
+        "template": template,
+    }
+    channel = run_write(lambda: add_channel(data, None))
     where = channel.community.name if channel.community else _("the whole town")
     click.echo(
         _(
@@ -84,9 +82,12 @@ def list_command() -> None:
 @cli_errors
 def remove_command(channel_id) -> None:
     """Remove channel CHANNEL_ID (its waiting notices are marked failed)."""
-    channel = db.session.get(Channel, channel_id)
-    if channel is None:
-        fail(_("No channel %(id)s.", id=channel_id))
-    remove_channel(channel, None)
-    db.session.commit()
+
+    def work() -> None:
+        channel = db.session.get(Channel, channel_id)
+        if channel is None:
+            fail(_("No channel %(id)s.", id=channel_id))
+        remove_channel(channel, None)
+
+    run_write(work)
     click.echo(_("Removed channel %(id)s.", id=channel_id))

@@ -11,23 +11,22 @@ import json
 from flask import current_app
 from sqlalchemy import select
 
+from consult.enums import OutboxStatus, OutboxTransport
 from consult.extensions import db
 from consult.mail.delivery import DeliveryReport, claim_next, mark_failed, mark_sent
 from consult.mail.models import OutboxMessage
 from consult.notices.models import Channel
 from consult.notices.transport import NoticeFailed, build_request, send
-
-#: Seconds to wait for a channel's answer (the app's NOTICE_TIMEOUT may say otherwise).
-NOTICE_TIMEOUT = 10
+from consult.transactions import end_read_transaction
 
 
 def _waiting_ids(channel_id: int) -> set[int]:
     return set(
         db.session.scalars(
             select(OutboxMessage.id).where(
-                OutboxMessage.transport == "channel",
+                OutboxMessage.transport == OutboxTransport.CHANNEL,
                 OutboxMessage.channel_id == channel_id,
-                OutboxMessage.status == "queued",
+                OutboxMessage.status == OutboxStatus.QUEUED,
             )
         )
     )
@@ -37,7 +36,7 @@ def deliver_notices(due_only: bool) -> DeliveryReport:
     """Post the waiting notices: all of them, or (``due_only``) those whose retry time
     has come. A channel that cannot be reached is not tried again in the same run."""
     report = DeliveryReport()
-    timeout = float(current_app.config.get("NOTICE_TIMEOUT", NOTICE_TIMEOUT))
+    timeout = float(current_app.config["NOTICE_TIMEOUT"])
     skip: set[int] = set()
     while True:
         message = claim_next(due_only, skip, transport="channel")
@@ -62,5 +61,6 @@ def deliver_notices(due_only: bool) -> DeliveryReport:
             continue
         mark_sent(message)
         report.sent += 1
-    db.session.commit()
+    # What was read last (a channel, the waiting notices) is not held across the wait.
+    end_read_transaction()
     return report

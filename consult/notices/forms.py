@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from consult.admin.forms import choices
 from consult.cases.labels import LABELS
-from consult.enums import CHANNEL_KINDS
+from consult.enums import ChannelKind
 
 LANGUAGE_LABELS = {"zh_CN": "中文", "en": "English"}
 
@@ -18,7 +18,7 @@ class ChannelForm(FlaskForm):
     kind = SelectField(
         _l("Kind"),
         validators=[DataRequired()],
-        choices=choices((k, LABELS["channel_kind"][k]) for k in CHANNEL_KINDS),
+        choices=choices((k, LABELS["channel_kind"][k]) for k in ChannelKind),
     )
     community = SelectField(_l("Community"), coerce=int, default=0)
     name = StringField(

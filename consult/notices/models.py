@@ -7,16 +7,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consult.enums import CHANNEL_KINDS, check_in
-from consult.extensions import db
+from consult.enums import ChannelKind, check_in
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Channel(db.Model):
+class Channel(Model):
     """A group robot, a JSON webhook or an SMS gateway that receives notices."""
 
     __tablename__ = "channels"
-    __table_args__ = (check_in("kind", CHANNEL_KINDS),)
+    __table_args__ = (check_in("kind", ChannelKind),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: None: the whole town (every community's notices).

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
+from consult.enums import ChannelKind, RegistrationStatus, SessionStatus, Visibility
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
 from consult.mail.reminders import claim_reminder
@@ -75,7 +76,7 @@ def _post(community_id: int, build: Callable[[str], Notice]) -> int:
 
 
 def _public(meeting: Meeting) -> bool:
-    return meeting.visibility == "public"
+    return meeting.visibility == Visibility.PUBLIC
 
 
 def session_created(meeting: Meeting) -> int:
@@ -87,7 +88,7 @@ def session_created(meeting: Meeting) -> int:
 
 def series_created(series: Series, first: Meeting) -> int:
     """Post a new series (with its first session's link)."""
-    if series.visibility != "public" or first is None:
+    if series.visibility != Visibility.PUBLIC or first is None:
         return 0
     return _post(series.community_id, lambda lang: content.series_created(series, first, lang))
 
@@ -113,7 +114,7 @@ def session_cancelled(meeting: Meeting) -> int:
 
 def series_cancelled(series: Series, cancelled: int) -> int:
     """Post a cancelled series, naming how many coming sessions it takes away."""
-    if series.visibility != "public":
+    if series.visibility != Visibility.PUBLIC:
         return 0
     first = db.session.scalar(
         select(Meeting)
@@ -147,7 +148,7 @@ def sms_channel(community_id: int) -> Channel | None:
     return db.session.scalar(
         select(Channel)
         .where(
-            Channel.kind == "sms",
+            Channel.kind == ChannelKind.SMS,
             or_(Channel.community_id == community_id, Channel.community_id.is_(None)),
         )
         .order_by(Channel.community_id.is_(None), Channel.id)
@@ -171,9 +172,9 @@ def queue_due_sms_reminders(now: datetime | None = None) -> int:
         .where(
             Registration.user_id.is_(None),
             Registration.phone.is_not(None),
-            Registration.status == "confirmed",
+            Registration.status == RegistrationStatus.CONFIRMED,
             Registration.reminder_sent_at.is_(None),
-            Meeting.status == "scheduled",
+            Meeting.status == SessionStatus.SCHEDULED,
             Meeting.starts_at > now,
             Meeting.starts_at <= now + reminder_lead(),
         )

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 
 from consult import audit
 from consult.community.models import Community
-from consult.enums import CHANNEL_KINDS
+from consult.enums import ChannelKind, OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.i18n import default_language
 from consult.mail.models import OutboxMessage
 from consult.notices.models import Channel
 from consult.types import utcnow
@@ -24,12 +25,6 @@ MAX_TEMPLATE = 500
 
 class ChannelError(RefusedInput):
     """Refused input about a notice channel or an outbox message."""
-
-
-def default_language() -> str:
-    config = current_app.config
-    language = config.get("DEFAULT_LANGUAGE") or "zh_CN"
-    return language if language in config.get("LANGUAGES", [language]) else "zh_CN"
 
 
 def _community(value) -> Community | None:
@@ -64,16 +59,14 @@ def add_channel(data: dict, user) -> Channel:
     """Add a channel: {kind, url, secret?, community? (name or id; none: the town),
     language?, name?, template? (SMS)}."""
     kind = data.get("kind")
-    if kind not in CHANNEL_KINDS:
-        raise ChannelError(
-            _l("Choose a kind: %(values)s.", values=", ".join(CHANNEL_KINDS)), "kind"
-        )
+    if kind not in ChannelKind:
+        raise ChannelError(_l("Choose a kind: %(values)s.", values=", ".join(ChannelKind)), "kind")
     url = _url(data.get("url"))
     secret = clean_text(
         data.get("secret"), "secret", 255, required=False, label=_l("secret"), error=ChannelError
     )
     language = data.get("language") or default_language()
-    if language not in current_app.config.get("LANGUAGES", ["zh_CN", "en"]):
+    if language not in current_app.config["LANGUAGES"]:
         raise ChannelError(_l("Choose a language the application speaks."), "language")
     name = (
         clean_text(
@@ -143,9 +136,9 @@ def remove_channel(channel: Channel, user) -> None:
 
 def resend_message(message: OutboxMessage, user) -> OutboxMessage:
     """Queue a failed message (mail or notice) again, with a fresh count of attempts."""
-    if message.status != "failed":
+    if message.status != OutboxStatus.FAILED:
         raise ChannelError(_l("Only a failed message can be sent again."), None, 409)
-    if message.transport == "channel" and message.channel_id is None:
+    if message.transport == OutboxTransport.CHANNEL and message.channel_id is None:
         raise ChannelError(_l("The channel of this notice was removed."), None, 409)
     message.status = "queued"
     message.attempts = 0

@@ -29,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlsplit
 
+from consult.enums import ChannelKind
 from consult.notices.models import Channel, mask_url
 
 #: WeCom refuses Markdown content longer than this (bytes of UTF-8).
@@ -89,10 +90,10 @@ def build_request(
     lines = list(notice.get("lines") or [])
     headers = {"Content-Type": "application/json; charset=utf-8"}
     url = channel.url
-    if channel.kind == "wecom":
+    if channel.kind == ChannelKind.WECOM:
         text = _cut("\n".join([f"### {title}", *lines]), WECOM_MAX_BYTES)
         body = _json({"msgtype": "markdown", "markdown": {"content": text}})
-    elif channel.kind == "dingtalk":
+    elif channel.kind == ChannelKind.DINGTALK:
         # DingTalk's Markdown needs a blank line to break a line.
         text = _cut("\n\n".join([f"### {title}", *lines]), MAX_BODY_BYTES)
         body = _json({"msgtype": "markdown", "markdown": {"title": title, "text": text}})
@@ -100,7 +101,7 @@ def build_request(
             stamp = int(now * 1000)
             joiner = "&" if urlsplit(url).query else "?"
             url = f"{url}{joiner}timestamp={stamp}&sign={dingtalk_sign(channel.secret, stamp)}"
-    elif channel.kind == "feishu":
+    elif channel.kind == ChannelKind.FEISHU:
         payload: dict = {}
         if channel.secret:
             stamp = int(now)
@@ -129,7 +130,7 @@ def build_request(
             ],
         }
         body = _json(payload)
-    elif channel.kind == "sms":
+    elif channel.kind == ChannelKind.SMS:
         body = _json({"phone": recipients, "message": notice.get("text") or title})
     else:
         body = _json(

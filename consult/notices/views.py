@@ -8,17 +8,18 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from consult.cases.views import show_refusal
 from consult.community import queries as community_queries
-from consult.enums import OUTBOX_STATUSES, OUTBOX_TRANSPORTS
-from consult.errors import RefusedInput
+from consult.enums import OutboxStatus, OutboxTransport
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
+from consult.i18n import default_language
 from consult.lists import page_arg, paginate
 from consult.mail.models import OutboxMessage
 from consult.notices.forms import ChannelForm
 from consult.notices.models import Channel
-from consult.notices.operations import add_channel, default_language, remove_channel, resend_message
+from consult.notices.operations import add_channel, remove_channel, resend_message
 from consult.permissions import require
+from consult.transactions import rollback
 
 bp = Blueprint("notices", __name__, url_prefix="/admin")
 
@@ -61,10 +62,8 @@ def channel_new():
         try:
             channel = add_channel(form.to_data(), current_user)
         except RefusedInput as exc:
-            db.session.rollback()
-            show_refusal(form, exc)
+            refuse_on(form, exc)
         else:
-            db.session.commit()
             flash(_("Channel added."), "success")
             return redirect(url_for(".channels") + f"#channel-{channel.id}")
     return render_template("notices/channel_new.html", form=form)
@@ -75,7 +74,6 @@ def channel_remove(channel_id):
     """Remove a channel; notices still waiting for it are marked failed."""
     channel = db.get_or_404(Channel, channel_id)
     remove_channel(channel, current_user)
-    db.session.commit()
     flash(_("Channel removed."), "success")
     return redirect(url_for(".channels"))
 
@@ -90,9 +88,9 @@ def outbox():
         .options(joinedload(OutboxMessage.channel))
         .order_by(OutboxMessage.id.desc())
     )
-    if status in OUTBOX_STATUSES:
+    if status in OutboxStatus:
         query = query.where(OutboxMessage.status == status)
-    if transport in OUTBOX_TRANSPORTS:
+    if transport in OutboxTransport:
         query = query.where(OutboxMessage.transport == transport)
     page = paginate(query, page_arg(), PER_PAGE)
     return render_template(
@@ -100,8 +98,8 @@ def outbox():
         page=page,
         status=status,
         transport=transport,
-        statuses=OUTBOX_STATUSES,
-        transports=OUTBOX_TRANSPORTS,
+        statuses=OutboxStatus,
+        transports=OutboxTransport,
     )
 
 
@@ -112,9 +110,8 @@ def outbox_resend(message_id):
     try:
         resend_message(message, current_user)
     except RefusedInput as exc:
-        db.session.rollback()
+        rollback()
         flash(exc.message, "danger")
     else:
-        db.session.commit()
         flash(_("The message is queued again."), "success")
     return redirect(url_for(".outbox", status=request.args.get("status") or None))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
-from consult.enums import CASE_LEVELS
+from consult.enums import CaseLevel
 
 #: The CSV's columns: one row per case a resolution closed (a resolution that closed
 #: none has one row with the case columns empty).
@@ -34,7 +34,7 @@ CSV_COLUMNS = (
     "case_reporter",
     "case_level",
     "case_status",
-    *(f"case_days_level_{level}" for level in CASE_LEVELS),
+    *(f"case_days_level_{level}" for level in CaseLevel),
     "evaluation_round",
     "evaluation_satisfied",
     "evaluation_basically_satisfied",
@@ -95,7 +95,7 @@ def csv_rows(records: list[dict]):
                         "case_status": case["status"],
                         **{
                             f"case_days_level_{level}": case["days_at_level"].get(str(level))
-                            for level in CASE_LEVELS
+                            for level in CaseLevel
                         },
                     }
                 )

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
-from consult.enums import CASE_CATEGORIES
+from consult.enums import CaseCategory
 from consult.i18n import label
 from consult.public.queries import ResolutionFilter
 from consult.web.forms import _check_range, options
@@ -27,7 +27,7 @@ class PublicFilterForm(FlaskForm):
     def __init__(self, formdata, **kwargs):
         super().__init__(formdata, **kwargs)
         self.category.choices = options(
-            [("", _l("All")), *((c, label(c, "category")) for c in CASE_CATEGORIES)]
+            [("", _l("All")), *((c, label(c, "category")) for c in CaseCategory)]
         )
 
     def validate_start(self, field) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from consult.cases.models import Case, CaseEvent, Issue
 from consult.cases.queries import mask_name
 from consult.community.models import Community
+from consult.enums import MinutesStatus, Outcome, SessionStatus, Visibility
 from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.minutes.models import (
@@ -45,7 +46,7 @@ POSTER_ITEMS = 8
 
 def public_meeting_clause():
     """Return a WHERE clause for Meeting keeping what anyone may see without signing in."""
-    return Meeting.visibility == "public"
+    return Meeting.visibility == Visibility.PUBLIC
 
 
 def load_community(community_id: int) -> Community | None:
@@ -89,10 +90,10 @@ def _published(query: Select) -> Select:
         .join(Meeting, Meeting.id == AgendaItem.meeting_id)
         .join(Minutes, Minutes.meeting_id == Meeting.id)
         .where(
-            Minutes.status == "published",
+            Minutes.status == MinutesStatus.PUBLISHED,
             Minutes.published_at.is_not(None),
             public_meeting_clause(),
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
         )
     )
 
@@ -213,7 +214,7 @@ def _published_at(meeting_ids: set[int]) -> dict[int, datetime]:
 def _evaluation(resolution: Resolution) -> dict | None:
     """Return the representatives' evaluation of what the resolution resolved, if any."""
     issue = resolution.agenda_item.issue
-    if issue is None or resolution.outcome != "resolved":
+    if issue is None or resolution.outcome != Outcome.RESOLVED:
         return None
     after = [e for e in issue.evaluations if e.created_at >= resolution.created_at]
     round_ = min((e.round for e in after), default=None)
@@ -329,7 +330,7 @@ def coming_sessions(community_id: int, limit: int = BOARD_SESSIONS) -> list[Meet
             .where(
                 Meeting.community_id == community_id,
                 public_meeting_clause(),
-                Meeting.status != "cancelled",
+                Meeting.status != SessionStatus.CANCELLED,
                 Meeting.ends_at > utcnow(),
             )
             .options(joinedload(Meeting.venue))

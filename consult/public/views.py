@@ -24,9 +24,9 @@ from flask_babel import lazy_gettext as _l
 from consult.cases.labels import case_label
 from consult.i18n import current_language, label, session_time
 from consult.lists import page_arg
+from consult.loaders import visible_or_404
 from consult.meetings.queries import get_meeting
 from consult.minutes.queries import public_masker, public_maskers
-from consult.permissions import visible_or_404
 from consult.public import documents, queries
 from consult.public.forms import PublicFilterForm
 from consult.public.poster import Poster, Week, poster_pdf, qr_svg
@@ -136,7 +136,6 @@ def resolutions_csv(community_id: int):
     # A byte-order mark, so that spreadsheet software reads the Chinese as UTF-8.
     response = make_response("\ufeff" + documents.to_csv(items))
     response.mimetype = "text/csv"
-    response.charset = "utf-8"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="resolutions-{community.id}.csv"'
     )
@@ -174,7 +173,6 @@ def resolutions_atom(community_id: int):
     )
     response = make_response(body)
     response.mimetype = "application/atom+xml"
-    response.charset = "utf-8"
     return response
 
 
@@ -220,8 +218,7 @@ def _poster(meeting) -> Poster:
     agenda = queries.poster_agenda(meeting)
     shown = agenda[: queries.POSTER_ITEMS]
     weeks = [
-        Week(_when(m), m.status == "cancelled", m.id == meeting.id)
-        for m in queries.coming_weeks(meeting)
+        Week(_when(m), m.is_cancelled, m.id == meeting.id) for m in queries.coming_weeks(meeting)
     ]
     community = meeting.community
     place = None
@@ -239,7 +236,7 @@ def _poster(meeting) -> Poster:
         when=_when(meeting),
         place=place,
         url=_session_url(meeting),
-        cancelled=meeting.status == "cancelled",
+        cancelled=meeting.is_cancelled,
         agenda=shown,
         more_items=len(agenda) - len(shown),
         weeks=weeks if len(weeks) > 1 else [],

@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 
 from consult.cases.grid import overdue_clause
 from consult.cases.models import Case, Evaluation, Issue
-from consult.enums import CASE_CATEGORIES, CASE_LEVELS, RATINGS, SESSION_KINDS
+from consult.enums import CaseCategory, CaseLevel, Rating, SessionKind, SessionStatus
 from consult.extensions import db
 from consult.meetings.models import Attendance, Meeting
 from consult.stats.queries import (
@@ -104,7 +104,7 @@ def cases_by_level(f: StatsFilter, zone: str) -> Table:
         "cases_by_level",
         _month(Case.created_at, zone),
         Case.level,
-        CASE_LEVELS,
+        tuple(CaseLevel),
         case_conditions(f),
         Case,
         "level",
@@ -117,7 +117,7 @@ def cases_by_category(f: StatsFilter, zone: str) -> Table:
         "cases_by_category",
         _month(Case.created_at, zone),
         Case.category,
-        CASE_CATEGORIES,
+        tuple(CaseCategory),
         case_conditions(f),
         Case,
         "category",
@@ -135,7 +135,7 @@ def resolution_days(f: StatsFilter) -> Table:
     )
     found = {level: (n, avg, most) for level, n, avg, most in db.session.execute(query)}
     rows = []
-    for level in CASE_LEVELS:
+    for level in CaseLevel:
         n, avg, most = found.get(level, (0, None, None))
         rows.append((str(level), [n, _round(avg), _round(most)]))
     return Table(
@@ -155,22 +155,22 @@ def _round(value) -> float | None:
 def overdue(f: StatsFilter, now: datetime | None = None) -> Table:
     """Cases still being handled past their level's time limit, per level and category."""
     now = now or utcnow()
-    columns = [func.count(case((Case.category == c, 1))) for c in CASE_CATEGORIES]
+    columns = [func.count(case((Case.category == c, 1))) for c in CaseCategory]
     query = (
         select(Case.level, *columns)
         .where(*case_conditions(f), overdue_clause(now))
         .group_by(Case.level)
     )
     found = {level: list(values) for level, *values in db.session.execute(query)}
-    rows = [(str(lv), found.get(lv, [0] * len(CASE_CATEGORIES))) for lv in CASE_LEVELS]
+    rows = [(str(lv), found.get(lv, [0] * len(CaseCategory))) for lv in CaseLevel]
     return Table(
-        "overdue", CASE_CATEGORIES, rows, row_vocabulary="level", column_vocabulary="category"
+        "overdue", tuple(CaseCategory), rows, row_vocabulary="level", column_vocabulary="category"
     )
 
 
 def sessions_held(f: StatsFilter) -> Table:
     """Sessions per kind: held, and planned or not yet recorded (cancelled ones left out)."""
-    held = Meeting.status == "held"
+    held = Meeting.status == SessionStatus.HELD
     query = (
         select(Meeting.kind, func.count(case((held, 1))), func.count(case((~held, 1))))
         .where(*session_conditions(f))
@@ -178,8 +178,8 @@ def sessions_held(f: StatsFilter) -> Table:
     )
     found = {kind: [h, other] for kind, h, other in db.session.execute(query)}
     rows = [
-        (k, found.get(k, [0, 0]))
-        for k in SESSION_KINDS
+        (str(k), found.get(k, [0, 0]))
+        for k in SessionKind
         if f.session_kind is None or k == f.session_kind
     ]
     return Table(
@@ -207,7 +207,7 @@ def attendance(f: StatsFilter, zone: str) -> Table:
 
 def evaluations(f: StatsFilter) -> Table:
     """Representatives' ratings of resolved issues, per round of evaluation."""
-    columns = [func.count(case((Evaluation.rating == r, 1))) for r in RATINGS]
+    columns = [func.count(case((Evaluation.rating == r, 1))) for r in Rating]
     query = (
         select(Evaluation.round, *columns)
         .join(Issue, Issue.id == Evaluation.issue_id)
@@ -216,7 +216,9 @@ def evaluations(f: StatsFilter) -> Table:
         .order_by(Evaluation.round)
     )
     rows = [(str(rnd), list(values)) for rnd, *values in db.session.execute(query)]
-    return Table("evaluations", RATINGS, rows, row_vocabulary="round", column_vocabulary="rating")
+    return Table(
+        "evaluations", tuple(Rating), rows, row_vocabulary="round", column_vocabulary="rating"
+    )
 
 
 def table(name: str, f: StatsFilter, zone: str, now: datetime | None = None) -> Table:
@@ -253,7 +255,8 @@ class Headline:
     path: tuple[str, ...]
 
 
-#: (key, filter arguments, path in the statistics document), as DESIGN.md reports them.
+#: (key, filter arguments, path in the statistics document), as the programme's report
+#: states them (README, "What each person sees").
 HEADLINES = (
     ("level_1", {"source": "grid"}, ("cases", "by_level", "1")),
     ("level_2", {"source": "grid"}, ("cases", "by_level", "2")),

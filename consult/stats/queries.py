@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, select
 
 from consult.cases.models import Case, Issue
-from consult.enums import CASE_CATEGORIES, CASE_LEVELS
+from consult.enums import CaseCategory, CaseLevel, SessionStatus
 from consult.extensions import db
 from consult.meetings.models import Meeting
 from consult.minutes.models import AgendaItem, Resolution
@@ -57,7 +57,7 @@ def issue_conditions(f: StatsFilter, by_source: bool = True) -> list:
 
     On the dashboard issues follow the same filters as cases: ``source`` keeps the issues
     that group at least one case of that source. /api/v1/stats filters cases only by
-    source (API.md), hence ``by_source=False`` there.
+    source (the API's rule), hence ``by_source=False`` there.
     """
     conditions = []
     if f.community_id is not None:
@@ -79,7 +79,7 @@ def issue_conditions(f: StatsFilter, by_source: bool = True) -> list:
 
 def session_conditions(f: StatsFilter) -> list:
     """Return the WHERE conditions on Meeting that ``f`` asks for (cancelled ones excluded)."""
-    conditions = [Meeting.status != "cancelled"]
+    conditions = [Meeting.status != SessionStatus.CANCELLED]
     if f.community_id is not None:
         conditions.append(Meeting.community_id == f.community_id)
     if f.start is not None:
@@ -95,16 +95,16 @@ def case_stats(f: StatsFilter) -> dict:
     conditions = case_conditions(f)
     done = Case.status.in_(DONE)
     columns = [func.count(Case.id), func.count(case((done, 1)))]
-    columns += [func.count(case((and_(done, Case.level == lv), 1))) for lv in CASE_LEVELS]
-    columns += [func.count(case((and_(done, Case.category == c), 1))) for c in CASE_CATEGORIES]
+    columns += [func.count(case((and_(done, Case.level == lv), 1))) for lv in CaseLevel]
+    columns += [func.count(case((and_(done, Case.category == c), 1))) for c in CaseCategory]
     row = db.session.execute(select(*columns).where(*conditions)).one()
     total, resolved, *rest = row
-    levels, categories = rest[: len(CASE_LEVELS)], rest[len(CASE_LEVELS) :]
+    levels, categories = rest[: len(CaseLevel)], rest[len(CaseLevel) :]
     return {
         "total": total,
         "resolved": resolved,
-        "by_level": {str(lv): n for lv, n in zip(CASE_LEVELS, levels, strict=True)},
-        "by_category": dict(zip(CASE_CATEGORIES, categories, strict=True)),
+        "by_level": {str(lv): n for lv, n in zip(CaseLevel, levels, strict=True)},
+        "by_category": dict(zip(CaseCategory, categories, strict=True)),
     }
 
 
@@ -121,18 +121,18 @@ def issue_stats(f: StatsFilter, by_source: bool = True) -> dict:
 def session_stats(f: StatsFilter) -> dict:
     conditions = session_conditions(f)
     total, held = db.session.execute(
-        select(func.count(Meeting.id), func.count(case((Meeting.status == "held", 1)))).where(
-            *conditions
-        )
+        select(
+            func.count(Meeting.id), func.count(case((Meeting.status == SessionStatus.HELD, 1)))
+        ).where(*conditions)
     ).one()
     return {"total": total, "held": held}
 
 
 def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
-    """Return the statistics document of API.md for the filter ``f``.
+    """Return the statistics document of GET /api/v1/stats for the filter ``f``.
 
     ``issues_by_source``: issues follow the source filter too (the dashboard); the API
-    keeps API.md's rule that the source filters cases only.
+    keeps the API's rule that the source filters cases only (README, "What each person sees").
     """
     return {
         "cases": case_stats(f),

@@ -9,7 +9,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from consult.admin.forms import choices
 from consult.cases.labels import LABELS
-from consult.enums import MAJORITIES, QUORUM_BASES, VOTE_CHOICES
+from consult.enums import Majority, QuorumBase, VoteChoice, VoteMethod
 
 
 class VoteForm(FlaskForm):
@@ -17,8 +17,10 @@ class VoteForm(FlaskForm):
 
     method = RadioField(
         _l("How the vote is recorded"),
-        default="counts",
-        choices=choices([("counts", _l("As counts")), ("ballots", _l("By name"))]),
+        default=VoteMethod.COUNTS,
+        choices=choices(
+            [(VoteMethod.COUNTS, _l("As counts")), (VoteMethod.BALLOTS, _l("By name"))]
+        ),
     )
     votes_for = IntegerField(_l("For"), validators=[Optional()])
     votes_against = IntegerField(_l("Against"), validators=[Optional()])
@@ -40,7 +42,7 @@ class VoteForm(FlaskForm):
                     default="",
                     choices=choices(
                         [("", _l("Did not vote"))]
-                        + [(c, LABELS["vote_choice"][c]) for c in VOTE_CHOICES]
+                        + [(c, LABELS["vote_choice"][c]) for c in VoteChoice]
                     ),
                 ),
             )
@@ -52,7 +54,7 @@ class VoteForm(FlaskForm):
         return self[f"ballot_{voter.attendance_id}"]
 
     def to_data(self) -> dict:
-        if self.method.data == "ballots":
+        if self.method.data == VoteMethod.BALLOTS:
             return {
                 "votes": [
                     {"attendance": v.attendance_id, "choice": self.ballot_field(v).data}
@@ -74,7 +76,7 @@ def _whole(field) -> int:
 
 class QuorumRuleForm(FlaskForm):
     base = SelectField(
-        _l("Who counts"), choices=choices((b, LABELS["quorum_base"][b]) for b in QUORUM_BASES)
+        _l("Who counts"), choices=choices((b, LABELS["quorum_base"][b]) for b in QuorumBase)
     )
     numerator = IntegerField(
         _l("Present at least"), validators=[InputRequired(), NumberRange(min=0, max=100)]
@@ -83,7 +85,7 @@ class QuorumRuleForm(FlaskForm):
         _l("out of"), validators=[InputRequired(), NumberRange(min=1, max=100)]
     )
     majority = SelectField(
-        _l("Carried by"), choices=choices((m, LABELS["majority"][m]) for m in MAJORITIES)
+        _l("Carried by"), choices=choices((m, LABELS["majority"][m]) for m in Majority)
     )
 
     def to_data(self) -> dict:

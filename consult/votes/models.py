@@ -8,26 +8,27 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consult.enums import (
-    MAJORITIES,
-    QUORUM_BASES,
-    SESSION_KINDS,
-    VOTE_CHOICES,
-    VOTE_RESULTS,
+    Majority,
+    QuorumBase,
+    SessionKind,
+    VoteChoice,
+    VoteMethod,
+    VoteResult,
     check_in,
 )
-from consult.extensions import db
+from consult.extensions import Model
 from consult.types import UTCDateTime, utcnow
 
 
-class Vote(db.Model):
+class Vote(Model):
     """The vote an agenda item was put to: the counts, the result, the quorum checked."""
 
     __tablename__ = "votes"
     __table_args__ = (
-        check_in("result", VOTE_RESULTS),
-        check_in("method", ("counts", "ballots")),
-        check_in("base", QUORUM_BASES),
-        check_in("majority", MAJORITIES),
+        check_in("result", VoteResult),
+        check_in("method", VoteMethod),
+        check_in("base", QuorumBase),
+        check_in("majority", Majority),
         CheckConstraint(
             "votes_for >= 0 AND votes_against >= 0 AND votes_abstain >= 0", name="counts"
         ),
@@ -70,12 +71,12 @@ class Vote(db.Model):
         return self.votes_for + self.votes_against + self.votes_abstain
 
 
-class Ballot(db.Model):
+class Ballot(Model):
     """One person's choice in a vote taken by name."""
 
     __tablename__ = "vote_ballots"
     __table_args__ = (
-        check_in("choice", VOTE_CHOICES),
+        check_in("choice", VoteChoice),
         UniqueConstraint("vote_id", "attendance_id"),
     )
 
@@ -98,14 +99,14 @@ class Ballot(db.Model):
         return f"<Ballot vote={self.vote_id} {self.choice}>"
 
 
-class QuorumRule(db.Model):
+class QuorumRule(Model):
     """A community's own quorum rule for one kind of session (else the default applies)."""
 
     __tablename__ = "quorum_rules"
     __table_args__ = (
-        check_in("kind", SESSION_KINDS),
-        check_in("base", QUORUM_BASES),
-        check_in("majority", MAJORITIES),
+        check_in("kind", SessionKind),
+        check_in("base", QuorumBase),
+        check_in("majority", Majority),
         CheckConstraint(
             "presence_denominator >= 1 AND presence_numerator >= 0 "
             "AND presence_numerator <= presence_denominator",

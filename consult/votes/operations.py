@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult import audit
-from consult.enums import MAJORITIES, QUORUM_BASES, SESSION_KINDS, VOTE_CHOICES
+from consult.enums import Majority, QuorumBase, SessionKind, VoteChoice, VoteMethod
 from consult.errors import RefusedInput
 from consult.extensions import db
 from consult.minutes.models import AgendaItem
@@ -47,13 +47,13 @@ def _ballots(raw, state) -> tuple[list[dict], dict[str, int]]:
     by_user = {v.user_id: v for v in state.voters if v.user_id is not None}
     by_attendance = {v.attendance_id: v for v in state.voters}
     ballots, seen, units = [], set(), set()
-    counts = dict.fromkeys(VOTE_CHOICES, 0)
+    counts: dict[str, int] = dict.fromkeys(VoteChoice, 0)
     for number, entry in enumerate(raw):
         field = f"votes.{number}"
         if not isinstance(entry, dict):
             raise VoteError(_l("Each vote names a person and a choice."), field)
         choice = entry.get("choice")
-        if choice not in VOTE_CHOICES:
+        if choice not in VoteChoice:
             raise VoteError(_l("Choose for, against or abstain."), f"{field}.choice")
         voter = None
         if entry.get("attendance") is not None:
@@ -112,7 +112,7 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
     community is checked against the attendance; a second vote on the item is refused.
     """
     meeting = item.meeting
-    if meeting.status == "cancelled":
+    if meeting.is_cancelled:
         raise VoteError(_l("The session is cancelled."), None, 409)
     if meeting.starts_at > utcnow():
         raise VoteError(
@@ -123,14 +123,14 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
             _l("This agenda item has been put to a vote already."), None, 409, "already_voted"
         )
     named = data.get("votes") is not None
-    if named and any(data.get(k) is not None for k in VOTE_CHOICES):
+    if named and any(data.get(k) is not None for k in VoteChoice):
         raise VoteError(_l("Give either counts or each person's vote, not both."), "votes")
     state = quorum_state(meeting)
     if named:
         ballots, counts = _ballots(data.get("votes"), state)
     else:
         ballots = []
-        counts = {k: _count(data.get(k, 0), k) for k in VOTE_CHOICES}
+        counts = {k: _count(data.get(k, 0), k) for k in VoteChoice}
     total = sum(counts.values())
     if total == 0:
         raise VoteError(_l("No vote was cast."), "for")
@@ -158,7 +158,7 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
     rule = state.rule
     vote = Vote(
         agenda_item_id=item.id,
-        method="ballots" if named else "counts",
+        method=VoteMethod.BALLOTS if named else VoteMethod.COUNTS,
         votes_for=counts["for"],
         votes_against=counts["against"],
         votes_abstain=counts["abstain"],
@@ -201,12 +201,12 @@ def record_vote(item: AgendaItem, data: dict, user) -> Vote:
 def set_quorum_rule(community, kind: str, data: dict, user) -> QuorumRule | None:
     """Set a community's rule for a kind of session: {base, numerator, denominator,
     majority}; the default values remove the community's own rule (return None)."""
-    if kind not in SESSION_KINDS:
+    if kind not in SessionKind:
         raise RefusedInput(_l("Unknown kind of session."), "kind")
     base, majority = data.get("base"), data.get("majority")
-    if base not in QUORUM_BASES:
+    if base not in QuorumBase:
         raise RefusedInput(_l("Choose whom the quorum counts."), "base")
-    if majority not in MAJORITIES:
+    if majority not in Majority:
         raise RefusedInput(_l("Choose the majority that carries a vote."), "majority")
     numerator, denominator = data.get("numerator"), data.get("denominator")
     for value, field in ((numerator, "numerator"), (denominator, "denominator")):

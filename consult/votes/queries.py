@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from consult.community.models import Unit
+from consult.enums import QuorumBase, RegistrationStatus
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration
 from consult.votes.models import Vote
@@ -96,7 +97,8 @@ def expected_members(meeting: Meeting) -> int:
         people.add(("u", user_id) if user_id is not None else ("e", email.lower()))
     for reg_id, user_id in db.session.execute(
         select(Registration.id, Registration.user_id).where(
-            Registration.meeting_id == meeting.id, Registration.status == "confirmed"
+            Registration.meeting_id == meeting.id,
+            Registration.status == RegistrationStatus.CONFIRMED,
         )
     ):
         people.add(("u", user_id) if user_id is not None else ("r", reg_id))
@@ -123,13 +125,13 @@ def quorum_state(meeting: Meeting) -> QuorumState:
         members = invited_units(meeting)
         present = len({v.unit_id for v in voters if v.unit_id is not None})
     else:
-        members = expected_members(meeting) if rule.base == "expected" else len(voters)
+        members = expected_members(meeting) if rule.base == QuorumBase.EXPECTED else len(voters)
         present = len(voters)
     return QuorumState(rule, members, present, rule.required(members), voters)
 
 
 def vote_document(vote: Vote | None) -> dict | None:
-    """The vote as the API shows it (API.md), or None."""
+    """The vote as the API shows it, or None."""
     if vote is None:
         return None
     return {

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from consult.enums import SESSION_KINDS
+from consult.enums import Majority, QuorumBase, SessionKind
 from consult.extensions import db
 from consult.votes.models import QuorumRule
 
@@ -31,29 +31,29 @@ from consult.votes.models import QuorumRule
 @dataclass(frozen=True)
 class Rule:
     kind: str
-    #: "expected", "units" or "none" (QUORUM_BASES).
+    #: "expected", "units" or "none" (QuorumBase).
     base: str
     numerator: int
     denominator: int
-    #: "simple", "two_thirds" or "unanimous" (MAJORITIES).
+    #: "simple", "two_thirds" or "unanimous" (Majority).
     majority: str
     #: Whether the community set it (False: the default).
     own: bool = False
 
     @property
     def per_unit(self) -> bool:
-        return self.base == "units"
+        return self.base == QuorumBase.UNITS
 
     def required(self, members: int) -> int:
         """Presence the quorum needs out of ``members`` (at least one person or unit)."""
-        if self.base == "none":
+        if self.base == QuorumBase.NONE:
             return 1
         return max(1, math.ceil(members * self.numerator / self.denominator))
 
     def carried(self, votes_for: int, votes_against: int, votes_abstain: int) -> bool:
-        if self.majority == "unanimous":
+        if self.majority == Majority.UNANIMOUS:
             return votes_for > 0 and votes_against == 0
-        if self.majority == "two_thirds":
+        if self.majority == Majority.TWO_THIRDS:
             return votes_for > 0 and votes_for >= 2 * votes_against
         return votes_for > votes_against
 
@@ -66,7 +66,7 @@ DEFAULTS: dict[str, Rule] = {
     "friday_talk": Rule("friday_talk", "none", 0, 1, "simple"),
     "mediation": Rule("mediation", "expected", 1, 1, "unanimous"),
 }
-assert set(DEFAULTS) == set(SESSION_KINDS)
+assert set(DEFAULTS) == set(SessionKind)
 
 
 def _from_row(row: QuorumRule) -> Rule:
@@ -84,11 +84,11 @@ def rule_for(community_id: int, kind: str) -> Rule:
 
 
 def rules_of(community_id: int) -> list[Rule]:
-    """Every kind's rule in a community, in the order of SESSION_KINDS."""
+    """Every kind's rule in a community, in the order of SessionKind."""
     rows = {
         r.kind: r
         for r in db.session.scalars(
             select(QuorumRule).where(QuorumRule.community_id == community_id)
         )
     }
-    return [_from_row(rows[k]) if k in rows else DEFAULTS[k] for k in SESSION_KINDS]
+    return [_from_row(rows[k]) if k in rows else DEFAULTS[k] for k in SessionKind]

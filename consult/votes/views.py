@@ -6,15 +6,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from consult.cases.views import show_refusal
 from consult.community.models import Community
-from consult.enums import SESSION_KINDS
-from consult.errors import RefusedInput
+from consult.enums import SessionKind
+from consult.errors import RefusedInput, refuse_on
 from consult.extensions import db
 from consult.loaders import agenda_item_or_404
-from consult.minutes import operations as minutes_ops
 from consult.minutes.models import AgendaItem
 from consult.permissions import require
+from consult.transactions import rollback
 from consult.votes import operations as ops
 from consult.votes.forms import QuorumRuleForm, VoteForm
 from consult.votes.queries import quorum_state
@@ -42,21 +41,16 @@ def vote(item_id):
     state = quorum_state(item.meeting)
     form = VoteForm.for_voters(state.voters)
     if form.validate_on_submit():
-        data = form.to_data()
-        minutes_ops.write_transaction()
-        item = _item(item_id)
         try:
-            ops.record_vote(item, data, current_user)
+            ops.record_vote(item, form.to_data(), current_user)
         except RefusedInput as exc:
-            db.session.rollback()
             exc.field = FIELDS.get(exc.field, exc.field)
             if exc.field and exc.field.startswith("votes."):
                 exc.field = None
-            show_refusal(form, exc)
+            refuse_on(form, exc)
             item = _item(item_id)
             state = quorum_state(item.meeting)
         else:
-            db.session.commit()
             flash(_("Vote recorded."), "success")
             return redirect(
                 url_for("minutes.show", session_id=item.meeting_id) + f"#item-{item.id}"
@@ -110,17 +104,16 @@ def quorum_rule_save(community_id, kind):
     community = _admin_community(community_id)
     if not isinstance(community, Community):
         return community
-    if kind not in SESSION_KINDS:
+    if kind not in SessionKind:
         abort(404)
     form = QuorumRuleForm(prefix=kind, meta={"csrf": False})
     if form.validate_on_submit():
         try:
             ops.set_quorum_rule(community, kind, form.to_data(), current_user)
         except RefusedInput as exc:
-            db.session.rollback()
+            rollback()
             flash(exc.message, "danger")
         else:
-            db.session.commit()
             flash(_("Quorum rule saved."), "success")
     else:
         errors = [e for field in form for e in field.errors]

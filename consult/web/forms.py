@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
-from consult.enums import CASE_SOURCES, SESSION_KINDS
+from consult.enums import CaseSource, SessionKind
 from consult.i18n import label
 from consult.stats.queries import StatsFilter
 
@@ -56,11 +56,9 @@ class StatsFilterForm(FlaskForm):
         self._community_ids = {name: cid for cid, name in communities}
         everything = ("", _l("All"))
         self.community.choices = options([everything, *((name, name) for _, name in communities)])
-        self.source.choices = options(
-            [everything, *((s, label(s, "source")) for s in CASE_SOURCES)]
-        )
+        self.source.choices = options([everything, *((s, label(s, "source")) for s in CaseSource)])
         self.session_kind.choices = options(
-            [everything, *((k, label(k, "kind")) for k in SESSION_KINDS)]
+            [everything, *((k, label(k, "kind")) for k in SessionKind)]
         )
 
     def validate_start(self, field) -> None:

@@ -11,16 +11,16 @@ from sqlalchemy.orm import joinedload
 from consult.cases.grid import overdue_clause
 from consult.cases.models import Case, Evaluation, Issue
 from consult.community.models import AllianceMember, Community, Unit
-from consult.enums import UNIT_KINDS
+from consult.enums import ActionStatus, IssueStatus, MinutesStatus, Role, SessionStatus, UnitKind
 from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
 from consult.minutes.models import ActionItem, Minutes
 from consult.permissions import staff_communities, visible_meetings_clause
 from consult.types import utcnow
 
-#: The alliance's published groups (DESIGN.md): "agencies and organisations" are every
+#: The alliance's published groups: "agencies and organisations" are every
 #: kind but owners' committees and property companies.
-AGENCY_KINDS = tuple(k for k in UNIT_KINDS if k not in ("owners_committee", "property_company"))
+AGENCY_KINDS = tuple(k for k in UnitKind if k not in ("owners_committee", "property_company"))
 
 
 def upcoming_sessions(user, limit: int = 10) -> list[Meeting]:
@@ -28,7 +28,7 @@ def upcoming_sessions(user, limit: int = 10) -> list[Meeting]:
     person's own communities first, then the others, each soonest first."""
     query = select(Meeting).where(
         Meeting.starts_at >= utcnow(),
-        Meeting.status != "cancelled",
+        Meeting.status != SessionStatus.CANCELLED,
         visible_meetings_clause(user),
     )
     own = own_community_ids(user)
@@ -71,7 +71,7 @@ def alliance_counts(community_id: int | None = None) -> dict:
                 select(AllianceMember.unit_id).where(AllianceMember.community_id == community_id)
             )
         )
-    by_kind = dict.fromkeys(UNIT_KINDS, 0)
+    by_kind: dict[str, int] = dict.fromkeys(UnitKind, 0)
     by_kind.update({kind: n for kind, n in db.session.execute(units)})
     communities, brands = db.session.execute(
         select(func.count(Community.id), func.count(distinct(Community.brand)))
@@ -125,9 +125,9 @@ def minutes_to_approve(user, now: datetime) -> Waiting:
         select(Minutes)
         .join(Meeting, Meeting.id == Minutes.meeting_id)
         .where(
-            Minutes.status == "draft",
+            Minutes.status == MinutesStatus.DRAFT,
             Meeting.starts_at <= now,
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
             _in_communities(user, Meeting.community_id),
         )
         .options(joinedload(Minutes.meeting))
@@ -153,7 +153,7 @@ def sessions_this_week(user, now: datetime) -> Waiting:
         .where(
             Meeting.starts_at >= now - timedelta(hours=12),
             Meeting.starts_at < now + timedelta(days=7),
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
             _in_communities(user, Meeting.community_id),
         )
         .options(joinedload(Meeting.community), joinedload(Meeting.venue))
@@ -164,12 +164,12 @@ def sessions_this_week(user, now: datetime) -> Waiting:
 
 def unfinished_minutes(user, now: datetime) -> Waiting:
     """Sessions that have ended without minutes, or with minutes still in draft."""
-    drafted = select(Minutes.meeting_id).where(Minutes.status != "draft")
+    drafted = select(Minutes.meeting_id).where(Minutes.status != MinutesStatus.DRAFT)
     query = (
         select(Meeting)
         .where(
             Meeting.ends_at <= now,
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
             Meeting.id.not_in(drafted),
             _in_communities(user, Meeting.community_id),
             Meeting.starts_at >= now - timedelta(days=90),
@@ -190,7 +190,11 @@ def issues_to_rate(user) -> Waiting:
     )
     query = (
         select(Issue)
-        .where(Issue.status == "resolved", Issue.community_id.in_(represented), ~rated.exists())
+        .where(
+            Issue.status == IssueStatus.RESOLVED,
+            Issue.community_id.in_(represented),
+            ~rated.exists(),
+        )
         .order_by(Issue.resolved_at, Issue.id)
     )
     return _limited("issues_to_rate", query)
@@ -203,7 +207,7 @@ def open_actions(user) -> Waiting:
         mine = or_(mine, ActionItem.unit_id == user.unit_id)
     query = (
         select(ActionItem)
-        .where(ActionItem.status == "open", mine)
+        .where(ActionItem.status == ActionStatus.OPEN, mine)
         .order_by(ActionItem.due_on.is_(None), ActionItem.due_on, ActionItem.id)
     )
     return _limited("open_actions", query)
@@ -218,7 +222,7 @@ def next_sign_ups(user, now: datetime) -> Waiting:
             Registration.user_id == user.id,
             Registration.status.in_(("confirmed", "waitlisted")),
             Meeting.ends_at > now,
-            Meeting.status != "cancelled",
+            Meeting.status != SessionStatus.CANCELLED,
         )
         .options(joinedload(Registration.meeting).joinedload(Meeting.community))
         .order_by(Meeting.starts_at, Meeting.id)
@@ -232,11 +236,11 @@ def waiting_for(user, now: datetime | None = None) -> list[Waiting]:
     lists: list[Waiting] = []
     if user.role in ("admin", "cadre"):
         lists += [minutes_to_approve(user, now), overdue_cases(user, now)]
-    if user.role == "secretary":
+    if user.role == Role.SECRETARY:
         lists += [sessions_this_week(user, now), unfinished_minutes(user, now)]
     if any(m.is_representative for m in user.memberships):
         lists.append(issues_to_rate(user))
-    if user.role == "unit_rep":
+    if user.role == Role.UNIT_REP:
         lists.append(open_actions(user))
     sign_ups = next_sign_ups(user, now)
     if user.role in ("resident", "unit_rep") or sign_ups.total:

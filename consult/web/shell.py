@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.routing import BuildError
 
+from consult.enums import Role
 from consult.extensions import db
 from consult.permissions import can
 
@@ -113,31 +113,8 @@ SHORTCUTS: tuple[NavEntry, ...] = (
 )
 
 
-def nav_url(endpoint: str, **values) -> str | None:
-    """Return the URL of ``endpoint``, or None when the application has no such page."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
-def object_url(endpoint: str, object_id: int) -> str | None:
-    """Return the page of one object (``meetings.show``...), whatever its argument's name.
-
-    None when there is no such page, or its URL takes anything but the one id.
-    """
-    if endpoint not in current_app.view_functions:
-        return None
-    for rule in current_app.url_map.iter_rules(endpoint):
-        if len(rule.arguments) == 1:
-            return url_for(endpoint, **{next(iter(rule.arguments)): object_id})
-    return None
-
-
 def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntry, str]]:
-    """Return the entries ``user`` may use whose page exists, with their URLs."""
+    """Return the entries ``user`` may use, with their URLs."""
     signed_in = getattr(user, "is_authenticated", False)
     usable = []
     for entry in entries:
@@ -145,14 +122,12 @@ def nav_entries(user, entries: tuple[NavEntry, ...] = NAV) -> list[tuple[NavEntr
             continue
         if entry.rule is not None and not can(user, entry.rule):
             continue
-        # Residents' representatives are residents (DESIGN.md); staff pages need no look-up.
+        # Residents' representatives are residents; staff pages need no look-up.
         if entry.representatives and (
-            user.role != "resident" or not any(m.is_representative for m in user.memberships)
+            user.role != Role.RESIDENT or not any(m.is_representative for m in user.memberships)
         ):
             continue
-        url = nav_url(entry.endpoint)
-        if url is not None:
-            usable.append((entry, url))
+        usable.append((entry, url_for(entry.endpoint)))
     return usable
 
 
@@ -206,8 +181,6 @@ def _shortcuts() -> list[tuple[NavEntry, str]]:
 
 #: Functions the templates call; none of them runs unless a template does.
 SHELL_GLOBALS = {
-    "nav_url": nav_url,
-    "object_url": object_url,
     "nav_entries": _nav_entries,
     "shortcuts": _shortcuts,
     "lang_url": lang_url,

@@ -115,6 +115,6 @@ def favicon():
 def healthz():
     """Answer 200 when the database answers SELECT 1 in time, 503 otherwise."""
     app = current_app._get_current_object()
-    if database_answers(app, app.config.get("HEALTHZ_TIMEOUT", 2)):
+    if database_answers(app, app.config["HEALTHZ_TIMEOUT"]):
         return jsonify({"status": "ok"})
     return jsonify({"status": "unavailable", "error": "the database does not answer"}), 503

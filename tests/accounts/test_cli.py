@@ -1,4 +1,4 @@
-"""`flask users create` and `flask tokens create`: what API.md promises, and every refusal."""
+"""`flask users create` and `flask tokens create`: what they promise, and every refusal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The API's error body (API.md) for every status, in any language, and never a 500."""
+"""The API's error body for every status, in any language, and never a 500."""
 
 from __future__ import annotations
 

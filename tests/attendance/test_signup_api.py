@@ -1,4 +1,4 @@
-"""Sign-ups through the JSON API (API.md "Registrations")."""
+"""Sign-ups through the JSON API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The calendar URLs of API.md: /sessions/<id>.ics, /calendar/<token>.ics, /api/v1/feeds."""
+"""The calendar URLs: /sessions/<id>.ics, /calendar/<token>.ics, /api/v1/feeds."""
 
 from __future__ import annotations
 

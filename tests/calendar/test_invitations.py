@@ -228,8 +228,6 @@ def test_invitation_mail_is_multipart_with_a_request(app, factories, api_as, smt
 
 
 def test_invitation_mail_links_to_the_rsvp_answers(app, factories, api_as, smtp):
-    if "attendance.rsvp" not in app.view_functions:
-        pytest.skip("the RSVP page is not there")
     meeting = factories.make_meeting()
     api_as(factories.make_user("cadre")).post(
         f"/api/v1/sessions/{meeting.id}/invitations", json={"emails": ["wang.fang@example.org"]}
@@ -380,8 +378,7 @@ def test_session_page_shows_the_panel_only_to_those_who_may_invite(
     factories.make_invitation(meeting, email="li.na@example.org", name="李娜")
     login_as(factories.make_user("resident"))
     page = client.get(f"/sessions/{meeting.id}")
-    if page.status_code == 404:
-        pytest.skip("the session page is not there")
+    assert page.status_code == 200
     assert 'data-panel="invite"' not in page.get_data(as_text=True)
     client.post("/logout", data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
     login_as(factories.make_user("cadre"))

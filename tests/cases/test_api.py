@@ -1,4 +1,4 @@
-"""The cases and issues API (API.md): bodies, status codes, roles, bad input."""
+"""The cases and issues API: bodies, status codes, roles, bad input."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from consult.cases import grid
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
-from consult.cases.operations import CASE_MOVES, CaseError, escalate_case, transition
+from consult.cases.operations import CaseError, escalate_case, transition
 from consult.cases.queries import CaseFilter, case_select
-from consult.enums import CASE_STATUSES
+from consult.enums import CaseStatus
 from consult.extensions import db
 from consult.types import utcnow
 from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue, resolve, snapshot
@@ -20,8 +20,8 @@ from tests.cases.builders import agenda_item, audit_actions, new_case, new_issue
 PAST = timedelta(hours=-2)
 
 
-@pytest.mark.parametrize("from_status", CASE_STATUSES)
-@pytest.mark.parametrize("to_status", CASE_STATUSES)
+@pytest.mark.parametrize("from_status", CaseStatus)
+@pytest.mark.parametrize("to_status", CaseStatus)
 def test_only_the_moves_of_the_table_are_allowed(factories, from_status, to_status):
     cadre = factories.make_user("cadre")
     case = new_case(cadre)
@@ -34,11 +34,11 @@ def test_only_the_moves_of_the_table_are_allowed(factories, from_status, to_stat
     resolution_id = resolution.id if from_status in ("resolved", "closed") else None
     case.status, case.resolution_id = from_status, resolution_id
     db.session.commit()
-    if (from_status, to_status) in CASE_MOVES:
+    if (from_status, to_status) in Case.MOVES:
         transition(case, to_status, cadre, "why", resolution=resolution)
         db.session.commit()
         assert case.status == to_status
-        assert getattr(case, CASE_MOVES[(from_status, to_status)]) is not None
+        assert getattr(case, Case.MOVES[(from_status, to_status)]) is not None
         event = case.events[-1]
         assert (event.kind, event.from_value, event.to_value, event.reason) == (
             "status",

@@ -17,10 +17,8 @@ from consult.extensions import db
 from tests.conftest import csrf_token_from
 
 HERE = Path(__file__).parent
-#: The sample as shared with the project (beside the repository), else the copy kept here.
-SHARED = HERE.parents[2] / "shared" / "samples" / "grid-cases.csv"
-KEPT = HERE / "data" / "grid-cases.csv"
-SAMPLE = SHARED if SHARED.exists() else KEPT
+#: A real export of the grid platform.
+SAMPLE = HERE / "data" / "grid-cases.csv"
 TZ = "Asia/Shanghai"
 
 
@@ -30,12 +28,6 @@ def sample() -> bytes:
 
 def count_cases() -> int:
     return db.session.scalar(select(func.count(Case.id)))
-
-
-def test_the_kept_copy_is_the_shared_sample():
-    if not SHARED.exists():
-        pytest.skip("shared/ is not beside the repository")
-    assert KEPT.read_bytes() == SHARED.read_bytes()
 
 
 def test_the_sample_is_what_the_platform_writes():

@@ -12,7 +12,8 @@ from consult.extensions import db
 
 ROLES = ("admin", "cadre", "secretary", "resident", "unit_rep")
 
-#: DESIGN.md, "The model town's published figures", as /api/v1/stats shows them.
+#: The model town's published figures (README, "What each person sees"), as
+#: /api/v1/stats shows them.
 FIGURES = {
     "": {
         ("issues", "resolved"): 129,

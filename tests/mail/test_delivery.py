@@ -1,4 +1,4 @@
-"""`flask mail send` and `flask mail worker` against real SMTP servers (API.md)."""
+"""`flask mail send` and `flask mail worker` against real SMTP servers."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def use(app, sink) -> None:
     app.config["SMTP_PORT"] = sink.port
 
 
-# -- exit status (API.md) ----------------------------------------------------------------
+# -- exit status ------------------------------------------------------------------------
 
 
 def test_empty_queue_exits_0_without_a_mail_server(app, runner):

@@ -1,6 +1,6 @@
 """Mail caused by changes: updates, cancellations, sign-up confirmations, promotions.
 
-Changes go through the sessions API (API.md) where it exists; every message is read
+Changes go through the sessions API where it exists; every message is read
 back from a real SMTP server and its calendar parsed with icalendar.
 """
 
@@ -222,18 +222,17 @@ def test_sign_up_confirmation_has_the_ics_and_the_checkin_code(app, factories, m
     cal = parse(attachment.get_payload(decode=True))
     assert cal["METHOD"] == "PUBLISH"
     assert str(vevents(cal)[0]["UID"]) == meeting.uid
-    if "attendance.checkin" in app.view_functions:
-        related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
-        html, image = list(related.iter_parts())
-        assert image.get_content_type() == "image/png"
-        assert image.get_payload(decode=True).startswith(b"\x89PNG")
-        cid = image["Content-ID"].strip("<>")
-        assert f"cid:{cid}" in html.get_content()
-        from consult.attendance.links import read_checkin_token
+    related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
+    html, image = list(related.iter_parts())
+    assert image.get_content_type() == "image/png"
+    assert image.get_payload(decode=True).startswith(b"\x89PNG")
+    cid = image["Content-ID"].strip("<>")
+    assert f"cid:{cid}" in html.get_content()
+    from consult.attendance.links import read_checkin_token
 
-        text = msg.get_body(("plain",)).get_content()
-        link = next(w for w in text.split() if w.startswith("http://consult.test/checkin/"))
-        assert read_checkin_token(link.rsplit("/", 1)[1]) == registration.id
+    text = msg.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("http://consult.test/checkin/"))
+    assert read_checkin_token(link.rsplit("/", 1)[1]) == registration.id
 
 
 def test_confirmation_of_a_week_of_a_series_is_that_occurrence(app, factories, mailbox):

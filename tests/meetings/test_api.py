@@ -1,4 +1,4 @@
-"""The sessions API of API.md: create, list, read, change, cancel; series; bad input."""
+"""The sessions API: create, list, read, change, cancel; series; bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agenda, resolution and minutes routes of the API (API.md)."""
+"""Agenda, resolution and minutes routes of the API."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Nothing closes silently, and nothing is decided before a session has started.
 
 A "resolved" outcome closes every case of the issue still being handled or says why
-some stay open (API.md, "Additions": ``open_cases_reason`` / ``cases_left_open``);
+some stay open (``open_cases_reason`` / ``cases_left_open``);
 the reason is on the timeline of the issue and of each case left open.
 """
 

@@ -1,4 +1,4 @@
-"""`flask channels add|list|remove` (API.md) and the administration's channel and outbox
+"""`flask channels add|list|remove` and the administration's channel and outbox
 pages: addresses and secrets are shown masked, refusals are one line, failed messages
 can be sent again."""
 

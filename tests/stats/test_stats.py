@@ -1,4 +1,4 @@
-"""GET /api/v1/stats (API.md) on data built through the operations, with every filter."""
+"""GET /api/v1/stats on data built through the operations, with every filter."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_filters_through_the_api(api_as, factories, town):
         "3": 1,
         "4": 0,
     }
-    # source filters cases only (API.md); the dashboard's issues follow it.
+    # source filters cases only (the API's rule); the dashboard's issues follow it.
     assert grid["issues"] == hotline["issues"] == {"total": 4, "resolved": 2}
     dashboard = programme_stats(StatsFilter(source="hotline"), issues_by_source=True)
     assert dashboard["issues"] == {"total": 0, "resolved": 0}  # c4 is in no issue

@@ -1,4 +1,4 @@
-"""The vote API (API.md, "Additions (second stage)"): quorum, refusals, documents."""
+"""The vote API: quorum, refusals, documents."""
 
 from __future__ import annotations
 

@@ -48,15 +48,3 @@ def as_new_request() -> None:
 
     g.pop("_login_user", None)
     db.session.expire_all()
-
-
-def add_missing_pages(app, endpoints) -> set[str]:
-    """Give the app a page for each endpoint it lacks; return those added."""
-    from tests.conftest import add_test_route
-
-    added = set()
-    for endpoint in endpoints:
-        if endpoint not in app.view_functions:
-            add_test_route(app, f"/_test/{endpoint}", endpoint, lambda: "a page")
-            added.add(endpoint)
-    return added

@@ -118,7 +118,7 @@ def test_issue_counts_follow_the_source_filter(client, factories, login_as, town
     login_as(factories.make_user("resident"))
     shown = figures(client.get("/stats?source=online"))
     assert shown["issues.total"] == 0 and shown["cases.total"] == 0
-    # The API keeps API.md's rule: the source filters cases only.
+    # The API keeps its rule: the source filters cases only.
     assert programme_stats(StatsFilter(source="online"))["issues"]["total"] == 2
 
 

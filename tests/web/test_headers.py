@@ -1,4 +1,4 @@
-"""Security headers on every page (API.md, "Headers and limits"), walked route by route."""
+"""Security headers on every page, walked route by route."""
 
 from __future__ import annotations
 

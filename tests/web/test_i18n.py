@@ -199,13 +199,13 @@ def test_every_vocabulary_value_has_a_label():
     from consult.i18n import LABELS
 
     expected = {
-        "role": enums.ROLES,
-        "kind": enums.SESSION_KINDS,
-        "category": enums.CASE_CATEGORIES,
-        "source": enums.CASE_SOURCES,
-        "level": tuple(str(level) for level in enums.CASE_LEVELS),
-        "unit_kind": enums.UNIT_KINDS,
-        "session_status": enums.SESSION_STATUSES,
+        "role": enums.Role,
+        "kind": enums.SessionKind,
+        "category": enums.CaseCategory,
+        "source": enums.CaseSource,
+        "level": tuple(str(level) for level in enums.CaseLevel),
+        "unit_kind": enums.UnitKind,
+        "session_status": enums.SessionStatus,
     }
     for vocabulary, values in expected.items():
         assert set(LABELS[vocabulary]) == set(values), vocabulary

@@ -12,7 +12,7 @@ from consult.extensions import db
 from consult.minutes.models import AgendaItem, Resolution
 from consult.stats.queries import StatsFilter, programme_stats
 from consult.types import utcnow
-from tests.web.helpers import add_missing_pages, as_new_request, figures, html_of, text_of
+from tests.web.helpers import as_new_request, figures, html_of, text_of
 
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -99,7 +99,6 @@ def test_home_lists_the_sessions_one_may_see(client, factories, login_as):
     ],
 )
 def test_home_shows_the_role_shortcuts(app, client, factories, login_as, role, present, absent):
-    add_missing_pages(app, present | absent)
     login_as(factories.make_user(role))
     html = html_of(client.get("/"))
     shortcuts = set(re.findall(r'data-shortcut="([^"]+)"', html))
