@@ -95,7 +95,7 @@ def begin(wait: float | None = None) -> None:
     for this transaction).
     """
     end_read_transaction()
-    options = {"sqlite_begin": "IMMEDIATE"}
+    options: dict[str, str | int] = {"sqlite_begin": "IMMEDIATE"}
     if wait is not None:
         options["sqlite_busy_ms"] = max(1, int(wait * 1000))
     connection = db.session.connection(execution_options=options)

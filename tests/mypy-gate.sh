@@ -4,7 +4,7 @@
 # RECORDED to the new count; never raise it.
 set -uo pipefail
 
-RECORDED=107
+RECORDED=106
 
 cd "$(dirname "$0")/.."
 MYPY="${MYPY:-.venv/bin/mypy}"

@@ -237,7 +237,8 @@ def issue_titles(issues: list[Issue], user) -> dict[int, str]:
                 Case.issue_id.in_(masked), Case.reporter_name.is_not(None)
             )
         ):
-            names[issue_id].add(name)
+            if issue_id is not None and name is not None:
+                names[issue_id].add(name)
         meeting_of = dict(
             db.session.execute(
                 select(Issue.id, AgendaItem.meeting_id)

@@ -56,7 +56,8 @@ def issue_cases(items: list[AgendaItem]) -> dict[int, list[Case]]:
         for case in db.session.scalars(
             select(Case).where(Case.issue_id.in_(issue_ids)).order_by(Case.id)
         ):
-            out[case.issue_id].append(case)
+            if case.issue_id is not None:
+                out[case.issue_id].append(case)
     return out
 
 
@@ -177,7 +178,8 @@ def names_to_mask_of(
     )
     if meeting_ids:
         for meeting_id, name in db.session.execute(discussed):
-            names[meeting_id].add(name)
+            if name is not None:
+                names[meeting_id].add(name)
     for found in names.values():
         found.discard("")
     return names
@@ -254,7 +256,8 @@ def public_maskers(meetings, community_residents: dict[int, set[str]] | None = N
             .where(AgendaItem.meeting_id.in_(ids), Case.reporter_name.is_not(None))
         )
         for meeting_id, name in db.session.execute(closed):
-            names[meeting_id].add(name)
+            if name is not None:
+                names[meeting_id].add(name)
     residents = dict(community_residents or {})
     missing = {m.community_id for m in meetings} - set(residents)
     residents.update(_community_residents_of(missing))
