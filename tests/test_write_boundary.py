@@ -64,11 +64,11 @@ def test_a_database_busy_at_begin_is_tried_again(app, monkeypatch):
     begin = transactions.begin
     calls = []
 
-    def busy_once():
+    def busy_once(wait=None):
         calls.append(1)
         if len(calls) == 1:
             raise _busy(sqlite3.OperationalError("database is locked"))
-        begin()
+        begin(wait)
 
     monkeypatch.setattr(transactions, "begin", busy_once)
     run_write(lambda: db.session.add(Community(name="排队")))

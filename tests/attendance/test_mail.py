@@ -164,6 +164,7 @@ def _lock_is_free(meeting_id: int) -> bool:
     return True
 
 
+@pytest.mark.real_commits  # another connection reads what is committed
 def test_the_confirmation_is_composed_after_the_place_is_committed(api_as, factories, monkeypatch):
     from consult.mail import notify
     from consult.mail.models import OutboxMessage
