@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select
@@ -70,11 +70,14 @@ def user_feeds(user: User) -> list[FeedToken]:
 
 
 def feed_window(now: datetime) -> tuple[datetime, datetime]:
-    """Return the [start, end) interval of session starts a feed carries."""
+    """Return the [start, end) interval of session starts a feed carries: from
+    FEED_DAYS_BACK days before today to the end of the day FEED_DAYS_AHEAD days after it
+    (whole UTC days, so that a feed and its ETag stay the same all day long)."""
     config = current_app.config
     back = int(config.get("FEED_DAYS_BACK", FEED_DAYS_BACK))
     ahead = int(config.get("FEED_DAYS_AHEAD", FEED_DAYS_AHEAD))
-    return now - timedelta(days=back), now + timedelta(days=ahead)
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=back), today + timedelta(days=ahead + 1)
 
 
 @dataclass

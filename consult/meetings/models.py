@@ -208,6 +208,8 @@ class Registration(db.Model):
     #: The client's Idempotency-Key of the request that made it: a retry with the same
     #: key gets this registration back instead of a conflict.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    #: Raised by every change (a personal calendar feed follows its owner's sign-ups).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="registrations")
     user = relationship("User", foreign_keys=[user_id])
@@ -245,6 +247,8 @@ class Invitation(db.Model):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised by every change (a personal calendar feed follows its owner's invitations).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="invitations")
     user = relationship("User", foreign_keys=[user_id])

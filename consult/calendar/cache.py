@@ -1,0 +1,291 @@
+"""Rendered calendars, kept under a fingerprint of what they show.
+
+Rendering a feed (every VEVENT, the VTIMEZONEs) costs far more than reading what it
+shows, and feeds change rarely while clients ask for them every hour. So before
+rendering, one small statement reads a *fingerprint* of everything a calendar shows:
+
+- for the single sessions it carries, the series it carries and every occurrence of
+  those series: how many there are, the sum of their ids, the sum of their change
+  stamps (``updated_at``, raised by every change of a row) and the sum of the change
+  stamps of the venues, organisers and series they name;
+- for a personal feed, the same of the owner's sign-ups and invitations (which decide
+  what the feed carries), and who the owner is for the visibility rules (role and
+  communities);
+- the window (whole days), the feed's title (the community's name or the owner's, in
+  the owner's language), and the settings written into calendars (BASE_URL, MAIL_FROM,
+  MAIL_REPLY_TO), and a digest of the code that renders them.
+
+A change of anything shown changes one of these: an edited row raises its stamp, a row
+that joins or leaves changes the count and the sums. The cache then holds two entries:
+
+    etag:<fingerprint>  ->  the ETag: a digest of the body as rendered (DTSTAMP aside)
+    ics:<etag>          ->  the body
+
+A revalidation whose fingerprint is known answers 304 after the fingerprint's one
+statement, without rendering or reading the body; a request for the body reads it from
+the cache. A change that raises stamps without altering the body (a sign-up raises its
+session's ``updated_at``) costs one rendering, after which the ETag is the same as
+before, so clients keep getting 304.
+
+The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
+set, shared by every worker and server, so that what one renders the others serve and a
+change made through one is seen by all (the fingerprint is read from the database each
+time); otherwise each worker's memory. A cache that fails is passed by: the calendar is
+rendered as if it held nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import icalendar
+from flask import current_app
+from sqlalchemy import BigInteger, Integer, cast, extract, func, literal, or_, select, union_all
+from sqlalchemy.orm import aliased
+
+from consult.accounts.models import User
+from consult.calendar.models import FeedToken
+from consult.calendar.queries import FeedScope
+from consult.community.models import Venue
+from consult.extensions import cache, db
+from consult.meetings.models import Invitation, Meeting, Registration, Series
+
+log = logging.getLogger(__name__)
+
+#: How the calendars are rendered: the modules that write them and the library they
+#: use. A new version of either is a new fingerprint, so no body rendered by older
+#: code is served from a cache that outlived a deployment.
+_HERE = Path(__file__).resolve().parent
+RENDERING = hashlib.sha256(
+    b"".join((_HERE / name).read_bytes() for name in ("ics.py", "documents.py", "cache.py"))
+    + icalendar.__version__.encode()
+).hexdigest()[:16]
+
+#: 2000-01-01 as a Julian day (SQLite) and as a Unix time (PostgreSQL): change stamps
+#: are summed as milliseconds since then, which keeps the sums far from overflowing.
+_JULIAN_2000 = 2451544.5
+_UNIX_2000 = 946684800
+
+
+def _stamp(column):
+    """Return ``column`` (a timestamp) as whole milliseconds since 2000, or 0 for NULL."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        value = cast((func.julianday(column) - _JULIAN_2000) * 86400000.0, Integer)
+    else:
+        value = cast((extract("epoch", column) - _UNIX_2000) * 1000, BigInteger)
+    return func.coalesce(value, 0)
+
+
+def _sums(tag: int, entity, own_stamp, related_stamps):
+    """The aggregate columns every part of a fingerprint reads."""
+    related = sum((_stamp(column) for column in related_stamps), literal(0))
+    return (
+        literal(tag),
+        func.count(entity.id),
+        func.coalesce(func.sum(entity.id), 0),
+        func.coalesce(func.sum(_stamp(own_stamp)), 0),
+        func.coalesce(func.sum(related), 0),
+    )
+
+
+def _single_sessions(clause):
+    """Sessions shown as events of their own, with their venues, organisers and series
+    (an occurrence shown alone falls back on its series' organiser)."""
+    venue, organiser, series, series_organiser = (
+        aliased(Venue),
+        aliased(User),
+        aliased(Series),
+        aliased(User),
+    )
+    return (
+        select(
+            *_sums(
+                1,
+                Meeting,
+                Meeting.updated_at,
+                (
+                    venue.updated_at,
+                    organiser.updated_at,
+                    series.updated_at,
+                    series_organiser.updated_at,
+                ),
+            ),
+        )
+        .select_from(Meeting)
+        .outerjoin(venue, venue.id == Meeting.venue_id)
+        .outerjoin(organiser, organiser.id == Meeting.organiser_id)
+        .outerjoin(series, series.id == Meeting.series_id)
+        .outerjoin(series_organiser, series_organiser.id == series.organiser_id)
+        .where(clause)
+    )
+
+
+def _whole_series(clause):
+    """Series shown whole (their master VEVENT), with their venues and organisers."""
+    venue, organiser = aliased(Venue), aliased(User)
+    return (
+        select(*_sums(2, Series, Series.updated_at, (venue.updated_at, organiser.updated_at)))
+        .select_from(Series)
+        .outerjoin(venue, venue.id == Series.venue_id)
+        .outerjoin(organiser, organiser.id == Series.organiser_id)
+        .where(clause)
+    )
+
+
+def _occurrences(series_clause):
+    """Every occurrence of the series shown whole (overrides, skipped weeks, the rule's
+    end), inside the window or not, with their venues and organisers."""
+    occurrence, venue, organiser = aliased(Meeting), aliased(Venue), aliased(User)
+    shown = select(Series.id).where(series_clause)
+    return (
+        select(
+            *_sums(3, occurrence, occurrence.updated_at, (venue.updated_at, organiser.updated_at))
+        )
+        .select_from(occurrence)
+        .outerjoin(venue, venue.id == occurrence.venue_id)
+        .outerjoin(organiser, organiser.id == occurrence.organiser_id)
+        .where(occurrence.series_id.in_(shown))
+    )
+
+
+def _owners_rows(owner: User):
+    """The owner's sign-ups and invitations: what puts a session into a personal feed."""
+    registrations = select(*_sums(4, Registration, Registration.updated_at, ())).where(
+        Registration.user_id == owner.id
+    )
+    invitations = select(*_sums(5, Invitation, Invitation.updated_at, ())).where(
+        or_(Invitation.user_id == owner.id, Invitation.email == owner.email)
+    )
+    return registrations, invitations
+
+
+def _read(parts) -> list[tuple]:
+    """Run the parts as one statement; return their rows in the parts' order."""
+    rows = db.session.execute(union_all(*parts)).all()
+    return sorted(tuple(int(value or 0) for value in row) for row in rows)
+
+
+def _digest(*values) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:40]
+
+
+def _settings() -> tuple:
+    config = current_app.config
+    return (
+        RENDERING,
+        config["BASE_URL"],
+        config["MAIL_FROM"],
+        config.get("MAIL_REPLY_TO") or "",
+    )
+
+
+def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]) -> str:
+    """Return the fingerprint of a feed: what it shows, read in one statement."""
+    from consult.i18n import language_of
+    from consult.permissions import staff_communities
+
+    owner = feed.user
+    parts = [
+        _single_sessions(scope.meeting_clause),
+        _whole_series(scope.series_clause),
+        _occurrences(scope.series_clause),
+    ]
+    if feed.scope == "community":
+        title = ("community", feed.community_id, feed.community.name)
+    else:
+        communities = staff_communities(owner)
+        title = (
+            "mine",
+            owner.id,
+            owner.name,
+            owner.email,
+            owner.role,
+            None if communities is None else sorted(communities),
+        )
+        parts.extend(_owners_rows(owner))
+    return _digest(
+        "feed",
+        title,
+        language_of(owner.locale),
+        window[0].isoformat(),
+        window[1].isoformat(),
+        _settings(),
+        _read(parts),
+    )
+
+
+def session_fingerprint(meeting: Meeting, whole_series: bool) -> str:
+    """Return the fingerprint of a session's file: the session, or its whole series."""
+    if meeting.series_id is not None and whole_series:
+        clause = Series.id == meeting.series_id
+        parts = [_whole_series(clause), _occurrences(clause)]
+    else:
+        parts = [_single_sessions(Meeting.id == meeting.id)]
+    return _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+
+
+# -- the cache -------------------------------------------------------------------------
+
+#: DTSTAMP says when the body was made, not what it shows: it is left out of the ETag.
+_STAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r\n", re.MULTILINE)
+
+
+def body_etag(body: bytes) -> str:
+    """Return the entity tag of a calendar: a digest of it as rendered, DTSTAMP aside."""
+    return hashlib.sha256(_STAMP_LINE.sub(b"", body)).hexdigest()[:40]
+
+
+def _get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 (a cache that fails is passed by)
+        log.warning("calendar cache: reading %s failed", key, exc_info=True)
+        return None
+
+
+def _set(key: str, value) -> None:
+    try:
+        cache.set(key, value)
+    except Exception:  # noqa: BLE001
+        log.warning("calendar cache: writing %s failed", key, exc_info=True)
+
+
+@dataclass
+class CachedCalendar:
+    """A calendar found by its fingerprint: its ETag, and its body once read."""
+
+    fingerprint: str
+    etag: str | None
+    render: Callable[[], bytes]
+    _body: bytes | None = None
+
+    def body(self) -> bytes:
+        """Return the body: from the cache, else rendered (and kept) now."""
+        if self._body is None and self.etag is not None:
+            found = _get(f"ics:{self.etag}")
+            if isinstance(found, bytes):
+                self._body = found
+        if self._body is None:
+            self._body = self.render()
+            self.etag = body_etag(self._body)
+            _set(f"ics:{self.etag}", self._body)
+            _set(f"etag:{self.fingerprint}", self.etag)
+        return self._body
+
+    def current_etag(self) -> str:
+        """Return the ETag, rendering the calendar if the cache does not know it."""
+        if self.etag is None:
+            self.body()
+        return self.etag
+
+
+def cached_calendar(fingerprint: str, render: Callable[[], bytes]) -> CachedCalendar:
+    """Return the calendar of ``fingerprint``; ``render`` makes its body when needed."""
+    etag = _get(f"etag:{fingerprint}")
+    return CachedCalendar(fingerprint, etag if isinstance(etag, str) else None, render)
