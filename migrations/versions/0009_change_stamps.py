@@ -24,23 +24,36 @@ depends_on = None
 
 TABLES = ("users", "venues", "registrations", "invitations")
 
+#: What the new column holds until each row is given its creation time: a constant, so
+#: that SQLite adds the NOT NULL column in place (tables that others refer to cannot be
+#: copied and dropped while foreign keys are enforced).
+PLACEHOLDER = "2000-01-01 00:00:00"
+
 
 def upgrade():
+    sqlite = op.get_bind().dialect.name == "sqlite"
     for table in TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(
-                sa.Column("updated_at", consult.types.UTCDateTime(timezone=True), nullable=True)
-            )
-        op.execute(f"UPDATE {table} SET updated_at = created_at")  # noqa: S608
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(
+        op.add_column(
+            table,
+            sa.Column(
                 "updated_at",
-                existing_type=consult.types.UTCDateTime(timezone=True),
+                consult.types.UTCDateTime(timezone=True),
+                server_default=sa.text(f"'{PLACEHOLDER}'" if sqlite else f"'{PLACEHOLDER}+00'"),
                 nullable=False,
-            )
+            ),
+        )
+        op.execute(f"UPDATE {table} SET updated_at = created_at")  # noqa: S608
+        if not sqlite:
+            # The application always writes the column; SQLite keeps the constant (it
+            # cannot drop a default in place), which nothing reads.
+            op.alter_column(table, "updated_at", server_default=None)
 
 
 def downgrade():
+    sqlite = op.get_bind().dialect.name == "sqlite"
     for table in reversed(TABLES):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("updated_at")
+        if sqlite:
+            # In place (SQLite 3.35+): a copy could not replace a table others refer to.
+            op.execute(f"ALTER TABLE {table} DROP COLUMN updated_at")
+        else:
+            op.drop_column(table, "updated_at")
