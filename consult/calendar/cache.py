@@ -42,12 +42,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import icalendar
 from flask import current_app
-from sqlalchemy import BigInteger, Integer, cast, extract, func, literal, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
@@ -73,96 +84,100 @@ _JULIAN_2000 = 2451544.5
 _UNIX_2000 = 946684800
 
 
-def _stamp(column):
+def _stamp(dialect: str, column):
     """Return ``column`` (a timestamp) as whole milliseconds since 2000, or 0 for NULL."""
-    if db.session.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         value = cast((func.julianday(column) - _JULIAN_2000) * 86400000.0, Integer)
     else:
         value = cast((extract("epoch", column) - _UNIX_2000) * 1000, BigInteger)
     return func.coalesce(value, 0)
 
 
-def _sums(tag: int, entity, own_stamp, related_stamps):
-    """The aggregate columns every part of a fingerprint reads."""
-    related = sum((_stamp(column) for column in related_stamps), literal(0))
+def _sums(dialect: str, tag: int, table, related=()):
+    """The aggregate columns of every part of a fingerprint: a tag, how many rows, the
+    sum of their ids, of their change stamps, and of the stamps of the rows they name."""
+    named = literal(0)
+    for other in related:
+        named = named + _stamp(dialect, other.c.updated_at)
     return (
         literal(tag),
-        func.count(entity.id),
-        func.coalesce(func.sum(entity.id), 0),
-        func.coalesce(func.sum(_stamp(own_stamp)), 0),
-        func.coalesce(func.sum(related), 0),
+        func.count(table.c.id),
+        func.coalesce(func.sum(table.c.id), 0),
+        func.coalesce(func.sum(_stamp(dialect, table.c.updated_at)), 0),
+        func.coalesce(func.sum(named), 0),
     )
 
 
-def _single_sessions(clause):
-    """Sessions shown as events of their own, with their venues, organisers and series
-    (an occurrence shown alone falls back on its series' organiser)."""
-    venue, organiser, series, series_organiser = (
-        aliased(Venue),
-        aliased(User),
-        aliased(Series),
-        aliased(User),
+@dataclass(frozen=True)
+class _Parts:
+    """The parts of a fingerprint without their WHERE clauses, built once per dialect
+    (building them is dearer than running them)."""
+
+    #: Sessions shown as events of their own, with their venues, organisers and series
+    #: (an occurrence shown alone falls back on its series' organiser).
+    single: Select
+    #: Series shown whole (their master VEVENT), with their venues and organisers.
+    series: Select
+    #: Every occurrence of those series (overrides, skipped weeks, the rule's end),
+    #: inside the window or not, with their venues and organisers.
+    occurrences: Select
+    occurrence: object
+    #: The owner's sign-ups and invitations: what puts a session into a personal feed.
+    registrations: Select
+    invitations: Select
+
+
+@lru_cache(maxsize=4)
+def _parts(dialect: str) -> _Parts:
+    meetings, series = Meeting.__table__, Series.__table__
+    venues, users = Venue.__table__, User.__table__
+    venue, organiser = venues.alias("fp_venue"), users.alias("fp_organiser")
+    parent, parent_organiser = series.alias("fp_series"), users.alias("fp_series_organiser")
+    single = select(
+        *_sums(dialect, 1, meetings, (venue, organiser, parent, parent_organiser))
+    ).select_from(
+        meetings.outerjoin(venue, venue.c.id == meetings.c.venue_id)
+        .outerjoin(organiser, organiser.c.id == meetings.c.organiser_id)
+        .outerjoin(parent, parent.c.id == meetings.c.series_id)
+        .outerjoin(parent_organiser, parent_organiser.c.id == parent.c.organiser_id)
     )
-    return (
-        select(
-            *_sums(
-                1,
-                Meeting,
-                Meeting.updated_at,
-                (
-                    venue.updated_at,
-                    organiser.updated_at,
-                    series.updated_at,
-                    series_organiser.updated_at,
-                ),
-            ),
+    whole = select(*_sums(dialect, 2, series, (venue, organiser))).select_from(
+        series.outerjoin(venue, venue.c.id == series.c.venue_id).outerjoin(
+            organiser, organiser.c.id == series.c.organiser_id
         )
-        .select_from(Meeting)
-        .outerjoin(venue, venue.id == Meeting.venue_id)
-        .outerjoin(organiser, organiser.id == Meeting.organiser_id)
-        .outerjoin(series, series.id == Meeting.series_id)
-        .outerjoin(series_organiser, series_organiser.id == series.organiser_id)
-        .where(clause)
     )
-
-
-def _whole_series(clause):
-    """Series shown whole (their master VEVENT), with their venues and organisers."""
-    venue, organiser = aliased(Venue), aliased(User)
-    return (
-        select(*_sums(2, Series, Series.updated_at, (venue.updated_at, organiser.updated_at)))
-        .select_from(Series)
-        .outerjoin(venue, venue.id == Series.venue_id)
-        .outerjoin(organiser, organiser.id == Series.organiser_id)
-        .where(clause)
-    )
-
-
-def _occurrences(series_clause):
-    """Every occurrence of the series shown whole (overrides, skipped weeks, the rule's
-    end), inside the window or not, with their venues and organisers."""
-    occurrence, venue, organiser = aliased(Meeting), aliased(Venue), aliased(User)
-    shown = select(Series.id).where(series_clause)
-    return (
-        select(
-            *_sums(3, occurrence, occurrence.updated_at, (venue.updated_at, organiser.updated_at))
+    occurrence = meetings.alias("fp_occurrence")
+    occurrences = select(*_sums(dialect, 3, occurrence, (venue, organiser))).select_from(
+        occurrence.outerjoin(venue, venue.c.id == occurrence.c.venue_id).outerjoin(
+            organiser, organiser.c.id == occurrence.c.organiser_id
         )
-        .select_from(occurrence)
-        .outerjoin(venue, venue.id == occurrence.venue_id)
-        .outerjoin(organiser, organiser.id == occurrence.organiser_id)
-        .where(occurrence.series_id.in_(shown))
     )
+    registrations = select(*_sums(dialect, 4, Registration.__table__))
+    invitations = select(*_sums(dialect, 5, Invitation.__table__))
+    return _Parts(single, whole, occurrences, occurrence, registrations, invitations)
 
 
-def _owners_rows(owner: User):
-    """The owner's sign-ups and invitations: what puts a session into a personal feed."""
-    registrations = select(*_sums(4, Registration, Registration.updated_at, ())).where(
-        Registration.user_id == owner.id
-    )
-    invitations = select(*_sums(5, Invitation, Invitation.updated_at, ())).where(
-        or_(Invitation.user_id == owner.id, Invitation.email == owner.email)
-    )
-    return registrations, invitations
+def _session_parts(meeting_clause, series_clause) -> list[Select]:
+    parts = _parts(db.session.get_bind().dialect.name)
+    found = []
+    if meeting_clause is not None:
+        found.append(parts.single.where(meeting_clause))
+    if series_clause is not None:
+        shown = select(Series.id).where(series_clause)
+        found.append(parts.series.where(series_clause))
+        found.append(parts.occurrences.where(parts.occurrence.c.series_id.in_(shown)))
+    return found
+
+
+def _owners_parts(owner: User) -> list[Select]:
+    parts = _parts(db.session.get_bind().dialect.name)
+    registrations, invitations = Registration.__table__, Invitation.__table__
+    return [
+        parts.registrations.where(registrations.c.user_id == owner.id),
+        parts.invitations.where(
+            or_(invitations.c.user_id == owner.id, invitations.c.email == owner.email)
+        ),
+    ]
 
 
 def _read(parts) -> list[tuple]:
@@ -191,11 +206,7 @@ def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, 
     from consult.permissions import staff_communities
 
     owner = feed.user
-    parts = [
-        _single_sessions(scope.meeting_clause),
-        _whole_series(scope.series_clause),
-        _occurrences(scope.series_clause),
-    ]
+    parts = _session_parts(scope.meeting_clause, scope.series_clause)
     if feed.scope == "community":
         title = ("community", feed.community_id, feed.community.name)
     else:
@@ -208,7 +219,7 @@ def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, 
             owner.role,
             None if communities is None else sorted(communities),
         )
-        parts.extend(_owners_rows(owner))
+        parts.extend(_owners_parts(owner))
     return _digest(
         "feed",
         title,
@@ -223,10 +234,9 @@ def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, 
 def session_fingerprint(meeting: Meeting, whole_series: bool) -> str:
     """Return the fingerprint of a session's file: the session, or its whole series."""
     if meeting.series_id is not None and whole_series:
-        clause = Series.id == meeting.series_id
-        parts = [_whole_series(clause), _occurrences(clause)]
+        parts = _session_parts(None, Series.id == meeting.series_id)
     else:
-        parts = [_single_sessions(Meeting.id == meeting.id)]
+        parts = _session_parts(Meeting.id == meeting.id, None)
     return _digest("session", meeting.id, whole_series, _settings(), _read(parts))
 
 

@@ -231,6 +231,8 @@ class Invitation(db.Model):
         check_in("partstat", PARTSTATS),
         UniqueConstraint("meeting_id", "email"),
         Index("ix_invitations_email", "email"),
+        # A person's invitations, by account or by address (personal calendar feeds).
+        Index("ix_invitations_user_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,9 @@ query: the sessions' and series' updated_at, and now also those of the venues an
 organisers they name and of the sign-ups and invitations that put a session into a
 personal feed. Existing rows take their creation time.
 
+Also an index of invitations by account: a personal feed looks up its owner's
+invitations by account or by address, and without it reads every invitation.
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-08 09:00:00
@@ -47,10 +50,12 @@ def upgrade():
             # The application always writes the column; SQLite keeps the constant (it
             # cannot drop a default in place), which nothing reads.
             op.alter_column(table, "updated_at", server_default=None)
+    op.create_index("ix_invitations_user_id", "invitations", ["user_id"], unique=False)
 
 
 def downgrade():
     sqlite = op.get_bind().dialect.name == "sqlite"
+    op.drop_index("ix_invitations_user_id", table_name="invitations")
     for table in reversed(TABLES):
         if sqlite:
             # In place (SQLite 3.35+): a copy could not replace a table others refer to.
