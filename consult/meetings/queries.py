@@ -153,7 +153,7 @@ def calendar_weeks(
     start = datetime.combine(first - timedelta(days=1), time(), UTC)
     end = datetime.combine(last + timedelta(days=2), time(), UTC)
     f = MeetingFilter(community_id=community_id, kind=kind, start=start, end=end)
-    found = db.session.scalars(meetings_select(user, f).options(*list_options())).all()
+    found = db.session.scalars(meetings_select(user, f).options(joinedload(Meeting.venue))).all()
     by_day: dict[date, list[Meeting]] = {}
     for meeting in found:
         local_day = meeting.starts_at.astimezone(ZoneInfo(meeting.timezone)).date()

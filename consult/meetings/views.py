@@ -27,6 +27,7 @@ from consult.loaders import meeting_or_404
 from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
+    CalendarFilterForm,
     EditSessionForm,
     FilterForm,
     MoveOccurrenceForm,
@@ -106,11 +107,23 @@ def _anchor_day() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date()
 
 
+def _own_community(communities: list[tuple[int, str]]) -> int | None:
+    """Return the community the calendar shows unless another is chosen: the person's
+    own (the first by name of those they belong to), else the first of the town."""
+    mine = {m.community_id for m in getattr(current_user, "memberships", None) or ()}
+    for community_id, _name in communities:
+        if community_id in mine:
+            return community_id
+    return communities[0][0] if communities else None
+
+
 @bp.route("/sessions/calendar")
 def calendar():
-    """Show a month or a week of sessions, per community, filtered by kind."""
+    """Show a month or a week of one community's sessions, filtered by kind."""
     communities = queries.community_choices()
-    form = FilterForm(communities, request.args)
+    form = CalendarFilterForm(communities, request.args)
+    community_id = form.community_id() or _own_community(communities)
+    form.community.data = str(community_id) if community_id is not None else ""
     view = "week" if request.args.get("view") == "week" else "month"
     day = _anchor_day()
     if view == "month":
@@ -135,12 +148,20 @@ def calendar():
             format_date(weeks[0][-1], "medium", locale=get_locale()),
         )
     grid = queries.calendar_weeks(
-        current_user, weeks, in_period, community_id=form.community_id(), kind=form.kind_value()
+        current_user,
+        weeks,
+        in_period,
+        # No community yet: nothing to show (an empty town), rather than every session.
+        community_id=community_id if community_id is not None else 0,
+        kind=form.kind_value(),
     )
-    args = {k: v for k, v in request.args.items() if k in ("community", "kind", "view")}
+    args = {k: v for k, v in request.args.items() if k in ("kind", "view")}
+    if community_id is not None:
+        args["community"] = str(community_id)
     return render_template(
         "meetings/calendar.html",
         form=form,
+        community_name=dict(communities).get(community_id),
         grid=grid,
         view=view,
         title=title,

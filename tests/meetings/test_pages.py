@@ -773,15 +773,111 @@ def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, 
     _create(cadre, start + timedelta(hours=4), title="邻里调解", kind="mediation")
     db.session.commit()
     anle = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "安乐的会"))
-    login_as(factories.make_user())
+    login_as(factories.make_user())  # a resident of Hehe
 
     html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
     per_community = client.get(f"/sessions/calendar?community={anle}&date={start.date()}").get_data(
         as_text=True
     )
 
-    assert "和合的会" in html and "安乐的会" in html and "邻里调解" not in html
+    # Their own community by default; another one when chosen.
+    assert "和合的会" in html and "安乐的会" not in html and "邻里调解" not in html
     assert "安乐的会" in per_community and "和合的会" not in per_community
+
+
+def _calendar_choice(html: str) -> tuple[list[str], str | None]:
+    """The community select's options and the one selected."""
+    select_html = re.search(r'<select[^>]*name="community"[^>]*>(.*?)</select>', html, re.S)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select_html.group(1))
+    chosen = re.search(r"<option[^>]*selected[^>]*>([^<]*)</option>", select_html.group(1))
+    return options, chosen.group(1) if chosen else None
+
+
+def test_calendar_shows_one_community_never_all(client, login_as, cadre, factories):
+    """A town-level cadre gets the first community and a choice of every one; there is no
+    month of every community's sessions."""
+    start = local_start(days=20)
+    for name in ("Anle", "Hehe", "Yuelai"):
+        _create(cadre, start, title=f"{name} 的会", community=name)
+    db.session.commit()
+    login_as(cadre)
+
+    html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
+    options, chosen = _calendar_choice(html)
+    assert options == ["Anle", "Hehe", "Yuelai"] and chosen == "Anle"
+    assert "Anle 的会" in html and "Hehe 的会" not in html and "Yuelai 的会" not in html
+    assert "Sessions of Anle" in html
+    # The period links keep the community shown.
+    yuelai = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "Yuelai 的会"))
+    chosen_html = client.get(f"/sessions/calendar?community={yuelai}&date={start.date()}")
+    chosen_html = chosen_html.get_data(as_text=True)
+    assert "Yuelai 的会" in chosen_html and "Anle 的会" not in chosen_html
+    following = re.search(r'href="([^"]*)" rel="next"', chosen_html).group(1)
+    assert f"community={yuelai}" in unescape(following)
+
+
+@pytest.mark.parametrize("community", ["", "0", "999999", "all", "Anle"])
+def test_calendar_falls_back_to_the_own_community(client, login_as, cadre, factories, community):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    _create(cadre, start, title="安乐的会", community="Anle")
+    db.session.commit()
+    login_as(factories.make_user())  # a resident of Hehe
+
+    html = client.get(f"/sessions/calendar?community={community}&date={start.date()}")
+    html = html.get_data(as_text=True)
+    assert "和合的会" in html and "安乐的会" not in html
+    assert _calendar_choice(html)[1] == "Hehe"
+
+
+def test_calendar_of_a_visitor_shows_the_first_community(client, cadre):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    _create(cadre, start, title="安乐的会", community="Anle")
+    db.session.commit()
+
+    html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
+    assert "安乐的会" in html and "和合的会" not in html
+
+
+def test_calendar_of_a_town_without_communities_is_empty(client):
+    response = client.get("/sessions/calendar")
+    assert response.status_code == 200
+    assert "No sessions in this period." in response.get_data(as_text=True)
+
+
+def test_calendar_statements_and_size_do_not_grow_with_other_communities(
+    client, login_as, cadre, factories, count_queries
+):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    db.session.commit()
+    login_as(factories.make_user())
+    url = f"/sessions/calendar?date={start.date()}"
+    client.get(url)
+    db.session.expire_all()
+    with count_queries() as few:
+        small = client.get(url).get_data(as_text=True)
+    for n in range(6):
+        _create(cadre, start + timedelta(hours=n % 3), title=f"别处的会{n}", community=f"C{n}")
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as many:
+        large = client.get(url).get_data(as_text=True)
+    assert few.n == many.n, many.statements
+    assert "别处的会" not in large
+    # The community select grows by one option per community; nothing else does.
+    assert len(large) - len(small) < 6 * 80
+
+
+def test_calendar_in_chinese(client, login_as, cadre, factories):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    db.session.commit()
+    login_as(factories.make_user())
+    html = client.get(f"/sessions/calendar?date={start.date()}&lang=zh_CN").get_data(as_text=True)
+    assert "Hehe 的议事会议" in html
+    assert "Sessions of" not in html
 
 
 @pytest.mark.parametrize(
