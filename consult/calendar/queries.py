@@ -226,6 +226,25 @@ def alliance_units(community_id: int) -> list[Unit]:
     )
 
 
+def has_alliance(community_id: int) -> bool:
+    """Return whether a community's alliance has any unit."""
+    found = select(AllianceMember.id).where(AllianceMember.community_id == community_id)
+    return db.session.scalar(found.limit(1)) is not None
+
+
+def alliance_units_among(community_id: int, unit_ids) -> dict[int, Unit]:
+    """Return {id: unit} of the given units that belong to the community's alliance."""
+    ids = {i for i in unit_ids if isinstance(i, int)}
+    if not ids:
+        return {}
+    found = db.session.scalars(
+        select(Unit)
+        .join(AllianceMember, AllianceMember.unit_id == Unit.id)
+        .where(AllianceMember.community_id == community_id, Unit.id.in_(ids))
+    )
+    return {unit.id: unit for unit in found}
+
+
 def all_communities() -> list[Community]:
     """Return every community, by name (the feed form's choices)."""
     return list(db.session.scalars(select(Community).order_by(Community.name)))

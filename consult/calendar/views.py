@@ -36,11 +36,11 @@ from consult.calendar.operations import (
 )
 from consult.calendar.queries import (
     all_communities,
-    alliance_units,
     feed_content,
     feed_for_token,
     feed_scope,
     feed_window,
+    has_alliance,
     meeting_invitations,
     search_alliance_units,
     user_feeds,
@@ -227,7 +227,7 @@ def _safe_next(target: str | None, meeting: Meeting) -> str:
 
 def _invite_form(meeting: Meeting, **kwargs) -> InviteForm:
     # Prefixed: the form shares the session page with others (unique ids and names).
-    return InviteForm(meeting, alliance_units(meeting.community_id), prefix="invite", **kwargs)
+    return InviteForm(meeting, has_alliance(meeting.community_id), prefix="invite", **kwargs)
 
 
 @bp.route("/sessions/<int:meeting_id>/invite", methods=["GET", "POST"])
