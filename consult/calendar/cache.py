@@ -27,6 +27,11 @@ the cache. A change that raises stamps without altering the body (a sign-up rais
 session's ``updated_at``) costs one rendering, after which the ETag is the same as
 before, so clients keep getting 304.
 
+The body is read after its fingerprint, so it is never older than the fingerprint it
+is kept under; stamps only rise, so a fingerprint once left behind does not come back.
+What bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone) is not
+seen until the entries expire (a day, consult.config.CACHE_SECONDS).
+
 The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
 set, shared by every worker and server, so that what one renders the others serve and a
 change made through one is seen by all (the fingerprint is read from the database each
@@ -69,14 +74,27 @@ from consult.meetings.models import Invitation, Meeting, Registration, Series
 
 log = logging.getLogger(__name__)
 
+
 #: How the calendars are rendered: the modules that write them and the library they
 #: use. A new version of either is a new fingerprint, so no body rendered by older
 #: code is served from a cache that outlived a deployment.
-_HERE = Path(__file__).resolve().parent
-RENDERING = hashlib.sha256(
-    b"".join((_HERE / name).read_bytes() for name in ("ics.py", "documents.py", "cache.py"))
-    + icalendar.__version__.encode()
-).hexdigest()[:16]
+def _rendering() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(icalendar.__version__.encode())
+    for name in ("ics.py", "documents.py", "cache.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:  # installed without its sources: the package's version stands in
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                digest.update(version("consult").encode())
+            except PackageNotFoundError:
+                pass
+    return digest.hexdigest()[:16]
+
+
+RENDERING = _rendering()
 
 #: 2000-01-01 as a Julian day (SQLite) and as a Unix time (PostgreSQL): change stamps
 #: are summed as milliseconds since then, which keeps the sums far from overflowing.
