@@ -57,7 +57,6 @@ from sqlalchemy import (
     Integer,
     Select,
     cast,
-    extract,
     func,
     literal,
     or_,
@@ -107,7 +106,8 @@ def _stamp(dialect: str, column):
     if dialect == "sqlite":
         value = cast((func.julianday(column) - _JULIAN_2000) * 86400000.0, Integer)
     else:
-        value = cast((extract("epoch", column) - _UNIX_2000) * 1000, BigInteger)
+        # date_part is double precision, about twice as fast as extract's numeric.
+        value = cast((func.date_part("epoch", column) - _UNIX_2000) * 1000, BigInteger)
     return func.coalesce(value, 0)
 
 
