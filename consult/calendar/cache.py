@@ -20,6 +20,9 @@ that joins or leaves changes the count and the sums. The cache then holds two en
 
     etag:<fingerprint>  ->  the ETag: a digest of the body as rendered (DTSTAMP aside)
     ics:<etag>          ->  the body
+    latest:<calendar>   ->  the ETag of the body last kept for that calendar (a
+                            community's feed in a language, a person's feed, a session's
+                            file), whose body is removed when a newer one is kept
 
 A revalidation whose fingerprint is known answers 304 after the fingerprint's one
 statement, without rendering or reading the body; a request for the body reads it from
@@ -218,15 +221,28 @@ def _settings() -> tuple:
     )
 
 
-def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]) -> str:
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a calendar shows (``key``) and which calendar it is (``name``: a community's
+    feed in a language, a person's feed, a session's file), whatever it shows."""
+
+    key: str
+    name: str
+
+
+def feed_fingerprint(
+    feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]
+) -> Fingerprint:
     """Return the fingerprint of a feed: what it shows, read in one statement."""
     from consult.i18n import language_of
     from consult.permissions import staff_communities
 
     owner = feed.user
+    language = language_of(owner.locale)
     parts = _session_parts(scope.meeting_clause, scope.series_clause)
     if feed.scope == "community":
         title = ("community", feed.community_id, feed.community.name)
+        name = f"community:{feed.community_id}:{language}"
     else:
         communities = staff_communities(owner)
         title = (
@@ -237,25 +253,28 @@ def feed_fingerprint(feed: FeedToken, scope: FeedScope, window: tuple[datetime, 
             owner.role,
             None if communities is None else sorted(communities),
         )
+        name = f"mine:{owner.id}"
         parts.extend(_owners_parts(owner))
-    return _digest(
+    key = _digest(
         "feed",
         title,
-        language_of(owner.locale),
+        language,
         window[0].isoformat(),
         window[1].isoformat(),
         _settings(),
         _read(parts),
     )
+    return Fingerprint(key, name)
 
 
-def session_fingerprint(meeting: Meeting, whole_series: bool) -> str:
+def session_fingerprint(meeting: Meeting, whole_series: bool) -> Fingerprint:
     """Return the fingerprint of a session's file: the session, or its whole series."""
     if meeting.series_id is not None and whole_series:
         parts = _session_parts(None, Series.id == meeting.series_id)
     else:
         parts = _session_parts(Meeting.id == meeting.id, None)
-    return _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+    key = _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+    return Fingerprint(key, f"session:{meeting.id}:{int(whole_series)}")
 
 
 # -- the cache -------------------------------------------------------------------------
@@ -284,17 +303,28 @@ def _set(key: str, value) -> None:
         log.warning("calendar cache: writing %s failed", key, exc_info=True)
 
 
+def _delete(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: BLE001
+        log.warning("calendar cache: removing %s failed", key, exc_info=True)
+
+
 @dataclass
 class CachedCalendar:
     """A calendar found by its fingerprint: its ETag, and its body once read."""
 
-    fingerprint: str
+    fingerprint: Fingerprint
     etag: str | None
     render: Callable[[], bytes]
     _body: bytes | None = None
 
     def body(self) -> bytes:
-        """Return the body: from the cache, else rendered (and kept) now."""
+        """Return the body: from the cache, else rendered (and kept) now.
+
+        A calendar keeps one body in the cache: the one it showed before a change is
+        removed when the new one is kept (a community's feed for a year at a hundred
+        times the demo town is over a megabyte)."""
         if self._body is None and self.etag is not None:
             found = _get(f"ics:{self.etag}")
             if isinstance(found, bytes):
@@ -302,8 +332,13 @@ class CachedCalendar:
         if self._body is None:
             self._body = self.render()
             self.etag = body_etag(self._body)
+            latest = f"latest:{self.fingerprint.name}"
+            previous = _get(latest)
             _set(f"ics:{self.etag}", self._body)
-            _set(f"etag:{self.fingerprint}", self.etag)
+            _set(f"etag:{self.fingerprint.key}", self.etag)
+            _set(latest, self.etag)
+            if isinstance(previous, str) and previous != self.etag:
+                _delete(f"ics:{previous}")
         return self._body
 
     def current_etag(self) -> str:
@@ -313,7 +348,7 @@ class CachedCalendar:
         return self.etag
 
 
-def cached_calendar(fingerprint: str, render: Callable[[], bytes]) -> CachedCalendar:
+def cached_calendar(fingerprint: Fingerprint, render: Callable[[], bytes]) -> CachedCalendar:
     """Return the calendar of ``fingerprint``; ``render`` makes its body when needed."""
-    etag = _get(f"etag:{fingerprint}")
+    etag = _get(f"etag:{fingerprint.key}")
     return CachedCalendar(fingerprint, etag if isinstance(etag, str) else None, render)

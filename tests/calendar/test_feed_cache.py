@@ -515,3 +515,16 @@ def test_a_week_signed_up_for_alone_is_another_file(app, client, town, factories
     assert alone.status_code == 200 and alone.headers["ETag"] != whole.headers["ETag"]
     assert list(events_by_uid(alone.data)) == [week.uid]
     assert db.session.get(Meeting, week.id) is not None
+
+
+def test_a_feed_keeps_one_body_in_the_cache(app, client, town):
+    """The body a feed showed before a change leaves the cache when the new one is kept:
+    what the cache holds grows with the feeds, not with their changes."""
+    url = town["url"]
+    before = client.get(url).headers["ETag"].strip('W/"')
+    assert cache.get(f"ics:{before}") is not None
+    assert ok(town["api"].patch(f"/api/v1/sessions/{town['meeting'].id}", json={"title": "改"}))
+    after = client.get(url).headers["ETag"].strip('W/"')
+    assert after != before
+    assert cache.get(f"ics:{after}") is not None
+    assert cache.get(f"ics:{before}") is None
