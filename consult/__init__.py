@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import Flask, current_app, request
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from consult.config import engine_options, load_config
-from consult.extensions import csrf, db, limiter, migrate
+from consult.config import cache_options, engine_options, load_config
+from consult.extensions import cache, csrf, db, limiter, migrate
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
@@ -41,6 +41,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    for key, value in cache_options(app.config).items():
+        app.config.setdefault(key, value)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -55,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     app.before_request(_csrf_for_pages)
     limiter.init_app(app)
+    cache.init_app(app)
 
     from consult.web.headers import init_headers
 

@@ -168,6 +168,55 @@ def _rate_limit_storage() -> str:
     return uri
 
 
+def _redis_url() -> str | None:
+    """Return REDIS_URL once the server it names has answered (None: unset).
+
+    Calendars are cached there, shared by every worker and server; one that cannot be
+    reached at start-up stops it, as RATELIMIT_STORAGE_URI does.
+    """
+    url = _env("REDIS_URL")
+    if url is None:
+        return None
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must be a redis://, rediss:// or unix:// address: {url!r}")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+    except (redis.RedisError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"REDIS_URL cannot be used ({url!r}): {reason}") from None
+    return url
+
+
+#: How long a rendered calendar is kept (seconds); a change shows at once regardless,
+#: since what a calendar shows is part of the key it is kept under.
+CACHE_SECONDS = 24 * 3600
+
+
+def cache_options(config: dict) -> dict:
+    """Flask-Caching's configuration: Redis when REDIS_URL is set (every worker and
+    server shares it), else a cache in the worker's memory, which needs no server."""
+    options: dict = {
+        "CACHE_DEFAULT_TIMEOUT": CACHE_SECONDS,
+        "CACHE_KEY_PREFIX": "consult:",
+    }
+    if config.get("REDIS_URL"):
+        options.update(
+            CACHE_TYPE="RedisCache",
+            CACHE_REDIS_URL=config["REDIS_URL"],
+            # A Redis that stops answering slows a feed by at most this; it is then
+            # rendered without the cache.
+            CACHE_OPTIONS={"socket_connect_timeout": 2, "socket_timeout": 2},
+        )
+    else:
+        # Entries, not bytes: a community's feed for a year is some 100 KB.
+        options.update(CACHE_TYPE="SimpleCache", CACHE_THRESHOLD=500)
+    return options
+
+
 def engine_options(config: dict) -> dict:
     """SQLAlchemy engine options for the configured database.
 
@@ -249,6 +298,9 @@ def load_config(instance_path: Path) -> dict:
         "DATABASE_KEEPALIVE_SECONDS": _int("DATABASE_KEEPALIVE_SECONDS", 30, 3, 3600),
         # /healthz answers 503 when the database has not answered SELECT 1 within this.
         "HEALTHZ_TIMEOUT": _int("HEALTHZ_TIMEOUT", 2, 1, 60),
+        # Redis, shared by every worker and server: the cache of calendars. Unset, each
+        # worker keeps its own cache in memory (consult.config.cache_options).
+        "REDIS_URL": _redis_url(),
         # Authenticated API requests are not limited unless this is set (per token).
         "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", None),
         # The API documents itself with flask-smorest.

@@ -41,6 +41,7 @@ VARIABLES = (
     "SERIES_CLASH_WINDOW_DAYS",
     "CASE_LEVEL_DAYS",
     "EVALUATION_QUORUM",
+    "REDIS_URL",
 )
 
 
@@ -318,6 +319,51 @@ def test_a_rate_limit_that_does_not_parse_is_refused(env, tmp_path, name):
     env.setenv(name, "plenty")
     with pytest.raises(ConfigError, match=name):
         load_config(tmp_path)
+
+
+# -- the cache of calendars ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_without_redis_url_calendars_are_cached_in_memory(env, tmp_path):
+    from consult.config import cache_options
+
+    config = load_config(tmp_path)
+    assert config["REDIS_URL"] is None
+    assert cache_options(config)["CACHE_TYPE"] == "SimpleCache"
+
+
+def test_redis_url_caches_calendars_in_redis(env, tmp_path):
+    from consult.config import cache_options
+    from tests.test_rate_limits import redis_or_skip
+
+    redis_or_skip()
+    env.setenv("REDIS_URL", "redis://127.0.0.1:6379/13")
+    config = load_config(tmp_path)
+    options = cache_options(config)
+    assert (options["CACHE_TYPE"], options["CACHE_REDIS_URL"]) == (
+        "RedisCache",
+        "redis://127.0.0.1:6379/13",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://127.0.0.1:6379/0", "127.0.0.1:6379", "redis://127.0.0.1:{free_port}/0"],
+    ids=["wrong-scheme", "no-scheme", "nobody-listens"],
+)
+def test_a_redis_url_that_cannot_be_used_stops_the_start(env, tmp_path, value):
+    env.setenv("REDIS_URL", value.format(free_port=_free_port()))
+    with pytest.raises(ConfigError, match="REDIS_URL") as raised:
+        load_config(tmp_path)
+    assert "\n" not in str(raised.value)
 
 
 # -- SQLite: WAL, busy timeout, foreign keys -------------------------------------------------

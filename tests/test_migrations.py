@@ -89,6 +89,65 @@ def test_migrations_on_a_scratch_postgresql_database():
         admin.dispose()
 
 
+def test_0009_gives_existing_rows_their_creation_time_as_change_stamp(tmp_path):
+    """Rows made before 0009 get updated_at = created_at, also in tables that others refer
+    to; the downgrade drops the column and keeps the rows."""
+    url = f"sqlite:///{tmp_path / 'stamps.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    created = "2025-03-01 08:00:00.000000"
+    with app.app_context():
+        try:
+            upgrade(revision="0008")
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text("INSERT INTO communities (id, name, created_at) VALUES (1, '和合', :at)"),
+                    {"at": created},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO venues (id, community_id, name, kind, created_at)"
+                        " VALUES (1, 1, '议事厅', 'hall', :at)"
+                    ),
+                    {"at": created},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, email, name, role, named_in_minutes, active,"
+                        " session_generation, created_at)"
+                        " VALUES (1, 'a@example.org', '王芳', 'resident', 0, 1, 0, :at)"
+                    ),
+                    {"at": created},
+                )
+                # A session at the venue: the venue cannot be copied and dropped.
+                conn.execute(
+                    text(
+                        "INSERT INTO meetings (id, uid, kind, title, description, community_id,"
+                        " venue_id, starts_at, ends_at, timezone, confirmed_count, status,"
+                        " visibility, sequence, created_at, updated_at) VALUES (1, 'm1@test',"
+                        " 'roundtable', '圆桌会', '', 1, 1, :at, '2025-03-01 10:00:00.000000',"
+                        " 'Asia/Shanghai', 0, 'scheduled', 'public', 0, :at, :at)"
+                    ),
+                    {"at": created},
+                )
+            upgrade(revision="0009")
+            with db.engine.connect() as conn:
+                for table in ("venues", "users"):
+                    stamp = conn.execute(text(f"SELECT updated_at FROM {table}")).scalar()  # noqa: S608
+                    assert stamp == created, table
+                columns = {c["name"]: c for c in inspect(conn).get_columns("registrations")}
+                assert columns["updated_at"]["nullable"] is False
+            downgrade(revision="0008")
+            with db.engine.connect() as conn:
+                for table in ("users", "venues", "registrations", "invitations"):
+                    names = {c["name"] for c in inspect(conn).get_columns(table)}
+                    assert "updated_at" not in names, table
+                assert conn.execute(text("SELECT name FROM venues")).scalar() == "议事厅"
+                assert conn.execute(text("SELECT venue_id FROM meetings")).scalar() == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 # -- what the database refuses by itself ---------------------------------------------------
 
 

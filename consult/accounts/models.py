@@ -50,6 +50,8 @@ class User(UserMixin, Model):
     #: and password changes, which ends every session of the account.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Raised by every change (calendars show organisers' names and addresses).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     unit = relationship("Unit", back_populates="representatives")
     memberships: Mapped[list[Membership]] = relationship(

@@ -3,8 +3,6 @@ application's settings and loaded sessions."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -90,14 +88,3 @@ def feed_calendar(feed: FeedToken, content: FeedContent, stamp: datetime | None 
     for series in content.series:
         events.extend(ics.series_events(series, series.occurrences, ctx, cancelled_overrides=True))
     return ics.build_calendar(events, None, name=feed_name(feed), refresh=FEED_REFRESH)
-
-
-#: DTSTAMP says when the body was made, not what it shows: it is left out of the ETag.
-_STAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r\n", re.MULTILINE)
-
-
-def feed_etag(body: bytes) -> str:
-    """Return a feed's entity tag: a digest of the calendar as rendered (DTSTAMP aside),
-    so that whatever the feed shows (names, venues and their addresses, statuses, the
-    owner's language, the base URL) changes it, and nothing else does."""
-    return hashlib.sha256(_STAMP_LINE.sub(b"", body)).hexdigest()[:40]

@@ -77,15 +77,24 @@ class InviteForm(FlaskForm):
         validators=[Length(max=20000)],
         description=_l("One or more addresses, separated by commas, spaces or lines."),
     )
-    units = MultiCheckboxField(_l("Alliance units (their representatives)"), coerce=int, choices=[])
+    # The alliance may have hundreds of units: they are found by the picker's search
+    # (consult.calendar.queries.search_alliance_units), never all listed, and the ids
+    # sent are checked against the alliance when the invitations are made.
+    units = MultiCheckboxField(
+        _l("Alliance units (their representatives)"),
+        coerce=int,
+        choices=[],
+        validate_choice=False,
+    )
     registered = BooleanField(_l("Everyone signed up for this session"))
     whole_series = BooleanField(_l("Invite to every session of the series"), default=True)
     next = HiddenField()
 
-    def __init__(self, meeting, units, *args, **kwargs):
+    def __init__(self, meeting, has_units: bool, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.meeting = meeting
-        self.units.choices = options([(unit.id, unit.name) for unit in units])
+        #: Whether the community has an alliance to invite from (the picker shows).
+        self.has_units = has_units
 
     def validate_emails(self, field):
         for value in split_addresses(field.data):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from consult import audit
 from consult.accounts.models import User, new_token
 from consult.calendar.models import FeedToken
-from consult.calendar.queries import alliance_units, series_with_occurrences
+from consult.calendar.queries import alliance_units_among, series_with_occurrences
 from consult.community.models import Unit
 from consult.community.operations import community_by_name
 from consult.enums import FeedScope
@@ -102,7 +102,8 @@ Invitee = tuple[str, str | None, User | None, Unit | None]
 
 
 def _unit_addresses(meeting: Meeting, unit_ids: Iterable[int]) -> list[Invitee]:
-    allowed = {unit.id: unit for unit in alliance_units(meeting.community_id)}
+    unit_ids = list(unit_ids)
+    allowed = alliance_units_among(meeting.community_id, unit_ids)
     out = []
     for unit_id in unit_ids:
         unit = allowed.get(unit_id)

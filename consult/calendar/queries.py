@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import or_, select, union
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from consult.accounts.models import User, hash_token
 from consult.calendar.models import FeedToken
@@ -70,11 +70,14 @@ def user_feeds(user: User) -> list[FeedToken]:
 
 
 def feed_window(now: datetime) -> tuple[datetime, datetime]:
-    """Return the [start, end) interval of session starts a feed carries."""
+    """Return the [start, end) interval of session starts a feed carries: from
+    FEED_DAYS_BACK days before today to the end of the day FEED_DAYS_AHEAD days after it
+    (whole UTC days, so that a feed and its ETag stay the same all day long)."""
     config = current_app.config
     back = int(config.get("FEED_DAYS_BACK", FEED_DAYS_BACK))
     ahead = int(config.get("FEED_DAYS_AHEAD", FEED_DAYS_AHEAD))
-    return now - timedelta(days=back), now + timedelta(days=ahead)
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=back), today + timedelta(days=ahead + 1)
 
 
 @dataclass
@@ -119,11 +122,17 @@ def feed_scope(feed: FeedToken, window: tuple[datetime, datetime]) -> FeedScope:
         Registration.user_id == owner.id, Registration.status != "cancelled"
     )
     invited = select(Invitation.meeting_id).where(mine, answered)
+    organised = aliased(Meeting)
+    # One IN over the owner's few sessions (found by the indexes of sign-ups, invitations
+    # and organisers), not an OR the database can only check on every session.
+    theirs = union(
+        registered, invited, select(organised.id).where(organised.organiser_id == owner.id)
+    )
     # Private sessions only while the owner may see them (visible_meetings_clause).
     visible = visible_meetings_clause(owner) & _in_window(window)
     single = (
-        visible
-        & or_(Meeting.id.in_(registered), Meeting.id.in_(invited), Meeting.organiser_id == owner.id)
+        Meeting.id.in_(theirs)
+        & visible
         & or_(Meeting.series_id.is_(None), Meeting.series_id.not_in(whole_series))
     )
     series_ids = select(Meeting.series_id).where(visible, Meeting.series_id.in_(whole_series))
@@ -221,6 +230,25 @@ def alliance_units(community_id: int) -> list[Unit]:
             )
         )
     )
+
+
+def has_alliance(community_id: int) -> bool:
+    """Return whether a community's alliance has any unit."""
+    found = select(AllianceMember.id).where(AllianceMember.community_id == community_id)
+    return db.session.scalar(found.limit(1)) is not None
+
+
+def alliance_units_among(community_id: int, unit_ids) -> dict[int, Unit]:
+    """Return {id: unit} of the given units that belong to the community's alliance."""
+    ids = {i for i in unit_ids if isinstance(i, int)}
+    if not ids:
+        return {}
+    found = db.session.scalars(
+        select(Unit)
+        .join(AllianceMember, AllianceMember.unit_id == Unit.id)
+        .where(AllianceMember.community_id == community_id, Unit.id.in_(ids))
+    )
+    return {unit.id: unit for unit in found}
 
 
 def all_communities() -> list[Community]:

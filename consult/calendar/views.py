@@ -24,7 +24,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from consult.calendar import ics
-from consult.calendar.documents import feed_calendar, feed_etag, session_calendar
+from consult.calendar.cache import cached_calendar, feed_fingerprint, session_fingerprint
+from consult.calendar.documents import feed_calendar, session_calendar
 from consult.calendar.forms import FeedForm, InviteForm
 from consult.calendar.models import FeedToken
 from consult.calendar.operations import (
@@ -35,11 +36,11 @@ from consult.calendar.operations import (
 )
 from consult.calendar.queries import (
     all_communities,
-    alliance_units,
     feed_content,
     feed_for_token,
     feed_scope,
     feed_window,
+    has_alliance,
     meeting_invitations,
     search_alliance_units,
     user_feeds,
@@ -73,33 +74,53 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     return meeting_or_404(meeting_id, current_user)
 
 
+def _serve_calendar(fingerprint: str, render, filename: str | None = None) -> Response:
+    """Answer with a calendar kept under ``fingerprint`` (rendered by ``render`` when
+    the cache lacks it), or 304 when the client's copy is current. Calendars depend on
+    who asks (a secret feed URL, a private session, a week signed up for alone): shared
+    caches must not keep them, and clients revalidate."""
+    found = cached_calendar(fingerprint, render)
+    if found.etag is not None and request.if_none_match.contains_weak(found.etag):
+        response = Response(status=304)
+    else:
+        body = found.body()
+        if request.if_none_match.contains_weak(found.etag):
+            response = Response(status=304)
+        else:
+            response = _calendar_response(body, filename)
+    response.set_etag(found.current_etag(), weak=True)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
 @bp.route("/sessions/<int:meeting_id>.ics")
 def meeting_ics(meeting_id: int):
     """Serve a session as an iCalendar file: for an occurrence, its whole series, or that
     week alone to someone who signed up for that week only."""
     meeting = _meeting_or_404(meeting_id)
-    body = ics.to_ics(session_calendar(meeting, not week_only(current_user, meeting)))
-    return _calendar_response(body, f"session-{meeting.id}.ics")
+    whole = not week_only(current_user, meeting)
+    return _serve_calendar(
+        session_fingerprint(meeting, whole),
+        lambda: ics.to_ics(session_calendar(meeting, whole)),
+        f"session-{meeting.id}.ics",
+    )
 
 
 @bp.route("/calendar/<token>.ics")
 def feed(token: str):
-    """Serve a subscribable feed; answer 304 when the client's copy is current."""
+    """Serve a subscribable feed; answer 304 when the client's copy is current.
+
+    The feed is kept in the cache under a fingerprint of what it shows (read in one
+    statement, consult.calendar.cache): a revalidation renders nothing."""
     found = feed_for_token(token)
     if found is None:
         abort(404)
-    scope = feed_scope(found, feed_window(utcnow()))
-    # The ETag is taken from the feed as rendered: it cannot miss anything it shows.
-    body = ics.to_ics(feed_calendar(found, feed_content(scope)))
-    etag = feed_etag(body)
-    if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-    else:
-        response = _calendar_response(body)
-    response.set_etag(etag, weak=True)
-    # The URL is a secret: shared caches must not keep it; clients revalidate.
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    window = feed_window(utcnow())
+    scope = feed_scope(found, window)
+    return _serve_calendar(
+        feed_fingerprint(found, scope, window),
+        lambda: ics.to_ics(feed_calendar(found, feed_content(scope))),
+    )
 
 
 # -- the feeds page ----------------------------------------------------------------------
@@ -206,7 +227,7 @@ def _safe_next(target: str | None, meeting: Meeting) -> str:
 
 def _invite_form(meeting: Meeting, **kwargs) -> InviteForm:
     # Prefixed: the form shares the session page with others (unique ids and names).
-    return InviteForm(meeting, alliance_units(meeting.community_id), prefix="invite", **kwargs)
+    return InviteForm(meeting, has_alliance(meeting.community_id), prefix="invite", **kwargs)
 
 
 @bp.route("/sessions/<int:meeting_id>/invite", methods=["GET", "POST"])

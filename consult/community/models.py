@@ -157,6 +157,8 @@ class Venue(Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Raised by every change (calendars show the name and the address).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     community: Mapped[Community | None] = relationship(back_populates="venues")
     unit: Mapped[Unit | None] = relationship()

@@ -119,6 +119,23 @@ class FilterForm(FlaskForm):
         return self.when.data if self.when.data in ("upcoming", "past", "all") else "upcoming"
 
 
+class CalendarFilterForm(FilterForm):
+    """Choose the one community whose month or week the calendar shows, and a kind.
+
+    A month of every community's sessions grows with the town; the calendar shows one
+    community at a time (the person's own unless they choose another)."""
+
+    def __init__(self, communities, *args, **kwargs):
+        super().__init__(communities, *args, **kwargs)
+        self.community.choices = options([(str(cid), name) for cid, name in communities])
+        self._known = {cid for cid, _name in communities}
+
+    def community_id(self) -> int | None:
+        """Return the community asked for, if there is one of that id."""
+        chosen = super().community_id()
+        return chosen if chosen in self._known else None
+
+
 class _TimesForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT, validators=[InputRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMAT, validators=[InputRequired()])

@@ -265,6 +265,8 @@ class Registration(Model):
     #: The client's Idempotency-Key of the request that made it: a retry with the same
     #: key gets this registration back instead of a conflict.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    #: Raised by every change (a personal calendar feed follows its owner's sign-ups).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="registrations")
     user = relationship("User", foreign_keys=[user_id])
@@ -286,6 +288,8 @@ class Invitation(Model):
         check_in("partstat", PartStat),
         UniqueConstraint("meeting_id", "email"),
         Index("ix_invitations_email", "email"),
+        # A person's invitations, by account or by address (personal calendar feeds).
+        Index("ix_invitations_user_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -302,6 +306,8 @@ class Invitation(Model):
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised by every change (a personal calendar feed follows its owner's invitations).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     meeting: Mapped[Meeting] = relationship(back_populates="invitations")
     user = relationship("User", foreign_keys=[user_id])

@@ -126,6 +126,8 @@ class CalendarDay:
     #: False for the days of the neighbouring months that fill the month's first and last week.
     in_period: bool
     meetings: list[Meeting] = field(default_factory=list)
+    #: Sessions of the day not shown (beyond the calendar's sessions per day).
+    more: int = 0
 
 
 def month_days(year: int, month: int) -> list[list[date]]:
@@ -145,24 +147,50 @@ def calendar_weeks(
     in_period,
     community_id: int | None = None,
     kind: str | None = None,
+    per_day: int | None = None,
 ) -> list[list[CalendarDay]]:
     """Fill the given weeks with the sessions ``user`` may see, on their local day.
 
     A session lies on the day its own time zone gives it; ``in_period(day)`` says whether
-    a day belongs to the month or week shown.
+    a day belongs to the month or week shown. With ``per_day``, a day shows its first
+    ``per_day`` sessions and counts the others (``more``): the sessions of the period are
+    first read as (id, start, zone) alone, and only those shown are loaded.
     """
     first, last = weeks[0][0], weeks[-1][-1]
     # A day wider on both sides: any zone's local day lies within that window.
     start = datetime.combine(first - timedelta(days=1), time(), UTC)
     end = datetime.combine(last + timedelta(days=2), time(), UTC)
     f = MeetingFilter(community_id=community_id, kind=kind, start=start, end=end)
-    found = db.session.scalars(meetings_select(user, f).options(*list_options())).all()
-    by_day: dict[date, list[Meeting]] = {}
-    for meeting in found:
-        local_day = meeting.starts_at.astimezone(ZoneInfo(meeting.timezone)).date()
-        by_day.setdefault(local_day, []).append(meeting)
+    query = meetings_select(user, f)
+    days = {day for week in weeks for day in week}
+    by_day: dict[date, list[int]] = {}
+    for meeting_id, starts_at, zone in db.session.execute(
+        query.with_only_columns(Meeting.id, Meeting.starts_at, Meeting.timezone)
+    ):
+        local_day = starts_at.astimezone(ZoneInfo(zone)).date()
+        if local_day in days:
+            by_day.setdefault(local_day, []).append(meeting_id)
+    shown = {d: ids[:per_day] if per_day is not None else ids for d, ids in by_day.items()}
+    wanted = [i for ids in shown.values() for i in ids]
+    loaded = {}
+    if wanted:
+        loaded = {
+            m.id: m
+            for m in db.session.scalars(
+                select(Meeting).where(Meeting.id.in_(wanted)).options(joinedload(Meeting.venue))
+            )
+        }
     return [
-        [CalendarDay(day, in_period(day), by_day.get(day, [])) for day in week] for week in weeks
+        [
+            CalendarDay(
+                day,
+                in_period(day),
+                [loaded[i] for i in shown.get(day, []) if i in loaded],
+                len(by_day.get(day, [])) - len(shown.get(day, [])),
+            )
+            for day in week
+        ]
+        for week in weeks
     ]
 
 

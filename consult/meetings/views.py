@@ -27,6 +27,7 @@ from consult.loaders import meeting_or_404
 from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
+    CalendarFilterForm,
     EditSessionForm,
     FilterForm,
     MoveOccurrenceForm,
@@ -106,13 +107,35 @@ def _anchor_day() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date()
 
 
+def _own_community(communities: list[tuple[int, str]]) -> int | None:
+    """Return the community the calendar shows unless another is chosen: the person's
+    own (the first by name of those they belong to), else the first of the town."""
+    mine = {m.community_id for m in getattr(current_user, "memberships", None) or ()}
+    for community_id, _name in communities:
+        if community_id in mine:
+            return community_id
+    return communities[0][0] if communities else None
+
+
+#: Sessions a day shows in the month and the week (the others behind a link to the day).
+MONTH_PER_DAY = 3
+WEEK_PER_DAY = 12
+VIEWS = ("month", "week", "day")
+
+
 @bp.route("/sessions/calendar")
 def calendar():
-    """Show a month or a week of sessions, per community, filtered by kind."""
+    """Show a month, a week or a day of one community's sessions, filtered by kind.
+
+    A month shows a few sessions a day and how many more there are, a week a dozen, a
+    day all of them: what the page holds does not grow with the community."""
     communities = queries.community_choices()
-    form = FilterForm(communities, request.args)
-    view = "week" if request.args.get("view") == "week" else "month"
+    form = CalendarFilterForm(communities, request.args)
+    community_id = form.community_id() or _own_community(communities)
+    form.community.data = str(community_id) if community_id is not None else ""
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "month"
     day = _anchor_day()
+    locale = get_locale()
     if view == "month":
         weeks = queries.month_days(day.year, day.month)
         first = day.replace(day=1)
@@ -122,8 +145,9 @@ def calendar():
         def in_period(d):
             return d.month == day.month
 
-        title = format_date(first, "LLLL y", locale=get_locale())
-    else:
+        title = format_date(first, "LLLL y", locale=locale)
+        per_day = MONTH_PER_DAY
+    elif view == "week":
         weeks = [queries.week_days(day)]
         previous, following = day - timedelta(days=7), day + timedelta(days=7)
 
@@ -131,22 +155,45 @@ def calendar():
             return True
 
         title = "{} – {}".format(
-            format_date(weeks[0][0], "medium", locale=get_locale()),
-            format_date(weeks[0][-1], "medium", locale=get_locale()),
+            format_date(weeks[0][0], "medium", locale=locale),
+            format_date(weeks[0][-1], "medium", locale=locale),
         )
+        per_day = WEEK_PER_DAY
+    else:
+        weeks = [[day]]
+        previous, following = day - timedelta(days=1), day + timedelta(days=1)
+
+        def in_period(d):
+            return True
+
+        title = format_date(day, "full", locale=locale)
+        per_day = None
     grid = queries.calendar_weeks(
-        current_user, weeks, in_period, community_id=form.community_id(), kind=form.kind_value()
+        current_user,
+        weeks,
+        in_period,
+        # No community yet: nothing to show (an empty town), rather than every session.
+        community_id=community_id if community_id is not None else 0,
+        kind=form.kind_value(),
+        per_day=per_day,
     )
-    args = {k: v for k, v in request.args.items() if k in ("community", "kind", "view")}
+    args = {k: v for k, v in request.args.items() if k in ("kind", "view")}
+    if community_id is not None:
+        args["community"] = str(community_id)
+    today = utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date()
+    shown = [cell.day for week in grid for cell in week if cell.in_period]
     return render_template(
         "meetings/calendar.html",
         form=form,
+        community_name=dict(communities).get(community_id),
         grid=grid,
         view=view,
         title=title,
         previous=previous,
         following=following,
-        today=utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date(),
+        today=today,
+        # Where the other views open: today when it is shown, else the first day shown.
+        focus=today if today in shown else shown[0],
         args=args,
     )
 

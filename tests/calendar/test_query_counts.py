@@ -41,8 +41,14 @@ def test_feed_statements_do_not_grow_with_its_sessions(
     fresh()
     with count_queries() as many:
         assert client.get(url).status_code == 200
-    # The token, the one-offs, the series and their occurrences.
-    assert few.n == many.n == 4
+    # The token, the fingerprint (consult.calendar.cache), the one-offs, the series and
+    # their occurrences.
+    assert few.n == many.n == 5
+    fresh()
+    with count_queries() as cached:
+        assert client.get(url).status_code == 200
+    # Nothing changed: the token and the fingerprint; the body comes from the cache.
+    assert cached.n == 2, cached.statements
 
 
 def test_mine_feed_statements_do_not_grow(app, client, factories, api_as, count_queries):
@@ -63,8 +69,8 @@ def test_mine_feed_statements_do_not_grow(app, client, factories, api_as, count_
     fresh()
     with count_queries() as many:
         client.get(url)
-    # The token, the single sessions, the whole series (none).
-    assert few.n == many.n == 3
+    # The token, the fingerprint, the single sessions, the whole series (none).
+    assert few.n == many.n == 4
 
 
 def test_feeds_page_statements_do_not_grow(app, client, factories, api_as, login_as, count_queries):

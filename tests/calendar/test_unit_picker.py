@@ -106,3 +106,69 @@ def test_only_those_who_invite_may_search(client, factories, login_as, alliance,
     login_as(factories.make_user(role, community=alliance["hehe"].name))
     response = client.get(f"/sessions/{alliance['meeting'].id}/invite/units?unit_q=物业")
     assert response.status_code == 403
+
+
+def _invite(client, meeting, units, emails=""):
+    from tests.conftest import csrf_token_from
+
+    page = client.get(f"/sessions/{meeting.id}/invite")
+    data = {
+        "invite-csrf_token": csrf_token_from(page.get_data(as_text=True)),
+        "invite-emails": emails,
+        "invite-units": [str(u) for u in units],
+    }
+    return client.post(f"/sessions/{meeting.id}/invite", data=data)
+
+
+def test_a_unit_found_by_the_search_is_invited(client, factories, login_as, alliance):
+    from consult.extensions import db
+    from consult.meetings.models import Invitation
+
+    unit = alliance["units"]["物业03"]
+    unit.contact_email = "wuye03@example.org"
+    db.session.commit()
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
+    response = _invite(client, alliance["meeting"], [unit.id])
+    assert response.status_code == 302
+    invited = db.session.query(Invitation).filter_by(meeting_id=alliance["meeting"].id).all()
+    assert [(i.email, i.unit_id) for i in invited] == [("wuye03@example.org", unit.id)]
+
+
+@pytest.mark.parametrize("which", ["outsider", "unknown", "not a number"])
+def test_a_unit_outside_the_alliance_is_refused_and_nothing_sent(
+    client, factories, login_as, alliance, which
+):
+    from consult.extensions import db
+    from consult.meetings.models import Invitation
+
+    alliance["outsider"].contact_email = "outsider@example.org"
+    db.session.commit()
+    value = {"outsider": alliance["outsider"].id, "unknown": 99999, "not a number": "x"}[which]
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
+    response = _invite(client, alliance["meeting"], [value], emails="someone@example.org")
+    assert response.status_code == 200
+    html = html_of(response)
+    assert "invalid-feedback" in html
+    assert db.session.query(Invitation).count() == 0
+
+
+def test_the_session_page_does_not_read_the_alliance(
+    client, factories, login_as, alliance, count_queries
+):
+    """However large the alliance, the session page asks only whether there is one."""
+    from consult.extensions import db
+
+    login_as(factories.make_user("cadre", community=alliance["hehe"].name))
+    url = f"/sessions/{alliance['meeting'].id}"
+    client.get(url)
+    db.session.expire_all()
+    with count_queries() as few:
+        small = html_of(client.get(url))
+    for n in range(60):
+        factories.make_alliance_member(alliance["hehe"], factories.make_unit(f"新单位{n:02d}"))
+    db.session.expire_all()
+    with count_queries() as many:
+        large = html_of(client.get(url))
+    assert few.n == many.n
+    assert not any("FROM units" in s for s in many.statements), many.statements
+    assert len(large) == len(small) and "新单位" not in large

@@ -770,15 +770,185 @@ def test_calendar_is_per_community_and_hides_private_sessions(client, login_as, 
     _create(cadre, start + timedelta(hours=4), title="邻里调解", kind="mediation")
     db.session.commit()
     anle = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "安乐的会"))
-    login_as(factories.make_user())
+    login_as(factories.make_user())  # a resident of Hehe
 
     html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
     per_community = client.get(f"/sessions/calendar?community={anle}&date={start.date()}").get_data(
         as_text=True
     )
 
-    assert "和合的会" in html and "安乐的会" in html and "邻里调解" not in html
+    # Their own community by default; another one when chosen.
+    assert "和合的会" in html and "安乐的会" not in html and "邻里调解" not in html
     assert "安乐的会" in per_community and "和合的会" not in per_community
+
+
+def _calendar_choice(html: str) -> tuple[list[str], str | None]:
+    """The community select's options and the one selected."""
+    select_html = re.search(r'<select[^>]*name="community"[^>]*>(.*?)</select>', html, re.S)
+    options = re.findall(r"<option[^>]*>([^<]*)</option>", select_html.group(1))
+    chosen = re.search(r"<option[^>]*selected[^>]*>([^<]*)</option>", select_html.group(1))
+    return options, chosen.group(1) if chosen else None
+
+
+def test_calendar_shows_one_community_never_all(client, login_as, cadre, factories):
+    """A town-level cadre gets the first community and a choice of every one; there is no
+    month of every community's sessions."""
+    start = local_start(days=20)
+    for name in ("Anle", "Hehe", "Yuelai"):
+        _create(cadre, start, title=f"{name} 的会", community=name)
+    db.session.commit()
+    login_as(cadre)
+
+    html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
+    options, chosen = _calendar_choice(html)
+    assert options == ["Anle", "Hehe", "Yuelai"] and chosen == "Anle"
+    assert "Anle 的会" in html and "Hehe 的会" not in html and "Yuelai 的会" not in html
+    assert "Sessions of Anle" in html
+    # The period links keep the community shown.
+    yuelai = db.session.scalar(select(Meeting.community_id).where(Meeting.title == "Yuelai 的会"))
+    chosen_html = client.get(f"/sessions/calendar?community={yuelai}&date={start.date()}")
+    chosen_html = chosen_html.get_data(as_text=True)
+    assert "Yuelai 的会" in chosen_html and "Anle 的会" not in chosen_html
+    following = re.search(r'href="([^"]*)" rel="next"', chosen_html).group(1)
+    assert f"community={yuelai}" in unescape(following)
+
+
+@pytest.mark.parametrize("community", ["", "0", "999999", "all", "Anle"])
+def test_calendar_falls_back_to_the_own_community(client, login_as, cadre, factories, community):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    _create(cadre, start, title="安乐的会", community="Anle")
+    db.session.commit()
+    login_as(factories.make_user())  # a resident of Hehe
+
+    html = client.get(f"/sessions/calendar?community={community}&date={start.date()}")
+    html = html.get_data(as_text=True)
+    assert "和合的会" in html and "安乐的会" not in html
+    assert _calendar_choice(html)[1] == "Hehe"
+
+
+def test_calendar_of_a_visitor_shows_the_first_community(client, cadre):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    _create(cadre, start, title="安乐的会", community="Anle")
+    db.session.commit()
+
+    html = client.get(f"/sessions/calendar?date={start.date()}").get_data(as_text=True)
+    assert "安乐的会" in html and "和合的会" not in html
+
+
+def test_calendar_of_a_town_without_communities_is_empty(client):
+    response = client.get("/sessions/calendar")
+    assert response.status_code == 200
+    assert "No sessions in this period." in response.get_data(as_text=True)
+
+
+def test_calendar_statements_and_size_do_not_grow_with_other_communities(
+    client, login_as, cadre, factories, count_queries
+):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    db.session.commit()
+    login_as(factories.make_user())
+    url = f"/sessions/calendar?date={start.date()}"
+    client.get(url)
+    db.session.expire_all()
+    with count_queries() as few:
+        small = client.get(url).get_data(as_text=True)
+    for n in range(6):
+        _create(cadre, start + timedelta(hours=n % 3), title=f"别处的会{n}", community=f"C{n}")
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as many:
+        large = client.get(url).get_data(as_text=True)
+    assert few.n == many.n, many.statements
+    assert "别处的会" not in large
+    # The community select grows by one option per community; nothing else does.
+    assert len(large) - len(small) < 6 * 80
+
+
+def _busy_day(cadre, count: int, start=None):
+    start = start or local_start(days=20, hour=8)
+    for n in range(count):
+        _create(
+            cadre, start + timedelta(minutes=20 * n), title=f"第{n + 1:02d}场", venue=f"Room {n}"
+        )
+    db.session.commit()
+    return start
+
+
+def _sessions_in(html: str, day) -> int:
+    cell = re.search(rf'<td[^>]*data-day="{day.isoformat()}">(.*?)</td>', html, re.S).group(1)
+    return cell.count("data-session=")
+
+
+def test_a_busy_day_shows_a_few_sessions_in_the_month_and_links_to_the_day(
+    client, login_as, cadre, factories
+):
+    start = _busy_day(cadre, 7)
+    login_as(factories.make_user())
+    day = start.date()
+
+    month = client.get(f"/sessions/calendar?date={day}").get_data(as_text=True)
+    assert _sessions_in(month, day) == 3
+    assert "第01场" in month and "第04场" not in month
+    more = re.search(r'<a[^>]*href="([^"]*)"[^>]*data-more="4"', month)
+    assert more, "no link to the other sessions of the day"
+    target = parse_qs(urlsplit(unescape(more.group(1))).query)
+    assert target["view"] == ["day"] and target["date"] == [day.isoformat()]
+    assert "community" in target
+
+    week = client.get(f"/sessions/calendar?view=week&date={day}").get_data(as_text=True)
+    assert _sessions_in(week, day) == 7 and "data-more" not in week
+
+    whole_day = client.get(unescape(more.group(1))).get_data(as_text=True)
+    assert whole_day.count("data-session=") == 7
+    assert all(f"第{n:02d}场" in whole_day for n in range(1, 8))
+    following = re.search(r'href="([^"]*)" rel="next"', whole_day).group(1)
+    assert f"date={day + timedelta(days=1)}" in unescape(following)
+
+
+def test_a_month_does_not_grow_with_a_busier_day(client, login_as, cadre, factories, count_queries):
+    start = _busy_day(cadre, 4)
+    login_as(factories.make_user())
+    url = f"/sessions/calendar?date={start.date()}"
+    client.get(url)
+    db.session.expire_all()
+    with count_queries() as few:
+        quiet = client.get(url).get_data(as_text=True)
+    _busy_day(cadre, 12, start + timedelta(hours=5))
+    db.session.expire_all()
+    with count_queries() as many:
+        busy = client.get(url).get_data(as_text=True)
+    assert few.n == many.n, many.statements
+    assert _sessions_in(busy, start.date()) == 3
+    assert abs(len(busy) - len(quiet)) < 10  # only the number of the others differs
+
+
+@pytest.mark.parametrize("query", ["view=day", "view=day&date=nonsense", "view=day&kind=party"])
+def test_the_day_view_survives_odd_parameters(client, query):
+    assert client.get(f"/sessions/calendar?{query}").status_code == 200
+
+
+def test_calendar_in_chinese(client, login_as, cadre, factories):
+    start = local_start(days=20)
+    _create(cadre, start, title="和合的会")
+    db.session.commit()
+    login_as(factories.make_user())
+    html = client.get(f"/sessions/calendar?date={start.date()}&lang=zh_CN").get_data(as_text=True)
+    assert "Hehe 的议事会议" in html
+    assert "Sessions of" not in html
+    assert all(f">{name}<" in html for name in ("月", "周", "日"))
+
+
+def test_a_busy_day_in_chinese(client, login_as, cadre, factories):
+    start = _busy_day(cadre, 5)
+    login_as(factories.make_user())
+    html = client.get(f"/sessions/calendar?date={start.date()}&lang=zh_CN").get_data(as_text=True)
+    assert "还有 2 场" in html and "2 more" not in html
+    day = client.get(f"/sessions/calendar?view=day&date={start.date()}&lang=zh_CN")
+    day = day.get_data(as_text=True)
+    assert "前一天" in day and "后一天" in day
 
 
 @pytest.mark.parametrize(

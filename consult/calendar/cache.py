@@ -1,0 +1,354 @@
+"""Rendered calendars, kept under a fingerprint of what they show.
+
+Rendering a feed (every VEVENT, the VTIMEZONEs) costs far more than reading what it
+shows, and feeds change rarely while clients ask for them every hour. So before
+rendering, one small statement reads a *fingerprint* of everything a calendar shows:
+
+- for the single sessions it carries, the series it carries and every occurrence of
+  those series: how many there are, the sum of their ids, the sum of their change
+  stamps (``updated_at``, raised by every change of a row) and the sum of the change
+  stamps of the venues, organisers and series they name;
+- for a personal feed, the same of the owner's sign-ups and invitations (which decide
+  what the feed carries), and who the owner is for the visibility rules (role and
+  communities);
+- the window (whole days), the feed's title (the community's name or the owner's, in
+  the owner's language), and the settings written into calendars (BASE_URL, MAIL_FROM,
+  MAIL_REPLY_TO), and a digest of the code that renders them.
+
+A change of anything shown changes one of these: an edited row raises its stamp, a row
+that joins or leaves changes the count and the sums. The cache then holds two entries:
+
+    etag:<fingerprint>  ->  the ETag: a digest of the body as rendered (DTSTAMP aside)
+    ics:<etag>          ->  the body
+    latest:<calendar>   ->  the ETag of the body last kept for that calendar (a
+                            community's feed in a language, a person's feed, a session's
+                            file), whose body is removed when a newer one is kept
+
+A revalidation whose fingerprint is known answers 304 after the fingerprint's one
+statement, without rendering or reading the body; a request for the body reads it from
+the cache. A change that raises stamps without altering the body (a sign-up raises its
+session's ``updated_at``) costs one rendering, after which the ETag is the same as
+before, so clients keep getting 304.
+
+The body is read after its fingerprint, so it is never older than the fingerprint it
+is kept under; stamps only rise, so a fingerprint once left behind does not come back.
+What bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone) is not
+seen until the entries expire (a day, consult.config.CACHE_SECONDS).
+
+The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
+set, shared by every worker and server, so that what one renders the others serve and a
+change made through one is seen by all (the fingerprint is read from the database each
+time); otherwise each worker's memory. A cache that fails is passed by: the calendar is
+rendered as if it held nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import icalendar
+from flask import current_app
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+
+from consult.accounts.models import User
+from consult.calendar.models import FeedToken
+from consult.calendar.queries import FeedScope
+from consult.community.models import Venue
+from consult.extensions import cache, db
+from consult.meetings.models import Invitation, Meeting, Registration, Series
+
+log = logging.getLogger(__name__)
+
+
+#: How the calendars are rendered: the modules that write them and the library they
+#: use. A new version of either is a new fingerprint, so no body rendered by older
+#: code is served from a cache that outlived a deployment.
+def _rendering() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(icalendar.__version__.encode())
+    for name in ("ics.py", "documents.py", "cache.py"):
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:  # installed without its sources: the package's version stands in
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                digest.update(version("consult").encode())
+            except PackageNotFoundError:
+                pass
+    return digest.hexdigest()[:16]
+
+
+RENDERING = _rendering()
+
+#: 2000-01-01 as a Julian day (SQLite) and as a Unix time (PostgreSQL): change stamps
+#: are summed as milliseconds since then, which keeps the sums far from overflowing.
+_JULIAN_2000 = 2451544.5
+_UNIX_2000 = 946684800
+
+
+def _stamp(dialect: str, column):
+    """Return ``column`` (a timestamp) as whole milliseconds since 2000, or 0 for NULL."""
+    if dialect == "sqlite":
+        value = cast((func.julianday(column) - _JULIAN_2000) * 86400000.0, Integer)
+    else:
+        # date_part is double precision, about twice as fast as extract's numeric.
+        value = cast((func.date_part("epoch", column) - _UNIX_2000) * 1000, BigInteger)
+    return func.coalesce(value, 0)
+
+
+def _sums(dialect: str, tag: int, table, related=()):
+    """The aggregate columns of every part of a fingerprint: a tag, how many rows, the
+    sum of their ids, of their change stamps, and of the stamps of the rows they name."""
+    named = literal(0)
+    for other in related:
+        named = named + _stamp(dialect, other.c.updated_at)
+    return (
+        literal(tag),
+        func.count(table.c.id),
+        func.coalesce(func.sum(table.c.id), 0),
+        func.coalesce(func.sum(_stamp(dialect, table.c.updated_at)), 0),
+        func.coalesce(func.sum(named), 0),
+    )
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The parts of a fingerprint without their WHERE clauses, built once per dialect
+    (building them is dearer than running them)."""
+
+    #: Sessions shown as events of their own, with their venues, organisers and series
+    #: (an occurrence shown alone falls back on its series' organiser).
+    single: Select
+    #: Series shown whole (their master VEVENT), with their venues and organisers.
+    series: Select
+    #: Every occurrence of those series (overrides, skipped weeks, the rule's end),
+    #: inside the window or not, with their venues and organisers.
+    occurrences: Select
+    occurrence: object
+    #: The owner's sign-ups and invitations: what puts a session into a personal feed.
+    registrations: Select
+    invitations: Select
+
+
+@lru_cache(maxsize=4)
+def _parts(dialect: str) -> _Parts:
+    meetings, series = Meeting.__table__, Series.__table__
+    venues, users = Venue.__table__, User.__table__
+    venue, organiser = venues.alias("fp_venue"), users.alias("fp_organiser")
+    parent, parent_organiser = series.alias("fp_series"), users.alias("fp_series_organiser")
+    single = select(
+        *_sums(dialect, 1, meetings, (venue, organiser, parent, parent_organiser))
+    ).select_from(
+        meetings.outerjoin(venue, venue.c.id == meetings.c.venue_id)
+        .outerjoin(organiser, organiser.c.id == meetings.c.organiser_id)
+        .outerjoin(parent, parent.c.id == meetings.c.series_id)
+        .outerjoin(parent_organiser, parent_organiser.c.id == parent.c.organiser_id)
+    )
+    whole = select(*_sums(dialect, 2, series, (venue, organiser))).select_from(
+        series.outerjoin(venue, venue.c.id == series.c.venue_id).outerjoin(
+            organiser, organiser.c.id == series.c.organiser_id
+        )
+    )
+    occurrence = meetings.alias("fp_occurrence")
+    occurrences = select(*_sums(dialect, 3, occurrence, (venue, organiser))).select_from(
+        occurrence.outerjoin(venue, venue.c.id == occurrence.c.venue_id).outerjoin(
+            organiser, organiser.c.id == occurrence.c.organiser_id
+        )
+    )
+    registrations = select(*_sums(dialect, 4, Registration.__table__))
+    invitations = select(*_sums(dialect, 5, Invitation.__table__))
+    return _Parts(single, whole, occurrences, occurrence, registrations, invitations)
+
+
+def _session_parts(meeting_clause, series_clause) -> list[Select]:
+    parts = _parts(db.session.get_bind().dialect.name)
+    found = []
+    if meeting_clause is not None:
+        found.append(parts.single.where(meeting_clause))
+    if series_clause is not None:
+        shown = select(Series.id).where(series_clause)
+        found.append(parts.series.where(series_clause))
+        found.append(parts.occurrences.where(parts.occurrence.c.series_id.in_(shown)))
+    return found
+
+
+def _owners_parts(owner: User) -> list[Select]:
+    parts = _parts(db.session.get_bind().dialect.name)
+    registrations, invitations = Registration.__table__, Invitation.__table__
+    return [
+        parts.registrations.where(registrations.c.user_id == owner.id),
+        parts.invitations.where(
+            or_(invitations.c.user_id == owner.id, invitations.c.email == owner.email)
+        ),
+    ]
+
+
+def _read(parts) -> list[tuple]:
+    """Run the parts as one statement; return their rows in the parts' order."""
+    rows = db.session.execute(union_all(*parts)).all()
+    return sorted(tuple(int(value or 0) for value in row) for row in rows)
+
+
+def _digest(*values) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:40]
+
+
+def _settings() -> tuple:
+    config = current_app.config
+    return (
+        RENDERING,
+        config["BASE_URL"],
+        config["MAIL_FROM"],
+        config.get("MAIL_REPLY_TO") or "",
+    )
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a calendar shows (``key``) and which calendar it is (``name``: a community's
+    feed in a language, a person's feed, a session's file), whatever it shows."""
+
+    key: str
+    name: str
+
+
+def feed_fingerprint(
+    feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]
+) -> Fingerprint:
+    """Return the fingerprint of a feed: what it shows, read in one statement."""
+    from consult.i18n import language_of
+    from consult.permissions import staff_communities
+
+    owner = feed.user
+    language = language_of(owner.locale)
+    parts = _session_parts(scope.meeting_clause, scope.series_clause)
+    if feed.scope == "community":
+        title = ("community", feed.community_id, feed.community.name)
+        name = f"community:{feed.community_id}:{language}"
+    else:
+        communities = staff_communities(owner)
+        title = (
+            "mine",
+            owner.id,
+            owner.name,
+            owner.email,
+            owner.role,
+            None if communities is None else sorted(communities),
+        )
+        name = f"mine:{owner.id}"
+        parts.extend(_owners_parts(owner))
+    key = _digest(
+        "feed",
+        title,
+        language,
+        window[0].isoformat(),
+        window[1].isoformat(),
+        _settings(),
+        _read(parts),
+    )
+    return Fingerprint(key, name)
+
+
+def session_fingerprint(meeting: Meeting, whole_series: bool) -> Fingerprint:
+    """Return the fingerprint of a session's file: the session, or its whole series."""
+    if meeting.series_id is not None and whole_series:
+        parts = _session_parts(None, Series.id == meeting.series_id)
+    else:
+        parts = _session_parts(Meeting.id == meeting.id, None)
+    key = _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+    return Fingerprint(key, f"session:{meeting.id}:{int(whole_series)}")
+
+
+# -- the cache -------------------------------------------------------------------------
+
+#: DTSTAMP says when the body was made, not what it shows: it is left out of the ETag.
+_STAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r\n", re.MULTILINE)
+
+
+def body_etag(body: bytes) -> str:
+    """Return the entity tag of a calendar: a digest of it as rendered, DTSTAMP aside."""
+    return hashlib.sha256(_STAMP_LINE.sub(b"", body)).hexdigest()[:40]
+
+
+def _get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 (a cache that fails is passed by)
+        log.warning("calendar cache: reading %s failed", key, exc_info=True)
+        return None
+
+
+def _set(key: str, value) -> None:
+    try:
+        cache.set(key, value)
+    except Exception:  # noqa: BLE001
+        log.warning("calendar cache: writing %s failed", key, exc_info=True)
+
+
+def _delete(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: BLE001
+        log.warning("calendar cache: removing %s failed", key, exc_info=True)
+
+
+@dataclass
+class CachedCalendar:
+    """A calendar found by its fingerprint: its ETag, and its body once read."""
+
+    fingerprint: Fingerprint
+    etag: str | None
+    render: Callable[[], bytes]
+    _body: bytes | None = None
+
+    def body(self) -> bytes:
+        """Return the body: from the cache, else rendered (and kept) now.
+
+        A calendar keeps one body in the cache: the one it showed before a change is
+        removed when the new one is kept (a community's feed for a year at a hundred
+        times the demo town is over a megabyte)."""
+        if self._body is None and self.etag is not None:
+            found = _get(f"ics:{self.etag}")
+            if isinstance(found, bytes):
+                self._body = found
+        if self._body is None:
+            self._body = self.render()
+            self.etag = body_etag(self._body)
+            latest = f"latest:{self.fingerprint.name}"
+            previous = _get(latest)
+            _set(f"ics:{self.etag}", self._body)
+            _set(f"etag:{self.fingerprint.key}", self.etag)
+            _set(latest, self.etag)
+            if isinstance(previous, str) and previous != self.etag:
+                _delete(f"ics:{previous}")
+        return self._body
+
+    def current_etag(self) -> str:
+        """Return the ETag, rendering the calendar if the cache does not know it."""
+        if self.etag is None:
+            self.body()
+        return self.etag
+
+
+def cached_calendar(fingerprint: Fingerprint, render: Callable[[], bytes]) -> CachedCalendar:
+    """Return the calendar of ``fingerprint``; ``render`` makes its body when needed."""
+    etag = _get(f"etag:{fingerprint.key}")
+    return CachedCalendar(fingerprint, etag if isinstance(etag, str) else None, render)
