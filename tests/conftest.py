@@ -254,8 +254,13 @@ def app(request, app_config):
 
 
 def _reset_process_state(application) -> None:
-    """Forget what an earlier test left in the application's memory (rate-limit counts)."""
-    from consult.extensions import limiter
+    """Forget what an earlier test left in the application's memory (rate-limit counts,
+    rendered calendars)."""
+    from consult.extensions import cache, limiter
+
+    with application.app_context():
+        if application.config.get("CACHE_TYPE", "SimpleCache") == "SimpleCache":
+            cache.clear()
 
     storage = application.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     if application.config.get("RATELIMIT_ENABLED", True) and storage.startswith("memory"):

@@ -66,6 +66,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
@@ -142,7 +143,7 @@ class _Parts:
     #: Every occurrence of those series (overrides, skipped weeks, the rule's end),
     #: inside the window or not, with their venues and organisers.
     occurrences: Select
-    occurrence: object
+    occurrence: NamedFromClause
     #: The owner's sign-ups and invitations: what puts a session into a personal feed.
     registrations: Select
     invitations: Select
@@ -240,6 +241,7 @@ def feed_fingerprint(
     owner = feed.user
     language = language_of(owner.locale)
     parts = _session_parts(scope.meeting_clause, scope.series_clause)
+    title: tuple
     if feed.scope == "community":
         title = ("community", feed.community_id, feed.community.name)
         name = f"community:{feed.community_id}:{language}"
@@ -345,6 +347,7 @@ class CachedCalendar:
         """Return the ETag, rendering the calendar if the cache does not know it."""
         if self.etag is None:
             self.body()
+        assert self.etag is not None  # body() sets it
         return self.etag
 
 

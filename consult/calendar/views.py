@@ -24,7 +24,12 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from consult.calendar import ics
-from consult.calendar.cache import cached_calendar, feed_fingerprint, session_fingerprint
+from consult.calendar.cache import (
+    Fingerprint,
+    cached_calendar,
+    feed_fingerprint,
+    session_fingerprint,
+)
 from consult.calendar.documents import feed_calendar, session_calendar
 from consult.calendar.forms import FeedForm, InviteForm
 from consult.calendar.models import FeedToken
@@ -74,7 +79,7 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     return meeting_or_404(meeting_id, current_user)
 
 
-def _serve_calendar(fingerprint: str, render, filename: str | None = None) -> Response:
+def _serve_calendar(fingerprint: Fingerprint, render, filename: str | None = None) -> Response:
     """Answer with a calendar kept under ``fingerprint`` (rendered by ``render`` when
     the cache lacks it), or 304 when the client's copy is current. Calendars depend on
     who asks (a secret feed URL, a private session, a week signed up for alone): shared
@@ -84,7 +89,7 @@ def _serve_calendar(fingerprint: str, render, filename: str | None = None) -> Re
         response = Response(status=304)
     else:
         body = found.body()
-        if request.if_none_match.contains_weak(found.etag):
+        if request.if_none_match.contains_weak(found.current_etag()):
             response = Response(status=304)
         else:
             response = _calendar_response(body, filename)
