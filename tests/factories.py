@@ -145,44 +145,33 @@ def make_series(
     visibility: str = "public",
     title: str | None = None,
 ):
-    """A weekly series with ``count`` materialised occurrences; returns (series, meetings)."""
+    """A weekly series of ``count`` weeks, scheduled through the operation that pages and
+    the API use (its occurrences, audit entry and notices included); returns (series,
+    its sessions in order)."""
+    from zoneinfo import ZoneInfo
+
     from consult.meetings.models import Series
+    from consult.meetings.operations import create_meeting
 
     community = community or make_community()
     start = (utcnow() + starts_in).replace(microsecond=0)
-    series = Series(
-        uid=f"{uuid.uuid4()}@consult.test",
-        kind=kind,
-        title=title or f"{kind} series",
-        community_id=community.id,
-        rrule=f"FREQ=WEEKLY;COUNT={count}",
-        dtstart=start,
-        duration_minutes=120,
-        timezone="Asia/Shanghai",
-        capacity=capacity,
-        visibility=visibility,
+    first = create_meeting(
+        {
+            "kind": kind,
+            "title": title or f"{kind} series",
+            "community": community.name,
+            "starts_at": start.astimezone(ZoneInfo("Asia/Shanghai")),
+            "ends_at": (start + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Shanghai")),
+            "timezone": "Asia/Shanghai",
+            "capacity": capacity,
+            "visibility": visibility,
+            "recurrence": f"FREQ=WEEKLY;COUNT={count}",
+        },
+        None,
     )
-    db.session.add(series)
-    db.session.flush()
-    meetings = []
-    for week in range(count):
-        at = start + timedelta(weeks=week)
-        meeting = Meeting(
-            uid=f"{uuid.uuid4()}@consult.test",
-            kind=kind,
-            title=series.title,
-            community_id=community.id,
-            starts_at=at,
-            ends_at=at + timedelta(hours=2),
-            timezone="Asia/Shanghai",
-            capacity=capacity,
-            visibility=visibility,
-            series_id=series.id,
-            recurrence_id=at,
-        )
-        db.session.add(meeting)
-        meetings.append(meeting)
     db.session.commit()
+    series = db.session.get(Series, first.series_id)
+    meetings = sorted(series.occurrences, key=lambda m: m.recurrence_id)
     return series, meetings
 
 
