@@ -196,8 +196,9 @@ def test_control_the_check_catches_a_naive_claim(app, factories, database_url, t
                 with writer.begin():
                     writer.execute(
                         text(
-                            "INSERT INTO registrations (meeting_id, user_id, status, created_at) "
-                            "VALUES (:m, :u, :s, CURRENT_TIMESTAMP)"
+                            "INSERT INTO registrations "
+                            "(meeting_id, user_id, status, created_at, updated_at) "
+                            "VALUES (:m, :u, :s, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                         ),
                         {"m": meeting_id, "u": user_id, "s": status},
                     )
