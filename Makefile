@@ -6,6 +6,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 # Tests run in parallel, one database per worker; TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= auto
+# The share of consult/ the suite must run (per cent): the figure it reaches, rounded down.
+COVERAGE_FLOOR ?= 96
 PO     := $(wildcard consult/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
@@ -43,7 +45,8 @@ system-deps:
 	@bash tests/system-deps.sh
 
 test: $(VENV)/.installed translations lint system-deps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	  --cov=consult --cov-report= --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # The load generator is Debian's wrk; installed here when missing (as root).
 bench: $(VENV)/.installed translations
