@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -35,7 +35,30 @@ from consult.types import UTCDateTime, utcnow
 ACTIVE = (CaseStatus.OPEN, CaseStatus.REOPENED)
 
 
-class Issue(Model):
+class _Handled:
+    """What cases and issues share: a status that moves by the class's table of moves
+    (``MOVES``, keyed by (from, to)), and being "active" while open or reopened."""
+
+    MOVES: ClassVar[dict]
+    if TYPE_CHECKING:
+        status: Mapped[str]
+
+    @hybrid_property
+    def active(self) -> bool:
+        """Whether it is still being handled (open or reopened)."""
+        return self.status in ACTIVE
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls):
+        return cls.status.in_(ACTIVE)
+
+    def may_become(self, to_status: str) -> bool:
+        """Whether the table of moves lets it go from its status to ``to_status``."""
+        return (self.status, to_status) in self.MOVES
+
+
+class Issue(_Handled, Model):
     """A topic put to sessions, grouping one or more cases."""
 
     #: The issue's life, as its cases': (from, to) -> the timestamp column the
@@ -79,22 +102,8 @@ class Issue(Model):
     def __repr__(self) -> str:
         return f"<Issue {self.id} {self.status}>"
 
-    @hybrid_property
-    def active(self) -> bool:
-        """Whether the issue is still being handled (open or reopened)."""
-        return self.status in ACTIVE
 
-    @active.inplace.expression
-    @classmethod
-    def _active_expression(cls):
-        return cls.status.in_(ACTIVE)
-
-    def may_become(self, to_status: str) -> bool:
-        """Whether the table of moves lets the issue go from its status to ``to_status``."""
-        return (self.status, to_status) in self.MOVES
-
-
-class Case(Model):
+class Case(_Handled, Model):
     """One resident complaint or request, handled at the lowest grid level that can."""
 
     #: The case's life: resolved by a resolution, closed or reopened by the
@@ -169,20 +178,6 @@ class Case(Model):
 
     def __repr__(self) -> str:
         return f"<Case {self.id} L{self.level} {self.status}>"
-
-    @hybrid_property
-    def active(self) -> bool:
-        """Whether the case is still being handled (open or reopened)."""
-        return self.status in ACTIVE
-
-    @active.inplace.expression
-    @classmethod
-    def _active_expression(cls):
-        return cls.status.in_(ACTIVE)
-
-    def may_become(self, to_status: str) -> bool:
-        """Whether the table of moves lets the case go from its status to ``to_status``."""
-        return (self.status, to_status) in self.MOVES
 
 
 class CaseEvent(Model):
