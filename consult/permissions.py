@@ -40,6 +40,8 @@ RULES: dict[str, frozenset[str]] = {
     "case.create": frozenset({"admin", "cadre", "unit_rep"}),
     "case.create_at_session": STAFF,
     "case.list": frozenset({"admin", "cadre", "secretary", "unit_rep"}),
+    # A resident raises a concern of their own, in any community (not a staff action).
+    "case.raise": EVERYONE,
     "case.escalate": ORGANISERS,
     # Secretaries import too, into their own communities (the community scope).
     "case.import": STAFF,
@@ -64,6 +66,7 @@ RULES: dict[str, frozenset[str]] = {
     # Entries of the navigation bar that no other rule covers.
     "nav.issues": STAFF,
     "nav.actions": frozenset({"admin", "cadre", "unit_rep"}),
+    "nav.concerns": frozenset({"resident"}),
 }
 
 #: Staff actions that, asked about an object, hold only in the object's community.

@@ -51,6 +51,26 @@ class CaseForm(FlaskForm):
             del self.source
 
 
+class ConcernForm(FlaskForm):
+    """A concern a resident raises for themselves: what, where, how urgent."""
+
+    title = StringField(_l("What is it about?"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(
+        _l("Describe it: where, since when, who is affected"),
+        validators=[Length(max=20_000)],
+    )
+    community = SelectField(_l("Community"), coerce=int, validate_choice=True)
+    category = SelectField(_l("Category"), validators=[DataRequired()])
+    phone = StringField(
+        _l("Phone, if the cadres may call you"), validators=[Optional(), Length(max=32)]
+    )
+
+    def __init__(self, communities=(), **kwargs):
+        super().__init__(**kwargs)
+        self.category.choices = _category_choices()
+        self.community.choices = [(c.id, c.name) for c in communities]
+
+
 class EscalateForm(FlaskForm):
     reason = TextAreaField(
         _l("Why does the next level need to handle it?"),

@@ -128,6 +128,10 @@ def create_case(data: dict, user, meeting=None) -> Case:
         community = community_by_name(data.get("community"), user)
         refuse_outside(user, "case.create", community)
         community_id = community.id
+    return _open_case(values, community_id, user, meeting, data.get("note") or "")
+
+
+def _open_case(values: dict, community_id: int, user, meeting, note: str) -> Case:
     if values["reference"] and db.session.scalar(
         select(func.count(Case.id)).where(Case.reference == values["reference"])
     ):
@@ -149,7 +153,7 @@ def create_case(data: dict, user, meeting=None) -> Case:
     )
     db.session.add(case)
     db.session.flush()
-    case_event(case, CaseEventKind.CREATED, user, data.get("note") or "", to_value=CaseStatus.OPEN)
+    case_event(case, CaseEventKind.CREATED, user, note, to_value=CaseStatus.OPEN)
     audit.record(
         "case.create",
         case,
@@ -158,6 +162,29 @@ def create_case(data: dict, user, meeting=None) -> Case:
         category=case.category,
         meeting=case.meeting_id,
     )
+    return case
+
+
+def raise_concern(data: dict, user) -> Case:
+    """Open a case a resident raises for themselves, online, in any community: their
+    name is the reporter's, and the community's cadres are told by mail."""
+    from consult.community.operations import community_by_name as existing
+    from consult.mail.notices import concern_raised
+
+    community = existing(data.get("community"), user)
+    values = case_values(
+        {
+            "title": data.get("title"),
+            "description": data.get("description"),
+            "category": data.get("category"),
+            "phone": data.get("phone"),
+            "source": CaseSource.ONLINE,
+            "reporter": user.name,
+        },
+        user,
+    )
+    case = _open_case(values, community.id, user, None, "")
+    concern_raised(case, user)
     return case
 
 

@@ -102,6 +102,22 @@ def overdue_select(
     return query
 
 
+def my_concerns_select(user) -> Select:
+    """The cases ``user`` raised, newest first, with their community."""
+    return (
+        select(Case)
+        .where(Case.created_by_id == user.id)
+        .options(joinedload(Case.community))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    )
+
+
+def own_communities_first(user, communities: list[Community]) -> list[Community]:
+    """Return ``communities`` with those ``user`` belongs to first (their order kept)."""
+    mine = user.community_ids
+    return sorted(communities, key=lambda c: c.id not in mine)
+
+
 def communities(user=None, action: str | None = None) -> list[Community]:
     """Return the communities by name; with ``action``, those ``user`` may do it in."""
     found = db.session.scalars(select(Community).order_by(Community.name))

@@ -12,6 +12,7 @@ from consult.cases import queries
 from consult.cases.forms import (
     CaseForm,
     CommentForm,
+    ConcernForm,
     EscalateForm,
     EvaluationForm,
     ImportForm,
@@ -27,6 +28,7 @@ from consult.cases.operations import (
     create_issue,
     escalate_case,
     evaluate_issue,
+    raise_concern,
 )
 from consult.community.models import Community
 from consult.enums import CaseCategory, CaseSource, CaseStatus, IssueStatus
@@ -147,6 +149,48 @@ def new():
             flash(_("Case %(id)s recorded.", id=case.id), "success")
             return redirect(url_for("cases.show", case_id=case.id))
     return render_template("cases/new.html", form=form, meeting=meeting)
+
+
+@bp.route("/me/concerns")
+@login_required
+def my_concerns():
+    """List the concerns one raised, with where each stands."""
+    require(current_user, "case.raise")
+    page = paginate(queries.my_concerns_select(current_user), page_arg(), queries.PER_PAGE)
+    return render_template("cases/my_concerns.html", page=page, due=due_at)
+
+
+@bp.route("/me/concerns/new", methods=["GET", "POST"])
+@login_required
+def raise_new():
+    """Raise a concern of one's own, online; it starts at grid level 1."""
+    require(current_user, "case.raise")
+    choices = queries.own_communities_first(current_user, queries.communities())
+    form = ConcernForm(communities=choices)
+    if request.method == "GET" and choices and choices[0].id in current_user.community_ids:
+        form.community.data = choices[0].id
+    status = 200
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+        data["community"] = community_or_404(data["community"]).name
+        try:
+            case = raise_concern(data, current_user)
+        except RefusedInput as exc:
+            refuse_on(form, exc)
+            status = 422
+        else:
+            flash(
+                _(
+                    "Your concern is recorded as case %(id)s. The community's cadres handle "
+                    "it; you get a mail when it is resolved.",
+                    id=case.id,
+                ),
+                "success",
+            )
+            return redirect(url_for("cases.show", case_id=case.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("cases/raise.html", form=form), status
 
 
 @bp.route("/cases/import", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """Short notices to people about their part: a place on a waiting list, a cancelled
 sign-up, a new action, published minutes, a resolved concern, an issue to rate,
-minutes waiting for approval.
+minutes waiting for approval, a concern raised by a resident.
 
 Each function is called by an operation, inside its transaction, after the change is
 flushed; it only adds OutboxMessage rows, each composed in its recipient's language.
@@ -224,6 +224,41 @@ def action_assigned(action, meeting) -> None:
     _to_users(people, "action", build, meeting.id)
 
 
+def _community_cadres(community_id: int) -> list:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.community_id == community_id,
+                User.role == Role.CADRE,
+                User.active.is_(True),
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def concern_raised(case, resident) -> None:
+    """Tell the community's cadres that a resident raised a concern online."""
+
+    def build(locale):
+        return (
+            _("A resident raised a concern: %(title)s", title=case.title),
+            [
+                _(
+                    "%(name)s raised it online in %(community)s. It starts at grid level 1.",
+                    name=resident.name,
+                    community=case.community.name,
+                )
+            ],
+            f"{_base()}/cases/{case.id}",
+            _("See the case"),
+        )
+
+    _to_users(_community_cadres(case.community_id), "concern", build)
+
+
 def case_resolved(case, resolution, meeting) -> None:
     """Tell the person who raised a concern (with an account) that it is resolved."""
     creator = db.session.get(User, case.created_by_id) if case.created_by_id else None
@@ -317,18 +352,7 @@ def minutes_await_approval(meeting, actor) -> None:
     if organiser is not None and organiser.role in ("admin", "cadre"):
         people.append(organiser)
     else:
-        people.extend(
-            db.session.scalars(
-                select(User)
-                .join(Membership, Membership.user_id == User.id)
-                .where(
-                    Membership.community_id == meeting.community_id,
-                    User.role == Role.CADRE,
-                    User.active.is_(True),
-                )
-                .order_by(User.id)
-            )
-        )
+        people.extend(_community_cadres(meeting.community_id))
 
     def build(locale):
         return (

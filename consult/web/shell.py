@@ -62,6 +62,13 @@ NAV: tuple[NavEntry, ...] = (
         _l("Your coming and past sign-ups, waiting lists, cancelling."),
     ),
     NavEntry(
+        "cases.my_concerns",
+        _l("My concerns"),
+        "nav.concerns",
+        True,
+        _l("The concerns you raised, and where each stands."),
+    ),
+    NavEntry(
         "cases.to_rate",
         _l("To rate"),
         None,
@@ -101,6 +108,13 @@ SHORTCUTS: tuple[NavEntry, ...] = (
         "case.create",
         True,
         _l("A resident's concern, conflict or urgent problem."),
+    ),
+    NavEntry(
+        "cases.raise_new",
+        _l("Raise a concern"),
+        "nav.concerns",
+        True,
+        _l("Tell your community's cadres about a problem; follow it until it is solved."),
     ),
     *NAV,
     NavEntry(

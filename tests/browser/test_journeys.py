@@ -160,6 +160,21 @@ def test_resident_finds_signs_up_adds_to_calendar_and_cancels(factories, tabs, w
     assert registration.status == "cancelled"
     assert page.locator("[data-action=sign-up]").count() >= 1
 
+    # The resident raises a concern from the home page and follows it.
+    tab.visit("/", "home-again")
+    tab.after(page.locator("a[href='/me/concerns/new']").first.click, "raise-concern")
+    assert page.locator("select[name=community]").input_value() == str(hehe.id)
+    page.fill("input[name=title]", "三单元楼道灯坏了")
+    page.fill("textarea[name=description]", "晚上很黑，老人上下楼不方便")
+    page.select_option("select[name=category]", "concern")
+    tab.after(page.locator("form [data-action=raise]").click, "concern-raised")
+    _fresh()
+    case = db.session.scalars(select(Case)).one()
+    assert (case.source, case.created_by_id, case.community_id) == ("online", resident.id, hehe.id)
+    assert urlsplit(page.url).path == f"/cases/{case.id}"
+    tab.visit("/me/concerns", "my-concerns")
+    assert page.locator(f"[data-case='{case.id}']").count() == 1
+
 
 @pytest.mark.parametrize(("width", "language"), SIZES_AND_LANGUAGES)
 def test_secretary_minutes_a_session_the_cadre_publishes_and_a_representative_rates(

@@ -101,3 +101,29 @@ def test_minutes_wait_for_the_cadre_then_reach_those_who_attended(app, factories
     assert str(published["Subject"]).startswith("Minutes published: 议事会")
     assert f"/sessions/{meeting.id}/minutes" in _text(published)
     assert not _to(later, absent)
+
+
+def test_a_concern_raised_online_reaches_the_communitys_cadres_in_their_language(
+    app, factories, mailbox
+):
+    from consult.cases.operations import raise_concern
+
+    factories.make_community("幸福社区")
+    cadre = factories.make_user("cadre", community="和合社区", name="王丽华")
+    cadre.locale = "zh_CN"
+    english_cadre = factories.make_user("cadre", community="和合社区")
+    english_cadre.locale = "en"
+    elsewhere = factories.make_user("cadre", community="幸福社区")
+    resident = factories.make_user(community="和合社区", name="张秀英")
+    db.session.commit()
+    case = raise_concern(
+        {"title": "楼道灯坏了", "community": "和合社区", "category": "concern"}, resident
+    )
+    db.session.commit()
+    received = mailbox.send()
+    (chinese,) = _to(received, cadre)
+    assert str(chinese["Subject"]) == "居民反映诉求：楼道灯坏了"
+    assert "张秀英" in _text(chinese) and f"/cases/{case.id}" in _text(chinese)
+    (english,) = _to(received, english_cadre)
+    assert str(english["Subject"]) == "A resident raised a concern: 楼道灯坏了"
+    assert not _to(received, elsewhere) and not _to(received, resident)
