@@ -83,6 +83,8 @@ def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(
         rep.unit_id = unit.id
         units.append(unit)
     db.session.commit()
+    for room in ("党群服务中心议事厅", "二楼会议室", "和合调解室"):
+        factories.make_venue(hehe, room)
     cadre = factories.make_user("cadre", community="和合社区", name="王丽华")
     first = next_weekday_at(4, 15)
 
@@ -93,6 +95,11 @@ def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(
     page.select_option("select[name=kind]", "friday_talk")
     page.fill("input[name=title]", "周五说事日")
     page.fill("input[name=community]", "和合社区")
+    # The venue list is searched by part of a name, as on a phone with many rooms.
+    page.fill("[data-filter-select=venue]", "议事")
+    assert page.locator("select[name=venue]").input_value() == "党群服务中心议事厅"
+    shown = page.locator("select[name=venue] option:not([hidden])").all_inner_texts()
+    assert shown == ["党群服务中心议事厅"]
     page.fill("input[name=starts_at]", first.strftime("%Y-%m-%dT%H:%M"))
     page.fill("input[name=ends_at]", first.replace(hour=17).strftime("%Y-%m-%dT%H:%M"))
     page.check("input[name=repeat][value=weekly]")
@@ -105,6 +112,7 @@ def test_cadre_schedules_a_friday_talk_series_and_invites_two_units(
     series = db.session.scalars(select(Series)).one()
     assert "COUNT=12" in series.rrule and "BYDAY=FR" in series.rrule
     assert len(series.occurrences) == 12
+    assert {m.venue.name for m in series.occurrences} == {"党群服务中心议事厅"}
     assert urlsplit(page.url).path == f"/sessions/{series.occurrences[0].id}"
 
     # The picker finds units by part of their name, grouped by kind, without a page load.
