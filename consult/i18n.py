@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, support
 from babel.dates import format_date, format_time
 from flask import Flask, current_app, g, request, request_started, session
-from flask_babel import Domain, get_locale, refresh
+from flask_babel import Domain, get_locale, gettext, refresh
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,8 @@ LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 #: The display name of each value of the vocabularies in consult.enums.
 LABELS: dict[str, dict] = {
+    "language": LANGUAGE_NAMES,
+    "visibility": {"public": _l("Public"), "private": _l("Private")},
     "role": {
         "admin": _l("Administrator"),
         "cadre": _l("Community cadre"),
@@ -78,6 +80,29 @@ LABELS: dict[str, dict] = {
 def label(value, vocabulary: str):
     """Return the display name of ``value`` in ``vocabulary`` (the value itself if unknown)."""
     return LABELS.get(vocabulary, {}).get(str(value), value)
+
+
+class Choices:
+    """The values a field accepts, as the reader of a refusal reads them: each display
+    name with its code (what the API sends), listed in the reader's language when shown
+    ("民生诉求（concern）、矛盾纠纷（conflict）和紧急事项（urgent）")."""
+
+    def __init__(self, values, vocabulary: str | None = None):
+        self.values = [str(v) for v in values]
+        self.vocabulary = vocabulary
+
+    def __str__(self) -> str:
+        from babel.lists import format_list
+
+        from consult.cases.labels import case_label
+
+        items = []
+        for value in self.values:
+            name = str(case_label(value, self.vocabulary)) if self.vocabulary else value
+            items.append(
+                value if name == value else gettext("%(name)s (%(code)s)", name=name, code=value)
+            )
+        return format_list(items, locale=str(get_locale() or "en"))
 
 
 def normalise_language(code: str | None) -> str | None:

@@ -18,6 +18,7 @@ from consult.community.operations import get_or_create_community
 from consult.enums import Role
 from consult.errors import RefusedInput, clean_text, unstorable
 from consult.extensions import db
+from consult.i18n import Choices
 from consult.types import utcnow
 
 __all__ = [
@@ -80,7 +81,7 @@ def _role(role) -> str:
             _l(
                 'Unknown role "%(role)s"; choose one of %(roles)s.',
                 role=role,
-                roles=", ".join(Role),
+                roles=Choices(Role, "role"),
             ),
             "role",
         )
@@ -262,7 +263,7 @@ def update_profile(user: User, data: dict, actor) -> User:
                 _l(
                     'Unknown language "%(locale)s"; choose one of %(locales)s.',
                     locale=locale,
-                    locales=", ".join(LOCALES),
+                    locales=Choices(LOCALES, "language"),
                 ),
                 "locale",
             )

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from consult.api import api_user
-from consult.api.schemas import StrictSchema
+from consult.api.schemas import StrictSchema, one_of
 from consult.cases import queries
 from consult.cases.models import Case, Issue
 from consult.cases.operations import create_case, create_issue, escalate_case, evaluate_issue
@@ -26,9 +26,9 @@ class CaseCreateSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
     community = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    category = fields.String(required=True, validate=validate.OneOf(CaseCategory))
+    category = fields.String(required=True, validate=one_of(CaseCategory, "category"))
     reporter = fields.String(allow_none=True, validate=validate.Length(max=120))
-    source = fields.String(load_default="grid", validate=validate.OneOf(CaseSource))
+    source = fields.String(load_default="grid", validate=one_of(CaseSource, "source"))
     phone = fields.String(
         allow_none=True,
         validate=validate.Length(max=32),
@@ -76,10 +76,10 @@ class CaseSchema(Schema):
 
 class CaseListQuery(PageQuery):
     community = fields.String(validate=validate.Length(min=1, max=120))
-    status = fields.String(validate=validate.OneOf(CaseStatus))
+    status = fields.String(validate=one_of(CaseStatus, "case_status"))
     level = fields.Integer(validate=validate.Range(min=1, max=4))
-    category = fields.String(validate=validate.OneOf(CaseCategory))
-    source = fields.String(validate=validate.OneOf(CaseSource))
+    category = fields.String(validate=one_of(CaseCategory, "category"))
+    source = fields.String(validate=one_of(CaseSource, "source"))
     overdue = fields.Boolean()
 
 
@@ -108,7 +108,7 @@ class IssueSchema(Schema):
 
 
 class EvaluationCreateSchema(StrictSchema):
-    rating = fields.String(required=True, validate=validate.OneOf(Rating))
+    rating = fields.String(required=True, validate=one_of(Rating, "rating"))
     comment = fields.String(load_default="", validate=validate.Length(max=2_000))
 
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
 from consult.api import api_user
-from consult.api.schemas import StrictSchema
+from consult.api.schemas import StrictSchema, one_of
 from consult.calendar.operations import MAX_INVITEES, create_feed, invite_people, revoke_feed
 from consult.calendar.queries import meeting_invitations, user_feeds
 from consult.enums import FeedScope
@@ -24,7 +24,7 @@ blp = Blueprint("api_feeds", __name__, description="Calendar feeds and invitatio
 
 
 class FeedCreateSchema(StrictSchema):
-    scope = fields.String(required=True, validate=validate.OneOf(FeedScope))
+    scope = fields.String(required=True, validate=one_of(FeedScope))
     community = fields.String(
         allow_none=True,
         validate=validate.Length(max=120),

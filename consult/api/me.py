@@ -9,7 +9,7 @@ from sqlalchemy import select
 from consult.accounts.models import Membership
 from consult.accounts.operations import LOCALES, update_profile
 from consult.api import api_user
-from consult.api.schemas import StrictBool, StrictSchema
+from consult.api.schemas import StrictBool, StrictSchema, one_of
 from consult.community.models import Community
 from consult.extensions import db
 
@@ -31,7 +31,7 @@ class MeSchema(Schema):
 
 class MeUpdateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=120))
-    locale = fields.String(allow_none=True, validate=validate.OneOf(LOCALES))
+    locale = fields.String(allow_none=True, validate=one_of(LOCALES, "language"))
     named_in_minutes = StrictBool()
 
 

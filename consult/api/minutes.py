@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from consult.api import api_user
-from consult.api.schemas import StrictInt, StrictSchema
+from consult.api.schemas import StrictInt, StrictSchema, one_of
 from consult.enums import Outcome, VoteResult
 from consult.extensions import db
 from consult.lists import MAX_ID, Id
@@ -78,7 +78,7 @@ class ActionCreateSchema(StrictSchema):
 
 class ResolutionCreateSchema(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-    outcome = fields.String(required=True, validate=validate.OneOf(Outcome))
+    outcome = fields.String(required=True, validate=one_of(Outcome, "outcome"))
     closes_cases = fields.List(Id(), load_default=list)
     actions = fields.List(fields.Nested(ActionCreateSchema), load_default=list)
     referred_unit = Id(allow_none=True)

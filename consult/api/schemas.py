@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 #: Datetimes outside these years are refused: they are typing mistakes, and the far
 #: ends of Python's range overflow when converted to UTC.
@@ -81,3 +81,26 @@ class _AwareDateTimeField(fields.AwareDateTime):
 def AwareDateTime(**kwargs) -> fields.AwareDateTime:  # noqa: N802
     """An ISO 8601 datetime that must carry an offset (and lie between 1900 and 2999)."""
     return _AwareDateTimeField(format="iso", **kwargs)
+
+
+class _OneOfNamed(validate.OneOf):
+    """``validate.OneOf`` whose message names each value in the reader's language, with
+    the code a client sends ("民生诉求（concern）、矛盾纠纷（conflict）和紧急事项（urgent）")."""
+
+    def __init__(self, choices, vocabulary: str | None):
+        super().__init__([str(c) for c in choices])
+        self.vocabulary = vocabulary
+
+    def _format_error(self, value) -> str:
+        from flask_babel import gettext
+
+        from consult.i18n import Choices
+
+        return gettext(
+            "Must be one of: %(choices)s.", choices=str(Choices(self.choices, self.vocabulary))
+        )
+
+
+def one_of(choices, vocabulary: str | None = None) -> validate.OneOf:
+    """Accept only ``choices``; ``vocabulary`` names them for readers (consult.i18n labels)."""
+    return _OneOfNamed(choices, vocabulary)

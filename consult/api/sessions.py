@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from consult.api import api_user
-from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema
+from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema, one_of
 from consult.community.queries import community_named
 from consult.enums import SessionKind, SessionStatus, Visibility
 from consult.errors import ApiError
@@ -74,7 +74,7 @@ SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
 
 
 class SessionCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(SessionKind))
+    kind = fields.String(required=True, validate=one_of(SessionKind, "kind"))
     title = Text(required=True)
     description = fields.String(
         validate=[validate.Length(max=operations.MAX_DESCRIPTION), _no_control]
@@ -92,7 +92,7 @@ class SessionCreateSchema(StrictSchema):
         validate=[validate.Length(max=500), _no_control],
         metadata={"description": "RFC 5545 RRULE value"},
     )
-    visibility = fields.String(validate=validate.OneOf(Visibility))
+    visibility = fields.String(validate=one_of(Visibility, "visibility"))
     host_unit = Id(allow_none=True)
 
 
@@ -142,9 +142,9 @@ class DateOrDateTime(fields.Field):
 
 class SessionListQuery(PageQuery):
     community = fields.String(validate=[validate.Length(min=1, max=120), _no_control])
-    kind = fields.String(validate=validate.OneOf(SessionKind))
+    kind = fields.String(validate=one_of(SessionKind, "kind"))
     series = IdArg()
-    status = fields.String(validate=validate.OneOf(SessionStatus))
+    status = fields.String(validate=one_of(SessionStatus, "session_status"))
     from_ = DateOrDateTime(data_key="from")
     to = DateOrDateTime()
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from consult.api import api_user
-from consult.api.schemas import AwareDateTime, QuerySchema
+from consult.api.schemas import AwareDateTime, QuerySchema, one_of
 from consult.community.queries import community_named
 from consult.enums import CaseSource, SessionKind
 from consult.errors import ApiError
@@ -21,8 +21,8 @@ class StatsQuery(QuerySchema):
     community = fields.String(validate=validate.Length(min=1, max=120))
     start = AwareDateTime(data_key="from")
     end = AwareDateTime(data_key="to")
-    source = fields.String(validate=validate.OneOf(CaseSource))
-    session_kind = fields.String(validate=validate.OneOf(SessionKind))
+    source = fields.String(validate=one_of(CaseSource, "source"))
+    session_kind = fields.String(validate=one_of(SessionKind, "kind"))
 
 
 class StatsSchema(QuerySchema):

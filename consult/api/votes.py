@@ -7,7 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from consult.api import api_user
 from consult.api.minutes import VoteSchema
-from consult.api.schemas import StrictInt, StrictSchema
+from consult.api.schemas import StrictInt, StrictSchema, one_of
 from consult.enums import VoteChoice
 from consult.loaders import agenda_item_or_404
 from consult.permissions import require
@@ -23,7 +23,7 @@ class BallotSchema(StrictSchema):
         validate=validate.Range(min=1),
         metadata={"description": "A user recorded present at the session"},
     )
-    choice = fields.String(required=True, validate=validate.OneOf(VoteChoice))
+    choice = fields.String(required=True, validate=one_of(VoteChoice, "vote_choice"))
 
 
 class VoteCreateSchema(StrictSchema):

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from consult import audit
-from consult.cases.labels import as_text
+from consult.cases.labels import as_text, stored_text
 from consult.cases.models import Case, CaseEvent
 from consult.enums import CaseEventKind, CaseLevel, CaseStatus
 from consult.errors import RefusedInput
@@ -474,7 +474,7 @@ def import_export(raw: bytes, timezone: str, user, community: str | None = None)
         db.session.add(case)
         result.new.append(case)
     db.session.flush()
-    reason = as_text(_l("Imported from the grid platform's export."))
+    reason = stored_text(_l("Imported from the grid platform's export."))
     for case in result.new:
         db.session.add(
             CaseEvent(

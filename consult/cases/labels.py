@@ -122,6 +122,19 @@ def status_colour(value) -> str:
     return COLOURS.get(str(value), "light")
 
 
+def stored_text(message) -> str:
+    """Return a (lazy) message as text to store in a record (a reason on a timeline, a
+    title): in the writer's language in a request, else in DEFAULT_LANGUAGE, the town's
+    language (commands, loaders and workers have no reader to ask)."""
+    from flask import current_app, has_request_context
+    from flask_babel import force_locale
+
+    if has_request_context():
+        return str(message)
+    with force_locale(current_app.config["DEFAULT_LANGUAGE"]):
+        return str(message)
+
+
 def as_text(message) -> str:
     """Return a (lazy) message as text to store or print: in the request's language, or
     in the installation's default language where there is no request (CLI, loaders)."""

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from consult import audit
 from consult.cases.grid import evaluation_quorum
-from consult.cases.labels import as_text, case_label
+from consult.cases.labels import case_label, stored_text
 from consult.cases.models import Case, CaseEvent, Evaluation, Issue
 from consult.community.models import Community
 from consult.enums import (
@@ -27,6 +27,7 @@ from consult.enums import (
 )
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.i18n import Choices
 from consult.permissions import can
 from consult.types import utcnow
 
@@ -81,11 +82,14 @@ def case_values(data: dict, user) -> dict:
     category = data.get("category")
     if category not in CaseCategory:
         raise CaseError(
-            _l("Choose a category: %(values)s.", values=", ".join(CaseCategory)), "category"
+            _l("Choose a category: %(values)s.", values=Choices(CaseCategory, "category")),
+            "category",
         )
     source = data.get("source") or "grid"
     if source not in CaseSource:
-        raise CaseError(_l("Choose a source: %(values)s.", values=", ".join(CaseSource)), "source")
+        raise CaseError(
+            _l("Choose a source: %(values)s.", values=Choices(CaseSource, "source")), "source"
+        )
     values = {
         "title": clean_text(data.get("title"), "title", 200, label=_l("title")),
         "description": clean_text(
@@ -434,7 +438,9 @@ def evaluate_issue(issue: Issue, data: dict, user) -> Evaluation:
     """
     rating = data.get("rating")
     if rating not in Rating:
-        raise CaseError(_l("Choose a rating: %(values)s.", values=", ".join(Rating)), "rating")
+        raise CaseError(
+            _l("Choose a rating: %(values)s.", values=Choices(Rating, "rating")), "rating"
+        )
     comment = (
         clean_text(
             data.get("comment"),
@@ -488,7 +494,7 @@ def _decide_round(issue: Issue, user) -> None:
     unsatisfied = counts["unsatisfied"]
     satisfied = total - unsatisfied
     if unsatisfied * 2 > total:
-        reason = as_text(
+        reason = stored_text(
             _l(
                 "Residents' representatives rated the result unsatisfied "
                 "(%(n)d of %(total)d ratings, round %(round)d).",
@@ -499,7 +505,7 @@ def _decide_round(issue: Issue, user) -> None:
         )
         to_status = CaseStatus.REOPENED
     elif satisfied * 2 > total:
-        reason = as_text(
+        reason = stored_text(
             _l(
                 "Residents' representatives accepted the result "
                 "(%(n)d of %(total)d ratings satisfied or basically satisfied, round %(round)d).",

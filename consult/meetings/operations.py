@@ -26,6 +26,7 @@ from consult.community.operations import community_by_name
 from consult.enums import PRIVATE_KINDS, SeriesStatus, SessionKind, SessionStatus, Visibility
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.i18n import Choices
 from consult.lists import valid_id
 from consult.mail import notify
 from consult.meetings import queries, recurrence
@@ -91,7 +92,9 @@ def new_uid() -> str:
 
 def _kind(value) -> str:
     if value not in SessionKind:
-        raise MeetingError(_l("Unknown kind of session."), "kind")
+        raise MeetingError(
+            _l("Choose a kind of session: %(values)s.", values=Choices(SessionKind, "kind")), "kind"
+        )
     return value
 
 
@@ -157,7 +160,10 @@ def _visibility(value, kind: str) -> str:
     if value is None or value == "":
         return "private" if kind in PRIVATE_KINDS else "public"
     if value not in Visibility:
-        raise MeetingError(_l("The visibility is public or private."), "visibility")
+        raise MeetingError(
+            _l("Choose a visibility: %(values)s.", values=Choices(Visibility, "visibility")),
+            "visibility",
+        )
     return value
 
 

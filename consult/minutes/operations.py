@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from consult import audit
 from consult.accounts.models import User
-from consult.cases.labels import as_text, case_label
+from consult.cases.labels import as_text, case_label, stored_text
 from consult.cases.models import Case, Issue
 from consult.cases.operations import case_event, resolve_issue, transition
 from consult.community.models import Unit
@@ -26,6 +26,7 @@ from consult.enums import (
 )
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
+from consult.i18n import Choices
 from consult.mail import notices
 from consult.meetings.models import Meeting
 from consult.minutes.models import ActionItem, AgendaItem, Minutes, MinutesRevision, Resolution
@@ -139,7 +140,7 @@ def add_agenda_item(meeting: Meeting, data: dict, user) -> AgendaItem:
             raise MinutesError(
                 _l("The action is on this agenda already."), "carried_action", status=409
             )
-        default_title = as_text(_l("Follow-up: %(what)s", what=action.description))[:200]
+        default_title = stored_text(_l("Follow-up: %(what)s", what=action.description))[:200]
         if issue is None and action.resolution.agenda_item.issue_id is not None:
             issue = action.resolution.agenda_item.issue
             if not issue.active:
@@ -328,7 +329,7 @@ def _left_open(
         raise MinutesError(_l("Say in words why cases stay open."), "open_cases_reason")
     reason = (raw or "").strip()
     if not reason and data.get("open_cases_choice") == "defer":
-        reason = as_text(_l("Deferred to a later session."))
+        reason = stored_text(_l("Deferred to a later session."))
     if not reason:
         raise MinutesError(
             _l(
@@ -388,7 +389,7 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         raise MinutesError(
             _l(
                 "Choose an outcome: %(values)s.",
-                values=", ".join(str(case_label(o, "outcome")) for o in Outcome),
+                values=Choices(Outcome, "outcome"),
             ),
             "outcome",
         )
@@ -435,7 +436,7 @@ def create_resolution(item: AgendaItem, data: dict, user) -> Resolution:
         raise MinutesError(
             _l("This agenda item has a resolution already."), "agenda_item", status=409
         ) from None
-    reason = as_text(
+    reason = stored_text(
         _l(
             "Resolution %(id)s on agenda item %(position)s (%(title)s) of session %(session)s.",
             id=resolution.id,

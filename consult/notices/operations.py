@@ -14,7 +14,7 @@ from consult.community.models import Community
 from consult.enums import ChannelKind, OutboxStatus, OutboxTransport
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
-from consult.i18n import default_language
+from consult.i18n import Choices, default_language
 from consult.mail.models import OutboxMessage
 from consult.notices.models import Channel
 from consult.types import utcnow
@@ -60,7 +60,9 @@ def add_channel(data: dict, user) -> Channel:
     language?, name?, template? (SMS)}."""
     kind = data.get("kind")
     if kind not in ChannelKind:
-        raise ChannelError(_l("Choose a kind: %(values)s.", values=", ".join(ChannelKind)), "kind")
+        raise ChannelError(
+            _l("Choose a kind: %(values)s.", values=Choices(ChannelKind, "channel_kind")), "kind"
+        )
     url = _url(data.get("url"))
     secret = clean_text(
         data.get("secret"), "secret", 255, required=False, label=_l("secret"), error=ChannelError

@@ -118,3 +118,29 @@ def test_401_speaks_the_language_too(client):
     assert response.status_code == 401
     assert _error(response)["code"] == "unauthorized"
     assert _has_chinese(_error(response)["message"])
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field", "zh_name"),
+    [
+        ("/api/v1/cases", {"category": "gossip"}, "category", "民生诉求（concern）"),
+        ("/api/v1/sessions", {"kind": "party"}, "kind", "（friday_talk）"),
+    ],
+)
+def test_a_refused_choice_lists_the_accepted_values_by_name_and_code(
+    cadre_api, factories, url, body, field, zh_name
+):
+    community = factories.make_community("和合社区")
+    base = {"community": community.name, "title": "标题"}
+    if url == "/api/v1/sessions":
+        base |= {"starts_at": "2030-01-04T15:00:00+08:00", "ends_at": "2030-01-04T17:00:00+08:00"}
+    chinese = cadre_api.post(url, json={**base, **body}, headers=ZH)
+    english = cadre_api.post(url, json={**base, **body}, headers=EN)
+    assert chinese.status_code == english.status_code == 422, chinese.get_json()
+    zh, en = _error(chinese), _error(english)
+    assert list(zh["fields"]) == [field]
+    (message,) = zh["fields"][field]
+    # The reader's name for each value, with the code a client sends.
+    assert zh_name in message, message
+    (english_message,) = en["fields"][field]
+    assert not _has_chinese(english_message) and "(" in english_message, english_message

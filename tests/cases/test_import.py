@@ -214,6 +214,7 @@ def test_the_time_zone_is_the_installations(app):
 
 
 def test_cli_imports_the_sample(runner, app):
+    app.config["DEFAULT_LANGUAGE"] = "zh_CN"  # the installation's default (tests set en)
     result = runner.invoke(args=["cases", "import", str(SAMPLE)])
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
@@ -222,6 +223,10 @@ def test_cli_imports_the_sample(runner, app):
     last = result.output.strip().splitlines()[-1]
     assert last == "0 new, 20 already imported (read as UTF-8 (BOM))."
     assert count_cases() == 20
+    # What the command stores on the timelines is in the town's language
+    # (DEFAULT_LANGUAGE), though it prints to the operator in English.
+    reasons = set(db.session.scalars(select(CaseEvent.reason)))
+    assert reasons == {"从网格平台导出文件导入。"}
 
 
 def test_cli_refuses_a_bad_file_in_one_line(runner, app, tmp_path):
