@@ -81,23 +81,33 @@ def make_meeting(
     status: str = "scheduled",
     organiser=None,
 ):
+    """A one-off session, scheduled through the operation that pages and the API use.
+
+    ``status`` other than scheduled and ``organiser`` are set afterwards, as the later
+    steps of a session's life would (the organiser need not have the right to create)."""
+    from zoneinfo import ZoneInfo
+
+    from consult.meetings.operations import create_meeting
+
     community = community or make_community()
     starts = (utcnow() + starts_in).replace(microsecond=0)
-    meeting = Meeting(
-        uid=f"{uuid.uuid4()}@consult.test",
-        kind=kind,
-        title=title or f"{kind} {next(_counter)}",
-        community_id=community.id,
-        venue_id=venue.id if venue else None,
-        starts_at=starts,
-        ends_at=starts + timedelta(hours=hours),
-        timezone="Asia/Shanghai",
-        capacity=capacity,
-        visibility=visibility or ("private" if kind == "mediation" else "public"),
-        status=status,
-        organiser_id=organiser.id if organiser else None,
+    zone = ZoneInfo("Asia/Shanghai")
+    meeting = create_meeting(
+        {
+            "kind": kind,
+            "title": title or f"{kind} {next(_counter)}",
+            "community": community.name,
+            "venue": venue.name if venue else None,
+            "starts_at": starts.astimezone(zone),
+            "ends_at": (starts + timedelta(hours=hours)).astimezone(zone),
+            "timezone": "Asia/Shanghai",
+            "capacity": capacity,
+            "visibility": visibility,
+        },
+        None,
     )
-    db.session.add(meeting)
+    meeting.status = status
+    meeting.organiser_id = organiser.id if organiser else None
     db.session.commit()
     return meeting
 

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from babel.dates import format_date
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from consult.calendar import ics
 from consult.calendar.documents import ics_context, session_events
@@ -117,69 +118,50 @@ def _ics_file(meeting: Meeting, whole_series: bool = False) -> Attachment:
     )
 
 
+def _request_message(
+    template: str, subject, meeting: Meeting, member: Member, series: Series | None
+) -> EmailMessage:
+    """Return a METHOD:REQUEST message for ``member``: the mail ``template`` with the
+    subject ``subject`` (a lazy message taking title and date), the event, its file."""
+    with in_language(member.recipient) as locale:
+        events = session_events(
+            meeting,
+            ics_context(),
+            [member.attendee()],
+            whole_series=member.whole_series,
+            series=series,
+        )
+        context = _details(meeting, locale) | _rsvp_links(member.invitation)
+        text, html = render_parts(
+            template, recipient=member.recipient, whole_series=member.whole_series, **context
+        )
+        subject = subject % {"title": meeting.title, "date": _short_date(meeting, locale)}
+    calendar = _calendar(events, ics.REQUEST)
+    return compose(
+        member.recipient,
+        subject,
+        text,
+        html,
+        calendar=calendar,
+        method=ics.REQUEST,
+        attachments=(_invite_file(calendar),),
+        reply_to=reply_address(),
+    )
+
+
 def invitation_message(
     meeting: Meeting, member: Member, series: Series | None = None
 ) -> EmailMessage:
     """Return an invitation (METHOD:REQUEST) to ``meeting`` (its series when the member
     is invited to the whole series; ``series`` when already loaded)."""
-    with in_language(member.recipient) as locale:
-        events = session_events(
-            meeting,
-            ics_context(),
-            [member.attendee()],
-            whole_series=member.whole_series,
-            series=series,
-        )
-        context = _details(meeting, locale) | _rsvp_links(member.invitation)
-        text, html = render_parts(
-            "invitation", recipient=member.recipient, whole_series=member.whole_series, **context
-        )
-        subject = _(
-            "Invitation: %(title)s, %(date)s",
-            title=meeting.title,
-            date=_short_date(meeting, locale),
-        )
-    calendar = _calendar(events, ics.REQUEST)
-    return compose(
-        member.recipient,
-        subject,
-        text,
-        html,
-        calendar=calendar,
-        method=ics.REQUEST,
-        attachments=(_invite_file(calendar),),
-        reply_to=reply_address(),
+    return _request_message(
+        "invitation", _l("Invitation: %(title)s, %(date)s"), meeting, member, series
     )
 
 
 def update_message(meeting: Meeting, member: Member, series: Series | None = None) -> EmailMessage:
     """Return an updated invitation (METHOD:REQUEST, same UID, higher SEQUENCE)."""
-    with in_language(member.recipient) as locale:
-        events = session_events(
-            meeting,
-            ics_context(),
-            [member.attendee()],
-            whole_series=member.whole_series,
-            series=series,
-        )
-        context = _details(meeting, locale) | _rsvp_links(member.invitation)
-        text, html = render_parts(
-            "update", recipient=member.recipient, whole_series=member.whole_series, **context
-        )
-        subject = _(
-            "Updated: %(title)s, %(date)s", title=meeting.title, date=_short_date(meeting, locale)
-        )
-    calendar = _calendar(events, ics.REQUEST)
-    return compose(
-        member.recipient,
-        subject,
-        text,
-        html,
-        calendar=calendar,
-        method=ics.REQUEST,
-        attachments=(_invite_file(calendar),),
-        reply_to=reply_address(),
-    )
+    return _request_message("update", _l("Updated: %(title)s, %(date)s"), meeting, member, series)
 
 
 def cancellation_message(meeting: Meeting, member: Member) -> EmailMessage:

@@ -44,7 +44,8 @@ def friday_series(factories, **kwargs):
 
 
 def test_every_line_ends_in_crlf(app, factories):
-    meeting = factories.make_meeting(title="停车\n议事")
+    meeting = factories.make_meeting()
+    meeting.title = "停车\n议事"  # stored as it is, past the operation's rules (older data)
     body = body_of(meeting)
     assert body.endswith(b"\r\n")
     assert b"\n" not in body.replace(b"\r\n", b"")

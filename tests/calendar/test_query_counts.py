@@ -25,10 +25,15 @@ def test_feed_statements_do_not_grow_with_its_sessions(
         .get_json()["url"]
     )
 
+    hall = factories.make_venue(community, name="二楼会议室")
+    made = []
+
     def add(n):
-        for i in range(n):
-            factories.make_meeting(
-                community, venue=venue, organiser=cadre, starts_in=timedelta(days=3 + i)
+        for _ in range(n):
+            made.append(
+                factories.make_meeting(
+                    community, venue=hall, organiser=cadre, starts_in=timedelta(days=3 + len(made))
+                )
             )
         _series, weeks = factories.make_calendar_series(community, venue=venue, organiser=cadre)
         factories.reschedule_occurrence(weeks[1], weeks[1].starts_at + timedelta(hours=1))

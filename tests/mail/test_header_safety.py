@@ -13,9 +13,10 @@ def test_sign_ups_to_a_session_with_such_a_title_succeed_and_mail_arrives(
     app, api_as, factories, mailbox, char
 ):
     """A title stored before these rules (or by any other way) still mails fine."""
-    meeting = factories.make_meeting(title=f"Friday{char}Talk{char}Day")
     from consult.extensions import db
 
+    meeting = factories.make_meeting()
+    meeting.title = f"Friday{char}Talk{char}Day"  # stored as it is, past the operation's rules
     resident = factories.make_user("resident")
     resident.name = f"Wang{char}Fang"  # stored as it is, as older data may be
     db.session.commit()

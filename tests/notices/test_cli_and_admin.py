@@ -176,12 +176,12 @@ def test_outbox_page_sends_a_failed_message_again(
 ):
     factories.make_community("Hehe")
     app.config["MAIL_MAX_ATTEMPTS"] = 1
+    meeting = factories.make_meeting(title="周五议事")  # before the channel: no notice of it
     make_channel("wecom", robots.url("/wecom/send?key=k"), "Hehe")
     robots.failing["/wecom"] = 502
     api_cadre = factories.make_user("cadre")
     from consult.meetings.operations import cancel_meeting
 
-    meeting = factories.make_meeting(title="周五议事")
     cancel_meeting(meeting, api_cadre)
     db.session.commit()
     assert runner.invoke(args=["mail", "send"]).exit_code == 1

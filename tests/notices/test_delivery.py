@@ -180,8 +180,8 @@ def test_an_unreachable_channel_never_blocks_the_change_and_fails_after_the_limi
 
 def test_notices_go_out_without_a_mail_server(app, runner, api_as, factories, robots, make_channel):
     app.config["SMTP_HOST"] = None
+    meeting = factories.make_meeting()  # before the channel: no "new session" notice
     make_channel("wecom", robots.url("/wecom/send?key=k"))
-    meeting = factories.make_meeting()
     factories.make_invitation(meeting, "guest@example.org")
     api_as(factories.make_user("cadre")).post(f"/api/v1/sessions/{meeting.id}/cancel")
     result = runner.invoke(args=["mail", "send"])
@@ -226,9 +226,9 @@ def test_long_minutes_are_cut_to_what_each_robot_takes(
     from consult.minutes.operations import approve_minutes, publish_minutes, save_minutes
     from tests.cases.builders import agenda_item, resolve
 
-    every_robot(robots, make_channel, factories)
-    cadre = factories.make_user("cadre")
     meeting = factories.make_meeting(kind="roundtable", starts_in=-timedelta(hours=2))
+    every_robot(robots, make_channel, factories)  # after the session: no "new session" notice
+    cadre = factories.make_user("cadre")
     for n in range(40):
         resolve(
             agenda_item(meeting, cadre, title=f"{n}号楼" + "加装电梯与停车位改造方案" * 12),

@@ -102,9 +102,9 @@ def test_a_series_and_its_cancellation(api_as, factories, make_channel):
 
 def test_published_minutes_list_resolutions_votes_and_cases_closed(app, factories, make_channel):
     factories.make_community("Hehe")
+    meeting = factories.make_meeting(kind="sentiment_talk", starts_in=-timedelta(hours=1))
     make_channel("webhook", "https://hooks.example.invalid/h", "Hehe", language="en")
     cadre = factories.make_user("cadre")
-    meeting = factories.make_meeting(kind="sentiment_talk", starts_in=-timedelta(hours=1))
     cases = [new_case(cadre, title=f"case {n}") for n in range(3)]
     first = agenda_item(meeting, cadre, new_issue(cadre, cases[:2]), title="Parking")
     second = agenda_item(
