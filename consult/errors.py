@@ -148,6 +148,23 @@ MESSAGES = {
 }
 
 
+def clean_description(value, max_length: int, error: type[RefusedInput] = RefusedInput) -> str:
+    """Return a description (several lines, may be empty: then "") or refuse it, on the
+    field "description"."""
+    from flask_babel import lazy_gettext as _l
+
+    text = clean_text(
+        value,
+        "description",
+        max_length,
+        required=False,
+        label=_l("description"),
+        multiline=True,
+        error=error,
+    )
+    return text or ""
+
+
 def is_api_request() -> bool:
     """Return whether the current request is one for the JSON API."""
     return request.path.startswith("/api/")

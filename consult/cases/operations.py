@@ -25,7 +25,7 @@ from consult.enums import (
     IssueStatus,
     Rating,
 )
-from consult.errors import RefusedInput, clean_text
+from consult.errors import RefusedInput, clean_description, clean_text
 from consult.extensions import db
 from consult.i18n import Choices
 from consult.permissions import can
@@ -92,15 +92,7 @@ def case_values(data: dict, user) -> dict:
         )
     values = {
         "title": clean_text(data.get("title"), "title", 200, label=_l("title")),
-        "description": clean_text(
-            data.get("description"),
-            "description",
-            MAX_DESCRIPTION,
-            required=False,
-            label=_l("description"),
-            multiline=True,
-        )
-        or "",
+        "description": clean_description(data.get("description"), MAX_DESCRIPTION),
         "category": category,
         "source": source,
         "reporter_name": clean_text(
@@ -333,17 +325,7 @@ def _case_ids(value, field: str = "cases") -> list[int]:
 def create_issue(data: dict, user) -> Issue:
     """Group cases of one community into an issue from {title, community, cases, description?}."""
     title = clean_text(data.get("title"), "title", 200, label=_l("title"))
-    description = (
-        clean_text(
-            data.get("description"),
-            "description",
-            MAX_DESCRIPTION,
-            required=False,
-            label=_l("description"),
-            multiline=True,
-        )
-        or ""
-    )
+    description = clean_description(data.get("description"), MAX_DESCRIPTION)
     community = data.get("community_obj") or community_by_name(data.get("community"), user)
     refuse_outside(user, "issue.create", community)
     ids = _case_ids(data.get("cases"))

@@ -24,7 +24,7 @@ from consult.attendance.operations import CapacityError, set_capacity
 from consult.community.models import Community, Unit, Venue
 from consult.community.operations import community_by_name
 from consult.enums import PRIVATE_KINDS, SeriesStatus, SessionKind, SessionStatus, Visibility
-from consult.errors import RefusedInput, clean_text
+from consult.errors import RefusedInput, clean_description, clean_text
 from consult.extensions import db
 from consult.i18n import Choices
 from consult.lists import valid_id
@@ -260,17 +260,7 @@ def create_meeting(data: dict, user) -> Meeting:
     """
     kind = _kind(data.get("kind"))
     title = clean_text(data.get("title"), "title", 200, label=_l("title"))
-    description = (
-        clean_text(
-            data.get("description"),
-            "description",
-            MAX_DESCRIPTION,
-            required=False,
-            label=_l("description"),
-            multiline=True,
-        )
-        or ""
-    )
+    description = clean_description(data.get("description"), MAX_DESCRIPTION)
     tz_name = _zone_name(data.get("timezone"))
     starts = _instant(data.get("starts_at"), "starts_at")
     ends = _instant(data.get("ends_at"), "ends_at")
@@ -492,17 +482,7 @@ def _text_values(data: dict) -> dict:
     if "title" in data:
         values["title"] = clean_text(data["title"], "title", 200, label=_l("title"))
     if "description" in data:
-        values["description"] = (
-            clean_text(
-                data["description"],
-                "description",
-                MAX_DESCRIPTION,
-                required=False,
-                label=_l("description"),
-                multiline=True,
-            )
-            or ""
-        )
+        values["description"] = clean_description(data["description"], MAX_DESCRIPTION)
     return values
 
 

@@ -99,25 +99,29 @@ def _session_lines(meeting: Meeting, language: str) -> list[str]:
     return lines
 
 
-def _finish(notice: Notice, link_text: str) -> Notice:
-    notice.lines.append(f"[{link_text}]({notice.url})")
-    notice.text = "\n".join([notice.title, _plain(notice.lines[:-1]), notice.url])
-    return notice
+def _about(
+    meeting: Meeting, event: str, title: str, lines: list[str], link_text: str, url: str = ""
+) -> Notice:
+    """Return the notice of ``event`` about ``meeting``: its lines, then a link to the
+    session (or ``url``); and the same as plain text."""
+    url = url or session_link(meeting.id)
+    text = "\n".join([title, _plain(lines), url])
+    lines = [*lines, f"[{link_text}]({url})"]
+    return Notice(event, title, lines, url, meeting.id, meeting.community.name, text)
 
 
 def session_created(meeting: Meeting, language: str) -> Notice:
     with force_locale(language):
-        notice = Notice(
+        lines = _session_lines(meeting, language)
+        if meeting.capacity is not None:
+            lines.append(_("**Places**: %(n)d", n=meeting.capacity))
+        return _about(
+            meeting,
             "session_created",
             _("New session: %(title)s", title=_md(meeting.title)),
-            _session_lines(meeting, language),
-            session_link(meeting.id),
-            meeting.id,
-            meeting.community.name,
+            lines,
+            _("Details and sign-up"),
         )
-        if meeting.capacity is not None:
-            notice.lines.append(_("**Places**: %(n)d", n=meeting.capacity))
-        return _finish(notice, _("Details and sign-up"))
 
 
 def series_created(series: Series, first: Meeting, language: str) -> Notice:
@@ -134,15 +138,13 @@ def series_created(series: Series, first: Meeting, language: str) -> Notice:
                 rule=describe(series.rrule, series.dtstart, series.timezone),
             ),
         )
-        notice = Notice(
+        return _about(
+            first,
             "series_created",
             _("New series: %(title)s", title=_md(series.title)),
             lines,
-            session_link(first.id),
-            first.id,
-            first.community.name,
+            _("Details and sign-up"),
         )
-        return _finish(notice, _("Details and sign-up"))
 
 
 def session_changed(
@@ -164,29 +166,24 @@ def session_changed(
                 len(lines) - 1,
                 _("**Place before**: %(venue)s", venue=_md(old_venue) if old_venue else _("none")),
             )
-        notice = Notice(
+        return _about(
+            meeting,
             "session_changed",
             _("Changed time or place: %(title)s", title=_md(meeting.title)),
             lines,
-            session_link(meeting.id),
-            meeting.id,
-            meeting.community.name,
+            _("Details"),
         )
-        return _finish(notice, _("Details"))
 
 
 def session_cancelled(meeting: Meeting, language: str) -> Notice:
     with force_locale(language):
-        notice = Notice(
+        return _about(
+            meeting,
             "session_cancelled",
             _("Cancelled: %(title)s", title=_md(meeting.title)),
-            _session_lines(meeting, language),
-            session_link(meeting.id),
-            meeting.id,
-            meeting.community.name,
+            [_("**This session will not take place.**"), *_session_lines(meeting, language)],
+            _("Details"),
         )
-        notice.lines.insert(0, _("**This session will not take place.**"))
-        return _finish(notice, _("Details"))
 
 
 def series_cancelled(series: Series, first: Meeting, cancelled: int, language: str) -> Notice:
@@ -200,15 +197,13 @@ def series_cancelled(series: Series, first: Meeting, cancelled: int, language: s
             ),
             _("**Community**: %(name)s", name=_md(first.community.name)),
         ]
-        notice = Notice(
+        return _about(
+            first,
             "series_cancelled",
             _("Series cancelled: %(title)s", title=_md(series.title)),
             lines,
-            session_link(first.id),
-            first.id,
-            first.community.name,
+            _("Details"),
         )
-        return _finish(notice, _("Details"))
 
 
 def minutes_published(meeting: Meeting, items, language: str) -> Notice:
@@ -244,15 +239,14 @@ def minutes_published(meeting: Meeting, items, language: str) -> Notice:
                     "%(num)d case closed", "%(num)d cases closed", len(r.cases)
                 )
             lines.append(line)
-        notice = Notice(
+        return _about(
+            meeting,
             "minutes_published",
             _("Minutes published: %(title)s", title=_md(meeting.title)),
             lines,
+            _("Read the minutes"),
             minutes_link(meeting.id),
-            meeting.id,
-            meeting.community.name,
         )
-        return _finish(notice, _("Read the minutes"))
 
 
 DEFAULT_SMS_TEMPLATE = "{title}: {time}, {place}. {link}"
