@@ -135,6 +135,7 @@ def _register_cli(app: Flask) -> None:
     from consult.cases.cli import cases_cli
     from consult.demo.cli import demo_cli
     from consult.mail.cli import mail_cli
+    from consult.maintenance import analyse_command
     from consult.meetings.cli import sessions_cli
     from consult.notices.cli import channels_cli
 
@@ -147,5 +148,6 @@ def _register_cli(app: Flask) -> None:
         cases_cli,
         channels_cli,
         backup_command,
+        analyse_command,
     ):
         app.cli.add_command(command)
