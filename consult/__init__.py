@@ -85,6 +85,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     transactions.install(app)
 
+    from consult.mail import queue
+
+    # MAIL_QUEUE=rq: a write that queues mail enqueues its delivery once committed.
+    queue.install(app)
+
     from consult.errors import register_error_handlers
 
     register_error_handlers(app)

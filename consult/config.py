@@ -191,6 +191,24 @@ def _redis_url() -> str | None:
     return url
 
 
+#: The values MAIL_QUEUE takes: unset (delivery rounds from `flask mail send` or
+#: `flask mail worker`), or "rq" (a job on Redis after each commit that queues mail).
+MAIL_QUEUES = ("rq",)
+
+
+def _mail_queue(redis_url: str | None) -> str | None:
+    """Return MAIL_QUEUE ("rq", or None when unset); "rq" needs REDIS_URL, where the
+    jobs wait for `flask mail rq-worker`."""
+    raw = _env("MAIL_QUEUE")
+    if raw is None or raw.lower() in ("none", "off"):
+        return None
+    if raw.lower() not in MAIL_QUEUES:
+        raise ConfigError(f"MAIL_QUEUE must be rq or unset, not {raw!r}")
+    if redis_url is None:
+        raise ConfigError("MAIL_QUEUE=rq needs REDIS_URL (the jobs wait in Redis)")
+    return raw.lower()
+
+
 #: How long a rendered calendar is kept (seconds); a change shows at once regardless,
 #: since what a calendar shows is part of the key it is kept under.
 CACHE_SECONDS = 24 * 3600
@@ -266,6 +284,7 @@ def load_config(instance_path: Path) -> dict:
     timezone = _timezone()
     base_url = _base_url()
     secure = base_url.startswith("https://")
+    redis_url = _redis_url()
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
@@ -300,7 +319,10 @@ def load_config(instance_path: Path) -> dict:
         "HEALTHZ_TIMEOUT": _int("HEALTHZ_TIMEOUT", 2, 1, 60),
         # Redis, shared by every worker and server: the cache of calendars. Unset, each
         # worker keeps its own cache in memory (consult.config.cache_options).
-        "REDIS_URL": _redis_url(),
+        "REDIS_URL": redis_url,
+        # "rq": each commit that queues mail or notices enqueues a job delivering them,
+        # run by `flask mail rq-worker` (consult.mail.queue); unset: delivery rounds only.
+        "MAIL_QUEUE": _mail_queue(redis_url),
         # Authenticated API requests are not limited unless this is set (per token).
         "API_RATE_LIMIT": _rate_limit("API_RATE_LIMIT", None),
         # The API documents itself with flask-smorest.

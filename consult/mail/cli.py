@@ -1,4 +1,5 @@
-"""`flask mail send`, `flask mail worker` and `flask mail receive` (README, "Command line")."""
+"""`flask mail send`, `flask mail worker`, `flask mail rq-worker` and `flask mail receive`
+(README, "Command line")."""
 
 from __future__ import annotations
 
@@ -159,6 +160,58 @@ def _round() -> None:
             f"Mail not delivered: database error: {getattr(exc, 'orig', None) or exc}", err=True
         )
     finally:
+        db.session.remove()
+
+
+@mail_cli.command("rq-worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--name", help="The worker's name in Redis (default: a new one).")
+@with_appcontext
+def rq_worker_command(burst: bool, name: str | None) -> None:
+    """Deliver mail and notices as the job queue in Redis asks (MAIL_QUEUE=rq).
+
+    Takes the jobs that writes put on the queue `consult-mail` of REDIS_URL, one at a
+    time, until stopped (SIGTERM or SIGINT: the current job is finished first). Run as
+    many as wanted, on any machine: each message is claimed in the database before it
+    is sent, so none is sent twice. Due reminders and retries after a failure still come
+    from `flask mail send` (cron) or one `flask mail worker`.
+    """
+    import redis
+    from flask import current_app
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from consult.mail.queue import QUEUE_NAME, worker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
+        if app.config.get("MAIL_QUEUE") != "rq":
+            _fail(
+                _(
+                    "MAIL_QUEUE is not rq: no job is queued for this worker; mail is "
+                    "delivered by `flask mail send` or `flask mail worker`."
+                )
+            )
+        try:
+            runner = worker(app, name=name)
+            runner.connection.ping()
+        except (redis.RedisError, ValueError) as exc:
+            _fail(_("the job queue cannot be reached: %(detail)s", detail=exc))
+        click.echo(
+            _(
+                "Delivering jobs of the queue %(queue)s as %(name)s.",
+                queue=QUEUE_NAME,
+                name=runner.name,
+            ),
+            err=True,
+        )
+    # RQ's handlers stop the worker after its current job; the caller's come back after.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        runner.work(burst=burst, logging_level="INFO")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         db.session.remove()
 
 

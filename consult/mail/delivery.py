@@ -79,17 +79,23 @@ def _claimable(now: datetime, due_only: bool, transport: str = "mail"):
     return and_(OutboxMessage.transport == transport, or_(queued, lapsed))
 
 
-def waiting_count(now: datetime | None = None, transport: str = "mail") -> int:
+def waiting_count(
+    now: datetime | None = None,
+    transport: str = "mail",
+    due_only: bool = False,
+    only: Collection[int] | None = None,
+) -> int:
     """Return how many messages of ``transport`` ("mail" or "channel") wait for delivery
-    (queued, or with a lapsed claim)."""
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(_claimable(now or utcnow(), False, transport))
-        )
-        or 0
+    (queued, or with a lapsed claim): all of them, or those whose retry time has come
+    (``due_only``), or those of the ids ``only``."""
+    query = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(_claimable(now or utcnow(), due_only, transport))
     )
+    if only is not None:
+        query = query.where(OutboxMessage.id.in_(only))
+    return db.session.scalar(query) or 0
 
 
 @dataclass(frozen=True)
@@ -110,20 +116,23 @@ _AGAIN = object()
 
 
 def claim_next(
-    due_only: bool, skip: Collection[int] = (), transport: str = "mail"
+    due_only: bool,
+    skip: Collection[int] = (),
+    transport: str = "mail",
+    only: Collection[int] | None = None,
 ) -> Claimed | None:
-    """Claim the oldest deliverable message of ``transport`` and return it (committed as
-    "sending"). Call it outside any transaction, so that the claim is committed
-    before the message is sent."""
+    """Claim the oldest deliverable message of ``transport`` (among the ids ``only``,
+    when given) and return it (committed as "sending"). Call it outside any
+    transaction, so that the claim is committed before the message is sent."""
     if in_write():
         raise RuntimeError("messages are claimed outside the write boundary, not inside it")
     while True:
-        claimed = run_write(lambda: _claim_one(due_only, skip, transport))
+        claimed = run_write(lambda: _claim_one(due_only, skip, transport, only))
         if claimed is not _AGAIN:
             return claimed
 
 
-def _claim_one(due_only: bool, skip: Collection[int], transport: str):
+def _claim_one(due_only: bool, skip: Collection[int], transport: str, only: Collection[int] | None):
     """Claim one message in the current transaction; _AGAIN when another run took it
     first or it was given up."""
     now = utcnow()
@@ -135,6 +144,8 @@ def _claim_one(due_only: bool, skip: Collection[int], transport: str):
     )
     if skip:
         query = query.where(OutboxMessage.id.not_in(skip))
+    if only is not None:
+        query = query.where(OutboxMessage.id.in_(only))
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     row = db.session.execute(query).first()
@@ -247,16 +258,17 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def deliver(due_only: bool) -> DeliveryReport:
+def deliver(due_only: bool, only: Collection[int] | None = None) -> DeliveryReport:
     """Send the waiting messages: all of them, or (``due_only``) those whose retry time
-    has come. Raise MailNotConfigured or MailServerUnavailable when nothing can be sent."""
+    has come; of the ids ``only``, when given. Raise MailNotConfigured or
+    MailServerUnavailable when nothing can be sent."""
     report = DeliveryReport()
     sender = bare_address(current_app.config["MAIL_FROM"])
     smtp = connect()
     tried: set[int] = set()
     try:
         while True:
-            message = claim_next(due_only, tried)
+            message = claim_next(due_only, tried, only=only)
             if message is None:
                 break
             tried.add(message.id)

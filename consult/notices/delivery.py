@@ -7,6 +7,7 @@ The claim, the back-off and the limit of attempts are the outbox's own
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from flask import current_app
 from sqlalchemy import select
@@ -32,14 +33,15 @@ def _waiting_ids(channel_id: int) -> set[int]:
     )
 
 
-def deliver_notices(due_only: bool) -> DeliveryReport:
+def deliver_notices(due_only: bool, only: Collection[int] | None = None) -> DeliveryReport:
     """Post the waiting notices: all of them, or (``due_only``) those whose retry time
-    has come. A channel that cannot be reached is not tried again in the same run."""
+    has come; of the ids ``only``, when given. A channel that cannot be reached is not
+    tried again in the same run."""
     report = DeliveryReport()
     timeout = float(current_app.config["NOTICE_TIMEOUT"])
     skip: set[int] = set()
     while True:
-        message = claim_next(due_only, skip, transport="channel")
+        message = claim_next(due_only, skip, transport="channel", only=only)
         if message is None:
             break
         skip.add(message.id)

@@ -34,16 +34,19 @@ class Server:
         log_path: Path,
         workers: int = 4,
         secret_key: str = "load-test-secret",
+        env: dict[str, str] | None = None,
     ):  # noqa: S107 (a test server's key)
+        """``env``: variables of the server's environment beyond (or instead of) these."""
         self.port = free_port()
         self.log_path = log_path
-        env = {
+        environment = {
             **os.environ,
             "DATABASE_URL": database_url,
             "SECRET_KEY": secret_key,
             "BASE_URL": f"http://127.0.0.1:{self.port}",
         }
-        env.pop("SMTP_HOST", None)
+        environment.pop("SMTP_HOST", None)
+        environment.update(env or {})
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         # --preload: the app is built once and forked, so all workers serve from the start.
         # The access log records each request's worker pid (%(p)s).
@@ -67,7 +70,7 @@ class Server:
                 "wsgi:app",
             ],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
