@@ -4,7 +4,7 @@ The published figures come out of the statistics queries because the records beh
 them exist: ``RESOLVED_CASES`` lists, per scale unit, the cases that resolutions of
 held sessions closed, and ``RESOLVED_ISSUES`` how many issues they form. Everything
 is planned in memory first (rows as dicts, linked by reference), then written table
-by table with bulk INSERTs; nothing commits here.
+by table in bulk and analysed; nothing commits here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from werkzeug.security import generate_password_hash
 
 from consult import audit
@@ -249,11 +250,16 @@ def _write(table, names: list[str], params: list[tuple], dialect) -> None:
     target = f"{dialect.identifier_preparer.format_table(table)} ({', '.join(map(quote, names))})"
     connection = db.session.connection()
     if dialect.name == "postgresql":
+        statement = f"COPY {target} FROM STDIN"
         cursor = connection.connection.cursor()
         try:
-            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            with cursor.copy(statement) as copy:
                 for row in params:
                     copy.write_row(row)
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy reports the driver's errors (the write boundary and the
+            # commands read them that way).
+            raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
         finally:
             cursor.close()
         return
@@ -355,6 +361,10 @@ class _Builder:
         }
         audit.record("demo.load", self.town, None, scale=self.scale, **counts)
         db.session.flush()
+        # Fresh statistics, in the same transaction, so that the planner knows the
+        # tables' sizes from the first query on (without them PostgreSQL takes the
+        # large tables for empty until autovacuum comes by, and SQLite guesses).
+        db.session.execute(text("ANALYZE"))
         return DemoResult(self.accounts, counts)
 
     def plan_town(self) -> None:
