@@ -292,9 +292,11 @@ def _reserve_ids(table, count: int) -> list[int]:
     if db.session.get_bind().dialect.name == "postgresql":
         return list(
             db.session.scalars(
+                # The sequence is looked up once, not once per key.
                 text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :count)"
+                    "SELECT nextval(sequence) "
+                    "FROM pg_get_serial_sequence(:table, 'id') AS sequence, "
+                    "generate_series(1, :count)"
                 ),
                 {"table": table.name, "count": count},
             )
