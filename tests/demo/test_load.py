@@ -79,14 +79,17 @@ def admin_api(api_as, result):
     return api_as(admin)
 
 
-def test_scale_two_doubles_every_figure_and_volume(runner, api_as):
-    result = load(runner, "--scale", "2")
+# 20: a large town that still loads in seconds (README, "Command line", says how long
+# scale 100 takes).
+@pytest.mark.parametrize("scale", [2, 20])
+def test_scale_multiplies_every_figure_and_volume(runner, api_as, scale):
+    result = load(runner, "--scale", str(scale))
 
     assert result.exit_code == 0, result.output
-    assert_figures(admin_api(api_as, result), 2)
+    assert_figures(admin_api(api_as, result), scale)
     kinds = dict(db.session.execute(select(Unit.kind, func.count()).group_by(Unit.kind)).all())
-    assert {k: kinds[k] for k in UNITS} == {k: 2 * n for k, n in UNITS.items()}
-    assert sum(n for k, n in kinds.items() if k not in UNITS) == 2 * AGENCIES_AND_ORGANISATIONS
+    assert {k: kinds[k] for k in UNITS} == {k: scale * n for k, n in UNITS.items()}
+    assert sum(n for k, n in kinds.items() if k not in UNITS) == scale * AGENCIES_AND_ORGANISATIONS
     # Still one town of 8 communities, each with its brand.
     brands = db.session.scalars(select(Community.brand)).all()
     assert len(brands) == 8 and all(brands)
