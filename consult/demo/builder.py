@@ -144,6 +144,10 @@ CATEGORIES = ("concern", "conflict", "urgent")
 SLOTS = ((9, 0), (14, 30), (19, 0))
 
 
+#: Rows per COPY statement on PostgreSQL (a second or two each).
+COPY_ROWS = 50_000
+
+
 class DemoError(Exception):
     """The demo town cannot be loaded; the message says why."""
 
@@ -272,9 +276,11 @@ def _write(table, names: list[str], params: list[tuple], dialect) -> None:
         statement = f"COPY {target} FROM STDIN"
         cursor = connection.connection.cursor()
         try:
-            with cursor.copy(statement) as copy:
-                for row in params:
-                    copy.write_row(row)
+            # In parts, so that no statement nears DATABASE_STATEMENT_TIMEOUT.
+            for start in range(0, len(params), COPY_ROWS):
+                with cursor.copy(statement) as copy:
+                    for row in params[start : start + COPY_ROWS]:
+                        copy.write_row(row)
         except dialect.loaded_dbapi.Error as exc:
             # As SQLAlchemy reports the driver's errors (the write boundary and the
             # commands read them that way).
