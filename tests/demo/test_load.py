@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from consult.accounts.models import User
 from consult.cases.models import Case
 from consult.community.models import Community, Unit
 from consult.extensions import db
+from consult.meetings.models import Registration
 
 ROLES = ("admin", "cadre", "secretary", "resident", "unit_rep")
 
@@ -78,14 +79,17 @@ def admin_api(api_as, result):
     return api_as(admin)
 
 
-def test_scale_two_doubles_every_figure_and_volume(runner, api_as):
-    result = load(runner, "--scale", "2")
+# 20: a large town that still loads in seconds (README, "Command line", says how long
+# scale 100 takes).
+@pytest.mark.parametrize("scale", [2, 20])
+def test_scale_multiplies_every_figure_and_volume(runner, api_as, scale):
+    result = load(runner, "--scale", str(scale))
 
     assert result.exit_code == 0, result.output
-    assert_figures(admin_api(api_as, result), 2)
+    assert_figures(admin_api(api_as, result), scale)
     kinds = dict(db.session.execute(select(Unit.kind, func.count()).group_by(Unit.kind)).all())
-    assert {k: kinds[k] for k in UNITS} == {k: 2 * n for k, n in UNITS.items()}
-    assert sum(n for k, n in kinds.items() if k not in UNITS) == 2 * AGENCIES_AND_ORGANISATIONS
+    assert {k: kinds[k] for k in UNITS} == {k: scale * n for k, n in UNITS.items()}
+    assert sum(n for k, n in kinds.items() if k not in UNITS) == scale * AGENCIES_AND_ORGANISATIONS
     # Still one town of 8 communities, each with its brand.
     brands = db.session.scalars(select(Community.brand)).all()
     assert len(brands) == 8 and all(brands)
@@ -178,6 +182,24 @@ def test_new_records_after_the_load_get_fresh_keys(runner, factories):
     case = factories.make_case(community=db.session.scalars(select(Community)).first())
 
     assert case.id > largest
+
+
+def test_the_load_leaves_the_database_analysed(runner):
+    db.session.execute(text("ANALYZE"))  # statistics of the empty tables, whatever came before
+    assert load(runner).exit_code == 0
+    registrations = db.session.scalar(select(func.count()).select_from(Registration))
+
+    if db.engine.dialect.name == "sqlite":
+        stat = db.session.scalar(
+            text("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_registrations_user_id'")
+        )
+        rows = int(stat.split()[0])
+    else:
+        rows = db.session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'registrations'")
+        )
+    # A full count: the table is small enough for the sample to hold all of it.
+    assert rows == registrations > 0
 
 
 @pytest.mark.real_commits  # the trigger is made and dropped on connections of its own
