@@ -2,21 +2,27 @@
 
 Rendering a feed (every VEVENT, the VTIMEZONEs) costs far more than reading what it
 shows, and feeds change rarely while clients ask for them every hour. So before
-rendering, one small statement reads a *fingerprint* of everything a calendar shows:
+rendering, a *fingerprint* of everything a calendar shows is read:
 
-- for the single sessions it carries, the series it carries and every occurrence of
-  those series: how many there are, the sum of their ids, the sum of their change
-  stamps (``updated_at``, raised by every change of a row) and the sum of the change
-  stamps of the venues, organisers and series they name;
-- for a personal feed, the same of the owner's sign-ups and invitations (which decide
-  what the feed carries), and who the owner is for the visibility rules (role and
-  communities);
+- for a community's feed, the community's ``calendar_version``, a counter the database
+  raises (triggers, migration 0010) whenever one of its sessions or series is inserted,
+  changed or removed, and for every community when a venue or a person's name or
+  address changes; it is read with the feed's token, so a revalidation reads no session;
+- for a personal feed, which may show sessions of any community, every community's
+  version (summed, in one small statement), the owner's sign-ups and invitations (which
+  decide what the feed carries: how many, the sum of their ids and of their change
+  stamps), and who the owner is for the visibility rules (role and communities);
+- for a session's file, the session, or its series and every occurrence of it: how many
+  there are, the sum of their ids, the sum of their change stamps (``updated_at``,
+  raised by every change of a row) and the sum of the change stamps of the venues,
+  organisers and series they name;
 - the window (whole days), the feed's title (the community's name or the owner's, in
   the owner's language), and the settings written into calendars (BASE_URL, MAIL_FROM,
   MAIL_REPLY_TO), and a digest of the code that renders them.
 
-A change of anything shown changes one of these: an edited row raises its stamp, a row
-that joins or leaves changes the count and the sums. The cache then holds two entries:
+A change of anything shown changes one of these: an edited row raises its stamp or its
+community's version, a row that joins or leaves changes the count and the sums. The
+cache then holds two entries:
 
     etag:<fingerprint>  ->  the ETag: a digest of the body as rendered (DTSTAMP aside)
     ics:<etag>          ->  the body
@@ -24,16 +30,17 @@ that joins or leaves changes the count and the sums. The cache then holds two en
                             community's feed in a language, a person's feed, a session's
                             file), whose body is removed when a newer one is kept
 
-A revalidation whose fingerprint is known answers 304 after the fingerprint's one
-statement, without rendering or reading the body; a request for the body reads it from
+A revalidation whose fingerprint is known answers 304 after the fingerprint's (at most)
+one statement, without rendering or reading the body; a request for the body reads it from
 the cache. A change that raises stamps without altering the body (a sign-up raises its
 session's ``updated_at``) costs one rendering, after which the ETag is the same as
 before, so clients keep getting 304.
 
 The body is read after its fingerprint, so it is never older than the fingerprint it
 is kept under; stamps only rise, so a fingerprint once left behind does not come back.
-What bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone) is not
-seen until the entries expire (a day, consult.config.CACHE_SECONDS).
+The versions are kept by the database itself, so no write escapes them; for a session's
+file, what bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone)
+is not seen until the entries expire (a day, consult.config.CACHE_SECONDS).
 
 The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
 set, shared by every worker and server, so that what one renders the others serve and a
@@ -70,8 +77,7 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
-from consult.calendar.queries import FeedScope
-from consult.community.models import Venue
+from consult.community.models import Community, Venue
 from consult.extensions import cache, db
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 
@@ -231,19 +237,37 @@ class Fingerprint:
     name: str
 
 
-def feed_fingerprint(
-    feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]
-) -> Fingerprint:
-    """Return the fingerprint of a feed: what it shows, read in one statement."""
+def _versions_part(dialect: str) -> Select:
+    """Every community's calendar version, summed (with how many communities there
+    are): what a personal feed, which may show sessions of any community, depends on."""
+    communities = Community.__table__
+    return select(
+        literal(6),
+        func.count(communities.c.id),
+        func.coalesce(func.sum(communities.c.id), 0),
+        func.coalesce(func.sum(communities.c.calendar_version), 0),
+        literal(0),
+    )
+
+
+def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fingerprint:
+    """Return the fingerprint of a feed: what it shows, without reading its sessions.
+
+    A community's feed shows what its ``calendar_version`` (raised by the database
+    whenever a session, series, venue or organiser shown changes) and the window say; it
+    was read with the feed's token, so the fingerprint costs no statement. A personal
+    feed adds every community's version and the owner's sign-ups and invitations (one
+    statement over the owner's rows)."""
     from consult.i18n import language_of
     from consult.permissions import staff_communities
 
     owner = feed.user
     language = language_of(owner.locale)
-    parts = _session_parts(scope.meeting_clause, scope.series_clause)
-    title: tuple
+    shown: tuple | list
     if feed.scope == "community":
-        title = ("community", feed.community_id, feed.community.name)
+        community = feed.community
+        title: tuple = ("community", community.id, community.name)
+        shown = ("version", community.calendar_version)
         name = f"community:{feed.community_id}:{language}"
     else:
         communities = staff_communities(owner)
@@ -256,7 +280,8 @@ def feed_fingerprint(
             None if communities is None else sorted(communities),
         )
         name = f"mine:{owner.id}"
-        parts.extend(_owners_parts(owner))
+        dialect = db.session.get_bind().dialect.name
+        shown = _read([_versions_part(dialect), *_owners_parts(owner)])
     key = _digest(
         "feed",
         title,
@@ -264,7 +289,7 @@ def feed_fingerprint(
         window[0].isoformat(),
         window[1].isoformat(),
         _settings(),
-        _read(parts),
+        shown,
     )
     return Fingerprint(key, name)
 

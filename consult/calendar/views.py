@@ -121,10 +121,9 @@ def feed(token: str):
     if found is None:
         abort(404)
     window = feed_window(utcnow())
-    scope = feed_scope(found, window)
     return _serve_calendar(
-        feed_fingerprint(found, scope, window),
-        lambda: ics.to_ics(feed_calendar(found, feed_content(scope))),
+        feed_fingerprint(found, window),
+        lambda: ics.to_ics(feed_calendar(found, feed_content(feed_scope(found, window)))),
     )
 
 
