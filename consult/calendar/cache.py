@@ -77,7 +77,8 @@ from sqlalchemy.sql.selectable import NamedFromClause
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
-from consult.community.models import Community, Venue
+from consult.community.models import Venue
+from consult.community.versions import versions_part
 from consult.extensions import cache, db
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 
@@ -237,17 +238,11 @@ class Fingerprint:
     name: str
 
 
-def _versions_part(dialect: str) -> Select:
-    """Every community's calendar version, summed (with how many communities there
-    are): what a personal feed, which may show sessions of any community, depends on."""
-    communities = Community.__table__
-    return select(
-        literal(6),
-        func.count(communities.c.id),
-        func.coalesce(func.sum(communities.c.id), 0),
-        func.coalesce(func.sum(communities.c.calendar_version), 0),
-        literal(0),
-    )
+def owner_versions(owner: User) -> list[tuple]:
+    """Every community's versions, summed, and the owner's sign-ups and invitations (how
+    many, the sum of their ids and of their change stamps), in one statement: what the
+    sessions a person sees of their own depend on."""
+    return _read([versions_part(), *_owners_parts(owner)])
 
 
 def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fingerprint:
@@ -280,8 +275,7 @@ def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fing
             None if communities is None else sorted(communities),
         )
         name = f"mine:{owner.id}"
-        dialect = db.session.get_bind().dialect.name
-        shown = _read([_versions_part(dialect), *_owners_parts(owner)])
+        shown = owner_versions(owner)
     key = _digest(
         "feed",
         title,

@@ -58,6 +58,9 @@ class Community(Model):
     #: or address changes: what the community's calendar feed shows is unchanged while
     #: it is. The application never writes it.
     calendar_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Raised by the database likewise whenever a case or an issue of the community
+    #: changes: with ``calendar_version``, what the statistics count (consult.stats).
+    stats_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     town: Mapped[Town | None] = relationship(back_populates="communities")
     venues: Mapped[list[Venue]] = relationship(back_populates="community")
