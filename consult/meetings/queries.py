@@ -58,7 +58,7 @@ def meetings_select(user, f: MeetingFilter):
     return query.order_by(Meeting.starts_at, Meeting.id)
 
 
-def _visibility_key(user) -> tuple:
+def visibility_key(user) -> tuple:
     """What decides which sessions ``user`` sees, and the counters that change it: the
     communities' versions, and for those who see their own private sessions, their
     sign-ups and invitations (consult.calendar.cache.owner_versions)."""
@@ -90,7 +90,7 @@ def count_meetings(user, f: MeetingFilter) -> int:
     from consult.community.versions import cached_value, digest
 
     def kept(g: MeetingFilter) -> int:
-        key = digest("meetings-count", _visibility_key(user), g)
+        key = digest("meetings-count", visibility_key(user), g)
         return cached_value(key, lambda: _count(user, g))
 
     if f.start is None:
