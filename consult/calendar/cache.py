@@ -12,10 +12,8 @@ rendering, a *fingerprint* of everything a calendar shows is read:
   version (summed, in one small statement), the owner's sign-ups and invitations (which
   decide what the feed carries: how many, the sum of their ids and of their change
   stamps), and who the owner is for the visibility rules (role and communities);
-- for a session's file, the session, or its series and every occurrence of it: how many
-  there are, the sum of their ids, the sum of their change stamps (``updated_at``,
-  raised by every change of a row) and the sum of the change stamps of the venues,
-  organisers and series they name;
+- for a session's file (the session, or its whole series), its community's version,
+  read in one small statement;
 - the window (whole days), the feed's title (the community's name or the owner's, in
   the owner's language), and the settings written into calendars (BASE_URL, MAIL_FROM,
   MAIL_REPLY_TO), and a digest of the code that renders them.
@@ -38,9 +36,10 @@ before, so clients keep getting 304.
 
 The body is read after its fingerprint, so it is never older than the fingerprint it
 is kept under; stamps only rise, so a fingerprint once left behind does not come back.
-The versions are kept by the database itself, so no write escapes them; for a session's
-file, what bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone)
-is not seen until the entries expire (a day, consult.config.CACHE_SECONDS).
+The versions are kept by the database itself, so no write escapes them; for the owner's
+sign-ups and invitations, what bypasses the models (a hand-written UPDATE that leaves
+``updated_at`` alone) is not seen until the entries expire (a day,
+consult.config.CACHE_SECONDS).
 
 The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
 set, shared by every worker and server, so that what one renders the others serve and a
@@ -73,14 +72,13 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.sql.selectable import NamedFromClause
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
-from consult.community.models import Venue
+from consult.community.models import Community
 from consult.community.versions import versions_part
 from consult.extensions import cache, db
-from consult.meetings.models import Invitation, Meeting, Registration, Series
+from consult.meetings.models import Invitation, Meeting, Registration
 
 log = logging.getLogger(__name__)
 
@@ -122,35 +120,24 @@ def _stamp(dialect: str, column):
     return func.coalesce(value, 0)
 
 
-def _sums(dialect: str, tag: int, table, related=()):
-    """The aggregate columns of every part of a fingerprint: a tag, how many rows, the
-    sum of their ids, of their change stamps, and of the stamps of the rows they name."""
-    named = literal(0)
-    for other in related:
-        named = named + _stamp(dialect, other.c.updated_at)
+def _sums(dialect: str, tag: int, table):
+    """The aggregate columns of a part of a fingerprint: a tag, how many rows, the sum
+    of their ids and of their change stamps (and a 0 where the communities' part has
+    its statistics versions)."""
     return (
         literal(tag),
         func.count(table.c.id),
         func.coalesce(func.sum(table.c.id), 0),
         func.coalesce(func.sum(_stamp(dialect, table.c.updated_at)), 0),
-        func.coalesce(func.sum(named), 0),
+        literal(0),
     )
 
 
 @dataclass(frozen=True)
 class _Parts:
-    """The parts of a fingerprint without their WHERE clauses, built once per dialect
-    (building them is dearer than running them)."""
+    """The parts of a personal feed's fingerprint without their WHERE clauses, built
+    once per dialect (building them is dearer than running them)."""
 
-    #: Sessions shown as events of their own, with their venues, organisers and series
-    #: (an occurrence shown alone falls back on its series' organiser).
-    single: Select
-    #: Series shown whole (their master VEVENT), with their venues and organisers.
-    series: Select
-    #: Every occurrence of those series (overrides, skipped weeks, the rule's end),
-    #: inside the window or not, with their venues and organisers.
-    occurrences: Select
-    occurrence: NamedFromClause
     #: The owner's sign-ups and invitations: what puts a session into a personal feed.
     registrations: Select
     invitations: Select
@@ -158,44 +145,9 @@ class _Parts:
 
 @lru_cache(maxsize=4)
 def _parts(dialect: str) -> _Parts:
-    meetings, series = Meeting.__table__, Series.__table__
-    venues, users = Venue.__table__, User.__table__
-    venue, organiser = venues.alias("fp_venue"), users.alias("fp_organiser")
-    parent, parent_organiser = series.alias("fp_series"), users.alias("fp_series_organiser")
-    single = select(
-        *_sums(dialect, 1, meetings, (venue, organiser, parent, parent_organiser))
-    ).select_from(
-        meetings.outerjoin(venue, venue.c.id == meetings.c.venue_id)
-        .outerjoin(organiser, organiser.c.id == meetings.c.organiser_id)
-        .outerjoin(parent, parent.c.id == meetings.c.series_id)
-        .outerjoin(parent_organiser, parent_organiser.c.id == parent.c.organiser_id)
-    )
-    whole = select(*_sums(dialect, 2, series, (venue, organiser))).select_from(
-        series.outerjoin(venue, venue.c.id == series.c.venue_id).outerjoin(
-            organiser, organiser.c.id == series.c.organiser_id
-        )
-    )
-    occurrence = meetings.alias("fp_occurrence")
-    occurrences = select(*_sums(dialect, 3, occurrence, (venue, organiser))).select_from(
-        occurrence.outerjoin(venue, venue.c.id == occurrence.c.venue_id).outerjoin(
-            organiser, organiser.c.id == occurrence.c.organiser_id
-        )
-    )
     registrations = select(*_sums(dialect, 4, Registration.__table__))
     invitations = select(*_sums(dialect, 5, Invitation.__table__))
-    return _Parts(single, whole, occurrences, occurrence, registrations, invitations)
-
-
-def _session_parts(meeting_clause, series_clause) -> list[Select]:
-    parts = _parts(db.session.get_bind().dialect.name)
-    found = []
-    if meeting_clause is not None:
-        found.append(parts.single.where(meeting_clause))
-    if series_clause is not None:
-        shown = select(Series.id).where(series_clause)
-        found.append(parts.series.where(series_clause))
-        found.append(parts.occurrences.where(parts.occurrence.c.series_id.in_(shown)))
-    return found
+    return _Parts(registrations, invitations)
 
 
 def _owners_parts(owner: User) -> list[Select]:
@@ -289,12 +241,13 @@ def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fing
 
 
 def session_fingerprint(meeting: Meeting, whole_series: bool) -> Fingerprint:
-    """Return the fingerprint of a session's file: the session, or its whole series."""
-    if meeting.series_id is not None and whole_series:
-        parts = _session_parts(None, Series.id == meeting.series_id)
-    else:
-        parts = _session_parts(Meeting.id == meeting.id, None)
-    key = _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+    """Return the fingerprint of a session's file (the session, or its whole series):
+    its community's calendar version, which any change of the session, of the other
+    weeks of its series, of its venue or of its organiser raises (one small statement)."""
+    version = db.session.scalar(
+        select(Community.calendar_version).where(Community.id == meeting.community_id)
+    )
+    key = _digest("session", meeting.id, whole_series, _settings(), version)
     return Fingerprint(key, f"session:{meeting.id}:{int(whole_series)}")
 
 
