@@ -38,9 +38,14 @@ class MeetingFilter:
     newest_first: bool = False
 
 
-def meetings_select(user, f: MeetingFilter):
-    """Return the SELECT of the sessions ``user`` may see that match ``f``, in order."""
-    query = select(Meeting).where(visible_meetings_clause(user))
+def meetings_select(user, f: MeetingFilter, visible=None):
+    """Return the SELECT of the sessions ``user`` may see that match ``f``, in order.
+
+    ``visible``: ``visible_meetings_clause(user)`` when the caller has it already
+    (building it costs more than running a small query)."""
+    if visible is None:
+        visible = visible_meetings_clause(user)
+    query = select(Meeting).where(visible)
     if f.community_id is not None:
         query = query.where(Meeting.community_id == f.community_id)
     if f.kind is not None:
@@ -74,12 +79,12 @@ def visibility_key(user) -> tuple:
     return ("user", user.id, sorted(scope), owner_versions(user))
 
 
-def _count(user, f: MeetingFilter) -> int:
-    query = meetings_select(user, f).order_by(None)
+def _count(user, f: MeetingFilter, visible) -> int:
+    query = meetings_select(user, f, visible).order_by(None)
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def count_meetings(user, f: MeetingFilter) -> int:
+def count_meetings(user, f: MeetingFilter, visible=None) -> int:
     """Return how many sessions ``user`` may see match ``f``.
 
     The count is kept in the cache until a session (or the user's sign-ups and
@@ -89,9 +94,12 @@ def count_meetings(user, f: MeetingFilter) -> int:
     found by the index of start times) are counted each time and taken off."""
     from consult.community.versions import cached_value, digest
 
+    if visible is None:
+        visible = visible_meetings_clause(user)
+
     def kept(g: MeetingFilter) -> int:
         key = digest("meetings-count", visibility_key(user), g)
-        return cached_value(key, lambda: _count(user, g))
+        return cached_value(key, lambda: _count(user, g, visible))
 
     if f.start is None:
         return kept(f)
@@ -99,13 +107,14 @@ def count_meetings(user, f: MeetingFilter) -> int:
     if hour == f.start:
         return kept(f)
     before = f.start if f.end is None else min(f.end, f.start)
-    return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before))
+    return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before), visible)
 
 
 def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
     """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
-    query = meetings_select(user, f).options(*list_options())
-    return paginate(query, page, per_page, total=lambda: count_meetings(user, f))
+    visible = visible_meetings_clause(user)
+    query = meetings_select(user, f, visible).options(*list_options())
+    return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
 
 
 def waitlisted_counts(meeting_ids) -> dict[int, int]:
