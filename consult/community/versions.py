@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, func, literal, select
@@ -28,9 +29,11 @@ from consult.extensions import cache, db
 log = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=8)
 def versions_part(tag: int = 6) -> Select:
     """One row over every community: a tag, how many there are, the sum of their ids,
-    of their calendar versions and of their statistics versions."""
+    of their calendar versions and of their statistics versions (built once: a
+    statement is dearer to build than to run)."""
     return select(
         literal(tag),
         func.count(Community.id),
