@@ -75,6 +75,7 @@ from sqlalchemy import (
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
+from consult.calendar.queries import FeedHead
 from consult.community.models import Community
 from consult.community.versions import versions_part
 from consult.extensions import cache, db
@@ -197,37 +198,43 @@ def owner_versions(owner: User) -> list[tuple]:
     return _read([versions_part(), *_owners_parts(owner)])
 
 
-def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fingerprint:
-    """Return the fingerprint of a feed: what it shows, without reading its sessions.
+def community_feed_fingerprint(head: FeedHead, window: tuple[datetime, datetime]) -> Fingerprint:
+    """Return the fingerprint of a community's feed from its token's row alone: the
+    community's ``calendar_version`` (raised by the database whenever a session, series,
+    venue or organiser shown changes) and the window; no statement of its own."""
+    from consult.i18n import language_of
 
-    A community's feed shows what its ``calendar_version`` (raised by the database
-    whenever a session, series, venue or organiser shown changes) and the window say; it
-    was read with the feed's token, so the fingerprint costs no statement. A personal
-    feed adds every community's version and the owner's sign-ups and invitations (one
-    statement over the owner's rows)."""
+    language = language_of(head.owner_locale)
+    key = _digest(
+        "feed",
+        ("community", head.community_id, head.community_name),
+        language,
+        window[0].isoformat(),
+        window[1].isoformat(),
+        _settings(),
+        ("version", head.calendar_version),
+    )
+    return Fingerprint(key, f"community:{head.community_id}:{language}")
+
+
+def personal_feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fingerprint:
+    """Return the fingerprint of a personal feed: every community's version, the owner's
+    sign-ups and invitations (one statement over the owner's rows), and who the owner
+    is for the visibility rules."""
     from consult.i18n import language_of
     from consult.permissions import staff_communities
 
     owner = feed.user
     language = language_of(owner.locale)
-    shown: tuple | list
-    if feed.scope == "community":
-        community = feed.community
-        title: tuple = ("community", community.id, community.name)
-        shown = ("version", community.calendar_version)
-        name = f"community:{feed.community_id}:{language}"
-    else:
-        communities = staff_communities(owner)
-        title = (
-            "mine",
-            owner.id,
-            owner.name,
-            owner.email,
-            owner.role,
-            None if communities is None else sorted(communities),
-        )
-        name = f"mine:{owner.id}"
-        shown = owner_versions(owner)
+    communities = staff_communities(owner)
+    title = (
+        "mine",
+        owner.id,
+        owner.name,
+        owner.email,
+        owner.role,
+        None if communities is None else sorted(communities),
+    )
     key = _digest(
         "feed",
         title,
@@ -235,9 +242,9 @@ def feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fing
         window[0].isoformat(),
         window[1].isoformat(),
         _settings(),
-        shown,
+        owner_versions(owner),
     )
-    return Fingerprint(key, name)
+    return Fingerprint(key, f"mine:{owner.id}")
 
 
 def session_fingerprint(meeting: Meeting, whole_series: bool) -> Fingerprint:
