@@ -1,4 +1,5 @@
-"""calendar and stats versions: per-community change counters kept by the database
+"""calendar and stats versions: per-community change counters kept by the database;
+sessions indexed by (start, id)
 
 A community's calendar feed was fingerprinted by summing the change stamps of every
 session in its window (and of their series, venues and organisers): a revalidation cost
@@ -20,6 +21,10 @@ Triggers keep them, so that no write can forget them (hand-written statements an
 loads included). On PostgreSQL they run once per statement over its transition table
 (a bulk insert raises each community once, instead of updating its row once per row
 inserted); SQLite's triggers run per row, in place.
+
+Lists of sessions are ordered by start and id: the index of start times becomes one of
+(start, id), so that PostgreSQL reads a page in order and stops at its last row instead
+of sorting every session that shares the page's first start time.
 
 Revision ID: 0010
 Revises: 0009
@@ -145,6 +150,10 @@ def upgrade():
         batch_op.add_column(
             sa.Column("stats_version", sa.Integer(), server_default="0", nullable=False)
         )
+    # Lists are ordered by (starts_at, id): PostgreSQL read every session sharing the
+    # first start time of a page (hundreds in the demo town) and sorted them by id.
+    op.create_index("ix_meetings_starts_at_id", "meetings", ["starts_at", "id"], unique=False)
+    op.drop_index("ix_meetings_starts_at", table_name="meetings")
     if sqlite:
         for statement in _sqlite_triggers():
             op.execute(statement)
@@ -167,6 +176,8 @@ def downgrade():
         for counter in ("calendar_version", "stats_version"):
             op.execute(f"DROP FUNCTION IF EXISTS consult_{counter}_owned_changed()")
         op.execute("DROP FUNCTION IF EXISTS consult_calendar_version_all_changed()")
+    op.create_index("ix_meetings_starts_at", "meetings", ["starts_at"], unique=False)
+    op.drop_index("ix_meetings_starts_at_id", table_name="meetings")
     # In place on SQLite too (3.35+): communities cannot be copied while others refer to it.
     op.execute("ALTER TABLE communities DROP COLUMN stats_version")
     op.execute("ALTER TABLE communities DROP COLUMN calendar_version")
