@@ -32,7 +32,7 @@ def _database(url: str | None, scale: int, rebuild: bool) -> tuple[str, Path]:
     if not url:
         path = state / f"town-{scale}.db"
         info = state / f"town-{scale}.sqlite.json"
-        if rebuild or not info.exists():
+        if rebuild or not info.exists() or not path.exists():
             for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), info):
                 stale.unlink(missing_ok=True)
         return f"sqlite:///{path}", info
