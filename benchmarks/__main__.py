@@ -7,7 +7,9 @@ external load generator, then measures every endpoint for ``--seconds``, each ti
 right after /healthz, over ``--rounds`` interleaved rounds: the ratio of the two rates
 says what an endpoint costs whatever the machine and whatever else it is doing. The
 table gives the median ratio with its spread (lowest and highest round), the target,
-and the workers' peak memory; ``--output`` writes it as Markdown (docs/PERFORMANCE.md).
+and the workers' peak memory; ``--output`` writes it as Markdown (docs/PERFORMANCE.md):
+between the file's ``<!-- bench:sqlite -->`` and ``<!-- /bench:sqlite -->`` markers (or
+``postgresql``) when it has them, else as the whole file.
 
 Usage: python -m benchmarks [--scale N] [--database-url URL] [--rounds R] [--seconds S]
 """
@@ -135,16 +137,18 @@ def build_town(url: str, scale: int) -> dict:
                 Meeting.visibility == "public",
             )
             .order_by(Meeting.starts_at)
-            .limit(SIGNUP_SESSIONS)
+            .limit(SIGNUP_SESSIONS + 1)
         ).all()
-        if not upcoming or not residents:
+        if len(upcoming) < 2 or not residents:
             raise BenchError("the demo town has no upcoming public session or no resident")
+        # The session whose page and file are measured is not one the sign-up benchmark
+        # fills: every round then measures the same page.
         staff_session = upcoming[0]
         info = {
             "cadre_email": cadre.email,
             "cadre_token": token_for(cadre),
             "resident_tokens": [token_for(r) for r in residents],
-            "signup_sessions": [m.id for m in upcoming],
+            "signup_sessions": [m.id for m in upcoming[1:]],
             "session_id": staff_session.id,
             "community": staff_session.community.name,
             "load_seconds": load_seconds,
@@ -403,6 +407,19 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def write_report(path: Path, database: str, text: str) -> None:
+    """Write the table into ``path``: between the markers of its database when the file
+    has them (docs/PERFORMANCE.md keeps one table per database, and the text around
+    them), else as the whole file."""
+    start, end = f"<!-- bench:{database} -->", f"<!-- /bench:{database} -->"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{text}{end}{tail}"
+    path.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -481,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             text = report(eps, town, args, database, peaks, baseline)
             print(text)
             if args.output:
-                Path(args.output).write_text(text, encoding="utf-8")
+                write_report(Path(args.output), database, text)
         except BenchError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             access = tmp / "gunicorn.access"

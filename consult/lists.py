@@ -72,16 +72,22 @@ def search_arg(name: str = "q") -> str:
     return "".join(c for c in value if c >= " " and c != "\x7f").strip()[:MAX_SEARCH]
 
 
-def paginate(query: Select, page: int = 1, per_page: int = PER_PAGE):
-    """Return one page of ``query`` (a count and a select), within the maxima."""
-    return db.paginate(
+def paginate(query: Select, page: int = 1, per_page: int = PER_PAGE, total=None):
+    """Return one page of ``query`` (a count and a select), within the maxima.
+
+    ``total``: a function that returns the number of rows instead of counting them
+    (one kept in a cache)."""
+    pagination = db.paginate(
         query,
         page=min(max(page, 1), MAX_PAGE),
         per_page=min(max(per_page, 1), MAX_PER_PAGE),
         max_per_page=MAX_PER_PAGE,
         error_out=False,
-        count=True,
+        count=total is None,
     )
+    if total is not None:
+        pagination.total = total()
+    return pagination
 
 
 # -- the API -----------------------------------------------------------------------------

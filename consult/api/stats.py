@@ -12,7 +12,7 @@ from consult.community.queries import community_named
 from consult.enums import CaseSource, SessionKind
 from consult.errors import ApiError
 from consult.permissions import require
-from consult.stats.queries import StatsFilter, programme_stats
+from consult.stats.queries import StatsFilter, cached_programme_stats
 
 blp = Blueprint("api_stats", __name__, description="Statistics of the programme")
 
@@ -45,4 +45,4 @@ def stats(community=None, start=None, end=None, source=None, session_kind=None):
     if start is not None and end is not None and end < start:
         message = _("'to' is before 'from'.")
         raise ApiError(422, "invalid", message, fields={"to": [message]})
-    return programme_stats(StatsFilter(community_id, start, end, source, session_kind))
+    return cached_programme_stats(StatsFilter(community_id, start, end, source, session_kind))

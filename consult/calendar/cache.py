@@ -2,21 +2,25 @@
 
 Rendering a feed (every VEVENT, the VTIMEZONEs) costs far more than reading what it
 shows, and feeds change rarely while clients ask for them every hour. So before
-rendering, one small statement reads a *fingerprint* of everything a calendar shows:
+rendering, a *fingerprint* of everything a calendar shows is read:
 
-- for the single sessions it carries, the series it carries and every occurrence of
-  those series: how many there are, the sum of their ids, the sum of their change
-  stamps (``updated_at``, raised by every change of a row) and the sum of the change
-  stamps of the venues, organisers and series they name;
-- for a personal feed, the same of the owner's sign-ups and invitations (which decide
-  what the feed carries), and who the owner is for the visibility rules (role and
-  communities);
+- for a community's feed, the community's ``calendar_version``, a counter the database
+  raises (triggers, migration 0010) whenever one of its sessions or series is inserted,
+  changed or removed, and for every community when a venue or a person's name or
+  address changes; it is read with the feed's token, so a revalidation reads no session;
+- for a personal feed, which may show sessions of any community, every community's
+  version (summed, in one small statement), the owner's sign-ups and invitations (which
+  decide what the feed carries: how many, the sum of their ids and of their change
+  stamps), and who the owner is for the visibility rules (role and communities);
+- for a session's file (the session, or its whole series), its community's version,
+  read in one small statement;
 - the window (whole days), the feed's title (the community's name or the owner's, in
   the owner's language), and the settings written into calendars (BASE_URL, MAIL_FROM,
   MAIL_REPLY_TO), and a digest of the code that renders them.
 
-A change of anything shown changes one of these: an edited row raises its stamp, a row
-that joins or leaves changes the count and the sums. The cache then holds two entries:
+A change of anything shown changes one of these: an edited row raises its stamp or its
+community's version, a row that joins or leaves changes the count and the sums. The
+cache then holds two entries:
 
     etag:<fingerprint>  ->  the ETag: a digest of the body as rendered (DTSTAMP aside)
     ics:<etag>          ->  the body
@@ -24,16 +28,18 @@ that joins or leaves changes the count and the sums. The cache then holds two en
                             community's feed in a language, a person's feed, a session's
                             file), whose body is removed when a newer one is kept
 
-A revalidation whose fingerprint is known answers 304 after the fingerprint's one
-statement, without rendering or reading the body; a request for the body reads it from
+A revalidation whose fingerprint is known answers 304 after the fingerprint's (at most)
+one statement, without rendering or reading the body; a request for the body reads it from
 the cache. A change that raises stamps without altering the body (a sign-up raises its
 session's ``updated_at``) costs one rendering, after which the ETag is the same as
 before, so clients keep getting 304.
 
 The body is read after its fingerprint, so it is never older than the fingerprint it
 is kept under; stamps only rise, so a fingerprint once left behind does not come back.
-What bypasses the models (a hand-written UPDATE that leaves ``updated_at`` alone) is not
-seen until the entries expire (a day, consult.config.CACHE_SECONDS).
+The versions are kept by the database itself, so no write escapes them; for the owner's
+sign-ups and invitations, what bypasses the models (a hand-written UPDATE that leaves
+``updated_at`` alone) is not seen until the entries expire (a day,
+consult.config.CACHE_SECONDS).
 
 The cache is Flask-Caching's (consult.config.cache_options): Redis when REDIS_URL is
 set, shared by every worker and server, so that what one renders the others serve and a
@@ -66,14 +72,14 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.sql.selectable import NamedFromClause
 
 from consult.accounts.models import User
 from consult.calendar.models import FeedToken
-from consult.calendar.queries import FeedScope
-from consult.community.models import Venue
+from consult.calendar.queries import FeedHead
+from consult.community.models import Community
+from consult.community.versions import versions_part
 from consult.extensions import cache, db
-from consult.meetings.models import Invitation, Meeting, Registration, Series
+from consult.meetings.models import Invitation, Meeting, Registration
 
 log = logging.getLogger(__name__)
 
@@ -115,35 +121,24 @@ def _stamp(dialect: str, column):
     return func.coalesce(value, 0)
 
 
-def _sums(dialect: str, tag: int, table, related=()):
-    """The aggregate columns of every part of a fingerprint: a tag, how many rows, the
-    sum of their ids, of their change stamps, and of the stamps of the rows they name."""
-    named = literal(0)
-    for other in related:
-        named = named + _stamp(dialect, other.c.updated_at)
+def _sums(dialect: str, tag: int, table):
+    """The aggregate columns of a part of a fingerprint: a tag, how many rows, the sum
+    of their ids and of their change stamps (and a 0 where the communities' part has
+    its statistics versions)."""
     return (
         literal(tag),
         func.count(table.c.id),
         func.coalesce(func.sum(table.c.id), 0),
         func.coalesce(func.sum(_stamp(dialect, table.c.updated_at)), 0),
-        func.coalesce(func.sum(named), 0),
+        literal(0),
     )
 
 
 @dataclass(frozen=True)
 class _Parts:
-    """The parts of a fingerprint without their WHERE clauses, built once per dialect
-    (building them is dearer than running them)."""
+    """The parts of a personal feed's fingerprint without their WHERE clauses, built
+    once per dialect (building them is dearer than running them)."""
 
-    #: Sessions shown as events of their own, with their venues, organisers and series
-    #: (an occurrence shown alone falls back on its series' organiser).
-    single: Select
-    #: Series shown whole (their master VEVENT), with their venues and organisers.
-    series: Select
-    #: Every occurrence of those series (overrides, skipped weeks, the rule's end),
-    #: inside the window or not, with their venues and organisers.
-    occurrences: Select
-    occurrence: NamedFromClause
     #: The owner's sign-ups and invitations: what puts a session into a personal feed.
     registrations: Select
     invitations: Select
@@ -151,44 +146,9 @@ class _Parts:
 
 @lru_cache(maxsize=4)
 def _parts(dialect: str) -> _Parts:
-    meetings, series = Meeting.__table__, Series.__table__
-    venues, users = Venue.__table__, User.__table__
-    venue, organiser = venues.alias("fp_venue"), users.alias("fp_organiser")
-    parent, parent_organiser = series.alias("fp_series"), users.alias("fp_series_organiser")
-    single = select(
-        *_sums(dialect, 1, meetings, (venue, organiser, parent, parent_organiser))
-    ).select_from(
-        meetings.outerjoin(venue, venue.c.id == meetings.c.venue_id)
-        .outerjoin(organiser, organiser.c.id == meetings.c.organiser_id)
-        .outerjoin(parent, parent.c.id == meetings.c.series_id)
-        .outerjoin(parent_organiser, parent_organiser.c.id == parent.c.organiser_id)
-    )
-    whole = select(*_sums(dialect, 2, series, (venue, organiser))).select_from(
-        series.outerjoin(venue, venue.c.id == series.c.venue_id).outerjoin(
-            organiser, organiser.c.id == series.c.organiser_id
-        )
-    )
-    occurrence = meetings.alias("fp_occurrence")
-    occurrences = select(*_sums(dialect, 3, occurrence, (venue, organiser))).select_from(
-        occurrence.outerjoin(venue, venue.c.id == occurrence.c.venue_id).outerjoin(
-            organiser, organiser.c.id == occurrence.c.organiser_id
-        )
-    )
     registrations = select(*_sums(dialect, 4, Registration.__table__))
     invitations = select(*_sums(dialect, 5, Invitation.__table__))
-    return _Parts(single, whole, occurrences, occurrence, registrations, invitations)
-
-
-def _session_parts(meeting_clause, series_clause) -> list[Select]:
-    parts = _parts(db.session.get_bind().dialect.name)
-    found = []
-    if meeting_clause is not None:
-        found.append(parts.single.where(meeting_clause))
-    if series_clause is not None:
-        shown = select(Series.id).where(series_clause)
-        found.append(parts.series.where(series_clause))
-        found.append(parts.occurrences.where(parts.occurrence.c.series_id.in_(shown)))
-    return found
+    return _Parts(registrations, invitations)
 
 
 def _owners_parts(owner: User) -> list[Select]:
@@ -231,32 +191,50 @@ class Fingerprint:
     name: str
 
 
-def feed_fingerprint(
-    feed: FeedToken, scope: FeedScope, window: tuple[datetime, datetime]
-) -> Fingerprint:
-    """Return the fingerprint of a feed: what it shows, read in one statement."""
+def owner_versions(owner: User) -> list[tuple]:
+    """Every community's versions, summed, and the owner's sign-ups and invitations (how
+    many, the sum of their ids and of their change stamps), in one statement: what the
+    sessions a person sees of their own depend on."""
+    return _read([versions_part(), *_owners_parts(owner)])
+
+
+def community_feed_fingerprint(head: FeedHead, window: tuple[datetime, datetime]) -> Fingerprint:
+    """Return the fingerprint of a community's feed from its token's row alone: the
+    community's ``calendar_version`` (raised by the database whenever a session, series,
+    venue or organiser shown changes) and the window; no statement of its own."""
+    from consult.i18n import language_of
+
+    language = language_of(head.owner_locale)
+    key = _digest(
+        "feed",
+        ("community", head.community_id, head.community_name),
+        language,
+        window[0].isoformat(),
+        window[1].isoformat(),
+        _settings(),
+        ("version", head.calendar_version),
+    )
+    return Fingerprint(key, f"community:{head.community_id}:{language}")
+
+
+def personal_feed_fingerprint(feed: FeedToken, window: tuple[datetime, datetime]) -> Fingerprint:
+    """Return the fingerprint of a personal feed: every community's version, the owner's
+    sign-ups and invitations (one statement over the owner's rows), and who the owner
+    is for the visibility rules."""
     from consult.i18n import language_of
     from consult.permissions import staff_communities
 
     owner = feed.user
     language = language_of(owner.locale)
-    parts = _session_parts(scope.meeting_clause, scope.series_clause)
-    title: tuple
-    if feed.scope == "community":
-        title = ("community", feed.community_id, feed.community.name)
-        name = f"community:{feed.community_id}:{language}"
-    else:
-        communities = staff_communities(owner)
-        title = (
-            "mine",
-            owner.id,
-            owner.name,
-            owner.email,
-            owner.role,
-            None if communities is None else sorted(communities),
-        )
-        name = f"mine:{owner.id}"
-        parts.extend(_owners_parts(owner))
+    communities = staff_communities(owner)
+    title = (
+        "mine",
+        owner.id,
+        owner.name,
+        owner.email,
+        owner.role,
+        None if communities is None else sorted(communities),
+    )
     key = _digest(
         "feed",
         title,
@@ -264,18 +242,19 @@ def feed_fingerprint(
         window[0].isoformat(),
         window[1].isoformat(),
         _settings(),
-        _read(parts),
+        owner_versions(owner),
     )
-    return Fingerprint(key, name)
+    return Fingerprint(key, f"mine:{owner.id}")
 
 
 def session_fingerprint(meeting: Meeting, whole_series: bool) -> Fingerprint:
-    """Return the fingerprint of a session's file: the session, or its whole series."""
-    if meeting.series_id is not None and whole_series:
-        parts = _session_parts(None, Series.id == meeting.series_id)
-    else:
-        parts = _session_parts(Meeting.id == meeting.id, None)
-    key = _digest("session", meeting.id, whole_series, _settings(), _read(parts))
+    """Return the fingerprint of a session's file (the session, or its whole series):
+    its community's calendar version, which any change of the session, of the other
+    weeks of its series, of its venue or of its organiser raises (one small statement)."""
+    version = db.session.scalar(
+        select(Community.calendar_version).where(Community.id == meeting.community_id)
+    )
+    key = _digest("session", meeting.id, whole_series, _settings(), version)
     return Fingerprint(key, f"session:{meeting.id}:{int(whole_series)}")
 
 

@@ -57,6 +57,45 @@ def feed_for_token(token: str) -> FeedToken | None:
     return feed
 
 
+@dataclass(frozen=True)
+class FeedHead:
+    """What a feed's token says before anything is loaded: which feed, its scope and,
+    for a community's feed, all its fingerprint needs (consult.calendar.cache)."""
+
+    id: int
+    scope: str
+    community_id: int | None
+    community_name: str | None
+    calendar_version: int | None
+    owner_locale: str | None
+
+
+def feed_head(token: str) -> FeedHead | None:
+    """Return the head of the live feed whose secret is ``token`` (None: unknown,
+    revoked, or the owner's account is disabled), in one row without loading objects:
+    a revalidation needs no more."""
+    if not token or len(token) > 200:
+        return None
+    row = db.session.execute(
+        select(
+            FeedToken.id,
+            FeedToken.scope,
+            FeedToken.community_id,
+            Community.name,
+            Community.calendar_version,
+            User.locale,
+        )
+        .join(User, User.id == FeedToken.user_id)
+        .outerjoin(Community, Community.id == FeedToken.community_id)
+        .where(
+            FeedToken.token_hash == hash_token(token),
+            FeedToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    ).first()
+    return FeedHead(*row) if row is not None else None
+
+
 def user_feeds(user: User) -> list[FeedToken]:
     """Return the user's live feeds, newest first."""
     return list(

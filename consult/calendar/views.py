@@ -27,7 +27,8 @@ from consult.calendar import ics
 from consult.calendar.cache import (
     Fingerprint,
     cached_calendar,
-    feed_fingerprint,
+    community_feed_fingerprint,
+    personal_feed_fingerprint,
     session_fingerprint,
 )
 from consult.calendar.documents import feed_calendar, session_calendar
@@ -43,6 +44,7 @@ from consult.calendar.queries import (
     all_communities,
     feed_content,
     feed_for_token,
+    feed_head,
     feed_scope,
     feed_window,
     has_alliance,
@@ -115,17 +117,26 @@ def meeting_ics(meeting_id: int):
 def feed(token: str):
     """Serve a subscribable feed; answer 304 when the client's copy is current.
 
-    The feed is kept in the cache under a fingerprint of what it shows (read in one
-    statement, consult.calendar.cache): a revalidation renders nothing."""
+    The feed is kept in the cache under a fingerprint of what it shows
+    (consult.calendar.cache): a community's feed is revalidated, or served from the
+    cache, on its token's one row; nothing is loaded but to render it."""
+    head = feed_head(token)
+    if head is None:
+        abort(404)
+    window = feed_window(utcnow())
+
+    def render(found: FeedToken | None = None) -> bytes:
+        found = found or feed_for_token(token)
+        if found is None:  # revoked or disabled since its head was read
+            abort(404)
+        return ics.to_ics(feed_calendar(found, feed_content(feed_scope(found, window))))
+
+    if head.scope == "community":
+        return _serve_calendar(community_feed_fingerprint(head, window), render)
     found = feed_for_token(token)
     if found is None:
         abort(404)
-    window = feed_window(utcnow())
-    scope = feed_scope(found, window)
-    return _serve_calendar(
-        feed_fingerprint(found, scope, window),
-        lambda: ics.to_ics(feed_calendar(found, feed_content(scope))),
-    )
+    return _serve_calendar(personal_feed_fingerprint(found, window), lambda: render(found))
 
 
 # -- the feeds page ----------------------------------------------------------------------

@@ -53,6 +53,14 @@ class Community(Model):
     #: The community's brand for its work, e.g. "Hehe New Neighbors".
     brand: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Raised by the database (triggers of migration 0010) whenever a session or series
+    #: of the community changes, and for every community when a venue or a person's name
+    #: or address changes: what the community's calendar feed shows is unchanged while
+    #: it is. The application never writes it.
+    calendar_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Raised by the database likewise whenever a case or an issue of the community
+    #: changes: with ``calendar_version``, what the statistics count (consult.stats).
+    stats_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     town: Mapped[Town | None] = relationship(back_populates="communities")
     venues: Mapped[list[Venue]] = relationship(back_populates="community")

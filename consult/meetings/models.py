@@ -114,7 +114,9 @@ class Meeting(Model):
         Index("ix_meetings_community_starts", "community_id", "starts_at"),
         Index("ix_meetings_venue_starts", "venue_id", "starts_at"),
         Index("ix_meetings_kind_starts", "kind", "starts_at"),
-        Index("ix_meetings_starts_at", "starts_at"),
+        # Lists are ordered by start and id: with the id in the index, a page is read in
+        # order and stops at its last row, however many sessions share a start time.
+        Index("ix_meetings_starts_at_id", "starts_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar as pycalendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -38,9 +38,14 @@ class MeetingFilter:
     newest_first: bool = False
 
 
-def meetings_select(user, f: MeetingFilter):
-    """Return the SELECT of the sessions ``user`` may see that match ``f``, in order."""
-    query = select(Meeting).where(visible_meetings_clause(user))
+def meetings_select(user, f: MeetingFilter, visible=None):
+    """Return the SELECT of the sessions ``user`` may see that match ``f``, in order.
+
+    ``visible``: ``visible_meetings_clause(user)`` when the caller has it already
+    (building it costs more than running a small query)."""
+    if visible is None:
+        visible = visible_meetings_clause(user)
+    query = select(Meeting).where(visible)
     if f.community_id is not None:
         query = query.where(Meeting.community_id == f.community_id)
     if f.kind is not None:
@@ -58,9 +63,58 @@ def meetings_select(user, f: MeetingFilter):
     return query.order_by(Meeting.starts_at, Meeting.id)
 
 
+def visibility_key(user) -> tuple:
+    """What decides which sessions ``user`` sees, and the counters that change it: the
+    communities' versions, and for those who see their own private sessions, their
+    sign-ups and invitations (consult.calendar.cache.owner_versions)."""
+    from consult.calendar.cache import owner_versions
+    from consult.community.versions import all_versions
+    from consult.permissions import staff_communities
+
+    if not (user is not None and getattr(user, "is_authenticated", False) and user.active):
+        return ("public", all_versions())
+    scope = staff_communities(user)
+    if scope is None:
+        return ("all", all_versions())
+    return ("user", user.id, sorted(scope), owner_versions(user))
+
+
+def _count(user, f: MeetingFilter, visible) -> int:
+    query = meetings_select(user, f, visible).order_by(None)
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def count_meetings(user, f: MeetingFilter, visible=None) -> int:
+    """Return how many sessions ``user`` may see match ``f``.
+
+    The count is kept in the cache until a session (or the user's sign-ups and
+    invitations) changes (consult.community.versions). A list that starts now (the
+    coming sessions) would be a new count each time: the count from the start of the
+    hour is kept, and the sessions of that hour that began before ``f.start`` (a few,
+    found by the index of start times) are counted each time and taken off."""
+    from consult.community.versions import cached_value, digest
+
+    if visible is None:
+        visible = visible_meetings_clause(user)
+
+    def kept(g: MeetingFilter) -> int:
+        key = digest("meetings-count", visibility_key(user), g)
+        return cached_value(key, lambda: _count(user, g, visible))
+
+    if f.start is None:
+        return kept(f)
+    hour = f.start.replace(minute=0, second=0, microsecond=0)
+    if hour == f.start:
+        return kept(f)
+    before = f.start if f.end is None else min(f.end, f.start)
+    return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before), visible)
+
+
 def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
     """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
-    return paginate(meetings_select(user, f).options(*list_options()), page, per_page)
+    visible = visible_meetings_clause(user)
+    query = meetings_select(user, f, visible).options(*list_options())
+    return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
 
 
 def waitlisted_counts(meeting_ids) -> dict[int, int]:

@@ -19,7 +19,9 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
+from consult.community.versions import cached_value, digest
 from consult.errors import RefusedInput, refuse_on
 from consult.i18n import session_time
 from consult.lists import page_arg
@@ -168,25 +170,48 @@ def calendar():
 
         title = format_date(day, "full", locale=locale)
         per_day = None
-    grid = queries.calendar_weeks(
-        current_user,
-        weeks,
-        in_period,
-        # No community yet: nothing to show (an empty town), rather than every session.
-        community_id=community_id if community_id is not None else 0,
-        kind=form.kind_value(),
-        per_day=per_day,
-    )
     args = {k: v for k, v in request.args.items() if k in ("kind", "view")}
     if community_id is not None:
         args["community"] = str(community_id)
     today = utcnow().astimezone(ZoneInfo(current_app.config["CONSULT_TIMEZONE"])).date()
-    shown = [cell.day for week in grid for cell in week if cell.in_period]
+    shown = [d for week in weeks for d in week if in_period(d)]
+    kind = form.kind_value()
+
+    def render_grid() -> str:
+        grid = queries.calendar_weeks(
+            current_user,
+            weeks,
+            in_period,
+            # No community yet: nothing to show (an empty town), rather than every session.
+            community_id=community_id if community_id is not None else 0,
+            kind=kind,
+            per_day=per_day,
+        )
+        return render_template(
+            "meetings/_calendar_grid.html", grid=grid, view=view, today=today, args=args
+        )
+
+    # The grid is kept until a session changes (consult.community.versions): a calendar
+    # asked again costs the counters' one statement, not its sessions and their markup.
+    key = digest(
+        "calendar-grid",
+        view,
+        (day.year, day.month) if view == "month" else None,
+        weeks[0][0],
+        weeks[-1][-1],
+        community_id,
+        kind,
+        str(locale),
+        today,
+        current_app.config["CONSULT_TIMEZONE"],
+        sorted(args.items()),
+        queries.visibility_key(current_user),
+    )
     return render_template(
         "meetings/calendar.html",
         form=form,
         community_name=dict(communities).get(community_id),
-        grid=grid,
+        grid_html=Markup(cached_value(key, render_grid)),  # noqa: S704 (rendered by Jinja)
         view=view,
         title=title,
         previous=previous,

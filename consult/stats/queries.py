@@ -139,3 +139,12 @@ def programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
         "issues": issue_stats(f, issues_by_source),
         "sessions": session_stats(f),
     }
+
+
+def cached_programme_stats(f: StatsFilter, issues_by_source: bool = False) -> dict:
+    """``programme_stats``, counted once and kept in the cache until a case, an issue or
+    a session of any community changes (consult.community.versions)."""
+    from consult.community.versions import all_versions, cached_value, digest
+
+    key = digest("programme-stats", f, issues_by_source, all_versions())
+    return cached_value(key, lambda: programme_stats(f, issues_by_source))

@@ -46,14 +46,16 @@ def test_feed_statements_do_not_grow_with_its_sessions(
     fresh()
     with count_queries() as many:
         assert client.get(url).status_code == 200
-    # The token, the fingerprint (consult.calendar.cache), the one-offs, the series and
-    # their occurrences.
+    # The token's row (with the community's calendar version: the fingerprint,
+    # consult.calendar.cache), the feed loaded to render it, the one-offs, the series
+    # and their occurrences.
     assert few.n == many.n == 5
     fresh()
     with count_queries() as cached:
         assert client.get(url).status_code == 200
-    # Nothing changed: the token and the fingerprint; the body comes from the cache.
-    assert cached.n == 2, cached.statements
+    # Nothing changed: the token, which carries the fingerprint; the body comes from the
+    # cache.
+    assert cached.n == 1, cached.statements
 
 
 def test_mine_feed_statements_do_not_grow(app, client, factories, api_as, count_queries):
@@ -74,8 +76,9 @@ def test_mine_feed_statements_do_not_grow(app, client, factories, api_as, count_
     fresh()
     with count_queries() as many:
         client.get(url)
-    # The token, the fingerprint, the single sessions, the whole series (none).
-    assert few.n == many.n == 4
+    # The token's row, the feed with its owner, the fingerprint, the single sessions, the
+    # whole series (none).
+    assert few.n == many.n == 5
 
 
 def test_feeds_page_statements_do_not_grow(app, client, factories, api_as, login_as, count_queries):

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from consult.community.models import Venue
-from consult.extensions import db
+from consult.extensions import cache, db
 from consult.meetings import operations
 from consult.meetings.models import Meeting, Series
 from tests.conftest import csrf_token_from
@@ -354,14 +354,21 @@ def test_list_query_count_is_fixed_and_does_not_grow_with_rows(
         )
     db.session.commit()
     db.session.expire_all()
+    with count_queries() as recounted:
+        client.get("/sessions")
+    db.session.expire_all()
     with count_queries() as many:
         page = client.get("/sessions").get_data(as_text=True)
+    # Sessions were added: the first request counts them again, once.
+    assert recounted.n == few.n + 1
 
     assert page.count("data-session=") == 15
     # The communities of the filter, the signed-in user, the user's memberships (the
-    # community scope), the page of sessions with their community and venue, and the
-    # count (reads no longer look for series to extend).
-    assert few.n == 5, few.statements
+    # community scope), the page of sessions with their community and venue, the
+    # communities' change counters under which the count is kept (consult.community.
+    # versions), and the count of the sessions of this hour that began already (reads no
+    # longer look for series to extend).
+    assert few.n == 6, few.statements
     assert many.n == few.n
 
 
@@ -853,12 +860,14 @@ def test_calendar_statements_and_size_do_not_grow_with_other_communities(
     url = f"/sessions/calendar?date={start.date()}"
     client.get(url)
     db.session.expire_all()
+    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
     with count_queries() as few:
         small = client.get(url).get_data(as_text=True)
     for n in range(6):
         _create(cadre, start + timedelta(hours=n % 3), title=f"别处的会{n}", community=f"C{n}")
     db.session.commit()
     db.session.expire_all()
+    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
     with count_queries() as many:
         large = client.get(url).get_data(as_text=True)
     assert few.n == many.n, many.statements
@@ -914,10 +923,12 @@ def test_a_month_does_not_grow_with_a_busier_day(client, login_as, cadre, factor
     url = f"/sessions/calendar?date={start.date()}"
     client.get(url)
     db.session.expire_all()
+    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
     with count_queries() as few:
         quiet = client.get(url).get_data(as_text=True)
     _busy_day(cadre, 12, start + timedelta(hours=5))
     db.session.expire_all()
+    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
     with count_queries() as many:
         busy = client.get(url).get_data(as_text=True)
     assert few.n == many.n, many.statements
@@ -967,3 +978,27 @@ def test_pages_in_chinese(client, cadre):
 
     assert response.status_code == 200
     assert 'lang="zh-CN"' in response.get_data(as_text=True)
+
+
+def test_a_kept_calendar_follows_a_change_of_its_sessions(
+    client, login_as, cadre, factories, count_queries
+):
+    start = local_start(days=20)
+    meeting = _create(cadre, start, title="和合的会")
+    db.session.commit()
+    login_as(factories.make_user())
+    url = f"/sessions/calendar?date={start.date()}"
+    assert "和合的会" in client.get(url).get_data(as_text=True)
+    db.session.expire_all()
+    with count_queries() as kept:
+        assert "和合的会" in client.get(url).get_data(as_text=True)
+    # The communities of the filter, the user, the memberships and the change counters:
+    # no session is read for a grid kept in the cache.
+    assert not [s for s in kept.statements if "FROM meetings" in s], kept.statements
+    db.session.execute(
+        text("UPDATE meetings SET title = '改过的会' WHERE id = :id"), {"id": meeting.id}
+    )
+    db.session.commit()
+    db.session.expire_all()
+    page = client.get(url).get_data(as_text=True)
+    assert "改过的会" in page and "和合的会" not in page

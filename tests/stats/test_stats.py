@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from consult.cases.models import Case, Issue
 from consult.cases.operations import escalate_case, evaluate_issue
@@ -238,9 +238,29 @@ def test_stats_are_aggregates(api_as, factories, town, count_queries):
     with count_queries() as counted:
         _get(api, source="grid", session_kind="mediation")
     statements = [s for s in counted.statements if "api_tokens" not in s]
-    # One aggregate query each for cases, issues and sessions.
-    assert len(statements) == 3
+    # The communities' change counters (consult.community.versions), then one aggregate
+    # query each for cases, issues and sessions.
+    assert len(statements) == 4
+    assert "communities" in statements[0]
     assert all("count(" in s.lower() for s in statements)
+    with count_queries() as again:
+        _get(api, source="grid", session_kind="mediation")
+    # Nothing changed: the figures come from the cache, under the same counters.
+    assert [s for s in again.statements if "api_tokens" not in s] == statements[:1]
+
+
+def test_stats_follow_a_change_of_any_case(api_as, factories, town):
+    """The figures kept in the cache follow any write, a hand-written one included."""
+    api = api_as(factories.make_user())
+    before = _get(api, community="Hehe")["cases"]["total"]
+    assert before > 0
+    moved = db.session.scalar(select(func.min(Case.id)).where(Case.community_id == town["hehe"].id))
+    db.session.execute(
+        text("UPDATE cases SET community_id = :other WHERE id = :id"),
+        {"other": town["chengbei"].id, "id": moved},
+    )
+    db.session.commit()
+    assert _get(api, community="Hehe")["cases"]["total"] == before - 1
 
 
 def test_resolved_cases_keep_their_level(factories, town):

@@ -1,0 +1,72 @@
+"""Values kept in the cache under the communities' change counters.
+
+The database raises ``communities.calendar_version`` whenever a session or a series of
+the community changes (and every community's when a venue or a person's name or address
+does), and ``communities.stats_version`` whenever one of its cases or issues changes
+(triggers, migration 0010). What is counted over every session or case (the statistics,
+the number of sessions a list shows) is therefore unchanged while the counters are, and
+is kept in the cache (consult.config.cache_options) under a digest of what was asked
+and of the counters, read in one small statement over the communities.
+
+The counters are read before the value is computed, so a value is never older than the
+key it is kept under; counters only rise, so a key once left behind does not come back.
+A cache that fails is passed by: the value is computed as if it held nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, func, literal, select
+
+from consult.community.models import Community
+from consult.extensions import cache, db
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=8)
+def versions_part(tag: int = 6) -> Select:
+    """One row over every community: a tag, how many there are, the sum of their ids,
+    of their calendar versions and of their statistics versions (built once: a
+    statement is dearer to build than to run)."""
+    return select(
+        literal(tag),
+        func.count(Community.id),
+        func.coalesce(func.sum(Community.id), 0),
+        func.coalesce(func.sum(Community.calendar_version), 0),
+        func.coalesce(func.sum(Community.stats_version), 0),
+    )
+
+
+def all_versions() -> tuple[int, ...]:
+    """Return the counters of every community, summed (see ``versions_part``)."""
+    row = db.session.execute(versions_part()).one()
+    return tuple(int(value or 0) for value in row)
+
+
+def digest(*values) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:40]
+
+
+def cached_value(key: str, compute: Callable[[], Any]) -> Any:
+    """Return the value kept under ``key`` (a digest that names the counters it was
+    computed under), else compute and keep it."""
+    name = f"value:{key}"
+    try:
+        found = cache.get(name)
+    except Exception:  # noqa: BLE001 (a cache that fails is passed by)
+        log.warning("cache: reading %s failed", name, exc_info=True)
+        found = None
+    if found is not None:
+        return found
+    value = compute()
+    try:
+        cache.set(name, value)
+    except Exception:  # noqa: BLE001
+        log.warning("cache: writing %s failed", name, exc_info=True)
+    return value
