@@ -183,6 +183,12 @@ def add_test_route(app, rule: str, endpoint: str, view, **options) -> None:
         return
     app._got_first_request = False
     app.add_url_rule(rule, endpoint, view, **options)
+    app.extensions.setdefault("test_routes", set()).add(endpoint)
+
+
+def is_test_route(app, endpoint: str) -> bool:
+    """Whether ``endpoint`` was added by a test (``add_test_route``), not by Consult."""
+    return endpoint in app.extensions.get("test_routes", ())
 
 
 def needs_real_commits(request) -> bool:

@@ -22,7 +22,8 @@ SIGNED_IN = EVERYONE | {"web.stats", "attendance.my_signups"}
 #: The navigation each role gets (the issue's table), when every page exists.
 EXPECTED_NAV = {
     None: EVERYONE,
-    "resident": SIGNED_IN,
+    # Residents follow the concerns they raised ("My concerns").
+    "resident": SIGNED_IN | {"cases.my_concerns"},
     "unit_rep": SIGNED_IN | {"cases.index", "minutes.actions"},
     "secretary": SIGNED_IN | {"cases.index", "cases.issues"},
     "cadre": SIGNED_IN | {"cases.index", "cases.issues", "minutes.actions"},
