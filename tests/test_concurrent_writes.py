@@ -20,8 +20,7 @@ from consult.extensions import db
 from consult.mail.models import OutboxMessage
 from consult.meetings.models import Invitation, Registration
 from consult.minutes.models import AgendaItem, Minutes
-from tests.attendance.load import Server, all_at_once, request
-from tests.attendance.test_concurrency import _residents
+from tests.attendance.load import Server, all_at_once, request, residents_with_tokens
 
 #: Writers race in threads, each on a connection of its own.
 pytestmark = pytest.mark.real_commits
@@ -58,7 +57,7 @@ def test_concurrent_writes_of_every_kind_never_lock(app, factories, server):
     db.session.add(item)
     db.session.commit()
     item_id, minutes_id, community = item.id, minutes_meeting.id, minutes_meeting.community.name
-    people = _residents(SIGN_UPS)
+    people = residents_with_tokens(SIGN_UPS)
     db.session.remove()
 
     def call(method, path, body, token):

@@ -23,11 +23,16 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from consult.accounts.models import ApiToken, User, new_token
 from consult.extensions import db
 from consult.meetings.models import Registration
-from tests.attendance.load import Server, all_at_once, booking, request
-from tests.conftest import csrf_token_from
+from tests.attendance.load import (
+    Server,
+    all_at_once,
+    booking,
+    request,
+    residents_with_tokens,
+    sign_in_attempt,
+)
 from tests.test_rate_limits import redis_or_skip
 
 PG_URL = os.environ.get("CONSULT_TEST_DATABASE_URL")
@@ -75,23 +80,6 @@ def servers(database_url, tmp_path_factory):
         store.close()
 
 
-def _residents(n: int) -> list[tuple[int, str]]:
-    """Create ``n`` residents with API tokens in one transaction; return (id, token)."""
-    users = [
-        User(email=f"r{i}-{uuid.uuid4().hex[:6]}@example.org", name=f"居民{i}", role="resident")
-        for i in range(n)
-    ]
-    db.session.add_all(users)
-    db.session.flush()
-    pairs = []
-    for user in users:
-        token, token_hash = new_token()
-        db.session.add(ApiToken(user_id=user.id, token_hash=token_hash))
-        pairs.append((user.id, token))
-    db.session.commit()
-    return pairs
-
-
 def _bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -105,7 +93,7 @@ PLACES = 3
 def test_sign_ups_at_both_never_overbook_and_keep_one_waiting_list(app, factories, servers):
     a, b = servers
     meeting_id = factories.make_meeting(capacity=PLACES).id
-    people = _residents(PEOPLE)
+    people = residents_with_tokens(PEOPLE)
     db.session.remove()
     path = f"/api/v1/sessions/{meeting_id}/registrations"
 
@@ -168,27 +156,6 @@ def test_sign_ups_at_both_never_overbook_and_keep_one_waiting_list(app, factorie
 # -- b. the sign-in limit ---------------------------------------------------------------
 
 
-def _failed_sign_in(port: int, email: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", "/login")
-        page = conn.getresponse()
-        html = page.read().decode()
-        cookie = page.getheader("Set-Cookie").split(";", 1)[0]
-        body = f"email={email}&password=wrong-password&csrf_token={csrf_token_from(html)}"
-        conn.request(
-            "POST",
-            "/login",
-            body=body.encode(),
-            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
 def test_failed_sign_ins_spread_over_both_are_limited_as_on_one(app, factories, servers):
     a, _b = servers
     spread, single = (f"limit-{uuid.uuid4().hex[:8]}@example.org" for _ in range(2))
@@ -197,8 +164,8 @@ def test_failed_sign_ins_spread_over_both_are_limited_as_on_one(app, factories, 
     db.session.remove()
     attempts = 2 * ACCOUNT_LIMIT
     # Alternately A and B, so each of the four worker processes takes some.
-    across = [_failed_sign_in(servers[n % 2].port, spread) for n in range(attempts)]
-    one = [_failed_sign_in(a.port, single) for _ in range(attempts)]
+    across = [sign_in_attempt(servers[n % 2].port, spread) for n in range(attempts)]
+    one = [sign_in_attempt(a.port, single) for _ in range(attempts)]
     expected = [200] * ACCOUNT_LIMIT + [429] * ACCOUNT_LIMIT
     assert across == expected
     assert one == expected

@@ -13,7 +13,7 @@ import pytest
 from consult import create_app
 from consult.config import ConfigError, load_config
 from consult.extensions import db
-from tests.attendance.load import Server, request
+from tests.attendance.load import Server, request, sign_in_attempt
 from tests.conftest import csrf_token_from
 
 #: Servers in other processes read what the test commits.
@@ -130,36 +130,13 @@ def test_the_api_limit_holds_across_processes_only_with_a_shared_store(
     assert statuses.count(200) == allowed
 
 
-def _sign_in_attempt(port: int, email: str, password: str = "wrong-password") -> int:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", "/login")
-        page = conn.getresponse()
-        html = page.read().decode()
-        cookie = page.getheader("Set-Cookie").split(";", 1)[0]
-        body = (f"email={email}&password={password}&csrf_token={csrf_token_from(html)}").encode()
-        conn.request(
-            "POST",
-            "/login",
-            body=body,
-            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
 def test_the_sign_in_limit_holds_across_processes_with_redis(two_servers, factories):
     email = f"limit-{uuid.uuid4().hex[:8]}@example.org"
     factories.make_user(email=email)
     servers = two_servers(
         REDIS_URL, LOGIN_RATE_LIMIT="1000 per minute", LOGIN_ACCOUNT_RATE_LIMIT="3 per minute"
     )
-    statuses = [_sign_in_attempt(servers[n % 2].port, email) for n in range(6)]
+    statuses = [sign_in_attempt(servers[n % 2].port, email) for n in range(6)]
     assert statuses == [200, 200, 200, 429, 429, 429]
 
 

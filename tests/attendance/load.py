@@ -184,3 +184,55 @@ def booking(conn, meeting_id: int) -> Booking:
         ).all()
     )
     return Booking(capacity, counter, counts.get("confirmed", 0), counts.get("waitlisted", 0))
+
+
+def residents_with_tokens(n: int) -> list[tuple[int, str]]:
+    """Create ``n`` residents with API tokens, committed in one transaction (the servers
+    read them through their own connections); return (id, token) pairs."""
+    import uuid
+
+    from consult.accounts.models import ApiToken, User, new_token
+    from consult.extensions import db
+
+    users = [
+        User(
+            email=f"resident{i}-{uuid.uuid4().hex[:6]}@example.org",
+            name=f"居民{i}",
+            role="resident",
+        )
+        for i in range(n)
+    ]
+    db.session.add_all(users)
+    db.session.flush()
+    pairs = []
+    for user in users:
+        token, token_hash = new_token()
+        db.session.add(ApiToken(user_id=user.id, token_hash=token_hash))
+        pairs.append((user.id, token))
+    db.session.commit()
+    return pairs
+
+
+def sign_in_attempt(port: int, email: str, password: str = "wrong-password") -> int:
+    """Sign in through the form of the server on ``port`` (CSRF token and cookie as a
+    browser sends them); return the answer's status."""
+    from tests.conftest import csrf_token_from
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        html = page.read().decode()
+        cookie = page.getheader("Set-Cookie").split(";", 1)[0]
+        body = f"email={email}&password={password}&csrf_token={csrf_token_from(html)}"
+        conn.request(
+            "POST",
+            "/login",
+            body=body.encode(),
+            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()

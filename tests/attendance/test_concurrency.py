@@ -18,37 +18,15 @@ import pytest
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.pool import NullPool
 
-from consult.accounts.models import ApiToken, User, new_token
 from consult.extensions import db
 from consult.meetings.models import Registration
-from tests.attendance.load import Server, all_at_once, booking, request
+from tests.attendance.load import Server, all_at_once, booking, request, residents_with_tokens
 
 #: Sign-ups race in threads, each on a connection of its own.
 pytestmark = pytest.mark.real_commits
 
 PEOPLE = 40
 PLACES = 10
-
-
-def _residents(n: int) -> list[tuple[int, str]]:
-    """Create ``n`` residents with API tokens in one transaction; return (id, token) pairs."""
-    users = [
-        User(
-            email=f"resident{i}-{uuid.uuid4().hex[:6]}@example.org",
-            name=f"居民{i}",
-            role="resident",
-        )
-        for i in range(n)
-    ]
-    db.session.add_all(users)
-    db.session.flush()
-    pairs = []
-    for user in users:
-        token, token_hash = new_token()
-        db.session.add(ApiToken(user_id=user.id, token_hash=token_hash))
-        pairs.append((user.id, token))
-    db.session.commit()
-    return pairs
 
 
 @pytest.fixture
@@ -65,7 +43,7 @@ def server(app, database_url, tmp_path):
 
 def test_forty_concurrent_sign_ups_never_overbook(app, factories, server):
     meeting_id = factories.make_meeting(capacity=PLACES).id
-    people = _residents(PEOPLE)
+    people = residents_with_tokens(PEOPLE)
     db.session.remove()
     path = f"/api/v1/sessions/{meeting_id}/registrations"
 
@@ -168,7 +146,7 @@ def _scratch_engine_postgres(database_url: str, meeting_id: int):
 
 def test_control_the_check_catches_a_naive_claim(app, factories, database_url, tmp_path):
     meeting_id = factories.make_meeting(capacity=PLACES).id
-    people = _residents(PEOPLE)
+    people = residents_with_tokens(PEOPLE)
     db.session.remove()
     if database_url.startswith("sqlite"):
         engine, drop = _scratch_engine_sqlite(database_url, tmp_path)
