@@ -85,7 +85,7 @@ def label(value, vocabulary: str):
 class Choices:
     """The values a field accepts, as the reader of a refusal reads them: each display
     name with its code (what the API sends), listed in the reader's language when shown
-    ("民生诉求（concern）、矛盾纠纷（conflict）和紧急事项（urgent）")."""
+    ("民生诉求（concern）、矛盾纠纷（conflict）和急难愁盼（urgent）")."""
 
     def __init__(self, values, vocabulary: str | None = None):
         self.values = [str(v) for v in values]

@@ -85,7 +85,7 @@ def AwareDateTime(**kwargs) -> fields.AwareDateTime:  # noqa: N802
 
 class _OneOfNamed(validate.OneOf):
     """``validate.OneOf`` whose message names each value in the reader's language, with
-    the code a client sends ("民生诉求（concern）、矛盾纠纷（conflict）和紧急事项（urgent）")."""
+    the code a client sends ("民生诉求（concern）、矛盾纠纷（conflict）和急难愁盼（urgent）")."""
 
     def __init__(self, choices, vocabulary: str | None):
         super().__init__([str(c) for c in choices])

@@ -136,8 +136,9 @@ def stored_text(message) -> str:
 
 
 def as_text(message) -> str:
-    """Return a (lazy) message as text to store or print: in the request's language, or
-    in the installation's default language where there is no request (CLI, loaders)."""
+    """Return a (lazy) message as text to show: in the request's language, or in the
+    command line's language (BABEL_DEFAULT_LOCALE) where there is no request. Text kept
+    in a record goes through ``stored_text``."""
     from flask import current_app, has_request_context
     from flask_babel import force_locale
 
