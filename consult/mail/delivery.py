@@ -20,17 +20,17 @@ import logging
 import smtplib
 from collections.abc import Collection
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from consult.calendar.ics import bare_address
 from consult.enums import OutboxStatus
 from consult.extensions import db
 from consult.mail.models import OutboxMessage
-from consult.transactions import in_write, run_write
+from consult.transactions import in_write, rollback, run_write
 from consult.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class Claimed:
     attempts: int
     #: The notice channel it goes to (transport "channel").
     channel_id: int | None = None
+    #: What it tells of, when it is composed now (consult.mail.notify.COMPOSERS).
+    compose: str | None = None
 
 
 #: What a claim attempt returns when it took nothing but the outbox changed under it.
@@ -172,10 +174,13 @@ def _claim_one(due_only: bool, skip: Collection[int], transport: str, only: Coll
     )
     if claimed.rowcount != 1:
         return _AGAIN
-    recipients, body, channel_id = db.session.execute(
-        select(OutboxMessage.recipients, OutboxMessage.body, OutboxMessage.channel_id).where(
-            OutboxMessage.id == row.id
-        )
+    recipients, body, channel_id, compose = db.session.execute(
+        select(
+            OutboxMessage.recipients,
+            OutboxMessage.body,
+            OutboxMessage.channel_id,
+            OutboxMessage.compose,
+        ).where(OutboxMessage.id == row.id)
     ).one()
     return Claimed(
         id=row.id,
@@ -183,7 +188,37 @@ def _claim_one(due_only: bool, skip: Collection[int], transport: str, only: Coll
         body=body,
         attempts=row.attempts + 1,
         channel_id=channel_id,
+        compose=compose if not body else None,
     )
+
+
+def _compose_claimed(message: Claimed) -> Claimed | None:
+    """Compose a claimed message queued to be composed when sent, and keep it (a retry
+    sends the same message); None when there is nothing to tell any more (the row is
+    removed: a confirmation of a sign-up cancelled since, say)."""
+    from consult.mail.notify import compose_queued
+    from consult.mail.outbox import message_values
+
+    mine = (OutboxMessage.id == message.id) & (OutboxMessage.status == OutboxStatus.SENDING)
+    composed = compose_queued(message.compose or "")
+    if composed is None:
+        run_write(
+            lambda: db.session.execute(
+                delete(OutboxMessage).where(mine).execution_options(synchronize_session=False)
+            )
+        )
+        return None
+    values = message_values(composed)
+    run_write(
+        lambda: db.session.execute(
+            update(OutboxMessage)
+            .where(mine)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    recipients = [r for r in values["recipients"].split(",") if r]
+    return replace(message, recipients=recipients, body=values["body"], compose=None)
 
 
 def _finish(message_id: int, **values) -> None:
@@ -272,6 +307,21 @@ def deliver(due_only: bool, only: Collection[int] | None = None) -> DeliveryRepo
             if message is None:
                 break
             tried.add(message.id)
+            if message.compose:
+                try:
+                    composed = _compose_claimed(message)
+                except Exception as exc:  # noqa: BLE001 (one message, not the round)
+                    rollback()
+                    log.exception("outbox %s: could not compose the message", message.id)
+                    status = mark_failed(
+                        message, f"could not compose the message: {_describe(exc)}", False
+                    )
+                    report.retrying += status == "queued"
+                    report.failed += status == "failed"
+                    continue
+                if composed is None:
+                    continue
+                message = composed
             try:
                 refused = smtp.sendmail(sender, message.recipients, message.body)
             except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:

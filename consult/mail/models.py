@@ -30,8 +30,12 @@ class OutboxMessage(Model):
     #: queued and sent unchanged on every attempt, so that a copy delivered twice can be
     #: recognised as the same message.
     message_id: Mapped[str | None] = mapped_column(String(255))
-    #: The complete RFC 5322 message, ready to hand to SMTP.
+    #: The complete RFC 5322 message, ready to hand to SMTP ("" until a message with
+    #: ``compose`` is composed, when it is claimed).
     body: Mapped[str] = mapped_column(Text)
+    #: What a message composed when it is sent tells of ("confirmation:<registration
+    #: id>:<account id>", consult.mail.notify.COMPOSERS); None: composed when queued.
+    compose: Mapped[str | None] = mapped_column(String(80))
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="SET NULL"), index=True
     )

@@ -8,6 +8,8 @@ sign-up is composed once the place is committed and its lock released
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
@@ -22,7 +24,12 @@ from consult.mail.messages import (
     series_cancellation_message,
     update_message,
 )
-from consult.mail.outbox import pending_with, queue_message, queue_when_committed, withdraw
+from consult.mail.outbox import (
+    pending_with,
+    queue_message,
+    queue_to_compose,
+    withdraw,
+)
 from consult.meetings.models import Invitation, Meeting, Registration, Series
 from consult.types import utcnow
 
@@ -227,28 +234,38 @@ def still_registered(registration_id: int, user_id: int, status: str) -> Registr
     return registration
 
 
-def _registration_mail(registration, kind: str, message) -> None:
-    """Queue ``message`` (confirmation_message, promotion_message) to the registrant of a
-    confirmed place, composed once the place is committed and its lock released."""
-    registration_id, user_id = registration.id, registration.user_id
-    if user_id is None:
+def _registration_mail(registration, kind: str) -> None:
+    """Queue the ``kind`` mail (COMPOSERS) to the registrant of a confirmed place, in the
+    sign-up's own transaction; it is composed when it is sent."""
+    user = registration.user
+    if user is None or not user.email or not user.active:
         return  # proxy sign-ups (no account) have no address
+    queue_to_compose(
+        kind, f"{kind}:{registration.id}:{user.id}", user.email, registration.meeting_id
+    )
 
-    def compose():
-        current = still_registered(registration_id, user_id, "confirmed")
-        recipient = _registrant(current) if current is not None else None
-        if recipient is None:
-            return []
-        return [(message(current, recipient), kind, current.meeting_id)]
 
-    queue_when_committed(compose)
+#: kind -> the function composing it for a registration still confirmed.
+COMPOSERS = {"confirmation": confirmation_message, "promotion": promotion_message}
+
+
+def compose_queued(compose: str) -> EmailMessage | None:
+    """Compose the message an outbox row names (``compose``: "kind:registration:account"),
+    from what holds now; None when it no longer does (the sign-up was cancelled, the
+    account closed) and there is nothing to tell."""
+    kind, registration_id, user_id = compose.split(":")
+    current = still_registered(int(registration_id), int(user_id), "confirmed")
+    if current is None:
+        return None
+    recipient = _registrant(current)
+    return None if recipient is None else COMPOSERS[kind](current, recipient)
 
 
 def registration_confirmed(registration) -> None:
     """Queue the sign-up confirmation (with the .ics and the check-in QR code)."""
-    _registration_mail(registration, "confirmation", confirmation_message)
+    _registration_mail(registration, "confirmation")
 
 
 def registration_promoted(registration) -> None:
     """Queue the mail telling a waitlisted person that they now have a place."""
-    _registration_mail(registration, "promotion", promotion_message)
+    _registration_mail(registration, "promotion")

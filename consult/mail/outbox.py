@@ -34,6 +34,40 @@ def _pending() -> dict:
     return entry[1]
 
 
+def queue_to_compose(kind: str, compose: str, recipient: str, meeting_id: int | None) -> None:
+    """Add a message to the outbox that is composed when it is sent (``compose`` names
+    what it tells of; consult.mail.notify.COMPOSERS composes it), flushed with the
+    caller's transaction: it exists exactly when the change is committed, and the
+    request spends nothing on templates, calendars and QR codes."""
+    db.session.add(
+        OutboxMessage(
+            status="queued",
+            attempts=0,
+            kind=kind,
+            recipients=recipient,
+            subject="",
+            body="",
+            compose=compose,
+            meeting_id=meeting_id,
+        )
+    )
+    db.session.flush()
+
+
+def message_values(message: EmailMessage, message_id: str | None = None) -> dict:
+    """Return the outbox columns of a composed ``message``, its Message-ID set (the one
+    given, else a new one)."""
+    message_id = message_id or _message_id(message)
+    del message["Message-ID"]
+    message["Message-ID"] = message_id
+    return {
+        "recipients": ",".join(envelope_recipients(message)),
+        "subject": str(message["Subject"] or "")[:255],
+        "body": message.as_string(),
+        "message_id": message_id,
+    }
+
+
 def queue_message(
     message: EmailMessage,
     kind: str,
@@ -46,22 +80,15 @@ def queue_message(
     same transaction replaces the first instead of adding another (an operation that
     changes several occurrences of a series mails each person once, with the final state).
     """
-    recipients = envelope_recipients(message)
     pending = _pending()
     row = pending.get(key) if key is not None else None
     replacing = row is not None and _still_queued(row)
     # One Message-ID per outbox row, chosen now and sent unchanged on every attempt: a
     # message delivered twice (delivery is at least once) is recognisably the same one.
-    message_id = row.message_id if replacing and row.message_id else _message_id(message)
-    del message["Message-ID"]
-    message["Message-ID"] = message_id
     values = {
         "kind": kind,
-        "recipients": ",".join(recipients),
-        "subject": str(message["Subject"] or "")[:255],
-        "body": message.as_string(),
         "meeting_id": meeting_id,
-        "message_id": message_id,
+        **message_values(message, row.message_id if replacing and row.message_id else None),
     }
     if replacing:
         for name, value in values.items():

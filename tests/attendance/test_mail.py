@@ -165,7 +165,9 @@ def _lock_is_free(meeting_id: int) -> bool:
 
 
 @pytest.mark.real_commits  # another connection reads what is committed
-def test_the_confirmation_is_composed_after_the_place_is_committed(api_as, factories, monkeypatch):
+def test_the_confirmation_is_queued_with_the_place_and_composed_when_sent(
+    api_as, factories, monkeypatch, runner, smtp_server
+):
     from consult.mail import notify
     from consult.mail.models import OutboxMessage
 
@@ -182,34 +184,81 @@ def test_the_confirmation_is_composed_after_the_place_is_committed(api_as, facto
         seen.append((committed, _lock_is_free(meeting.id)))
         return composing(registration, recipient)
 
-    monkeypatch.setattr(notify, "confirmation_message", observed)
+    monkeypatch.setattr(notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": observed})
     response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
     assert response.status_code == 201
-    # Composed once, when the place was visible to everyone and nothing held the lock.
-    assert seen == [("confirmed", True)]
-    # Queued before the answer, through the outbox.
+    # The request composes nothing: the row is written in the sign-up's own transaction
+    # and says what it will tell of.
+    assert seen == []
     (row,) = db.session.scalars(select(OutboxMessage)).all()
-    assert row.kind == "confirmation" and row.recipients == "chen.jing@example.org"
+    registration_id = response.get_json()["id"]
+    assert (row.kind, row.recipients, row.body) == ("confirmation", "chen.jing@example.org", "")
+    assert row.compose == f"confirmation:{registration_id}:{resident.id}"
+    db.session.rollback()
+    # The delivery composes it once, from what is committed, holding no lock.
+    assert runner.invoke(args=["mail", "send"]).exit_code == 0
+    assert seen == [("confirmed", True)]
+    (message,) = smtp_server.received()
+    assert "民情恳谈会" in str(message["Subject"]) and _to(message) == "chen.jing@example.org"
+    kept = db.session.get(OutboxMessage, row.id)
+    assert kept.status == "sent" and kept.body and kept.message_id == message["Message-ID"]
 
 
-def test_a_message_that_cannot_be_composed_costs_the_message_not_the_sign_up(
-    api_as, factories, monkeypatch, caplog
+@pytest.mark.real_commits
+def test_a_message_that_cannot_be_composed_waits_and_the_sign_up_stands(
+    api_as, factories, monkeypatch, runner, smtp_server
 ):
+    from datetime import timedelta
+
     from consult.mail import notify
     from consult.mail.models import OutboxMessage
+    from consult.types import utcnow
 
-    meeting = factories.make_meeting(capacity=5)
-    resident = factories.make_user()
+    meeting = factories.make_meeting(capacity=5, title="周五说事日")
+    resident = factories.make_user(email="li.na@example.org")
 
     def broken(registration, recipient):
         raise RuntimeError("no template")
 
-    monkeypatch.setattr(notify, "confirmation_message", broken)
+    monkeypatch.setattr(notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": broken})
     response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
     assert response.status_code == 201
     assert db.session.get(Registration, response.get_json()["id"]).status == "confirmed"
-    assert db.session.scalars(select(OutboxMessage)).all() == []
-    assert "could not compose a message" in caplog.text
+    db.session.rollback()
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 1  # something stays queued
+    (row,) = db.session.scalars(select(OutboxMessage)).all()
+    assert row.status == "queued" and "could not compose" in row.last_error
+    assert smtp_server.received() == []
+    # Once it can be composed again, the next due round sends it.
+    monkeypatch.undo()
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert runner.invoke(args=["mail", "send"]).exit_code == 0
+    (message,) = smtp_server.received()
+    assert _to(message) == "li.na@example.org"
+
+
+@pytest.mark.real_commits
+def test_a_confirmation_of_a_sign_up_cancelled_before_it_went_is_not_sent(
+    api_as, factories, runner, smtp_server
+):
+    from consult.mail.models import OutboxMessage
+
+    meeting = factories.make_meeting(capacity=5, title="议事协商会")
+    resident = factories.make_user(email="wu.lei@example.org")
+    api = api_as(resident)
+    registration_id = api.post(f"/api/v1/sessions/{meeting.id}/registrations").get_json()["id"]
+    assert api.delete(f"/api/v1/registrations/{registration_id}").status_code in (200, 204)
+    db.session.rollback()
+    assert runner.invoke(args=["mail", "send"]).exit_code == 0
+    kinds = [str(m["Subject"]) for m in smtp_server.received()]
+    # Only the cancellation's notice is told; the confirmation, no longer true, is dropped.
+    assert not [k for k in kinds if k.startswith("You are signed up")], kinds
+    assert (
+        db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "confirmation")).all()
+        == []
+    )
 
 
 def test_a_refused_sign_up_composes_nothing(api_as, factories, monkeypatch):
@@ -221,7 +270,7 @@ def test_a_refused_sign_up_composes_nothing(api_as, factories, monkeypatch):
     path = f"/api/v1/sessions/{meeting.id}/registrations"
     assert api.post(path).status_code == 201
     composed = []
-    monkeypatch.setattr(notify, "confirmation_message", lambda *a: composed.append(a))
+    monkeypatch.setattr(notify, "COMPOSERS", {"confirmation": lambda *a: composed.append(a)})
     assert api.post(path).status_code == 409
     assert composed == []
     assert len(db.session.scalars(select(OutboxMessage)).all()) == 1
@@ -248,5 +297,6 @@ def test_a_series_sign_up_queues_each_weeks_confirmation_together(api_as, factor
     assert response.status_code == 201
     rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.meeting_id)).all()
     assert [(r.kind, r.meeting_id) for r in rows] == [("confirmation", w.id) for w in weeks]
-    # Composed after the sign-ups were committed, queued in one transaction of their own.
+    # Queued in the sign-ups' own transaction, to be composed when sent.
     assert inserts and all(transaction is inserts[0] for transaction in inserts)
+    assert all(r.compose and not r.body for r in rows)
