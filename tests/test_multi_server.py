@@ -42,6 +42,8 @@ pytestmark = [
     pytest.mark.real_commits,
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="CONSULT_TEST_DATABASE_URL is not set (PostgreSQL)"),
+    # One pair of servers on one Redis database (emptied by the fixture): one worker.
+    pytest.mark.xdist_group("redis-11"),
 ]
 
 REDIS_URL = "redis://127.0.0.1:6379/11"

@@ -31,6 +31,8 @@ from tests.test_rate_limits import redis_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/12"
+#: Every test here empties and reads that one Redis database: they run in one worker.
+pytestmark = pytest.mark.xdist_group("redis-12")
 
 
 @pytest.fixture
