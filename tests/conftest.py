@@ -173,6 +173,15 @@ def application_for(config: dict, own: bool = False):
     return application
 
 
+def worker_redis_url(purpose: int) -> str:
+    """A Redis database of its own for each test worker and ``purpose`` (0: the mail
+    queue's tests, 1: the two-server tests), for tests that empty and read a whole
+    database: databases 1 to 10, five workers for each purpose."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker[2:].isdigit() else 0
+    return f"redis://127.0.0.1:6379/{1 + purpose * 5 + n % 5}"
+
+
 def add_test_route(app, rule: str, endpoint: str, view, **options) -> None:
     """Give the (shared) test application a route of a test's own, once.
 

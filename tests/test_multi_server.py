@@ -33,6 +33,7 @@ from tests.attendance.load import (
     residents_with_tokens,
     sign_in_attempt,
 )
+from tests.conftest import worker_redis_url
 from tests.test_rate_limits import redis_or_skip
 
 PG_URL = os.environ.get("CONSULT_TEST_DATABASE_URL")
@@ -42,11 +43,10 @@ pytestmark = [
     pytest.mark.real_commits,
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="CONSULT_TEST_DATABASE_URL is not set (PostgreSQL)"),
-    # One pair of servers on one Redis database (emptied by the fixture): one worker.
-    pytest.mark.xdist_group("redis-11"),
 ]
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+#: The servers' Redis database (emptied by the fixture): one for each test worker.
+REDIS_URL = worker_redis_url(1)
 #: Failed sign-ins allowed per account (the per-address limit is set out of the way).
 ACCOUNT_LIMIT = 4
 

@@ -25,14 +25,14 @@ from consult.mail.compose import Recipient, compose
 from consult.mail.models import OutboxMessage
 from consult.mail.outbox import queue_message
 from consult.transactions import run_write
+from tests.conftest import worker_redis_url
 from tests.mail.sink import free_port, running_sink
 from tests.notices.robots import running_robots
 from tests.test_rate_limits import redis_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/12"
-#: Every test here empties and reads that one Redis database: they run in one worker.
-pytestmark = pytest.mark.xdist_group("redis-12")
+#: Every test here empties and reads this Redis database: one for each test worker.
+REDIS_URL = worker_redis_url(0)
 
 
 @pytest.fixture
