@@ -72,7 +72,10 @@ def test_the_feed_address_is_selected_on_focus_without_inline_script(
     _sign_in(page, admin.email)
     seen = _watch(page)
     page.goto("/me/calendars")
-    page.get_by_role("button").filter(has_text="Create").first.click()
+    # The new page's scripts are in place (the "load" event) before the field is focused:
+    # on a busy machine, a focus before consult.js runs would go unseen.
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button").filter(has_text="Create").first.click()
     field = page.locator("[data-select-on-focus]")
     field.wait_for()
     field.focus()
