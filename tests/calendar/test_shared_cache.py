@@ -7,8 +7,6 @@ database number and a key prefix of its own and removes its keys afterwards.
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 
 import pytest
@@ -18,17 +16,9 @@ from consult.accounts.operations import create_api_token
 from consult.calendar import views
 from consult.extensions import db
 from tests.conftest import ApiClient
+from tests.test_rate_limits import redis_or_skip
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-
-
-def redis_or_skip() -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI"):
-            pytest.fail("Redis does not answer on 127.0.0.1:6379; .ci/run starts it")
-        pytest.skip("no Redis on 127.0.0.1:6379")
 
 
 @pytest.fixture

@@ -850,6 +850,13 @@ def test_calendar_of_a_town_without_communities_is_empty(client):
     assert "No sessions in this period." in response.get_data(as_text=True)
 
 
+def _uncached() -> None:
+    """Read afresh, and render the grid rather than take the one kept in the cache
+    (consult.community.versions)."""
+    db.session.expire_all()
+    cache.clear()
+
+
 def test_calendar_statements_and_size_do_not_grow_with_other_communities(
     client, login_as, cadre, factories, count_queries
 ):
@@ -859,15 +866,13 @@ def test_calendar_statements_and_size_do_not_grow_with_other_communities(
     login_as(factories.make_user())
     url = f"/sessions/calendar?date={start.date()}"
     client.get(url)
-    db.session.expire_all()
-    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
+    _uncached()
     with count_queries() as few:
         small = client.get(url).get_data(as_text=True)
     for n in range(6):
         _create(cadre, start + timedelta(hours=n % 3), title=f"别处的会{n}", community=f"C{n}")
     db.session.commit()
-    db.session.expire_all()
-    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
+    _uncached()
     with count_queries() as many:
         large = client.get(url).get_data(as_text=True)
     assert few.n == many.n, many.statements
@@ -922,13 +927,11 @@ def test_a_month_does_not_grow_with_a_busier_day(client, login_as, cadre, factor
     login_as(factories.make_user())
     url = f"/sessions/calendar?date={start.date()}"
     client.get(url)
-    db.session.expire_all()
-    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
+    _uncached()
     with count_queries() as few:
         quiet = client.get(url).get_data(as_text=True)
     _busy_day(cadre, 12, start + timedelta(hours=5))
-    db.session.expire_all()
-    cache.clear()  # the grid rendered, not the one kept (consult.community.versions)
+    _uncached()
     with count_queries() as many:
         busy = client.get(url).get_data(as_text=True)
     assert few.n == many.n, many.statements
