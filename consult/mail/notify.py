@@ -237,12 +237,11 @@ def still_registered(registration_id: int, user_id: int, status: str) -> Registr
 def _registration_mail(registration, kind: str) -> None:
     """Queue the ``kind`` mail (COMPOSERS) to the registrant of a confirmed place, in the
     sign-up's own transaction; it is composed when it is sent."""
-    user = registration.user
-    if user is None or not user.email or not user.active:
+    recipient = _registrant(registration)
+    if recipient is None:
         return  # proxy sign-ups (no account) have no address
-    queue_to_compose(
-        kind, f"{kind}:{registration.id}:{user.id}", user.email, registration.meeting_id
-    )
+    compose = f"{kind}:{registration.id}:{registration.user_id}"
+    queue_to_compose(kind, compose, recipient.email, registration.meeting_id)
 
 
 #: kind -> the function composing it for a registration still confirmed.
