@@ -28,6 +28,23 @@ def _env(name: str) -> str | None:
     return value.strip()
 
 
+def _write_key_once(path: Path) -> None:
+    """Put a new key at ``path`` unless another process did first. Two workers starting
+    at once must end up with the same key, and neither may read a file the other has
+    created but not yet written: the key is written whole to a file of this process's
+    own (owner-only permissions), then linked into place, which fails if ``path`` exists."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return SECRET_KEY, or a key generated once and kept in the instance folder."""
     if key := _env("SECRET_KEY"):
@@ -35,13 +52,7 @@ def _secret_key(instance_path: Path) -> str:
     path = instance_path / "secret_key"
     try:
         if not path.exists():
-            # Owner-only permissions, created atomically: two workers starting at once
-            # must end up with the same key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    except FileExistsError:
-        pass
+            _write_key_once(path)
     except OSError as exc:
         raise ConfigError(f"Cannot create the secret key file {path}: {exc.strerror}") from None
     key = path.read_text().strip()

@@ -226,6 +226,39 @@ def test_a_secret_key_is_generated_once_kept_private_and_reused(env, tmp_path):
     assert load_config(other)["SECRET_KEY"] != first
 
 
+def _key_when_released(folder: str, barrier, keys) -> None:
+    from consult.config import _secret_key
+
+    barrier.wait()
+    try:
+        keys.put(_secret_key(Path(folder)))
+    except ConfigError as exc:
+        keys.put(f"refused: {exc}")
+
+
+def test_workers_starting_at_once_read_one_whole_key(env, tmp_path):
+    """Processes released together on a folder without a key: none reads a key file
+    another has created but not yet written, and all get the same key."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        folder = tmp_path / str(round_)
+        folder.mkdir()
+        barrier, keys = context.Barrier(4), context.Queue()
+        workers = [
+            context.Process(target=_key_when_released, args=(str(folder), barrier, keys))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        got = [keys.get(timeout=30) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+        assert len(set(got)) == 1 and len(got[0]) == 64, got
+        assert [p.name for p in folder.iterdir()] == ["secret_key"]
+
+
 def test_an_empty_secret_key_file_is_refused(env, tmp_path):
     (tmp_path / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="secret_key"):
