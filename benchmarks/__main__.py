@@ -11,7 +11,11 @@ and the workers' peak memory; ``--output`` writes it as Markdown (docs/PERFORMAN
 between the file's ``<!-- bench:sqlite -->`` and ``<!-- /bench:sqlite -->`` markers (or
 ``postgresql``) when it has them, else as the whole file.
 
+``--only`` measures the endpoints whose names contain one of its words (for working on
+one of them); such a partial run is printed and never written to ``--output``.
+
 Usage: python -m benchmarks [--scale N] [--database-url URL] [--rounds R] [--seconds S]
+       [--only WORD ...]
 """
 
 from __future__ import annotations
@@ -436,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="seconds per measurement (5)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--output", help="also write the table as Markdown to this file")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="WORD",
+        help="measure only the endpoints whose names contain one of these words "
+        "(the table is then printed, not written)",
+    )
     args = parser.parse_args(argv)
     if args.scale < 1 or args.rounds < 1 or args.seconds < 1 or args.connections < 2:
         parser.error("--scale, --rounds and --seconds must be at least 1, --connections 2")
@@ -454,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server(url, port, tmp / "gunicorn.log")
             base = f"http://127.0.0.1:{port}"
             eps = endpoints(base, town, tmp)
+            if args.only:
+                eps = [ep for ep in eps if any(word in ep.name for word in args.only)]
+                if not eps:
+                    raise BenchError(f"no endpoint's name contains {' or '.join(args.only)}")
             baseline: list[float] = []
             signed_up = 0  # sign-up pairs used so far: the next run starts after them
 
@@ -497,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
             database = url.split(":", 1)[0].split("+")[0]
             text = report(eps, town, args, database, peaks, baseline)
             print(text)
-            if args.output:
+            if args.output and not args.only:
                 write_report(Path(args.output), database, text)
         except BenchError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
