@@ -305,3 +305,83 @@ def test_scheduling_a_session_extends_the_series_that_run_short(app, api_as, fac
         select(func.count()).select_from(Meeting).where(Meeting.series_id == series_id)
     )
     assert after > before
+
+
+# -- the SQLite writers' queue --------------------------------------------------------------
+
+
+def _add_community(name: str):
+    def work():
+        db.session.add(Community(name=name))
+        db.session.flush()
+
+    return work
+
+
+@pytest.mark.real_commits  # another process holds the lock; the committed rows are read
+def test_sqlite_writers_queue_on_a_file_lock_that_another_process_holds(app):
+    import subprocess
+    import sys
+
+    path = transactions._queue_path()
+    if db.engine.dialect.name != "sqlite":
+        assert path is None  # PostgreSQL's writers wait for each other's rows
+        return
+    assert path == db.engine.url.database + ".writers"
+    holder = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            f"fd = os.open({path!r}, os.O_CREAT | os.O_RDWR)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        # While another process holds the queue, a writer waits its bound and fails as
+        # SQLite does, with nothing written.
+        with pytest.raises(OperationalError, match="database is locked"):
+            run_write(_add_community("等待者"), attempts=1, wait=0.05)
+        assert _communities() == 0
+    finally:
+        holder.kill()  # a process that dies gives the lock back with its files
+        holder.wait()
+    run_write(_add_community("下一位"), wait=5)
+    db.session.remove()
+    assert db.session.scalars(select(Community.name)).all() == ["下一位"]
+
+
+@pytest.mark.real_commits  # writers in threads, each on a connection of its own
+def test_concurrent_writers_each_commit_once(app):
+    import threading
+
+    count = 12
+    barrier = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                run_write(_add_community(f"社区{n:02d}"))
+            except BaseException as exc:  # noqa: BLE001 (reported below)
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    db.session.remove()
+    assert sorted(db.session.scalars(select(Community.name))) == [
+        f"社区{n:02d}" for n in range(count)
+    ]
