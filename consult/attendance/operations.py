@@ -116,6 +116,11 @@ def next_waiting(meeting_id: int) -> Registration | None:
     )
 
 
+def _full(meeting: Meeting) -> bool:
+    """Whether every place of the session is taken (its places as last read)."""
+    return meeting.capacity is not None and meeting.confirmed_count >= meeting.capacity
+
+
 def _place(registration: Registration, meeting: Meeting, actor, action: str) -> Registration:
     """Give ``registration`` a confirmed place if one is free, else a place in the queue."""
     from consult.mail import notices, notify
@@ -124,9 +129,13 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     # A re-sign-up joins the end of the queue like anyone else.
     registration.created_at = now
     registration.cancelled_at = None
-    # Nobody overtakes the waiting list: a free place goes to those already waiting.
-    promote_waitlisted(meeting, actor)
-    if claim_place(meeting.id):
+    # Nobody overtakes the waiting list: a free place goes to those already waiting. A
+    # full session (read under the lock) has no place to give or take: its waiting list
+    # is not read and no claim is tried.
+    full = _full(meeting)
+    if not full:
+        promote_waitlisted(meeting, actor)
+    if not full and claim_place(meeting.id):
         registration.status = "confirmed"
         registration.confirmed_at = now
     else:

@@ -34,7 +34,8 @@ class OutboxMessage(Model):
     #: ``compose`` is composed, when it is claimed).
     body: Mapped[str] = mapped_column(Text)
     #: What a message composed when it is sent tells of ("confirmation:<registration
-    #: id>:<account id>", consult.mail.notify.COMPOSERS); None: composed when queued.
+    #: id>:<account id>", or "promotion:" or "waitlisted:", consult.mail.notify.COMPOSERS);
+    #: None: composed when queued.
     compose: Mapped[str | None] = mapped_column(String(80))
     meeting_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="SET NULL"), index=True

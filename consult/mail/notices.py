@@ -99,44 +99,42 @@ def _session_date(meeting, locale: str) -> str:
 # -- sign-ups -------------------------------------------------------------------------
 
 
-def registration_waitlisted(registration) -> None:
-    """Tell someone who joined a full session's waiting list their place in it (composed
-    once the sign-up is committed and the session's lock released)."""
+def waitlisted_message(registration, recipient: Recipient):
+    """Compose the notice telling someone on a full session's waiting list their place
+    in it (as it stands when the message is composed, at delivery)."""
     from consult.attendance.queries import waitlist_position
-    from consult.mail.notify import still_registered
 
-    registration_id, user_id = registration.id, registration.user_id
-    if user_id is None:
-        return
+    meeting = registration.meeting
+    position = waitlist_position(registration)
 
-    def compose_notice():
-        current = still_registered(registration_id, user_id, "waitlisted")
-        if current is None:
-            return []
-        meeting = current.meeting
-        position = waitlist_position(current)
-
-        def build(locale):
-            return (
+    def build(locale):
+        return (
+            _(
+                "On the waiting list: %(title)s, %(date)s",
+                title=meeting.title,
+                date=_session_date(meeting, locale),
+            ),
+            [
                 _(
-                    "On the waiting list: %(title)s, %(date)s",
-                    title=meeting.title,
-                    date=_session_date(meeting, locale),
-                ),
-                [
-                    _(
-                        "The session is full. You are number %(n)d on its waiting list; if a "
-                        "place becomes free it is yours, and we write to you.",
-                        n=position or 1,
-                    )
-                ],
-                signups_url(),
-                _("My sign-ups"),
-            )
+                    "The session is full. You are number %(n)d on its waiting list; if a "
+                    "place becomes free it is yours, and we write to you.",
+                    n=position or 1,
+                )
+            ],
+            signups_url(),
+            _("My sign-ups"),
+        )
 
-        return _for_users([current.user], "waitlisted", build, meeting.id)
+    message, _kind, _meeting = _composed(recipient, "waitlisted", build, meeting.id)
+    return message
 
-    queue_when_committed(compose_notice)
+
+def registration_waitlisted(registration) -> None:
+    """Queue the notice of a place on the waiting list, in the sign-up's own transaction;
+    it is composed when it is sent (``waitlisted_message``)."""
+    from consult.mail.notify import queue_registration_mail
+
+    queue_registration_mail(registration, "waitlisted")
 
 
 def registration_cancelled(registration, actor) -> None:

@@ -234,9 +234,9 @@ def still_registered(registration_id: int, user_id: int, status: str) -> Registr
     return registration
 
 
-def _registration_mail(registration, kind: str) -> None:
-    """Queue the ``kind`` mail (COMPOSERS) to the registrant of a confirmed place, in the
-    sign-up's own transaction; it is composed when it is sent."""
+def queue_registration_mail(registration, kind: str) -> None:
+    """Queue the ``kind`` mail (COMPOSERS) to the registrant, in the sign-up's own
+    transaction; it is composed when it is sent."""
     recipient = _registrant(registration)
     if recipient is None:
         return  # proxy sign-ups (no account) have no address
@@ -244,27 +244,38 @@ def _registration_mail(registration, kind: str) -> None:
     queue_to_compose(kind, compose, recipient.email, registration.meeting_id)
 
 
-#: kind -> the function composing it for a registration still confirmed.
-COMPOSERS = {"confirmation": confirmation_message, "promotion": promotion_message}
+def _waitlisted_message(registration, recipient: Recipient) -> EmailMessage:
+    from consult.mail.notices import waitlisted_message
+
+    return waitlisted_message(registration, recipient)
+
+
+#: kind -> the status the registration must still have, and the function composing it.
+COMPOSERS = {
+    "confirmation": ("confirmed", confirmation_message),
+    "promotion": ("confirmed", promotion_message),
+    "waitlisted": ("waitlisted", _waitlisted_message),
+}
 
 
 def compose_queued(compose: str) -> EmailMessage | None:
     """Compose the message an outbox row names (``compose``: "kind:registration:account"),
     from what holds now; None when it no longer does (the sign-up was cancelled, the
-    account closed) and there is nothing to tell."""
+    place given or taken, the account closed) and there is nothing to tell."""
     kind, registration_id, user_id = compose.split(":")
-    current = still_registered(int(registration_id), int(user_id), "confirmed")
+    status, composer = COMPOSERS[kind]
+    current = still_registered(int(registration_id), int(user_id), status)
     if current is None:
         return None
     recipient = _registrant(current)
-    return None if recipient is None else COMPOSERS[kind](current, recipient)
+    return None if recipient is None else composer(current, recipient)
 
 
 def registration_confirmed(registration) -> None:
     """Queue the sign-up confirmation (with the .ics and the check-in QR code)."""
-    _registration_mail(registration, "confirmation")
+    queue_registration_mail(registration, "confirmation")
 
 
 def registration_promoted(registration) -> None:
     """Queue the mail telling a waitlisted person that they now have a place."""
-    _registration_mail(registration, "promotion")
+    queue_registration_mail(registration, "promotion")

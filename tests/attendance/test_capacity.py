@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from consult.accounts.models import User
 from consult.attendance import operations
 from consult.attendance.operations import CapacityError
+from consult.attendance.queries import waitlist_position
 from consult.audit.models import AuditEntry
 from consult.extensions import db
 from consult.meetings.models import Meeting, Registration
@@ -185,7 +186,7 @@ def _waiting_rows_read(factories, waiting: int, act) -> tuple[list[str], object]
 
 
 @pytest.mark.parametrize("waiting", [2, 12])
-def test_a_sign_up_into_a_full_session_reads_one_person_waiting(factories, waiting):
+def test_a_sign_up_into_a_full_session_reads_nobody_waiting(factories, waiting):
     late_id = factories.make_user().id
     read, registration = _waiting_rows_read(
         factories,
@@ -193,8 +194,29 @@ def test_a_sign_up_into_a_full_session_reads_one_person_waiting(factories, waiti
         lambda meeting, _first: operations.sign_up(meeting, db.session.get(User, late_id)),
     )
     assert registration.status == "waitlisted"
-    # The next person waiting is looked at (a place might have been free), never the list.
-    assert len(read) == 1
+    # The session is full (read under its lock): no place to give, nobody waiting is read.
+    assert read == []
+
+
+@pytest.mark.parametrize("waiting", [2, 12])
+def test_a_sign_up_with_a_free_place_reads_one_person_waiting(factories, waiting):
+    """A free place with people waiting (a state no operation leaves; written here by
+    hand) goes to the first of them, never to the newcomer."""
+    late_id = factories.make_user().id
+
+    def sign_up_after_a_place_freed(meeting, _first):
+        db.session.execute(
+            update(Meeting).where(Meeting.id == meeting.id).values(capacity=Meeting.capacity + 1)
+        )
+        db.session.expire(meeting)
+        return operations.sign_up(meeting, db.session.get(User, late_id))
+
+    read, registration = _waiting_rows_read(factories, waiting, sign_up_after_a_place_freed)
+    assert registration.status == "waitlisted"
+    # The first waiting is given the place and the next one looked at (no place is left
+    # for them); never the whole list.
+    assert len(read) == 2
+    assert waitlist_position(registration) == waiting
 
 
 @pytest.mark.parametrize("waiting", [2, 12])

@@ -184,7 +184,9 @@ def test_the_confirmation_is_queued_with_the_place_and_composed_when_sent(
         seen.append((committed, _lock_is_free(meeting.id)))
         return composing(registration, recipient)
 
-    monkeypatch.setattr(notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": observed})
+    monkeypatch.setattr(
+        notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": ("confirmed", observed)}
+    )
     response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
     assert response.status_code == 201
     # The request composes nothing: the row is written in the sign-up's own transaction
@@ -220,7 +222,9 @@ def test_a_message_that_cannot_be_composed_waits_and_the_sign_up_stands(
     def broken(registration, recipient):
         raise RuntimeError("no template")
 
-    monkeypatch.setattr(notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": broken})
+    monkeypatch.setattr(
+        notify, "COMPOSERS", {**notify.COMPOSERS, "confirmation": ("confirmed", broken)}
+    )
     response = api_as(resident).post(f"/api/v1/sessions/{meeting.id}/registrations")
     assert response.status_code == 201
     assert db.session.get(Registration, response.get_json()["id"]).status == "confirmed"
@@ -270,7 +274,9 @@ def test_a_refused_sign_up_composes_nothing(api_as, factories, monkeypatch):
     path = f"/api/v1/sessions/{meeting.id}/registrations"
     assert api.post(path).status_code == 201
     composed = []
-    monkeypatch.setattr(notify, "COMPOSERS", {"confirmation": lambda *a: composed.append(a)})
+    monkeypatch.setattr(
+        notify, "COMPOSERS", {"confirmation": ("confirmed", lambda *a: composed.append(a))}
+    )
     assert api.post(path).status_code == 409
     assert composed == []
     assert len(db.session.scalars(select(OutboxMessage)).all()) == 1
@@ -300,3 +306,66 @@ def test_a_series_sign_up_queues_each_weeks_confirmation_together(api_as, factor
     # Queued in the sign-ups' own transaction, to be composed when sent.
     assert inserts and all(transaction is inserts[0] for transaction in inserts)
     assert all(r.compose and not r.body for r in rows)
+
+
+@pytest.mark.real_commits
+def test_a_waiting_list_notice_is_queued_with_the_sign_up_and_composed_in_chinese_when_sent(
+    api_as, factories, runner, smtp_server
+):
+    from sqlalchemy import event
+
+    from consult.mail.models import OutboxMessage
+
+    meeting = factories.make_meeting(capacity=1, title="民情恳谈会")
+    first = factories.make_user(email="first@example.org")
+    waiting = factories.make_user(email="huang.li@example.org")
+    waiting.locale = "zh_CN"
+    db.session.commit()
+    assert api_as(first).post(f"/api/v1/sessions/{meeting.id}/registrations").status_code == 201
+    begun = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("BEGIN"):
+            begun.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = api_as(waiting).post(f"/api/v1/sessions/{meeting.id}/registrations")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "waitlisted"
+    # One writing transaction: the notice's row is written with the sign-up, to be
+    # composed when it is sent (no second write after the commit).
+    assert len([b for b in begun if "IMMEDIATE" in b]) <= 1
+    (row,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "waitlisted")
+    ).all()
+    assert row.compose == f"waitlisted:{response.get_json()['id']}:{waiting.id}" and not row.body
+    db.session.rollback()
+    assert runner.invoke(args=["mail", "send"]).exit_code == 0
+    (notice,) = [m for m in smtp_server.received() if _to(m) == "huang.li@example.org"]
+    assert str(notice["Subject"]).startswith("已进入候补名单：民情恳谈会")
+    assert "候补名单上的第 1 位" in notice.get_body(("plain",)).get_content()
+
+
+@pytest.mark.real_commits
+def test_someone_given_a_place_before_the_notice_went_gets_only_the_promotion(
+    api_as, factories, runner, smtp_server
+):
+    meeting = factories.make_meeting(capacity=1, title="周五说事日")
+    first = factories.make_user(email="first@example.org")
+    waiting = factories.make_user(email="sun.wei@example.org")
+    first_id = api_as(first).post(f"/api/v1/sessions/{meeting.id}/registrations").get_json()["id"]
+    response = api_as(waiting).post(f"/api/v1/sessions/{meeting.id}/registrations")
+    assert response.get_json()["status"] == "waitlisted"
+    # The first gives up the place before any mail went out: the one waiting has it now.
+    assert api_as(first).delete(f"/api/v1/registrations/{first_id}").status_code in (200, 204)
+    db.session.rollback()
+    assert runner.invoke(args=["mail", "send"]).exit_code == 0
+    subjects = [
+        str(m["Subject"]) for m in smtp_server.received() if _to(m) == "sun.wei@example.org"
+    ]
+    # The waiting-list notice no longer holds and is dropped; the promotion is told.
+    assert not [s for s in subjects if s.startswith("On the waiting list")], subjects
+    assert len(subjects) == 1, subjects
