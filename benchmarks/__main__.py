@@ -325,6 +325,16 @@ def endpoints(base: str, town: dict, tmp: Path) -> list[Endpoint]:
     ]
 
 
+def chosen(eps: list[Endpoint], words: list[str] | None) -> list[Endpoint]:
+    """The endpoints whose names contain one of ``words`` (all without words)."""
+    if not words:
+        return eps
+    found = [ep for ep in eps if any(word in ep.name for word in words)]
+    if not found:
+        raise BenchError(f"no endpoint's name contains {' or '.join(words)}")
+    return found
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 
@@ -464,11 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             server = start_server(url, port, tmp / "gunicorn.log")
             base = f"http://127.0.0.1:{port}"
-            eps = endpoints(base, town, tmp)
-            if args.only:
-                eps = [ep for ep in eps if any(word in ep.name for word in args.only)]
-                if not eps:
-                    raise BenchError(f"no endpoint's name contains {' or '.join(args.only)}")
+            eps = chosen(endpoints(base, town, tmp), args.only)
             baseline: list[float] = []
             signed_up = 0  # sign-up pairs used so far: the next run starts after them
 
