@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from consult import audit
@@ -119,6 +119,14 @@ def update_community(community: Community, data: dict, user) -> Community:
     """Rename a community or change its brand."""
     changed = _changes(community, _community_values(data, community))
     db.session.flush()
+    if "name" in changed:
+        # Lists of sessions kept under the change counters show the community's name
+        # (consult.community.versions): a new name is a change, as a changed session is.
+        db.session.execute(
+            update(Community)
+            .where(Community.id == community.id)
+            .values(calendar_version=Community.calendar_version + 1)
+        )
     if changed:
         audit.record("community.update", community, user, **changed)
     return community

@@ -3,9 +3,11 @@
 The database raises ``communities.calendar_version`` whenever a session or a series of
 the community changes (and every community's when a venue or a person's name or address
 does), and ``communities.stats_version`` whenever one of its cases or issues changes
-(triggers, migration 0010). What is counted over every session or case (the statistics,
-the number of sessions a list shows) is therefore unchanged while the counters are, and
-is kept in the cache (consult.config.cache_options) under a digest of what was asked
+(triggers, migration 0010); renaming a community raises its own calendar version
+(consult.community.operations). What is counted over every session or case (the
+statistics, the number of sessions a list shows) and what shows sessions (calendar
+grids, lists of sessions) is therefore unchanged while the counters are, and is kept
+in the cache (consult.config.cache_options) under a digest of what was asked
 and of the counters, read in one small statement over the communities.
 
 The counters are read before the value is computed, so a value is never older than the

@@ -102,8 +102,15 @@ class FilterForm(FlaskForm):
         validate_choice=False,
     )
 
-    def __init__(self, communities, *args, **kwargs):
+    def __init__(self, communities=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if communities is not None:
+            self.offer(communities)
+
+    def offer(self, communities) -> None:
+        """Give the selects their choices: only a form that is shown needs them (the
+        list of sessions reads its filter without them, and the communities only when it
+        renders the form)."""
         self.community.choices = options(
             [("", _l("All communities"))] + [(str(cid), name) for cid, name in communities]
         )

@@ -110,11 +110,25 @@ def count_meetings(user, f: MeetingFilter, visible=None) -> int:
     return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before), visible)
 
 
-def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
+def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20, visible=None):
     """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
-    visible = visible_meetings_clause(user)
+    if visible is None:
+        visible = visible_meetings_clause(user)
     query = meetings_select(user, f, visible).options(*list_options())
     return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
+
+
+def first_start(user, f: MeetingFilter, visible=None) -> datetime | None:
+    """Return when the first session of ``f``'s list starts (the latest start for a list
+    newest first), or None for an empty list: one row, read in the list's order by the
+    index of start times.
+
+    The sessions from now on are the sessions from that start on (and those before now,
+    the sessions up to that start): no session the list could show lies between. So
+    the start names the list where now would name a new one each time; it changes when
+    a session the list shows (for the past: would show) begins."""
+    query = meetings_select(user, f, visible).with_only_columns(Meeting.starts_at).limit(1)
+    return db.session.scalar(query)
 
 
 def waitlisted_counts(meeting_ids) -> dict[int, int]:

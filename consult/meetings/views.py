@@ -35,7 +35,7 @@ from consult.meetings.forms import (
     MoveOccurrenceForm,
     NewSessionForm,
 )
-from consult.permissions import can, require
+from consult.permissions import can, require, visible_meetings_clause
 from consult.transactions import rollback
 from consult.types import utcnow
 from consult.web.confirm import confirmation_page, confirmed
@@ -81,9 +81,18 @@ def _load(meeting_id: int):
 
 @bp.route("/sessions")
 def index():
-    """List the sessions the visitor may see, with filters by community and kind."""
-    communities = queries.community_choices()
-    form = FilterForm(communities, request.args)
+    """List the sessions the visitor may see, with filters by community and kind.
+
+    The list (its filters, sessions, pages and total) is rendered alone and kept in the
+    cache (consult.community.versions) under what decides it: what the visitor may see
+    (``visibility_key``, with the change counters), the filter, the page, the language,
+    the home zone, the query string its links carry, and for the coming (or past)
+    sessions the start of the first one shown (``first_start``), which names the list
+    exactly where now would name a new one every time. A list asked again costs the
+    counters' statement and one row of the index of start times, not its sessions and
+    their markup; the rest of the page (the button to schedule, the navigation, the
+    messages) is the visitor's own and rendered each time."""
+    form = FilterForm(formdata=request.args)
     when = form.when_value()
     now = utcnow()
     f = queries.MeetingFilter(
@@ -93,9 +102,34 @@ def index():
         end=now if when == "past" else None,
         newest_first=when == "past",
     )
-    pagination = queries.list_meetings(current_user, f, page_arg(), PER_PAGE)
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("meetings/index.html", form=form, pagination=pagination, args=args)
+    page = page_arg()
+    # The counters first: what is kept is never older than the key it is kept under.
+    visibility = queries.visibility_key(current_user)
+    visible = visible_meetings_clause(current_user)
+    bound = None if when == "all" else queries.first_start(current_user, f, visible)
+
+    def render_list() -> str:
+        form.offer(queries.community_choices())
+        pagination = queries.list_meetings(current_user, f, page, PER_PAGE, visible)
+        return render_template("meetings/_session_list.html", form=form, pagination=pagination)
+
+    key = digest(
+        "session-list",
+        visibility,
+        f.community_id,
+        f.kind,
+        when,
+        bound,
+        page,
+        str(get_locale()),
+        current_app.config["CONSULT_TIMEZONE"],
+        sorted((k, v) for k, v in request.args.items() if k != "page"),
+    )
+    return render_template(
+        "meetings/index.html",
+        form=form,
+        list_html=Markup(cached_value(key, render_list)),  # noqa: S704 (rendered by Jinja)
+    )
 
 
 def _anchor_day() -> date:
