@@ -12,6 +12,9 @@ and of the counters, read in one small statement over the communities.
 
 The counters are read before the value is computed, so a value is never older than the
 key it is kept under; counters only rise, so a key once left behind does not come back.
+Every digest also names the code that computes and renders the values (``CODE``: the
+application's sources, templates and compiled catalogues), so that nothing kept by one
+release is served by the next from a cache that outlived the deployment (Redis).
 A cache that fails is passed by: the value is computed as if it held nothing.
 """
 
@@ -21,6 +24,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, literal, select
@@ -29,6 +33,28 @@ from consult.community.models import Community
 from consult.extensions import cache, db
 
 log = logging.getLogger(__name__)
+
+
+def _code() -> str:
+    """A digest of what computes and renders kept values: the package's Python sources
+    and compiled catalogues, and the templates (inside the package, or beside it in a
+    checkout)."""
+    package = Path(__file__).resolve().parent.parent
+    folders = [package, package / "templates", package.parent / "templates"]
+    found = hashlib.sha256()
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        pattern = "**/*.html" if folder.name == "templates" else "**/*"
+        for path in sorted(folder.glob(pattern)):
+            if path.suffix in (".py", ".mo", ".html") and path.is_file():
+                found.update(str(path.relative_to(folder)).encode())
+                found.update(path.read_bytes())
+    return found.hexdigest()[:16]
+
+
+#: The release's code, as ``_code`` reads it once when the application starts.
+CODE = _code()
 
 
 @lru_cache(maxsize=8)
@@ -52,7 +78,8 @@ def all_versions() -> tuple[int, ...]:
 
 
 def digest(*values) -> str:
-    return hashlib.sha256(repr(values).encode()).hexdigest()[:40]
+    """The key of a value computed from ``values`` by this release's code."""
+    return hashlib.sha256(repr((CODE, *values)).encode()).hexdigest()[:40]
 
 
 def cached_value(key: str, compute: Callable[[], Any]) -> Any:

@@ -249,3 +249,24 @@ def test_odd_arguments_answer_the_usual_list(client, cadre, town, query):
     # Its links carry the query as asked: not kept as the plain list's.
     assert query not in _get(client, "/sessions")
     assert _get(client, f"/sessions?{query}") == _fresh(client, f"/sessions?{query}")
+
+
+def test_a_list_kept_by_another_release_is_never_served(client, cadre, town, monkeypatch):
+    """Kept values are keyed by the code that rendered them: after a deployment, a cache
+    that outlived it (Redis) answers nothing the old templates rendered."""
+    from consult.community import versions
+
+    _sign_in(client, cadre)
+    cache.clear()
+    monkeypatch.setattr(versions, "CODE", "the-old-release")
+    first = _get(client, "/sessions?lang=en")
+    # What the old release kept is what it answers with while it runs.
+    for name in list(cache.cache._cache):  # the in-process cache of the tests
+        kept = cache.get(name)
+        if isinstance(kept, str) and "data-session=" in kept:
+            cache.set(name, kept.replace("会议00", "旧模板"))
+    assert "旧模板" in _get(client, "/sessions?lang=en")
+    # The next release reads none of it.
+    monkeypatch.setattr(versions, "CODE", "the-new-release")
+    again = _get(client, "/sessions?lang=en")
+    assert "旧模板" not in again and again == first
