@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar as pycalendar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from consult.community.models import Community
@@ -117,18 +118,26 @@ def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
     return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
 
 
+@lru_cache(maxsize=1)
+def _waitlisted_select() -> Select:
+    """How many are on the waiting list of each of the sessions ``ids`` (built once: a
+    statement is dearer to build than to run)."""
+    return (
+        select(Registration.meeting_id, func.count(Registration.id))
+        .where(
+            Registration.meeting_id.in_(bindparam("ids", expanding=True)),
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .group_by(Registration.meeting_id)
+    )
+
+
 def waitlisted_counts(meeting_ids) -> dict[int, int]:
     """Return {meeting id: number of waitlisted registrations} in one query."""
     ids = list(meeting_ids)
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(Registration.meeting_id, func.count(Registration.id))
-        .where(
-            Registration.meeting_id.in_(ids), Registration.status == RegistrationStatus.WAITLISTED
-        )
-        .group_by(Registration.meeting_id)
-    )
+    rows = db.session.execute(_waitlisted_select(), {"ids": ids})
     return dict(rows.all())
 
 
