@@ -56,7 +56,8 @@ class Community(Model):
     #: Raised by the database (triggers of migration 0010) whenever a session or series
     #: of the community changes, and for every community when a venue or a person's name
     #: or address changes: what the community's calendar feed shows is unchanged while
-    #: it is. The application never writes it.
+    #: it is. The application writes it only to raise it when the community is renamed
+    #: (consult.community.operations.update_community).
     calendar_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Raised by the database likewise whenever a case or an issue of the community
     #: changes: with ``calendar_version``, what the statistics count (consult.stats).

@@ -116,8 +116,14 @@ def create_community(data: dict, user) -> Community:
 
 
 def update_community(community: Community, data: dict, user) -> Community:
-    """Rename a community or change its brand."""
+    """Rename a community or change its brand.
+
+    A new name raises the community's ``calendar_version`` (in the same UPDATE): lists
+    kept under the counters show each session's community by name (the sessions API,
+    consult.api.sessions), and no trigger follows the communities' own rows."""
     changed = _changes(community, _community_values(data, community))
+    if "name" in changed:
+        community.calendar_version = Community.calendar_version + 1
     db.session.flush()
     if changed:
         audit.record("community.update", community, user, **changed)

@@ -85,21 +85,26 @@ def _count(user, f: MeetingFilter, visible) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def count_meetings(user, f: MeetingFilter, visible=None) -> int:
+def count_meetings(user, f: MeetingFilter, visible=None, visibility: tuple | None = None) -> int:
     """Return how many sessions ``user`` may see match ``f``.
 
     The count is kept in the cache until a session (or the user's sign-ups and
     invitations) changes (consult.community.versions). A list that starts now (the
     coming sessions) would be a new count each time: the count from the start of the
     hour is kept, and the sessions of that hour that began before ``f.start`` (a few,
-    found by the index of start times) are counted each time and taken off."""
+    found by the index of start times) are counted each time and taken off.
+
+    ``visibility``: ``visibility_key(user)`` when the caller has read it already (it
+    costs a statement)."""
     from consult.community.versions import cached_value, digest
 
     if visible is None:
         visible = visible_meetings_clause(user)
+    if visibility is None:
+        visibility = visibility_key(user)
 
     def kept(g: MeetingFilter) -> int:
-        key = digest("meetings-count", visibility_key(user), g)
+        key = digest("meetings-count", visibility, g)
         return cached_value(key, lambda: _count(user, g, visible))
 
     if f.start is None:
@@ -111,11 +116,17 @@ def count_meetings(user, f: MeetingFilter, visible=None) -> int:
     return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before), visible)
 
 
-def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20):
-    """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
+def list_meetings(
+    user, f: MeetingFilter, page: int = 1, per_page: int = 20, visibility: tuple | None = None
+):
+    """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see.
+
+    ``visibility``: ``visibility_key(user)`` when the caller has read it already."""
     visible = visible_meetings_clause(user)
     query = meetings_select(user, f, visible).options(*list_options())
-    return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
+    return paginate(
+        query, page, per_page, total=lambda: count_meetings(user, f, visible, visibility)
+    )
 
 
 @lru_cache(maxsize=1)
