@@ -12,9 +12,11 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
+from consult import lists
 from consult.api import api_user
 from consult.api.schemas import AwareDateTime, StrictInt, StrictSchema, one_of
 from consult.community.queries import community_named
+from consult.community.versions import cached_value, digest
 from consult.enums import SessionKind, SessionStatus, Visibility
 from consult.errors import ApiError
 from consult.lists import Id, IdArg, PageQuery, page_envelope, page_schema
@@ -71,6 +73,11 @@ class SessionSchema(Schema):
 
 
 SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
+#: A page of sessions as it is kept in the cache: as SessionPageSchema dumps it, without
+#: the waiting-list figures, which no change counter follows (they are read live).
+_KEPT_PAGE = SessionPageSchema(exclude=("items.waitlisted",))
+#: The keys of a session object, in the order SessionSchema dumps them.
+_SESSION_KEYS = tuple(SessionSchema().dump_fields)
 
 
 class SessionCreateSchema(StrictSchema):
@@ -175,6 +182,44 @@ def session_payload(meeting, waitlisted: int = 0) -> dict:
     }
 
 
+def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> dict:
+    """Return the page of sessions ``user`` may see that match ``f``, as SessionPageSchema
+    dumps it, without the waiting-list figures.
+
+    The page is kept in the cache under the change counters of what it shows
+    (``queries.visibility_key``: every community's ``calendar_version``, which the
+    database raises whenever a session or a series changes, a confirmed sign-up included
+    since the session's row counts its places, and for those who see their own private
+    sessions, their sign-ups and invitations): a page asked again costs the counters'
+    statement, not its sessions, their community and venue, and their serialising."""
+    visibility = queries.visibility_key(user)
+
+    def compute() -> dict:
+        found = queries.list_meetings(user, f, page, per_page, visibility=visibility)
+        return _KEPT_PAGE.dump(page_envelope(found, [session_payload(m) for m in found.items]))
+
+    return cached_value(digest("api-sessions-page", visibility, f, page, per_page), compute)
+
+
+def _with_waiting(kept: dict) -> dict:
+    """Return a copy of a kept page with each session's waiting-list figure, read live in
+    one statement (joining the waiting list leaves the session's row, hence the counters,
+    alone). The kept page itself is left as it is: a cache in memory may hand the same
+    object to the next request."""
+    items = kept["items"]
+    waiting = queries.waitlisted_counts(item["id"] for item in items)
+    return {
+        **kept,
+        "items": [
+            {
+                name: waiting.get(item["id"], 0) if name == "waitlisted" else item[name]
+                for name in _SESSION_KEYS
+            }
+            for item in items
+        ],
+    }
+
+
 def _payload_of(meeting) -> dict:
     return session_payload(meeting, queries.waitlisted_counts([meeting.id]).get(meeting.id, 0))
 
@@ -225,9 +270,11 @@ class Sessions(MethodView):
             end=args.get("to"),
             status=args.get("status"),
         )
-        page = queries.list_meetings(api_user(), f, args["page"], args["per_page"])
-        waiting = queries.waitlisted_counts(m.id for m in page.items)
-        return page_envelope(page, [session_payload(m, waiting.get(m.id, 0)) for m in page.items])
+        per_page = min(args["per_page"], lists.MAX_PER_PAGE)
+        kept = _kept_page(api_user(), f, args["page"], per_page)
+        # The body is the schema's dump already: answered as flask-smorest's jsonify
+        # would (same JSON provider), which passes a Response through undumped.
+        return current_app.json.response(_with_waiting(kept))
 
     @allowed("meeting.create")
     @blp.arguments(SessionCreateSchema)

@@ -63,8 +63,9 @@ import icalendar
 from flask import current_app
 from sqlalchemy import (
     BigInteger,
+    CompoundSelect,
     Integer,
-    Select,
+    bindparam,
     cast,
     func,
     literal,
@@ -134,38 +135,24 @@ def _sums(dialect: str, tag: int, table):
     )
 
 
-@dataclass(frozen=True)
-class _Parts:
-    """The parts of a personal feed's fingerprint without their WHERE clauses, built
-    once per dialect (building them is dearer than running them)."""
-
-    #: The owner's sign-ups and invitations: what puts a session into a personal feed.
-    registrations: Select
-    invitations: Select
-
-
 @lru_cache(maxsize=4)
-def _parts(dialect: str) -> _Parts:
-    registrations = select(*_sums(dialect, 4, Registration.__table__))
-    invitations = select(*_sums(dialect, 5, Invitation.__table__))
-    return _Parts(registrations, invitations)
-
-
-def _owners_parts(owner: User) -> list[Select]:
-    parts = _parts(db.session.get_bind().dialect.name)
+def _owner_select(dialect: str) -> CompoundSelect:
+    """Every community's versions, summed, and the owner's sign-ups and invitations (the
+    parameters ``owner_id`` and ``owner_email``), as one statement built once per
+    dialect (building it is dearer than running it)."""
     registrations, invitations = Registration.__table__, Invitation.__table__
-    return [
-        parts.registrations.where(registrations.c.user_id == owner.id),
-        parts.invitations.where(
-            or_(invitations.c.user_id == owner.id, invitations.c.email == owner.email)
+    return union_all(
+        versions_part(),
+        select(*_sums(dialect, 4, registrations)).where(
+            registrations.c.user_id == bindparam("owner_id")
         ),
-    ]
-
-
-def _read(parts) -> list[tuple]:
-    """Run the parts as one statement; return their rows in the parts' order."""
-    rows = db.session.execute(union_all(*parts)).all()
-    return sorted(tuple(int(value or 0) for value in row) for row in rows)
+        select(*_sums(dialect, 5, invitations)).where(
+            or_(
+                invitations.c.user_id == bindparam("owner_id"),
+                invitations.c.email == bindparam("owner_email"),
+            )
+        ),
+    )
 
 
 def _digest(*values) -> str:
@@ -195,7 +182,9 @@ def owner_versions(owner: User) -> list[tuple]:
     """Every community's versions, summed, and the owner's sign-ups and invitations (how
     many, the sum of their ids and of their change stamps), in one statement: what the
     sessions a person sees of their own depend on."""
-    return _read([versions_part(), *_owners_parts(owner)])
+    statement = _owner_select(db.session.get_bind().dialect.name)
+    rows = db.session.execute(statement, {"owner_id": owner.id, "owner_email": owner.email})
+    return sorted(tuple(int(value or 0) for value in row) for row in rows.all())
 
 
 def community_feed_fingerprint(head: FeedHead, window: tuple[datetime, datetime]) -> Fingerprint:

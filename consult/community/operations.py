@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from consult import audit
@@ -116,17 +116,16 @@ def create_community(data: dict, user) -> Community:
 
 
 def update_community(community: Community, data: dict, user) -> Community:
-    """Rename a community or change its brand."""
+    """Rename a community or change its brand.
+
+    A new name raises the community's ``calendar_version`` (in the same UPDATE): lists
+    kept under the counters show each session's community by name (the sessions API,
+    the sessions page: consult.community.versions), and no trigger follows the
+    communities' own rows."""
     changed = _changes(community, _community_values(data, community))
-    db.session.flush()
     if "name" in changed:
-        # Lists of sessions kept under the change counters show the community's name
-        # (consult.community.versions): a new name is a change, as a changed session is.
-        db.session.execute(
-            update(Community)
-            .where(Community.id == community.id)
-            .values(calendar_version=Community.calendar_version + 1)
-        )
+        community.calendar_version = Community.calendar_version + 1
+    db.session.flush()
     if changed:
         audit.record("community.update", community, user, **changed)
     return community

@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar as pycalendar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from consult.community.models import Community
@@ -84,21 +85,26 @@ def _count(user, f: MeetingFilter, visible) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def count_meetings(user, f: MeetingFilter, visible=None) -> int:
+def count_meetings(user, f: MeetingFilter, visible=None, visibility: tuple | None = None) -> int:
     """Return how many sessions ``user`` may see match ``f``.
 
     The count is kept in the cache until a session (or the user's sign-ups and
     invitations) changes (consult.community.versions). A list that starts now (the
     coming sessions) would be a new count each time: the count from the start of the
     hour is kept, and the sessions of that hour that began before ``f.start`` (a few,
-    found by the index of start times) are counted each time and taken off."""
+    found by the index of start times) are counted each time and taken off.
+
+    ``visibility``: ``visibility_key(user)`` when the caller has read it already (it
+    costs a statement)."""
     from consult.community.versions import cached_value, digest
 
     if visible is None:
         visible = visible_meetings_clause(user)
+    if visibility is None:
+        visibility = visibility_key(user)
 
     def kept(g: MeetingFilter) -> int:
-        key = digest("meetings-count", visibility_key(user), g)
+        key = digest("meetings-count", visibility, g)
         return cached_value(key, lambda: _count(user, g, visible))
 
     if f.start is None:
@@ -110,12 +116,38 @@ def count_meetings(user, f: MeetingFilter, visible=None) -> int:
     return kept(replace(f, start=hour)) - _count(user, replace(f, start=hour, end=before), visible)
 
 
-def list_meetings(user, f: MeetingFilter, page: int = 1, per_page: int = 20, visible=None):
-    """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see."""
+def list_meetings(
+    user,
+    f: MeetingFilter,
+    page: int = 1,
+    per_page: int = 20,
+    visible=None,
+    visibility: tuple | None = None,
+):
+    """Return one page (Flask-SQLAlchemy Pagination) of the sessions ``user`` may see.
+
+    ``visible``: ``visible_meetings_clause(user)``, and ``visibility``:
+    ``visibility_key(user)``, when the caller has them already."""
     if visible is None:
         visible = visible_meetings_clause(user)
     query = meetings_select(user, f, visible).options(*list_options())
-    return paginate(query, page, per_page, total=lambda: count_meetings(user, f, visible))
+    return paginate(
+        query, page, per_page, total=lambda: count_meetings(user, f, visible, visibility)
+    )
+
+
+@lru_cache(maxsize=1)
+def _waitlisted_select() -> Select:
+    """How many are on the waiting list of each of the sessions ``ids`` (built once: a
+    statement is dearer to build than to run)."""
+    return (
+        select(Registration.meeting_id, func.count(Registration.id))
+        .where(
+            Registration.meeting_id.in_(bindparam("ids", expanding=True)),
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .group_by(Registration.meeting_id)
+    )
 
 
 def first_start(user, f: MeetingFilter, visible=None) -> datetime | None:
@@ -136,13 +168,7 @@ def waitlisted_counts(meeting_ids) -> dict[int, int]:
     ids = list(meeting_ids)
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(Registration.meeting_id, func.count(Registration.id))
-        .where(
-            Registration.meeting_id.in_(ids), Registration.status == RegistrationStatus.WAITLISTED
-        )
-        .group_by(Registration.meeting_id)
-    )
+    rows = db.session.execute(_waitlisted_select(), {"ids": ids})
     return dict(rows.all())
 
 

@@ -110,7 +110,9 @@ def index():
 
     def render_list() -> str:
         form.offer(queries.community_choices())
-        pagination = queries.list_meetings(current_user, f, page, PER_PAGE, visible)
+        pagination = queries.list_meetings(
+            current_user, f, page, PER_PAGE, visible, visibility=visibility
+        )
         return render_template("meetings/_session_list.html", form=form, pagination=pagination)
 
     key = digest(
