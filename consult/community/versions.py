@@ -55,16 +55,22 @@ def digest(*values) -> str:
     return hashlib.sha256(repr(values).encode()).hexdigest()[:40]
 
 
-def cached_value(key: str, compute: Callable[[], Any]) -> Any:
+def cached_value(
+    key: str, compute: Callable[[], Any], fresh: Callable[[Any], bool] | None = None
+) -> Any:
     """Return the value kept under ``key`` (a digest that names the counters it was
-    computed under), else compute and keep it."""
+    computed under), else compute and keep it.
+
+    ``fresh``, when given, says whether a value found still holds (one that depends on
+    the clock beyond what the key names): one that does not is computed again and kept
+    in its place."""
     name = f"value:{key}"
     try:
         found = cache.get(name)
     except Exception:  # noqa: BLE001 (a cache that fails is passed by)
         log.warning("cache: reading %s failed", name, exc_info=True)
         found = None
-    if found is not None:
+    if found is not None and (fresh is None or fresh(found)):
         return found
     value = compute()
     try:
