@@ -3,12 +3,16 @@
 The database raises ``communities.calendar_version`` whenever a session or a series of
 the community changes (and every community's when a venue or a person's name or address
 does), and ``communities.stats_version`` whenever one of its cases or issues changes
-(triggers, migration 0010); renaming a community raises its own calendar version
-(consult.community.operations). What is counted over every session or case (the
-statistics, the number of sessions a list shows) and what shows sessions (calendar
-grids, lists of sessions) is therefore unchanged while the counters are, and is kept
-in the cache (consult.config.cache_options) under a digest of what was asked
-and of the counters, read in one small statement over the communities.
+(triggers, migration 0010), and ``communities.activity_version`` whenever a sign-up,
+an invitation, an agenda item, a resolution, minutes or attendance of one of its
+sessions, or its alliance, changes (and every community's when a unit, or whether a
+person may be named in minutes, does: migration 0012); renaming a community raises its
+own calendar version (consult.community.operations). What is counted over every
+session or case (the statistics, the number of sessions a list shows) and what shows
+sessions (calendar grids, lists of sessions, a session's page) is therefore unchanged
+while the counters are, and is kept in the cache (consult.config.cache_options) under a
+digest of what was asked and of the counters, read in one small statement over the
+communities (for a session's page, with the session).
 
 The counters are read before the value is computed, so a value is never older than the
 key it is kept under; counters only rise, so a key once left behind does not come back.
