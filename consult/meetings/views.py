@@ -378,11 +378,12 @@ def show(meeting_id: int):
     and the people and venues they show, ``stats_version`` for the issues and cases on
     its agenda, ``activity_version`` for its sign-ups, invitations, agenda, minutes,
     attendance, the alliance, the units and who may be named), who reads it, the
-    language, the home zone, the site's address, the path asked, the names it shows of
-    the community and the host unit, and whether the session has started or ended. A
-    page asked again costs the session's statement (and, for a private one, whether it
-    is the reader's); the rest (the navigation, the messages) is rendered each time,
-    and each answer carries its own request's CSRF token."""
+    language, the home zone, the site's address, the path asked (and where the site is
+    mounted), the names it shows of the community and the host unit, and whether the
+    session has started or ended (a series' page also holds only until the next of its
+    coming weeks starts). A page asked again costs the session's statement (and, for a
+    private one, whether it is the reader's); the rest (the navigation, the messages) is
+    rendered each time, and each answer carries its own request's CSRF token."""
     head = queries.session_page_head(meeting_id)
     meeting = visible_or_404(head.meeting if head is not None else None, current_user)
     assert head is not None  # visible_or_404 answered 404 otherwise
@@ -396,6 +397,7 @@ def show(meeting_id: int):
         str(get_locale()),
         config["CONSULT_TIMEZONE"],
         config["BASE_URL"],
+        request.script_root,
         request.full_path,
         (meeting.community.name, meeting.community.brand),
         meeting.host_unit.name if meeting.host_unit is not None else None,
