@@ -443,3 +443,23 @@ def test_units_and_consent_raise_every_community_s_activity_version(factories, h
     db.session.execute(text("DELETE FROM units WHERE id = :id"), {"id": unit.id})
     db.session.commit()
     _raised(before, everyone)
+
+
+def test_a_private_session_is_asked_about_at_every_request(app, staff, hehe, factories):
+    """Whether the reader may see the session is not kept: an invitation withdrawn
+    hides the page kept for the one invited."""
+    meeting = factories.make_meeting(hehe, kind="mediation", visibility="private")
+    url = f"/sessions/{meeting.id}"
+    invited, other = factories.make_user(), factories.make_user()
+    invitation = factories.make_invitation(meeting, email=invited.email)
+    clients = {}
+    for person in (invited, other):
+        clients[person.id] = app.test_client()
+        _sign_in(clients[person.id], person)
+    assert _seen(clients[invited.id], url)
+    assert clients[other.id].get(url).status_code == 404
+
+    db.session.delete(db.session.get(Invitation, invitation.id))
+    db.session.commit()
+    db.session.expire_all()
+    assert clients[invited.id].get(url).status_code == 404
