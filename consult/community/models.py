@@ -62,6 +62,12 @@ class Community(Model):
     #: Raised by the database likewise whenever a case or an issue of the community
     #: changes: with ``calendar_version``, what the statistics count (consult.stats).
     stats_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Raised by the database likewise (triggers of migration 0012) whenever what a
+    #: session page shows besides its session and series changes: a sign-up, an
+    #: invitation, an agenda item, a resolution, minutes or attendance of one of the
+    #: community's sessions, or its alliance; and for every community when a unit, or
+    #: whether a person may be named in minutes, changes (consult.meetings.views.show).
+    activity_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     town: Mapped[Town | None] = relationship(back_populates="communities")
     venues: Mapped[list[Venue]] = relationship(back_populates="community")

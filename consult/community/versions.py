@@ -3,12 +3,16 @@
 The database raises ``communities.calendar_version`` whenever a session or a series of
 the community changes (and every community's when a venue or a person's name or address
 does), and ``communities.stats_version`` whenever one of its cases or issues changes
-(triggers, migration 0010); renaming a community raises its own calendar version
-(consult.community.operations). What is counted over every session or case (the
-statistics, the number of sessions a list shows) and what shows sessions (calendar
-grids, lists of sessions) is therefore unchanged while the counters are, and is kept
-in the cache (consult.config.cache_options) under a digest of what was asked
-and of the counters, read in one small statement over the communities.
+(triggers, migration 0010), and ``communities.activity_version`` whenever a sign-up,
+an invitation, an agenda item, a resolution, minutes or attendance of one of its
+sessions, or its alliance, changes (and every community's when a unit, or whether a
+person may be named in minutes, does: migration 0012); renaming a community raises its
+own calendar version (consult.community.operations). What is counted over every
+session or case (the statistics, the number of sessions a list shows) and what shows
+sessions (calendar grids, lists of sessions, a session's page) is therefore unchanged
+while the counters are, and is kept in the cache (consult.config.cache_options) under a
+digest of what was asked and of the counters, read in one small statement over the
+communities (for a session's page, with the session).
 
 The counters are read before the value is computed, so a value is never older than the
 key it is kept under; counters only rise, so a key once left behind does not come back.
@@ -82,16 +86,22 @@ def digest(*values) -> str:
     return hashlib.sha256(repr((CODE, *values)).encode()).hexdigest()[:40]
 
 
-def cached_value(key: str, compute: Callable[[], Any]) -> Any:
+def cached_value(
+    key: str, compute: Callable[[], Any], fresh: Callable[[Any], bool] | None = None
+) -> Any:
     """Return the value kept under ``key`` (a digest that names the counters it was
-    computed under), else compute and keep it."""
+    computed under), else compute and keep it.
+
+    ``fresh``, when given, says whether a value found still holds (one that depends on
+    the clock beyond what the key names): one that does not is computed again and kept
+    in its place."""
     name = f"value:{key}"
     try:
         found = cache.get(name)
     except Exception:  # noqa: BLE001 (a cache that fails is passed by)
         log.warning("cache: reading %s failed", name, exc_info=True)
         found = None
-    if found is not None:
+    if found is not None and (fresh is None or fresh(found)):
         return found
     value = compute()
     try:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from consult.community.models import Community
 from consult.enums import RegistrationStatus, SeriesStatus, SessionStatus
@@ -200,6 +200,51 @@ def series_occurrences(series_id: int, user) -> list[Meeting]:
             .options(joinedload(Meeting.venue))
             .order_by(Meeting.recurrence_id)
         )
+    )
+
+
+@dataclass(frozen=True)
+class SessionPageHead:
+    """A session as its page shows it (community, venue, organiser, host unit and
+    series loaded with it), and its community's change counters read in the same row:
+    (calendar, statistics, activity) versions."""
+
+    meeting: Meeting
+    versions: tuple[int, int, int]
+
+
+def session_page_head(meeting_id: int) -> SessionPageHead | None:
+    """Return the session with what its page shows of it and its community's counters,
+    in one statement; None when there is no such session.
+
+    The counters are columns of the row, not attributes of a community the session may
+    already hold: they are as the database has them now, before anything is rendered."""
+    from consult.loaders import MAX_ID
+
+    if not 0 < meeting_id <= MAX_ID:
+        return None
+    row = db.session.execute(
+        select(
+            Meeting,
+            Community.calendar_version,
+            Community.stats_version,
+            Community.activity_version,
+        )
+        .join(Community, Community.id == Meeting.community_id)
+        .where(Meeting.id == meeting_id)
+        .options(
+            contains_eager(Meeting.community),
+            joinedload(Meeting.venue),
+            joinedload(Meeting.organiser),
+            joinedload(Meeting.host_unit),
+            joinedload(Meeting.series),
+        )
+    ).first()
+    if row is None:
+        return None
+    meeting, calendar_version, stats_version, activity_version = row
+    return SessionPageHead(
+        meeting, (int(calendar_version), int(stats_version), int(activity_version))
     )
 
 

@@ -11,6 +11,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -19,13 +20,15 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from consult.community.versions import cached_value, digest
+from consult.enums import SessionStatus
 from consult.errors import RefusedInput, refuse_on
 from consult.i18n import session_time
 from consult.lists import page_arg
-from consult.loaders import meeting_or_404
+from consult.loaders import meeting_or_404, visible_or_404
 from consult.mail import notify
 from consult.meetings import links, operations, queries, recurrence
 from consult.meetings.forms import (
@@ -291,30 +294,128 @@ def _home_community() -> str:
     return memberships[0].community.name if len(memberships) == 1 else ""
 
 
-@bp.route("/sessions/<int:meeting_id>")
-def show(meeting_id: int):
-    """Show a session: time in its zone, place, places left, its series, calendar links."""
-    meeting = _load(meeting_id)
+#: What stands for the CSRF token in a kept session page: each answer puts its own
+#: request's token in its place (a token is never shared between visitors).
+CSRF_MARKER = "@@consult-session-page-csrf@@"
+
+
+def _viewer_key(user) -> tuple | None:
+    """What decides how ``user`` sees a session page: who they are for the permissions
+    (role, whether active, unit, communities and whether they represent residents
+    there), their address (invitations name it) and their language; None for a visitor.
+
+    Their sign-ups and invitations that the page shows or counts (this session's, the
+    other weeks' of its series) are of the session's community: its activity version
+    names them."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        user.id,
+        user.email,
+        user.role,
+        bool(user.active),
+        user.unit_id,
+        user.locale,
+        sorted((m.community_id, bool(m.is_representative)) for m in user.memberships),
+    )
+
+
+def _time_facts(meeting, now: datetime) -> tuple[bool, bool, bool]:
+    """What the page shows differently as time passes: whether the session has started
+    (sign-up closes, no more restoring), whether it is over (no more invitations), and
+    whether attendance may be taken."""
+    from consult.attendance.operations import ATTENDANCE_OPENS_BEFORE
+
+    return (
+        meeting.starts_at <= now,
+        meeting.ends_at <= now,
+        meeting.starts_at - ATTENDANCE_OPENS_BEFORE <= now,
+    )
+
+
+def _render_session(meeting, now: datetime) -> tuple[str, datetime | None]:
+    """Render the session page's content; return it with this request's CSRF token
+    replaced by ``CSRF_MARKER``, and the instant until which it holds beyond what its
+    key names: the start of the next coming week of its series shown (the number of
+    coming weeks one may sign up for falls then), or None."""
     occurrences = []
     if meeting.series_id is not None:
         occurrences = queries.series_occurrences(meeting.series_id, current_user)
     page_url = current_app.config["BASE_URL"] + url_for("meetings.show", meeting_id=meeting.id)
-    ics_url = url_for("calendar.meeting_ics", meeting_id=meeting.id)
     rule = None
     if meeting.series is not None:
         rule = recurrence.describe(
             meeting.series.rrule, meeting.series.dtstart, meeting.series.timezone
         )
-    return render_template(
-        "meetings/show.html",
+    html = render_template(
+        "meetings/_show_content.html",
         meeting=meeting,
         occurrences=occurrences,
         rule=rule,
-        ics_url=ics_url,
+        ics_url=url_for("calendar.meeting_ics", meeting_id=meeting.id),
         google_url=links.google_calendar_url(meeting, page_url),
         may_edit=can(current_user, "meeting.edit", meeting),
         may_cancel=can(current_user, "meeting.cancel", meeting),
-        now=utcnow(),
+        now=now,
+    )
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if token:
+        html = html.replace(token, CSRF_MARKER)
+    coming = [
+        o.starts_at
+        for o in occurrences
+        if o.status == SessionStatus.SCHEDULED and o.starts_at > now
+    ]
+    return html, min(coming, default=None)
+
+
+@bp.route("/sessions/<int:meeting_id>")
+def show(meeting_id: int):
+    """Show a session: time in its zone, place, places left, its series, calendar links,
+    the sign-up, invitation and agenda panels.
+
+    The content is rendered alone and kept in the cache (consult.community.versions)
+    under what decides it: the session, its community's three change counters (read
+    with the session, in one statement: ``calendar_version`` for the session, its series
+    and the people and venues they show, ``stats_version`` for the issues and cases on
+    its agenda, ``activity_version`` for its sign-ups, invitations, agenda, minutes,
+    attendance, the alliance, the units and who may be named), who reads it, the
+    language, the home zone, the site's address, the path asked (and where the site is
+    mounted), the names it shows of the community and the host unit, and whether the
+    session has started or ended (a series' page also holds only until the next of its
+    coming weeks starts). A page asked again costs the session's statement (and, for a
+    private one, whether it is the reader's); the rest (the navigation, the messages) is
+    rendered each time, and each answer carries its own request's CSRF token."""
+    head = queries.session_page_head(meeting_id)
+    meeting = visible_or_404(head.meeting if head is not None else None, current_user)
+    assert head is not None  # visible_or_404 answered 404 otherwise
+    now = utcnow()
+    config = current_app.config
+    key = digest(
+        "session-page",
+        meeting.id,
+        head.versions,
+        _viewer_key(current_user),
+        str(get_locale()),
+        config["CONSULT_TIMEZONE"],
+        config["BASE_URL"],
+        request.script_root,
+        request.full_path,
+        (meeting.community.name, meeting.community.brand),
+        meeting.host_unit.name if meeting.host_unit is not None else None,
+        _time_facts(meeting, now),
+    )
+    content, _until = cached_value(
+        key,
+        lambda: _render_session(meeting, now),
+        fresh=lambda found: found[1] is None or now < found[1],
+    )
+    if CSRF_MARKER in content:
+        content = content.replace(CSRF_MARKER, generate_csrf())
+    return render_template(
+        "meetings/show.html",
+        meeting=meeting,
+        content_html=Markup(content),  # noqa: S704 (rendered by Jinja)
     )
 
 

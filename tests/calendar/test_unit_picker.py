@@ -155,17 +155,20 @@ def test_a_unit_outside_the_alliance_is_refused_and_nothing_sent(
 def test_the_session_page_does_not_read_the_alliance(
     client, factories, login_as, alliance, count_queries
 ):
-    """However large the alliance, the session page asks only whether there is one."""
-    from consult.extensions import db
+    """However large the alliance, the session page asks only whether there is one (the
+    page rendered afresh each time, not the one kept in the cache)."""
+    from consult.extensions import cache, db
 
     login_as(factories.make_user("cadre", community=alliance["hehe"].name))
     url = f"/sessions/{alliance['meeting'].id}"
     client.get(url)
+    cache.clear()
     db.session.expire_all()
     with count_queries() as few:
         small = html_of(client.get(url))
     for n in range(60):
         factories.make_alliance_member(alliance["hehe"], factories.make_unit(f"新单位{n:02d}"))
+    cache.clear()
     db.session.expire_all()
     with count_queries() as many:
         large = html_of(client.get(url))
