@@ -73,11 +73,6 @@ class SessionSchema(Schema):
 
 
 SessionPageSchema = page_schema(SessionSchema, "SessionPageSchema")
-#: A page of sessions as it is kept in the cache: as SessionPageSchema dumps it, without
-#: the waiting-list figures, which no change counter follows (they are read live).
-_KEPT_PAGE = SessionPageSchema(exclude=("items.waitlisted",))
-#: The keys of a session object, in the order SessionSchema dumps them.
-_SESSION_KEYS = tuple(SessionSchema().dump_fields)
 
 
 class SessionCreateSchema(StrictSchema):
@@ -184,40 +179,26 @@ def session_payload(meeting, waitlisted: int = 0) -> dict:
 
 def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> dict:
     """Return the page of sessions ``user`` may see that match ``f``, as SessionPageSchema
-    dumps it, without the waiting-list figures.
+    dumps it.
 
     The page is kept in the cache under the change counters of what it shows
-    (``queries.visibility_key``: every community's ``calendar_version``, which the
-    database raises whenever a session or a series changes, a confirmed sign-up included
-    since the session's row counts its places, and for those who see their own private
-    sessions, their sign-ups and invitations): a page asked again costs the counters'
-    statement, not its sessions, their community and venue, and their serialising."""
-    visibility = queries.visibility_key(user)
+    (``queries.visibility_key_and_activity``: every community's ``calendar_version``,
+    which the database raises whenever a session or a series changes, a confirmed
+    sign-up included since the session's row counts its places; their
+    ``activity_version``, raised by every sign-up, a place on a waiting list included;
+    and for those who see their own private sessions, their sign-ups and invitations),
+    all read in one statement: a page asked again costs that statement, not its
+    sessions, their community, venue and waiting lists, and their serialising."""
+    visibility, activity = queries.visibility_key_and_activity(user)
 
     def compute() -> dict:
         found = queries.list_meetings(user, f, page, per_page, visibility=visibility)
-        return _KEPT_PAGE.dump(page_envelope(found, [session_payload(m) for m in found.items]))
+        waiting = queries.waitlisted_counts(m.id for m in found.items)
+        items = [session_payload(m, waiting.get(m.id, 0)) for m in found.items]
+        return SessionPageSchema().dump(page_envelope(found, items))
 
-    return cached_value(digest("api-sessions-page", visibility, f, page, per_page), compute)
-
-
-def _with_waiting(kept: dict) -> dict:
-    """Return a copy of a kept page with each session's waiting-list figure, read live in
-    one statement (joining the waiting list leaves the session's row, hence the counters,
-    alone). The kept page itself is left as it is: a cache in memory may hand the same
-    object to the next request."""
-    items = kept["items"]
-    waiting = queries.waitlisted_counts(item["id"] for item in items)
-    return {
-        **kept,
-        "items": [
-            {
-                name: waiting.get(item["id"], 0) if name == "waitlisted" else item[name]
-                for name in _SESSION_KEYS
-            }
-            for item in items
-        ],
-    }
+    key = digest("api-sessions-page", visibility, activity, f, page, per_page)
+    return cached_value(key, compute)
 
 
 def _payload_of(meeting) -> dict:
@@ -274,7 +255,7 @@ class Sessions(MethodView):
         kept = _kept_page(api_user(), f, args["page"], per_page)
         # The body is the schema's dump already: answered as flask-smorest's jsonify
         # would (same JSON provider), which passes a Response through undumped.
-        return current_app.json.response(_with_waiting(kept))
+        return current_app.json.response(kept)
 
     @allowed("meeting.create")
     @blp.arguments(SessionCreateSchema)

@@ -183,8 +183,21 @@ def owner_versions(owner: User) -> list[tuple]:
     many, the sum of their ids and of their change stamps), in one statement: what the
     sessions a person sees of their own depend on."""
     statement = _owner_select(db.session.get_bind().dialect.name)
-    rows = db.session.execute(statement, {"owner_id": owner.id, "owner_email": owner.email})
+    rows = db.session.execute(statement, _owner_params(owner))
     return sorted(tuple(int(value or 0) for value in row) for row in rows.all())
+
+
+def _owner_params(owner: User) -> dict:
+    return {"owner_id": owner.id, "owner_email": owner.email}
+
+
+def owner_versions_and_activity(owner: User) -> tuple[list[tuple], int]:
+    """``owner_versions`` and every community's activity version, summed, in the same one
+    statement (consult.community.versions.read_with_activity)."""
+    from consult.community.versions import read_with_activity
+
+    statement = _owner_select(db.session.get_bind().dialect.name)
+    return read_with_activity(statement, _owner_params(owner))
 
 
 def community_feed_fingerprint(head: FeedHead, window: tuple[datetime, datetime]) -> Fingerprint:

@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, func, literal, select, union_all
 
 from consult.community.models import Community
 from consult.extensions import cache, db
@@ -79,6 +79,43 @@ def all_versions() -> tuple[int, ...]:
     """Return the counters of every community, summed (see ``versions_part``)."""
     row = db.session.execute(versions_part()).one()
     return tuple(int(value or 0) for value in row)
+
+
+#: The tag of the row ``activity_part`` reads.
+ACTIVITY_TAG = 7
+
+
+@lru_cache(maxsize=1)
+def activity_part() -> Select:
+    """One row: ``ACTIVITY_TAG`` and the sum of every community's activity version (with
+    zeros, so that it stands beside ``versions_part`` in one statement).
+
+    Kept apart from the other counters: what only lists, counts and statistics show does
+    not change with a sign-up to a full session or an invitation."""
+    return select(
+        literal(ACTIVITY_TAG),
+        func.coalesce(func.sum(Community.activity_version), 0),
+        literal(0),
+        literal(0),
+        literal(0),
+    )
+
+
+@lru_cache(maxsize=8)
+def _with_activity(statement):
+    """``statement`` and ``activity_part`` as one flat UNION ALL (SQLite takes no compound
+    statement in parentheses), built once per statement (those given are built once)."""
+    parts = list(getattr(statement, "selects", None) or [statement])
+    return union_all(*parts, activity_part())
+
+
+def read_with_activity(statement, params: dict | None = None) -> tuple[list[tuple], int]:
+    """Run ``statement`` (rows of counters: ``versions_part`` and the like) together with
+    ``activity_part``, in one statement; return its rows, sorted, and the activity sum."""
+    rows = db.session.execute(_with_activity(statement), params or {}).all()
+    found = sorted(tuple(int(value or 0) for value in row) for row in rows)
+    activity = [row for row in found if row[0] == ACTIVITY_TAG]
+    return [row for row in found if row[0] != ACTIVITY_TAG], activity[0][1]
 
 
 def digest(*values) -> str:

@@ -68,16 +68,38 @@ def visibility_key(user) -> tuple:
     """What decides which sessions ``user`` sees, and the counters that change it: the
     communities' versions, and for those who see their own private sessions, their
     sign-ups and invitations (consult.calendar.cache.owner_versions)."""
-    from consult.calendar.cache import owner_versions
-    from consult.community.versions import all_versions
+    return _visibility(user, activity=False)[0]
+
+
+def visibility_key_and_activity(user) -> tuple[tuple, int]:
+    """``visibility_key(user)``, and every community's activity version summed (raised by
+    sign-ups, invitations and the like: consult.community.versions), read in the same one
+    statement: for what shows the sessions with their waiting lists."""
+    key, activity = _visibility(user, activity=True)
+    assert activity is not None
+    return key, activity
+
+
+def _visibility(user, activity: bool) -> tuple[tuple, int | None]:
+    from consult.calendar.cache import owner_versions, owner_versions_and_activity
+    from consult.community.versions import all_versions, read_with_activity, versions_part
     from consult.permissions import staff_communities
 
+    def everyone(kind: str) -> tuple[tuple, int | None]:
+        if not activity:
+            return (kind, all_versions()), None
+        rows, total = read_with_activity(versions_part())
+        return (kind, rows[0]), total
+
     if not (user is not None and getattr(user, "is_authenticated", False) and user.active):
-        return ("public", all_versions())
+        return everyone("public")
     scope = staff_communities(user)
     if scope is None:
-        return ("all", all_versions())
-    return ("user", user.id, sorted(scope), owner_versions(user))
+        return everyone("all")
+    if not activity:
+        return ("user", user.id, sorted(scope), owner_versions(user)), None
+    rows, total = owner_versions_and_activity(user)
+    return ("user", user.id, sorted(scope), rows), total
 
 
 def _count(user, f: MeetingFilter, visible) -> int:
