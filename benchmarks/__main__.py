@@ -96,6 +96,7 @@ def build_town(url: str, scale: int) -> dict:
     from consult.accounts.models import ApiToken, User, new_token
     from consult.demo.builder import load_demo
     from consult.extensions import db
+    from consult.maintenance import analyse_database
     from consult.meetings.models import Meeting
     from consult.types import utcnow
 
@@ -113,9 +114,7 @@ def build_town(url: str, scale: int) -> dict:
         load_demo(scale=scale)
         db.session.commit()
         load_seconds = time.perf_counter() - started
-        with db.engine.connect() as conn:
-            conn.execute(text("ANALYZE"))
-            conn.commit()
+        analyse_database()  # as `demo load` and the deploy steps leave it
 
         def token_for(user: User) -> str:
             token, token_hash = new_token()
