@@ -177,9 +177,9 @@ def session_payload(meeting, waitlisted: int = 0) -> dict:
     }
 
 
-def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> dict:
-    """Return the page of sessions ``user`` may see that match ``f``, as SessionPageSchema
-    dumps it.
+def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> bytes:
+    """Return the page of sessions ``user`` may see that match ``f``: the JSON body of
+    SessionPageSchema's dump, as the API answers it.
 
     The page is kept in the cache under the change counters of what it shows
     (``queries.visibility_key_and_activity``: every community's ``calendar_version``,
@@ -188,14 +188,17 @@ def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> dict
     ``activity_version``, raised by every sign-up, a place on a waiting list included;
     and for those who see their own private sessions, their sign-ups and invitations),
     all read in one statement: a page asked again costs that statement, not its
-    sessions, their community, venue and waiting lists, and their serialising."""
+    sessions, their community, venue and waiting lists, their serialising and their
+    JSON."""
     visibility, activity = queries.visibility_key_and_activity(user)
 
-    def compute() -> dict:
+    def compute() -> bytes:
         found = queries.list_meetings(user, f, page, per_page, visibility=visibility)
         waiting = queries.waitlisted_counts(m.id for m in found.items)
         items = [session_payload(m, waiting.get(m.id, 0)) for m in found.items]
-        return SessionPageSchema().dump(page_envelope(found, items))
+        # As flask-smorest answers a dump (the application's JSON provider).
+        dumped = SessionPageSchema().dump(page_envelope(found, items))
+        return current_app.json.response(dumped).get_data()
 
     key = digest("api-sessions-page", visibility, activity, f, page, per_page)
     return cached_value(key, compute)
@@ -252,10 +255,10 @@ class Sessions(MethodView):
             status=args.get("status"),
         )
         per_page = min(args["per_page"], lists.MAX_PER_PAGE)
-        kept = _kept_page(api_user(), f, args["page"], per_page)
-        # The body is the schema's dump already: answered as flask-smorest's jsonify
-        # would (same JSON provider), which passes a Response through undumped.
-        return current_app.json.response(kept)
+        body = _kept_page(api_user(), f, args["page"], per_page)
+        # The body is the schema's dump in JSON already; flask-smorest passes a Response
+        # through as it is.
+        return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
     @allowed("meeting.create")
     @blp.arguments(SessionCreateSchema)
