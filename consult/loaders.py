@@ -33,14 +33,27 @@ def _get(model, object_id):
 
 
 def meeting_or_404(meeting_id: int, user, *, lock: bool = False):
-    """Return the session if ``user`` may see it."""
-    from consult.meetings.models import Meeting
+    """Return the session if ``user`` may see it.
 
-    meeting = _get(Meeting, meeting_id)
-    if meeting is not None and lock:
-        meeting = db.session.scalar(
-            select(Meeting).where(Meeting.id == meeting.id).with_for_update()
-        )
+    ``lock``: read it with its row locked until the transaction ends (FOR UPDATE; on
+    SQLite the writing transaction holds the database's write lock already), in the one
+    statement that loads it: ``attendance.operations.lock_meeting`` then has nothing
+    left to read."""
+    from consult.meetings.models import Meeting
+    from consult.transactions import note_locked
+
+    if not lock:
+        return visible_or_404(_get(Meeting, meeting_id), user)
+    if not isinstance(meeting_id, int) or not 0 < meeting_id <= MAX_ID:
+        abort(404)
+    meeting = db.session.scalar(
+        select(Meeting)
+        .where(Meeting.id == meeting_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if meeting is not None:
+        note_locked(meeting)
     return visible_or_404(meeting, user)
 
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,8 @@ READ_ONLY = "consult.read_only"
 WROTE = "consult.wrote"
 #: What runs once the current write has committed (``after_commit``).
 AFTER_COMMIT = "consult.after_commit"
+#: Where ``note_locked`` notes, on an object's state, the transaction that locked it.
+LOCKED_IN = "consult.locked_in"
 #: Where ``at_end_of_write`` keeps what a writing request does last (on ``g``).
 AT_END_OF_WRITE = "consult_at_end_of_write"
 
@@ -162,6 +164,23 @@ def writers_queue(wait: float | None = None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the file gives the lock back
+
+
+def note_locked(obj) -> None:
+    """Note that ``obj`` was read, its row locked, in the current writing transaction."""
+    inspect(obj).info[LOCKED_IN] = db.session().get_transaction()
+
+
+def locked_here(obj, attributes) -> bool:
+    """Whether ``obj`` was read with its row locked in the current transaction
+    (``note_locked``) and still holds ``attributes`` as read then."""
+    state = inspect(obj)
+    current = db.session().get_transaction()
+    return (
+        current is not None
+        and state.info.get(LOCKED_IN) is current
+        and not set(attributes) & state.unloaded
+    )
 
 
 def rollback() -> None:

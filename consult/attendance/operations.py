@@ -21,6 +21,7 @@ from consult.enums import AttendanceStatus
 from consult.errors import RefusedInput, clean_text
 from consult.extensions import db
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
+from consult.transactions import locked_here, note_locked
 from consult.types import utcnow
 
 #: Attendance may be taken (and people checked in) from this long before the start.
@@ -87,10 +88,16 @@ def lock_meeting(meeting: Meeting, reload=("status", "starts_at")) -> Meeting:
     capacity changes of one session run one after the other and the waiting list keeps
     its order. SQLite has no row locks; there the whole transaction holds the write lock.
     Only the places and ``reload`` are read again: other changes the caller has made to
-    the object and not yet flushed are kept.
+    the object and not yet flushed are kept. A session read with its lock in this
+    transaction (``loaders.meeting_or_404(..., lock=True)``) is not read again while
+    those attributes hold what was read.
     """
+    attributes = [*reload, "capacity", "confirmed_count"]
+    if locked_here(meeting, attributes):
+        return meeting  # read with its lock in this transaction, and not changed since
     with db.session.no_autoflush:
-        db.session.refresh(meeting, [*reload, "capacity", "confirmed_count"], with_for_update=True)
+        db.session.refresh(meeting, attributes, with_for_update=True)
+    note_locked(meeting)
     return meeting
 
 

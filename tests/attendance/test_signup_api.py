@@ -367,3 +367,23 @@ def test_routes_are_in_the_openapi_document(api_as):
     assert {"post", "get"} <= set(paths["/api/v1/sessions/{meeting_id}/registrations"])
     assert "delete" in paths["/api/v1/registrations/{registration_id}"]
     assert "post" in paths["/api/v1/series/{series_id}/registrations"]
+
+
+@pytest.mark.parametrize("capacity", [1, 5])
+def test_a_sign_up_reads_its_session_once_with_its_lock(api_as, factories, count_queries, capacity):
+    """The session is read with its row locked in the statement that loads it; the
+    sign-up then has nothing to read of it again (a place claimed is read afresh only
+    by what comes after)."""
+    meeting = factories.make_meeting(capacity=capacity)
+    factories.make_signup(meeting, factories.make_user())
+    api = api_as(factories.make_user())
+    url = _url(meeting)
+    db.session.remove()
+    with count_queries() as counted:
+        response = api.post(url)
+    assert response.status_code == 201
+    assert response.get_json()["status"] == ("waitlisted" if capacity == 1 else "confirmed")
+    reads = [s for s in counted.statements if s.lstrip().startswith("SELECT meetings.")]
+    assert len(reads) == 1, counted.statements
+    if db.engine.dialect.name == "postgresql":
+        assert "FOR UPDATE" in reads[0]
