@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, time
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -198,7 +199,8 @@ def _kept_page(user, f: queries.MeetingFilter, page: int, per_page: int) -> byte
         items = [session_payload(m, waiting.get(m.id, 0)) for m in found.items]
         # As flask-smorest answers a dump (the application's JSON provider).
         dumped = SessionPageSchema().dump(page_envelope(found, items))
-        return current_app.json.response(dumped).get_data()
+        answer = cast(Response, current_app.json.response(dumped))
+        return answer.get_data()
 
     key = digest("api-sessions-page", visibility, activity, f, page, per_page)
     return cached_value(key, compute)
