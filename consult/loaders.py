@@ -26,8 +26,13 @@ from consult.permissions import (
 MAX_ID = 2**31 - 1
 
 
+def names_a_row(object_id) -> bool:
+    """Whether ``object_id`` is an id a row can have (an int from 1 to MAX_ID)."""
+    return isinstance(object_id, int) and 0 < object_id <= MAX_ID
+
+
 def _get(model, object_id):
-    if not isinstance(object_id, int) or not 0 < object_id <= MAX_ID:
+    if not names_a_row(object_id):
         return None
     return db.session.get(model, object_id)
 
@@ -44,7 +49,7 @@ def meeting_or_404(meeting_id: int, user, *, lock: bool = False):
 
     if not lock:
         return visible_or_404(_get(Meeting, meeting_id), user)
-    if not isinstance(meeting_id, int) or not 0 < meeting_id <= MAX_ID:
+    if not names_a_row(meeting_id):
         abort(404)
     meeting = db.session.scalar(
         select(Meeting)

@@ -241,9 +241,9 @@ def session_page_head(meeting_id: int) -> SessionPageHead | None:
 
     The counters are columns of the row, not attributes of a community the session may
     already hold: they are as the database has them now, before anything is rendered."""
-    from consult.loaders import MAX_ID
+    from consult.loaders import names_a_row
 
-    if not 0 < meeting_id <= MAX_ID:
+    if not names_a_row(meeting_id):
         return None
     row = db.session.execute(
         select(
