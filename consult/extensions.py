@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask_babel import Babel
 from flask_caching import Cache
@@ -13,7 +13,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -34,6 +34,14 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 #: How long a SQLite connection waits for a lock (milliseconds) before "database is locked".
 SQLITE_BUSY_MS = 30000
+
+
+def table_of(model) -> Table:
+    """The table of a mapped class, for a Core statement written once where the ORM's
+    unit of work would cost more than the row (type checkers see ``__table__`` as any
+    FROM clause)."""
+    return cast(Table, model.__table__)
+
 
 if TYPE_CHECKING:
     #: What the models derive from: ``db.Model``, which type checkers see as ``Base``.

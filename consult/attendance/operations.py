@@ -10,16 +10,19 @@ it. Operations flush and audit; the caller commits once.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, inspect, literal, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from consult import audit
-from consult.enums import AttendanceStatus
+from consult.attendance.queries import note_position
+from consult.enums import AttendanceStatus, RegistrationStatus
 from consult.errors import RefusedInput, clean_text
-from consult.extensions import db
+from consult.extensions import db, table_of
 from consult.meetings.models import Attendance, Invitation, Meeting, Registration, Series
 from consult.transactions import locked_here, note_locked
 from consult.types import utcnow
@@ -128,11 +131,22 @@ def _full(meeting: Meeting) -> bool:
     return meeting.capacity is not None and meeting.confirmed_count >= meeting.capacity
 
 
-def _place(registration: Registration, meeting: Meeting, actor, action: str) -> Registration:
-    """Give ``registration`` a confirmed place if one is free, else a place in the queue."""
+def _place(
+    registration: Registration,
+    meeting: Meeting,
+    actor,
+    action: str,
+    now: datetime | None = None,
+    waiting: int | None = None,
+) -> Registration:
+    """Give ``registration`` a confirmed place if one is free, else a place in the queue.
+
+    ``now``: the sign-up's time; ``waiting``: how many waited then (read under the lock),
+    which makes the new place on a full session's waiting list known without a query.
+    """
     from consult.mail import notices, notify
 
-    now = utcnow()
+    now = now or utcnow()
     # A re-sign-up joins the end of the queue like anyone else.
     registration.created_at = now
     registration.cancelled_at = None
@@ -148,9 +162,11 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
     else:
         registration.status = "waitlisted"
         registration.confirmed_at = None
-    db.session.add(registration)
     try:
-        db.session.flush()
+        if inspect(registration).transient:
+            _insert(registration, now)
+        else:
+            db.session.flush()
     except IntegrityError:
         # Two sign-ups of one person raced past the lookup: the unique key keeps one.
         raise AlreadyRegistered() from None
@@ -160,7 +176,32 @@ def _place(registration: Registration, meeting: Meeting, actor, action: str) -> 
         notify.registration_confirmed(registration)
     else:
         notices.registration_waitlisted(registration)
+        if full and waiting is not None:
+            # Nobody was promoted: those waiting then are all ahead of it.
+            note_position(registration, waiting + 1)
     return registration
+
+
+#: The INSERT of a new registration, built once.
+_INSERT = insert(table_of(Registration)).returning(table_of(Registration).c.id)
+
+
+@lru_cache(maxsize=1)
+def _columns() -> tuple[str, ...]:
+    """The attributes of a registration's columns but its id (read once the models are
+    all mapped)."""
+    return tuple(c.key for c in inspect(Registration).column_attrs if c.key != "id")
+
+
+def _insert(registration: Registration, now: datetime) -> None:
+    """Write a new registration with one INSERT and make the object the session's row
+    for it, every column known: the unit of work's flush would cost three times the
+    statement, on the path every sign-up takes."""
+    registration.updated_at = now
+    values = {key: getattr(registration, key) for key in _columns()}
+    registration.id = db.session.execute(_INSERT, values).scalar_one()
+    make_transient_to_detached(registration)
+    db.session.add(registration)
 
 
 def replayed_sign_up(meeting: Meeting, key: str, actor) -> Registration | None:
@@ -189,11 +230,10 @@ def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = No
     """Sign ``user`` up for ``meeting``: a confirmed place if one is free, else the queue."""
     lock_meeting(meeting)
     _ensure_open(meeting)
-    registration = db.session.scalar(
-        select(Registration).where(
-            Registration.meeting_id == meeting.id, Registration.user_id == user.id
-        )
-    )
+    now = utcnow()
+    waiting, registration = db.session.execute(
+        _mine_and_waiting(), {"meeting_id": meeting.id, "user_id": user.id, "now": now}
+    ).one()
     if registration is not None and registration.status != "cancelled":
         raise AlreadyRegistered(existing=registration)
     action = "registration.renew"
@@ -203,7 +243,37 @@ def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = No
         action = "registration.create"
     registration.registered_by_id = getattr(actor or user, "id", None)
     registration.idempotency_key = idempotency_key
-    return _place(registration, meeting, actor or user, action)
+    return _place(registration, meeting, actor or user, action, now, waiting)
+
+
+@lru_cache(maxsize=1)
+def _mine_and_waiting() -> Select:
+    """One statement, built once: how many wait for the session (``meeting_id``) having
+    signed up at ``now`` or before, and the person's (``user_id``) registration for it,
+    or None. Read under the session's lock, the count is the place on the waiting list
+    of a sign-up made at ``now`` minus one."""
+    ahead = aliased(Registration)
+    waiting = (
+        select(func.count(ahead.id))
+        .where(
+            ahead.meeting_id == bindparam("meeting_id"),
+            ahead.status == RegistrationStatus.WAITLISTED,
+            ahead.created_at <= bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+    one_row = select(literal(1).label("one")).subquery()
+    return (
+        select(waiting, Registration)
+        .select_from(one_row)
+        .outerjoin(
+            Registration,
+            and_(
+                Registration.meeting_id == bindparam("meeting_id"),
+                Registration.user_id == bindparam("user_id"),
+            ),
+        )
+    )
 
 
 def normalise_phone(value) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, inspect, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from consult.community.models import AllianceMember, Community, Unit
@@ -33,10 +33,24 @@ def waitlist_count(meeting_id: int) -> int:
     )
 
 
+#: Where ``note_position`` notes, on a registration's state, its place as placed.
+_PLACED = "consult.placed_position"
+
+
+def note_position(registration: Registration, position: int) -> None:
+    """Note the place on the waiting list a sign-up was just given (known under the
+    session's lock): the next ``waitlist_position`` of it in this transaction answers
+    it without a query, once."""
+    inspect(registration).info[_PLACED] = (db.session().get_transaction(), position)
+
+
 def waitlist_position(registration: Registration) -> int | None:
     """Return the registration's place on the waiting list (1 = next), or None."""
     if registration.status != RegistrationStatus.WAITLISTED:
         return None
+    noted = inspect(registration).info.pop(_PLACED, None)
+    if noted is not None and noted[0] is db.session().get_transaction():
+        return noted[1]
     ahead = db.session.scalar(
         select(func.count(Registration.id)).where(
             Registration.meeting_id == registration.meeting_id,

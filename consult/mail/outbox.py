@@ -9,9 +9,10 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 
-from consult.extensions import db
+from consult.enums import OutboxStatus, OutboxTransport
+from consult.extensions import db, table_of
 from consult.mail.compose import envelope_recipients
 from consult.mail.models import OutboxMessage
 from consult.transactions import after_commit, end_read_transaction, in_write, run_write
@@ -34,24 +35,33 @@ def _pending() -> dict:
     return entry[1]
 
 
+#: The INSERT of a message composed when it is sent, built once: a sign-up writes one,
+#: and the ORM's unit of work would cost more than the row.
+_TO_COMPOSE = insert(table_of(OutboxMessage)).returning(table_of(OutboxMessage).c.id)
+
+
 def queue_to_compose(kind: str, compose: str, recipient: str, meeting_id: int | None) -> None:
     """Add a message to the outbox that is composed when it is sent (``compose`` names
-    what it tells of; consult.mail.notify.COMPOSERS composes it), flushed with the
-    caller's transaction: it exists exactly when the change is committed, and the
-    request spends nothing on templates, calendars and QR codes."""
-    db.session.add(
-        OutboxMessage(
-            status="queued",
-            attempts=0,
-            kind=kind,
-            recipients=recipient,
-            subject="",
-            body="",
-            compose=compose,
-            meeting_id=meeting_id,
-        )
-    )
-    db.session.flush()
+    what it tells of; consult.mail.notify.COMPOSERS composes it), in the caller's
+    transaction: it exists exactly when the change is committed, and the request spends
+    nothing on templates, calendars and QR codes."""
+    row_id = db.session.execute(
+        _TO_COMPOSE,
+        {
+            "status": OutboxStatus.QUEUED,
+            "attempts": 0,
+            "kind": kind,
+            "recipients": recipient,
+            "subject": "",
+            "body": "",
+            "compose": compose,
+            "meeting_id": meeting_id,
+            "transport": OutboxTransport.MAIL,
+        },
+    ).scalar_one()
+    from consult.mail.queue import note_queued
+
+    note_queued(db.session(), OutboxTransport.MAIL, [row_id])
 
 
 def message_values(message: EmailMessage, message_id: str | None = None) -> dict:

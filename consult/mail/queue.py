@@ -65,9 +65,19 @@ def _note_new_messages(session: Session, flush_context) -> None:
     rows = [obj for obj in session.new if isinstance(obj, OutboxMessage)] + [
         obj for obj in session.dirty if isinstance(obj, OutboxMessage) and _queued_again(obj)
     ]
+    for transport in (OutboxTransport.MAIL, OutboxTransport.CHANNEL):
+        ids = [row.id for row in rows if (row.transport or OutboxTransport.MAIL) == transport]
+        if ids:
+            note_queued(session, transport, ids)
+
+
+def note_queued(session: Session, transport: str, ids: list[int]) -> None:
+    """Note outbox rows (of ``transport``) the current write queued; the first of a
+    transaction asks for their jobs to be enqueued after its commit. Nothing happens
+    unless MAIL_QUEUE is "rq"."""
     # Outside the write boundary (a script) no step follows the commit: the rounds
     # deliver those rows.
-    if not rows or not in_write():
+    if not has_app_context() or current_app.config.get("MAIL_QUEUE") != "rq" or not in_write():
         return
     transaction = session.get_transaction()
     entry = session.info.get(_NOTED)
@@ -76,8 +86,7 @@ def _note_new_messages(session: Session, flush_context) -> None:
         entry = (weakref.ref(transaction), noted)
         session.info[_NOTED] = entry
         after_commit(lambda: enqueue(noted[OutboxTransport.MAIL], noted[OutboxTransport.CHANNEL]))
-    for row in rows:
-        entry[1][row.transport or OutboxTransport.MAIL].append(row.id)
+    entry[1][transport].extend(ids)
 
 
 def _queued_again(row: OutboxMessage) -> bool:

@@ -387,3 +387,73 @@ def test_a_sign_up_reads_its_session_once_with_its_lock(api_as, factories, count
     assert len(reads) == 1, counted.statements
     if db.engine.dialect.name == "postgresql":
         assert "FOR UPDATE" in reads[0]
+
+
+def test_a_waiting_list_sign_up_writes_its_rows_in_six_statements(
+    api_as, factories, count_queries
+):
+    """A sign-up onto a full session's waiting list: the caller's token, the session
+    with its lock, the person's registration with the length of the waiting list (one
+    statement), then one INSERT each for the registration, the audit entry and the
+    confirmation to compose. Its place is known without counting again."""
+    meeting = factories.make_meeting(capacity=1)
+    factories.make_signup(meeting, factories.make_user())
+    factories.make_signup(meeting, factories.make_user(), status="waitlisted")
+    resident = factories.make_user()
+    api = api_as(resident)
+    api.get("/api/v1/me")  # the token's use is recorded by this first request
+    url, resident_id = _url(meeting), resident.id
+    db.session.remove()
+    with count_queries() as counted:
+        response = api.post(url)
+    assert response.status_code == 201
+    assert (response.get_json()["status"], response.get_json()["position"]) == ("waitlisted", 2)
+    kinds = [" ".join(s.split()[:3]) for s in counted.statements]
+    assert kinds == [
+        "SELECT api_tokens.id, api_tokens.user_id,",
+        "SELECT meetings.id, meetings.uid,",
+        "SELECT (SELECT count(registrations_1.id)",
+        "INSERT INTO registrations",
+        "INSERT INTO audit_log",
+        "INSERT INTO outbox",
+    ], counted.statements
+    registration = db.session.get(Registration, response.get_json()["id"])
+    assert (registration.status, registration.user_id, registration.registered_by_id) == (
+        "waitlisted",
+        resident_id,
+        resident_id,
+    )
+    assert registration.updated_at == registration.created_at
+
+
+def test_the_place_given_counts_only_those_who_signed_up_before(api_as, factories):
+    """Someone waiting whose sign-up time is later than this one's (another server's
+    clock ahead) comes after it: the place answered is the place in the order served."""
+    meeting = factories.make_meeting(capacity=1)
+    factories.make_signup(meeting, factories.make_user())
+    early = factories.make_signup(meeting, factories.make_user(), status="waitlisted")
+    ahead_of_the_clock = factories.make_signup(meeting, factories.make_user(), status="waitlisted")
+    ahead_of_the_clock.created_at = early.created_at + timedelta(hours=1)
+    db.session.commit()
+    body = api_as(factories.make_user()).post(_url(meeting)).get_json()
+    assert (body["status"], body["position"]) == ("waitlisted", 2)
+    listed = api_as(factories.make_user(role="cadre")).get(_url(meeting)).get_json()["items"]
+    positions = {item["id"]: item["position"] for item in listed}
+    assert positions[body["id"]] == 2
+    assert positions[ahead_of_the_clock.id] == 3
+
+
+def test_a_place_answered_once_is_counted_afresh_after(api_as, factories):
+    """The place a sign-up was given is answered without a query once; asked again after
+    someone ahead leaves, it is counted again."""
+    from consult.attendance import operations, queries
+
+    meeting = factories.make_meeting(capacity=1)
+    factories.make_signup(meeting, factories.make_user())
+    ahead = factories.make_signup(meeting, factories.make_user(), status="waitlisted")
+    person = factories.make_user()
+    registration = operations.sign_up(db.session.get(Meeting, meeting.id), person, person)
+    assert queries.waitlist_position(registration) == 2
+    operations.cancel_registration(ahead, ahead.user)
+    assert queries.waitlist_position(registration) == 1
+    db.session.rollback()
