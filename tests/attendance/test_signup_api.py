@@ -389,9 +389,7 @@ def test_a_sign_up_reads_its_session_once_with_its_lock(api_as, factories, count
         assert "FOR UPDATE" in reads[0]
 
 
-def test_a_waiting_list_sign_up_writes_its_rows_in_six_statements(
-    api_as, factories, count_queries
-):
+def test_a_waiting_list_sign_up_writes_its_rows_in_six_statements(api_as, factories, count_queries):
     """A sign-up onto a full session's waiting list: the caller's token, the session
     with its lock, the person's registration with the length of the waiting list (one
     statement), then one INSERT each for the registration, the audit entry and the
