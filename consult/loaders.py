@@ -8,8 +8,10 @@ live in ``consult.permissions``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from consult.enums import MinutesStatus, Visibility
 from consult.extensions import db
@@ -51,15 +53,23 @@ def meeting_or_404(meeting_id: int, user, *, lock: bool = False):
         return visible_or_404(_get(Meeting, meeting_id), user)
     if not names_a_row(meeting_id):
         abort(404)
-    meeting = db.session.scalar(
-        select(Meeting)
-        .where(Meeting.id == meeting_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    meeting = db.session.scalar(_locked_meeting_select(), {"meeting_id": meeting_id})
     if meeting is not None:
         note_locked(meeting)
     return visible_or_404(meeting, user)
+
+
+@lru_cache(maxsize=1)
+def _locked_meeting_select() -> Select:
+    """The session ``meeting_id`` read afresh with its row locked, built once."""
+    from consult.meetings.models import Meeting
+
+    return (
+        select(Meeting)
+        .where(Meeting.id == bindparam("meeting_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def visible_or_404(meeting, user):

@@ -298,8 +298,7 @@ def _run_view(view, args, kwargs):
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code >= 400:
             raise _Undo(response)
-        for finish in g.get(AT_END_OF_WRITE, ()):
-            finish()
+        _finish_write()
         return response
 
     try:
@@ -313,6 +312,31 @@ def at_end_of_write(finish: Callable[[], object]) -> None:
     answered successfully and before the commit (again on each retry). Nothing runs for
     a request that only reads, or whose view fails: the caller sees to those."""
     g.setdefault(AT_END_OF_WRITE, []).append(finish)
+
+
+def _finish_write() -> None:
+    for finish in g.get(AT_END_OF_WRITE, ()):
+        finish()
+
+
+def writes_within(view):
+    """Run only ``view`` itself in the write boundary, for an API view whose arguments
+    are parsed and whose answer is serialised by the wrappers around it: its locks are
+    not held while they work. The view refuses by raising (ApiError, abort); what it
+    returns is its answer, committed."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        def work():
+            result = view(*args, **kwargs)
+            _finish_write()
+            return result
+
+        return run_write(work)
+
+    # Copied onto the wrappers around it: ``install`` leaves the view as it is.
+    wrapper.consult_boundary = True
+    return wrapper
 
 
 def writes(view):

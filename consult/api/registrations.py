@@ -14,6 +14,7 @@ from consult.errors import ApiError
 from consult.loaders import meeting_or_404, registration_or_404
 from consult.meetings.models import Meeting, Registration
 from consult.permissions import can, require
+from consult.transactions import writes_within
 
 blp = Blueprint("api_registrations", __name__, description="Registrations (sign-ups)")
 
@@ -109,6 +110,7 @@ def _idempotency_key() -> str | None:
         }
     ]
 )
+@writes_within
 def create_registration(data, meeting_id: int):
     """Sign up oneself, or (admin, cadre, secretary) someone without an account."""
     user = api_user()

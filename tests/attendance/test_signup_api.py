@@ -455,3 +455,53 @@ def test_a_place_answered_once_is_counted_afresh_after(api_as, factories):
     operations.cancel_registration(ahead, ahead.user)
     assert queries.waitlist_position(registration) == 1
     db.session.rollback()
+
+
+@pytest.mark.real_commits  # another process (or connection) holds the writers' lock
+def test_a_sign_up_refused_for_its_body_does_not_wait_for_the_writers(api_as, factories):
+    """The sign-up's body is read before its writing transaction begins (and its answer
+    written after the commit): a body refused with 422 is answered while another writer
+    holds the lock, which a valid sign-up waits for."""
+    import subprocess
+    import sys
+    import threading
+
+    from consult import transactions
+
+    meeting = factories.make_meeting(capacity=5)
+    api = api_as(factories.make_user())
+    url = _url(meeting)
+    path = transactions._queue_path()
+    if path is not None:  # SQLite: every writer queues on the file lock first
+        holder = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys\n"
+                f"fd = os.open({path!r}, os.O_CREAT | os.O_RDWR)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('held', flush=True)\n"
+                "sys.stdin.read()\n",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout.readline().strip() == "held"
+        release = holder.kill
+    else:  # PostgreSQL: the session's row, locked by another connection
+        connection = db.engine.connect()
+        connection.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
+        release = connection.close
+    answers: list = []
+    thread = threading.Thread(
+        target=lambda: answers.append(api.post(url, json={"colour": "red"})), daemon=True
+    )
+    try:
+        thread.start()
+        thread.join(timeout=20)
+        assert [a.status_code for a in answers] == [422]
+    finally:
+        release()
+    thread.join(timeout=20)
+    assert api.post(url).status_code == 201
