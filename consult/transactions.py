@@ -106,11 +106,18 @@ def begin(wait: float | None = None) -> None:
     database's own timeout (SQLite's busy timeout; on PostgreSQL a ``lock_timeout``
     for this transaction).
     """
-    end_read_transaction()
-    options: dict[str, str | int] = {"sqlite_begin": "IMMEDIATE"}
-    if wait is not None:
-        options["sqlite_busy_ms"] = max(1, int(wait * 1000))
-    connection = db.session.connection(execution_options=options)
+    current = db.session()
+    if current.in_transaction() and db.engine.dialect.name == "postgresql":
+        # Read committed: each statement reads what is committed when it starts, so what
+        # the request read so far (the caller's token) goes on into the write, without
+        # a commit, a return of the connection to the pool and a check of it again.
+        connection = current.connection()
+    else:
+        end_read_transaction()
+        options: dict[str, str | int] = {"sqlite_begin": "IMMEDIATE"}
+        if wait is not None:
+            options["sqlite_busy_ms"] = max(1, int(wait * 1000))
+        connection = current.connection(execution_options=options)
     if wait is not None and connection.dialect.name == "postgresql":
         ms = max(1, int(wait * 1000))
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")

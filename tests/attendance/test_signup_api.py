@@ -505,3 +505,36 @@ def test_a_sign_up_refused_for_its_body_does_not_wait_for_the_writers(api_as, fa
         release()
     thread.join(timeout=20)
     assert api.post(url).status_code == 201
+
+
+@pytest.mark.real_commits  # the engine's own transactions are counted
+def test_a_sign_up_reads_its_caller_and_writes_in_as_few_transactions_as_the_database_allows(
+    api_as, factories
+):
+    """PostgreSQL (read committed) goes on from the read of the caller's token into the
+    write, on one connection taken from the pool once; SQLite must end the read before
+    BEGIN IMMEDIATE takes the write lock."""
+    from sqlalchemy import event
+
+    meeting = factories.make_meeting(capacity=5)
+    api = api_as(factories.make_user())
+    api.get("/api/v1/me")  # the token's use is recorded by this first request
+    url = _url(meeting)
+    db.session.remove()  # the request starts with no connection, as in a server
+    begun, taken = [], []
+
+    def on_begin(connection):
+        begun.append(connection)
+
+    def on_checkout(*_args):
+        taken.append(1)
+
+    event.listen(db.engine, "begin", on_begin)
+    event.listen(db.engine.pool, "checkout", on_checkout)
+    try:
+        assert api.post(url).status_code == 201
+    finally:
+        event.remove(db.engine, "begin", on_begin)
+        event.remove(db.engine.pool, "checkout", on_checkout)
+    expected = 1 if db.engine.dialect.name == "postgresql" else 2
+    assert (len(begun), len(taken)) == (expected, expected)
