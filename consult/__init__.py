@@ -8,7 +8,7 @@ from flask import Flask, current_app, request
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from consult.config import cache_options, engine_options, load_config
-from consult.extensions import cache, csrf, db, limiter, migrate
+from consult.extensions import cache, csrf, db, limiter, migrate, ping_after_idle
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
@@ -52,6 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from consult import models  # noqa: F401  (the whole schema, for Alembic)
 
     db.init_app(app)
+    with app.app_context():
+        ping_after_idle(db.engine)
     migrate.init_app(app, db, directory=str(_data_folder("migrations")))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)

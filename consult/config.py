@@ -255,7 +255,7 @@ def engine_options(config: dict) -> dict:
     DATABASE_KEEPALIVE_SECONDS), so that a partition fails requests instead of freezing
     them. SQLite waits for a lock at most its busy timeout (consult.extensions).
     """
-    options: dict = {"pool_pre_ping": True}
+    options: dict = {}
     if not str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
         return options
     connect = config["DATABASE_CONNECT_TIMEOUT"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from flask_babel import Babel
@@ -15,6 +16,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 #: Stable constraint names, so that migrations can name what they alter or drop.
@@ -56,6 +58,41 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 api = Api()
 #: Rendered calendars (consult.calendar.cache); configured by consult.config.cache_options.
 cache = Cache()
+
+
+#: A pooled connection to PostgreSQL that has waited this long (seconds) since its last
+#: use is pinged before it is used again (a server restarted or a link dropped shows on
+#: an idle connection); one taken again at once, as under load, is not.
+PING_AFTER_IDLE = 1.0
+_IDLE_SINCE = "consult.idle_since"
+
+
+def ping_after_idle(engine: Engine) -> None:
+    """Have ``engine``'s pool ping a PostgreSQL connection idle PING_AFTER_IDLE or longer
+    when it is checked out, and replace one that does not answer (SQLAlchemy's
+    ``pool_pre_ping`` pings at every checkout: a round trip a request). Called once per
+    engine, when the application is made."""
+    dialect = engine.dialect
+    if dialect.name != "postgresql":
+        return
+
+    def ping(dbapi_connection, record, proxy) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # new, or back in use at once
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and connects afresh.
+            raise DisconnectionError("an idle connection did not answer its ping") from exc
+
+    event.listen(engine.pool, "checkin", _note_idle)
+    event.listen(engine.pool, "checkout", ping)
+
+
+def _note_idle(dbapi_connection, record) -> None:
+    if record is not None:
+        record.info[_IDLE_SINCE] = time.monotonic()
 
 
 @event.listens_for(Engine, "connect")

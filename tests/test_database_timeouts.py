@@ -182,3 +182,53 @@ def test_the_defaults(monkeypatch, tmp_path):
     ) == (5, 30, 30, 2)
     assert (config["TRUSTED_PROXIES"], config["MAX_CONTENT_LENGTH"]) == (0, 10 * 1024 * 1024)
     assert config["LOGIN_ACCOUNT_RATE_LIMIT"] == "10 per hour"
+
+
+@needs_postgres
+@pytest.mark.postgres
+def test_an_idle_connection_is_pinged_and_one_the_server_dropped_is_replaced(
+    database_url, monkeypatch
+):
+    """A pooled connection taken again at once is used without a ping; one idle for
+    PING_AFTER_IDLE is pinged first, and replaced when its server end is gone."""
+    from consult import extensions
+    from consult.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "k"})
+
+    def backend() -> int:
+        with app.app_context():
+            try:
+                return db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        engine = db.engine
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection):
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    try:
+        first = backend()
+        assert backend() == first  # the same connection, back in use at once
+        assert pings == []
+        monkeypatch.setattr(extensions, "PING_AFTER_IDLE", 0.0)
+        assert backend() == first  # idle long enough (no time at all): pinged, alive
+        assert pings == [1]
+        killer = create_engine(database_url)
+        try:
+            with killer.connect() as conn:
+                assert conn.execute(text(f"SELECT pg_terminate_backend({first})")).scalar()
+        finally:
+            killer.dispose()
+        # The server dropped it: the ping fails and the pool connects afresh.
+        replaced = backend()
+        assert replaced != first
+        assert pings == [1, 1]
+    finally:
+        engine.dispose()
