@@ -320,38 +320,19 @@ def _add_community(name: str):
 
 @pytest.mark.real_commits  # another process holds the lock; the committed rows are read
 def test_sqlite_writers_queue_on_a_file_lock_that_another_process_holds(app):
-    import subprocess
-    import sys
+    from tests.writers_lock import writers_lock_held
 
     path = transactions._queue_path()
     if db.engine.dialect.name != "sqlite":
         assert path is None  # PostgreSQL's writers wait for each other's rows
         return
     assert path == db.engine.url.database + ".writers"
-    holder = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys\n"
-            f"fd = os.open({path!r}, os.O_CREAT | os.O_RDWR)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('held', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with writers_lock_held(path):
         # While another process holds the queue, a writer waits its bound and fails as
         # SQLite does, with nothing written.
         with pytest.raises(OperationalError, match="database is locked"):
             run_write(_add_community("等待者"), attempts=1, wait=0.05)
         assert _communities() == 0
-    finally:
-        holder.kill()  # a process that dies gives the lock back with its files
-        holder.wait()
     run_write(_add_community("下一位"), wait=5)
     db.session.remove()
     assert db.session.scalars(select(Community.name)).all() == ["下一位"]

@@ -462,47 +462,29 @@ def test_a_sign_up_refused_for_its_body_does_not_wait_for_the_writers(api_as, fa
     """The sign-up's body is read before its writing transaction begins (and its answer
     written after the commit): a body refused with 422 is answered while another writer
     holds the lock, which a valid sign-up waits for."""
-    import subprocess
-    import sys
+    import contextlib
     import threading
 
     from consult import transactions
+    from tests.writers_lock import writers_lock_held
 
     meeting = factories.make_meeting(capacity=5)
     api = api_as(factories.make_user())
     url = _url(meeting)
     path = transactions._queue_path()
-    if path is not None:  # SQLite: every writer queues on the file lock first
-        holder = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-c",
-                "import fcntl, os, sys\n"
-                f"fd = os.open({path!r}, os.O_CREAT | os.O_RDWR)\n"
-                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-                "print('held', flush=True)\n"
-                "sys.stdin.read()\n",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert holder.stdout.readline().strip() == "held"
-        release = holder.kill
-    else:  # PostgreSQL: the session's row, locked by another connection
-        connection = db.engine.connect()
-        connection.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
-        release = connection.close
     answers: list = []
     thread = threading.Thread(
         target=lambda: answers.append(api.post(url, json={"colour": "red"})), daemon=True
     )
-    try:
+    with contextlib.ExitStack() as held:
+        if path is not None:  # SQLite: every writer queues on the file lock first
+            held.enter_context(writers_lock_held(path))
+        else:  # PostgreSQL: the session's row, locked by another connection
+            connection = held.enter_context(db.engine.connect())
+            connection.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
         thread.start()
         thread.join(timeout=20)
         assert [a.status_code for a in answers] == [422]
-    finally:
-        release()
     thread.join(timeout=20)
     assert api.post(url).status_code == 201
 
