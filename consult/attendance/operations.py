@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, bindparam, func, insert, inspect, literal, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, insert, inspect, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
@@ -144,8 +145,6 @@ def _place(
     ``now``: the sign-up's time; ``waiting``: how many waited then (read under the lock),
     which makes the new place on a full session's waiting list known without a query.
     """
-    from consult.mail import notices, notify
-
     now = now or utcnow()
     # A re-sign-up joins the end of the queue like anyone else.
     registration.created_at = now
@@ -171,14 +170,25 @@ def _place(
         # Two sign-ups of one person raced past the lookup: the unique key keeps one.
         raise AlreadyRegistered() from None
     db.session.expire(meeting, ["confirmed_count"])
+    # Nobody was promoted from a full session: those waiting then are all ahead of it.
+    position = waiting + 1 if full and waiting is not None else None
+    return _placed(registration, meeting, actor, action, position)
+
+
+def _placed(
+    registration: Registration, meeting: Meeting, actor, action: str, position: int | None
+) -> Registration:
+    """Audit a registration just written and tell its person of their place (a place on
+    the waiting list, ``position`` when it is known)."""
+    from consult.mail import notices, notify
+
     audit.record(action, registration, actor, meeting=meeting.id, status=registration.status)
     if registration.status == "confirmed":
         notify.registration_confirmed(registration)
     else:
         notices.registration_waitlisted(registration)
-        if full and waiting is not None:
-            # Nobody was promoted: those waiting then are all ahead of it.
-            note_position(registration, waiting + 1)
+        if position is not None:
+            note_position(registration, position)
     return registration
 
 
@@ -193,15 +203,74 @@ def _columns() -> tuple[str, ...]:
     return tuple(c.key for c in inspect(Registration).column_attrs if c.key != "id")
 
 
-def _insert(registration: Registration, now: datetime) -> None:
-    """Write a new registration with one INSERT and make the object the session's row
-    for it, every column known: the unit of work's flush would cost three times the
-    statement, on the path every sign-up takes."""
+def _insert(registration: Registration, now: datetime, statement=_INSERT, **params) -> Row | None:
+    """Write a new registration with one INSERT (``statement``, given ``params`` beside
+    the columns' values) and make the object the session's row for it, every column
+    known: the unit of work's flush would cost three times the statement, on the path
+    every sign-up takes. Return the row the INSERT returned (its id first), or None when
+    it wrote none."""
     registration.updated_at = now
     values = {key: getattr(registration, key) for key in _columns()}
-    registration.id = db.session.execute(_INSERT, values).scalar_one()
+    row = db.session.execute(statement, {**values, **params}).first()
+    if row is None:
+        return None
+    registration.id = row[0]
     make_transient_to_detached(registration)
     db.session.add(registration)
+    return row
+
+
+@lru_cache(maxsize=2)
+def _queue_insert(dialect: str):
+    """The INSERT of a place on a full session's waiting list unless the person has a
+    registration for the session (ON CONFLICT DO NOTHING on its unique key), returning
+    its id and how many were waiting, having signed up at the sign-up's time or before
+    (``ahead_now``); built once per database. The count is read by the INSERT itself,
+    after the session's lock was taken: on PostgreSQL a statement's snapshot is taken
+    when it starts, so the sign-ups of the lock's previous holders are counted; on
+    SQLite the transaction holds the write lock. The new row is not counted (its
+    person's: SQLite's RETURNING sees it)."""
+    table = table_of(Registration)
+    ahead = table.alias("ahead")
+    waiting = (
+        select(func.count(ahead.c.id))
+        .where(
+            ahead.c.meeting_id == bindparam("ahead_meeting"),
+            ahead.c.status == RegistrationStatus.WAITLISTED,
+            ahead.c.created_at <= bindparam("ahead_now"),
+            ahead.c.user_id.is_distinct_from(bindparam("ahead_user")),
+        )
+        .scalar_subquery()
+    )
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        build(table)
+        .on_conflict_do_nothing(index_elements=[table.c.meeting_id, table.c.user_id])
+        .returning(table.c.id, waiting)
+    )
+
+
+def _join_queue(registration: Registration, now: datetime) -> int | None:
+    """Write ``registration`` as a new place on its full session's waiting list, in one
+    statement that also counts those ahead, unless its person has a registration for
+    the session already; return its place on the list, or None when nothing was
+    written. The session's lock is held."""
+    registration.created_at = now
+    registration.status = RegistrationStatus.WAITLISTED
+    statement = _queue_insert(db.session.get_bind().dialect.name)
+    try:
+        row = _insert(
+            registration,
+            now,
+            statement,
+            ahead_meeting=registration.meeting_id,
+            ahead_now=now,
+            ahead_user=registration.user_id,
+        )
+    except IntegrityError:
+        # Another sign-up of the person with the same Idempotency-Key raced past it.
+        raise AlreadyRegistered() from None
+    return None if row is None else row[1] + 1
 
 
 def replayed_sign_up(meeting: Meeting, key: str, actor) -> Registration | None:
@@ -231,19 +300,30 @@ def sign_up(meeting: Meeting, user, actor=None, idempotency_key: str | None = No
     lock_meeting(meeting)
     _ensure_open(meeting)
     now = utcnow()
+    actor = actor or user
+    new = Registration(
+        meeting_id=meeting.id,
+        user_id=user.id,
+        registered_by_id=getattr(actor, "id", None),
+        idempotency_key=idempotency_key,
+    )
+    if _full(meeting):
+        # Nobody is promoted and no place is claimed: one statement writes the place on
+        # the waiting list and counts those ahead, unless the person has a registration.
+        position = _join_queue(new, now)
+        if position is not None:
+            return _placed(new, meeting, actor, "registration.create", position)
     waiting, registration = db.session.execute(
         _mine_and_waiting(), {"meeting_id": meeting.id, "user_id": user.id, "now": now}
     ).one()
-    if registration is not None and registration.status != "cancelled":
-        raise AlreadyRegistered(existing=registration)
-    action = "registration.renew"
     if registration is None:
-        # The unique key (meeting, user) stays: a cancelled sign-up is reused below.
-        registration = Registration(meeting_id=meeting.id, user_id=user.id)
-        action = "registration.create"
-    registration.registered_by_id = getattr(actor or user, "id", None)
+        return _place(new, meeting, actor, "registration.create", now, waiting)
+    if registration.status != "cancelled":
+        raise AlreadyRegistered(existing=registration)
+    # The unique key (meeting, user) stays: a cancelled sign-up is reused.
+    registration.registered_by_id = new.registered_by_id
     registration.idempotency_key = idempotency_key
-    return _place(registration, meeting, actor or user, action, now, waiting)
+    return _place(registration, meeting, actor, "registration.renew", now, waiting)
 
 
 @lru_cache(maxsize=1)

@@ -65,15 +65,35 @@ def test_full_session_puts_people_on_the_waiting_list_in_order(api_as, factories
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
 
 
-def test_signing_up_twice_is_a_conflict_and_keeps_one_row(api_as, factories):
-    meeting = factories.make_meeting(capacity=5)
+@pytest.mark.parametrize("full", [False, True])
+def test_signing_up_twice_is_a_conflict_and_keeps_one_row(api_as, factories, full):
+    """Twice for a session with places, or twice for a full one's waiting list."""
+    meeting = factories.make_meeting(capacity=1 if full else 5)
+    if full:
+        factories.make_signup(meeting, factories.make_user())
     client = api_as(factories.make_user())
-    assert client.post(_url(meeting)).status_code == 201
+    first = client.post(_url(meeting)).get_json()
+    assert first["status"] == ("waitlisted" if full else "confirmed")
     again = client.post(_url(meeting))
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "conflict"
-    assert _count(meeting_id=meeting.id) == 1
+    assert again.get_json()["error"]["registration"]["id"] == first["id"]
+    assert _count(meeting_id=meeting.id) == (2 if full else 1)
     assert db.session.get(Meeting, meeting.id).confirmed_count == 1
+    audited = select(func.count(AuditEntry.id)).where(AuditEntry.action == "registration.create")
+    assert db.session.scalar(audited) == 1
+
+
+def test_people_without_an_account_waiting_are_ahead_of_a_later_sign_up(api_as, factories):
+    """The place on a full session's waiting list counts everyone waiting before,
+    people signed up by staff without an account among them."""
+    meeting = factories.make_meeting(capacity=1)
+    factories.make_signup(meeting, factories.make_user())
+    cadre = api_as(factories.make_user(role="cadre"))
+    proxy = cadre.post(_url(meeting), json={"name": "王秀英", "phone": "13912345678"})
+    assert (proxy.get_json()["status"], proxy.get_json()["position"]) == ("waitlisted", 1)
+    body = api_as(factories.make_user()).post(_url(meeting)).get_json()
+    assert (body["status"], body["position"]) == ("waitlisted", 2)
 
 
 @pytest.mark.parametrize(
@@ -389,11 +409,13 @@ def test_a_sign_up_reads_its_session_once_with_its_lock(api_as, factories, count
         assert "FOR UPDATE" in reads[0]
 
 
-def test_a_waiting_list_sign_up_writes_its_rows_in_six_statements(api_as, factories, count_queries):
+def test_a_waiting_list_sign_up_writes_its_rows_in_five_statements(
+    api_as, factories, count_queries
+):
     """A sign-up onto a full session's waiting list: the caller's token, the session
-    with its lock, the person's registration with the length of the waiting list (one
-    statement), then one INSERT each for the registration, the audit entry and the
-    confirmation to compose. Its place is known without counting again."""
+    with its lock, then one INSERT each for the registration (which also counts those
+    ahead of it, and writes nothing if the person has a registration), the audit entry
+    and the confirmation to compose. Its place is known without counting again."""
     meeting = factories.make_meeting(capacity=1)
     factories.make_signup(meeting, factories.make_user())
     factories.make_signup(meeting, factories.make_user(), status="waitlisted")
@@ -410,7 +432,6 @@ def test_a_waiting_list_sign_up_writes_its_rows_in_six_statements(api_as, factor
     assert kinds == [
         "SELECT api_tokens.id, api_tokens.user_id,",
         "SELECT meetings.id, meetings.uid,",
-        "SELECT (SELECT count(registrations_1.id)",
         "INSERT INTO registrations",
         "INSERT INTO audit_log",
         "INSERT INTO outbox",
