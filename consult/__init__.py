@@ -52,8 +52,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from consult import models  # noqa: F401  (the whole schema, for Alembic)
 
     db.init_app(app)
+    from consult.transactions import reads_without_transaction
+
     with app.app_context():
         ping_after_idle(db.engine)
+        reads_without_transaction(db.engine)
     migrate.init_app(app, db, directory=str(_data_folder("migrations")))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)

@@ -17,7 +17,8 @@ Requests get it without asking: ``install`` wraps every view so that a request w
 unsafe method (POST, PUT, PATCH, DELETE) runs whole inside ``run_write`` (as Indico's
 request handler and Warehouse's per-request transaction do), and an answer with an
 error status rolls back. Requests with a safe method (GET, HEAD, OPTIONS) may only
-read: a flush during one is a bug and raises ``ReadOnlyRequest``. Commands call
+read: a flush during one is a bug and raises ``ReadOnlyRequest``; on PostgreSQL they
+read without a transaction (``reads_without_transaction``). Commands call
 ``run_write`` themselves, once per unit of work.
 """
 
@@ -35,7 +36,8 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from sqlalchemy import event, inspect
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -107,20 +109,74 @@ def begin(wait: float | None = None) -> None:
     for this transaction).
     """
     current = db.session()
-    if current.in_transaction() and db.engine.dialect.name == "postgresql":
+    if (
+        current.in_transaction()
+        and db.engine.dialect.name == "postgresql"
+        and not _reading_without_transaction(current.connection())
+    ):
         # Read committed: each statement reads what is committed when it starts, so what
         # the request read so far (the caller's token) goes on into the write, without
         # a commit, a return of the connection to the pool and a check of it again.
         connection = current.connection()
     else:
         end_read_transaction()
-        options: dict[str, str | int] = {"sqlite_begin": "IMMEDIATE"}
+        options: dict[str, str | int | bool] = {"sqlite_begin": "IMMEDIATE", WRITING: True}
         if wait is not None:
             options["sqlite_busy_ms"] = max(1, int(wait * 1000))
         connection = current.connection(execution_options=options)
     if wait is not None and connection.dialect.name == "postgresql":
         ms = max(1, int(wait * 1000))
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+
+
+#: A PostgreSQL connection outside any transaction.
+IDLE = TransactionStatus.IDLE
+#: The execution option of a connection that ``begin`` takes for a write.
+WRITING = "consult_writing"
+#: Where a pooled PostgreSQL connection notes that it reads without a transaction.
+READING_WITHOUT_TRANSACTION = "consult.reading_without_transaction"
+
+
+def reads_without_transaction(engine: Engine) -> None:
+    """Have requests with a safe method read from PostgreSQL without BEGIN and ROLLBACK:
+    two round trips of the four of an API list asked again (BEGIN, the token, the
+    counters, ROLLBACK). Read committed gives each statement its own snapshot inside a
+    transaction or outside one, and a read takes no lock, so a read sees what it saw
+    before. A write begun during such a request (``begin``: the token's use, say) takes
+    a transaction of its own, and a connection goes back to the pool as it came.
+    Called once per engine, when the application is made."""
+    if engine.dialect.name != "postgresql":
+        return
+    event.listen(engine, "begin", _read_without_transaction)
+    event.listen(engine.pool, "checkout", _transactions_again)
+    event.listen(engine.pool, "checkin", _transactions_again)
+
+
+def _read_without_transaction(connection: Connection) -> None:
+    if connection.get_execution_options().get(WRITING) or not has_request_context():
+        return
+    if request.method not in SAFE_METHODS:
+        return
+    pooled = connection.connection
+    dbapi_connection = pooled.dbapi_connection
+    # A connection inside a transaction already (a test's) is left as it is.
+    if dbapi_connection is None or dbapi_connection.info.transaction_status != IDLE:
+        return
+    dbapi_connection.autocommit = True
+    pooled.info[READING_WITHOUT_TRANSACTION] = True
+
+
+def _reading_without_transaction(connection: Connection) -> bool:
+    return bool(connection.connection.info.get(READING_WITHOUT_TRANSACTION))
+
+
+def _transactions_again(dbapi_connection, record, *_proxy) -> None:
+    """A connection that read without a transaction gets transactions back when it goes
+    back to the pool (and, should that have failed, before anyone uses it again)."""
+    if record is not None and record.info.pop(READING_WITHOUT_TRANSACTION, False):
+        dbapi_connection.autocommit = False
+    elif getattr(dbapi_connection, "autocommit", False):
+        dbapi_connection.autocommit = False
 
 
 #: How long a writer waiting for the file lock sleeps between two looks, at first and at
