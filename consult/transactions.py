@@ -35,10 +35,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import psycopg
 from flask import Flask, current_app, g, has_request_context, request, session
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event, inspect
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session
 
 from consult.extensions import SQLITE_BUSY_MS, db
@@ -133,8 +134,6 @@ def begin(wait: float | None = None) -> None:
 IDLE = TransactionStatus.IDLE
 #: The execution option of a connection that ``begin`` takes for a write.
 WRITING = "consult_writing"
-#: Where a pooled PostgreSQL connection notes that it reads without a transaction.
-READING_WITHOUT_TRANSACTION = "consult.reading_without_transaction"
 
 
 def reads_without_transaction(engine: Engine) -> None:
@@ -148,8 +147,8 @@ def reads_without_transaction(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     event.listen(engine, "begin", _read_without_transaction)
-    event.listen(engine.pool, "checkout", _transactions_again)
-    event.listen(engine.pool, "checkin", _transactions_again)
+    event.listen(engine.pool, "checkin", _transactions_back)
+    event.listen(engine.pool, "checkout", _transactions_before_use)
 
 
 def _read_without_transaction(connection: Connection) -> None:
@@ -157,25 +156,35 @@ def _read_without_transaction(connection: Connection) -> None:
         return
     if request.method not in SAFE_METHODS:
         return
-    pooled = connection.connection
-    dbapi_connection = pooled.dbapi_connection
+    dbapi_connection = connection.connection.dbapi_connection
     # A connection inside a transaction already (a test's) is left as it is.
-    if dbapi_connection is None or dbapi_connection.info.transaction_status != IDLE:
-        return
-    dbapi_connection.autocommit = True
-    pooled.info[READING_WITHOUT_TRANSACTION] = True
+    if dbapi_connection is not None and dbapi_connection.info.transaction_status == IDLE:
+        dbapi_connection.autocommit = True
 
 
 def _reading_without_transaction(connection: Connection) -> bool:
-    return bool(connection.connection.info.get(READING_WITHOUT_TRANSACTION))
+    return bool(getattr(connection.connection.dbapi_connection, "autocommit", False))
 
 
-def _transactions_again(dbapi_connection, record, *_proxy) -> None:
+def _transactions_back(dbapi_connection, record) -> None:
     """A connection that read without a transaction gets transactions back when it goes
-    back to the pool (and, should that have failed, before anyone uses it again)."""
-    if record is not None and record.info.pop(READING_WITHOUT_TRANSACTION, False):
-        dbapi_connection.autocommit = False
-    elif getattr(dbapi_connection, "autocommit", False):
+    back to the pool. One whose server end is gone keeps its mode until it is taken
+    again, when ``_transactions_before_use`` has the pool replace it."""
+    if dbapi_connection is not None:
+        with contextlib.suppress(psycopg.Error):
+            _give_transactions_back(dbapi_connection)
+
+
+def _transactions_before_use(dbapi_connection, record, proxy) -> None:
+    """A connection comes out of the pool with transactions, or is replaced."""
+    try:
+        _give_transactions_back(dbapi_connection)
+    except psycopg.Error as exc:
+        raise DisconnectionError("a connection could not be given transactions back") from exc
+
+
+def _give_transactions_back(dbapi_connection) -> None:
+    if getattr(dbapi_connection, "autocommit", False):
         dbapi_connection.autocommit = False
 
 

@@ -96,3 +96,33 @@ def test_a_read_that_fails_leaves_nothing_open(api_as, factories):
     assert seen and all(alone for _, alone in seen)
     db.session.remove()
     assert all(_pooled_in_transactions())
+
+
+def _connection(database_url: str, autocommit: bool):
+    import psycopg
+    from sqlalchemy import make_url
+
+    url = make_url(database_url).set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=autocommit)
+
+
+def test_a_connection_taken_from_the_pool_has_transactions_or_is_replaced(database_url):
+    """Should a connection go back to the pool without transactions (its server end gone
+    when it went back), the pool gives them back when it is taken again, or replaces
+    it: no write ever runs statement by statement."""
+    from sqlalchemy.exc import DisconnectionError
+
+    from consult.transactions import _transactions_back, _transactions_before_use
+
+    live = _connection(database_url, autocommit=True)
+    try:
+        _transactions_before_use(live, None, None)
+        assert live.autocommit is False
+    finally:
+        live.close()
+    gone = _connection(database_url, autocommit=True)
+    gone.close()
+    _transactions_back(gone, None)  # back in the pool: nothing raised, nothing changed
+    assert gone.autocommit is True
+    with pytest.raises(DisconnectionError):
+        _transactions_before_use(gone, None, None)
