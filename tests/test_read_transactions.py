@@ -64,7 +64,8 @@ def test_a_read_runs_without_a_transaction_and_a_write_in_one(api_as, factories)
     assert "INSERT" in [verb for verb, _ in written]
     assert not any(alone for _, alone in written), written
     db.session.remove()
-    assert _pooled_in_transactions() and all(_pooled_in_transactions())
+    pooled = _pooled_in_transactions()
+    assert pooled and all(pooled)
 
 
 def test_a_write_after_a_read_in_one_request_takes_a_transaction(api_as, factories):
@@ -82,7 +83,8 @@ def test_a_write_after_a_read_in_one_request_takes_a_transaction(api_as, factori
     used = db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == resident_id))
     assert used is not None
     db.session.remove()
-    assert all(_pooled_in_transactions())
+    pooled = _pooled_in_transactions()
+    assert pooled and all(pooled)
 
 
 def test_a_read_that_fails_leaves_nothing_open(api_as, factories):
@@ -95,7 +97,8 @@ def test_a_read_that_fails_leaves_nothing_open(api_as, factories):
         assert api.get("/api/v1/sessions/999999999").status_code == 404
     assert seen and all(alone for _, alone in seen)
     db.session.remove()
-    assert all(_pooled_in_transactions())
+    pooled = _pooled_in_transactions()
+    assert pooled and all(pooled)
 
 
 def _connection(database_url: str, autocommit: bool):
