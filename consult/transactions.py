@@ -110,16 +110,16 @@ def begin(wait: float | None = None) -> None:
     for this transaction).
     """
     current = db.session()
-    if (
-        current.in_transaction()
-        and db.engine.dialect.name == "postgresql"
-        and not _reading_without_transaction(current.connection())
-    ):
+    connection = None
+    if current.in_transaction() and db.engine.dialect.name == "postgresql":
         # Read committed: each statement reads what is committed when it starts, so what
         # the request read so far (the caller's token) goes on into the write, without
-        # a commit, a return of the connection to the pool and a check of it again.
+        # a commit, a return of the connection to the pool and a check of it again;
+        # unless it read without a transaction: the write then takes one of its own.
         connection = current.connection()
-    else:
+        if _autocommitting(connection.connection.dbapi_connection):
+            connection = None
+    if connection is None:
         end_read_transaction()
         options: dict[str, str | int | bool] = {"sqlite_begin": "IMMEDIATE", WRITING: True}
         if wait is not None:
@@ -162,8 +162,10 @@ def _read_without_transaction(connection: Connection) -> None:
         dbapi_connection.autocommit = True
 
 
-def _reading_without_transaction(connection: Connection) -> bool:
-    return bool(getattr(connection.connection.dbapi_connection, "autocommit", False))
+def _autocommitting(dbapi_connection) -> bool:
+    """Whether the connection commits each statement by itself (reads without a
+    transaction)."""
+    return bool(getattr(dbapi_connection, "autocommit", False))
 
 
 def _transactions_back(dbapi_connection, record) -> None:
@@ -184,7 +186,7 @@ def _transactions_before_use(dbapi_connection, record, proxy) -> None:
 
 
 def _give_transactions_back(dbapi_connection) -> None:
-    if getattr(dbapi_connection, "autocommit", False):
+    if _autocommitting(dbapi_connection):
         dbapi_connection.autocommit = False
 
 
